@@ -1,0 +1,45 @@
+//! Domain types shared by every Kumo crate: the AWS error type, ARNs, request context and limits.
+//! Nothing here does I/O.
+
+pub mod arn;
+pub mod error;
+pub mod limits;
+pub mod time;
+
+pub use error::{AwsError, ErrorKind};
+
+/// Account id used when `KUMO_ACCOUNT_ID` is not set.
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
+/// Region used when a request carries no SigV4 credential scope.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Who is calling and where: taken from the request's SigV4 credential scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// AWS account the request acts in.
+    pub account: String,
+    /// Region from the credential scope; resources are per region.
+    pub region: String,
+    /// Unique id echoed in `x-amzn-RequestId`.
+    pub request_id: String,
+}
+
+impl RequestContext {
+    /// A context for the given account and region with a fresh request id.
+    pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
+        Self { account: account.into(), region: region.into(), request_id: uuid::Uuid::new_v4().to_string() }
+    }
+}
+
+/// The sha256 digest of `bytes`, base64-encoded as Lambda's `CodeSha256`.
+pub fn code_sha256_base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+}
+
+/// The sha256 digest of `bytes` as lowercase hex, used to address blobs on disk.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}

@@ -1,0 +1,98 @@
+//! Kumo's own endpoints under `/_kumo/`: health, status, code downloads and logs.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use http::{HeaderValue, StatusCode};
+use kumo_core::AwsError;
+
+use crate::context::RequestContextExtractor as Context;
+use crate::{ApiError, Services};
+
+/// The `/_kumo` routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/_kumo/health", get(health))
+        .route("/_kumo/status", get(status))
+        .route("/_kumo/code/{file}", get(code))
+        .route("/_kumo/logs/{function}", get(logs))
+        .route("/_kumo/metering/{function}", get(metering))
+}
+
+async fn health(State(services): State<Services>) -> Response {
+    let runtimes = services.lambda.engine().runtimes();
+    let pythons: Vec<String> = runtimes.pythons().keys().map(|minor| format!("python3.{minor}")).collect();
+    let node = runtimes.node().map(|(major, path)| serde_json::json!({ "major": major, "path": path }));
+    Json(serde_json::json!({
+        "status": "ok",
+        "version": services.version,
+        "services": { "lambda": "running" },
+        "runtimes": { "python": pythons, "node": node, "provided": true },
+        "sandbox": {
+            "isolation": "none",
+            "missing": ["namespaces", "cgroups", "seccomp"],
+            "note": "execution environments are plain child processes; isolation is not implemented yet",
+        },
+    }))
+    .into_response()
+}
+
+async fn status(State(services): State<Services>) -> Response {
+    Json(serde_json::json!({ "pools": services.lambda.engine().pool_counts() })).into_response()
+}
+
+async fn code(State(services): State<Services>, Path(file): Path<String>) -> Result<Response, ApiError> {
+    let path = file.strip_suffix(".zip").and_then(|sha| services.lambda.code_zip_path(sha));
+    let Some(path) = path else {
+        return Err(ApiError(AwsError::not_found("No such code package")));
+    };
+    let bytes = tokio::fs::read(path).await.map_err(|error| {
+        tracing::error!(%error, "reading a code package failed");
+        ApiError(AwsError::service())
+    })?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    Ok(response)
+}
+
+async fn logs(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(function): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let after: i64 = params.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(1000).min(10_000);
+    let engine = std::sync::Arc::clone(services.lambda.engine());
+    engine.flush().await;
+    let group = format!("/aws/lambda/{function}");
+    let events =
+        tokio::task::spawn_blocking(move || engine.store().metadata.log_events(&context.region, &group, after, limit))
+            .await
+            .map_err(|_| ApiError(AwsError::service()))?
+            .map_err(|error| {
+                tracing::error!(%error, "reading logs failed");
+                ApiError(AwsError::service())
+            })?;
+    Ok(Json(serde_json::json!({ "events": events })).into_response())
+}
+
+async fn metering(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(function): Path<String>,
+) -> Result<Response, ApiError> {
+    let engine = std::sync::Arc::clone(services.lambda.engine());
+    engine.flush().await;
+    let records = tokio::task::spawn_blocking(move || engine.store().metadata.metering(&context.region, &function))
+        .await
+        .map_err(|_| ApiError(AwsError::service()))?
+        .map_err(|error| {
+            tracing::error!(%error, "reading metering failed");
+            ApiError(AwsError::service())
+        })?;
+    Ok(Json(serde_json::json!({ "records": records })).into_response())
+}

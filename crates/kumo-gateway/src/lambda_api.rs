@@ -1,0 +1,201 @@
+//! Lambda's restJson1 binding: paths, query strings and headers to typed requests and back.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use kumo_core::AwsError;
+use kumo_lambda::types::InvokeInput;
+use serde::de::DeserializeOwned;
+
+use crate::context::RequestContextExtractor as Context;
+use crate::error::request_id_header;
+use crate::{ApiError, Services};
+
+/// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
+const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
+/// Largest invoke body read before answering 413 (the service checks the exact limits).
+const INVOKE_BODY_LIMIT: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES + 1;
+
+type Params = Query<HashMap<String, String>>;
+
+/// The Lambda routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/2015-03-31/functions", post(create_function).get(list_functions))
+        .route("/2015-03-31/functions/", post(create_function).get(list_functions))
+        .route("/2015-03-31/functions/{name}", get(get_function).delete(delete_function))
+        .route("/2015-03-31/functions/{name}/configuration", get(get_configuration).put(update_configuration))
+        .route("/2015-03-31/functions/{name}/code", put(update_code))
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .route("/2016-08-19/account-settings", get(account_settings))
+        .route("/2016-08-19/account-settings/", get(account_settings))
+        .layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Reads a body of at most `limit` bytes.
+async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError(AwsError::request_too_large(
+            format!("Request must be smaller than {} bytes for the {operation} operation", limit - 1),
+        ))),
+        Err(_) => Err(ApiError(AwsError::invalid_request_content("Could not read the request body"))),
+    }
+}
+
+/// Parses a JSON request body; an empty body is the default request.
+async fn json_body<T: DeserializeOwned + Default>(body: Body, operation: &str) -> Result<T, ApiError> {
+    let bytes = read_body(body, CONTROL_BODY_LIMIT, operation).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&bytes).map_err(|error| {
+        ApiError(AwsError::invalid_request_content(format!("Could not parse request body into json: {error}")))
+    })
+}
+
+fn with_status<T: serde::Serialize>(status: StatusCode, value: T) -> Response {
+    let mut response = (status, Json(value)).into_response();
+    response.headers_mut().insert("x-amzn-requestid", request_id_header());
+    response
+}
+
+async fn create_function(
+    State(services): State<Services>,
+    Context(context): Context,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "CreateFunction").await?;
+    let created = services.lambda.create_function(context, request).await?;
+    Ok(with_status(StatusCode::CREATED, created))
+}
+
+async fn list_functions(
+    State(services): State<Services>,
+    Context(context): Context,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let max_items = match params.get("MaxItems") {
+        None => None,
+        Some(value) => Some(value.parse::<i64>().map_err(|_| {
+            ApiError(AwsError::new(
+                "ValidationException",
+                400,
+                format!("Value '{value}' at 'maxItems' is not a number"),
+            ))
+        })?),
+    };
+    let listed = services.lambda.list_functions(context, params.get("Marker").cloned(), max_items).await?;
+    Ok(with_status(StatusCode::OK, listed))
+}
+
+async fn get_function(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let function = services.lambda.get_function(context, name, params.get("Qualifier").cloned()).await?;
+    Ok(with_status(StatusCode::OK, function))
+}
+
+async fn get_configuration(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let configuration =
+        services.lambda.get_function_configuration(context, name, params.get("Qualifier").cloned()).await?;
+    Ok(with_status(StatusCode::OK, configuration))
+}
+
+async fn update_configuration(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "UpdateFunctionConfiguration").await?;
+    let updated = services.lambda.update_function_configuration(context, name, request).await?;
+    Ok(with_status(StatusCode::OK, updated))
+}
+
+async fn update_code(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "UpdateFunctionCode").await?;
+    let updated = services.lambda.update_function_code(context, name, request).await?;
+    Ok(with_status(StatusCode::OK, updated))
+}
+
+async fn delete_function(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    services.lambda.delete_function(context, name, params.get("Qualifier").cloned()).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert("x-amzn-requestid", request_id_header());
+    Ok(response)
+}
+
+async fn account_settings(State(services): State<Services>, Context(context): Context) -> Result<Response, ApiError> {
+    let settings = services.lambda.get_account_settings(context).await?;
+    Ok(with_status(StatusCode::OK, settings))
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string)
+}
+
+async fn invoke(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let payload = read_body(body, INVOKE_BODY_LIMIT, "InvokeFunction").await?;
+    let input = InvokeInput {
+        function_name: name,
+        qualifier: params.get("Qualifier").cloned(),
+        invocation_type: header(&headers, "x-amz-invocation-type"),
+        log_type: header(&headers, "x-amz-log-type"),
+        client_context: header(&headers, "x-amz-client-context"),
+        payload,
+    };
+    let output = services.lambda.invoke(context, input).await?;
+    let status = StatusCode::from_u16(output.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, output.payload).into_response();
+    let response_headers = response.headers_mut();
+    response_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            response_headers.insert(name, value);
+        }
+    };
+    put("x-amzn-requestid", &output.request_id);
+    if let Some(error) = output.function_error {
+        put("x-amz-function-error", error);
+    }
+    if let Some(log) = &output.log_result {
+        put("x-amz-log-result", log);
+    }
+    if let Some(version) = &output.executed_version {
+        put("x-amz-executed-version", version);
+    }
+    Ok(response)
+}

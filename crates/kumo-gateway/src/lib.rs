@@ -1,0 +1,45 @@
+//! The gateway: one HTTP server for every AWS API Kumo speaks. It decodes the wire protocol
+//! into typed requests, takes the region from the SigV4 credential scope, calls the service,
+//! and renders results and AWS errors. Services never see HTTP.
+
+mod context;
+mod error;
+mod kumo_api;
+mod lambda_api;
+
+use std::sync::Arc;
+
+use axum::Router;
+use kumo_lambda::LambdaService;
+
+pub use context::credential_scope;
+pub use error::ApiError;
+
+/// Everything the routes need.
+#[derive(Clone)]
+pub struct Services {
+    /// The Lambda service.
+    pub lambda: Arc<LambdaService>,
+    /// Region used when a request is unsigned.
+    pub default_region: String,
+    /// Kumo's version, reported by the health endpoint.
+    pub version: &'static str,
+}
+
+/// Builds the router (tests drive it without a socket).
+pub fn app(services: Services) -> Router {
+    Router::new()
+        .merge(kumo_api::routes())
+        .merge(lambda_api::routes())
+        .fallback(error::unknown_operation)
+        .with_state(services)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    services: Services,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(services)).with_graceful_shutdown(shutdown).await
+}

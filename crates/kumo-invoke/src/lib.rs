@@ -1,0 +1,385 @@
+//! The invoke engine: every invocation (sync, async, and later event sources) goes through
+//! here, so warm pools, logging and metering happen in exactly one place.
+
+mod async_queue;
+mod function;
+mod pool;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use kumo_core::AwsError;
+use kumo_sandbox::{EnvironmentSpec, InitFailure, Invocation, InvokeOutcome, LogLine, RuntimeRegistry};
+use kumo_store::{BatchWrite, BatchWriter, LogEvent, Store};
+
+pub use async_queue::AsyncQueue;
+pub use function::{FunctionResolver, FunctionVersion};
+pub use pool::{PoolCounts, WarmPool};
+use report::Measurements;
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `AWS_ENDPOINT_URL` given to functions: Kumo's own address.
+    pub endpoint_url: String,
+    /// Credentials given to functions.
+    pub access_key_id: String,
+    /// Secret of those credentials.
+    pub secret_access_key: String,
+    /// Idle environments older than this are stopped.
+    pub idle_timeout: Duration,
+    /// Delay before the first retry of a failed async event (AWS: about a minute); doubles after.
+    pub async_retry_delay: Duration,
+}
+
+/// A sync invocation of a resolved function version.
+#[derive(Debug, Clone)]
+pub struct InvokeRequest {
+    /// The version to run.
+    pub function: FunctionVersion,
+    /// ARN the function sees as invoked (qualified when the caller qualified it).
+    pub invoked_function_arn: String,
+    /// The event.
+    pub payload: Bytes,
+    /// Decoded client context JSON.
+    pub client_context: Option<String>,
+    /// Request id of the invocation.
+    pub request_id: String,
+}
+
+/// The answer of a sync invocation.
+#[derive(Debug, Clone)]
+pub struct InvokeResponse {
+    /// The function's response or error JSON.
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed.
+    pub function_error: Option<&'static str>,
+    /// The last 4 KB of the log, base64 (`X-Amz-Log-Result`).
+    pub log_result: String,
+    /// The version that ran.
+    pub executed_version: String,
+}
+
+type PoolKey = (String, String, String);
+
+/// The engine.
+pub struct InvokeEngine {
+    config: EngineConfig,
+    runtimes: RuntimeRegistry,
+    store: Store,
+    writer: BatchWriter,
+    pools: Mutex<HashMap<PoolKey, Arc<WarmPool>>>,
+    async_queue: OnceLock<AsyncQueue>,
+}
+
+impl InvokeEngine {
+    /// Creates the engine and starts its idle reaper.
+    pub fn new(config: EngineConfig, runtimes: RuntimeRegistry, store: Store) -> Arc<Self> {
+        let writer = store.metadata.spawn_batch_writer();
+        let engine = Arc::new(Self {
+            config,
+            runtimes,
+            store,
+            writer,
+            pools: Mutex::new(HashMap::new()),
+            async_queue: OnceLock::new(),
+        });
+        tokio::spawn(reap_idle(Arc::downgrade(&engine)));
+        engine
+    }
+
+    /// Starts the durable async queue, resuming events accepted before a restart.
+    pub fn start_async_queue(
+        self: &Arc<Self>,
+        resolver: Arc<dyn FunctionResolver>,
+    ) -> Result<(), kumo_store::StoreError> {
+        let queue = AsyncQueue::start(Arc::clone(self), resolver)?;
+        let _ = self.async_queue.set(queue);
+        Ok(())
+    }
+
+    /// The async queue (after [`Self::start_async_queue`]).
+    pub fn async_queue(&self) -> Option<&AsyncQueue> {
+        self.async_queue.get()
+    }
+
+    /// The runtimes this host can run.
+    pub fn runtimes(&self) -> &RuntimeRegistry {
+        &self.runtimes
+    }
+
+    /// The store behind the engine.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn pools(&self) -> std::sync::MutexGuard<'_, HashMap<PoolKey, Arc<WarmPool>>> {
+        // Map operations cannot panic half-way; recover the map if a panic ever poisons it.
+        self.pools.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn pool_for(&self, function: &FunctionVersion) -> Arc<WarmPool> {
+        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+        let mut pools = self.pools();
+        match pools.get(&key) {
+            Some(pool) if pool.function.revision == function.revision => Arc::clone(pool),
+            _ => {
+                let pool = Arc::new(WarmPool::new(function.clone()));
+                if let Some(retired) = pools.insert(key, Arc::clone(&pool)) {
+                    retired.clear();
+                }
+                pool
+            }
+        }
+    }
+
+    /// Stops every environment of a function (after delete or update).
+    pub fn retire_function(&self, region: &str, name: &str) {
+        self.pools().retain(|(pool_region, pool_name, _), pool| {
+            let keep = !(pool_region == region && pool_name == name);
+            if !keep {
+                pool.clear();
+            }
+            keep
+        });
+    }
+
+    /// Stops every environment (graceful shutdown).
+    pub fn shutdown(&self) {
+        for (_, pool) in self.pools().drain() {
+            pool.clear();
+        }
+    }
+
+    /// Idle/busy counts per function version, for the status endpoint.
+    pub fn pool_counts(&self) -> BTreeMap<String, PoolCounts> {
+        self.pools()
+            .iter()
+            .map(|((region, name, version), pool)| (format!("{region}/{name}:{version}"), pool.counts()))
+            .collect()
+    }
+
+    /// Checks that a runtime can be started on this host.
+    pub fn check_runtime(&self, runtime: &str, code_dir: &std::path::Path) -> Result<(), kumo_sandbox::RuntimeError> {
+        self.runtimes.plan(runtime, code_dir).map(|_| ())
+    }
+
+    fn environment_spec(&self, function: &FunctionVersion) -> Result<EnvironmentSpec, AwsError> {
+        let plan = self.runtimes.plan(&function.runtime, &function.code_dir).map_err(|error| match error {
+            kumo_sandbox::RuntimeError::MissingBootstrap => AwsError::new(
+                "InvalidRuntimeException",
+                502,
+                "The runtime bootstrap is missing or not executable: the package must contain an executable 'bootstrap' file",
+            ),
+            other => AwsError::new("InvalidRuntimeException", 502, format!("The runtime cannot start: {other}")),
+        })?;
+        let stream = format!(
+            "{}/[{}]{}",
+            kumo_core::time::log_stream_date(kumo_core::time::now_millis()),
+            function.version,
+            uuid::Uuid::new_v4().simple()
+        );
+        let code_dir = function.code_dir.display().to_string();
+        let mut environment: BTreeMap<String, String> = function.variables.clone();
+        let reserved = [
+            ("_HANDLER", function.handler.clone()),
+            ("AWS_REGION", function.region.clone()),
+            ("AWS_DEFAULT_REGION", function.region.clone()),
+            ("AWS_LAMBDA_FUNCTION_NAME", function.name.clone()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory_mb.to_string()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", function.version.clone()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", function.log_group()),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
+            ("AWS_ACCESS_KEY_ID", self.config.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.config.secret_access_key.clone()),
+            ("AWS_SESSION_TOKEN", "kumo-session-token".to_string()),
+            ("AWS_ENDPOINT_URL", self.config.endpoint_url.clone()),
+            ("LAMBDA_TASK_ROOT", code_dir.clone()),
+            ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_string()),
+            ("TZ", ":UTC".to_string()),
+            ("LANG", "en_US.UTF-8".to_string()),
+            ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_string()),
+            ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{code_dir}:{code_dir}/lib:/opt/lib")),
+        ];
+        environment.extend(reserved.into_iter().map(|(key, value)| (key.to_string(), value)));
+        if let Some(execution_env) = &plan.execution_env {
+            environment.insert("AWS_EXECUTION_ENV".to_string(), execution_env.clone());
+        }
+        environment.extend(plan.environment.clone());
+        Ok(EnvironmentSpec { plan, code_dir: function.code_dir.clone(), environment })
+    }
+
+    /// Runs one invocation synchronously: picks or starts an environment, runs, logs, meters.
+    pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, AwsError> {
+        let function = &request.function;
+        let pool = self.pool_for(function);
+        let started_ms = kumo_core::time::now_millis();
+        let mut environment = match pool.take_idle() {
+            Some(environment) => environment,
+            None => {
+                let spec = self.environment_spec(function)?;
+                match pool.start(&spec).await {
+                    Ok(environment) => environment,
+                    Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
+                }
+            }
+        };
+        let timeout = Duration::from_secs(u64::from(function.timeout_s));
+        let invocation = Invocation {
+            request_id: request.request_id.clone(),
+            payload: request.payload.clone(),
+            deadline_ms: kumo_core::time::now_millis() + timeout.as_millis() as u64,
+            invoked_function_arn: request.invoked_function_arn.clone(),
+            trace_id: trace_id(),
+            client_context: request.client_context.clone(),
+            cognito_identity: None,
+        };
+        let result = environment.invoke(invocation, timeout).await;
+        let log_stream = environment.log_stream().to_string();
+        pool.release(environment);
+        let mut output = result.log_lines;
+        let (payload, function_error, status) = match result.outcome {
+            InvokeOutcome::Success(body) => (body, None, None),
+            InvokeOutcome::FunctionError { error_type, body } => {
+                // A handler's own error is a normal end for the platform: no Status in REPORT.
+                let _ = error_type;
+                (body, Some("Unhandled"), None)
+            }
+            InvokeOutcome::Timeout => {
+                let message = format!("Task timed out after {}.00 seconds", function.timeout_s);
+                output.push(platform_line(format!(
+                    "{} {} {message}",
+                    kumo_core::time::rfc3339(kumo_core::time::now_millis()),
+                    request.request_id
+                )));
+                let body =
+                    error_json("Sandbox.Timedout", &format!("RequestId: {} Error: {message}", request.request_id));
+                (body, Some("Unhandled"), Some(("timeout", "Sandbox.Timedout".to_string())))
+            }
+            InvokeOutcome::Crashed(status) => {
+                let message = format!("RequestId: {} Error: Runtime exited with error: {status}", request.request_id);
+                output.push(platform_line(message.clone()));
+                output.push(platform_line("Runtime.ExitError".to_string()));
+                (
+                    error_json("Runtime.ExitError", &message),
+                    Some("Unhandled"),
+                    Some(("error", "Runtime.ExitError".to_string())),
+                )
+            }
+            InvokeOutcome::ResponseTooLarge => {
+                let message = format!(
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
+                    kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES
+                );
+                let body = error_json("Function.ResponseSizeTooLarge", &message);
+                (body, Some("Unhandled"), Some(("error", "Function.ResponseSizeTooLarge".to_string())))
+            }
+        };
+        let measurements = Measurements {
+            request_id: request.request_id.clone(),
+            started_ms,
+            duration: result.duration,
+            init_duration: result.init_duration,
+            max_memory_used_mb: result.max_memory_used_mb,
+            status,
+        };
+        let lines = report::invocation_log(function, &measurements, result.init_lines, output);
+        let log_result = self.record(function, &log_stream, &measurements, &lines);
+        Ok(InvokeResponse { payload, function_error, log_result, executed_version: function.version.clone() })
+    }
+
+    fn init_failed(&self, request: &InvokeRequest, started_ms: u64, failure: InitFailure) -> InvokeResponse {
+        let function = &request.function;
+        let mut init_lines = failure.log_lines;
+        init_lines.push(platform_line(format!(
+            "INIT_REPORT Init Duration: {:.2} ms\tPhase: init\tStatus: error\tError Type: {}",
+            failure.init_duration.as_secs_f64() * 1000.0,
+            failure.error_type
+        )));
+        let measurements = Measurements {
+            request_id: request.request_id.clone(),
+            started_ms,
+            duration: Duration::ZERO,
+            init_duration: Some(failure.init_duration),
+            max_memory_used_mb: 0,
+            status: Some(("error", failure.error_type.clone())),
+        };
+        let lines = report::invocation_log(function, &measurements, init_lines, Vec::new());
+        let stream = format!("{}/[{}]init-failed", kumo_core::time::log_stream_date(started_ms), function.version);
+        let log_result = self.record(function, &stream, &measurements, &lines);
+        InvokeResponse {
+            payload: failure.body,
+            function_error: Some("Unhandled"),
+            log_result,
+            executed_version: function.version.clone(),
+        }
+    }
+
+    /// Stores the log lines and the metering record; returns the base64 tail.
+    fn record(
+        &self,
+        function: &FunctionVersion,
+        stream: &str,
+        measurements: &Measurements,
+        lines: &[LogLine],
+    ) -> String {
+        let log_group = function.log_group();
+        for line in lines {
+            self.writer.send(BatchWrite::Log(LogEvent {
+                region: function.region.clone(),
+                log_group: log_group.clone(),
+                log_stream: stream.to_string(),
+                timestamp_ms: line.timestamp_ms,
+                message: line.text.clone(),
+            }));
+        }
+        self.writer.send(BatchWrite::Metering(report::metering(function, measurements)));
+        base64::engine::general_purpose::STANDARD.encode(report::tail(lines))
+    }
+
+    /// Waits until every log line and metering record sent so far is committed.
+    pub async fn flush(&self) {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        self.writer.send(BatchWrite::Flush(sender));
+        let _ = tokio::task::spawn_blocking(move || receiver.recv_timeout(Duration::from_secs(10))).await;
+    }
+}
+
+fn platform_line(text: String) -> LogLine {
+    LogLine { timestamp_ms: kumo_core::time::now_millis(), text }
+}
+
+fn error_json(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+/// An X-Ray style trace id: `Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+fn trace_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let seconds = kumo_core::time::now_millis() / 1000;
+    format!("Root=1-{seconds:08x}-{};Parent={};Sampled=0", &id[..24], &id[16..32])
+}
+
+async fn reap_idle(engine: std::sync::Weak<InvokeEngine>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    let mut last_reap = Instant::now();
+    loop {
+        interval.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        let idle_timeout = engine.config.idle_timeout;
+        if last_reap.elapsed() < idle_timeout.min(Duration::from_secs(5)) {
+            continue;
+        }
+        last_reap = Instant::now();
+        let pools: Vec<Arc<WarmPool>> = engine.pools().values().cloned().collect();
+        let reaped: usize = pools.iter().map(|pool| pool.reap(idle_timeout)).sum();
+        if reaped > 0 {
+            tracing::debug!(reaped, "stopped idle execution environments");
+        }
+    }
+}

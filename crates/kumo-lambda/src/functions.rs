@@ -1,0 +1,526 @@
+//! Function lifecycle: CreateFunction, GetFunction(Configuration), ListFunctions,
+//! UpdateFunctionCode, UpdateFunctionConfiguration, DeleteFunction, GetAccountSettings.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use kumo_core::arn::{parse_function_ref, FunctionRef};
+use kumo_core::{limits, AwsError, RequestContext};
+use kumo_store::{CodePackage, PackageError};
+
+use crate::types::*;
+use crate::{internal, validation, LambdaService};
+
+/// The version every function has.
+pub const LATEST: &str = "$LATEST";
+
+/// Lambda's limit on the base64 request for a 50 MB zip (what AWS names in its 413 message).
+const ZIPPED_REQUEST_LIMIT: u64 = 70_167_211;
+
+impl LambdaService {
+    /// Resolves a `FunctionName` parameter, checking that an ARN names this account.
+    pub(crate) fn function_ref(&self, value: &str, qualifier: Option<&str>) -> Result<FunctionRef, AwsError> {
+        let mut reference = parse_function_ref(value)?;
+        if let (Some(from_name), Some(from_param)) = (&reference.qualifier, qualifier) {
+            if from_name != from_param {
+                return Err(AwsError::invalid_parameter(
+                    "The derived qualifier from the function name does not match the specified qualifier.",
+                ));
+            }
+        }
+        if reference.qualifier.is_none() {
+            reference.qualifier = qualifier.map(str::to_string);
+        }
+        Ok(reference)
+    }
+
+    fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
+        let arn = match qualifier.filter(|q| *q != LATEST) {
+            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, &self.account, name, qualifier),
+            None => kumo_core::arn::function_arn(region, &self.account, name),
+        };
+        AwsError::not_found(format!("Function not found: {arn}"))
+    }
+
+    /// Loads a function version (only `$LATEST` exists until versions are published).
+    pub(crate) fn load_record(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Arc<FunctionRecord>, AwsError> {
+        if qualifier.is_some_and(|q| q != LATEST) {
+            return Err(self.not_found(region, name, qualifier));
+        }
+        let key = (region.to_string(), name.to_string());
+        if let Some(record) = self.cache_read().get(&key) {
+            return Ok(Arc::clone(record));
+        }
+        let document = self.store.metadata.get_function(region, name, LATEST).map_err(internal)?;
+        let document = document.ok_or_else(|| self.not_found(region, name, None))?;
+        let record: Arc<FunctionRecord> = Arc::new(serde_json::from_str(&document).map_err(internal)?);
+        self.cache_write().insert(key, Arc::clone(&record));
+        Ok(record)
+    }
+
+    fn save_record(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
+        let name = record.configuration.function_name.clone();
+        let document = serde_json::to_string(&record).map_err(internal)?;
+        self.store.metadata.put_function(region, &name, LATEST, &document).map_err(internal)?;
+        let record = Arc::new(record);
+        self.cache_write().insert((region.to_string(), name.clone()), Arc::clone(&record));
+        self.engine.retire_function(region, &name);
+        Ok(record)
+    }
+
+    fn store_zip(&self, zip_base64: &str, operation: &str) -> Result<CodePackage, AwsError> {
+        if zip_base64.len() as u64 > ZIPPED_REQUEST_LIMIT {
+            return Err(AwsError::new(
+                "RequestEntityTooLargeException",
+                413,
+                format!("Request must be smaller than {ZIPPED_REQUEST_LIMIT} bytes for the {operation} operation"),
+            ));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD.decode(zip_base64).map_err(|_| {
+            AwsError::invalid_parameter(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            )
+        })?;
+        if bytes.len() as u64 > limits::ZIPPED_CODE_MAX_BYTES {
+            return Err(AwsError::new(
+                "RequestEntityTooLargeException",
+                413,
+                format!("Request must be smaller than {ZIPPED_REQUEST_LIMIT} bytes for the {operation} operation"),
+            ));
+        }
+        self.store.blobs.put_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(|error| match error {
+            PackageError::NotAZip => AwsError::invalid_parameter(
+                "Could not unzip uploaded file. Please check your file, then try to upload again.",
+            ),
+            PackageError::UnsafeEntry(entry) => AwsError::invalid_parameter(format!(
+                "Could not unzip uploaded file. The entry '{entry}' points outside the package or is a link."
+            )),
+            PackageError::TooLarge(limit) => {
+                AwsError::invalid_parameter(format!("Unzipped size must be smaller than {limit} bytes"))
+            }
+            PackageError::Io(detail) => internal(detail),
+        })
+    }
+
+    fn zip_from(zip_file: Option<&str>, s3_bucket: Option<&str>, image_uri: Option<&str>) -> Result<String, AwsError> {
+        if image_uri.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "Kumo runs Zip packages only: container images are not supported.",
+            ));
+        }
+        if s3_bucket.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "Kumo does not support S3 code locations yet: upload the package as ZipFile.",
+            ));
+        }
+        zip_file
+            .map(str::to_string)
+            .ok_or_else(|| AwsError::invalid_parameter("Please provide a source for function code."))
+    }
+
+    /// `CreateFunction`.
+    pub async fn create_function(
+        self: &Arc<Self>,
+        context: RequestContext,
+        request: CreateFunctionRequest,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        self.blocking(move |service| service.create_function_blocking(&context, request)).await
+    }
+
+    fn create_function_blocking(
+        &self,
+        context: &RequestContext,
+        request: CreateFunctionRequest,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        let name = request.function_name.ok_or_else(|| missing("FunctionName"))?;
+        validation::function_name(&name)?;
+        let role = request.role.ok_or_else(|| missing("Role"))?;
+        validation::role(&role)?;
+        if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
+            return Err(AwsError::invalid_parameter(
+                "Kumo runs Zip packages only: container images are not supported.",
+            ));
+        }
+        let runtime = request.runtime.ok_or_else(|| {
+            AwsError::invalid_parameter(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+            )
+        })?;
+        validation::runtime(&runtime)?;
+        let handler = request.handler.ok_or_else(|| {
+            AwsError::invalid_parameter(
+                "Runtime and Handler are mandatory parameters for functions created with deployment packages.",
+            )
+        })?;
+        validation::handler(&handler)?;
+        let memory_size = validation::memory_size(request.memory_size.unwrap_or(i64::from(limits::MEMORY_DEFAULT_MB)))?;
+        let timeout = validation::timeout(request.timeout.unwrap_or(i64::from(limits::TIMEOUT_DEFAULT_S)))?;
+        let description = request.description.unwrap_or_default();
+        if description.len() > 256 {
+            return Err(validation::validation_error(
+                "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256",
+            ));
+        }
+        let variables = request.environment.and_then(|e| e.variables).unwrap_or_default();
+        validation::environment(&variables)?;
+        let architectures = request.architectures.unwrap_or_else(|| vec!["x86_64".to_string()]);
+        validation::architectures(&architectures)?;
+        let ephemeral =
+            validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
+        reject_layers(request.layers.as_deref())?;
+        let code = request.code.ok_or_else(|| missing("Code"))?;
+        let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
+        if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
+            return Err(function_exists(&name));
+        }
+        let package = self.store_zip(&zip, "CreateFunction")?;
+        let configuration = FunctionConfiguration {
+            function_arn: kumo_core::arn::function_arn(&context.region, &self.account, &name),
+            runtime,
+            role,
+            handler,
+            code_size: package.code_size,
+            description,
+            timeout,
+            memory_size,
+            last_modified: kumo_core::time::lambda_timestamp(kumo_core::time::now_millis()),
+            code_sha256: package.code_sha256.clone(),
+            version: LATEST.to_string(),
+            environment: Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty()),
+            tracing_config: TracingConfig { mode: "PassThrough".to_string() },
+            revision_id: uuid::Uuid::new_v4().to_string(),
+            state: "Active".to_string(),
+            state_reason: None,
+            state_reason_code: None,
+            last_update_status: "Successful".to_string(),
+            last_update_status_reason: None,
+            last_update_status_reason_code: None,
+            package_type: "Zip".to_string(),
+            architectures,
+            ephemeral_storage: EphemeralStorage { size: ephemeral },
+            snap_start: SnapStartResponse { apply_on: "None".to_string(), optimization_status: "Off".to_string() },
+            logging_config: LoggingConfig { log_format: "Text".to_string(), log_group: format!("/aws/lambda/{name}") },
+            function_name: name.clone(),
+        };
+        let record = FunctionRecord {
+            configuration,
+            code_blob: package.sha256_hex,
+            unzipped_size: package.unzipped_size,
+            tags: request.tags.unwrap_or_default(),
+        };
+        let document = serde_json::to_string(&record).map_err(internal)?;
+        let inserted =
+            self.store.metadata.insert_function(&context.region, &name, LATEST, &document).map_err(internal)?;
+        if !inserted {
+            return Err(function_exists(&name));
+        }
+        tracing::info!(function = %name, region = %context.region, "function created");
+        // The environment is prepared while the call returns, as on AWS: clients see Pending
+        // first and Active on their next read.
+        let mut created = record.configuration;
+        created.state = "Pending".to_string();
+        created.state_reason = Some("The function is being created.".to_string());
+        created.state_reason_code = Some("Creating".to_string());
+        Ok(created)
+    }
+
+    /// `GetFunction`.
+    pub async fn get_function(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+    ) -> Result<GetFunctionResponse, AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
+            Ok(GetFunctionResponse {
+                configuration: record.configuration.clone(),
+                code: FunctionCodeLocation {
+                    repository_type: "S3".to_string(),
+                    location: format!("{}/_kumo/code/{}.zip", service.endpoint_url, record.code_blob),
+                },
+                tags: Some(record.tags.clone()).filter(|tags| !tags.is_empty()),
+            })
+        })
+        .await
+    }
+
+    /// `GetFunctionConfiguration`.
+    pub async fn get_function_configuration(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
+            Ok(record.configuration.clone())
+        })
+        .await
+    }
+
+    /// `ListFunctions` with `Marker`/`MaxItems` pagination.
+    pub async fn list_functions(
+        self: &Arc<Self>,
+        context: RequestContext,
+        marker: Option<String>,
+        max_items: Option<i64>,
+    ) -> Result<ListFunctionsResponse, AwsError> {
+        let max_items = match max_items {
+            None => 50,
+            Some(value) if (1..=10_000).contains(&value) => value as usize,
+            Some(value) => {
+                return Err(validation::validation_error(format!(
+                    "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+                )))
+            }
+        };
+        let after = match marker {
+            None => None,
+            Some(marker) => Some(decode_marker(&marker)?),
+        };
+        self.blocking(move |service| {
+            let rows = service
+                .store
+                .metadata
+                .list_functions(&context.region, LATEST, after.as_deref(), max_items + 1)
+                .map_err(internal)?;
+            let more = rows.len() > max_items;
+            let mut functions = Vec::with_capacity(max_items);
+            for (_, document) in rows.into_iter().take(max_items) {
+                let record: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
+                functions.push(record.configuration);
+            }
+            let next_marker = more.then(|| functions.last().map(|f| encode_marker(&f.function_name))).flatten();
+            Ok(ListFunctionsResponse { functions, next_marker })
+        })
+        .await
+    }
+
+    /// `UpdateFunctionCode`.
+    pub async fn update_function_code(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        request: UpdateFunctionCodeRequest,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&function_name, None)?;
+            reject_qualified(&reference)?;
+            let current = service.load_record(&context.region, &reference.name, None)?;
+            check_revision(&current, request.revision_id.as_deref())?;
+            if let Some(architectures) = &request.architectures {
+                validation::architectures(architectures)?;
+            }
+            let zip = Self::zip_from(
+                request.zip_file.as_deref(),
+                request.s3_bucket.as_deref(),
+                request.image_uri.as_deref(),
+            )?;
+            let package = service.store_zip(&zip, "UpdateFunctionCode")?;
+            let mut record = (*current).clone();
+            record.code_blob = package.sha256_hex;
+            record.unzipped_size = package.unzipped_size;
+            let configuration = &mut record.configuration;
+            configuration.code_sha256 = package.code_sha256;
+            configuration.code_size = package.code_size;
+            if let Some(architectures) = request.architectures {
+                configuration.architectures = architectures;
+            }
+            if request.dry_run == Some(true) {
+                return Ok(record.configuration);
+            }
+            let saved = service.save_updated(&context.region, record)?;
+            Ok(in_progress(saved))
+        })
+        .await
+    }
+
+    fn save_updated(&self, region: &str, mut record: FunctionRecord) -> Result<FunctionConfiguration, AwsError> {
+        record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
+        record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
+        let saved = self.save_record(region, record)?;
+        Ok(saved.configuration.clone())
+    }
+
+    /// `UpdateFunctionConfiguration`.
+    pub async fn update_function_configuration(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        request: UpdateFunctionConfigurationRequest,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&function_name, None)?;
+            reject_qualified(&reference)?;
+            let current = service.load_record(&context.region, &reference.name, None)?;
+            check_revision(&current, request.revision_id.as_deref())?;
+            reject_layers(request.layers.as_deref())?;
+            let mut record = (*current).clone();
+            let configuration = &mut record.configuration;
+            if let Some(role) = request.role {
+                validation::role(&role)?;
+                configuration.role = role;
+            }
+            if let Some(handler) = request.handler {
+                validation::handler(&handler)?;
+                configuration.handler = handler;
+            }
+            if let Some(runtime) = request.runtime {
+                validation::runtime(&runtime)?;
+                configuration.runtime = runtime;
+            }
+            if let Some(description) = request.description {
+                configuration.description = description;
+            }
+            if let Some(timeout) = request.timeout {
+                configuration.timeout = validation::timeout(timeout)?;
+            }
+            if let Some(memory) = request.memory_size {
+                configuration.memory_size = validation::memory_size(memory)?;
+            }
+            if let Some(storage) = request.ephemeral_storage {
+                configuration.ephemeral_storage =
+                    EphemeralStorage { size: validation::ephemeral_storage(storage.size)? };
+            }
+            if let Some(environment) = request.environment {
+                let variables = environment.variables.unwrap_or_default();
+                validation::environment(&variables)?;
+                configuration.environment = Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty());
+            }
+            let saved = service.save_updated(&context.region, record)?;
+            Ok(in_progress(saved))
+        })
+        .await
+    }
+
+    /// `DeleteFunction` (the whole function; versions come later).
+    pub async fn delete_function(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            if reference.qualifier.as_deref() == Some(LATEST) {
+                return Err(AwsError::invalid_parameter(
+                    "$LATEST version cannot be deleted without deleting the function.",
+                ));
+            }
+            if reference.qualifier.is_some() {
+                return Err(service.not_found(&context.region, &reference.name, reference.qualifier.as_deref()));
+            }
+            let deleted = service.store.metadata.delete_function(&context.region, &reference.name).map_err(internal)?;
+            service.cache_write().remove(&(context.region.clone(), reference.name.clone()));
+            service.engine.retire_function(&context.region, &reference.name);
+            if deleted == 0 {
+                return Err(service.not_found(&context.region, &reference.name, None));
+            }
+            tracing::info!(function = %reference.name, region = %context.region, "function deleted");
+            Ok(())
+        })
+        .await
+    }
+
+    /// `GetAccountSettings`.
+    pub async fn get_account_settings(
+        self: &Arc<Self>,
+        context: RequestContext,
+    ) -> Result<GetAccountSettingsResponse, AwsError> {
+        self.blocking(move |service| {
+            let mut total_code_size = 0;
+            let mut function_count = 0;
+            let mut after: Option<String> = None;
+            loop {
+                let rows = service
+                    .store
+                    .metadata
+                    .list_functions(&context.region, LATEST, after.as_deref(), 1000)
+                    .map_err(internal)?;
+                let Some((last, _)) = rows.last() else { break };
+                after = Some(last.clone());
+                for (_, document) in &rows {
+                    let record: FunctionRecord = serde_json::from_str(document).map_err(internal)?;
+                    total_code_size += record.configuration.code_size;
+                    function_count += 1;
+                }
+            }
+            Ok(GetAccountSettingsResponse {
+                account_limit: AccountLimit {
+                    total_code_size: 80_530_636_800,
+                    code_size_unzipped: limits::UNZIPPED_CODE_MAX_BYTES,
+                    code_size_zipped: limits::ZIPPED_CODE_MAX_BYTES,
+                    concurrent_executions: limits::ACCOUNT_CONCURRENCY_DEFAULT,
+                    unreserved_concurrent_executions: limits::ACCOUNT_CONCURRENCY_DEFAULT,
+                },
+                account_usage: AccountUsage { total_code_size, function_count },
+            })
+        })
+        .await
+    }
+
+    /// Path of a stored code package for `Code.Location` downloads.
+    pub fn code_zip_path(&self, sha256_hex: &str) -> Option<std::path::PathBuf> {
+        let valid = sha256_hex.len() == 64 && sha256_hex.chars().all(|c| c.is_ascii_hexdigit());
+        valid.then(|| self.store.blobs.zip_path(sha256_hex)).filter(|path| path.is_file())
+    }
+}
+
+fn missing(parameter: &str) -> AwsError {
+    AwsError::invalid_parameter(format!("{parameter} is a required parameter"))
+}
+
+fn function_exists(name: &str) -> AwsError {
+    AwsError::conflict(format!("Function already exist: {name}"))
+}
+
+fn reject_layers(layers: Option<&[String]>) -> Result<(), AwsError> {
+    match layers {
+        Some(layers) if !layers.is_empty() => {
+            Err(AwsError::invalid_parameter("Kumo does not support layers yet: remove Layers from the request."))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn reject_qualified(reference: &FunctionRef) -> Result<(), AwsError> {
+    match reference.qualifier.as_deref() {
+        None | Some(LATEST) => Ok(()),
+        Some(_) => Err(AwsError::invalid_parameter("Only the $LATEST version of a function can be updated.")),
+    }
+}
+
+fn check_revision(record: &FunctionRecord, expected: Option<&str>) -> Result<(), AwsError> {
+    match expected {
+        Some(expected) if expected != record.configuration.revision_id => Err(AwsError::precondition_failed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// AWS answers updates with `LastUpdateStatus: InProgress`; reads afterwards see `Successful`.
+fn in_progress(mut configuration: FunctionConfiguration) -> FunctionConfiguration {
+    configuration.last_update_status = "InProgress".to_string();
+    configuration
+}
+
+fn encode_marker(name: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+}
+
+fn decode_marker(marker: &str) -> Result<String, AwsError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AwsError::invalid_parameter("Invalid pagination marker"))
+}

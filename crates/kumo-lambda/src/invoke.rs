@@ -1,0 +1,169 @@
+//! The `Invoke` operation: validates the request, then runs it synchronously through the
+//! engine, queues it durably (`Event`), or only checks it (`DryRun`).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use kumo_core::{limits, AwsError, RequestContext};
+use kumo_invoke::InvokeRequest;
+use kumo_store::AsyncEvent;
+
+use crate::types::{InvocationType, InvokeInput, InvokeOutput};
+use crate::LambdaService;
+
+impl LambdaService {
+    /// `Invoke`.
+    pub async fn invoke(
+        self: &Arc<Self>,
+        context: RequestContext,
+        input: InvokeInput,
+    ) -> Result<InvokeOutput, AwsError> {
+        let invocation_type = parse_invocation_type(input.invocation_type.as_deref())?;
+        let tail = match input.log_type.as_deref() {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => {
+                return Err(crate::validation::validation_error(format!(
+                    "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+                )))
+            }
+        };
+        let reference = self.function_ref(&input.function_name, input.qualifier.as_deref())?;
+        let record = {
+            let (region, name, qualifier) =
+                (context.region.clone(), reference.name.clone(), reference.qualifier.clone());
+            self.blocking(move |service| service.load_record(&region, &name, qualifier.as_deref())).await?
+        };
+        let limit = match invocation_type {
+            InvocationType::Event => limits::ASYNC_PAYLOAD_MAX_BYTES,
+            _ => limits::SYNC_PAYLOAD_MAX_BYTES,
+        };
+        if input.payload.len() > limit {
+            return Err(AwsError::request_too_large(format!(
+                "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )));
+        }
+        let payload = if input.payload.iter().all(u8::is_ascii_whitespace) {
+            Bytes::from_static(b"{}")
+        } else {
+            check_json(&input.payload)?;
+            input.payload
+        };
+        let client_context = input.client_context.as_deref().map(decode_client_context).transpose()?;
+        let function = self.function_version(&context.region, &record);
+        let invoked_function_arn = match &reference.qualifier {
+            Some(qualifier) => {
+                kumo_core::arn::qualified_function_arn(&context.region, &self.account, &reference.name, qualifier)
+            }
+            None => function.function_arn(),
+        };
+        match invocation_type {
+            InvocationType::DryRun => Ok(InvokeOutput {
+                status: 204,
+                payload: Bytes::new(),
+                function_error: None,
+                log_result: None,
+                executed_version: None,
+                request_id: context.request_id,
+            }),
+            InvocationType::Event => {
+                let queue = self.engine.async_queue().ok_or_else(AwsError::service)?;
+                queue
+                    .enqueue(AsyncEvent {
+                        request_id: context.request_id.clone(),
+                        region: context.region.clone(),
+                        function_name: reference.name.clone(),
+                        qualifier: reference.qualifier.clone(),
+                        payload: payload.to_vec(),
+                        client_context,
+                        enqueued_ms: kumo_core::time::now_millis(),
+                        attempts: 0,
+                    })
+                    .await?;
+                Ok(InvokeOutput {
+                    status: 202,
+                    payload: Bytes::new(),
+                    function_error: None,
+                    log_result: None,
+                    executed_version: None,
+                    request_id: context.request_id,
+                })
+            }
+            InvocationType::RequestResponse => {
+                let request = InvokeRequest {
+                    function,
+                    invoked_function_arn,
+                    payload,
+                    client_context,
+                    request_id: context.request_id.clone(),
+                };
+                let response = self.engine.invoke(request).await?;
+                Ok(InvokeOutput {
+                    status: 200,
+                    payload: response.payload,
+                    function_error: response.function_error,
+                    log_result: tail.then_some(response.log_result),
+                    executed_version: Some(response.executed_version),
+                    request_id: context.request_id,
+                })
+            }
+        }
+    }
+}
+
+fn parse_invocation_type(value: Option<&str>) -> Result<InvocationType, AwsError> {
+    match value {
+        None | Some("RequestResponse") => Ok(InvocationType::RequestResponse),
+        Some("Event") => Ok(InvocationType::Event),
+        Some("DryRun") => Ok(InvocationType::DryRun),
+        Some(other) => Err(crate::validation::validation_error(format!(
+            "1 validation error detected: Value '{other}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+        ))),
+    }
+}
+
+fn check_json(payload: &[u8]) -> Result<(), AwsError> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(payload).map(|_| ()).map_err(|error| {
+        AwsError::invalid_request_content(format!(
+            "Could not parse request body into json: Could not parse payload into json: {error}"
+        ))
+    })
+}
+
+fn decode_client_context(encoded: &str) -> Result<String, AwsError> {
+    let invalid = || AwsError::invalid_request_content("Client context must be a valid Base64-encoded JSON object.");
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid())?;
+    if decoded.len() > limits::CLIENT_CONTEXT_MAX_BYTES {
+        return Err(AwsError::invalid_request_content(format!(
+            "Client context must be smaller than {} bytes.",
+            limits::CLIENT_CONTEXT_MAX_BYTES
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&decoded).map_err(|_| invalid())?;
+    if !value.is_object() {
+        return Err(invalid());
+    }
+    Ok(value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_invalid_json_and_client_context() {
+        assert!(check_json(br#"{"a": 1}"#).is_ok());
+        assert_eq!(check_json(b"{not json").unwrap_err().code, "InvalidRequestContentException");
+        let context = base64::engine::general_purpose::STANDARD.encode(r#"{"custom":{"k":"v"}}"#);
+        assert_eq!(decode_client_context(&context).unwrap(), r#"{"custom":{"k":"v"}}"#);
+        assert!(decode_client_context("%%%").is_err());
+    }
+
+    #[test]
+    fn invocation_types() {
+        assert_eq!(parse_invocation_type(None).unwrap(), InvocationType::RequestResponse);
+        assert_eq!(parse_invocation_type(Some("Event")).unwrap(), InvocationType::Event);
+        assert_eq!(parse_invocation_type(Some("Sometime")).unwrap_err().code, "ValidationException");
+    }
+}

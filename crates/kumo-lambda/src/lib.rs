@@ -1,0 +1,100 @@
+//! The Lambda API: the control plane for functions and the Invoke operation. Handlers take
+//! typed requests (decoded by the gateway) and return typed responses or AWS errors.
+
+mod functions;
+mod invoke;
+pub mod types;
+pub mod validation;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use kumo_core::AwsError;
+use kumo_invoke::{FunctionResolver, FunctionVersion, InvokeEngine};
+use kumo_store::Store;
+
+use types::FunctionRecord;
+
+/// The Lambda service of one Kumo node.
+pub struct LambdaService {
+    store: Store,
+    engine: Arc<InvokeEngine>,
+    account: String,
+    /// Base URL clients reach Kumo at, for `Code.Location`.
+    endpoint_url: String,
+    /// `$LATEST` records by (region, name): invokes never touch SQLite when warm.
+    cache: RwLock<HashMap<(String, String), Arc<FunctionRecord>>>,
+}
+
+impl LambdaService {
+    /// Creates the service over a store and an invoke engine.
+    pub fn new(store: Store, engine: Arc<InvokeEngine>, account: String, endpoint_url: String) -> Arc<Self> {
+        Arc::new(Self { store, engine, account, endpoint_url, cache: RwLock::new(HashMap::new()) })
+    }
+
+    /// The account functions belong to.
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    /// The invoke engine.
+    pub fn engine(&self) -> &Arc<InvokeEngine> {
+        &self.engine
+    }
+
+    /// Runs blocking store work off the async threads.
+    async fn blocking<T, F>(self: &Arc<Self>, work: F) -> Result<T, AwsError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LambdaService) -> Result<T, AwsError> + Send + 'static,
+    {
+        let service = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&service)).await.map_err(|error| {
+            tracing::error!(%error, "blocking lambda task failed");
+            AwsError::service()
+        })?
+    }
+
+    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<FunctionRecord>>> {
+        // Cache operations cannot panic half-way; recover the map if a panic ever poisons it.
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<FunctionRecord>>> {
+        self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// What the engine needs to run a record.
+    fn function_version(&self, region: &str, record: &FunctionRecord) -> FunctionVersion {
+        let configuration = &record.configuration;
+        FunctionVersion {
+            region: region.to_string(),
+            account: self.account.clone(),
+            name: configuration.function_name.clone(),
+            version: configuration.version.clone(),
+            revision: configuration.revision_id.clone(),
+            runtime: configuration.runtime.clone(),
+            handler: configuration.handler.clone(),
+            memory_mb: configuration.memory_size,
+            timeout_s: configuration.timeout,
+            code_dir: self.store.blobs.code_dir(&record.code_blob),
+            variables: configuration.environment.as_ref().map(|e| e.variables.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Lets the engine resolve functions for queued async events.
+pub struct Resolver(pub Arc<LambdaService>);
+
+impl FunctionResolver for Resolver {
+    fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError> {
+        let record = self.0.load_record(region, name, qualifier)?;
+        Ok(self.0.function_version(region, &record))
+    }
+}
+
+/// Logs an internal failure and turns it into a `ServiceException`.
+fn internal(error: impl std::fmt::Display) -> AwsError {
+    tracing::error!(%error, "lambda service failure");
+    AwsError::service()
+}

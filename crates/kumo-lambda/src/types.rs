@@ -1,0 +1,347 @@
+//! Request and response shapes of the Lambda API, named and cased as in botocore's model.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `Environment` in requests.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Environment {
+    /// Variables; `None` and empty both mean none.
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+/// `FunctionCode` in CreateFunction.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionCode {
+    /// Base64 zip (boto3 encodes the bytes for us).
+    pub zip_file: Option<String>,
+    /// S3 location (needs the S3 service).
+    pub s3_bucket: Option<String>,
+    /// S3 key.
+    pub s3_key: Option<String>,
+    /// Container image (not supported).
+    pub image_uri: Option<String>,
+}
+
+/// `EphemeralStorage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EphemeralStorage {
+    /// `/tmp` size in MB.
+    pub size: u32,
+}
+
+/// `CreateFunction` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateFunctionRequest {
+    /// Name of the new function.
+    pub function_name: Option<String>,
+    /// Runtime id.
+    pub runtime: Option<String>,
+    /// Execution role ARN.
+    pub role: Option<String>,
+    /// Handler.
+    pub handler: Option<String>,
+    /// The code.
+    pub code: Option<FunctionCode>,
+    /// Description.
+    pub description: Option<String>,
+    /// Timeout in seconds.
+    pub timeout: Option<i64>,
+    /// Memory in MB.
+    pub memory_size: Option<i64>,
+    /// Publish a version right away (versions are not supported yet; ignored).
+    pub publish: Option<bool>,
+    /// `Zip` or `Image`.
+    pub package_type: Option<String>,
+    /// Environment variables.
+    pub environment: Option<Environment>,
+    /// Tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// `x86_64` or `arm64`.
+    pub architectures: Option<Vec<String>>,
+    /// `/tmp` size.
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    /// Layer ARNs (not supported yet).
+    pub layers: Option<Vec<String>>,
+}
+
+/// `UpdateFunctionCode` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateFunctionCodeRequest {
+    /// Base64 zip.
+    pub zip_file: Option<String>,
+    /// S3 location.
+    pub s3_bucket: Option<String>,
+    /// S3 key.
+    pub s3_key: Option<String>,
+    /// Container image.
+    pub image_uri: Option<String>,
+    /// Architectures.
+    pub architectures: Option<Vec<String>>,
+    /// Publish a version (not supported yet; ignored).
+    pub publish: Option<bool>,
+    /// Validate only.
+    pub dry_run: Option<bool>,
+    /// Only update if the function is at this revision.
+    pub revision_id: Option<String>,
+}
+
+/// `UpdateFunctionConfiguration` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateFunctionConfigurationRequest {
+    /// Execution role.
+    pub role: Option<String>,
+    /// Handler.
+    pub handler: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Timeout.
+    pub timeout: Option<i64>,
+    /// Memory.
+    pub memory_size: Option<i64>,
+    /// Environment (replaces the whole set).
+    pub environment: Option<Environment>,
+    /// Runtime.
+    pub runtime: Option<String>,
+    /// Only update if the function is at this revision.
+    pub revision_id: Option<String>,
+    /// `/tmp` size.
+    pub ephemeral_storage: Option<EphemeralStorage>,
+    /// Layers (not supported yet).
+    pub layers: Option<Vec<String>>,
+}
+
+/// `EnvironmentResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnvironmentResponse {
+    /// Variables.
+    pub variables: BTreeMap<String, String>,
+}
+
+/// `TracingConfigResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TracingConfig {
+    /// `PassThrough` or `Active`.
+    pub mode: String,
+}
+
+/// `LoggingConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfig {
+    /// `Text` or `JSON`.
+    pub log_format: String,
+    /// `/aws/lambda/<name>`.
+    pub log_group: String,
+}
+
+/// `SnapStartResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SnapStartResponse {
+    /// `None`.
+    pub apply_on: String,
+    /// `Off`.
+    pub optimization_status: String,
+}
+
+/// `FunctionConfiguration`: what most operations return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionConfiguration {
+    /// Name.
+    pub function_name: String,
+    /// Unqualified ARN (qualified for published versions).
+    pub function_arn: String,
+    /// Runtime id.
+    pub runtime: String,
+    /// Role ARN.
+    pub role: String,
+    /// Handler.
+    pub handler: String,
+    /// Zip size.
+    pub code_size: u64,
+    /// Description.
+    pub description: String,
+    /// Timeout.
+    pub timeout: u32,
+    /// Memory.
+    pub memory_size: u32,
+    /// `2026-11-26T18:26:57.123+0000`.
+    pub last_modified: String,
+    /// Base64 sha256 of the zip.
+    pub code_sha256: String,
+    /// `$LATEST` or a number.
+    pub version: String,
+    /// Environment, absent when empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentResponse>,
+    /// Tracing mode.
+    pub tracing_config: TracingConfig,
+    /// Changes on every update.
+    pub revision_id: String,
+    /// `Pending`, `Active`, …
+    pub state: String,
+    /// Why the state is what it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// Machine-readable reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_reason_code: Option<String>,
+    /// `Successful`, `InProgress`, `Failed`.
+    pub last_update_status: String,
+    /// Why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason: Option<String>,
+    /// Machine-readable reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_update_status_reason_code: Option<String>,
+    /// `Zip`.
+    pub package_type: String,
+    /// Architectures.
+    pub architectures: Vec<String>,
+    /// `/tmp` size.
+    pub ephemeral_storage: EphemeralStorage,
+    /// SnapStart (always off).
+    pub snap_start: SnapStartResponse,
+    /// Logging configuration.
+    pub logging_config: LoggingConfig,
+}
+
+/// A stored function version: its configuration plus what only Kumo needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionRecord {
+    /// As returned to clients.
+    pub configuration: FunctionConfiguration,
+    /// Hex sha256 addressing the code blob.
+    pub code_blob: String,
+    /// Unzipped size, for the account's code size.
+    pub unzipped_size: u64,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `FunctionCodeLocation`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionCodeLocation {
+    /// `S3` as on AWS.
+    pub repository_type: String,
+    /// Download URL of the zip.
+    pub location: String,
+}
+
+/// `GetFunction` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetFunctionResponse {
+    /// Configuration.
+    pub configuration: FunctionConfiguration,
+    /// Where to download the code.
+    pub code: FunctionCodeLocation,
+    /// Tags, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// `ListFunctions` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListFunctionsResponse {
+    /// This page.
+    pub functions: Vec<FunctionConfiguration>,
+    /// Marker of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `AccountLimit`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountLimit {
+    /// Storage for all code.
+    pub total_code_size: u64,
+    /// Unzipped package limit.
+    pub code_size_unzipped: u64,
+    /// Zipped upload limit.
+    pub code_size_zipped: u64,
+    /// Account concurrency.
+    pub concurrent_executions: u32,
+    /// Concurrency not reserved by functions.
+    pub unreserved_concurrent_executions: u32,
+}
+
+/// `AccountUsage`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountUsage {
+    /// Code stored.
+    pub total_code_size: u64,
+    /// Number of functions.
+    pub function_count: u64,
+}
+
+/// `GetAccountSettings` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetAccountSettingsResponse {
+    /// Limits.
+    pub account_limit: AccountLimit,
+    /// Usage.
+    pub account_usage: AccountUsage,
+}
+
+/// `InvocationType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvocationType {
+    /// Synchronous.
+    RequestResponse,
+    /// Asynchronous, queued.
+    Event,
+    /// Validate only.
+    DryRun,
+}
+
+/// `Invoke` input, already taken apart from HTTP by the gateway.
+#[derive(Debug, Clone)]
+pub struct InvokeInput {
+    /// Name or ARN.
+    pub function_name: String,
+    /// `Qualifier` query parameter.
+    pub qualifier: Option<String>,
+    /// `X-Amz-Invocation-Type` (raw, validated here).
+    pub invocation_type: Option<String>,
+    /// `X-Amz-Log-Type`.
+    pub log_type: Option<String>,
+    /// `X-Amz-Client-Context` (base64).
+    pub client_context: Option<String>,
+    /// Body.
+    pub payload: bytes::Bytes,
+}
+
+/// `Invoke` output.
+#[derive(Debug, Clone)]
+pub struct InvokeOutput {
+    /// 200, 202 or 204.
+    pub status: u16,
+    /// Response body.
+    pub payload: bytes::Bytes,
+    /// `X-Amz-Function-Error`.
+    pub function_error: Option<&'static str>,
+    /// `X-Amz-Log-Result`.
+    pub log_result: Option<String>,
+    /// `X-Amz-Executed-Version`.
+    pub executed_version: Option<String>,
+    /// The request id of the invocation (`x-amzn-RequestId`).
+    pub request_id: String,
+}

@@ -1,0 +1,284 @@
+//! The Lambda Runtime API (`/2018-06-01/runtime/...`) served to one execution environment on
+//! its own loopback port, as AWS gives each sandbox its own endpoint.
+//!
+//! One invocation is in flight at a time: `/next` hands out the event queued by the invoker,
+//! `/response` and `/error` complete it, `/init/error` fails the environment.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest response or error body a runtime may post (Lambda's 6 MB sync limit).
+const MAX_RESPONSE_BYTES: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES;
+
+/// An event handed to the runtime through `/next`.
+#[derive(Debug)]
+pub struct Invocation {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// The event payload.
+    pub payload: Bytes,
+    /// `Lambda-Runtime-Deadline-Ms`: epoch ms when the invocation times out.
+    pub deadline_ms: u64,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_function_arn: String,
+    /// `Lambda-Runtime-Trace-Id`.
+    pub trace_id: String,
+    /// `Lambda-Runtime-Client-Context` (decoded JSON), when the caller sent one.
+    pub client_context: Option<String>,
+    /// `Lambda-Runtime-Cognito-Identity` (JSON), when present.
+    pub cognito_identity: Option<String>,
+}
+
+/// What the runtime answered for an invocation.
+#[derive(Debug)]
+pub enum RuntimeAnswer {
+    /// `/response` with this body.
+    Response(Bytes),
+    /// `/error` with the error type header and body.
+    Error { error_type: Option<String>, body: Bytes },
+    /// The runtime tried to post more than 6 MB.
+    ResponseTooLarge,
+}
+
+/// An init failure posted to `/init/error`.
+#[derive(Debug, Clone)]
+pub struct InitError {
+    /// `Lambda-Runtime-Function-Error-Type`.
+    pub error_type: Option<String>,
+    /// The error JSON.
+    pub body: Bytes,
+}
+
+/// Lifecycle signals of the environment, as seen by the Runtime API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeState {
+    /// The process is starting and has not asked for work yet.
+    Initializing,
+    /// The runtime called `/next` at least once: Init is over.
+    Ready,
+    /// The runtime posted `/init/error`.
+    InitFailed,
+}
+
+struct Current {
+    request_id: String,
+    answer: Option<oneshot::Sender<RuntimeAnswer>>,
+}
+
+struct Shared {
+    next: tokio::sync::Mutex<mpsc::Receiver<(Invocation, oneshot::Sender<RuntimeAnswer>)>>,
+    current: Mutex<Option<Current>>,
+    state: watch::Sender<RuntimeState>,
+    init_error: Mutex<Option<InitError>>,
+}
+
+/// The Runtime API endpoint of one environment.
+pub struct RuntimeApiServer {
+    address: SocketAddr,
+    sender: mpsc::Sender<(Invocation, oneshot::Sender<RuntimeAnswer>)>,
+    shared: Arc<Shared>,
+    accept_task: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApiServer {
+    /// Binds a fresh loopback port and starts serving.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let address = listener.local_addr()?;
+        let (sender, receiver) = mpsc::channel(1);
+        let (state, _) = watch::channel(RuntimeState::Initializing);
+        let shared = Arc::new(Shared {
+            next: tokio::sync::Mutex::new(receiver),
+            current: Mutex::new(None),
+            state,
+            init_error: Mutex::new(None),
+        });
+        let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        Ok(Self { address, sender, shared, accept_task })
+    }
+
+    /// `host:port` for `AWS_LAMBDA_RUNTIME_API`.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Watches the lifecycle (Initializing → Ready, or InitFailed).
+    pub fn state(&self) -> watch::Receiver<RuntimeState> {
+        self.shared.state.subscribe()
+    }
+
+    /// The error the runtime posted to `/init/error`, if any.
+    pub fn init_error(&self) -> Option<InitError> {
+        lock(&self.shared.init_error).clone()
+    }
+
+    /// Queues an invocation for the runtime's next `/next`; resolves with its answer.
+    pub async fn submit(&self, invocation: Invocation) -> oneshot::Receiver<RuntimeAnswer> {
+        let (answer_sender, answer_receiver) = oneshot::channel();
+        // The receiver lives in `shared` as long as the server; a send only fails after shutdown,
+        // in which case the dropped answer sender reports the failure to the caller.
+        let _ = self.sender.send((invocation, answer_sender)).await;
+        answer_receiver
+    }
+}
+
+impl Drop for RuntimeApiServer {
+    fn drop(&mut self) {
+        self.accept_task.abort();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; recover the data if it ever happens.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        connections.spawn(async move {
+            let service = hyper::service::service_fn(move |request| handle(Arc::clone(&shared), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+        // Reap finished connection tasks so the set does not grow; aborting the accept task drops the set.
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+type HttpResponse = Response<Full<Bytes>>;
+
+fn json_response(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn runtime_error(status: StatusCode, error_type: &str, message: &str) -> HttpResponse {
+    let body = serde_json::json!({ "errorMessage": message, "errorType": error_type }).to_string();
+    json_response(status, body)
+}
+
+fn accepted() -> HttpResponse {
+    json_response(StatusCode::ACCEPTED, r#"{"status":"OK"}"#)
+}
+
+async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<HttpResponse, Infallible> {
+    let path = request.uri().path().to_string();
+    let Some(rest) = path.strip_prefix("/2018-06-01/runtime/") else {
+        return Ok(runtime_error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path"));
+    };
+    let response = match (request.method(), rest) {
+        (&Method::GET, "invocation/next") => next(&shared).await,
+        (&Method::POST, "init/error") => init_error(&shared, request).await,
+        (&Method::POST, tail) => match tail.strip_prefix("invocation/").and_then(|t| t.split_once('/')) {
+            Some((id, "response")) => answer(&shared, id.to_string(), request, false).await,
+            Some((id, "error")) => answer(&shared, id.to_string(), request, true).await,
+            _ => runtime_error(StatusCode::NOT_FOUND, "NotFound", "unknown Runtime API path"),
+        },
+        _ => runtime_error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "method not allowed"),
+    };
+    Ok(response)
+}
+
+async fn next(shared: &Shared) -> HttpResponse {
+    shared.state.send_if_modified(|state| {
+        let initializing = *state == RuntimeState::Initializing;
+        if initializing {
+            *state = RuntimeState::Ready;
+        }
+        initializing
+    });
+    let mut receiver = shared.next.lock().await;
+    let Some((invocation, answer)) = receiver.recv().await else {
+        return runtime_error(StatusCode::GONE, "ShuttingDown", "the environment is shutting down");
+    };
+    drop(receiver);
+    *lock(&shared.current) = Some(Current { request_id: invocation.request_id.clone(), answer: Some(answer) });
+    let mut response = Response::new(Full::new(invocation.payload));
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put("content-type", "application/json");
+    put("lambda-runtime-aws-request-id", &invocation.request_id);
+    put("lambda-runtime-deadline-ms", &invocation.deadline_ms.to_string());
+    put("lambda-runtime-invoked-function-arn", &invocation.invoked_function_arn);
+    put("lambda-runtime-trace-id", &invocation.trace_id);
+    if let Some(context) = invocation.client_context.as_deref().filter(|c| !c.is_empty()) {
+        put("lambda-runtime-client-context", context);
+    }
+    if let Some(identity) = invocation.cognito_identity.as_deref().filter(|c| !c.is_empty()) {
+        put("lambda-runtime-cognito-identity", identity);
+    }
+    response
+}
+
+/// Reads a body of at most 6 MB; `None` when it is larger.
+async fn read_limited(request: Request<Incoming>) -> Option<Bytes> {
+    let body = Limited::new(request.into_body(), MAX_RESPONSE_BYTES);
+    body.collect().await.ok().map(|collected| collected.to_bytes())
+}
+
+fn error_type_header(request: &Request<Incoming>) -> Option<String> {
+    request
+        .headers()
+        .get("lambda-runtime-function-error-type")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn answer(shared: &Shared, request_id: String, request: Request<Incoming>, is_error: bool) -> HttpResponse {
+    let sender = {
+        let mut current = lock(&shared.current);
+        match current.as_mut() {
+            Some(current) if current.request_id == request_id => match current.answer.take() {
+                Some(sender) => sender,
+                None => {
+                    return runtime_error(
+                        StatusCode::FORBIDDEN,
+                        "InvalidStateTransition",
+                        "Invalid state transition: the invocation already has a response",
+                    )
+                }
+            },
+            _ => return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID"),
+        }
+    };
+    let error_type = error_type_header(&request);
+    let Some(body) = read_limited(request).await else {
+        let _ = sender.send(RuntimeAnswer::ResponseTooLarge);
+        return runtime_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+        );
+    };
+    let answer = if is_error { RuntimeAnswer::Error { error_type, body } } else { RuntimeAnswer::Response(body) };
+    // The invoker may have given up (timeout); the runtime still gets its 202 as on AWS.
+    let _ = sender.send(answer);
+    accepted()
+}
+
+async fn init_error(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
+    let error_type = error_type_header(&request);
+    let body = read_limited(request).await.unwrap_or_default();
+    *lock(&shared.init_error) = Some(InitError { error_type, body });
+    shared.state.send_replace(RuntimeState::InitFailed);
+    accepted()
+}

@@ -1,0 +1,393 @@
+//! SQLite metadata: function records (as JSON documents), the durable async-invoke queue,
+//! log events and metering. Calls are blocking; async callers go through `spawn_blocking`.
+//! High-rate writes (logs, metering) go through [`BatchWriter`], one transaction per batch.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::StoreError;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS functions (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version TEXT NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (region, name, version)
+);
+CREATE TABLE IF NOT EXISTS async_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    region TEXT NOT NULL,
+    log_group TEXT NOT NULL,
+    log_stream TEXT NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (region, log_group, id);
+CREATE TABLE IF NOT EXISTS metering (
+    request_id TEXT NOT NULL,
+    document TEXT NOT NULL
+);
+";
+
+/// An accepted `Event` invocation waiting to run; removed only after it ran.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AsyncEvent {
+    /// Request id returned to the caller with the 202.
+    pub request_id: String,
+    /// Region of the function.
+    pub region: String,
+    /// Function name.
+    pub function_name: String,
+    /// Version or alias requested.
+    pub qualifier: Option<String>,
+    /// The event payload.
+    pub payload: Vec<u8>,
+    /// Decoded client context JSON, if the caller sent one.
+    pub client_context: Option<String>,
+    /// When it was accepted.
+    pub enqueued_ms: u64,
+    /// How many times it has been tried.
+    pub attempts: u32,
+}
+
+/// One billed invocation, as Lambda meters it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MeteringRecord {
+    /// Invocation request id.
+    pub request_id: String,
+    /// Region of the function.
+    pub region: String,
+    /// Function name.
+    pub function_name: String,
+    /// Version that ran.
+    pub version: String,
+    /// When the invocation started (epoch ms).
+    pub started_ms: u64,
+    /// Handler duration in ms.
+    pub duration_ms: f64,
+    /// Duration rounded up to the next ms.
+    pub billed_ms: u64,
+    /// Configured memory in MB.
+    pub memory_mb: u32,
+    /// Peak memory used in MB.
+    pub max_memory_used_mb: u64,
+    /// Init duration when this invocation was a cold start.
+    pub init_duration_ms: Option<f64>,
+    /// Billed GB-seconds: memory in GB × billed seconds.
+    pub gb_seconds: f64,
+}
+
+/// One line of a function's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEvent {
+    /// Region of the function.
+    pub region: String,
+    /// `/aws/lambda/<function>`.
+    pub log_group: String,
+    /// Stream of the execution environment.
+    pub log_stream: String,
+    /// When the line was written (epoch ms).
+    pub timestamp_ms: u64,
+    /// The line, without its newline.
+    pub message: String,
+}
+
+/// A stored log line with its position, for following.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct StoredLogEvent {
+    /// Monotonic position; pass the last one back to follow.
+    pub id: i64,
+    /// Stream it was written to.
+    pub log_stream: String,
+    /// When it was written (epoch ms).
+    pub timestamp_ms: u64,
+    /// The line.
+    pub message: String,
+}
+
+/// A write the batch writer performs.
+pub enum BatchWrite {
+    /// Append a log line.
+    Log(LogEvent),
+    /// Record a metered invocation.
+    Metering(MeteringRecord),
+    /// Run after every earlier write is committed (used to wait for durability).
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// Sends writes to the background batch writer thread.
+#[derive(Clone)]
+pub struct BatchWriter {
+    sender: mpsc::Sender<BatchWrite>,
+}
+
+impl BatchWriter {
+    /// Queues a write; dropped silently only if the store is shutting down.
+    pub fn send(&self, write: BatchWrite) {
+        let _ = self.sender.send(write);
+    }
+}
+
+/// The SQLite metadata store.
+pub struct MetadataStore {
+    connection: Mutex<Connection>,
+}
+
+impl MetadataStore {
+    /// Opens the database in WAL mode and creates the schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Self { connection: Mutex::new(connection) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
+        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Inserts or replaces a function version document.
+    pub fn put_function(&self, region: &str, name: &str, version: &str, document: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO functions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
+            params![region, name, version, document],
+        )?;
+        Ok(())
+    }
+
+    /// Inserts a function version only if it does not exist; returns whether it was inserted.
+    pub fn insert_function(&self, region: &str, name: &str, version: &str, document: &str) -> Result<bool, StoreError> {
+        let inserted = self.lock().execute(
+            "INSERT OR IGNORE INTO functions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
+            params![region, name, version, document],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// Reads one function version document.
+    pub fn get_function(&self, region: &str, name: &str, version: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT document FROM functions WHERE region = ?1 AND name = ?2 AND version = ?3",
+                params![region, name, version],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Lists `(name, document)` of one version across functions, ordered by name, after `marker`.
+    pub fn list_functions(
+        &self,
+        region: &str,
+        version: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT name, document FROM functions WHERE region = ?1 AND version = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
+        )?;
+        let rows = statement.query_map(params![region, version, after.unwrap_or(""), limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes every version of a function; returns how many rows went.
+    pub fn delete_function(&self, region: &str, name: &str) -> Result<usize, StoreError> {
+        Ok(self.lock().execute("DELETE FROM functions WHERE region = ?1 AND name = ?2", params![region, name])?)
+    }
+
+    /// Counts functions (their `$LATEST`) and sums code size across the account.
+    pub fn function_count(&self) -> Result<u64, StoreError> {
+        let count: i64 =
+            self.lock().query_row("SELECT COUNT(*) FROM functions WHERE version = '$LATEST'", [], |row| row.get(0))?;
+        Ok(count as u64)
+    }
+
+    /// Durably enqueues an async event before the caller is told 202; returns its queue id.
+    pub fn enqueue_async(&self, event: &AsyncEvent) -> Result<i64, StoreError> {
+        let connection = self.lock();
+        connection
+            .execute("INSERT INTO async_events (document) VALUES (?1)", params![serde_json::to_string(event)?])?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    /// All queued async events, oldest first (read at start-up to resume work).
+    pub fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT id, document FROM async_events ORDER BY id")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (id, document) = row?;
+            events.push((id, serde_json::from_str(&document)?));
+        }
+        Ok(events)
+    }
+
+    /// Updates a queued event (e.g. its attempt count).
+    pub fn update_async(&self, id: i64, event: &AsyncEvent) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE async_events SET document = ?2 WHERE id = ?1",
+            params![id, serde_json::to_string(event)?],
+        )?;
+        Ok(())
+    }
+
+    /// Removes an async event once it has been handled.
+    pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
+        self.lock().execute("DELETE FROM async_events WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// Log lines of a group after position `after_id`, oldest first.
+    pub fn log_events(
+        &self,
+        region: &str,
+        log_group: &str,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredLogEvent>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, log_stream, timestamp_ms, message FROM log_events \
+             WHERE region = ?1 AND log_group = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+        )?;
+        let rows = statement.query_map(params![region, log_group, after_id, limit as i64], |row| {
+            Ok(StoredLogEvent {
+                id: row.get(0)?,
+                log_stream: row.get(1)?,
+                timestamp_ms: row.get::<_, i64>(2)? as u64,
+                message: row.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Metering records of a function, oldest first.
+    pub fn metering(&self, region: &str, function_name: &str) -> Result<Vec<MeteringRecord>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached("SELECT document FROM metering ORDER BY rowid")?;
+        let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+        let mut records = Vec::new();
+        for row in rows {
+            let record: MeteringRecord = serde_json::from_str(&row?)?;
+            if record.region == region && record.function_name == function_name {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Starts the thread that commits logs and metering in batches (group commit).
+    pub fn spawn_batch_writer(self: &std::sync::Arc<Self>) -> BatchWriter {
+        let (sender, receiver) = mpsc::channel::<BatchWrite>();
+        let store = std::sync::Arc::clone(self);
+        std::thread::Builder::new()
+            .name("kumo-store-writer".into())
+            .spawn(move || store.run_batch_writer(&receiver))
+            .expect("spawning the store writer thread"); // Start-up cannot continue without it.
+        BatchWriter { sender }
+    }
+
+    fn run_batch_writer(&self, receiver: &mpsc::Receiver<BatchWrite>) {
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            batch.extend(receiver.try_iter().take(4096));
+            if let Err(error) = self.write_batch(&mut batch) {
+                tracing::error!(%error, "writing a batch of logs and metering failed");
+            }
+            for write in batch {
+                if let BatchWrite::Flush(done) = write {
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    fn write_batch(&self, batch: &mut [BatchWrite]) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        {
+            let mut insert_log = transaction.prepare_cached(
+                "INSERT INTO log_events (region, log_group, log_stream, timestamp_ms, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut insert_metering =
+                transaction.prepare_cached("INSERT INTO metering (request_id, document) VALUES (?1, ?2)")?;
+            for write in batch.iter() {
+                match write {
+                    BatchWrite::Log(event) => {
+                        insert_log.execute(params![
+                            event.region,
+                            event.log_group,
+                            event.log_stream,
+                            event.timestamp_ms as i64,
+                            event.message
+                        ])?;
+                    }
+                    BatchWrite::Metering(record) => {
+                        insert_metering.execute(params![record.request_id, serde_json::to_string(record)?])?;
+                    }
+                    BatchWrite::Flush(_) => {}
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn async_events_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let event = AsyncEvent {
+            request_id: "r1".into(),
+            region: "us-east-1".into(),
+            function_name: "f".into(),
+            qualifier: None,
+            payload: b"{}".to_vec(),
+            client_context: None,
+            enqueued_ms: 1,
+            attempts: 0,
+        };
+        let id = MetadataStore::open(&path).unwrap().enqueue_async(&event).unwrap();
+        let reopened = MetadataStore::open(&path).unwrap();
+        assert_eq!(reopened.pending_async().unwrap(), vec![(id, event)]);
+        reopened.complete_async(id).unwrap();
+        assert!(reopened.pending_async().unwrap().is_empty());
+    }
+
+    #[test]
+    fn lists_functions_in_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(&dir.path().join("db")).unwrap();
+        for name in ["c", "a", "b"] {
+            assert!(store.insert_function("us-east-1", name, "$LATEST", "{}").unwrap());
+        }
+        assert!(!store.insert_function("us-east-1", "a", "$LATEST", "{}").unwrap());
+        let first: Vec<_> = store.list_functions("us-east-1", "$LATEST", None, 2).unwrap();
+        assert_eq!(first.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let rest = store.list_functions("us-east-1", "$LATEST", Some("b"), 2).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert!(store.list_functions("eu-west-1", "$LATEST", None, 2).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,60 @@
+//! `kumo`: the server (`kumo serve`) and the command line for people (`deploy`, `invoke`,
+//! `ls`, `logs`). This crate only wires the library crates together.
+
+mod cli;
+mod client;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Kumo: a self-hosted, AWS Lambda-compatible serverless platform.
+#[derive(Parser)]
+#[command(name = "kumo", version, about)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: every AWS API on one port.
+    Serve(serve::ServeArgs),
+    /// Prepare what functions need (boto3 for Python functions) and exit.
+    Prepare(serve::PrepareArgs),
+    /// Zip a directory and create or update a function from it.
+    Deploy(cli::DeployArgs),
+    /// Invoke a function and print its response.
+    Invoke(cli::InvokeArgs),
+    /// List functions.
+    Ls(cli::ListArgs),
+    /// Print a function's logs.
+    Logs(cli::LogsArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kumo: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match args.command {
+            Command::Serve(args) => serve::serve(args).await,
+            Command::Prepare(args) => serve::prepare(args).await,
+            Command::Deploy(args) => cli::deploy(args).await,
+            Command::Invoke(args) => cli::invoke(args).await,
+            Command::Ls(args) => cli::list(args).await,
+            Command::Logs(args) => cli::logs(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kumo: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

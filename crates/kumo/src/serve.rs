@@ -1,0 +1,158 @@
+//! `kumo serve` and `kumo prepare`: start every part, serve until SIGTERM/SIGINT, stop cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kumo_invoke::{EngineConfig, InvokeEngine};
+use kumo_lambda::{LambdaService, Resolver};
+use kumo_sandbox::RuntimeRegistry;
+use kumo_store::Store;
+
+/// Flags of `kumo serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "KUMO_LISTEN", default_value = "127.0.0.1:4566")]
+    listen: String,
+    #[command(flatten)]
+    prepare: PrepareArgs,
+    /// Account id resources belong to.
+    #[arg(long, env = "KUMO_ACCOUNT_ID", default_value = kumo_core::DEFAULT_ACCOUNT_ID)]
+    account_id: String,
+    /// Seconds an idle execution environment is kept warm.
+    #[arg(long, env = "KUMO_IDLE_TIMEOUT", default_value_t = 600)]
+    idle_timeout: u64,
+    /// Seconds before the first retry of a failed async invocation (doubles after).
+    #[arg(long, env = "KUMO_ASYNC_RETRY_DELAY", default_value_t = 60)]
+    async_retry_delay: u64,
+}
+
+/// Flags shared by `serve` and `prepare`.
+#[derive(clap::Args)]
+pub struct PrepareArgs {
+    /// Where Kumo keeps its state.
+    #[arg(long, env = "KUMO_DATA_DIR", default_value = ".kumo")]
+    data_dir: PathBuf,
+    /// Directory with boto3 for Python functions (installed there with pip when missing).
+    #[arg(long, env = "KUMO_PYTHON_PACKAGES")]
+    python_packages: Option<PathBuf>,
+}
+
+impl PrepareArgs {
+    fn python_packages(&self) -> PathBuf {
+        self.python_packages.clone().unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+                .unwrap_or_else(|| self.data_dir.clone());
+            cache.join("kumo/python-packages")
+        })
+    }
+}
+
+/// Installs boto3 for Python functions, as AWS's Python runtimes include it.
+fn ensure_python_packages(target: &Path) -> anyhow::Result<()> {
+    if target.join("boto3").is_dir() {
+        return Ok(());
+    }
+    tracing::info!(target = %target.display(), "installing boto3 for Python functions (first start only)");
+    let staging = target.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&staging);
+    let status = std::process::Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--target"])
+        .arg(&staging)
+        .arg("boto3")
+        .status()
+        .context("running pip")?;
+    anyhow::ensure!(status.success(), "pip install boto3 failed ({status})");
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::rename(&staging, target).context("moving the installed packages into place")?;
+    Ok(())
+}
+
+/// `kumo prepare`.
+pub async fn prepare(args: PrepareArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let target = args.python_packages();
+    tokio::task::spawn_blocking(move || ensure_python_packages(&target)).await??;
+    println!("ready: {}", args.python_packages().display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KUMO_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// `kumo serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let data_dir = args.prepare.data_dir.clone();
+    let store = Store::open(&data_dir).with_context(|| format!("opening the data dir {}", data_dir.display()))?;
+    let packages = args.prepare.python_packages();
+    let prepared = {
+        let packages = packages.clone();
+        tokio::task::spawn_blocking(move || ensure_python_packages(&packages)).await?
+    };
+    if let Err(error) = prepared {
+        tracing::warn!(%error, "boto3 is not available to Python functions");
+    }
+    let runtimes = RuntimeRegistry::prepare(&data_dir.join("runtimes"), Some(packages))
+        .context("installing the runtime bootstraps")?;
+    if runtimes.pythons().is_empty() {
+        tracing::warn!("no Python interpreter found: python3.x functions cannot run");
+    }
+    if runtimes.node().is_none() {
+        tracing::warn!("no Node.js found: nodejs functions cannot run");
+    }
+    tracing::warn!(
+        "sandbox: execution environments run as plain child processes without namespaces, cgroups or seccomp"
+    );
+
+    let listener =
+        tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let endpoint_url = format!("http://{address}");
+    let config = EngineConfig {
+        endpoint_url: endpoint_url.clone(),
+        access_key_id: "test".to_string(),
+        secret_access_key: "test".to_string(),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        async_retry_delay: Duration::from_secs(args.async_retry_delay),
+    };
+    let engine = InvokeEngine::new(config, runtimes, store.clone());
+    let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
+    engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
+    let services = kumo_gateway::Services {
+        lambda,
+        default_region: kumo_core::DEFAULT_REGION.to_string(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
+    kumo_gateway::serve(listener, services, shutdown_signal()).await?;
+    tracing::info!("shutting down: stopping execution environments");
+    engine.flush().await;
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
