@@ -95,7 +95,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
     let data_dir = args.prepare.data_dir.clone();
     let store = Store::open(&data_dir).with_context(|| format!("opening the data dir {}", data_dir.display()))?;
-    let packages = args.prepare.python_packages();
+    let packages = std::path::absolute(args.prepare.python_packages())?;
     let prepared = {
         let packages = packages.clone();
         tokio::task::spawn_blocking(move || ensure_python_packages(&packages)).await?
@@ -103,7 +103,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Err(error) = prepared {
         tracing::warn!(%error, "boto3 is not available to Python functions");
     }
-    let runtimes = RuntimeRegistry::prepare(&data_dir.join("runtimes"), Some(packages))
+    let runtimes = RuntimeRegistry::prepare(&store.data_dir().join("runtimes"), Some(packages))
         .context("installing the runtime bootstraps")?;
     if runtimes.pythons().is_empty() {
         tracing::warn!("no Python interpreter found: python3.x functions cannot run");
