@@ -63,6 +63,19 @@ impl LambdaService {
         Ok(record)
     }
 
+    /// The cached record, when warm: lets Invoke skip the blocking store path entirely.
+    pub(crate) fn cached_record(
+        &self,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Option<Arc<FunctionRecord>> {
+        if qualifier.is_some_and(|q| q != LATEST) {
+            return None;
+        }
+        self.cache_read().get(&(region.to_string(), name.to_string())).cloned()
+    }
+
     fn save_record(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
         let name = record.configuration.function_name.clone();
         let document = serde_json::to_string(&record).map_err(internal)?;

@@ -30,10 +30,13 @@ impl LambdaService {
             }
         };
         let reference = self.function_ref(&input.function_name, input.qualifier.as_deref())?;
-        let record = {
-            let (region, name, qualifier) =
-                (context.region.clone(), reference.name.clone(), reference.qualifier.clone());
-            self.blocking(move |service| service.load_record(&region, &name, qualifier.as_deref())).await?
+        let record = match self.cached_record(&context.region, &reference.name, reference.qualifier.as_deref()) {
+            Some(record) => record,
+            None => {
+                let (region, name) = (context.region.clone(), reference.name.clone());
+                let qualifier = reference.qualifier.clone();
+                self.blocking(move |service| service.load_record(&region, &name, qualifier.as_deref())).await?
+            }
         };
         let limit = match invocation_type {
             InvocationType::Event => limits::ASYNC_PAYLOAD_MAX_BYTES,
