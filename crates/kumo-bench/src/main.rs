@@ -1,1 +1,277 @@
-fn main() {}
+//! `kumo-bench`: Kumo's end-to-end load generator. In one run, on loopback with keep-alive
+//! connections, it measures warm sync invoke latency, throughput with 1 and N connections and
+//! cold start of a Python echo function, each next to its floor measured in the same run (a bare
+//! HTTP round trip to `/_kumo/health`; `python3.x -c pass`), and checks them against the targets.
+//!
+//! By default it starts its own `kumo serve` (free port, temporary data dir) and stops it at the
+//! end; `--endpoint` measures a server that is already running instead.
+//!
+//! Exit status: 0 when every target is met, 1 when one is missed or a request failed, 2 when the
+//! benchmark could not run.
+
+mod lambda;
+mod load;
+mod measure;
+mod report;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use clap::Parser;
+
+use crate::lambda::{Connection, Endpoint};
+use crate::load::Operation;
+use crate::report::{ColdStart, KumoInfo, Results, Settings, ThroughputRun};
+use crate::server::KumoServer;
+
+/// Measure Kumo's warm invoke latency, throughput and cold start against their floors.
+#[derive(Parser, Debug)]
+#[command(name = "kumo-bench", version, about)]
+struct Args {
+    /// Measure a Kumo that is already running at this URL instead of starting one.
+    #[arg(long, conflicts_with = "kumo_bin")]
+    endpoint: Option<String>,
+    /// The kumo binary to start [default: `kumo` next to this binary, else target/release/kumo].
+    #[arg(long)]
+    kumo_bin: Option<PathBuf>,
+    /// Seconds each throughput run is measured for.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Seconds of unmeasured load before each throughput run.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Runtime of the echo function (a python3.x runtime).
+    #[arg(long, default_value = "python3.12")]
+    runtime: String,
+    /// Sequential invokes timed for warm latency (after 10% as many untimed ones).
+    #[arg(long, default_value_t = 2000)]
+    warm_requests: usize,
+    /// Client connections of the concurrent throughput run.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Fresh functions whose first invoke is timed.
+    #[arg(long, default_value_t = 5)]
+    cold_starts: usize,
+    /// Size of the JSON event in bytes.
+    #[arg(long, default_value_t = 1024)]
+    payload_bytes: usize,
+    /// `python3.x -c pass` runs timed for the process-start floor.
+    #[arg(long, default_value_t = 20)]
+    python_runs: usize,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One thread is enough to drive Kumo past its target (a request costs the client tens of
+/// microseconds), and a single-threaded client leaves the other cores to the server and its
+/// execution environments, which share the machine with it.
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("kumo-bench: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the benchmark and prints the report; `Ok(passed)`.
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let settings = validate(&args)?;
+    let (server, url) = match &args.endpoint {
+        Some(url) => (None, url.clone()),
+        None => {
+            let binary = args.kumo_bin.clone().unwrap_or_else(KumoServer::default_binary);
+            progress(&format!("starting {} serve", binary.display()));
+            let server = KumoServer::start(&binary).await?;
+            let url = server.url.clone();
+            (Some(server), url)
+        }
+    };
+    let kumo = KumoInfo {
+        url,
+        version: None,
+        data_dir: server.as_ref().map(|server| server.data_dir().display().to_string()),
+    };
+    let measured = measure_all(settings, kumo).await;
+    if let Some(server) = server {
+        if measured.is_err() {
+            eprintln!("kumo-bench: kumo's log ends with:\n{}", server.log_tail());
+        }
+        server.stop().await;
+    }
+    let results = measured?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results.to_json())?);
+    } else {
+        print!("{}", results.to_table());
+    }
+    Ok(results.passed())
+}
+
+fn validate(args: &Args) -> anyhow::Result<Settings> {
+    let minor = args
+        .runtime
+        .strip_prefix("python3.")
+        .and_then(|minor| minor.parse::<u32>().ok())
+        .with_context(|| format!("--runtime must be a python3.x runtime, got {}", args.runtime))?;
+    anyhow::ensure!(args.duration > 0.0 && args.warmup >= 0.0, "--duration must be positive, --warmup not negative");
+    anyhow::ensure!(args.connections >= 1 && args.warm_requests >= 1, "--connections and --warm-requests must be ≥ 1");
+    anyhow::ensure!(args.payload_bytes >= 14, "--payload-bytes must be at least 14 (the JSON frame)");
+    Ok(Settings {
+        runtime: args.runtime.clone(),
+        python_minor: minor,
+        payload_bytes: args.payload_bytes,
+        warm_requests: args.warm_requests,
+        duration: Duration::from_secs_f64(args.duration),
+        warmup: Duration::from_secs_f64(args.warmup),
+        connections: args.connections,
+        cold_starts: args.cold_starts,
+        python_runs: args.python_runs,
+    })
+}
+
+fn progress(message: &str) {
+    eprintln!("kumo-bench: {message}");
+}
+
+/// Every measurement, in an order that keeps them from disturbing each other: floors first, cold
+/// starts while no environment is busy, then warm latency, then load.
+async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<Results> {
+    let endpoint = Endpoint::resolve(&kumo.url).await?;
+    let mut connection = endpoint.connect().await?;
+    let health = connection.health().await.context("GET /_kumo/health")?;
+    anyhow::ensure!(health.status.is_success(), "Kumo is not healthy: {}", health.describe());
+    kumo.version = serde_json::from_slice::<serde_json::Value>(&health.body)
+        .ok()
+        .and_then(|status| status.get("version").and_then(|v| v.as_str()).map(str::to_string));
+
+    let python = measure::find_python(settings.python_minor)
+        .with_context(|| format!("no python3.{} or python3 interpreter found", settings.python_minor))?;
+    progress(&format!("timing `{} -c pass` ({} runs)", python.display(), settings.python_runs));
+    let python_start = {
+        let python = python.clone();
+        let runs = settings.python_runs;
+        tokio::task::spawn_blocking(move || measure::python_start(&python, runs)).await??
+    };
+
+    let warmup_count = (settings.warm_requests / 10).max(10);
+    progress(&format!("timing {} health round trips", settings.warm_requests));
+    let health = load::sequential(&mut connection, &Operation::Health, warmup_count, settings.warm_requests).await;
+
+    let prefix = function_prefix();
+    let zip = base64::engine::general_purpose::STANDARD.encode(lambda::echo_function_zip()?);
+    let payload = lambda::payload_of_size(settings.payload_bytes);
+    let mut created = Vec::new();
+    let measured = async {
+        progress(&format!("timing {} cold starts", settings.cold_starts));
+        let mut cold = Vec::with_capacity(settings.cold_starts);
+        for index in 0..settings.cold_starts {
+            let name = format!("{prefix}-cold-{index}");
+            cold.push(cold_start(&mut connection, &name, &settings.runtime, &zip, &payload).await?);
+            created.push(name);
+            // Let the new environment go idle before the next one starts.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        let echo = format!("{prefix}-echo");
+        connection.create_function(&echo, &settings.runtime, &zip).await?;
+        created.push(echo.clone());
+        let invoke = Operation::Invoke { function: Arc::from(echo.as_str()), payload: payload.clone() };
+        progress(&format!("timing {} warm invokes", settings.warm_requests));
+        let warm = load::sequential(&mut connection, &invoke, warmup_count, settings.warm_requests).await;
+
+        let mut throughput = Vec::new();
+        let mut counts = vec![1];
+        if settings.connections != 1 {
+            counts.push(settings.connections);
+        }
+        for connections in counts {
+            progress(&format!(
+                "load on {connections} connection(s): health, then invoke, {:?} each",
+                settings.duration
+            ));
+            let health =
+                load::closed_loop(&endpoint, &Operation::Health, connections, settings.warmup, settings.duration);
+            let health = health.await?;
+            let invoke = load::closed_loop(&endpoint, &invoke, connections, settings.warmup, settings.duration).await?;
+            throughput.push(ThroughputRun { connections, health, invoke });
+        }
+        anyhow::Ok((cold, warm, throughput))
+    }
+    .await;
+
+    for name in &created {
+        if let Err(error) = connection.delete_function(name).await {
+            progress(&format!("cleanup: {error:#}"));
+        }
+    }
+    let (cold, warm, throughput) = measured?;
+    Ok(Results {
+        machine: measure::Machine::describe(),
+        command: command_line(),
+        kumo,
+        settings,
+        python,
+        python_start,
+        health,
+        warm,
+        throughput,
+        cold,
+    })
+}
+
+/// Creates a fresh function and times its first invoke, client-observed.
+async fn cold_start(
+    connection: &mut Connection,
+    name: &str,
+    runtime: &str,
+    zip: &str,
+    payload: &bytes::Bytes,
+) -> anyhow::Result<ColdStart> {
+    let start = Instant::now();
+    connection.create_function(name, runtime, zip).await?;
+    let create = start.elapsed();
+    let start = Instant::now();
+    let reply = connection.invoke(name, payload.clone(), true).await?;
+    let first_invoke = start.elapsed();
+    let ok = reply.status == hyper::StatusCode::OK
+        && !reply.headers.contains_key("x-amz-function-error")
+        && lambda::is_echo(&reply.body, payload);
+    Ok(ColdStart {
+        create,
+        first_invoke,
+        init_duration_ms: lambda::init_duration_ms(&reply),
+        error: (!ok).then(|| reply.describe()),
+    })
+}
+
+/// A name prefix no earlier run used, so that `--endpoint` runs do not collide.
+fn function_prefix() -> String {
+    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("kumo-bench-{}-{seconds}", std::process::id())
+}
+
+/// This process's command line, quoted for a shell where needed.
+fn command_line() -> String {
+    std::env::args()
+        .map(|arg| {
+            let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c));
+            if plain {
+                arg
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -59,32 +59,49 @@ pub fn output_pipe() -> std::io::Result<(OutputPipe, OwnedFd)> {
     Ok((OutputPipe { writer, items, next_marker: 0, reader_task }, write_end))
 }
 
+/// Longest log line kept whole; longer output is split, as CloudWatch caps events at 256 KB.
+const MAX_LINE_BYTES: usize = 256 * 1024;
+
 async fn read_lines(reader: pipe::Receiver, sender: mpsc::UnboundedSender<Item>) {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let mut buffer = Vec::with_capacity(1024);
+    let mut line = Vec::with_capacity(1024);
     loop {
-        buffer.clear();
-        match reader.read_until(b'\n', &mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let text = String::from_utf8_lossy(&buffer);
-        let text = text.strip_suffix('\n').unwrap_or(&text);
-        let (before, marker) = match text.find(MARKER_PREFIX) {
-            Some(at) => (&text[..at], text[at + MARKER_PREFIX.len()..].parse::<u64>().ok()),
-            None => (text, None),
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => return,
+            Ok(chunk) => chunk,
         };
-        if !(before.is_empty() && marker.is_some()) {
-            let line = LogLine { timestamp_ms: kumo_core::time::now_millis(), text: before.to_string() };
-            if sender.send(Item::Line(line)).is_err() {
+        let (taken, complete) = match chunk.iter().position(|&byte| byte == b'\n') {
+            Some(newline) => (newline + 1, true),
+            None => (chunk.len(), false),
+        };
+        line.extend_from_slice(&chunk[..taken]);
+        reader.consume(taken);
+        if complete || line.len() >= MAX_LINE_BYTES {
+            if !emit(&line, &sender) {
                 return;
             }
+            line.clear();
         }
-        if let Some(marker) = marker {
-            if sender.send(Item::Marker(marker)).is_err() {
-                return;
-            }
+    }
+}
+
+/// Sends one line (and the marker it may carry); false once nobody listens.
+fn emit(raw: &[u8], sender: &mpsc::UnboundedSender<Item>) -> bool {
+    let text = String::from_utf8_lossy(raw);
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    let (before, marker) = match text.find(MARKER_PREFIX) {
+        Some(at) => (&text[..at], text[at + MARKER_PREFIX.len()..].parse::<u64>().ok()),
+        None => (text, None),
+    };
+    if !(before.is_empty() && marker.is_some()) {
+        let line = LogLine { timestamp_ms: kumo_core::time::now_millis(), text: before.to_string() };
+        if sender.send(Item::Line(line)).is_err() {
+            return false;
         }
+    }
+    match marker {
+        Some(marker) => sender.send(Item::Marker(marker)).is_ok(),
+        None => true,
     }
 }
 
@@ -131,5 +148,19 @@ mod tests {
         child.write_all(b"third\n").unwrap();
         assert_eq!(output.drain().await[0].text, "third");
         assert!(output.drain().await.is_empty());
+    }
+
+    #[tokio::test]
+    async fn splits_overlong_lines() {
+        let (mut output, child_end) = output_pipe().unwrap();
+        let writer = std::thread::spawn(move || {
+            let mut child = std::fs::File::from(child_end);
+            child.write_all(&vec![b'x'; MAX_LINE_BYTES + 10]).unwrap();
+            child.write_all(b"\n").unwrap();
+        });
+        // Join off the runtime thread so the reader task can drain the pipe meanwhile.
+        tokio::task::spawn_blocking(move || writer.join().unwrap()).await.unwrap();
+        let lines = output.drain().await;
+        assert_eq!(lines.iter().map(|l| l.text.len()).collect::<Vec<_>>(), [MAX_LINE_BYTES, 10]);
     }
 }

@@ -1,0 +1,239 @@
+//! The few Lambda REST API calls the benchmark makes (CreateFunction, Invoke, DeleteFunction and
+//! Kumo's health check), each over one keep-alive HTTP/1.1 connection that the caller owns.
+//!
+//! A [`Connection`] is hyper's low-level `http1` client connection on a `TcpStream` with
+//! `TCP_NODELAY`, not a pooled client: a load task owning one `Connection` is guaranteed to use
+//! exactly one TCP connection for its whole run.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// How long one request may take before it counts as failed (a cold start included).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The echo handler deployed for every measurement.
+const ECHO_HANDLER: &str = "def lambda_handler(event, context):\n    return event\n";
+
+/// Where Kumo listens.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The resolved socket address.
+    address: SocketAddr,
+    /// `host:port`, sent as the `Host` header.
+    authority: HeaderValue,
+}
+
+impl Endpoint {
+    /// Parses an `http://host:port` URL and resolves its host once.
+    pub async fn resolve(url: &str) -> anyhow::Result<Self> {
+        let uri: hyper::Uri = url.parse().with_context(|| format!("invalid endpoint URL {url}"))?;
+        anyhow::ensure!(uri.scheme_str() == Some("http"), "the endpoint must be an http:// URL, got {url}");
+        let host = uri.host().with_context(|| format!("no host in {url}"))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let address = tokio::net::lookup_host((host, port))
+            .await
+            .with_context(|| format!("resolving {host}"))?
+            .next()
+            .with_context(|| format!("{host} has no address"))?;
+        let authority = HeaderValue::from_str(&format!("{host}:{port}")).context("invalid host")?;
+        Ok(Self { address, authority })
+    }
+
+    /// Opens a new keep-alive connection.
+    pub async fn connect(&self) -> anyhow::Result<Connection> {
+        let stream = tokio::net::TcpStream::connect(self.address)
+            .await
+            .with_context(|| format!("connecting to {}", self.address))?;
+        stream.set_nodelay(true).context("setting TCP_NODELAY")?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.context("HTTP/1.1 handshake")?;
+        // The connection task ends when the sender is dropped or the server closes the socket; a
+        // failure shows up as an error on the next request, so its result is not needed here.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Connection { sender, authority: self.authority.clone() })
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: hyper::HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// A short description of an unexpected reply for error messages.
+    pub fn describe(&self) -> String {
+        let error_type = self.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let function_error = self.headers.get("x-amz-function-error").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let body = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]).into_owned();
+        format!("HTTP {} {error_type}{function_error}: {body}", self.status.as_u16())
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection to Kumo. Requests on it are sequential.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    authority: HeaderValue,
+}
+
+impl Connection {
+    /// Sends a request and reads the whole response, within [`REQUEST_TIMEOUT`].
+    async fn send(&mut self, mut request: Request<Full<Bytes>>) -> anyhow::Result<Reply> {
+        request.headers_mut().insert(HOST, self.authority.clone());
+        let exchange = async {
+            self.sender.ready().await.context("connection closed")?;
+            let response = self.sender.send_request(request).await.context("sending the request")?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.context("reading the response body")?.to_bytes();
+            anyhow::Ok(Reply { status: parts.status, headers: parts.headers, body })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.context("request timed out")?
+    }
+
+    /// Whether the server or the network closed the connection.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+
+    /// `GET /_kumo/health`: the bare HTTP round trip through Kumo's gateway.
+    pub async fn health(&mut self) -> anyhow::Result<Reply> {
+        let request = Request::get("/_kumo/health").body(Full::default())?;
+        self.send(request).await
+    }
+
+    /// `CreateFunction` for the echo handler; `zip_base64` is [`echo_function_zip`], encoded.
+    pub async fn create_function(&mut self, name: &str, runtime: &str, zip_base64: &str) -> anyhow::Result<()> {
+        let document = serde_json::json!({
+            "FunctionName": name,
+            "Runtime": runtime,
+            "Role": "arn:aws:iam::000000000000:role/bench",
+            "Handler": "lambda_function.lambda_handler",
+            "Code": { "ZipFile": zip_base64 },
+            "MemorySize": 128,
+            "Timeout": 10,
+        });
+        let mut request = Request::post("/2015-03-31/functions")
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(serde_json::to_vec(&document)?)))?;
+        sign(&mut request);
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status == StatusCode::CREATED, "CreateFunction {name} failed: {}", reply.describe());
+        Ok(())
+    }
+
+    /// `DeleteFunction`.
+    pub async fn delete_function(&mut self, name: &str) -> anyhow::Result<()> {
+        let mut request = Request::delete(format!("/2015-03-31/functions/{name}")).body(Full::default())?;
+        sign(&mut request);
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "DeleteFunction {name} failed: {}", reply.describe());
+        Ok(())
+    }
+
+    /// A synchronous `Invoke` (RequestResponse); with `tail` the reply carries the log tail.
+    pub async fn invoke(&mut self, name: &str, payload: Bytes, tail: bool) -> anyhow::Result<Reply> {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/2015-03-31/functions/{name}/invocations"))
+            .header(CONTENT_TYPE, "application/json");
+        if tail {
+            request = request.header("x-amz-log-type", "Tail");
+        }
+        let mut request = request.body(Full::new(payload))?;
+        sign(&mut request);
+        self.send(request).await
+    }
+}
+
+/// Adds the SigV4 `Authorization` header; every request acts in `us-east-1`.
+///
+/// Kumo reads the region from the credential scope and does not verify signatures yet, so the
+/// signature is a placeholder; real SigV4 signing (over method, path, headers and body hash)
+/// belongs here when Kumo starts enforcing it.
+fn sign(request: &mut Request<Full<Bytes>>) {
+    const AUTHORIZATION_VALUE: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, \
+         SignedHeaders=host, Signature=0";
+    request.headers_mut().insert(AUTHORIZATION, HeaderValue::from_static(AUTHORIZATION_VALUE));
+}
+
+/// The deployment package: `lambda_function.py` with the echo handler, zipped in memory.
+pub fn echo_function_zip() -> anyhow::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file("lambda_function.py", options)?;
+    writer.write_all(ECHO_HANDLER.as_bytes())?;
+    Ok(writer.finish()?.into_inner())
+}
+
+/// A JSON event of exactly `size` bytes (at least 14), written the way Python's `json.dumps`
+/// writes it (`{"data": "..."}`) so that the echoed body is byte-for-byte the payload.
+pub fn payload_of_size(size: usize) -> Bytes {
+    const FRAME: usize = r#"{"data": ""}"#.len();
+    let filler = "x".repeat(size.saturating_sub(FRAME));
+    Bytes::from(format!(r#"{{"data": "{filler}"}}"#))
+}
+
+/// Whether an invoke's body is the payload echoed back: byte-equal, or equal as JSON when the
+/// runtime formats it differently.
+pub fn is_echo(body: &[u8], payload: &[u8]) -> bool {
+    if body == payload {
+        return true;
+    }
+    match (serde_json::from_slice::<serde_json::Value>(body), serde_json::from_slice::<serde_json::Value>(payload)) {
+        (Ok(echoed), Ok(sent)) => echoed == sent,
+        _ => false,
+    }
+}
+
+/// The `Init Duration` (ms) of the `REPORT` line in an `X-Amz-Log-Result` header (base64 log tail).
+pub fn init_duration_ms(reply: &Reply) -> Option<f64> {
+    let encoded = reply.headers.get("x-amz-log-result")?.to_str().ok()?;
+    let log = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let log = String::from_utf8_lossy(&log);
+    let report = log.lines().rev().find(|line| line.starts_with("REPORT "))?;
+    let (_, rest) = report.split_once("Init Duration: ")?;
+    let (number, _) = rest.split_once(" ms")?;
+    number.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_has_the_requested_size_and_python_formatting() {
+        let payload = payload_of_size(1024);
+        assert_eq!(payload.len(), 1024);
+        assert!(payload.starts_with(br#"{"data": "xxx"#));
+        assert!(is_echo(&payload, &payload));
+        assert!(is_echo(br#"{"data":"x"}"#, br#"{"data": "x"}"#));
+        assert!(!is_echo(br#"{"data": "y"}"#, br#"{"data": "x"}"#));
+    }
+
+    #[test]
+    fn reads_init_duration_from_the_log_tail() {
+        let log = "START RequestId: a\nEND RequestId: a\nREPORT RequestId: a\tDuration: 1.20 ms\t\
+                   Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: 41.57 ms\t\n";
+        let mut headers = hyper::HeaderMap::new();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(log);
+        headers.insert("x-amz-log-result", HeaderValue::from_str(&encoded).expect("base64 is a valid header value"));
+        let reply = Reply { status: StatusCode::OK, headers, body: Bytes::new() };
+        assert_eq!(init_duration_ms(&reply), Some(41.57));
+    }
+}

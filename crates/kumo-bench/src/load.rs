@@ -1,0 +1,175 @@
+//! Load generation: sequential requests on one connection (latency) and closed-loop load on N
+//! connections for a fixed time (throughput). Every reply is checked; a wrong one counts as an
+//! error, not as a sample.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::StatusCode;
+
+use crate::lambda::{self, Connection, Endpoint};
+
+/// What each request of a run does.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// `GET /_kumo/health`, the floor: Kumo's HTTP stack without an invoke.
+    Health,
+    /// A synchronous invoke of the echo function, whose reply must be the payload.
+    Invoke {
+        /// Function name.
+        function: Arc<str>,
+        /// Event sent and expected back.
+        payload: Bytes,
+    },
+}
+
+impl Operation {
+    /// Runs the operation once; `Err` describes a failed request or a wrong reply.
+    async fn run(&self, connection: &mut Connection) -> anyhow::Result<()> {
+        match self {
+            Self::Health => {
+                let reply = connection.health().await?;
+                anyhow::ensure!(reply.status == StatusCode::OK, "health: {}", reply.describe());
+            }
+            Self::Invoke { function, payload } => {
+                let reply = connection.invoke(function, payload.clone(), false).await?;
+                let function_error = reply.headers.contains_key("x-amz-function-error");
+                anyhow::ensure!(reply.status == StatusCode::OK && !function_error, "invoke: {}", reply.describe());
+                anyhow::ensure!(lambda::is_echo(&reply.body, payload), "invoke: the body is not the payload");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Latencies and failures of one run.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Latency of each successful request in the measured window.
+    pub samples: Vec<Duration>,
+    /// Failed requests or wrong replies in the measured window.
+    pub errors: usize,
+    /// The first error seen, for the report.
+    pub first_error: Option<String>,
+    /// Length of the measured window.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Successful requests per second over the measured window.
+    pub fn per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.samples.len() as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn record_error(&mut self, error: &anyhow::Error) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(format!("{error:#}"));
+        }
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.samples.extend(other.samples);
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// `warmup` untimed requests, then `count` timed ones, one after the other on `connection`.
+pub async fn sequential(connection: &mut Connection, operation: &Operation, warmup: usize, count: usize) -> Outcome {
+    let mut outcome = Outcome::default();
+    for _ in 0..warmup {
+        // Warm-up failures are not measured; a persistent failure shows in the timed requests.
+        let _ = operation.run(connection).await;
+    }
+    outcome.samples.reserve(count);
+    let started = Instant::now();
+    for _ in 0..count {
+        let start = Instant::now();
+        match operation.run(connection).await {
+            Ok(()) => outcome.samples.push(start.elapsed()),
+            Err(error) => outcome.record_error(&error),
+        }
+    }
+    outcome.elapsed = started.elapsed();
+    outcome
+}
+
+/// Closed-loop load: `connections` tasks, each on its own keep-alive connection, send requests
+/// back to back for `warmup` (not measured: it lets Kumo start an environment per connection)
+/// and then for `duration`. A request counts when it completes inside the measured window.
+pub async fn closed_loop(
+    endpoint: &Endpoint,
+    operation: &Operation,
+    connections: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Outcome> {
+    let mut opened = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        opened.push(endpoint.connect().await?);
+    }
+    let measure_from = Instant::now() + warmup;
+    let measure_until = measure_from + duration;
+    let tasks: Vec<_> = opened
+        .into_iter()
+        .map(|connection| {
+            let operation = operation.clone();
+            let endpoint = endpoint.clone();
+            tokio::spawn(load_one_connection(connection, endpoint, operation, measure_from, measure_until))
+        })
+        .collect();
+    let mut total = Outcome { elapsed: duration, ..Outcome::default() };
+    for task in tasks {
+        total.merge(task.await?);
+    }
+    Ok(total)
+}
+
+async fn load_one_connection(
+    mut connection: Connection,
+    endpoint: Endpoint,
+    operation: Operation,
+    measure_from: Instant,
+    measure_until: Instant,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    loop {
+        let start = Instant::now();
+        if start >= measure_until {
+            break;
+        }
+        let result = operation.run(&mut connection).await;
+        let end = Instant::now();
+        let measured = end >= measure_from && end <= measure_until;
+        match result {
+            Ok(()) if measured => outcome.samples.push(end - start),
+            Ok(()) => {}
+            Err(error) => {
+                if measured {
+                    outcome.record_error(&error);
+                }
+                if !connection.is_closed() {
+                    continue;
+                }
+                // Continue on a fresh connection (still one at a time for this task).
+                match endpoint.connect().await {
+                    Ok(fresh) => connection = fresh,
+                    Err(error) => {
+                        outcome.record_error(&error);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    outcome
+}

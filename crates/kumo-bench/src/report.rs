@@ -1,0 +1,528 @@
+//! The results of a run, the targets they are checked against, and their two renderings: a table
+//! for people (ready to paste into BENCHMARKS.md) and JSON for machines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::load::Outcome;
+use crate::measure::{ms, Machine, Summary};
+
+/// Warm sync invoke p50 target, client-observed (µs).
+const WARM_P50_TARGET_US: u64 = 1_000;
+/// Warm sync invoke p99 target, client-observed (µs).
+const WARM_P99_TARGET_US: u64 = 5_000;
+/// Warm invokes per second target with [`THROUGHPUT_TARGET_CONNECTIONS`] connections.
+const THROUGHPUT_TARGET: f64 = 3_000.0;
+/// The connection count the throughput target is stated for.
+const THROUGHPUT_TARGET_CONNECTIONS: usize = 8;
+/// Cold start target, as a multiple of the bare interpreter start.
+const COLD_START_TARGET_RATIO: f64 = 2.0;
+
+/// What was asked of the run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Runtime of the echo function.
+    pub runtime: String,
+    /// Its Python minor version.
+    pub python_minor: u32,
+    /// Event size.
+    pub payload_bytes: usize,
+    /// Timed sequential requests (warm latency and the health floor).
+    pub warm_requests: usize,
+    /// Measured time of each throughput run.
+    pub duration: Duration,
+    /// Unmeasured load before each throughput run.
+    pub warmup: Duration,
+    /// Connections of the concurrent throughput run.
+    pub connections: usize,
+    /// Fresh functions timed.
+    pub cold_starts: usize,
+    /// Timed `python -c pass` runs.
+    pub python_runs: usize,
+}
+
+/// The server measured.
+#[derive(Debug, Clone)]
+pub struct KumoInfo {
+    /// Its URL.
+    pub url: String,
+    /// The version its health check reports.
+    pub version: Option<String>,
+    /// The temporary data dir, when kumo-bench started the server.
+    pub data_dir: Option<String>,
+}
+
+/// One fresh function's first invoke.
+#[derive(Debug, Clone)]
+pub struct ColdStart {
+    /// CreateFunction round trip.
+    pub create: Duration,
+    /// First invoke round trip, client-observed.
+    pub first_invoke: Duration,
+    /// `Init Duration` of the REPORT line, when present.
+    pub init_duration_ms: Option<f64>,
+    /// Why the reply was wrong, if it was.
+    pub error: Option<String>,
+}
+
+/// Closed-loop load on a number of connections: the invoke and its floor.
+#[derive(Debug)]
+pub struct ThroughputRun {
+    /// Client connections.
+    pub connections: usize,
+    /// `GET /_kumo/health` under the same load.
+    pub health: Outcome,
+    /// Warm invokes.
+    pub invoke: Outcome,
+}
+
+/// Everything one run measured.
+#[derive(Debug)]
+pub struct Results {
+    /// Where it ran.
+    pub machine: Machine,
+    /// How it was started.
+    pub command: String,
+    /// The server measured.
+    pub kumo: KumoInfo,
+    /// What was asked.
+    pub settings: Settings,
+    /// The interpreter timed for the process-start floor.
+    pub python: PathBuf,
+    /// `python -c pass`, spawn to exit.
+    pub python_start: Vec<Duration>,
+    /// Sequential health round trips on the keep-alive connection used for warm latency.
+    pub health: Outcome,
+    /// Sequential warm invokes.
+    pub warm: Outcome,
+    /// Throughput runs, 1 connection first.
+    pub throughput: Vec<ThroughputRun>,
+    /// Fresh functions' first invokes.
+    pub cold: Vec<ColdStart>,
+}
+
+/// A target and whether the run met it.
+struct Check {
+    name: String,
+    value: String,
+    target: String,
+    pass: bool,
+}
+
+impl Results {
+    /// Whether every target was met and no request failed.
+    pub fn passed(&self) -> bool {
+        self.checks().iter().all(|check| check.pass)
+    }
+
+    fn warm_summary(&self) -> Summary {
+        Summary::of(&self.warm.samples)
+    }
+
+    fn python_floor(&self) -> Summary {
+        Summary::of(&self.python_start)
+    }
+
+    fn cold_summary(&self) -> Summary {
+        Summary::of(&self.cold.iter().map(|cold| cold.first_invoke).collect::<Vec<_>>())
+    }
+
+    fn cold_errors(&self) -> usize {
+        self.cold.iter().filter(|cold| cold.error.is_some()).count()
+    }
+
+    fn init_duration_median(&self) -> Option<f64> {
+        let mut values: Vec<f64> = self.cold.iter().filter_map(|cold| cold.init_duration_ms).collect();
+        values.sort_by(f64::total_cmp);
+        (!values.is_empty()).then(|| values[(values.len() - 1) / 2])
+    }
+
+    fn cold_ratio(&self) -> f64 {
+        let floor = self.python_floor().p50;
+        if floor == 0 {
+            return f64::INFINITY;
+        }
+        self.cold_summary().p50 as f64 / floor as f64
+    }
+
+    fn checks(&self) -> Vec<Check> {
+        let warm = self.warm_summary();
+        let warm_ok = self.warm.errors == 0 && warm.count > 0;
+        let mut checks = vec![
+            Check {
+                name: "warm invoke p50".to_string(),
+                value: format_ms(warm.p50),
+                target: format!("≤ {}", format_ms(WARM_P50_TARGET_US)),
+                pass: warm_ok && warm.p50 <= WARM_P50_TARGET_US,
+            },
+            Check {
+                name: "warm invoke p99".to_string(),
+                value: format_ms(warm.p99),
+                target: format!("≤ {}", format_ms(WARM_P99_TARGET_US)),
+                pass: warm_ok && warm.p99 <= WARM_P99_TARGET_US,
+            },
+        ];
+        for run in &self.throughput {
+            let rate = run.invoke.per_second();
+            let no_errors = run.invoke.errors == 0 && !run.invoke.samples.is_empty();
+            let (target, pass) = if run.connections == THROUGHPUT_TARGET_CONNECTIONS {
+                (format!("≥ {}", format_rate(THROUGHPUT_TARGET)), no_errors && rate >= THROUGHPUT_TARGET)
+            } else {
+                ("no errors".to_string(), no_errors)
+            };
+            checks.push(Check {
+                name: format!("throughput, {}", connections_label(run.connections)),
+                value: format_rate(rate),
+                target,
+                pass,
+            });
+        }
+        let floor = self.python_floor().p50;
+        let cold = self.cold_summary();
+        checks.push(Check {
+            name: "cold start median".to_string(),
+            value: format_ms(cold.p50),
+            target: format!("≤ {COLD_START_TARGET_RATIO}× floor = {}", format_ms(cold_target_us(floor))),
+            pass: cold.count > 0 && self.cold_errors() == 0 && cold.p50 <= cold_target_us(floor),
+        });
+        let floor_errors = self.health.errors + self.throughput.iter().map(|run| run.health.errors).sum::<usize>();
+        checks.push(Check {
+            name: "floor requests".to_string(),
+            value: format!("{floor_errors} errors"),
+            target: "no errors".to_string(),
+            pass: floor_errors == 0,
+        });
+        checks
+    }
+
+    /// The human report.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        // `write!` to a String cannot fail; its Result is ignored throughout.
+        let _ = writeln!(out, "Kumo benchmark");
+        let _ = writeln!(
+            out,
+            "machine:  {} CPUs (nproc), {}, {}",
+            self.machine.cpus, self.machine.model, self.machine.kernel
+        );
+        let _ = writeln!(out, "command:  {}", self.command);
+        let started = self
+            .kumo
+            .data_dir
+            .as_ref()
+            .map_or(" (already running)".to_string(), |dir| format!(" (started by kumo-bench, data dir {dir})"));
+        let version = self.kumo.version.as_deref().unwrap_or("?");
+        let _ = writeln!(out, "kumo:     {version} at {}{started}", self.kumo.url);
+        let s = &self.settings;
+        let _ = writeln!(
+            out,
+            "workload: echo handler on {}, {} B JSON event, 128 MB; loopback, keep-alive HTTP/1.1",
+            s.runtime, s.payload_bytes
+        );
+        let _ = writeln!(
+            out,
+            "          warm latency: {} sequential invokes; throughput: {:.1} s per run after {:.1} s warm-up; \
+             cold start: {} fresh functions",
+            s.warm_requests,
+            s.duration.as_secs_f64(),
+            s.warmup.as_secs_f64(),
+            s.cold_starts
+        );
+        let _ = writeln!(out);
+
+        let checks = self.checks();
+        let result = |name: &str| {
+            checks.iter().find(|check| check.name == name).map_or("", |check| if check.pass { "pass" } else { "FAIL" })
+        };
+        let target =
+            |name: &str| checks.iter().find(|check| check.name == name).map_or(String::new(), |c| c.target.clone());
+        let warm = self.warm_summary();
+        let health = Summary::of(&self.health.samples);
+        let python = self.python_floor();
+        let python_name = format!("python3.{} -c pass", s.python_minor);
+        let mut rows: Vec<[String; 5]> = vec![
+            header_row(),
+            [
+                "warm invoke p50 (1 conn)".into(),
+                format_ms(warm.p50),
+                format!("{} health", format_ms(health.p50)),
+                target("warm invoke p50"),
+                result("warm invoke p50").into(),
+            ],
+            [
+                "warm invoke p90".into(),
+                format_ms(warm.p90),
+                format!("{} health", format_ms(health.p90)),
+                String::new(),
+                String::new(),
+            ],
+            [
+                "warm invoke p99".into(),
+                format_ms(warm.p99),
+                format!("{} health", format_ms(health.p99)),
+                target("warm invoke p99"),
+                result("warm invoke p99").into(),
+            ],
+            [
+                "warm invoke max".into(),
+                format_ms(warm.max),
+                format!("{} health", format_ms(health.max)),
+                String::new(),
+                String::new(),
+            ],
+        ];
+        for run in &self.throughput {
+            let name = format!("throughput, {}", connections_label(run.connections));
+            let invoke = Summary::of(&run.invoke.samples);
+            let floor = Summary::of(&run.health.samples);
+            rows.push([
+                name.clone(),
+                format_rate(run.invoke.per_second()),
+                format!("{} health", format_rate(run.health.per_second())),
+                target(&name),
+                result(&name).into(),
+            ]);
+            rows.push([
+                "  latency p50 / p99".into(),
+                format!("{} / {}", format_ms(invoke.p50), format_ms(invoke.p99)),
+                format!("{} / {}", format_ms(floor.p50), format_ms(floor.p99)),
+                String::new(),
+                String::new(),
+            ]);
+        }
+        let cold = self.cold_summary();
+        rows.push([
+            format!("cold start median (of {})", cold.count),
+            format_ms(cold.p50),
+            format!("{} {python_name}", format_ms(python.p50)),
+            target("cold start median"),
+            result("cold start median").into(),
+        ]);
+        rows.push([
+            "  ratio to floor".into(),
+            format!("{:.2}×", self.cold_ratio()),
+            "1×".into(),
+            format!("≤ {COLD_START_TARGET_RATIO}×"),
+            String::new(),
+        ]);
+        rows.push([
+            "  Init Duration median".into(),
+            self.init_duration_median().map_or("-".to_string(), |value| format!("{value:.2} ms")),
+            format!("{} {python_name}", format_ms(python.p50)),
+            String::new(),
+            String::new(),
+        ]);
+        out.push_str(&render_rows(&rows));
+
+        let _ = writeln!(out);
+        let firsts: Vec<String> = self.cold.iter().map(|cold| format_ms(micros(cold.first_invoke))).collect();
+        let _ = writeln!(out, "cold start first invokes: {}", firsts.join(", "));
+        let inits: Vec<String> = self
+            .cold
+            .iter()
+            .map(|cold| cold.init_duration_ms.map_or("-".to_string(), |value| format!("{value:.2} ms")))
+            .collect();
+        let _ = writeln!(out, "cold start Init Duration: {}", inits.join(", "));
+        let creates: Vec<Duration> = self.cold.iter().map(|cold| cold.create).collect();
+        let _ = writeln!(out, "CreateFunction median:    {}", format_ms(Summary::of(&creates).p50));
+        let _ = writeln!(
+            out,
+            "floor {python_name}: median {} p90 {} of {} runs ({})",
+            format_ms(python.p50),
+            format_ms(python.p90),
+            python.count,
+            self.python.display()
+        );
+        for line in self.error_lines() {
+            let _ = writeln!(out, "error: {line}");
+        }
+        let failed: Vec<&str> = checks.iter().filter(|check| !check.pass).map(|check| check.name.as_str()).collect();
+        if failed.is_empty() {
+            let _ = writeln!(out, "result: PASS (all {} checks)", checks.len());
+        } else {
+            let _ = writeln!(out, "result: FAIL ({})", failed.join(", "));
+        }
+        out
+    }
+
+    fn error_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut push = |what: String, outcome: &Outcome| {
+            if outcome.errors > 0 {
+                let first = outcome.first_error.as_deref().unwrap_or("");
+                lines.push(format!("{what}: {} failed requests; first: {first}", outcome.errors));
+            }
+        };
+        push("health round trips".to_string(), &self.health);
+        push("warm invokes".to_string(), &self.warm);
+        for run in &self.throughput {
+            push(format!("health load on {}", connections_label(run.connections)), &run.health);
+            push(format!("invoke load on {}", connections_label(run.connections)), &run.invoke);
+        }
+        for (index, cold) in self.cold.iter().enumerate() {
+            if let Some(error) = &cold.error {
+                lines.push(format!("cold start {index}: {error}"));
+            }
+        }
+        lines
+    }
+
+    /// The machine-readable report.
+    pub fn to_json(&self) -> serde_json::Value {
+        let s = &self.settings;
+        let outcome = |outcome: &Outcome| {
+            let mut value = Summary::of(&outcome.samples).to_json();
+            value["errors"] = outcome.errors.into();
+            value["first_error"] = outcome.first_error.clone().into();
+            value
+        };
+        let throughput: Vec<serde_json::Value> = self
+            .throughput
+            .iter()
+            .map(|run| {
+                serde_json::json!({
+                    "connections": run.connections,
+                    "invokes_per_s": round(run.invoke.per_second()),
+                    "invoke": outcome(&run.invoke),
+                    "floor_health_per_s": round(run.health.per_second()),
+                    "floor_health": outcome(&run.health),
+                })
+            })
+            .collect();
+        let cold: Vec<serde_json::Value> = self
+            .cold
+            .iter()
+            .map(|cold| {
+                serde_json::json!({
+                    "create_ms": ms(micros(cold.create)),
+                    "first_invoke_ms": ms(micros(cold.first_invoke)),
+                    "init_duration_ms": cold.init_duration_ms,
+                    "error": cold.error,
+                })
+            })
+            .collect();
+        let checks: Vec<serde_json::Value> = self
+            .checks()
+            .into_iter()
+            .map(|check| {
+                serde_json::json!({ "name": check.name, "value": check.value, "target": check.target, "pass": check.pass })
+            })
+            .collect();
+        serde_json::json!({
+            "machine": self.machine.to_json(),
+            "command": self.command,
+            "kumo": { "url": self.kumo.url, "version": self.kumo.version, "data_dir": self.kumo.data_dir },
+            "settings": {
+                "runtime": s.runtime,
+                "payload_bytes": s.payload_bytes,
+                "warm_requests": s.warm_requests,
+                "duration_s": s.duration.as_secs_f64(),
+                "warmup_s": s.warmup.as_secs_f64(),
+                "connections": s.connections,
+                "cold_starts": s.cold_starts,
+                "python_runs": s.python_runs,
+            },
+            "floors": {
+                "health_round_trip": outcome(&self.health),
+                "python_start": {
+                    "interpreter": self.python.display().to_string(),
+                    "summary": self.python_floor().to_json(),
+                },
+            },
+            "warm_latency": outcome(&self.warm),
+            "throughput": throughput,
+            "cold_start": {
+                "median_ms": ms(self.cold_summary().p50),
+                "ratio_to_python_start": round(self.cold_ratio()),
+                "init_duration_median_ms": self.init_duration_median(),
+                "runs": cold,
+            },
+            "checks": checks,
+            "pass": self.passed(),
+        })
+    }
+}
+
+fn header_row() -> [String; 5] {
+    ["metric", "value", "floor (same run)", "target", "result"].map(String::from)
+}
+
+/// Renders rows as a Markdown table with aligned columns.
+fn render_rows(rows: &[[String; 5]]) -> String {
+    let mut widths = [0; 5];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String; 5]| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell}{}", " ".repeat(width - cell.chars().count())))
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = String::new();
+    for (index, row) in rows.iter().enumerate() {
+        out.push_str(&line(row));
+        if index == 0 {
+            let rule: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
+            out.push_str(&format!("|-{}-|\n", rule.join("-|-")));
+        }
+    }
+    out
+}
+
+fn cold_target_us(python_floor_us: u64) -> u64 {
+    (python_floor_us as f64 * COLD_START_TARGET_RATIO) as u64
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
+fn connections_label(connections: usize) -> String {
+    if connections == 1 {
+        "1 conn".to_string()
+    } else {
+        format!("{connections} conns")
+    }
+}
+
+/// Milliseconds with microsecond precision.
+fn format_ms(micros: u64) -> String {
+    format!("{:.3} ms", ms(micros))
+}
+
+/// Requests per second with thousands separators.
+fn format_rate(rate: f64) -> String {
+    let whole = rate.round() as u64;
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped}/s")
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rates_and_milliseconds() {
+        assert_eq!(format_rate(3412.4), "3,412/s");
+        assert_eq!(format_rate(999.6), "1,000/s");
+        assert_eq!(format_rate(12.0), "12/s");
+        assert_eq!(format_ms(812), "0.812 ms");
+    }
+}

@@ -1,0 +1,173 @@
+"""Runtimes: Python versions and handler paths, Node.js module styles, and custom runtimes
+(`provided*`) driven by a bash script with curl and by AWS's own awslambdaric, unmodified."""
+
+import sys
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e_support import error_of
+
+VERSION_REPORTER = """
+import os
+import sys
+
+def handler(event, context):
+    return {"version": list(sys.version_info[:2]), "execution_env": os.environ.get("AWS_EXECUTION_ENV")}
+"""
+
+
+@pytest.mark.parametrize("minor", [9, 11, 13])
+def test_python_versions(make_function, minor):
+    result = make_function(VERSION_REPORTER, runtime=f"python3.{minor}").invoke({})
+    assert result.function_error is None, result.raw
+    assert result.payload == {"version": [3, minor], "execution_env": f"AWS_Lambda_python3.{minor}"}
+
+
+def test_python_handler_in_a_subdirectory(make_function):
+    function = make_function(
+        files={
+            "pkg/handler.py": "from pkg.helper import greet\n\ndef main(event, context):\n    return greet(event['name'])\n",
+            "pkg/helper.py": "def greet(name):\n    return 'hello ' + name\n",
+            "pkg/__init__.py": "",
+        },
+        handler="pkg/handler.main",
+    )
+    assert function.invoke({"name": "kumo"}).payload == "hello kumo"
+
+
+NODE_CJS = """
+exports.handler = async (event, context) => ({
+  node: process.version,
+  functionName: context.functionName,
+  requestId: context.awsRequestId,
+  remaining: context.getRemainingTimeInMillis(),
+  event,
+});
+"""
+
+
+def test_node_commonjs_async_handler(make_function):
+    function = make_function(files={"index.js": NODE_CJS}, runtime="nodejs20.x", handler="index.handler")
+    result = function.invoke({"a": 1})
+    assert result.function_error is None, result.raw
+    answer = result.payload
+    assert answer["node"].startswith("v20.")
+    assert answer["functionName"] == function.name
+    assert answer["requestId"] == result.request_id
+    assert 0 < answer["remaining"] <= 3000
+    assert answer["event"] == {"a": 1}
+
+
+def test_node_esm_handler(make_function):
+    function = make_function(
+        files={"app.mjs": "export const handler = async (event) => ({ esm: true, doubled: event.n * 2 });\n"},
+        runtime="nodejs20.x",
+        handler="app.handler",
+    )
+    assert function.invoke({"n": 21}).payload == {"esm": True, "doubled": 42}
+
+
+def test_node_callback_handler(make_function):
+    function = make_function(
+        files={"index.js": "exports.handler = (event, context, callback) => { callback(null, {cb: event.x}); };\n"},
+        runtime="nodejs20.x",
+        handler="index.handler",
+    )
+    assert function.invoke({"x": "yes"}).payload == {"cb": "yes"}
+
+
+def test_node_thrown_error_is_a_function_error(make_function):
+    function = make_function(
+        files={"index.js": "exports.handler = async () => { throw new Error('node went wrong'); };\n"},
+        runtime="nodejs20.x",
+        handler="index.handler",
+    )
+    result = function.invoke({})
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Error"
+    assert result.payload["errorMessage"] == "node went wrong"
+
+
+def test_newer_node_runtime_runs_on_the_host_node_with_a_warning(kumo, make_function):
+    function = make_function(
+        files={"index.js": "exports.handler = async () => process.version;\n"},
+        runtime="nodejs22.x",
+        handler="index.handler",
+    )
+    result = function.invoke({}, LogType="Tail")
+    assert result.function_error is None, result.raw
+    host_major = result.payload.lstrip("v").split(".")[0]
+    if host_major == "22":
+        pytest.skip("the host has Node.js 22: no substitution to warn about")
+    warning = f"[WARNING] Kumo: no Node.js 22 on this host; running nodejs22.x on Node.js {host_major}"
+    assert warning in result.log
+    assert warning in kumo.log_text(function.name)
+
+
+BASH_BOOTSTRAP = r"""#!/bin/bash
+set -euo pipefail
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+count=0
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -D "$HEADERS" "$API/invocation/next")"
+  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | cut -d: -f2 | tr -d '[:space:]')"
+  rm -f "$HEADERS"
+  count=$((count + 1))
+  echo "bash runtime handling $REQUEST_ID"
+  RESPONSE="{\"event\": $EVENT, \"handler\": \"$_HANDLER\", \"count\": $count, \"execution_env\": \"${AWS_EXECUTION_ENV:-unset}\"}"
+  curl -sS -o /dev/null -X POST "$API/invocation/$REQUEST_ID/response" -d "$RESPONSE"
+done
+"""
+
+
+def test_custom_runtime_in_bash_with_curl(make_function):
+    function = make_function(files={"bootstrap": BASH_BOOTSTRAP}, runtime="provided.al2023", handler="my.handler")
+    first = function.invoke({"n": 1}, LogType="Tail")
+    assert first.function_error is None, first.raw
+    assert first.payload == {"event": {"n": 1}, "handler": "my.handler", "count": 1, "execution_env": "unset"}
+    assert f"bash runtime handling {first.request_id}" in first.log
+    second = function.invoke({"n": 2})
+    assert second.payload["count"] == 2, "the same runtime process serves the next event"
+
+
+AWSLAMBDARIC_APP = """
+import sys
+
+def handler(event, context):
+    if event.get("fail"):
+        raise ValueError("ric says no")
+    return {"runtime": "awslambdaric", "python": list(sys.version_info[:2]), "request_id": context.aws_request_id}
+"""
+
+
+def test_custom_runtime_with_unmodified_awslambdaric(make_function):
+    # The venv's interpreter finds its own site-packages, where awslambdaric is installed.
+    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
+    function = make_function(
+        files={"bootstrap": bootstrap, "app.py": AWSLAMBDARIC_APP}, runtime="provided.al2", handler="app.handler"
+    )
+    result = function.invoke({})
+    assert result.function_error is None, result.raw
+    assert result.payload == {
+        "runtime": "awslambdaric",
+        "python": list(sys.version_info[:2]),
+        "request_id": result.request_id,
+    }
+    failed = function.invoke({"fail": True})
+    assert failed.function_error == "Unhandled"
+    error = failed.payload
+    assert error["errorType"] == "ValueError"
+    assert error["errorMessage"] == "ric says no"
+    assert error["requestId"] == failed.request_id
+    assert isinstance(error["stackTrace"], list) and error["stackTrace"]
+
+
+def test_custom_runtime_without_bootstrap_fails_in_an_aws_shape(make_function):
+    function = make_function(files={"app.py": "x = 1\n"}, runtime="provided", handler="app.handler")
+    with pytest.raises(ClientError) as excinfo:
+        function.client.invoke(FunctionName=function.name, Payload=b"{}")
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("InvalidRuntimeException", 502)
+    assert "bootstrap" in message
