@@ -176,11 +176,6 @@ def test_oversized_response_is_a_function_error(make_function):
     assert function.invoke({"size": 3}).payload == "xxx"
 
 
-@pytest.mark.xfail(
-    reason="Kumo caps function responses at 6,291,456 bytes; AWS's response limit is 6,291,556 bytes "
-    "(its error reads 'Response payload size exceeded maximum allowed payload size (6291556 bytes).')",
-    strict=True,
-)
 def test_response_of_6291556_bytes_is_delivered(make_function):
     function = make_function(
         """

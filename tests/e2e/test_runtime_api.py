@@ -112,5 +112,7 @@ def test_runtime_exiting_during_init_is_an_exit_error(make_function):
     result = function.invoke({}, LogType="Tail")
     assert result.function_error == "Unhandled"
     assert result.payload["errorType"] == "Runtime.ExitError"
-    assert "exit status 2" in result.payload["errorMessage"]
+    assert result.payload["errorMessage"] == (
+        f"RequestId: {result.request_id} Error: Runtime exited with error: exit status 2"
+    )
     assert "starting" in result.log

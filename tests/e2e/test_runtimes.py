@@ -164,10 +164,11 @@ def test_custom_runtime_with_unmodified_awslambdaric(make_function):
     assert isinstance(error["stackTrace"], list) and error["stackTrace"]
 
 
-def test_custom_runtime_without_bootstrap_fails_in_an_aws_shape(make_function):
+def test_custom_runtime_without_bootstrap_fails_init_like_aws(make_function):
     function = make_function(files={"app.py": "x = 1\n"}, runtime="provided", handler="app.handler")
-    with pytest.raises(ClientError) as excinfo:
-        function.client.invoke(FunctionName=function.name, Payload=b"{}")
-    code, status, message = error_of(excinfo)
-    assert (code, status) == ("InvalidRuntimeException", 502)
-    assert "bootstrap" in message
+    result = function.invoke({})
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Runtime.InvalidEntrypoint"
+    assert result.payload["errorMessage"] == (
+        f"RequestId: {result.request_id} Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+    )

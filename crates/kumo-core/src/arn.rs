@@ -48,7 +48,7 @@ fn is_region(s: &str) -> bool {
 
 /// The error AWS gives when a `FunctionName` does not match its pattern.
 pub fn invalid_function_name(value: &str) -> AwsError {
-    AwsError::invalid_parameter(format!(
+    AwsError::new("ValidationException", 400, format!(
         "1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: \
          Member must satisfy regular expression pattern: \
          (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
@@ -125,7 +125,7 @@ mod tests {
     fn rejects_malformed_names() {
         for bad in ["", "a b", "x/y", "arn:aws:s3:::bucket", "1:function:f", "f:", &"a".repeat(65)] {
             let error = parse_function_ref(bad).unwrap_err();
-            assert_eq!(error.code, "InvalidParameterValueException", "{bad}");
+            assert_eq!(error.code, "ValidationException", "{bad}");
         }
     }
 }

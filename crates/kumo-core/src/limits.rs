@@ -24,6 +24,8 @@ pub const ZIPPED_CODE_MAX_BYTES: u64 = 50 * 1024 * 1024;
 pub const UNZIPPED_CODE_MAX_BYTES: u64 = 250 * 1024 * 1024;
 /// Largest synchronous invoke payload (request and response).
 pub const SYNC_PAYLOAD_MAX_BYTES: usize = 6_291_456;
+/// Largest synchronous response a function may return (AWS allows 100 bytes more than requests).
+pub const SYNC_RESPONSE_MAX_BYTES: usize = 6_291_556;
 /// Largest asynchronous invoke payload (1 MB since October 2025).
 pub const ASYNC_PAYLOAD_MAX_BYTES: usize = 1_048_576;
 /// Largest `X-Amz-Client-Context` after base64 decoding.

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use bytes::Bytes;
 use kumo_core::AwsError;
-use kumo_sandbox::{EnvironmentSpec, InitFailure, Invocation, InvokeOutcome, LogLine, RuntimeRegistry};
+use kumo_sandbox::{
+    EnvironmentSpec, InitErrorDetail, InitFailure, Invocation, InvokeOutcome, LogLine, RuntimeRegistry,
+};
 use kumo_store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
@@ -168,14 +170,22 @@ impl InvokeEngine {
         self.runtimes.plan(runtime, code_dir).map(|_| ())
     }
 
-    fn environment_spec(&self, function: &FunctionVersion) -> Result<EnvironmentSpec, AwsError> {
-        let plan = self.runtimes.plan(&function.runtime, &function.code_dir).map_err(|error| match error {
-            kumo_sandbox::RuntimeError::MissingBootstrap => AwsError::new(
-                "InvalidRuntimeException",
-                502,
-                "The runtime bootstrap is missing or not executable: the package must contain an executable 'bootstrap' file",
-            ),
-            other => AwsError::new("InvalidRuntimeException", 502, format!("The runtime cannot start: {other}")),
+    /// What starting an environment needs; a runtime that cannot start fails Init as on AWS.
+    fn environment_spec(&self, function: &FunctionVersion) -> Result<EnvironmentSpec, InitFailure> {
+        let plan = self.runtimes.plan(&function.runtime, &function.code_dir).map_err(|error| {
+            let (error_type, message) = match error {
+                kumo_sandbox::RuntimeError::MissingBootstrap => (
+                    "Runtime.InvalidEntrypoint",
+                    "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string(),
+                ),
+                other => ("Runtime.Unknown", format!("The runtime cannot start: {other}")),
+            };
+            InitFailure {
+                error_type: error_type.to_string(),
+                detail: InitErrorDetail::Platform(message),
+                log_lines: Vec::new(),
+                init_duration: Duration::ZERO,
+            }
         })?;
         let stream = format!(
             "{}/[{}]{}",
@@ -222,7 +232,10 @@ impl InvokeEngine {
         let mut environment = match pool.take_idle() {
             Some(environment) => environment,
             None => {
-                let spec = self.environment_spec(function)?;
+                let spec = match self.environment_spec(function) {
+                    Ok(spec) => spec,
+                    Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
+                };
                 match pool.start(&spec).await {
                     Ok(environment) => environment,
                     Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
@@ -274,7 +287,7 @@ impl InvokeEngine {
             InvokeOutcome::ResponseTooLarge => {
                 let message = format!(
                     "Response payload size exceeded maximum allowed payload size ({} bytes).",
-                    kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES
+                    kumo_core::limits::SYNC_RESPONSE_MAX_BYTES
                 );
                 let body = error_json("Function.ResponseSizeTooLarge", &message);
                 (body, Some("Unhandled"), Some(("error", "Function.ResponseSizeTooLarge".to_string())))
@@ -312,8 +325,14 @@ impl InvokeEngine {
         let lines = report::invocation_log(function, &measurements, init_lines, Vec::new());
         let stream = format!("{}/[{}]init-failed", kumo_core::time::log_stream_date(started_ms), function.version);
         let log_result = self.record(function, &stream, &measurements, &lines);
+        let payload = match failure.detail {
+            InitErrorDetail::Posted(body) => body,
+            InitErrorDetail::Platform(message) => {
+                error_json(&failure.error_type, &format!("RequestId: {} Error: {message}", request.request_id))
+            }
+        };
         InvokeResponse {
-            payload: failure.body,
+            payload,
             function_error: Some("Unhandled"),
             log_result,
             executed_version: function.version.clone(),

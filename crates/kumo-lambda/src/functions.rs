@@ -18,9 +18,23 @@ pub const LATEST: &str = "$LATEST";
 const ZIPPED_REQUEST_LIMIT: u64 = 70_167_211;
 
 impl LambdaService {
-    /// Resolves a `FunctionName` parameter, checking that an ARN names this account.
-    pub(crate) fn function_ref(&self, value: &str, qualifier: Option<&str>) -> Result<FunctionRef, AwsError> {
+    /// Resolves a `FunctionName` parameter, checking that an ARN names this region and account.
+    pub(crate) fn function_ref(
+        &self,
+        region: &str,
+        value: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionRef, AwsError> {
         let mut reference = parse_function_ref(value)?;
+        if let Some(arn_region) = reference.region.as_deref().filter(|r| *r != region) {
+            return Err(AwsError::not_found(format!(
+                "Functions from '{arn_region}' are not reachable in this region ('{region}')"
+            )));
+        }
+        if let Some(account) = reference.account.as_deref().filter(|a| *a != self.account) {
+            let arn = kumo_core::arn::function_arn(region, account, &reference.name);
+            return Err(AwsError::not_found(format!("Function not found: {arn}")));
+        }
         if let (Some(from_name), Some(from_param)) = (&reference.qualifier, qualifier) {
             if from_name != from_param {
                 return Err(AwsError::invalid_parameter(
@@ -186,6 +200,7 @@ impl LambdaService {
         let ephemeral =
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
         reject_layers(request.layers.as_deref())?;
+        reject_publish(request.publish)?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
@@ -250,7 +265,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<GetFunctionResponse, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
             let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
             Ok(GetFunctionResponse {
                 configuration: record.configuration.clone(),
@@ -272,7 +287,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
             let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
             Ok(record.configuration.clone())
         })
@@ -325,10 +340,11 @@ impl LambdaService {
         request: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&function_name, None)?;
+            let reference = service.function_ref(&context.region, &function_name, None)?;
             reject_qualified(&reference)?;
             let current = service.load_record(&context.region, &reference.name, None)?;
             check_revision(&current, request.revision_id.as_deref())?;
+            reject_publish(request.publish)?;
             if let Some(architectures) = &request.architectures {
                 validation::architectures(architectures)?;
             }
@@ -371,7 +387,7 @@ impl LambdaService {
         request: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&function_name, None)?;
+            let reference = service.function_ref(&context.region, &function_name, None)?;
             reject_qualified(&reference)?;
             let current = service.load_record(&context.region, &reference.name, None)?;
             check_revision(&current, request.revision_id.as_deref())?;
@@ -422,7 +438,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&function_name, qualifier.as_deref())?;
+            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
             if reference.qualifier.as_deref() == Some(LATEST) {
                 return Err(AwsError::invalid_parameter(
                     "$LATEST version cannot be deleted without deleting the function.",
@@ -500,6 +516,16 @@ fn reject_layers(layers: Option<&[String]>) -> Result<(), AwsError> {
         Some(layers) if !layers.is_empty() => {
             Err(AwsError::invalid_parameter("Kumo does not support layers yet: remove Layers from the request."))
         }
+        _ => Ok(()),
+    }
+}
+
+/// Versions are not implemented yet: say so instead of silently returning `$LATEST`.
+fn reject_publish(publish: Option<bool>) -> Result<(), AwsError> {
+    match publish {
+        Some(true) => Err(AwsError::invalid_parameter(
+            "Kumo does not support publishing versions yet: omit Publish (or set it to false).",
+        )),
         _ => Ok(()),
     }
 }

@@ -29,7 +29,7 @@ impl LambdaService {
                 )))
             }
         };
-        let reference = self.function_ref(&input.function_name, input.qualifier.as_deref())?;
+        let reference = self.function_ref(&context.region, &input.function_name, input.qualifier.as_deref())?;
         let record = match self.cached_record(&context.region, &reference.name, reference.qualifier.as_deref()) {
             Some(record) => record,
             None => {

@@ -54,7 +54,7 @@ pub struct CreateFunctionRequest {
     pub timeout: Option<i64>,
     /// Memory in MB.
     pub memory_size: Option<i64>,
-    /// Publish a version right away (versions are not supported yet; ignored).
+    /// Publish a version right away (rejected until versions exist).
     pub publish: Option<bool>,
     /// `Zip` or `Image`.
     pub package_type: Option<String>,
@@ -84,7 +84,7 @@ pub struct UpdateFunctionCodeRequest {
     pub image_uri: Option<String>,
     /// Architectures.
     pub architectures: Option<Vec<String>>,
-    /// Publish a version (not supported yet; ignored).
+    /// Publish a version (rejected until versions exist).
     pub publish: Option<bool>,
     /// Validate only.
     pub dry_run: Option<bool>,

@@ -15,10 +15,7 @@ pub fn function_name(name: &str) -> Result<(), AwsError> {
     if kumo_core::arn::is_valid_function_name(name) {
         return Ok(());
     }
-    Err(validation_error(format!(
-        "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: \
-         Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
-    )))
+    Err(kumo_core::arn::invalid_function_name(name))
 }
 
 /// Checks `MemorySize` (128–10,240 MB).

@@ -36,12 +36,21 @@ pub struct EnvironmentSpec {
 pub struct InitFailure {
     /// Error type, e.g. `Runtime.ImportModuleError` or `Runtime.ExitError`.
     pub error_type: String,
-    /// The error JSON returned to the caller.
-    pub body: Bytes,
+    /// What went wrong.
+    pub detail: InitErrorDetail,
     /// Output the runtime wrote while starting.
     pub log_lines: Vec<LogLine>,
     /// How long Init ran.
     pub init_duration: Duration,
+}
+
+/// The error of a failed Init.
+#[derive(Debug, Clone)]
+pub enum InitErrorDetail {
+    /// The runtime posted this JSON to `/init/error`.
+    Posted(Bytes),
+    /// Kumo saw the failure (exit, timeout, spawn error); the invoker words it with the request id.
+    Platform(String),
 }
 
 /// How an invocation ended.
@@ -101,7 +110,7 @@ impl ExecutionEnvironment {
         let started = Instant::now();
         let failure = |message: String, init_duration: Duration| InitFailure {
             error_type: "Runtime.Unknown".to_string(),
-            body: error_body("Runtime.Unknown", &message),
+            detail: InitErrorDetail::Platform(message),
             log_lines: Vec::new(),
             init_duration,
         };
@@ -138,11 +147,11 @@ impl ExecutionEnvironment {
                 environment.pending_init = Some((init_duration, lines));
                 Ok(environment)
             }
-            Err((error_type, body)) => {
+            Err((error_type, detail)) => {
                 let init_duration = started.elapsed();
                 environment.shutdown();
                 let log_lines = environment.output.drain().await;
-                Err(InitFailure { error_type, body, log_lines, init_duration })
+                Err(InitFailure { error_type, detail, log_lines, init_duration })
             }
         }
     }
@@ -160,7 +169,7 @@ impl ExecutionEnvironment {
         (receiver, task)
     }
 
-    async fn wait_for_init(&mut self) -> Result<(), (String, Bytes)> {
+    async fn wait_for_init(&mut self) -> Result<(), (String, InitErrorDetail)> {
         let mut state = self.runtime_api.state();
         let mut exited = self.exited.clone();
         let outcome = tokio::time::timeout(INIT_TIMEOUT, async {
@@ -186,16 +195,20 @@ impl ExecutionEnvironment {
                 let InitError { error_type, body } =
                     self.runtime_api.init_error().unwrap_or(InitError { error_type: None, body: Bytes::new() });
                 let error_type = error_type.unwrap_or_else(|| "Runtime.Unknown".to_string());
-                let body = if body.is_empty() { error_body(&error_type, "init failed") } else { body };
-                Err((error_type, body))
+                let detail = if body.is_empty() {
+                    InitErrorDetail::Platform("Runtime failed to initialize".to_string())
+                } else {
+                    InitErrorDetail::Posted(body)
+                };
+                Err((error_type, detail))
             }
             Ok(Err(Some(status))) => Err((
                 "Runtime.ExitError".to_string(),
-                error_body("Runtime.ExitError", &format!("RequestId: init Error: Runtime exited with error: {status}")),
+                InitErrorDetail::Platform(format!("Runtime exited with error: {status}")),
             )),
             Err(_) => Err((
                 "Sandbox.Timedout".to_string(),
-                error_body("Sandbox.Timedout", "Init phase timed out after 10.00 seconds"),
+                InitErrorDetail::Platform("Init phase timed out after 10.00 seconds".to_string()),
             )),
         }
     }
@@ -289,9 +302,4 @@ fn signal_name(signal: i32) -> &'static str {
         libc::SIGTERM => "terminated",
         _ => "signal",
     }
-}
-
-/// The JSON error body AWS returns for platform errors.
-pub fn error_body(error_type: &str, message: &str) -> Bytes {
-    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
 }

@@ -11,7 +11,9 @@ mod process;
 mod runtime_api;
 pub mod runtimes;
 
-pub use environment::{EnvironmentSpec, ExecutionEnvironment, InitFailure, InvokeOutcome, InvokeResult};
+pub use environment::{
+    EnvironmentSpec, ExecutionEnvironment, InitErrorDetail, InitFailure, InvokeOutcome, InvokeResult,
+};
 pub use logs::LogLine;
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeRegistry};

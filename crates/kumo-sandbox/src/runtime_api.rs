@@ -15,8 +15,8 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Largest response or error body a runtime may post (Lambda's 6 MB sync limit).
-const MAX_RESPONSE_BYTES: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES;
+/// Largest response or error body a runtime may post.
+const MAX_RESPONSE_BYTES: usize = kumo_core::limits::SYNC_RESPONSE_MAX_BYTES;
 
 /// An event handed to the runtime through `/next`.
 #[derive(Debug)]

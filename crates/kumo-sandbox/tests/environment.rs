@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kumo_sandbox::{EnvironmentSpec, ExecutionEnvironment, Invocation, InvokeOutcome, LaunchPlan};
+use kumo_sandbox::{EnvironmentSpec, ExecutionEnvironment, InitErrorDetail, Invocation, InvokeOutcome, LaunchPlan};
 
 const BOOTSTRAP: &str = r#"#!/bin/bash
 set -u
@@ -137,10 +137,12 @@ async fn init_errors_are_reported() {
     let dir = tempfile::tempdir().unwrap();
     let failure = ExecutionEnvironment::start(&spec(dir.path(), "init-error")).await.err().unwrap();
     assert_eq!(failure.error_type, "Runtime.Custom");
-    assert!(String::from_utf8_lossy(&failure.body).contains("cannot start"));
+    assert!(
+        matches!(&failure.detail, InitErrorDetail::Posted(body) if String::from_utf8_lossy(body).contains("cannot start"))
+    );
 
     let exited = ExecutionEnvironment::start(&spec(dir.path(), "exit")).await.err().unwrap();
     assert_eq!(exited.error_type, "Runtime.ExitError");
-    assert!(String::from_utf8_lossy(&exited.body).contains("exit status 7"));
+    assert!(matches!(&exited.detail, InitErrorDetail::Platform(message) if message.contains("exit status 7")));
     assert_eq!(texts(&exited.log_lines), ["dying during init"]);
 }

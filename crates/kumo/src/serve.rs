@@ -11,6 +11,9 @@ use kumo_lambda::{LambdaService, Resolver};
 use kumo_sandbox::RuntimeRegistry;
 use kumo_store::Store;
 
+/// How long in-flight requests may run after SIGTERM/SIGINT.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Flags of `kumo serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -135,7 +138,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         version: env!("CARGO_PKG_VERSION"),
     };
     tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
-    kumo_gateway::serve(listener, services, shutdown_signal()).await?;
+    let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
+    let graceful = {
+        let mut stop_requested = stop_requested.clone();
+        async move {
+            let _ = stop_requested.wait_for(|stop| *stop).await;
+        }
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    // In-flight requests get a grace period to finish; a long invocation does not hold Kumo hostage.
+    let deadline = async move {
+        let _ = stop_requested.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        served = kumo_gateway::serve(listener, services, graceful) => served?,
+        () = deadline => tracing::warn!("in-flight requests did not finish within the grace period; stopping anyway"),
+    }
     tracing::info!("shutting down: stopping execution environments");
     engine.flush().await;
     engine.shutdown();
