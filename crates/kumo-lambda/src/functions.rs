@@ -340,10 +340,9 @@ impl LambdaService {
         request: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&context.region, &function_name, None)?;
-            reject_qualified(&reference)?;
-            let current = service.load_record(&context.region, &reference.name, None)?;
-            check_revision(&current, request.revision_id.as_deref())?;
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let current =
+                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
             reject_publish(request.publish)?;
             if let Some(architectures) = &request.architectures {
                 validation::architectures(architectures)?;
@@ -372,6 +371,30 @@ impl LambdaService {
         .await
     }
 
+    /// The `$LATEST` record an update applies to, after the `RevisionId` precondition.
+    /// Callers hold `updates`, so check-then-save cannot interleave with another update.
+    fn current_for_update(
+        &self,
+        region: &str,
+        function_name: &str,
+        revision_id: Option<&str>,
+    ) -> Result<Arc<FunctionRecord>, AwsError> {
+        let reference = self.function_ref(region, function_name, None)?;
+        match reference.qualifier.as_deref() {
+            None | Some(LATEST) => {}
+            Some(_) => {
+                return Err(AwsError::invalid_parameter("Only the $LATEST version of a function can be updated."))
+            }
+        }
+        let current = self.load_record(region, &reference.name, None)?;
+        if revision_id.is_some_and(|expected| expected != current.configuration.revision_id) {
+            return Err(AwsError::precondition_failed(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+            ));
+        }
+        Ok(current)
+    }
+
     fn save_updated(&self, region: &str, mut record: FunctionRecord) -> Result<FunctionConfiguration, AwsError> {
         record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
         record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
@@ -387,10 +410,9 @@ impl LambdaService {
         request: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&context.region, &function_name, None)?;
-            reject_qualified(&reference)?;
-            let current = service.load_record(&context.region, &reference.name, None)?;
-            check_revision(&current, request.revision_id.as_deref())?;
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let current =
+                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
             reject_layers(request.layers.as_deref())?;
             let mut record = (*current).clone();
             let configuration = &mut record.configuration;
@@ -438,6 +460,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
             if reference.qualifier.as_deref() == Some(LATEST) {
                 return Err(AwsError::invalid_parameter(
@@ -525,22 +548,6 @@ fn reject_publish(publish: Option<bool>) -> Result<(), AwsError> {
     match publish {
         Some(true) => Err(AwsError::invalid_parameter(
             "Kumo does not support publishing versions yet: omit Publish (or set it to false).",
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn reject_qualified(reference: &FunctionRef) -> Result<(), AwsError> {
-    match reference.qualifier.as_deref() {
-        None | Some(LATEST) => Ok(()),
-        Some(_) => Err(AwsError::invalid_parameter("Only the $LATEST version of a function can be updated.")),
-    }
-}
-
-fn check_revision(record: &FunctionRecord, expected: Option<&str>) -> Result<(), AwsError> {
-    match expected {
-        Some(expected) if expected != record.configuration.revision_id => Err(AwsError::precondition_failed(
-            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
         )),
         _ => Ok(()),
     }

@@ -7,7 +7,7 @@ pub mod types;
 pub mod validation;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use kumo_core::AwsError;
 use kumo_invoke::{FunctionResolver, FunctionVersion, InvokeEngine};
@@ -24,12 +24,21 @@ pub struct LambdaService {
     endpoint_url: String,
     /// `$LATEST` records by (region, name): invokes never touch SQLite when warm.
     cache: RwLock<HashMap<(String, String), Arc<FunctionRecord>>>,
+    /// Serialises read-check-write updates so a `RevisionId` precondition holds.
+    updates: Mutex<()>,
 }
 
 impl LambdaService {
     /// Creates the service over a store and an invoke engine.
     pub fn new(store: Store, engine: Arc<InvokeEngine>, account: String, endpoint_url: String) -> Arc<Self> {
-        Arc::new(Self { store, engine, account, endpoint_url, cache: RwLock::new(HashMap::new()) })
+        Arc::new(Self {
+            store,
+            engine,
+            account,
+            endpoint_url,
+            cache: RwLock::new(HashMap::new()),
+            updates: Mutex::new(()),
+        })
     }
 
     /// The account functions belong to.
