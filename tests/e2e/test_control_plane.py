@@ -293,24 +293,3 @@ def test_arn_of_another_account_is_not_resolved_to_own_function(make_function):
     code, status, _ = error_of(excinfo)
     assert code in ("ResourceNotFoundException", "AccessDeniedException")
     assert status in (403, 404)
-
-
-def test_publishing_versions_is_refused_until_supported(kumo, make_function):
-    # Kumo has no versions yet; it must not pretend to publish one.
-    with pytest.raises(ClientError) as excinfo:
-        kumo.lambda_client().create_function(
-            FunctionName=unique_name("publish"),
-            Runtime="python3.12",
-            Role=ROLE,
-            Handler="lambda_function.handler",
-            Code={"ZipFile": python_zip("def handler(event, context):\n    return 1\n")},
-            Publish=True,
-        )
-    assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
-    function = make_function("def handler(event, context):\n    return 1\n")
-    with pytest.raises(ClientError) as excinfo:
-        function.client.update_function_code(
-            FunctionName=function.name, ZipFile=python_zip("def handler(event, context):\n    return 2\n"), Publish=True
-        )
-    assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
-    assert function.invoke({}).payload == 1

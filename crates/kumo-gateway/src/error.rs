@@ -31,6 +31,9 @@ impl IntoResponse for ApiError {
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert("x-amzn-errortype", HeaderValue::from_static(error.code));
         headers.insert("x-amzn-requestid", request_id_header());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }

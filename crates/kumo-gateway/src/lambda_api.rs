@@ -23,7 +23,7 @@ const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
 /// Largest invoke body read before answering 413 (the service checks the exact limits).
 const INVOKE_BODY_LIMIT: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES + 1;
 
-type Params = Query<HashMap<String, String>>;
+pub(crate) type Params = Query<HashMap<String, String>>;
 
 /// The Lambda routes.
 pub fn routes() -> Router<Services> {
@@ -36,6 +36,7 @@ pub fn routes() -> Router<Services> {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .route("/2016-08-19/account-settings", get(account_settings))
         .route("/2016-08-19/account-settings/", get(account_settings))
+        .merge(crate::lambda_concurrency_api::routes())
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
@@ -51,7 +52,7 @@ async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, A
 }
 
 /// Parses a JSON request body; an empty body is the default request.
-async fn json_body<T: DeserializeOwned + Default>(body: Body, operation: &str) -> Result<T, ApiError> {
+pub(crate) async fn json_body<T: DeserializeOwned + Default>(body: Body, operation: &str) -> Result<T, ApiError> {
     let bytes = read_body(body, CONTROL_BODY_LIMIT, operation).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
@@ -61,7 +62,7 @@ async fn json_body<T: DeserializeOwned + Default>(body: Body, operation: &str) -
     })
 }
 
-fn with_status<T: serde::Serialize>(status: StatusCode, value: T) -> Response {
+pub(crate) fn with_status<T: serde::Serialize>(status: StatusCode, value: T) -> Response {
     let mut response = (status, Json(value)).into_response();
     response.headers_mut().insert("x-amzn-requestid", request_id_header());
     response

@@ -14,6 +14,10 @@ use crate::{FunctionResolver, InvokeEngine, InvokeRequest};
 
 /// Function errors are retried twice by default, as on AWS.
 const MAX_RETRIES: u32 = 2;
+/// First wait after a throttle; doubles up to the maximum (AWS: 1 s growing to 5 min).
+const THROTTLE_BACKOFF_START: std::time::Duration = std::time::Duration::from_secs(1);
+/// Longest wait between throttled attempts.
+const THROTTLE_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 /// How many async events run at once.
 const WORKERS: usize = 64;
 
@@ -87,16 +91,25 @@ enum Attempt {
     Failed(String),
     /// The function no longer exists: nothing to retry.
     Gone(AwsError),
+    /// Concurrency limits said no: retried later without using up an attempt, as on AWS.
+    Throttled,
 }
 
 impl AsyncQueue {
     async fn process(&self, id: i64, mut event: AsyncEvent, resolver: Arc<dyn FunctionResolver>) {
+        let mut throttle_delay = THROTTLE_BACKOFF_START;
         loop {
             // Count the attempt durably first, so a crash mid-run still uses up a retry.
             event.attempts += 1;
             self.update(id, &event).await;
             match self.run_once(&event, Arc::clone(&resolver)).await {
                 Attempt::Done => break,
+                Attempt::Throttled => {
+                    event.attempts -= 1;
+                    tracing::debug!(request_id = %event.request_id, delay = ?throttle_delay, "async invocation throttled; will retry");
+                    tokio::time::sleep(throttle_delay).await;
+                    throttle_delay = (throttle_delay * 2).min(THROTTLE_BACKOFF_MAX);
+                }
                 Attempt::Failed(error) if event.attempts <= MAX_RETRIES => {
                     let delay = self.engine.config.async_retry_delay * 2u32.pow(event.attempts - 1);
                     tracing::info!(request_id = %event.request_id, attempt = event.attempts, %error, ?delay, "async invocation failed; will retry");
@@ -141,6 +154,7 @@ impl AsyncQueue {
         match self.engine.invoke(request).await {
             Ok(response) if response.function_error.is_none() => Attempt::Done,
             Ok(response) => Attempt::Failed(String::from_utf8_lossy(&response.payload).into_owned()),
+            Err(error) if error.status == 429 => Attempt::Throttled,
             Err(error) => Attempt::Failed(error.to_string()),
         }
     }

@@ -2,6 +2,7 @@
 //! here, so warm pools, logging and metering happen in exactly one place.
 
 mod async_queue;
+mod concurrency;
 mod function;
 mod pool;
 pub mod report;
@@ -19,6 +20,7 @@ use kumo_sandbox::{
 use kumo_store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
+pub use concurrency::{ConcurrencyLimits, ConcurrencyPermit};
 pub use function::{FunctionResolver, FunctionVersion};
 pub use pool::{PoolCounts, WarmPool};
 use report::Measurements;
@@ -36,6 +38,8 @@ pub struct EngineConfig {
     pub idle_timeout: Duration,
     /// Delay before the first retry of a failed async event (AWS: about a minute); doubles after.
     pub async_retry_delay: Duration,
+    /// Concurrent executions allowed per region (AWS's default account limit is 1,000).
+    pub account_concurrency: u32,
 }
 
 /// A sync invocation of a resolved function version.
@@ -76,6 +80,12 @@ pub struct InvokeEngine {
     writer: BatchWriter,
     pools: Mutex<HashMap<PoolKey, Arc<WarmPool>>>,
     async_queue: OnceLock<AsyncQueue>,
+    concurrency: Arc<ConcurrencyLimits>,
+    /// Provisioned concurrency targets: version → (function, requested environments).
+    provisioned: Mutex<HashMap<PoolKey, (FunctionVersion, u32)>>,
+    provisioning_wake: tokio::sync::Notify,
+    /// Why provisioning a version failed (status FAILED until the configuration changes).
+    provisioning_failures: Mutex<HashMap<PoolKey, String>>,
 }
 
 impl InvokeEngine {
@@ -83,14 +93,19 @@ impl InvokeEngine {
     pub fn new(config: EngineConfig, runtimes: RuntimeRegistry, store: Store) -> Arc<Self> {
         let writer = store.metadata.spawn_batch_writer();
         let engine = Arc::new(Self {
-            config,
             runtimes,
             store,
             writer,
             pools: Mutex::new(HashMap::new()),
             async_queue: OnceLock::new(),
+            concurrency: ConcurrencyLimits::new(config.account_concurrency),
+            config,
+            provisioned: Mutex::new(HashMap::new()),
+            provisioning_wake: tokio::sync::Notify::new(),
+            provisioning_failures: Mutex::new(HashMap::new()),
         });
         tokio::spawn(reap_idle(Arc::downgrade(&engine)));
+        tokio::spawn(maintain_provisioned(Arc::downgrade(&engine)));
         engine
     }
 
@@ -107,6 +122,11 @@ impl InvokeEngine {
     /// The async queue (after [`Self::start_async_queue`]).
     pub fn async_queue(&self) -> Option<&AsyncQueue> {
         self.async_queue.get()
+    }
+
+    /// Concurrency limits and reservations.
+    pub fn concurrency(&self) -> &Arc<ConcurrencyLimits> {
+        &self.concurrency
     }
 
     /// The runtimes this host can run.
@@ -148,6 +168,86 @@ impl InvokeEngine {
             }
             keep
         });
+    }
+
+    /// Stops the environments of one version (after it changed or was deleted).
+    pub fn retire_version(&self, region: &str, name: &str, version: &str) {
+        let key = (region.to_string(), name.to_string(), version.to_string());
+        if let Some(pool) = self.pools().remove(&key) {
+            pool.clear();
+        }
+    }
+
+    /// Keeps `requested` environments of a published version initialised (0 removes the target).
+    pub fn set_provisioned(&self, function: FunctionVersion, requested: u32) {
+        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+        {
+            let mut targets = self.provisioned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if requested == 0 {
+                targets.remove(&key);
+            } else {
+                targets.insert(key.clone(), (function.clone(), requested));
+            }
+        }
+        self.provisioning_failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&key);
+        if let Some(pool) = self.pools().get(&key) {
+            pool.trim_provisioned(requested as usize);
+        }
+        self.provisioning_wake.notify_one();
+    }
+
+    /// Provisioned environments of a version that are initialised and alive.
+    pub fn provisioned_allocated(&self, region: &str, name: &str, version: &str) -> u32 {
+        let key = (region.to_string(), name.to_string(), version.to_string());
+        self.pools().get(&key).map_or(0, |pool| pool.provisioned_alive() as u32)
+    }
+
+    /// Why provisioning a version failed, if it did.
+    pub fn provisioned_failure(&self, region: &str, name: &str, version: &str) -> Option<String> {
+        let key = (region.to_string(), name.to_string(), version.to_string());
+        self.provisioning_failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).cloned()
+    }
+
+    /// Starts the provisioned environments each target is missing.
+    async fn provision_missing(&self) {
+        let targets: Vec<(FunctionVersion, u32)> =
+            self.provisioned.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect();
+        for (function, requested) in targets {
+            if self.provisioned_failure(&function.region, &function.name, &function.version).is_some() {
+                continue;
+            }
+            let pool = self.pool_for(&function);
+            let missing = (requested as usize).saturating_sub(pool.provisioned_alive());
+            if missing == 0 {
+                continue;
+            }
+            let Ok(mut spec) = self.environment_spec(&function) else {
+                tracing::warn!(function = %function.name, version = %function.version, "provisioned concurrency cannot start this runtime");
+                continue;
+            };
+            spec.environment
+                .insert("AWS_LAMBDA_INITIALIZATION_TYPE".to_string(), "provisioned-concurrency".to_string());
+            let mut starting = tokio::task::JoinSet::new();
+            for _ in 0..missing.min(PROVISIONING_BATCH) {
+                let spec = spec.clone();
+                starting.spawn(async move { kumo_sandbox::ExecutionEnvironment::start(&spec).await });
+            }
+            while let Some(started) = starting.join_next().await {
+                match started {
+                    Ok(Ok(environment)) => pool.add_provisioned(environment),
+                    Ok(Err(failure)) => {
+                        tracing::warn!(function = %function.name, version = %function.version, error_type = %failure.error_type, "a provisioned environment failed Init");
+                        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+                        let reason = format!("FUNCTION_ERROR_INIT_FAILURE: {}", failure.error_type);
+                        self.provisioning_failures
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .insert(key, reason);
+                    }
+                    Err(error) => tracing::error!(%error, "a provisioning task failed"),
+                }
+            }
+        }
     }
 
     /// Stops every environment (graceful shutdown).
@@ -227,17 +327,18 @@ impl InvokeEngine {
     /// Runs one invocation synchronously: picks or starts an environment, runs, logs, meters.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, AwsError> {
         let function = &request.function;
+        let _permit = self.concurrency.acquire(&function.region, &function.name)?;
         let pool = self.pool_for(function);
         let started_ms = kumo_core::time::now_millis();
-        let mut environment = match pool.take_idle() {
-            Some(environment) => environment,
+        let mut leased = match pool.take_idle() {
+            Some(leased) => leased,
             None => {
                 let spec = match self.environment_spec(function) {
                     Ok(spec) => spec,
                     Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
                 };
                 match pool.start(&spec).await {
-                    Ok(environment) => environment,
+                    Ok(leased) => leased,
                     Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
                 }
             }
@@ -252,9 +353,13 @@ impl InvokeEngine {
             client_context: request.client_context.clone(),
             cognito_identity: None,
         };
-        let result = environment.invoke(invocation, timeout).await;
-        let log_stream = environment.log_stream().to_string();
-        pool.release(environment);
+        let mut result = leased.environment.invoke(invocation, timeout).await;
+        if leased.provisioned {
+            // Provisioned environments finished Init before traffic arrived: nothing to report.
+            result.init_duration = None;
+        }
+        let log_stream = leased.environment.log_stream().to_string();
+        pool.release(leased);
         let mut output = result.log_lines;
         let (payload, function_error, status) = match result.outcome {
             InvokeOutcome::Success(body) => (body, None, None),
@@ -382,6 +487,19 @@ fn trace_id() -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let seconds = kumo_core::time::now_millis() / 1000;
     format!("Root=1-{seconds:08x}-{};Parent={};Sampled=0", &id[..24], &id[16..32])
+}
+
+/// Most provisioned environments started at once per version.
+const PROVISIONING_BATCH: usize = 16;
+
+async fn maintain_provisioned(engine: std::sync::Weak<InvokeEngine>) {
+    loop {
+        let Some(strong) = engine.upgrade() else { return };
+        strong.provision_missing().await;
+        let wake = async { strong.provisioning_wake.notified().await };
+        // Also wake periodically to replace provisioned environments that died.
+        let _ = tokio::time::timeout(Duration::from_millis(500), wake).await;
+    }
 }
 
 async fn reap_idle(engine: std::sync::Weak<InvokeEngine>) {

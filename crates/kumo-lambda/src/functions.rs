@@ -48,7 +48,7 @@ impl LambdaService {
         Ok(reference)
     }
 
-    fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
+    pub(crate) fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
         let arn = match qualifier.filter(|q| *q != LATEST) {
             Some(qualifier) => kumo_core::arn::qualified_function_arn(region, &self.account, name, qualifier),
             None => kumo_core::arn::function_arn(region, &self.account, name),
@@ -56,24 +56,25 @@ impl LambdaService {
         AwsError::not_found(format!("Function not found: {arn}"))
     }
 
-    /// Loads a function version (only `$LATEST` exists until versions are published).
+    /// Loads a function version: `$LATEST` (no qualifier) or a published version number.
+    /// Aliases do not exist yet, so any other qualifier is not found.
     pub(crate) fn load_record(
         &self,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
-        if qualifier.is_some_and(|q| q != LATEST) {
+        if let Some(record) = self.cached_record(region, name, qualifier) {
+            return Ok(record);
+        }
+        let version = qualifier.unwrap_or(LATEST);
+        if version != LATEST && !is_version_number(version) {
             return Err(self.not_found(region, name, qualifier));
         }
-        let key = (region.to_string(), name.to_string());
-        if let Some(record) = self.cache_read().get(&key) {
-            return Ok(Arc::clone(record));
-        }
-        let document = self.store.metadata.get_function(region, name, LATEST).map_err(internal)?;
-        let document = document.ok_or_else(|| self.not_found(region, name, None))?;
+        let document = self.store.metadata.get_function(region, name, version).map_err(internal)?;
+        let document = document.ok_or_else(|| self.not_found(region, name, qualifier))?;
         let record: Arc<FunctionRecord> = Arc::new(serde_json::from_str(&document).map_err(internal)?);
-        self.cache_write().insert(key, Arc::clone(&record));
+        self.cache_write().insert(cache_key(region, name, version), Arc::clone(&record));
         Ok(record)
     }
 
@@ -84,19 +85,25 @@ impl LambdaService {
         name: &str,
         qualifier: Option<&str>,
     ) -> Option<Arc<FunctionRecord>> {
-        if qualifier.is_some_and(|q| q != LATEST) {
-            return None;
-        }
-        self.cache_read().get(&(region.to_string(), name.to_string())).cloned()
+        self.cache_read().get(&cache_key(region, name, qualifier.unwrap_or(LATEST))).cloned()
     }
 
-    fn save_record(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
-        let name = record.configuration.function_name.clone();
+    /// Stores a record under its own version; the engine retires environments of that version.
+    pub(crate) fn save_record(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
+        let record = self.save_settings(region, record)?;
+        let configuration = &record.configuration;
+        self.engine.retire_version(region, &configuration.function_name, &configuration.version);
+        Ok(record)
+    }
+
+    /// Stores a record without touching running environments (function-level settings changes).
+    pub(crate) fn save_settings(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
+        let configuration = &record.configuration;
+        let (name, version) = (configuration.function_name.clone(), configuration.version.clone());
         let document = serde_json::to_string(&record).map_err(internal)?;
-        self.store.metadata.put_function(region, &name, LATEST, &document).map_err(internal)?;
+        self.store.metadata.put_function(region, &name, &version, &document).map_err(internal)?;
         let record = Arc::new(record);
-        self.cache_write().insert((region.to_string(), name.clone()), Arc::clone(&record));
-        self.engine.retire_function(region, &name);
+        self.cache_write().insert(cache_key(region, &name, &version), Arc::clone(&record));
         Ok(record)
     }
 
@@ -200,7 +207,6 @@ impl LambdaService {
         let ephemeral =
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
         reject_layers(request.layers.as_deref())?;
-        reject_publish(request.publish)?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
@@ -240,6 +246,7 @@ impl LambdaService {
             code_blob: package.sha256_hex,
             unzipped_size: package.unzipped_size,
             tags: request.tags.unwrap_or_default(),
+            settings: FunctionSettings::default(),
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
         let inserted =
@@ -248,6 +255,11 @@ impl LambdaService {
             return Err(function_exists(&name));
         }
         tracing::info!(function = %name, region = %context.region, "function created");
+        if request.publish == Some(true) {
+            let _updating = self.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let latest = self.load_record(&context.region, &name, None)?;
+            return self.publish_locked(&context.region, &latest, None);
+        }
         // The environment is prepared while the call returns, as on AWS: clients see Pending
         // first and Active on their next read.
         let mut created = record.configuration;
@@ -274,6 +286,11 @@ impl LambdaService {
                     location: format!("{}/_kumo/code/{}.zip", service.endpoint_url, record.code_blob),
                 },
                 tags: Some(record.tags.clone()).filter(|tags| !tags.is_empty()),
+                concurrency: service
+                    .load_record(&context.region, &reference.name, None)?
+                    .settings
+                    .reserved_concurrency
+                    .map(|reserved| Concurrency { reserved_concurrent_executions: Some(i64::from(reserved)) }),
             })
         })
         .await
@@ -301,15 +318,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListFunctionsResponse, AwsError> {
-        let max_items = match max_items {
-            None => 50,
-            Some(value) if (1..=10_000).contains(&value) => value as usize,
-            Some(value) => {
-                return Err(validation::validation_error(format!(
-                    "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
-                )))
-            }
-        };
+        let max_items = page_size(max_items)?;
         let after = match marker {
             None => None,
             Some(marker) => Some(decode_marker(&marker)?),
@@ -343,7 +352,6 @@ impl LambdaService {
             let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let current =
                 service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
-            reject_publish(request.publish)?;
             if let Some(architectures) = &request.architectures {
                 validation::architectures(architectures)?;
             }
@@ -366,6 +374,10 @@ impl LambdaService {
                 return Ok(record.configuration);
             }
             let saved = service.save_updated(&context.region, record)?;
+            if request.publish == Some(true) {
+                let latest = service.load_record(&context.region, &saved.function_name, None)?;
+                return service.publish_locked(&context.region, &latest, None);
+            }
             Ok(in_progress(saved))
         })
         .await
@@ -373,7 +385,7 @@ impl LambdaService {
 
     /// The `$LATEST` record an update applies to, after the `RevisionId` precondition.
     /// Callers hold `updates`, so check-then-save cannot interleave with another update.
-    fn current_for_update(
+    pub(crate) fn current_for_update(
         &self,
         region: &str,
         function_name: &str,
@@ -452,7 +464,7 @@ impl LambdaService {
         .await
     }
 
-    /// `DeleteFunction` (the whole function; versions come later).
+    /// `DeleteFunction`: the whole function, or one published version with a qualifier.
     pub async fn delete_function(
         self: &Arc<Self>,
         context: RequestContext,
@@ -467,11 +479,27 @@ impl LambdaService {
                     "$LATEST version cannot be deleted without deleting the function.",
                 ));
             }
-            if reference.qualifier.is_some() {
-                return Err(service.not_found(&context.region, &reference.name, reference.qualifier.as_deref()));
+            if let Some(version) = reference.qualifier.as_deref() {
+                let deleted = is_version_number(version)
+                    && service
+                        .store
+                        .metadata
+                        .delete_function_version(&context.region, &reference.name, version)
+                        .map_err(internal)?;
+                if !deleted {
+                    return Err(service.not_found(&context.region, &reference.name, Some(version)));
+                }
+                service.cache_write().remove(&cache_key(&context.region, &reference.name, version));
+                service.engine.retire_version(&context.region, &reference.name, version);
+                return Ok(());
+            }
+            if let Ok(latest) = service.load_record(&context.region, &reference.name, None) {
+                service.forget_settings(&context.region, &latest);
             }
             let deleted = service.store.metadata.delete_function(&context.region, &reference.name).map_err(internal)?;
-            service.cache_write().remove(&(context.region.clone(), reference.name.clone()));
+            service
+                .cache_write()
+                .retain(|(region, name, _), _| !(region == &context.region && name == &reference.name));
             service.engine.retire_function(&context.region, &reference.name);
             if deleted == 0 {
                 return Err(service.not_found(&context.region, &reference.name, None));
@@ -510,8 +538,8 @@ impl LambdaService {
                     total_code_size: 80_530_636_800,
                     code_size_unzipped: limits::UNZIPPED_CODE_MAX_BYTES,
                     code_size_zipped: limits::ZIPPED_CODE_MAX_BYTES,
-                    concurrent_executions: limits::ACCOUNT_CONCURRENCY_DEFAULT,
-                    unreserved_concurrent_executions: limits::ACCOUNT_CONCURRENCY_DEFAULT,
+                    concurrent_executions: service.engine.concurrency().account_limit(),
+                    unreserved_concurrent_executions: service.engine.concurrency().unreserved(&context.region),
                 },
                 account_usage: AccountUsage { total_code_size, function_count },
             })
@@ -524,6 +552,27 @@ impl LambdaService {
         let valid = sha256_hex.len() == 64 && sha256_hex.chars().all(|c| c.is_ascii_hexdigit());
         valid.then(|| self.store.blobs.zip_path(sha256_hex)).filter(|path| path.is_file())
     }
+}
+
+/// `MaxItems` of list operations: 1–10,000, default 50.
+pub(crate) fn page_size(max_items: Option<i64>) -> Result<usize, AwsError> {
+    match max_items {
+        None => Ok(50),
+        Some(value) if (1..=10_000).contains(&value) => Ok(value as usize),
+        Some(value) => Err(validation::validation_error(format!(
+            "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
+        ))),
+    }
+}
+
+/// The cache key of one function version.
+pub(crate) fn cache_key(region: &str, name: &str, version: &str) -> (String, String, String) {
+    (region.to_string(), name.to_string(), version.to_string())
+}
+
+/// Whether a qualifier is a published version number (`1`, `2`, …).
+pub(crate) fn is_version_number(qualifier: &str) -> bool {
+    !qualifier.is_empty() && qualifier.len() <= 20 && qualifier.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn missing(parameter: &str) -> AwsError {
@@ -539,16 +588,6 @@ fn reject_layers(layers: Option<&[String]>) -> Result<(), AwsError> {
         Some(layers) if !layers.is_empty() => {
             Err(AwsError::invalid_parameter("Kumo does not support layers yet: remove Layers from the request."))
         }
-        _ => Ok(()),
-    }
-}
-
-/// Versions are not implemented yet: say so instead of silently returning `$LATEST`.
-fn reject_publish(publish: Option<bool>) -> Result<(), AwsError> {
-    match publish {
-        Some(true) => Err(AwsError::invalid_parameter(
-            "Kumo does not support publishing versions yet: omit Publish (or set it to false).",
-        )),
         _ => Ok(()),
     }
 }

@@ -1,10 +1,12 @@
 //! The Lambda API: the control plane for functions and the Invoke operation. Handlers take
 //! typed requests (decoded by the gateway) and return typed responses or AWS errors.
 
+mod concurrency;
 mod functions;
 mod invoke;
 pub mod types;
 pub mod validation;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,8 +24,8 @@ pub struct LambdaService {
     account: String,
     /// Base URL clients reach Kumo at, for `Code.Location`.
     endpoint_url: String,
-    /// `$LATEST` records by (region, name): invokes never touch SQLite when warm.
-    cache: RwLock<HashMap<(String, String), Arc<FunctionRecord>>>,
+    /// Records by (region, name, version): invokes never touch SQLite when warm.
+    cache: RwLock<HashMap<(String, String, String), Arc<FunctionRecord>>>,
     /// Serialises read-check-write updates so a `RevisionId` precondition holds.
     updates: Mutex<()>,
 }
@@ -64,17 +66,17 @@ impl LambdaService {
         })?
     }
 
-    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<FunctionRecord>>> {
+    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String, String), Arc<FunctionRecord>>> {
         // Cache operations cannot panic half-way; recover the map if a panic ever poisons it.
         self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<FunctionRecord>>> {
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String, String), Arc<FunctionRecord>>> {
         self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// What the engine needs to run a record.
-    fn function_version(&self, region: &str, record: &FunctionRecord) -> FunctionVersion {
+    pub(crate) fn function_version(&self, region: &str, record: &FunctionRecord) -> FunctionVersion {
         let configuration = &record.configuration;
         FunctionVersion {
             region: region.to_string(),

@@ -54,7 +54,7 @@ pub struct CreateFunctionRequest {
     pub timeout: Option<i64>,
     /// Memory in MB.
     pub memory_size: Option<i64>,
-    /// Publish a version right away (rejected until versions exist).
+    /// Publish a version right away.
     pub publish: Option<bool>,
     /// `Zip` or `Image`.
     pub package_type: Option<String>,
@@ -84,7 +84,7 @@ pub struct UpdateFunctionCodeRequest {
     pub image_uri: Option<String>,
     /// Architectures.
     pub architectures: Option<Vec<String>>,
-    /// Publish a version (rejected until versions exist).
+    /// Publish a version after updating.
     pub publish: Option<bool>,
     /// Validate only.
     pub dry_run: Option<bool>,
@@ -229,6 +229,31 @@ pub struct FunctionRecord {
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Function-level settings, kept on the `$LATEST` record only.
+    #[serde(default)]
+    pub settings: FunctionSettings,
+}
+
+/// What belongs to a function as a whole rather than to one version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionSettings {
+    /// Highest version number ever published (numbers are never reused).
+    pub latest_published: u64,
+    /// The `$LATEST` RevisionId the last published version was made from.
+    pub published_revision: Option<String>,
+    /// Reserved concurrency (`PutFunctionConcurrency`).
+    pub reserved_concurrency: Option<u32>,
+    /// Provisioned concurrency per qualifier, with when it was last set.
+    pub provisioned: BTreeMap<String, ProvisionedSetting>,
+}
+
+/// One provisioned concurrency configuration as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionedSetting {
+    /// Requested environments.
+    pub requested: u32,
+    /// `LastModified` of the configuration.
+    pub last_modified: String,
 }
 
 /// `FunctionCodeLocation`.
@@ -252,6 +277,79 @@ pub struct GetFunctionResponse {
     /// Tags, when any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+    /// Reserved concurrency, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Concurrency>,
+}
+
+/// `Concurrency` (PutFunctionConcurrency input and output, GetFunctionConcurrency output).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Concurrency {
+    /// Reserved concurrent executions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrent_executions: Option<i64>,
+}
+
+/// `PublishVersion` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublishVersionRequest {
+    /// Only publish if `$LATEST` has this code.
+    pub code_sha256: Option<String>,
+    /// Description of the version.
+    pub description: Option<String>,
+    /// Only publish if `$LATEST` is at this revision.
+    pub revision_id: Option<String>,
+}
+
+/// `ListVersionsByFunction` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListVersionsResponse {
+    /// This page.
+    pub versions: Vec<FunctionConfiguration>,
+    /// Marker of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `PutProvisionedConcurrencyConfig` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProvisionedConcurrencyRequest {
+    /// Environments to keep initialised.
+    pub provisioned_concurrent_executions: Option<i64>,
+}
+
+/// A provisioned concurrency configuration as the API returns it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProvisionedConcurrencyConfig {
+    /// Qualified ARN (only in List).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_arn: Option<String>,
+    /// Requested environments.
+    pub requested_provisioned_concurrent_executions: u32,
+    /// Environments ready to serve.
+    pub available_provisioned_concurrent_executions: u32,
+    /// Environments allocated.
+    pub allocated_provisioned_concurrent_executions: u32,
+    /// `IN_PROGRESS`, `READY` or `FAILED`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<String>,
+    /// When it was last set.
+    pub last_modified: String,
+}
+
+/// `ListProvisionedConcurrencyConfigs` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListProvisionedConcurrencyConfigsResponse {
+    /// The configurations.
+    pub provisioned_concurrency_configs: Vec<ProvisionedConcurrencyConfig>,
 }
 
 /// `ListFunctions` output.

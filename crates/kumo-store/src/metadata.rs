@@ -206,6 +206,32 @@ impl MetadataStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Every stored version of one function as `(version, document)`, unordered.
+    pub fn list_function_versions(&self, region: &str, name: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare_cached("SELECT version, document FROM functions WHERE region = ?1 AND name = ?2")?;
+        let rows = statement.query_map(params![region, name], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every `$LATEST` document of every region, for start-up work (reservations, provisioning).
+    pub fn all_latest_functions(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT region, document FROM functions WHERE version = '$LATEST'")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes one version of a function; returns whether it existed.
+    pub fn delete_function_version(&self, region: &str, name: &str, version: &str) -> Result<bool, StoreError> {
+        let deleted = self.lock().execute(
+            "DELETE FROM functions WHERE region = ?1 AND name = ?2 AND version = ?3",
+            params![region, name, version],
+        )?;
+        Ok(deleted == 1)
+    }
+
     /// Deletes every version of a function; returns how many rows went.
     pub fn delete_function(&self, region: &str, name: &str) -> Result<usize, StoreError> {
         Ok(self.lock().execute("DELETE FROM functions WHERE region = ?1 AND name = ?2", params![region, name])?)

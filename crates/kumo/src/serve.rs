@@ -28,6 +28,9 @@ pub struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, env = "KUMO_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
+    /// Concurrent executions allowed per region (AWS's default account limit).
+    #[arg(long, env = "KUMO_ACCOUNT_CONCURRENCY", default_value_t = kumo_core::limits::ACCOUNT_CONCURRENCY_DEFAULT)]
+    account_concurrency: u32,
     /// Seconds before the first retry of a failed async invocation (doubles after).
     #[arg(long, env = "KUMO_ASYNC_RETRY_DELAY", default_value_t = 60)]
     async_retry_delay: u64,
@@ -128,9 +131,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         secret_access_key: "test".to_string(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         async_retry_delay: Duration::from_secs(args.async_retry_delay),
+        account_concurrency: args.account_concurrency,
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());
     let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
+    {
+        let lambda = Arc::clone(&lambda);
+        tokio::task::spawn_blocking(move || lambda.restore_settings())
+            .await?
+            .map_err(|error| anyhow::anyhow!("restoring concurrency settings: {error}"))?;
+    }
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
     let services = kumo_gateway::Services {
         lambda,

@@ -1,0 +1,133 @@
+//! Lambda's restJson1 binding for versions, reserved concurrency and provisioned concurrency.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use http::StatusCode;
+use kumo_core::AwsError;
+
+use crate::context::RequestContextExtractor as Context;
+use crate::error::request_id_header;
+use crate::lambda_api::{json_body, with_status, Params};
+use crate::{ApiError, Services};
+
+/// The routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/2015-03-31/functions/{name}/versions", get(list_versions).post(publish_version))
+        .route("/2017-10-31/functions/{name}/concurrency", put(put_concurrency).delete(delete_concurrency))
+        .route("/2019-09-30/functions/{name}/concurrency", get(get_concurrency))
+        .route(
+            "/2019-09-30/functions/{name}/provisioned-concurrency",
+            get(get_provisioned).put(put_provisioned).delete(delete_provisioned),
+        )
+}
+
+fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert("x-amzn-requestid", request_id_header());
+    response
+}
+
+fn max_items(params: &Params) -> Result<Option<i64>, ApiError> {
+    match params.get("MaxItems") {
+        None => Ok(None),
+        Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
+            ApiError(AwsError::new(
+                "ValidationException",
+                400,
+                format!("Value '{value}' at 'maxItems' is not a number"),
+            ))
+        }),
+    }
+}
+
+async fn publish_version(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "PublishVersion").await?;
+    let published = services.lambda.publish_version(context, name, request).await?;
+    Ok(with_status(StatusCode::CREATED, published))
+}
+
+async fn list_versions(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let max_items = max_items(&params)?;
+    let listed = services.lambda.list_versions(context, name, params.get("Marker").cloned(), max_items).await?;
+    Ok(with_status(StatusCode::OK, listed))
+}
+
+async fn put_concurrency(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "PutFunctionConcurrency").await?;
+    let concurrency = services.lambda.put_function_concurrency(context, name, request).await?;
+    Ok(with_status(StatusCode::OK, concurrency))
+}
+
+async fn get_concurrency(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let concurrency = services.lambda.get_function_concurrency(context, name).await?;
+    Ok(with_status(StatusCode::OK, concurrency))
+}
+
+async fn delete_concurrency(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    services.lambda.delete_function_concurrency(context, name).await?;
+    Ok(no_content())
+}
+
+async fn put_provisioned(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "PutProvisionedConcurrencyConfig").await?;
+    let qualifier = params.get("Qualifier").cloned();
+    let config = services.lambda.put_provisioned_concurrency(context, name, qualifier, request).await?;
+    Ok(with_status(StatusCode::ACCEPTED, config))
+}
+
+async fn get_provisioned(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    if params.contains_key("List") {
+        let listed = services.lambda.list_provisioned_concurrency(context, name).await?;
+        return Ok(with_status(StatusCode::OK, listed));
+    }
+    let config = services.lambda.get_provisioned_concurrency(context, name, params.get("Qualifier").cloned()).await?;
+    Ok(with_status(StatusCode::OK, config))
+}
+
+async fn delete_provisioned(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    services.lambda.delete_provisioned_concurrency(context, name, params.get("Qualifier").cloned()).await?;
+    Ok(no_content())
+}

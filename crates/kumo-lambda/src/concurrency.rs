@@ -1,0 +1,298 @@
+//! Reserved concurrency (`Put/Get/DeleteFunctionConcurrency`) and provisioned concurrency
+//! (`Put/Get/List/DeleteProvisionedConcurrencyConfig`). Both are function-level settings kept on
+//! the `$LATEST` record; the invoke engine enforces them.
+
+use std::sync::Arc;
+
+use kumo_core::{AwsError, RequestContext};
+
+use crate::functions::{is_version_number, LATEST};
+use crate::types::{
+    Concurrency, FunctionRecord, ListProvisionedConcurrencyConfigsResponse, ProvisionedConcurrencyConfig,
+    ProvisionedConcurrencyRequest, ProvisionedSetting,
+};
+use crate::{internal, LambdaService};
+
+/// Lambda keeps at least this much concurrency unreserved.
+const MINIMUM_UNRESERVED: u32 = 100;
+
+impl LambdaService {
+    /// `PutFunctionConcurrency`.
+    pub async fn put_function_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        request: Concurrency,
+    ) -> Result<Concurrency, AwsError> {
+        let value = request
+            .reserved_concurrent_executions
+            .ok_or_else(|| AwsError::invalid_parameter("ReservedConcurrentExecutions is a required parameter"))?;
+        let limits = Arc::clone(self.engine.concurrency());
+        if value < 0 || value > i64::from(limits.account_limit()) {
+            return Err(crate::validation::validation_error(format!(
+                "1 validation error detected: Value '{value}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"
+            )));
+        }
+        let value = value as u32;
+        self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let latest = service.latest_of(&context.region, &function_name)?;
+            let name = &latest.configuration.function_name;
+            let others = limits.reserved_total(&context.region, Some(name));
+            if limits.account_limit().saturating_sub(others + value) < MINIMUM_UNRESERVED {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MINIMUM_UNRESERVED}]."
+                )));
+            }
+            let mut record = (*latest).clone();
+            record.settings.reserved_concurrency = Some(value);
+            service.save_settings(&context.region, record)?;
+            limits.set_reserved(&context.region, name, Some(value));
+            Ok(Concurrency { reserved_concurrent_executions: Some(i64::from(value)) })
+        })
+        .await
+    }
+
+    /// `GetFunctionConcurrency`.
+    pub async fn get_function_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+    ) -> Result<Concurrency, AwsError> {
+        self.blocking(move |service| {
+            let latest = service.latest_of(&context.region, &function_name)?;
+            Ok(Concurrency { reserved_concurrent_executions: latest.settings.reserved_concurrency.map(i64::from) })
+        })
+        .await
+    }
+
+    /// `DeleteFunctionConcurrency`.
+    pub async fn delete_function_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let latest = service.latest_of(&context.region, &function_name)?;
+            let mut record = (*latest).clone();
+            record.settings.reserved_concurrency = None;
+            service.save_settings(&context.region, record)?;
+            service.engine.concurrency().set_reserved(&context.region, &latest.configuration.function_name, None);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The `$LATEST` record named by an unqualified `FunctionName`.
+    fn latest_of(&self, region: &str, function_name: &str) -> Result<Arc<FunctionRecord>, AwsError> {
+        let reference = self.function_ref(region, function_name, None)?;
+        if reference.qualifier.as_deref().is_some_and(|q| q != LATEST) {
+            return Err(AwsError::invalid_parameter("This operation does not take a qualified function name."));
+        }
+        self.load_record(region, &reference.name, None)
+    }
+
+    /// The `$LATEST` record and the published version a provisioned concurrency call names.
+    fn provisioned_target(
+        &self,
+        region: &str,
+        function_name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<(Arc<FunctionRecord>, Arc<FunctionRecord>), AwsError> {
+        let reference = self.function_ref(region, function_name, qualifier)?;
+        let qualifier = reference.qualifier.as_deref().ok_or_else(|| {
+            AwsError::invalid_parameter("Qualifier is required: provisioned concurrency applies to a version or alias.")
+        })?;
+        if qualifier == LATEST {
+            return Err(AwsError::invalid_parameter(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+            ));
+        }
+        let latest = self.load_record(region, &reference.name, None)?;
+        if !is_version_number(qualifier) {
+            return Err(self.not_found(region, &reference.name, Some(qualifier)));
+        }
+        let version = self.load_record(region, &reference.name, Some(qualifier))?;
+        Ok((latest, version))
+    }
+
+    /// `PutProvisionedConcurrencyConfig`.
+    pub async fn put_provisioned_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+        request: ProvisionedConcurrencyRequest,
+    ) -> Result<ProvisionedConcurrencyConfig, AwsError> {
+        let requested = request
+            .provisioned_concurrent_executions
+            .ok_or_else(|| AwsError::invalid_parameter("ProvisionedConcurrentExecutions is a required parameter"))?;
+        if requested < 1 {
+            return Err(crate::validation::validation_error(format!(
+                "1 validation error detected: Value '{requested}' at 'provisionedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 1"
+            )));
+        }
+        let requested = u32::try_from(requested).unwrap_or(u32::MAX);
+        self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (latest, version) = service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+            let limits = service.engine.concurrency();
+            let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(|| limits.unreserved(&context.region));
+            if requested > ceiling {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function ({ceiling})."
+                )));
+            }
+            let last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
+            let mut record = (*latest).clone();
+            let qualifier = version.configuration.version.clone();
+            record
+                .settings
+                .provisioned
+                .insert(qualifier, ProvisionedSetting { requested, last_modified: last_modified.clone() });
+            service.save_settings(&context.region, record)?;
+            service.engine.set_provisioned(service.function_version(&context.region, &version), requested);
+            Ok(ProvisionedConcurrencyConfig {
+                function_arn: None,
+                requested_provisioned_concurrent_executions: requested,
+                available_provisioned_concurrent_executions: 0,
+                allocated_provisioned_concurrent_executions: 0,
+                status: "IN_PROGRESS".to_string(),
+                status_reason: None,
+                last_modified,
+            })
+        })
+        .await
+    }
+
+    fn provisioned_status(
+        &self,
+        region: &str,
+        name: &str,
+        version: &str,
+        setting: &ProvisionedSetting,
+    ) -> ProvisionedConcurrencyConfig {
+        let allocated = self.engine.provisioned_allocated(region, name, version).min(setting.requested);
+        let failure = self.engine.provisioned_failure(region, name, version);
+        let status = match (&failure, allocated >= setting.requested) {
+            (Some(_), _) => "FAILED",
+            (None, true) => "READY",
+            (None, false) => "IN_PROGRESS",
+        };
+        ProvisionedConcurrencyConfig {
+            function_arn: None,
+            requested_provisioned_concurrent_executions: setting.requested,
+            available_provisioned_concurrent_executions: allocated,
+            allocated_provisioned_concurrent_executions: allocated,
+            status: status.to_string(),
+            status_reason: failure,
+            last_modified: setting.last_modified.clone(),
+        }
+    }
+
+    /// `GetProvisionedConcurrencyConfig`.
+    pub async fn get_provisioned_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+    ) -> Result<ProvisionedConcurrencyConfig, AwsError> {
+        self.blocking(move |service| {
+            let (latest, version) =
+                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+            let number = &version.configuration.version;
+            let setting = latest.settings.provisioned.get(number).ok_or_else(|| {
+                AwsError::new(
+                    "ProvisionedConcurrencyConfigNotFoundException",
+                    404,
+                    "No Provisioned Concurrency Config found for this function",
+                )
+            })?;
+            Ok(service.provisioned_status(&context.region, &latest.configuration.function_name, number, setting))
+        })
+        .await
+    }
+
+    /// `ListProvisionedConcurrencyConfigs`.
+    pub async fn list_provisioned_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+    ) -> Result<ListProvisionedConcurrencyConfigsResponse, AwsError> {
+        self.blocking(move |service| {
+            let latest = service.latest_of(&context.region, &function_name)?;
+            let name = &latest.configuration.function_name;
+            let configs = latest
+                .settings
+                .provisioned
+                .iter()
+                .map(|(version, setting)| {
+                    let mut config = service.provisioned_status(&context.region, name, version, setting);
+                    config.function_arn =
+                        Some(kumo_core::arn::qualified_function_arn(&context.region, &service.account, name, version));
+                    config
+                })
+                .collect();
+            Ok(ListProvisionedConcurrencyConfigsResponse { provisioned_concurrency_configs: configs })
+        })
+        .await
+    }
+
+    /// `DeleteProvisionedConcurrencyConfig`.
+    pub async fn delete_provisioned_concurrency(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        qualifier: Option<String>,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let (latest, version) =
+                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+            let mut record = (*latest).clone();
+            if record.settings.provisioned.remove(&version.configuration.version).is_none() {
+                return Err(AwsError::new(
+                    "ProvisionedConcurrencyConfigNotFoundException",
+                    404,
+                    "No Provisioned Concurrency Config found for this function",
+                ));
+            }
+            service.save_settings(&context.region, record)?;
+            service.engine.set_provisioned(service.function_version(&context.region, &version), 0);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Re-applies reservations and provisioned concurrency after a restart.
+    pub fn restore_settings(&self) -> Result<(), AwsError> {
+        for (region, document) in self.store.metadata.all_latest_functions().map_err(internal)? {
+            let latest: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
+            let name = &latest.configuration.function_name;
+            if let Some(reserved) = latest.settings.reserved_concurrency {
+                self.engine.concurrency().set_reserved(&region, name, Some(reserved));
+            }
+            for (version, setting) in &latest.settings.provisioned {
+                match self.load_record(&region, name, Some(version)) {
+                    Ok(record) => {
+                        self.engine.set_provisioned(self.function_version(&region, &record), setting.requested)
+                    }
+                    Err(error) => tracing::warn!(function = %name, %version, %error, "provisioned version is gone"),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a deleted function's concurrency settings from the engine.
+    pub(crate) fn forget_settings(&self, region: &str, latest: &FunctionRecord) {
+        let name = &latest.configuration.function_name;
+        self.engine.concurrency().set_reserved(region, name, None);
+        for version in latest.settings.provisioned.keys() {
+            if let Ok(record) = self.load_record(region, name, Some(version)) {
+                self.engine.set_provisioned(self.function_version(region, &record), 0);
+            }
+        }
+    }
+}

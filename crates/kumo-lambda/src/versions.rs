@@ -1,0 +1,128 @@
+//! Versions: `PublishVersion` snapshots `$LATEST` (code and configuration) as an immutable,
+//! numbered version; `ListVersionsByFunction` lists them.
+
+use std::sync::Arc;
+
+use kumo_core::{AwsError, RequestContext};
+
+use crate::functions::{is_version_number, LATEST};
+use crate::types::{FunctionConfiguration, FunctionRecord, ListVersionsResponse, PublishVersionRequest};
+use crate::{internal, validation, LambdaService};
+
+impl LambdaService {
+    /// `PublishVersion`.
+    pub async fn publish_version(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        request: PublishVersionRequest,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        self.blocking(move |service| {
+            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let latest =
+                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
+            if let Some(expected) = request.code_sha256.as_deref() {
+                let current = &latest.configuration.code_sha256;
+                if expected != current {
+                    return Err(AwsError::invalid_parameter(format!(
+                        "CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({current}). Please try again with the CodeSHA256 in $LATEST."
+                    )));
+                }
+            }
+            if request.description.as_ref().is_some_and(|d| d.len() > 256) {
+                return Err(validation::validation_error(
+                    "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256",
+                ));
+            }
+            service.publish_locked(&context.region, &latest, request.description)
+        })
+        .await
+    }
+
+    /// Publishes `$LATEST`; the caller holds the update lock. Publishing an unchanged `$LATEST`
+    /// returns the version already made from it, as AWS does.
+    pub(crate) fn publish_locked(
+        &self,
+        region: &str,
+        latest: &FunctionRecord,
+        description: Option<String>,
+    ) -> Result<FunctionConfiguration, AwsError> {
+        let name = latest.configuration.function_name.clone();
+        let settings = &latest.settings;
+        if settings.latest_published > 0
+            && settings.published_revision.as_deref() == Some(&latest.configuration.revision_id)
+        {
+            let existing = settings.latest_published.to_string();
+            if let Ok(record) = self.load_record(region, &name, Some(&existing)) {
+                return Ok(record.configuration.clone());
+            }
+        }
+        let number = settings.latest_published + 1;
+        let version = number.to_string();
+        let mut published = latest.clone();
+        published.settings = Default::default();
+        let configuration = &mut published.configuration;
+        configuration.version = version.clone();
+        configuration.function_arn = kumo_core::arn::qualified_function_arn(region, &self.account, &name, &version);
+        configuration.revision_id = uuid::Uuid::new_v4().to_string();
+        configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
+        configuration.state = "Active".to_string();
+        configuration.last_update_status = "Successful".to_string();
+        if let Some(description) = description {
+            configuration.description = description;
+        }
+        let document = serde_json::to_string(&published).map_err(internal)?;
+        if !self.store.metadata.insert_function(region, &name, &version, &document).map_err(internal)? {
+            return Err(AwsError::conflict(format!("Version {version} of function {name} already exists")));
+        }
+        let mut updated_latest = latest.clone();
+        updated_latest.settings.latest_published = number;
+        updated_latest.settings.published_revision = Some(latest.configuration.revision_id.clone());
+        self.save_settings(region, updated_latest)?;
+        tracing::info!(function = %name, %version, region, "version published");
+        Ok(published.configuration)
+    }
+
+    /// `ListVersionsByFunction`: `$LATEST` first, then versions in ascending order.
+    pub async fn list_versions(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        marker: Option<String>,
+        max_items: Option<i64>,
+    ) -> Result<ListVersionsResponse, AwsError> {
+        let max_items = crate::functions::page_size(max_items)?;
+        self.blocking(move |service| {
+            let reference = service.function_ref(&context.region, &function_name, None)?;
+            service.load_record(&context.region, &reference.name, None)?;
+            let mut rows =
+                service.store.metadata.list_function_versions(&context.region, &reference.name).map_err(internal)?;
+            rows.sort_by_key(|(version, _)| version_order(version));
+            let start = match marker.as_deref() {
+                None => 0,
+                Some(marker) => {
+                    let after = version_order(marker);
+                    rows.iter().position(|(version, _)| version_order(version) > after).unwrap_or(rows.len())
+                }
+            };
+            let page: Vec<&(String, String)> = rows.iter().skip(start).take(max_items).collect();
+            let more = start + page.len() < rows.len();
+            let mut versions = Vec::with_capacity(page.len());
+            for (_, document) in &page {
+                let record: FunctionRecord = serde_json::from_str(document).map_err(internal)?;
+                versions.push(record.configuration);
+            }
+            let next_marker = more.then(|| versions.last().map(|v| v.version.clone())).flatten();
+            Ok(ListVersionsResponse { versions, next_marker })
+        })
+        .await
+    }
+}
+
+/// `$LATEST` sorts before every number; numbers sort numerically.
+fn version_order(version: &str) -> u64 {
+    if version == LATEST || !is_version_number(version) {
+        return 0;
+    }
+    version.parse::<u64>().map_or(u64::MAX, |number| number.saturating_add(1))
+}
