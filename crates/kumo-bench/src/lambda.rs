@@ -14,7 +14,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::header::{HeaderValue, CONTENT_TYPE, HOST};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 
@@ -106,6 +106,35 @@ impl Connection {
         tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.context("request timed out")?
     }
 
+    /// Signs a request with SigV4 (key `test`/`test`, region `us-east-1`), as any AWS client does;
+    /// `body` is the request's body, whose hash the signature covers.
+    fn sign(&self, request: &mut Request<Full<Bytes>>, body: &Bytes) {
+        request.headers_mut().insert(HOST, self.authority.clone());
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect();
+        let method = request.method().as_str().to_string();
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or("").to_string();
+        let mut parts = kumo_core::sigv4::RequestParts {
+            method: &method,
+            path: &path,
+            query: &query,
+            headers,
+            payload_hash: kumo_core::sigv4::payload_hash(body),
+        };
+        let now = (kumo_core::time::now_millis() / 1000) as i64;
+        for (name, value) in kumo_core::sigv4::sign(&mut parts, "test", "test", "us-east-1", "lambda", now) {
+            if let (Ok(name), Ok(value)) =
+                (hyper::header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
+            {
+                request.headers_mut().insert(name, value);
+            }
+        }
+    }
+
     /// Whether the server or the network closed the connection.
     pub fn is_closed(&self) -> bool {
         self.sender.is_closed()
@@ -128,10 +157,11 @@ impl Connection {
             "MemorySize": 128,
             "Timeout": 10,
         });
+        let body = Bytes::from(serde_json::to_vec(&document)?);
         let mut request = Request::post("/2015-03-31/functions")
             .header(CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(serde_json::to_vec(&document)?)))?;
-        sign(&mut request);
+            .body(Full::new(body.clone()))?;
+        self.sign(&mut request, &body);
         let reply = self.send(request).await?;
         anyhow::ensure!(reply.status == StatusCode::CREATED, "CreateFunction {name} failed: {}", reply.describe());
         Ok(())
@@ -140,7 +170,7 @@ impl Connection {
     /// `DeleteFunction`.
     pub async fn delete_function(&mut self, name: &str) -> anyhow::Result<()> {
         let mut request = Request::delete(format!("/2015-03-31/functions/{name}")).body(Full::default())?;
-        sign(&mut request);
+        self.sign(&mut request, &Bytes::new());
         let reply = self.send(request).await?;
         anyhow::ensure!(reply.status.is_success(), "DeleteFunction {name} failed: {}", reply.describe());
         Ok(())
@@ -155,21 +185,10 @@ impl Connection {
         if tail {
             request = request.header("x-amz-log-type", "Tail");
         }
-        let mut request = request.body(Full::new(payload))?;
-        sign(&mut request);
+        let mut request = request.body(Full::new(payload.clone()))?;
+        self.sign(&mut request, &payload);
         self.send(request).await
     }
-}
-
-/// Adds the SigV4 `Authorization` header; every request acts in `us-east-1`.
-///
-/// Kumo reads the region from the credential scope and does not verify signatures yet, so the
-/// signature is a placeholder; real SigV4 signing (over method, path, headers and body hash)
-/// belongs here when Kumo starts enforcing it.
-fn sign(request: &mut Request<Full<Bytes>>) {
-    const AUTHORIZATION_VALUE: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, \
-         SignedHeaders=host, Signature=0";
-    request.headers_mut().insert(AUTHORIZATION, HeaderValue::from_static(AUTHORIZATION_VALUE));
 }
 
 /// The deployment package: `lambda_function.py` with the echo handler, zipped in memory.

@@ -4,6 +4,7 @@
 pub mod arn;
 pub mod error;
 pub mod limits;
+pub mod sigv4;
 pub mod time;
 
 pub use error::{AwsError, ErrorKind};

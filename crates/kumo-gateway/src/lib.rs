@@ -2,6 +2,7 @@
 //! into typed requests, takes the region from the SigV4 credential scope, calls the service,
 //! and renders results and AWS errors. Services never see HTTP.
 
+mod auth;
 mod context;
 mod error;
 mod kumo_api;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use kumo_lambda::LambdaService;
 
+pub use auth::Credentials;
 pub use context::credential_scope;
 pub use error::ApiError;
 
@@ -25,6 +27,8 @@ pub struct Services {
     pub default_region: String,
     /// Kumo's version, reported by the health endpoint.
     pub version: &'static str,
+    /// Access keys whose SigV4 signatures Kumo accepts.
+    pub credentials: std::sync::Arc<Credentials>,
 }
 
 /// Builds the router (tests drive it without a socket).
@@ -33,6 +37,7 @@ pub fn app(services: Services) -> Router {
         .merge(kumo_api::routes())
         .merge(lambda_api::routes())
         .fallback(error::unknown_operation)
+        .layer(axum::middleware::from_fn_with_state(services.clone(), auth::authenticate))
         .with_state(services)
 }
 

@@ -15,6 +15,12 @@ pub struct Endpoint {
     /// Region to act in.
     #[arg(long, env = "AWS_REGION", default_value = kumo_core::DEFAULT_REGION, global = true)]
     pub region: String,
+    /// Access key id used to sign requests.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "test", global = true, hide_env_values = true)]
+    pub access_key: String,
+    /// Secret key used to sign requests.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", default_value = "test", global = true, hide_env_values = true)]
+    pub secret_key: String,
 }
 
 /// A response: status, selected headers and body.
@@ -41,7 +47,7 @@ impl Reply {
 }
 
 impl Endpoint {
-    /// Sends a request; the credential scope names the region (the CLI uses the default keys).
+    /// Sends a SigV4-signed request.
     pub async fn send(
         &self,
         method: http::Method,
@@ -51,15 +57,23 @@ impl Endpoint {
     ) -> anyhow::Result<Reply> {
         let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
         let url = format!("{}{}", self.endpoint.trim_end_matches('/'), path);
-        let mut request = http::Request::builder().method(method).uri(&url).header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=test/20260101/{}/lambda/aws4_request, SignedHeaders=host, Signature=0",
-                self.region
-            ),
-        );
-        for (name, value) in headers {
-            request = request.header(*name, value);
+        let uri: http::Uri = url.parse().with_context(|| format!("invalid endpoint {}", self.endpoint))?;
+        let host = uri.authority().map(|authority| authority.to_string()).unwrap_or_default();
+        let mut signed_headers: Vec<(String, String)> = vec![("host".to_string(), host)];
+        signed_headers.extend(headers.iter().map(|(name, value)| (name.to_string(), value.clone())));
+        let mut parts = kumo_core::sigv4::RequestParts {
+            method: method.as_str(),
+            path: uri.path(),
+            query: uri.query().unwrap_or(""),
+            headers: signed_headers.clone(),
+            payload_hash: kumo_core::sigv4::payload_hash(&body),
+        };
+        let now = (kumo_core::time::now_millis() / 1000) as i64;
+        let added = kumo_core::sigv4::sign(&mut parts, &self.access_key, &self.secret_key, &self.region, "lambda", now);
+        let mut request = http::Request::builder().method(method.clone()).uri(&uri);
+        // `host` is set by the client from the URI; the rest are sent as signed.
+        for (name, value) in signed_headers.iter().skip(1).chain(added.iter()) {
+            request = request.header(name.as_str(), value.as_str());
         }
         let request = request.body(Full::new(Bytes::from(body)))?;
         let response =

@@ -28,6 +28,10 @@ pub struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, env = "KUMO_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
+    /// Access keys whose SigV4 signatures are accepted, as `KEY:SECRET[,KEY:SECRET…]`; the first
+    /// pair is also given to functions.
+    #[arg(long, env = "KUMO_ACCESS_KEYS", default_value = "test:test")]
+    access_keys: String,
     /// Concurrent executions allowed per region (AWS's default account limit).
     #[arg(long, env = "KUMO_ACCOUNT_CONCURRENCY", default_value_t = kumo_core::limits::ACCOUNT_CONCURRENCY_DEFAULT)]
     account_concurrency: u32,
@@ -121,14 +125,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "sandbox: execution environments run as plain child processes without namespaces, cgroups or seccomp"
     );
 
+    let key_pairs = parse_access_keys(&args.access_keys)?;
+    let function_key = key_pairs[0].clone();
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
     let config = EngineConfig {
         endpoint_url: endpoint_url.clone(),
-        access_key_id: "test".to_string(),
-        secret_access_key: "test".to_string(),
+        access_key_id: function_key.0.clone(),
+        secret_access_key: function_key.1.clone(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         async_retry_delay: Duration::from_secs(args.async_retry_delay),
         account_concurrency: args.account_concurrency,
@@ -146,6 +152,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         lambda,
         default_region: kumo_core::DEFAULT_REGION.to_string(),
         version: env!("CARGO_PKG_VERSION"),
+        credentials: Arc::new(key_pairs.into_iter().collect()),
     };
     tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
@@ -172,6 +179,21 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     engine.flush().await;
     engine.shutdown();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Parses `KEY:SECRET[,KEY:SECRET…]`.
+fn parse_access_keys(value: &str) -> anyhow::Result<Vec<(String, String)>> {
+    let pairs: Vec<(String, String)> = value
+        .split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| {
+            let (key, secret) = pair.trim().split_once(':').context("access keys are KEY:SECRET pairs")?;
+            anyhow::ensure!(!key.is_empty() && !secret.is_empty(), "empty access key or secret");
+            Ok((key.to_string(), secret.to_string()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    anyhow::ensure!(!pairs.is_empty(), "at least one access key is needed (KUMO_ACCESS_KEYS)");
+    Ok(pairs)
 }
 
 async fn shutdown_signal() {
