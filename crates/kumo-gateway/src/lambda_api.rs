@@ -36,7 +36,7 @@ pub fn routes() -> Router<Services> {
         .route("/2015-03-31/functions/{name}/invocations", post(invoke))
         .route("/2016-08-19/account-settings", get(account_settings))
         .route("/2016-08-19/account-settings/", get(account_settings))
-        .merge(crate::lambda_concurrency_api::routes())
+        .merge(crate::lambda_versions_api::routes())
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 

@@ -7,7 +7,7 @@ mod context;
 mod error;
 mod kumo_api;
 mod lambda_api;
-mod lambda_concurrency_api;
+mod lambda_versions_api;
 
 use std::sync::Arc;
 

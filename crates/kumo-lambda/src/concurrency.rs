@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kumo_core::{AwsError, RequestContext};
 
-use crate::functions::{is_version_number, LATEST};
+use crate::functions::LATEST;
 use crate::types::{
     Concurrency, FunctionRecord, ListProvisionedConcurrencyConfigsResponse, ProvisionedConcurrencyConfig,
     ProvisionedConcurrencyRequest, ProvisionedSetting,
@@ -36,7 +36,7 @@ impl LambdaService {
         let value = value as u32;
         self.blocking(move |service| {
             let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let latest = service.latest_of(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let others = limits.reserved_total(&context.region, Some(name));
             if limits.account_limit().saturating_sub(others + value) < MINIMUM_UNRESERVED {
@@ -60,7 +60,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<Concurrency, AwsError> {
         self.blocking(move |service| {
-            let latest = service.latest_of(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.region, &function_name)?;
             Ok(Concurrency { reserved_concurrent_executions: latest.settings.reserved_concurrency.map(i64::from) })
         })
         .await
@@ -74,7 +74,7 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let latest = service.latest_of(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.region, &function_name)?;
             let mut record = (*latest).clone();
             record.settings.reserved_concurrency = None;
             service.save_settings(&context.region, record)?;
@@ -84,22 +84,14 @@ impl LambdaService {
         .await
     }
 
-    /// The `$LATEST` record named by an unqualified `FunctionName`.
-    fn latest_of(&self, region: &str, function_name: &str) -> Result<Arc<FunctionRecord>, AwsError> {
-        let reference = self.function_ref(region, function_name, None)?;
-        if reference.qualifier.as_deref().is_some_and(|q| q != LATEST) {
-            return Err(AwsError::invalid_parameter("This operation does not take a qualified function name."));
-        }
-        self.load_record(region, &reference.name, None)
-    }
-
-    /// The `$LATEST` record and the published version a provisioned concurrency call names.
+    /// The `$LATEST` record, the version a provisioned concurrency call runs (an alias's version
+    /// for an alias) and the qualifier the configuration is kept under.
     fn provisioned_target(
         &self,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
-    ) -> Result<(Arc<FunctionRecord>, Arc<FunctionRecord>), AwsError> {
+    ) -> Result<(Arc<FunctionRecord>, Arc<FunctionRecord>, String), AwsError> {
         let reference = self.function_ref(region, function_name, qualifier)?;
         let qualifier = reference.qualifier.as_deref().ok_or_else(|| {
             AwsError::invalid_parameter("Qualifier is required: provisioned concurrency applies to a version or alias.")
@@ -110,11 +102,8 @@ impl LambdaService {
             ));
         }
         let latest = self.load_record(region, &reference.name, None)?;
-        if !is_version_number(qualifier) {
-            return Err(self.not_found(region, &reference.name, Some(qualifier)));
-        }
         let version = self.load_record(region, &reference.name, Some(qualifier))?;
-        Ok((latest, version))
+        Ok((latest, version, qualifier.to_string()))
     }
 
     /// `PutProvisionedConcurrencyConfig`.
@@ -136,7 +125,8 @@ impl LambdaService {
         let requested = u32::try_from(requested).unwrap_or(u32::MAX);
         self.blocking(move |service| {
             let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let (latest, version) = service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+            let (latest, version, key) =
+                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
             let limits = service.engine.concurrency();
             let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(|| limits.unreserved(&context.region));
             if requested > ceiling {
@@ -146,11 +136,7 @@ impl LambdaService {
             }
             let last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
             let mut record = (*latest).clone();
-            let qualifier = version.configuration.version.clone();
-            record
-                .settings
-                .provisioned
-                .insert(qualifier, ProvisionedSetting { requested, last_modified: last_modified.clone() });
+            record.settings.provisioned.insert(key, ProvisionedSetting { requested, last_modified: last_modified.clone() });
             service.save_settings(&context.region, record)?;
             service.engine.set_provisioned(service.function_version(&context.region, &version), requested);
             Ok(ProvisionedConcurrencyConfig {
@@ -199,10 +185,10 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<ProvisionedConcurrencyConfig, AwsError> {
         self.blocking(move |service| {
-            let (latest, version) =
+            let (latest, version, key) =
                 service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
             let number = &version.configuration.version;
-            let setting = latest.settings.provisioned.get(number).ok_or_else(|| {
+            let setting = latest.settings.provisioned.get(&key).ok_or_else(|| {
                 AwsError::new(
                     "ProvisionedConcurrencyConfigNotFoundException",
                     404,
@@ -221,16 +207,23 @@ impl LambdaService {
         function_name: String,
     ) -> Result<ListProvisionedConcurrencyConfigsResponse, AwsError> {
         self.blocking(move |service| {
-            let latest = service.latest_of(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let configs = latest
                 .settings
                 .provisioned
                 .iter()
-                .map(|(version, setting)| {
-                    let mut config = service.provisioned_status(&context.region, name, version, setting);
-                    config.function_arn =
-                        Some(kumo_core::arn::qualified_function_arn(&context.region, &service.account, name, version));
+                .map(|(qualifier, setting)| {
+                    let version = service
+                        .load_record(&context.region, name, Some(qualifier))
+                        .map_or_else(|_| qualifier.clone(), |record| record.configuration.version.clone());
+                    let mut config = service.provisioned_status(&context.region, name, &version, setting);
+                    config.function_arn = Some(kumo_core::arn::qualified_function_arn(
+                        &context.region,
+                        &service.account,
+                        name,
+                        qualifier,
+                    ));
                     config
                 })
                 .collect();
@@ -248,10 +241,10 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let (latest, version) =
+            let (latest, version, key) =
                 service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
             let mut record = (*latest).clone();
-            if record.settings.provisioned.remove(&version.configuration.version).is_none() {
+            if record.settings.provisioned.remove(&key).is_none() {
                 return Err(AwsError::new(
                     "ProvisionedConcurrencyConfigNotFoundException",
                     404,

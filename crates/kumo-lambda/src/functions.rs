@@ -68,8 +68,11 @@ impl LambdaService {
             return Ok(record);
         }
         let version = qualifier.unwrap_or(LATEST);
-        if version != LATEST && !is_version_number(version) {
-            return Err(self.not_found(region, name, qualifier));
+        if crate::aliases::is_alias_name(version) {
+            // An alias reads as the version it points at.
+            let latest = self.load_record(region, name, None)?;
+            let alias = latest.settings.aliases.get(version).ok_or_else(|| self.not_found(region, name, qualifier))?;
+            return self.load_record(region, name, Some(&alias.function_version));
         }
         let document = self.store.metadata.get_function(region, name, version).map_err(internal)?;
         let document = document.ok_or_else(|| self.not_found(region, name, qualifier))?;
@@ -480,6 +483,10 @@ impl LambdaService {
                 ));
             }
             if let Some(version) = reference.qualifier.as_deref() {
+                if is_version_number(version) {
+                    let latest = service.load_record(&context.region, &reference.name, None)?;
+                    service.check_version_unreferenced(&latest, version)?;
+                }
                 let deleted = is_version_number(version)
                     && service
                         .store

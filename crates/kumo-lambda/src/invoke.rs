@@ -30,12 +30,13 @@ impl LambdaService {
             }
         };
         let reference = self.function_ref(&context.region, &input.function_name, input.qualifier.as_deref())?;
-        let record = match self.cached_record(&context.region, &reference.name, reference.qualifier.as_deref()) {
+        let cached = self.resolve_invocation_cached(&context.region, &reference.name, reference.qualifier.as_deref());
+        let record = match cached {
             Some(record) => record,
             None => {
                 let (region, name) = (context.region.clone(), reference.name.clone());
                 let qualifier = reference.qualifier.clone();
-                self.blocking(move |service| service.load_record(&region, &name, qualifier.as_deref())).await?
+                self.blocking(move |service| service.resolve_invocation(&region, &name, qualifier.as_deref())).await?
             }
         };
         let limit = match invocation_type {

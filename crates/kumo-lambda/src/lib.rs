@@ -1,6 +1,7 @@
 //! The Lambda API: the control plane for functions and the Invoke operation. Handlers take
 //! typed requests (decoded by the gateway) and return typed responses or AWS errors.
 
+pub mod aliases;
 mod concurrency;
 mod functions;
 mod invoke;
@@ -99,7 +100,7 @@ pub struct Resolver(pub Arc<LambdaService>);
 
 impl FunctionResolver for Resolver {
     fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError> {
-        let record = self.0.load_record(region, name, qualifier)?;
+        let record = self.0.resolve_invocation(region, name, qualifier)?;
         Ok(self.0.function_version(region, &record))
     }
 }

@@ -218,7 +218,7 @@ pub struct FunctionConfiguration {
 }
 
 /// A stored function version: its configuration plus what only Kumo needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunctionRecord {
     /// As returned to clients.
     pub configuration: FunctionConfiguration,
@@ -235,7 +235,7 @@ pub struct FunctionRecord {
 }
 
 /// What belongs to a function as a whole rather than to one version.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FunctionSettings {
     /// Highest version number ever published (numbers are never reused).
     pub latest_published: u64,
@@ -245,6 +245,9 @@ pub struct FunctionSettings {
     pub reserved_concurrency: Option<u32>,
     /// Provisioned concurrency per qualifier, with when it was last set.
     pub provisioned: BTreeMap<String, ProvisionedSetting>,
+    /// Aliases by name.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, crate::aliases::AliasRecord>,
 }
 
 /// One provisioned concurrency configuration as stored.

@@ -1,4 +1,4 @@
-//! Lambda's restJson1 binding for versions, reserved concurrency and provisioned concurrency.
+//! Lambda's restJson1 binding for versions, aliases, reserved and provisioned concurrency.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -17,6 +17,8 @@ use crate::{ApiError, Services};
 pub fn routes() -> Router<Services> {
     Router::new()
         .route("/2015-03-31/functions/{name}/versions", get(list_versions).post(publish_version))
+        .route("/2015-03-31/functions/{name}/aliases", get(list_aliases).post(create_alias))
+        .route("/2015-03-31/functions/{name}/aliases/{alias}", get(get_alias).put(update_alias).delete(delete_alias))
         .route("/2017-10-31/functions/{name}/concurrency", put(put_concurrency).delete(delete_concurrency))
         .route("/2019-09-30/functions/{name}/concurrency", get(get_concurrency))
         .route(
@@ -130,4 +132,56 @@ async fn delete_provisioned(
 ) -> Result<Response, ApiError> {
     services.lambda.delete_provisioned_concurrency(context, name, params.get("Qualifier").cloned()).await?;
     Ok(no_content())
+}
+
+async fn create_alias(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "CreateAlias").await?;
+    let alias = services.lambda.create_alias(context, name, request).await?;
+    Ok(with_status(StatusCode::CREATED, alias))
+}
+
+async fn get_alias(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path((name, alias)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let alias = services.lambda.get_alias(context, name, alias).await?;
+    Ok(with_status(StatusCode::OK, alias))
+}
+
+async fn update_alias(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path((name, alias)): Path<(String, String)>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "UpdateAlias").await?;
+    let alias = services.lambda.update_alias(context, name, alias, request).await?;
+    Ok(with_status(StatusCode::OK, alias))
+}
+
+async fn delete_alias(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path((name, alias)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    services.lambda.delete_alias(context, name, alias).await?;
+    Ok(no_content())
+}
+
+async fn list_aliases(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let max_items = max_items(&params)?;
+    let version = params.get("FunctionVersion").cloned();
+    let listed = services.lambda.list_aliases(context, name, version, params.get("Marker").cloned(), max_items).await?;
+    Ok(with_status(StatusCode::OK, listed))
 }
