@@ -4,6 +4,7 @@
 
 mod auth;
 mod context;
+mod dispatch;
 mod error;
 mod kumo_api;
 mod lambda_api;
@@ -36,7 +37,7 @@ pub fn app(services: Services) -> Router {
     Router::new()
         .merge(kumo_api::routes())
         .merge(lambda_api::routes())
-        .fallback(error::unknown_operation)
+        .fallback(dispatch::by_protocol)
         .layer(axum::middleware::from_fn_with_state(services.clone(), auth::authenticate))
         .with_state(services)
 }
