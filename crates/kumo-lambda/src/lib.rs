@@ -5,6 +5,7 @@ pub mod aliases;
 mod concurrency;
 mod functions;
 mod invoke;
+pub mod permissions;
 pub mod types;
 pub mod validation;
 mod versions;

@@ -248,6 +248,9 @@ pub struct FunctionSettings {
     /// Aliases by name.
     #[serde(default)]
     pub aliases: BTreeMap<String, crate::aliases::AliasRecord>,
+    /// Resource-based policies by qualifier (`""` for the unqualified function).
+    #[serde(default)]
+    pub policies: BTreeMap<String, crate::permissions::StoredPolicy>,
 }
 
 /// One provisioned concurrency configuration as stored.

@@ -1,0 +1,99 @@
+//! Lambda's restJson1 binding for resource-based policies and tags.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::Router;
+use http::{StatusCode, Uri};
+
+use crate::context::RequestContextExtractor as Context;
+use crate::error::request_id_header;
+use crate::lambda_api::{json_body, with_status, Params};
+use crate::{ApiError, Services};
+
+/// The routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/2015-03-31/functions/{name}/policy", get(get_policy).post(add_permission))
+        .route("/2015-03-31/functions/{name}/policy/{sid}", delete(remove_permission))
+        .route("/2017-03-31/tags/{arn}", get(list_tags).post(tag_resource).delete(untag_resource))
+}
+
+fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert("x-amzn-requestid", request_id_header());
+    response
+}
+
+async fn add_permission(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "AddPermission").await?;
+    let qualifier = params.get("Qualifier").cloned();
+    let added = services.lambda.add_permission(context, name, qualifier, request).await?;
+    Ok(with_status(StatusCode::CREATED, added))
+}
+
+async fn get_policy(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let policy = services.lambda.get_policy(context, name, params.get("Qualifier").cloned()).await?;
+    Ok(with_status(StatusCode::OK, policy))
+}
+
+async fn remove_permission(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path((name, sid)): Path<(String, String)>,
+    Query(params): Params,
+) -> Result<Response, ApiError> {
+    let (qualifier, revision) = (params.get("Qualifier").cloned(), params.get("RevisionId").cloned());
+    services.lambda.remove_permission(context, name, sid, qualifier, revision).await?;
+    Ok(no_content())
+}
+
+async fn tag_resource(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(arn): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let request = json_body(body, "TagResource").await?;
+    services.lambda.tag_resource(context, arn, request).await?;
+    Ok(no_content())
+}
+
+async fn untag_resource(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(arn): Path<String>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    // `tagKeys` repeats (`?tagKeys=a&tagKeys=b`), which a map of parameters would collapse.
+    let keys: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("tagKeys="))
+        .map(kumo_core::sigv4::percent_decode)
+        .collect();
+    services.lambda.untag_resource(context, arn, keys).await?;
+    Ok(no_content())
+}
+
+async fn list_tags(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(arn): Path<String>,
+) -> Result<Response, ApiError> {
+    let tags = services.lambda.list_tags(context, arn).await?;
+    Ok(with_status(StatusCode::OK, tags))
+}
