@@ -96,7 +96,13 @@ fn principal_json(principal: &str) -> serde_json::Value {
     serde_json::json!({ "Service": principal })
 }
 
-fn statement_json(request: &AddPermissionRequest, sid: &str, action: &str, principal: &str, resource: &str) -> serde_json::Value {
+fn statement_json(
+    request: &AddPermissionRequest,
+    sid: &str,
+    action: &str,
+    principal: &str,
+    resource: &str,
+) -> serde_json::Value {
     let mut statement = serde_json::json!({
         "Sid": sid,
         "Effect": "Allow",
@@ -136,9 +142,9 @@ fn policy_document(policy: &StoredPolicy) -> String {
 
 fn check_action(action: &str) -> Result<(), AwsError> {
     let valid = action == "*"
-        || action.strip_prefix("lambda:").is_some_and(|rest| {
-            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
-        });
+        || action
+            .strip_prefix("lambda:")
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '*'));
     if valid {
         return Ok(());
     }
@@ -273,7 +279,9 @@ impl LambdaService {
     fn tagged_function(&self, region: &str, resource: &str) -> Result<Arc<FunctionRecord>, AwsError> {
         let reference = kumo_core::arn::parse_function_ref(resource)?;
         if reference.region.is_none() || reference.qualifier.is_some() {
-            return Err(AwsError::invalid_parameter(format!("Invalid ARN: {resource}. Tags apply to unqualified function ARNs.")));
+            return Err(AwsError::invalid_parameter(format!(
+                "Invalid ARN: {resource}. Tags apply to unqualified function ARNs."
+            )));
         }
         self.unqualified_latest(region, resource)
     }
@@ -321,7 +329,11 @@ impl LambdaService {
     }
 
     /// `ListTags`.
-    pub async fn list_tags(self: &Arc<Self>, context: RequestContext, resource: String) -> Result<ListTagsResponse, AwsError> {
+    pub async fn list_tags(
+        self: &Arc<Self>,
+        context: RequestContext,
+        resource: String,
+    ) -> Result<ListTagsResponse, AwsError> {
         self.blocking(move |service| {
             let latest = service.tagged_function(&context.region, &resource)?;
             Ok(ListTagsResponse { tags: latest.tags.clone() })
