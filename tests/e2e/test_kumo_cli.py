@@ -111,3 +111,18 @@ def test_invoke_async(kumo, make_function):
     assert done.returncode == 0, done.stderr
     assert "202" in done.stdout
     poll(lambda: "async cli {'k': 1}" in kumo.log_text(function.name), what="the event to run")
+
+
+def test_status_shows_pools_and_concurrency(kumo, make_function):
+    function = make_function("def handler(event, context):\n    return 1\n")
+    function.client.put_function_concurrency(FunctionName=function.name, ReservedConcurrentExecutions=7)
+    function.invoke({})
+    done = kumo.kumo_cli("status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["concurrency"]["reserved"][f"us-east-1/{function.name}"] == 7
+    pool = status["pools"][f"us-east-1/{function.name}:$LATEST"]
+    assert pool["idle"] >= 1 and pool["busy"] == 0
+    human = kumo.kumo_cli("status").stdout
+    assert f"us-east-1/{function.name}:$LATEST" in human
+    assert "account concurrency limit per region: 1000" in human

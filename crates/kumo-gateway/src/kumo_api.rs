@@ -31,17 +31,18 @@ async fn health(State(services): State<Services>) -> Response {
         "version": services.version,
         "services": { "lambda": "running" },
         "runtimes": { "python": pythons, "node": node, "provided": true },
-        "sandbox": {
-            "isolation": "none",
-            "missing": ["namespaces", "cgroups", "seccomp"],
-            "note": "execution environments are plain child processes; isolation is not implemented yet",
-        },
+        "sandbox": runtimes.sandbox().report(),
     }))
     .into_response()
 }
 
 async fn status(State(services): State<Services>) -> Response {
-    Json(serde_json::json!({ "pools": services.lambda.engine().pool_counts() })).into_response()
+    let engine = services.lambda.engine();
+    Json(serde_json::json!({
+        "pools": engine.pool_counts(),
+        "concurrency": engine.concurrency().snapshot(),
+    }))
+    .into_response()
 }
 
 async fn code(State(services): State<Services>, Path(file): Path<String>) -> Result<Response, ApiError> {

@@ -100,6 +100,21 @@ impl ConcurrencyLimits {
         Ok(ConcurrencyPermit { limits: Arc::clone(self), key, reserved: reserved.is_some() })
     }
 
+    /// Everything the status endpoint shows: limits, reservations and what runs now.
+    pub fn snapshot(&self) -> serde_json::Value {
+        let state = self.state();
+        let reserved: std::collections::BTreeMap<String, u32> =
+            state.reserved.iter().map(|((region, name), value)| (format!("{region}/{name}"), *value)).collect();
+        let running: std::collections::BTreeMap<String, u32> =
+            state.in_flight.iter().map(|((region, name), value)| (format!("{region}/{name}"), *value)).collect();
+        serde_json::json!({
+            "account_limit_per_region": self.account_limit,
+            "reserved": reserved,
+            "running": running,
+            "unreserved_running": state.unreserved_in_flight,
+        })
+    }
+
     /// Invocations running now for one function.
     pub fn in_flight(&self, region: &str, name: &str) -> u32 {
         self.state().in_flight.get(&(region.to_string(), name.to_string())).copied().unwrap_or(0)

@@ -70,6 +70,16 @@ pub struct ListArgs {
     endpoint: Endpoint,
 }
 
+/// Flags of `kumo status`.
+#[derive(clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    endpoint: Endpoint,
+}
+
 /// Flags of `kumo logs`.
 #[derive(clap::Args)]
 pub struct LogsArgs {
@@ -249,4 +259,31 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// `kumo status`: warm pools, concurrency limits and what runs now.
+pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let status = args.endpoint.send(Method::GET, "/_kumo/status", &[], Vec::new()).await?.json()?;
+    if args.json {
+        print_json(&status);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let concurrency = &status["concurrency"];
+    println!("account concurrency limit per region: {}", concurrency["account_limit_per_region"]);
+    if let Some(reserved) = concurrency["reserved"].as_object().filter(|r| !r.is_empty()) {
+        println!("reserved concurrency:");
+        for (function, value) in reserved {
+            println!("  {function:<50} {value}");
+        }
+    }
+    println!(
+        "{:<50} {:>6} {:>6} {:>12} {:>8}",
+        "ENVIRONMENTS (region/function:version)", "IDLE", "BUSY", "PROVISIONED", "RUNNING"
+    );
+    for (key, pool) in status["pools"].as_object().into_iter().flatten() {
+        let function = key.split(':').next().unwrap_or(key);
+        let running = concurrency["running"][function].as_u64().unwrap_or(0);
+        println!("{key:<50} {:>6} {:>6} {:>12} {running:>8}", pool["idle"], pool["busy"], pool["provisioned"]);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,9 +29,16 @@ enum Command {
     Ls(cli::ListArgs),
     /// Print a function's logs.
     Logs(cli::LogsArgs),
+    /// Show warm environments, concurrency limits and what runs now.
+    Status(cli::StatusArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    // `kumo sandbox-init` (hidden, started by Kumo itself) sets up an execution environment's
+    // sandbox and execs its runtime; it must run before any async runtime or thread exists.
+    if kumo_sandbox::launcher::is_launcher_invocation() {
+        return kumo_sandbox::launcher::main();
+    }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -48,6 +55,7 @@ fn main() -> std::process::ExitCode {
             Command::Invoke(args) => cli::invoke(args).await,
             Command::Ls(args) => cli::list(args).await,
             Command::Logs(args) => cli::logs(args).await,
+            Command::Status(args) => cli::status(args).await,
         }
     });
     match result {
