@@ -31,7 +31,11 @@ async fn health(State(services): State<Services>) -> Response {
         "version": services.version,
         "services": { "lambda": "running" },
         "runtimes": { "python": pythons, "node": node, "provided": true },
-        "sandbox": runtimes.sandbox().report(),
+        "sandbox": {
+            "isolation": "none",
+            "missing": ["namespaces", "cgroups", "seccomp"],
+            "note": "execution environments are plain child processes; isolation is not implemented yet",
+        },
     }))
     .into_response()
 }
