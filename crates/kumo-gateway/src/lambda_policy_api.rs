@@ -1,4 +1,4 @@
-//! Lambda's restJson1 binding for resource-based policies and tags.
+//! Lambda's restJson1 binding for resource-based policies, tags and code signing.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -18,6 +18,7 @@ pub fn routes() -> Router<Services> {
         .route("/2015-03-31/functions/{name}/policy", get(get_policy).post(add_permission))
         .route("/2015-03-31/functions/{name}/policy/{sid}", delete(remove_permission))
         .route("/2017-03-31/tags/{arn}", get(list_tags).post(tag_resource).delete(untag_resource))
+        .route("/2020-06-30/functions/{name}/code-signing-config", get(code_signing_config))
 }
 
 fn no_content() -> Response {
@@ -96,4 +97,13 @@ async fn list_tags(
 ) -> Result<Response, ApiError> {
     let tags = services.lambda.list_tags(context, arn).await?;
     Ok(with_status(StatusCode::OK, tags))
+}
+
+async fn code_signing_config(
+    State(services): State<Services>,
+    Context(context): Context,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let config = services.lambda.get_function_code_signing_config(context, name).await?;
+    Ok(with_status(StatusCode::OK, config))
 }

@@ -216,6 +216,22 @@ impl LambdaService {
             return Err(function_exists(&name));
         }
         let package = self.store_zip(&zip, "CreateFunction")?;
+        let tracing_config = TracingConfig {
+            mode: request
+                .tracing_config
+                .and_then(|t| Some(t.mode).filter(|m| !m.is_empty()))
+                .unwrap_or_else(|| "PassThrough".to_string()),
+        };
+        validation::tracing_mode(&tracing_config.mode)?;
+        let mut logging_config = LoggingConfig {
+            log_format: "Text".to_string(),
+            application_log_level: None,
+            system_log_level: None,
+            log_group: format!("/aws/lambda/{name}"),
+        };
+        if let Some(logging) = request.logging_config {
+            validation::apply_logging(&mut logging_config, logging)?;
+        }
         let configuration = FunctionConfiguration {
             function_arn: kumo_core::arn::function_arn(&context.region, &self.account, &name),
             runtime,
@@ -229,7 +245,7 @@ impl LambdaService {
             code_sha256: package.code_sha256.clone(),
             version: LATEST.to_string(),
             environment: Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty()),
-            tracing_config: TracingConfig { mode: "PassThrough".to_string() },
+            tracing_config,
             revision_id: uuid::Uuid::new_v4().to_string(),
             state: "Active".to_string(),
             state_reason: None,
@@ -241,7 +257,9 @@ impl LambdaService {
             architectures,
             ephemeral_storage: EphemeralStorage { size: ephemeral },
             snap_start: SnapStartResponse { apply_on: "None".to_string(), optimization_status: "Off".to_string() },
-            logging_config: LoggingConfig { log_format: "Text".to_string(), log_group: format!("/aws/lambda/{name}") },
+            logging_config,
+            dead_letter_config: request.dead_letter_config.filter(|d| d.target_arn.is_some()),
+            kms_key_arn: request.kms_key_arn,
             function_name: name.clone(),
         };
         let record = FunctionRecord {
@@ -456,6 +474,19 @@ impl LambdaService {
                 configuration.ephemeral_storage =
                     EphemeralStorage { size: validation::ephemeral_storage(storage.size)? };
             }
+            if let Some(tracing) = request.tracing_config.filter(|t| !t.mode.is_empty()) {
+                validation::tracing_mode(&tracing.mode)?;
+                configuration.tracing_config = tracing;
+            }
+            if let Some(logging) = request.logging_config {
+                validation::apply_logging(&mut configuration.logging_config, logging)?;
+            }
+            if let Some(dead_letter) = request.dead_letter_config {
+                configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
+            }
+            if let Some(key) = request.kms_key_arn {
+                configuration.kms_key_arn = Some(key).filter(|k| !k.is_empty());
+            }
             if let Some(environment) = request.environment {
                 let variables = environment.variables.unwrap_or_default();
                 validation::environment(&variables)?;
@@ -550,6 +581,19 @@ impl LambdaService {
                 },
                 account_usage: AccountUsage { total_code_size, function_count },
             })
+        })
+        .await
+    }
+
+    /// `GetFunctionCodeSigningConfig`: Kumo does not sign code, so no configuration is attached.
+    pub async fn get_function_code_signing_config(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+    ) -> Result<serde_json::Value, AwsError> {
+        self.blocking(move |service| {
+            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            Ok(serde_json::json!({ "CodeSigningConfigArn": "", "FunctionName": latest.configuration.function_name }))
         })
         .await
     }

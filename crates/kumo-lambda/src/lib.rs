@@ -91,9 +91,22 @@ impl LambdaService {
             memory_mb: configuration.memory_size,
             timeout_s: configuration.timeout,
             code_dir: self.store.blobs.code_dir(&record.code_blob),
-            variables: configuration.environment.as_ref().map(|e| e.variables.clone()).unwrap_or_default(),
+            variables: runtime_variables(configuration),
         }
     }
+}
+
+/// The user's variables plus those Lambda derives from the configuration (log format and level).
+fn runtime_variables(configuration: &types::FunctionConfiguration) -> std::collections::BTreeMap<String, String> {
+    let mut variables = configuration.environment.as_ref().map(|e| e.variables.clone()).unwrap_or_default();
+    let logging = &configuration.logging_config;
+    if logging.log_format == "JSON" {
+        variables.insert("AWS_LAMBDA_LOG_FORMAT".to_string(), "JSON".to_string());
+        if let Some(level) = &logging.application_log_level {
+            variables.insert("AWS_LAMBDA_LOG_LEVEL".to_string(), level.clone());
+        }
+    }
+    variables
 }
 
 /// Lets the engine resolve functions for queued async events.

@@ -68,6 +68,38 @@ pub struct CreateFunctionRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     /// Layer ARNs (not supported yet).
     pub layers: Option<Vec<String>>,
+    /// Where failed async events go (stored; used by the async engine).
+    pub dead_letter_config: Option<DeadLetterConfig>,
+    /// X-Ray tracing mode.
+    pub tracing_config: Option<TracingConfig>,
+    /// Log format and levels.
+    pub logging_config: Option<LoggingConfigRequest>,
+    /// KMS key for environment variables (stored).
+    #[serde(rename = "KMSKeyArn")]
+    pub kms_key_arn: Option<String>,
+}
+
+/// `DeadLetterConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeadLetterConfig {
+    /// SQS queue or SNS topic ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_arn: Option<String>,
+}
+
+/// `LoggingConfig` as requests send it (every field optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfigRequest {
+    /// `Text` or `JSON`.
+    pub log_format: Option<String>,
+    /// Level for the function's own logs (JSON format only).
+    pub application_log_level: Option<String>,
+    /// Level for platform logs (JSON format only).
+    pub system_log_level: Option<String>,
+    /// Log group name.
+    pub log_group: Option<String>,
 }
 
 /// `UpdateFunctionCode` input.
@@ -116,6 +148,15 @@ pub struct UpdateFunctionConfigurationRequest {
     pub ephemeral_storage: Option<EphemeralStorage>,
     /// Layers (not supported yet).
     pub layers: Option<Vec<String>>,
+    /// Where failed async events go.
+    pub dead_letter_config: Option<DeadLetterConfig>,
+    /// X-Ray tracing mode.
+    pub tracing_config: Option<TracingConfig>,
+    /// Log format and levels.
+    pub logging_config: Option<LoggingConfigRequest>,
+    /// KMS key for environment variables.
+    #[serde(rename = "KMSKeyArn")]
+    pub kms_key_arn: Option<String>,
 }
 
 /// `EnvironmentResponse`.
@@ -126,11 +167,12 @@ pub struct EnvironmentResponse {
     pub variables: BTreeMap<String, String>,
 }
 
-/// `TracingConfigResponse`.
+/// `TracingConfig` / `TracingConfigResponse`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct TracingConfig {
     /// `PassThrough` or `Active`.
+    #[serde(default)]
     pub mode: String,
 }
 
@@ -140,6 +182,12 @@ pub struct TracingConfig {
 pub struct LoggingConfig {
     /// `Text` or `JSON`.
     pub log_format: String,
+    /// Level for the function's own logs (JSON format only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_log_level: Option<String>,
+    /// Level for platform logs (JSON format only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_log_level: Option<String>,
     /// `/aws/lambda/<name>`.
     pub log_group: String,
 }
@@ -215,6 +263,12 @@ pub struct FunctionConfiguration {
     pub snap_start: SnapStartResponse,
     /// Logging configuration.
     pub logging_config: LoggingConfig,
+    /// Dead-letter target, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_config: Option<DeadLetterConfig>,
+    /// KMS key, when set.
+    #[serde(default, rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
+    pub kms_key_arn: Option<String>,
 }
 
 /// A stored function version: its configuration plus what only Kumo needs.

@@ -216,6 +216,58 @@ pub fn architectures(values: &[String]) -> Result<(), AwsError> {
     }
 }
 
+/// Checks `TracingConfig.Mode`.
+pub fn tracing_mode(mode: &str) -> Result<(), AwsError> {
+    if matches!(mode, "Active" | "PassThrough") {
+        return Ok(());
+    }
+    Err(validation_error(format!(
+        "1 validation error detected: Value '{mode}' at 'tracingConfig.mode' failed to satisfy constraint: Member must satisfy enum value set: [Active, PassThrough]"
+    )))
+}
+
+/// Applies a `LoggingConfig` request to the stored configuration, checking enum values.
+pub fn apply_logging(
+    current: &mut crate::types::LoggingConfig,
+    request: crate::types::LoggingConfigRequest,
+) -> Result<(), AwsError> {
+    const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    if let Some(format) = request.log_format {
+        if !matches!(format.as_str(), "Text" | "JSON") {
+            return Err(validation_error(format!(
+                "1 validation error detected: Value '{format}' at 'loggingConfig.logFormat' failed to satisfy constraint: Member must satisfy enum value set: [JSON, Text]"
+            )));
+        }
+        current.log_format = format;
+    }
+    for (value, target, field) in [
+        (request.application_log_level, &mut current.application_log_level, "applicationLogLevel"),
+        (request.system_log_level, &mut current.system_log_level, "systemLogLevel"),
+    ] {
+        if let Some(level) = value {
+            if !LEVELS.contains(&level.as_str()) {
+                return Err(validation_error(format!(
+                    "1 validation error detected: Value '{level}' at 'loggingConfig.{field}' failed to satisfy constraint: Member must satisfy enum value set: [TRACE, DEBUG, INFO, WARN, ERROR, FATAL]"
+                )));
+            }
+            *target = Some(level);
+        }
+    }
+    if let Some(group) = request.log_group {
+        current.log_group = group;
+    }
+    if current.log_format == "Text" && (current.application_log_level.is_some() || current.system_log_level.is_some()) {
+        return Err(AwsError::invalid_parameter(
+            "Application and system log levels can only be configured when LogFormat is JSON.",
+        ));
+    }
+    if current.log_format == "JSON" {
+        current.application_log_level.get_or_insert_with(|| "INFO".to_string());
+        current.system_log_level.get_or_insert_with(|| "INFO".to_string());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
