@@ -38,6 +38,7 @@ pub fn routes() -> Router<Services> {
         .route("/2016-08-19/account-settings/", get(account_settings))
         .merge(crate::lambda_versions_api::routes())
         .merge(crate::lambda_policy_api::routes())
+        .merge(crate::lambda_async_api::routes())
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 

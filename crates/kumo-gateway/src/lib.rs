@@ -8,6 +8,7 @@ mod dispatch;
 mod error;
 mod kumo_api;
 mod lambda_api;
+mod lambda_async_api;
 mod lambda_policy_api;
 mod lambda_versions_api;
 

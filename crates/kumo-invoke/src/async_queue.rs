@@ -5,15 +5,14 @@
 //! stored event is run again (delivery is at-least-once, as on AWS).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kumo_core::AwsError;
 use kumo_store::AsyncEvent;
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::{FunctionResolver, InvokeEngine, InvokeRequest};
+use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};
 
-/// Function errors are retried twice by default, as on AWS.
-const MAX_RETRIES: u32 = 2;
 /// First wait after a throttle; doubles up to the maximum (AWS: 1 s growing to 5 min).
 const THROTTLE_BACKOFF_START: std::time::Duration = std::time::Duration::from_secs(1);
 /// Longest wait between throttled attempts.
@@ -86,37 +85,65 @@ async fn run(
 /// How one attempt at an async event ended.
 enum Attempt {
     /// It ran without a function error.
-    Done,
+    Done(InvokeResponse),
     /// A function or platform error: retried while attempts remain.
-    Failed(String),
+    Failed(Option<InvokeResponse>, String),
     /// The function no longer exists: nothing to retry.
     Gone(AwsError),
     /// Concurrency limits said no: retried later without using up an attempt, as on AWS.
     Throttled,
 }
 
+/// Why an event was given up, as the invocation record's `condition` says.
+const RETRIES_EXHAUSTED: &str = "RetriesExhausted";
+/// The event outlived `MaximumEventAgeInSeconds`.
+const EVENT_AGE_EXCEEDED: &str = "EventAgeExceeded";
+
 impl AsyncQueue {
     async fn process(&self, id: i64, mut event: AsyncEvent, resolver: Arc<dyn FunctionResolver>) {
+        let config = {
+            let resolver = Arc::clone(&resolver);
+            let (region, name, qualifier) =
+                (event.region.clone(), event.function_name.clone(), event.qualifier.clone());
+            tokio::task::spawn_blocking(move || resolver.async_config(&region, &name, qualifier.as_deref()))
+                .await
+                .unwrap_or_default()
+        };
         let mut throttle_delay = THROTTLE_BACKOFF_START;
         loop {
+            if self.too_old(&event, &config) {
+                self.give_up(&event, &config, EVENT_AGE_EXCEEDED, None, "event age exceeded").await;
+                break;
+            }
             // Count the attempt durably first, so a crash mid-run still uses up a retry.
             event.attempts += 1;
             self.update(id, &event).await;
             match self.run_once(&event, Arc::clone(&resolver)).await {
-                Attempt::Done => break,
+                Attempt::Done(response) => {
+                    if let Some(destination) = &config.on_success {
+                        let record = invocation_record(
+                            &event,
+                            &self.executed_arn(&event, &response.executed_version),
+                            "Success",
+                            Some(&response),
+                        );
+                        self.deliver(destination, record.to_string(), Vec::new()).await;
+                    }
+                    break;
+                }
                 Attempt::Throttled => {
                     event.attempts -= 1;
                     tracing::debug!(request_id = %event.request_id, delay = ?throttle_delay, "async invocation throttled; will retry");
                     tokio::time::sleep(throttle_delay).await;
                     throttle_delay = (throttle_delay * 2).min(THROTTLE_BACKOFF_MAX);
                 }
-                Attempt::Failed(error) if event.attempts <= MAX_RETRIES => {
+                Attempt::Failed(_, error) if event.attempts <= config.maximum_retry_attempts => {
                     let delay = self.engine.config.async_retry_delay * 2u32.pow(event.attempts - 1);
                     tracing::info!(request_id = %event.request_id, attempt = event.attempts, %error, ?delay, "async invocation failed; will retry");
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(delay.min(self.remaining_age(&event, &config))).await;
                 }
-                Attempt::Failed(error) => {
-                    tracing::warn!(request_id = %event.request_id, %error, "async invocation failed on its last attempt");
+                Attempt::Failed(response, error) => {
+                    self.give_up(&event, &config, RETRIES_EXHAUSTED, response.as_ref(), &error).await;
                     break;
                 }
                 Attempt::Gone(error) => {
@@ -128,6 +155,73 @@ impl AsyncQueue {
         self.complete(id).await;
     }
 
+    fn age(event: &AsyncEvent) -> Duration {
+        Duration::from_millis(kumo_core::time::now_millis().saturating_sub(event.enqueued_ms))
+    }
+
+    fn too_old(&self, event: &AsyncEvent, config: &AsyncConfig) -> bool {
+        Self::age(event) >= config.maximum_event_age
+    }
+
+    fn remaining_age(&self, event: &AsyncEvent, config: &AsyncConfig) -> Duration {
+        config.maximum_event_age.saturating_sub(Self::age(event))
+    }
+
+    /// Routes a failed event to the on-failure destination and the dead-letter queue.
+    async fn give_up(
+        &self,
+        event: &AsyncEvent,
+        config: &AsyncConfig,
+        condition: &str,
+        response: Option<&InvokeResponse>,
+        error: &str,
+    ) {
+        tracing::warn!(request_id = %event.request_id, condition, %error, "async invocation failed for good");
+        if let Some(destination) = &config.on_failure {
+            let version =
+                response.map_or_else(|| event.qualifier.as_deref().unwrap_or("$LATEST"), |r| &r.executed_version);
+            let function_arn = self.executed_arn(event, version);
+            let record = invocation_record(event, &function_arn, condition, response);
+            self.deliver(destination, record.to_string(), Vec::new()).await;
+        }
+        if let Some(dead_letter) = &config.dead_letter {
+            let (code, message) = match response.map(|r| serde_json::from_slice::<serde_json::Value>(&r.payload)) {
+                Some(Ok(body)) => (
+                    body["errorType"].as_str().unwrap_or("Unhandled").to_string(),
+                    body["errorMessage"].as_str().unwrap_or(error).to_string(),
+                ),
+                _ => (condition.to_string(), error.to_string()),
+            };
+            let attributes = vec![
+                ("RequestID".to_string(), event.request_id.clone()),
+                ("ErrorCode".to_string(), code),
+                ("ErrorMessage".to_string(), message),
+            ];
+            let body = String::from_utf8_lossy(&event.payload).into_owned();
+            self.deliver(dead_letter, body, attributes).await;
+        }
+    }
+
+    /// The qualified ARN of the version that ran, as invocation records name it.
+    fn executed_arn(&self, event: &AsyncEvent, version: &str) -> String {
+        kumo_core::arn::qualified_function_arn(
+            &event.region,
+            &self.engine.config.account,
+            &event.function_name,
+            version,
+        )
+    }
+
+    async fn deliver(&self, destination: &str, body: String, attributes: Vec<(String, String)>) {
+        let Some(sender) = self.engine.destinations() else {
+            tracing::error!(destination, "no destination sender is wired; the record is dropped");
+            return;
+        };
+        if let Err(error) = sender.send(destination, body, attributes).await {
+            tracing::error!(destination, %error, "delivering to a destination failed");
+        }
+    }
+
     async fn run_once(&self, event: &AsyncEvent, resolver: Arc<dyn FunctionResolver>) -> Attempt {
         let (region, name, qualifier) = (event.region.clone(), event.function_name.clone(), event.qualifier.clone());
         let resolved =
@@ -135,8 +229,8 @@ impl AsyncQueue {
         let function = match resolved {
             Ok(Ok(function)) => function,
             Ok(Err(error)) if error.status == 404 => return Attempt::Gone(error),
-            Ok(Err(error)) => return Attempt::Failed(error.to_string()),
-            Err(error) => return Attempt::Failed(error.to_string()),
+            Ok(Err(error)) => return Attempt::Failed(None, error.to_string()),
+            Err(error) => return Attempt::Failed(None, error.to_string()),
         };
         let invoked_function_arn = match &event.qualifier {
             Some(qualifier) => {
@@ -152,10 +246,13 @@ impl AsyncQueue {
             request_id: event.request_id.clone(),
         };
         match self.engine.invoke(request).await {
-            Ok(response) if response.function_error.is_none() => Attempt::Done,
-            Ok(response) => Attempt::Failed(String::from_utf8_lossy(&response.payload).into_owned()),
+            Ok(response) if response.function_error.is_none() => Attempt::Done(response),
+            Ok(response) => {
+                let error = String::from_utf8_lossy(&response.payload).into_owned();
+                Attempt::Failed(Some(response), error)
+            }
             Err(error) if error.status == 429 => Attempt::Throttled,
-            Err(error) => Attempt::Failed(error.to_string()),
+            Err(error) => Attempt::Failed(None, error.to_string()),
         }
     }
 

@@ -50,4 +50,9 @@ impl FunctionVersion {
 pub trait FunctionResolver: Send + Sync + 'static {
     /// The version `qualifier` (or `$LATEST`) of function `name` in `region`.
     fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError>;
+
+    /// How async invocations of that function are retried and where their outcome goes.
+    fn async_config(&self, _region: &str, _name: &str, _qualifier: Option<&str>) -> crate::AsyncConfig {
+        crate::AsyncConfig::default()
+    }
 }

@@ -3,6 +3,7 @@
 
 mod async_queue;
 mod concurrency;
+mod destinations;
 mod function;
 mod pool;
 pub mod report;
@@ -21,6 +22,7 @@ use kumo_store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
 pub use concurrency::{ConcurrencyLimits, ConcurrencyPermit};
+pub use destinations::{invocation_record, AsyncConfig, BoxFuture, DestinationSender};
 pub use function::{FunctionResolver, FunctionVersion};
 pub use pool::{PoolCounts, WarmPool};
 use report::Measurements;
@@ -40,6 +42,8 @@ pub struct EngineConfig {
     pub async_retry_delay: Duration,
     /// Concurrent executions allowed per region (AWS's default account limit is 1,000).
     pub account_concurrency: u32,
+    /// The account functions belong to (for ARNs the engine writes).
+    pub account: String,
 }
 
 /// A sync invocation of a resolved function version.
@@ -80,6 +84,7 @@ pub struct InvokeEngine {
     writer: BatchWriter,
     pools: Mutex<HashMap<PoolKey, Arc<WarmPool>>>,
     async_queue: OnceLock<AsyncQueue>,
+    destinations: OnceLock<Arc<dyn DestinationSender>>,
     concurrency: Arc<ConcurrencyLimits>,
     /// Provisioned concurrency targets: version → (function, requested environments).
     provisioned: Mutex<HashMap<PoolKey, (FunctionVersion, u32)>>,
@@ -98,6 +103,7 @@ impl InvokeEngine {
             writer,
             pools: Mutex::new(HashMap::new()),
             async_queue: OnceLock::new(),
+            destinations: OnceLock::new(),
             concurrency: ConcurrencyLimits::new(config.account_concurrency),
             config,
             provisioned: Mutex::new(HashMap::new()),
@@ -117,6 +123,16 @@ impl InvokeEngine {
         let queue = AsyncQueue::start(Arc::clone(self), resolver)?;
         let _ = self.async_queue.set(queue);
         Ok(())
+    }
+
+    /// Sets where async invocations' outcomes are delivered (destinations, dead-letter queues).
+    pub fn set_destinations(&self, sender: Arc<dyn DestinationSender>) {
+        let _ = self.destinations.set(sender);
+    }
+
+    /// The destination sender, once wired.
+    pub fn destinations(&self) -> Option<&Arc<dyn DestinationSender>> {
+        self.destinations.get()
     }
 
     /// The async queue (after [`Self::start_async_queue`]).

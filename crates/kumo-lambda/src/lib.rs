@@ -3,6 +3,7 @@
 
 pub mod aliases;
 mod concurrency;
+pub mod event_invoke;
 mod functions;
 mod invoke;
 pub mod permissions;
@@ -116,6 +117,10 @@ impl FunctionResolver for Resolver {
     fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError> {
         let record = self.0.resolve_invocation(region, name, qualifier)?;
         Ok(self.0.function_version(region, &record))
+    }
+
+    fn async_config(&self, region: &str, name: &str, qualifier: Option<&str>) -> kumo_invoke::AsyncConfig {
+        self.0.async_config_for(region, name, qualifier)
     }
 }
 

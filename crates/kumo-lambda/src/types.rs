@@ -305,6 +305,9 @@ pub struct FunctionSettings {
     /// Resource-based policies by qualifier (`""` for the unqualified function).
     #[serde(default)]
     pub policies: BTreeMap<String, crate::permissions::StoredPolicy>,
+    /// Async invocation configuration by qualifier (`$LATEST`, a version or an alias).
+    #[serde(default)]
+    pub event_invoke: BTreeMap<String, crate::event_invoke::EventInvokeConfigRecord>,
 }
 
 /// One provisioned concurrency configuration as stored.

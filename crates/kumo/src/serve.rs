@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kumo_invoke::{EngineConfig, InvokeEngine};
+use kumo_lambda::event_invoke::Destinations;
 use kumo_lambda::{LambdaService, Resolver};
 use kumo_sandbox::RuntimeRegistry;
 use kumo_store::Store;
@@ -138,6 +139,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         async_retry_delay: Duration::from_secs(args.async_retry_delay),
         account_concurrency: args.account_concurrency,
+        account: args.account_id.clone(),
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());
     let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
@@ -147,6 +149,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .map_err(|error| anyhow::anyhow!("restoring concurrency settings: {error}"))?;
     }
+    engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), Default::default())));
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
     let services = kumo_gateway::Services {
         lambda,
