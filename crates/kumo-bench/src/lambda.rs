@@ -176,6 +176,30 @@ impl Connection {
         Ok(())
     }
 
+    /// An asynchronous `Invoke` (InvocationType Event): 202 once the event is stored durably.
+    pub async fn invoke_event(&mut self, name: &str, payload: Bytes) -> anyhow::Result<Reply> {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/2015-03-31/functions/{name}/invocations"))
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-amz-invocation-type", "Event")
+            .body(Full::new(payload.clone()))?;
+        self.sign(&mut request, &payload);
+        self.send(request).await
+    }
+
+    /// `PutFunctionConcurrency`: caps (or with 0, stops) a function's concurrent executions.
+    pub async fn put_function_concurrency(&mut self, name: &str, reserved: u32) -> anyhow::Result<()> {
+        let body = Bytes::from(serde_json::to_vec(&serde_json::json!({ "ReservedConcurrentExecutions": reserved }))?);
+        let mut request = Request::put(format!("/2017-10-31/functions/{name}/concurrency"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(body.clone()))?;
+        self.sign(&mut request, &body);
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "PutFunctionConcurrency {name} failed: {}", reply.describe());
+        Ok(())
+    }
+
     /// A synchronous `Invoke` (RequestResponse); with `tail` the reply carries the log tail.
     pub async fn invoke(&mut self, name: &str, payload: Bytes, tail: bool) -> anyhow::Result<Reply> {
         let mut request = Request::builder()

@@ -15,6 +15,13 @@ use crate::lambda::{self, Connection, Endpoint};
 pub enum Operation {
     /// `GET /_kumo/health`, the floor: Kumo's HTTP stack without an invoke.
     Health,
+    /// An `Event` invoke, which must be accepted with 202.
+    InvokeEvent {
+        /// Function name.
+        function: Arc<str>,
+        /// Event sent.
+        payload: Bytes,
+    },
     /// A synchronous invoke of the echo function, whose reply must be the payload.
     Invoke {
         /// Function name.
@@ -31,6 +38,10 @@ impl Operation {
             Self::Health => {
                 let reply = connection.health().await?;
                 anyhow::ensure!(reply.status == StatusCode::OK, "health: {}", reply.describe());
+            }
+            Self::InvokeEvent { function, payload } => {
+                let reply = connection.invoke_event(function, payload.clone()).await?;
+                anyhow::ensure!(reply.status == StatusCode::ACCEPTED, "event invoke: {}", reply.describe());
             }
             Self::Invoke { function, payload } => {
                 let reply = connection.invoke(function, payload.clone(), false).await?;

@@ -206,7 +206,21 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             let invoke = load::closed_loop(&endpoint, &invoke, connections, settings.warmup, settings.duration).await?;
             throughput.push(ThroughputRun { connections, health, invoke });
         }
-        anyhow::Ok((cold, warm, throughput))
+
+        // Event invokes of a function with reserved concurrency 0: every event is stored and
+        // held (throttled), so the run measures durable acceptance alone.
+        let held = format!("{prefix}-held");
+        connection.create_function(&held, &settings.runtime, &zip).await?;
+        created.push(held.clone());
+        connection.put_function_concurrency(&held, 0).await?;
+        progress(&format!(
+            "accepting Event invokes on {} connection(s), {:?}",
+            settings.connections, settings.duration
+        ));
+        let event = Operation::InvokeEvent { function: Arc::from(held.as_str()), payload: payload.clone() };
+        let events =
+            load::closed_loop(&endpoint, &event, settings.connections, settings.warmup, settings.duration).await?;
+        anyhow::Ok((cold, warm, throughput, events))
     }
     .await;
 
@@ -215,7 +229,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             progress(&format!("cleanup: {error:#}"));
         }
     }
-    let (cold, warm, throughput) = measured?;
+    let (cold, warm, throughput, events) = measured?;
     Ok(Results {
         machine: measure::Machine::describe(),
         command: command_line(),
@@ -226,6 +240,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         health,
         warm,
         throughput,
+        events,
         cold,
     })
 }

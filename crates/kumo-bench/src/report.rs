@@ -14,6 +14,8 @@ const WARM_P50_TARGET_US: u64 = 1_000;
 const WARM_P99_TARGET_US: u64 = 5_000;
 /// Warm invokes per second target with [`THROUGHPUT_TARGET_CONNECTIONS`] connections.
 const THROUGHPUT_TARGET: f64 = 3_000.0;
+/// Event invokes per second Kumo should accept durably (issue #5).
+const EVENT_ACCEPT_TARGET: f64 = 20_000.0;
 /// The connection count the throughput target is stated for.
 const THROUGHPUT_TARGET_CONNECTIONS: usize = 8;
 /// Cold start target, as a multiple of the bare interpreter start.
@@ -98,6 +100,8 @@ pub struct Results {
     pub warm: Outcome,
     /// Throughput runs, 1 connection first.
     pub throughput: Vec<ThroughputRun>,
+    /// `Event` invokes accepted (durably stored) on the concurrent connections.
+    pub events: Outcome,
     /// Fresh functions' first invokes.
     pub cold: Vec<ColdStart>,
 }
@@ -178,6 +182,13 @@ impl Results {
                 pass,
             });
         }
+        let events_rate = self.events.per_second();
+        checks.push(Check {
+            name: "Event invokes accepted".to_string(),
+            value: format_rate(events_rate),
+            target: format!("≥ {} (issue #5)", format_rate(EVENT_ACCEPT_TARGET)),
+            pass: self.events.errors == 0 && events_rate >= EVENT_ACCEPT_TARGET,
+        });
         let floor = self.python_floor().p50;
         let cold = self.cold_summary();
         checks.push(Check {
@@ -291,6 +302,21 @@ impl Results {
                 String::new(),
             ]);
         }
+        let events = Summary::of(&self.events.samples);
+        rows.push([
+            format!("Event invokes accepted, {}", connections_label(self.settings.connections)),
+            format_rate(self.events.per_second()),
+            String::new(),
+            target("Event invokes accepted"),
+            result("Event invokes accepted").into(),
+        ]);
+        rows.push([
+            "  latency p50 / p99".into(),
+            format!("{} / {}", format_ms(events.p50), format_ms(events.p99)),
+            String::new(),
+            String::new(),
+            String::new(),
+        ]);
         let cold = self.cold_summary();
         rows.push([
             format!("cold start median (of {})", cold.count),
@@ -432,6 +458,11 @@ impl Results {
             },
             "warm_latency": outcome(&self.warm),
             "throughput": throughput,
+            "event_accept": {
+                "connections": s.connections,
+                "accepted_per_s": round(self.events.per_second()),
+                "latency": outcome(&self.events),
+            },
             "cold_start": {
                 "median_ms": ms(self.cold_summary().p50),
                 "ratio_to_python_start": round(self.cold_ratio()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_core::AwsError;
-use kumo_store::AsyncEvent;
+use kumo_store::{AsyncEvent, QueueWrite, QueueWriter};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};
@@ -25,6 +25,7 @@ const WORKERS: usize = 64;
 pub struct AsyncQueue {
     engine: Arc<InvokeEngine>,
     sender: mpsc::UnboundedSender<(i64, AsyncEvent)>,
+    writer: QueueWriter,
 }
 
 impl AsyncQueue {
@@ -41,25 +42,34 @@ impl AsyncQueue {
         for item in pending {
             let _ = sender.send(item);
         }
-        let queue = Self { engine: Arc::clone(&engine), sender };
+        let writer = engine.store.metadata.spawn_queue_writer();
+        let queue = Self { engine: Arc::clone(&engine), sender, writer };
         tokio::spawn(run(queue.clone(), resolver, receiver));
         Ok(queue)
     }
 
-    /// Durably stores an event and schedules it; returns once it is committed.
+    /// Durably stores an event and schedules it; returns once it is committed (its commit is
+    /// shared with the other events enqueued meanwhile).
     pub async fn enqueue(&self, event: AsyncEvent) -> Result<(), AwsError> {
-        let store = Arc::clone(&self.engine.store.metadata);
+        let (done, committed) = tokio::sync::oneshot::channel();
         let stored = event.clone();
-        let id = tokio::task::spawn_blocking(move || store.enqueue_async(&stored))
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "async enqueue task failed");
-                AwsError::service()
-            })?
-            .map_err(|error| {
+        self.writer.send(QueueWrite::Enqueue(
+            stored,
+            Box::new(move |outcome| {
+                let _ = done.send(outcome);
+            }),
+        ));
+        let id = match committed.await {
+            Ok(Ok(id)) => id,
+            Ok(Err(error)) => {
                 tracing::error!(%error, "storing an async event failed");
-                AwsError::service()
-            })?;
+                return Err(AwsError::service());
+            }
+            Err(_) => {
+                tracing::error!("the async queue writer stopped");
+                return Err(AwsError::service());
+            }
+        };
         let _ = self.sender.send((id, event));
         Ok(())
     }
@@ -115,9 +125,7 @@ impl AsyncQueue {
                 self.give_up(&event, &config, EVENT_AGE_EXCEEDED, None, "event age exceeded").await;
                 break;
             }
-            // Count the attempt durably first, so a crash mid-run still uses up a retry.
             event.attempts += 1;
-            self.update(id, &event).await;
             match self.run_once(&event, Arc::clone(&resolver)).await {
                 Attempt::Done(response) => {
                     if let Some(destination) = &config.on_success {
@@ -138,6 +146,8 @@ impl AsyncQueue {
                     throttle_delay = (throttle_delay * 2).min(THROTTLE_BACKOFF_MAX);
                 }
                 Attempt::Failed(_, error) if event.attempts <= config.maximum_retry_attempts => {
+                    // Remember the failed attempt, so a restart does not grant extra retries.
+                    self.update(id, &event).await;
                     let delay = self.engine.config.async_retry_delay * 2u32.pow(event.attempts - 1);
                     tracing::info!(request_id = %event.request_id, attempt = event.attempts, %error, ?delay, "async invocation failed; will retry");
                     tokio::time::sleep(delay.min(self.remaining_age(&event, &config))).await;
@@ -257,16 +267,10 @@ impl AsyncQueue {
     }
 
     async fn update(&self, id: i64, event: &AsyncEvent) {
-        let store = Arc::clone(&self.engine.store.metadata);
-        let event = event.clone();
-        let _ = tokio::task::spawn_blocking(move || store.update_async(id, &event)).await;
+        self.writer.send(QueueWrite::Update(id, event.clone()));
     }
 
     async fn complete(&self, id: i64) {
-        let store = Arc::clone(&self.engine.store.metadata);
-        match tokio::task::spawn_blocking(move || store.complete_async(id)).await {
-            Ok(Ok(())) => {}
-            other => tracing::error!(?other, "removing a finished async event failed"),
-        }
+        self.writer.send(QueueWrite::Complete(id));
     }
 }

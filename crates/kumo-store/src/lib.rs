@@ -6,7 +6,10 @@ mod metadata;
 mod unzip;
 
 pub use blobs::{BlobStore, CodePackage};
-pub use metadata::{AsyncEvent, BatchWrite, BatchWriter, LogEvent, MetadataStore, MeteringRecord, StoredLogEvent};
+pub use metadata::{
+    AsyncEvent, BatchWrite, BatchWriter, EnqueueDone, LogEvent, MetadataStore, MeteringRecord, QueueWrite, QueueWriter,
+    StoredLogEvent,
+};
 pub use unzip::{extract_zip, inspect_zip, PackageError};
 
 use std::path::{Path, PathBuf};

@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS functions (
 );
 CREATE TABLE IF NOT EXISTS async_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    document TEXT NOT NULL
+    document TEXT NOT NULL,
+    payload BLOB NOT NULL DEFAULT x''
 );
 CREATE TABLE IF NOT EXISTS log_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,7 +50,8 @@ pub struct AsyncEvent {
     pub function_name: String,
     /// Version or alias requested.
     pub qualifier: Option<String>,
-    /// The event payload.
+    /// The event payload (stored in its own column, not in the JSON document).
+    #[serde(skip)]
     pub payload: Vec<u8>,
     /// Decoded client context JSON, if the caller sent one.
     pub client_context: Option<String>,
@@ -133,6 +135,33 @@ pub struct BatchWriter {
 impl BatchWriter {
     /// Queues a write; dropped silently only if the store is shutting down.
     pub fn send(&self, write: BatchWrite) {
+        let _ = self.sender.send(write);
+    }
+}
+
+/// Called with the new event's id once its batch is committed, or with the error.
+pub type EnqueueDone = Box<dyn FnOnce(Result<i64, String>) + Send>;
+
+/// A change to the async queue, applied by the queue writer thread.
+pub enum QueueWrite {
+    /// Store a new event.
+    Enqueue(AsyncEvent, EnqueueDone),
+    /// Replace an event's document (attempt count).
+    Update(i64, AsyncEvent),
+    /// Remove a handled event.
+    Complete(i64),
+}
+
+/// Sends changes to the queue writer thread.
+#[derive(Clone)]
+pub struct QueueWriter {
+    sender: mpsc::Sender<QueueWrite>,
+}
+
+impl QueueWriter {
+    /// Queues a change; dropped only if the store is shutting down (then `Enqueue`'s callback is
+    /// never called and its waiter sees the channel close).
+    pub fn send(&self, write: QueueWrite) {
         let _ = self.sender.send(write);
     }
 }
@@ -246,21 +275,38 @@ impl MetadataStore {
 
     /// Durably enqueues an async event before the caller is told 202; returns its queue id.
     pub fn enqueue_async(&self, event: &AsyncEvent) -> Result<i64, StoreError> {
-        let connection = self.lock();
-        connection
-            .execute("INSERT INTO async_events (document) VALUES (?1)", params![serde_json::to_string(event)?])?;
-        Ok(connection.last_insert_rowid())
+        Ok(self.enqueue_async_batch(std::slice::from_ref(event))?[0])
+    }
+
+    /// Durably enqueues many events in one transaction (group commit); returns their ids in order.
+    pub fn enqueue_async_batch(&self, events: &[AsyncEvent]) -> Result<Vec<i64>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let mut ids = Vec::with_capacity(events.len());
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+            for event in events {
+                insert.execute(params![serde_json::to_string(event)?, event.payload])?;
+                ids.push(transaction.last_insert_rowid());
+            }
+        }
+        transaction.commit()?;
+        Ok(ids)
     }
 
     /// All queued async events, oldest first (read at start-up to resume work).
     pub fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("SELECT id, document FROM async_events ORDER BY id")?;
-        let rows = statement.query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))?;
+        let mut statement = connection.prepare("SELECT id, document, payload FROM async_events ORDER BY id")?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?)))?;
         let mut events = Vec::new();
         for row in rows {
-            let (id, document) = row?;
-            events.push((id, serde_json::from_str(&document)?));
+            let (id, document, payload) = row?;
+            let mut event: AsyncEvent = serde_json::from_str(&document)?;
+            event.payload = payload;
+            events.push((id, event));
         }
         Ok(events)
     }
@@ -317,6 +363,69 @@ impl MetadataStore {
             }
         }
         Ok(records)
+    }
+
+    /// Starts the thread that writes the async queue in batches: many events are committed in
+    /// one transaction, and each enqueuer is told its id only after that commit (group commit).
+    pub fn spawn_queue_writer(self: &std::sync::Arc<Self>) -> QueueWriter {
+        let (sender, receiver) = mpsc::channel::<QueueWrite>();
+        let store = std::sync::Arc::clone(self);
+        std::thread::Builder::new()
+            .name("kumo-queue-writer".into())
+            .spawn(move || store.run_queue_writer(&receiver))
+            .expect("spawning the queue writer thread"); // Start-up cannot continue without it.
+        QueueWriter { sender }
+    }
+
+    fn run_queue_writer(&self, receiver: &mpsc::Receiver<QueueWrite>) {
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            batch.extend(receiver.try_iter().take(4096));
+            let written = self.write_queue_batch(&batch);
+            let failure = written.as_ref().err().map(|error| error.to_string());
+            if let Some(error) = &failure {
+                tracing::error!(%error, "writing a batch of async queue changes failed");
+            }
+            let mut ids = written.unwrap_or_default().into_iter();
+            for write in batch {
+                if let QueueWrite::Enqueue(_, done) = write {
+                    let outcome = match (&failure, ids.next()) {
+                        (None, Some(id)) => Ok(id),
+                        (Some(error), _) => Err(error.clone()),
+                        (None, None) => Err("no id was assigned".to_string()),
+                    };
+                    done(outcome);
+                }
+            }
+        }
+    }
+
+    fn write_queue_batch(&self, batch: &[QueueWrite]) -> Result<Vec<i64>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        let mut ids = Vec::new();
+        {
+            let mut insert =
+                transaction.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+            let mut update = transaction.prepare_cached("UPDATE async_events SET document = ?2 WHERE id = ?1")?;
+            let mut delete = transaction.prepare_cached("DELETE FROM async_events WHERE id = ?1")?;
+            for write in batch {
+                match write {
+                    QueueWrite::Enqueue(event, _) => {
+                        insert.execute(params![serde_json::to_string(event)?, event.payload])?;
+                        ids.push(transaction.last_insert_rowid());
+                    }
+                    QueueWrite::Update(id, event) => {
+                        update.execute(params![id, serde_json::to_string(event)?])?;
+                    }
+                    QueueWrite::Complete(id) => {
+                        delete.execute(params![id])?;
+                    }
+                }
+            }
+        }
+        transaction.commit()?;
+        Ok(ids)
     }
 
     /// Starts the thread that commits logs and metering in batches (group commit).
