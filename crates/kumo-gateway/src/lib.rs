@@ -9,6 +9,7 @@ mod error;
 mod kumo_api;
 mod lambda_api;
 mod lambda_async_api;
+mod lambda_mappings_api;
 mod lambda_policy_api;
 mod lambda_versions_api;
 

@@ -4,6 +4,7 @@
 mod async_queue;
 mod concurrency;
 mod destinations;
+pub mod event_sources;
 mod function;
 mod pool;
 pub mod report;
@@ -85,6 +86,7 @@ pub struct InvokeEngine {
     pools: Mutex<HashMap<PoolKey, Arc<WarmPool>>>,
     async_queue: OnceLock<AsyncQueue>,
     destinations: OnceLock<Arc<dyn DestinationSender>>,
+    event_sources: event_sources::EventSources,
     concurrency: Arc<ConcurrencyLimits>,
     /// Provisioned concurrency targets: version → (function, requested environments).
     provisioned: Mutex<HashMap<PoolKey, (FunctionVersion, u32)>>,
@@ -97,7 +99,8 @@ impl InvokeEngine {
     /// Creates the engine and starts its idle reaper.
     pub fn new(config: EngineConfig, runtimes: RuntimeRegistry, store: Store) -> Arc<Self> {
         let writer = store.metadata.spawn_batch_writer();
-        let engine = Arc::new(Self {
+        let engine = Arc::new_cyclic(|weak| Self {
+            event_sources: event_sources::EventSources::new(weak.clone()),
             runtimes,
             store,
             writer,
@@ -128,6 +131,11 @@ impl InvokeEngine {
     /// Sets where async invocations' outcomes are delivered (destinations, dead-letter queues).
     pub fn set_destinations(&self, sender: Arc<dyn DestinationSender>) {
         let _ = self.destinations.set(sender);
+    }
+
+    /// The event source mappings' pollers.
+    pub fn event_sources(&self) -> &event_sources::EventSources {
+        &self.event_sources
     }
 
     /// The destination sender, once wired.

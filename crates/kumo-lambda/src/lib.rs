@@ -3,6 +3,7 @@
 
 pub mod aliases;
 mod concurrency;
+pub mod event_source_mappings;
 pub mod event_invoke;
 mod functions;
 mod invoke;

@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS log_events (
     message TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (region, log_group, id);
+CREATE TABLE IF NOT EXISTS event_source_mappings (
+    uuid TEXT PRIMARY KEY,
+    region TEXT NOT NULL,
+    document TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS metering (
     request_id TEXT NOT NULL,
     document TEXT NOT NULL
@@ -259,6 +264,41 @@ impl MetadataStore {
             params![region, name, version],
         )?;
         Ok(deleted == 1)
+    }
+
+    /// Inserts or replaces an event source mapping.
+    pub fn put_event_source_mapping(&self, uuid: &str, region: &str, document: &str) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT OR REPLACE INTO event_source_mappings (uuid, region, document) VALUES (?1, ?2, ?3)",
+            params![uuid, region, document],
+        )?;
+        Ok(())
+    }
+
+    /// Reads an event source mapping of a region.
+    pub fn get_event_source_mapping(&self, uuid: &str, region: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT document FROM event_source_mappings WHERE uuid = ?1 AND region = ?2",
+                params![uuid, region],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every event source mapping as `(region, document)`, ordered by UUID.
+    pub fn list_event_source_mappings(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement =
+            connection.prepare_cached("SELECT region, document FROM event_source_mappings ORDER BY uuid")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes an event source mapping; returns whether it existed.
+    pub fn delete_event_source_mapping(&self, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self.lock().execute("DELETE FROM event_source_mappings WHERE uuid = ?1", params![uuid])? == 1)
     }
 
     /// Deletes every version of a function; returns how many rows went.
