@@ -17,10 +17,7 @@ pub fn routes() -> Router<Services> {
     Router::new()
         .route("/2015-03-31/event-source-mappings", get(list_mappings).post(create_mapping))
         .route("/2015-03-31/event-source-mappings/", get(list_mappings).post(create_mapping))
-        .route(
-            "/2015-03-31/event-source-mappings/{uuid}",
-            get(get_mapping).put(update_mapping).delete(delete_mapping),
-        )
+        .route("/2015-03-31/event-source-mappings/{uuid}", get(get_mapping).put(update_mapping).delete(delete_mapping))
 }
 
 async fn create_mapping(
@@ -70,7 +67,11 @@ async fn list_mappings(
     let max_items = match params.get("MaxItems") {
         None => None,
         Some(value) => Some(value.parse::<i64>().map_err(|_| {
-            ApiError(AwsError::new("ValidationException", 400, format!("Value '{value}' at 'maxItems' is not a number")))
+            ApiError(AwsError::new(
+                "ValidationException",
+                400,
+                format!("Value '{value}' at 'maxItems' is not a number"),
+            ))
         })?),
     };
     let listed = services

@@ -3,8 +3,8 @@
 
 pub mod aliases;
 mod concurrency;
-pub mod event_source_mappings;
 pub mod event_invoke;
+pub mod event_source_mappings;
 mod functions;
 mod invoke;
 pub mod permissions;
