@@ -43,10 +43,13 @@ pub fn classify(parts: &http::request::Parts) -> Protocol {
 pub async fn by_protocol(State(services): State<Services>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let protocol = classify(&parts);
-    // Services plug in here, one arm each, e.g.
-    // `Protocol::Json { prefix, .. } if prefix == "AmazonSQS" => sqs_api::json(services, parts, body).await`.
-    let _ = (&services, body);
+    // Services plug in here, one arm each.
     match protocol {
+        Protocol::Json { prefix, operation } if prefix == "AmazonSQS" => {
+            crate::sqs_api::json(services, parts, body, operation).await
+        }
+        // SQS's query protocol, also sent to queue URLs (`/<account>/<queue>`).
+        Protocol::Scoped { service } if service == "sqs" => crate::sqs_api::query(services, parts, body).await,
         Protocol::Json { .. } | Protocol::Scoped { .. } | Protocol::Unknown => {
             crate::error::unknown_operation(parts.method, parts.uri).await.into_response()
         }

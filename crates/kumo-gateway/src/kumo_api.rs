@@ -29,7 +29,7 @@ async fn health(State(services): State<Services>) -> Response {
     Json(serde_json::json!({
         "status": "ok",
         "version": services.version,
-        "services": { "lambda": "running" },
+        "services": { "lambda": "running", "sqs": "running" },
         "runtimes": { "python": pythons, "node": node, "provided": true },
         "sandbox": {
             "isolation": "none",

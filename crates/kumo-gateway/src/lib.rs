@@ -12,6 +12,7 @@ mod lambda_async_api;
 mod lambda_mappings_api;
 mod lambda_policy_api;
 mod lambda_versions_api;
+mod sqs_api;
 
 use std::sync::Arc;
 
@@ -27,6 +28,8 @@ pub use error::ApiError;
 pub struct Services {
     /// The Lambda service.
     pub lambda: Arc<LambdaService>,
+    /// The SQS service.
+    pub sqs: Arc<kumo_sqs::SqsService>,
     /// Region used when a request is unsigned.
     pub default_region: String,
     /// Kumo's version, reported by the health endpoint.

@@ -142,6 +142,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         account: args.account_id.clone(),
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());
+    let store_dir = store.data_dir().to_path_buf();
     let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
     {
         let lambda = Arc::clone(&lambda);
@@ -151,8 +152,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), Default::default())));
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
+    let sqs = {
+        let data_dir = store_dir.clone();
+        let account = args.account_id.clone();
+        tokio::task::spawn_blocking(move || kumo_sqs::SqsService::open(&data_dir, account))
+            .await?
+            .context("opening the sqs store")?
+    };
+    sqs.start_sweeper();
     let services = kumo_gateway::Services {
         lambda,
+        sqs,
         default_region: kumo_core::DEFAULT_REGION.to_string(),
         version: env!("CARGO_PKG_VERSION"),
         credentials: Arc::new(key_pairs.into_iter().collect()),

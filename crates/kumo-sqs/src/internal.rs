@@ -1,0 +1,119 @@
+//! The narrow in-process API other Kumo services use (Lambda destinations and dead-letter
+//! targets, the SQS event-source-mapping poller): queues are named by ARN (or, for sends, by
+//! name or URL too), and sends, receives and deletes keep every rule of the public API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kumo_core::AwsError;
+
+use crate::messages::{AttributeSelection, Outgoing};
+use crate::queue::Queue;
+use crate::types::{Message, MessageAttributes};
+use crate::{error, validation, SqsService};
+
+/// `SenderId` of messages Kumo itself sends.
+pub const KUMO_SENDER_ID: &str = "kumo";
+
+impl SqsService {
+    /// Resolves a queue by ARN, URL (`…/<account>/<name>`) or name, in `region` for names and URLs.
+    fn resolve(&self, region: &str, queue: &str) -> Result<Arc<Queue>, AwsError> {
+        if queue.starts_with("arn:") {
+            return self.queue_by_arn(queue).ok_or_else(error::queue_does_not_exist);
+        }
+        let name = queue.rsplit('/').next().unwrap_or(queue);
+        self.queue_named(region, name).ok_or_else(error::queue_does_not_exist)
+    }
+
+    /// Sends a message to a standard queue named by ARN, URL or name; returns its message id
+    /// once it is durably stored. FIFO queues need a group and are refused here.
+    pub async fn send_internal(
+        &self,
+        region: &str,
+        queue: &str,
+        body: String,
+        attributes: MessageAttributes,
+    ) -> Result<String, AwsError> {
+        let queue = self.resolve(region, queue)?;
+        if queue.fifo {
+            return Err(error::missing_parameter("MessageGroupId"));
+        }
+        validation::message_body(&body)?;
+        validation::message_attributes(&attributes)?;
+        let maximum = queue.lock().attributes.maximum_message_size as usize;
+        if validation::message_size(&body, &attributes) > maximum {
+            return Err(error::invalid_parameter(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {maximum} bytes."
+            )));
+        }
+        let outgoing = Outgoing {
+            body,
+            delay_seconds: u32::MAX,
+            attributes,
+            system_attributes: MessageAttributes::new(),
+            group_id: None,
+            dedup_id: None,
+        };
+        let mut sent = self.enqueue(&queue, vec![outgoing], KUMO_SENDER_ID).await?;
+        sent.pop().map(|sent| sent.message_id).ok_or_else(|| error::internal("a send produced no answer"))
+    }
+
+    /// Receives up to `max` (1–10) messages from the queue with this ARN, waiting up to `wait`
+    /// for the first; every system and user attribute is included (what an SQS event carries).
+    pub async fn receive_internal(
+        &self,
+        queue_arn: &str,
+        max: usize,
+        wait: Duration,
+        visibility_timeout: Option<u32>,
+    ) -> Result<Vec<Message>, AwsError> {
+        let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;
+        let taken = self.receive(&queue, max.clamp(1, 10), visibility_timeout, wait).await;
+        let selection = AttributeSelection::all();
+        Ok(taken.into_iter().map(|taken| Self::render(&queue, taken, &selection)).collect())
+    }
+
+    /// Deletes a received message from the queue with this ARN.
+    pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
+        let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;
+        let context = crate::SqsContext {
+            region: queue.region.clone(),
+            endpoint: String::new(),
+            sender_id: KUMO_SENDER_ID.to_string(),
+        };
+        let request = crate::types::DeleteMessageRequest {
+            queue_url: Some(format!("/{}/{}", self.account, queue.name)),
+            receipt_handle: Some(receipt_handle.to_string()),
+        };
+        self.delete_message(&context, request).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::types::{CreateQueueRequest, SqsContext};
+    use crate::SqsService;
+
+    #[tokio::test]
+    async fn send_receive_delete_by_arn() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = SqsService::open(dir.path(), "000000000000").unwrap();
+        let context =
+            SqsContext { region: "us-east-1".into(), endpoint: "http://localhost:4566".into(), sender_id: "t".into() };
+        let request = CreateQueueRequest { queue_name: Some("jobs".into()), ..Default::default() };
+        service.create_queue(&context, request).await.unwrap();
+        let arn = "arn:aws:sqs:us-east-1:000000000000:jobs";
+
+        let id = service.send_internal("us-east-1", arn, "hello".into(), Default::default()).await.unwrap();
+        let received = service.receive_internal(arn, 10, Duration::from_secs(1), Some(30)).await.unwrap();
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].message_id, id);
+        assert_eq!(received[0].body, "hello");
+        assert_eq!(received[0].attributes["ApproximateReceiveCount"], "1");
+        service.delete_internal(arn, &received[0].receipt_handle).await.unwrap();
+        assert!(service.receive_internal(arn, 10, Duration::ZERO, None).await.unwrap().is_empty());
+        assert!(service.send_internal("us-east-1", "missing", "x".into(), Default::default()).await.is_err());
+    }
+}
