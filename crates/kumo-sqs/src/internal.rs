@@ -73,6 +73,11 @@ impl SqsService {
         Ok(taken.into_iter().map(|taken| Self::render(&queue, taken, &selection)).collect())
     }
 
+    /// Whether a queue with this ARN exists.
+    pub fn queue_exists(&self, queue_arn: &str) -> bool {
+        self.queue_by_arn(queue_arn).is_some()
+    }
+
     /// Deletes a received message from the queue with this ARN.
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;

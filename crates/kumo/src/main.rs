@@ -1,6 +1,7 @@
 //! `kumo`: the server (`kumo serve`) and the command line for people (`deploy`, `invoke`,
 //! `ls`, `logs`). This crate only wires the library crates together.
 
+mod bridges;
 mod cli;
 mod client;
 mod serve;

@@ -150,8 +150,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .map_err(|error| anyhow::anyhow!("restoring concurrency settings: {error}"))?;
     }
-    engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), Default::default())));
-    engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
     let sqs = {
         let data_dir = store_dir.clone();
         let account = args.account_id.clone();
@@ -160,6 +158,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("opening the sqs store")?
     };
     sqs.start_sweeper();
+    let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
+    let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
+        [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();
+    engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), others)));
+    engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
+    engine.event_sources().connect(queues, Arc::new(Resolver(Arc::clone(&lambda))));
+    {
+        let lambda = Arc::clone(&lambda);
+        tokio::task::spawn_blocking(move || lambda.restore_event_source_mappings())
+            .await?
+            .map_err(|error| anyhow::anyhow!("restoring event source mappings: {error}"))?;
+    }
     let services = kumo_gateway::Services {
         lambda,
         sqs,

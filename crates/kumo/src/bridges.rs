@@ -1,0 +1,100 @@
+//! Narrow adapters between services: the SQS service as an event source for the invoke
+//! engine's pollers, and as a destination / dead-letter target for async invocations.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kumo_invoke::event_sources::{QueueSource, SourceMessage};
+use kumo_invoke::{BoxFuture, DestinationSender};
+use kumo_sqs::types::{MessageAttributeValue, MessageAttributes};
+use kumo_sqs::SqsService;
+
+/// SQS queues as seen by event source mappings.
+pub struct SqsQueues(pub Arc<SqsService>);
+
+/// Message attributes as Lambda's SQS event renders them.
+fn event_attributes(attributes: &MessageAttributes) -> serde_json::Value {
+    use base64::Engine as _;
+    let rendered: serde_json::Map<String, serde_json::Value> = attributes
+        .iter()
+        .map(|(name, value)| {
+            let mut attribute = serde_json::json!({
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value.data_type,
+            });
+            if let Some(string) = &value.string_value {
+                attribute["stringValue"] = serde_json::Value::String(string.clone());
+            }
+            if let Some(binary) = &value.binary_value {
+                attribute["binaryValue"] =
+                    serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(binary));
+            }
+            (name.clone(), attribute)
+        })
+        .collect();
+    serde_json::Value::Object(rendered)
+}
+
+impl QueueSource for SqsQueues {
+    fn exists<'a>(&'a self, arn: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move { self.0.queue_exists(arn) })
+    }
+
+    fn receive<'a>(
+        &'a self,
+        arn: &'a str,
+        max: usize,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SourceMessage>, String>> {
+        Box::pin(async move {
+            let messages = self.0.receive_internal(arn, max, wait, None).await.map_err(|e| e.to_string())?;
+            Ok(messages
+                .into_iter()
+                .map(|message| SourceMessage {
+                    message_attributes: event_attributes(&message.message_attributes),
+                    message_id: message.message_id,
+                    receipt_handle: message.receipt_handle,
+                    body: message.body,
+                    attributes: message.attributes,
+                    md5_of_body: message.md5_of_body,
+                })
+                .collect())
+        })
+    }
+
+    fn delete<'a>(&'a self, arn: &'a str, receipt_handles: Vec<String>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            for handle in receipt_handles {
+                self.0.delete_internal(arn, &handle).await.map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl DestinationSender for SqsQueues {
+    fn send<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        attributes: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let region = arn.split(':').nth(3).unwrap_or(kumo_core::DEFAULT_REGION).to_string();
+            let attributes: MessageAttributes = attributes
+                .into_iter()
+                .map(|(name, value)| {
+                    let value = MessageAttributeValue {
+                        data_type: "String".to_string(),
+                        string_value: Some(value),
+                        binary_value: None,
+                    };
+                    (name, value)
+                })
+                .collect::<BTreeMap<_, _>>();
+            self.0.send_internal(&region, arn, body, attributes).await.map(|_| ()).map_err(|e| e.to_string())
+        })
+    }
+}
