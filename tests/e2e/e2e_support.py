@@ -202,6 +202,26 @@ def wait_until_gone(processes, timeout=10.0):
         time.sleep(0.05)
 
 
+def function_processes(server, function_name):
+    """{pid: start time} of the host processes of `function_name`'s execution environments (the
+    runtime and what it started), found through the environment they inherited.
+
+    Functions run in their own pid namespace, so the pids they see (`os.getpid()`) mean nothing on
+    the host: tests look processes up from the outside instead."""
+    marker = f"\0AWS_LAMBDA_FUNCTION_NAME={function_name}\0".encode()
+    table = _process_table()
+    found = {}
+    for pid in descendants(server.process.pid):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as environ_file:
+                environ = b"\0" + environ_file.read()
+        except OSError:
+            continue
+        if marker in environ and pid in table:
+            found[pid] = table[pid][2]
+    return found
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -6,12 +6,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from e2e_support import Deployer, poll, process_running, python_zip
+from e2e_support import Deployer, function_processes, python_zip, wait_until_gone
 
+# Each environment draws its own id at Init. (Its pid says nothing: every environment has its own
+# pid namespace, where the runtime always has the same small pid.)
 COUNTER = """
 import os
 import time
+import uuid
 
+ENVIRONMENT = uuid.uuid4().hex
 invocations = 0
 
 def handler(event, context):
@@ -20,7 +24,7 @@ def handler(event, context):
     time.sleep(event.get("sleep", 0))
     if event.get("exit") is not None:
         os._exit(event["exit"])
-    return {"pid": os.getpid(), "count": invocations, "setting": os.environ.get("SETTING")}
+    return {"environment": ENVIRONMENT, "count": invocations, "setting": os.environ.get("SETTING")}
 """
 
 
@@ -28,12 +32,14 @@ def test_warm_environment_is_reused(make_function):
     function = make_function(COUNTER)
     answers = [function.invoke({}).payload for _ in range(3)]
     assert [answer["count"] for answer in answers] == [1, 2, 3]
-    assert len({answer["pid"] for answer in answers}) == 1
+    assert len({answer["environment"] for answer in answers}) == 1
 
 
-def test_timeout_kills_the_invocation_and_the_next_one_gets_a_fresh_environment(make_function):
+def test_timeout_kills_the_invocation_and_the_next_one_gets_a_fresh_environment(kumo, make_function):
     function = make_function(COUNTER, Timeout=1)
     first = function.invoke({}).payload
+    first_processes = function_processes(kumo, function.name)
+    assert first_processes
     timed_out = function.invoke({"sleep": 5}, LogType="Tail")
     assert timed_out.seconds < 3, "the invocation must end at the 1 s timeout, not when the handler returns"
     assert timed_out.function_error == "Unhandled"
@@ -42,9 +48,9 @@ def test_timeout_kills_the_invocation_and_the_next_one_gets_a_fresh_environment(
     assert "Task timed out after 1.00 seconds" in timed_out.log
     after = function.invoke({})
     assert after.function_error is None
-    assert after.payload["pid"] != first["pid"]
+    assert after.payload["environment"] != first["environment"]
     assert after.payload["count"] == 1
-    poll(lambda: not process_running(first["pid"]), what="the timed-out environment to be gone")
+    assert not wait_until_gone(first_processes), "the timed-out environment is still running"
 
 
 def test_crashing_runtime_is_an_exit_error_and_the_next_invoke_works(make_function):
@@ -59,9 +65,10 @@ def test_crashing_runtime_is_an_exit_error_and_the_next_invoke_works(make_functi
 
 
 @pytest.mark.parametrize("update", ["configuration", "code"])
-def test_updates_retire_warm_environments(make_function, update):
+def test_updates_retire_warm_environments(kumo, make_function, update):
     function = make_function(COUNTER, Environment={"Variables": {"SETTING": "old"}})
     before = function.invoke({}).payload
+    before_processes = function_processes(kumo, function.name)
     if update == "configuration":
         function.client.update_function_configuration(
             FunctionName=function.name, Environment={"Variables": {"SETTING": "new"}}
@@ -69,18 +76,19 @@ def test_updates_retire_warm_environments(make_function, update):
     else:
         function.client.update_function_code(FunctionName=function.name, ZipFile=python_zip(COUNTER + "\n# v2\n"))
     after = function.invoke({}).payload
-    assert after["pid"] != before["pid"]
+    assert after["environment"] != before["environment"]
     assert after["count"] == 1
     assert after["setting"] == ("new" if update == "configuration" else "old")
-    poll(lambda: not process_running(before["pid"]), what="the retired environment to stop")
+    assert not wait_until_gone(before_processes), "the retired environment is still running"
 
 
-def test_delete_stops_the_functions_environments(make_function):
+def test_delete_stops_the_functions_environments(kumo, make_function):
     function = make_function(COUNTER)
-    pid = function.invoke({}).payload["pid"]
-    assert process_running(pid)
+    function.invoke({})
+    processes = function_processes(kumo, function.name)
+    assert processes
     function.client.delete_function(FunctionName=function.name)
-    poll(lambda: not process_running(pid), what="the deleted function's environment to stop")
+    assert not wait_until_gone(processes), "the deleted function's environment is still running"
 
 
 def test_parallel_invocations_run_in_parallel_environments(make_function):
@@ -91,7 +99,7 @@ def test_parallel_invocations_run_in_parallel_environments(make_function):
     elapsed = time.monotonic() - started
     assert all(result.function_error is None for result in results), [r.raw for r in results]
     assert elapsed < 3.0, f"10 parallel 0.5 s invocations took {elapsed:.2f} s"
-    assert len({result.payload["pid"] for result in results}) == 10
+    assert len({result.payload["environment"] for result in results}) == 10
 
 
 @pytest.mark.parametrize(
@@ -126,8 +134,10 @@ def test_init_errors(make_function, files, handler, error_type, message):
 def test_idle_environments_are_stopped(start_server):
     server = start_server(KUMO_IDLE_TIMEOUT="1")
     function = Deployer(server).create(COUNTER)
-    pid = function.invoke({}).payload["pid"]
-    poll(lambda: not process_running(pid), timeout=15, what="the idle environment to be reaped")
+    function.invoke({})
+    processes = function_processes(server, function.name)
+    assert processes
+    assert not wait_until_gone(processes, timeout=15), "the idle environment was not reaped"
     pools = server.pools()
     assert pools[f"us-east-1/{function.name}:$LATEST"]["idle"] == 0
     cold = function.invoke({}, LogType="Tail")

@@ -2,7 +2,9 @@
 (`provided*`) driven by a bash script with curl and by AWS's own awslambdaric, unmodified."""
 
 import sys
+from pathlib import Path
 
+import awslambdaric
 import pytest
 from botocore.exceptions import ClientError
 
@@ -142,12 +144,28 @@ def handler(event, context):
 """
 
 
+def awslambdaric_files():
+    """awslambdaric and its dependencies, copied from the venv into the deployment package, as a
+    custom runtime ships them (the host's site-packages are not visible inside the sandbox)."""
+    site_packages = Path(awslambdaric.__file__).parent.parent
+    wanted = ["awslambdaric", "simplejson", "snapshot_restore_py.py", "runtime_client.*.so"]
+    files = {}
+    for pattern in wanted:
+        for path in site_packages.glob(pattern):
+            candidates = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+            for candidate in candidates:
+                if "__pycache__" not in candidate.parts:
+                    files[str(candidate.relative_to(site_packages))] = (candidate.read_bytes(), 0o644)
+    return files
+
+
 def test_custom_runtime_with_unmodified_awslambdaric(make_function):
-    # The venv's interpreter finds its own site-packages, where awslambdaric is installed.
-    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
-    function = make_function(
-        files={"bootstrap": bootstrap, "app.py": AWSLAMBDARIC_APP}, runtime="provided.al2", handler="app.handler"
-    )
+    # The sandbox's userland has the host's python3.X; awslambdaric (a C extension for this very
+    # minor version) comes in the package, as on AWS.
+    python = f"python3.{sys.version_info.minor}"
+    bootstrap = f"#!/bin/sh\nexec {python} -m awslambdaric app.handler\n"
+    files = {"bootstrap": bootstrap, "app.py": AWSLAMBDARIC_APP, **awslambdaric_files()}
+    function = make_function(files=files, runtime="provided.al2", handler="app.handler")
     result = function.invoke({})
     assert result.function_error is None, result.raw
     assert result.payload == {

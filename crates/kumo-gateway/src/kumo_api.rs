@@ -31,11 +31,7 @@ async fn health(State(services): State<Services>) -> Response {
         "version": services.version,
         "services": { "lambda": "running", "sqs": "running" },
         "runtimes": { "python": pythons, "node": node, "provided": true },
-        "sandbox": {
-            "isolation": "none",
-            "missing": ["namespaces", "cgroups", "seccomp"],
-            "note": "execution environments are plain child processes; isolation is not implemented yet",
-        },
+        "sandbox": runtimes.sandbox().report(),
     }))
     .into_response()
 }

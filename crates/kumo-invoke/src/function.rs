@@ -27,6 +27,8 @@ pub struct FunctionVersion {
     pub memory_mb: u32,
     /// Timeout in seconds.
     pub timeout_s: u32,
+    /// `EphemeralStorage` in MB: the size of `/tmp`.
+    pub ephemeral_mb: u32,
     /// Unpacked code.
     pub code_dir: PathBuf,
     /// The user's environment variables.

@@ -317,7 +317,8 @@ impl InvokeEngine {
             function.version,
             uuid::Uuid::new_v4().simple()
         );
-        let code_dir = function.code_dir.display().to_string();
+        // Paths as the function sees them: `/var/task` inside the sandbox.
+        let task_root = self.runtimes.sandbox().task_root(&function.code_dir).display().to_string();
         let mut environment: BTreeMap<String, String> = function.variables.clone();
         let reserved = [
             ("_HANDLER", function.handler.clone()),
@@ -333,19 +334,26 @@ impl InvokeEngine {
             ("AWS_SECRET_ACCESS_KEY", self.config.secret_access_key.clone()),
             ("AWS_SESSION_TOKEN", "kumo-session-token".to_string()),
             ("AWS_ENDPOINT_URL", self.config.endpoint_url.clone()),
-            ("LAMBDA_TASK_ROOT", code_dir.clone()),
+            ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_string()),
             ("TZ", ":UTC".to_string()),
             ("LANG", "en_US.UTF-8".to_string()),
             ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_string()),
-            ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{code_dir}:{code_dir}/lib:/opt/lib")),
+            ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib")),
         ];
         environment.extend(reserved.into_iter().map(|(key, value)| (key.to_string(), value)));
         if let Some(execution_env) = &plan.execution_env {
             environment.insert("AWS_EXECUTION_ENV".to_string(), execution_env.clone());
         }
         environment.extend(plan.environment.clone());
-        Ok(EnvironmentSpec { plan, code_dir: function.code_dir.clone(), environment })
+        Ok(EnvironmentSpec {
+            plan,
+            code_dir: function.code_dir.clone(),
+            environment,
+            memory_mb: function.memory_mb,
+            ephemeral_mb: function.ephemeral_mb,
+            sandbox: std::sync::Arc::clone(self.runtimes.sandbox()),
+        })
     }
 
     /// Runs one invocation synchronously: picks or starts an environment, runs, logs, meters.
@@ -385,6 +393,7 @@ impl InvokeEngine {
         let log_stream = leased.environment.log_stream().to_string();
         pool.release(leased);
         let mut output = result.log_lines;
+        let out_of_memory = matches!(result.outcome, InvokeOutcome::OutOfMemory(_));
         let (payload, function_error, status) = match result.outcome {
             InvokeOutcome::Success(body) => (body, None, None),
             InvokeOutcome::FunctionError { error_type, body } => {
@@ -403,15 +412,12 @@ impl InvokeEngine {
                     error_json("Sandbox.Timedout", &format!("RequestId: {} Error: {message}", request.request_id));
                 (body, Some("Unhandled"), Some(("timeout", "Sandbox.Timedout".to_string())))
             }
-            InvokeOutcome::Crashed(status) => {
+            InvokeOutcome::Crashed(status) | InvokeOutcome::OutOfMemory(status) => {
+                let error_type = if out_of_memory { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
                 let message = format!("RequestId: {} Error: Runtime exited with error: {status}", request.request_id);
                 output.push(platform_line(message.clone()));
-                output.push(platform_line("Runtime.ExitError".to_string()));
-                (
-                    error_json("Runtime.ExitError", &message),
-                    Some("Unhandled"),
-                    Some(("error", "Runtime.ExitError".to_string())),
-                )
+                output.push(platform_line(error_type.to_string()));
+                (error_json(error_type, &message), Some("Unhandled"), Some(("error", error_type.to_string())))
             }
             InvokeOutcome::ResponseTooLarge => {
                 let message = format!(

@@ -212,6 +212,7 @@ mod tests {
             handler: "h.h".into(),
             memory_mb: 128,
             timeout_s: 3,
+            ephemeral_mb: 512,
             code_dir: "/code".into(),
             variables: Default::default(),
         }

@@ -126,6 +126,7 @@ mod tests {
             handler: "h.h".into(),
             memory_mb: 256,
             timeout_s: 3,
+            ephemeral_mb: 512,
             code_dir: "/code".into(),
             variables: Default::default(),
         }

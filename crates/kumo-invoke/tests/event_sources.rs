@@ -104,7 +104,9 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
     let code = dir.join("code");
     std::fs::create_dir_all(&code).unwrap();
     std::fs::write(code.join("lambda_function.py"), HANDLER).unwrap();
-    let runtimes = RuntimeRegistry::prepare(&dir.join("runtimes"), None).unwrap();
+    // Plain child processes: this test binary cannot act as the sandbox launcher (`kumo sandbox-init`).
+    let sandbox = Arc::new(kumo_sandbox::Sandbox::off("engine test"));
+    let runtimes = RuntimeRegistry::prepare(&dir.join("runtimes"), None, sandbox).unwrap();
     let config = EngineConfig {
         endpoint_url: "http://127.0.0.1:9".to_string(),
         access_key_id: "test".to_string(),
@@ -125,6 +127,7 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
         handler: "lambda_function.handler".into(),
         memory_mb: 128,
         timeout_s: 10,
+        ephemeral_mb: 512,
         code_dir: code,
         variables: BTreeMap::new(),
     };

@@ -92,6 +92,7 @@ impl LambdaService {
             handler: configuration.handler.clone(),
             memory_mb: configuration.memory_size,
             timeout_s: configuration.timeout,
+            ephemeral_mb: configuration.ephemeral_storage.size,
             code_dir: self.store.blobs.code_dir(&record.code_blob),
             variables: runtime_variables(configuration),
         }

@@ -1,21 +1,27 @@
-//! One execution environment: a runtime process, its Runtime API endpoint and its output.
+//! One execution environment: a sandboxed runtime process, its cgroup, its Runtime API endpoint
+//! and its output.
 //!
 //! Lifecycle as on AWS: Init (start the process, wait for its first `/next`), then one
-//! invocation at a time, then Shutdown (kill the process group). A timeout, a crash or an
-//! oversized response leaves the environment unusable; the pool replaces it.
+//! invocation at a time, then Shutdown (kill the process group, remove the cgroup). A timeout, a
+//! crash, an out-of-memory kill or an oversized response leaves the environment unusable; the
+//! pool replaces it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::process::Child;
 use tokio::sync::watch;
 
-use crate::logs::{output_pipe, LogLine, OutputPipe};
-use crate::process;
+use crate::cgroups::{CpuQuota, EnvironmentCgroup};
+use crate::config::SetupFailure;
+use crate::logs::{LogLine, OutputPipe};
+use crate::process::{self, StatusReader};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
 use crate::runtimes::LaunchPlan;
+use crate::sandbox::{Launched, Sandbox};
 
 /// Longest Init phase AWS allows an on-demand environment.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +35,12 @@ pub struct EnvironmentSpec {
     pub code_dir: PathBuf,
     /// The environment variables the function sees (AWS's reserved ones plus the user's).
     pub environment: BTreeMap<String, String>,
+    /// `MemorySize`: the memory limit, and the CPU share that goes with it.
+    pub memory_mb: u32,
+    /// `EphemeralStorage`: the size of `/tmp`.
+    pub ephemeral_mb: u32,
+    /// The host's sandbox.
+    pub sandbox: Arc<Sandbox>,
 }
 
 /// Why Init failed; reported to the caller as the invocation's function error.
@@ -69,6 +81,9 @@ pub enum InvokeOutcome {
     Timeout,
     /// The runtime process exited; its exit status as AWS words it.
     Crashed(String),
+    /// The environment ran out of memory and the kernel killed the runtime (exit status as
+    /// AWS words it, `signal: killed`).
+    OutOfMemory(String),
     /// The response exceeded 6 MB.
     ResponseTooLarge,
 }
@@ -84,10 +99,19 @@ pub struct InvokeResult {
     pub init_lines: Vec<LogLine>,
     /// Time from handing out the event to the answer.
     pub duration: Duration,
-    /// Peak memory of the runtime process in MB.
+    /// Peak memory of the environment in MB (its cgroup's peak; the runtime's `VmHWM` without one).
     pub max_memory_used_mb: u64,
     /// Set on the first invocation of an environment: how long Init took.
     pub init_duration: Option<Duration>,
+}
+
+/// How the environment's first process ended.
+#[derive(Debug, Clone)]
+struct Exit {
+    /// As AWS words it: `exit status 1`, `signal: killed`.
+    status: String,
+    /// What the launcher reported, when it could not start the runtime.
+    setup_failure: Option<SetupFailure>,
 }
 
 /// A running execution environment.
@@ -96,7 +120,10 @@ pub struct ExecutionEnvironment {
     pid: u32,
     runtime_api: RuntimeApiServer,
     output: OutputPipe,
-    exited: watch::Receiver<Option<String>>,
+    exited: watch::Receiver<Option<Exit>>,
+    sandbox: Arc<Sandbox>,
+    cgroup: Option<Arc<dyn EnvironmentCgroup>>,
+    oom_kills_seen: u64,
     pending_init: Option<(Duration, Vec<LogLine>)>,
     usable: bool,
     log_stream: String,
@@ -117,20 +144,25 @@ impl ExecutionEnvironment {
         let runtime_api = RuntimeApiServer::start()
             .await
             .map_err(|e| failure(format!("cannot open the Runtime API: {e}"), started.elapsed()))?;
-        let (output, child_output) =
-            output_pipe().map_err(|e| failure(format!("cannot create the output pipe: {e}"), started.elapsed()))?;
         let mut environment = spec.environment.clone();
         environment.insert("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api.address().to_string());
-        let child = process::spawn(&spec.plan, &spec.code_dir, &environment, child_output)
-            .map_err(|e| failure(format!("cannot start {}: {e}", spec.plan.program.display()), started.elapsed()))?;
+        let sandbox = Arc::clone(&spec.sandbox);
+        let _starting = sandbox.starting();
+        let launched = sandbox
+            .launch(&spec.plan, &environment, &spec.code_dir, spec.memory_mb, spec.ephemeral_mb)
+            .map_err(|message| failure(message, started.elapsed()))?;
+        let Launched { child, output, status, cgroup } = launched;
         let pid = child.id().unwrap_or(0);
-        let (exited, exit_task) = Self::watch_exit(child);
+        let (exited, exit_task) = Self::watch_exit(child, status);
         let mut environment = Self {
             exit_task,
             pid,
             runtime_api,
             output,
             exited,
+            sandbox,
+            cgroup,
+            oom_kills_seen: 0,
             pending_init: None,
             usable: true,
             log_stream: spec.environment.get("AWS_LAMBDA_LOG_STREAM_NAME").cloned().unwrap_or_default(),
@@ -138,6 +170,12 @@ impl ExecutionEnvironment {
         };
         match environment.wait_for_init().await {
             Ok(()) => {
+                // Init ran with at least a full vCPU; invocations get the share MemorySize buys.
+                if let Some(cgroup) = &environment.cgroup {
+                    if let Err(error) = cgroup.set_cpu(CpuQuota::proportional(spec.memory_mb)) {
+                        tracing::warn!(%error, "cannot set the environment's CPU quota");
+                    }
+                }
                 let mut lines = Vec::new();
                 if let Some(warning) = &spec.plan.warning {
                     lines.push(LogLine { timestamp_ms: kumo_core::time::now_millis(), text: warning.clone() });
@@ -156,17 +194,31 @@ impl ExecutionEnvironment {
         }
     }
 
-    /// Moves the child into a task that publishes its exit status; Kumo keeps the pid to kill it.
-    fn watch_exit(mut child: Child) -> (watch::Receiver<Option<String>>, tokio::task::JoinHandle<()>) {
+    /// Moves the child into a task that publishes its exit status (and the launcher's setup
+    /// failure, if any); Kumo keeps the pid to kill it.
+    fn watch_exit(
+        mut child: Child,
+        mut status_reader: Option<StatusReader>,
+    ) -> (watch::Receiver<Option<Exit>>, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = watch::channel(None);
         let task = tokio::spawn(async move {
             let status = match child.wait().await {
                 Ok(status) => describe_exit(status),
                 Err(error) => format!("exit status unknown: {error}"),
             };
-            let _ = sender.send(Some(status));
+            // Every writer of the status pipe has exited by now: the read cannot block.
+            let setup_failure = status_reader.as_mut().and_then(StatusReader::failure);
+            let _ = sender.send(Some(Exit { status, setup_failure }));
         });
         (receiver, task)
+    }
+
+    /// Whether the OOM killer struck since the last look.
+    fn new_oom_kill(&mut self) -> bool {
+        let Some(kills) = self.cgroup.as_ref().and_then(|cgroup| cgroup.oom_kills()) else { return false };
+        let struck = kills > self.oom_kills_seen;
+        self.oom_kills_seen = kills;
+        struck
     }
 
     async fn wait_for_init(&mut self) -> Result<(), (String, InitErrorDetail)> {
@@ -202,10 +254,11 @@ impl ExecutionEnvironment {
                 };
                 Err((error_type, detail))
             }
-            Ok(Err(Some(status))) => Err((
-                "Runtime.ExitError".to_string(),
-                InitErrorDetail::Platform(format!("Runtime exited with error: {status}")),
-            )),
+            Ok(Err(Some(Exit { setup_failure: Some(failure), .. }))) => Err(setup_error(&failure)),
+            Ok(Err(Some(Exit { status, setup_failure: None }))) => {
+                let error_type = if self.new_oom_kill() { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
+                Err((error_type.to_string(), InitErrorDetail::Platform(format!("Runtime exited with error: {status}"))))
+            }
             Err(_) => Err((
                 "Sandbox.Timedout".to_string(),
                 InitErrorDetail::Platform("Init phase timed out after 10.00 seconds".to_string()),
@@ -244,7 +297,14 @@ impl ExecutionEnvironment {
             status = wait_exit(&mut exited) => InvokeOutcome::Crashed(status),
         };
         let duration = started.elapsed();
-        let max_memory_used_mb = process::peak_memory_mb(self.pid);
+        let outcome = match outcome {
+            InvokeOutcome::Crashed(status) if self.new_oom_kill() => InvokeOutcome::OutOfMemory(status),
+            other => other,
+        };
+        let max_memory_used_mb = match self.cgroup.as_ref().and_then(|cgroup| cgroup.memory_peak_bytes()) {
+            Some(bytes) => bytes.div_ceil(1024 * 1024),
+            None => process::peak_memory_mb(self.pid),
+        };
         if !matches!(outcome, InvokeOutcome::Success(_) | InvokeOutcome::FunctionError { .. }) {
             self.usable = false;
             self.shutdown();
@@ -268,20 +328,37 @@ impl ExecutionEnvironment {
 impl Drop for ExecutionEnvironment {
     fn drop(&mut self) {
         self.shutdown();
+        if let Some(cgroup) = self.cgroup.take() {
+            self.sandbox.retire_cgroup(cgroup);
+        }
         // Dropping the child (kill_on_drop) also kills it should the group kill have missed it.
         self.exit_task.abort();
     }
 }
 
-async fn wait_exit(exited: &mut watch::Receiver<Option<String>>) -> String {
+async fn wait_exit(exited: &mut watch::Receiver<Option<Exit>>) -> String {
     loop {
-        if let Some(status) = exited.borrow_and_update().clone() {
-            return status;
+        if let Some(exit) = exited.borrow_and_update().clone() {
+            return exit.status;
         }
         if exited.changed().await.is_err() {
             return "unknown".to_string();
         }
     }
+}
+
+/// The Init error for a launcher that could not start the runtime. A failed exec is what AWS
+/// reports as an invalid entrypoint; anything else is Kumo's own failure.
+fn setup_error(failure: &SetupFailure) -> (String, InitErrorDetail) {
+    if failure.step == "exec" {
+        return (
+            "Runtime.InvalidEntrypoint".to_string(),
+            InitErrorDetail::Platform(format!("fork/exec {}", failure.message)),
+        );
+    }
+    tracing::error!(step = %failure.step, message = %failure.message, "the sandbox could not be set up");
+    let message = format!("Kumo could not set up the sandbox ({}): {}", failure.step, failure.message);
+    ("Runtime.Unknown".to_string(), InitErrorDetail::Platform(message))
 }
 
 /// Words an exit status as AWS does (`exit status 1`, `signal: killed`).

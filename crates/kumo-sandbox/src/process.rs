@@ -1,16 +1,39 @@
-//! Spawning the runtime process: cleared environment, own process group, killed with Kumo.
+//! Starting an environment's first process: the launcher (`<kumo> sandbox-init`, which builds the
+//! sandbox and execs the runtime) or, with the sandbox off, the runtime itself. Either way the
+//! process gets a cleared environment, its own process group and a parent-death signal, so it
+//! never outlives Kumo.
 
 use std::collections::BTreeMap;
-use std::os::fd::OwnedFd;
+use std::io::{Read as _, Write as _};
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::path::Path;
 use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
+use crate::config::{LaunchConfig, Prelude, SetupFailure, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD};
 use crate::runtimes::LaunchPlan;
 
-/// Starts `plan` in `working_dir` with exactly `environment`, output to `output`.
-pub fn spawn(
+/// Runs between fork and exec: ties the child's life to Kumo's.
+///
+/// # Safety
+/// Only async-signal-safe calls (prctl, getppid).
+unsafe fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl and getppid are async-signal-safe and take no pointers.
+    unsafe {
+        // Environments must not outlive Kumo, even after `kill -9`.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() == 1 {
+            return Err(std::io::Error::other("kumo exited while starting the environment"));
+        }
+    }
+    Ok(())
+}
+
+/// Starts `plan` in `working_dir` with exactly `environment`, output to `output` (no sandbox).
+pub fn spawn_direct(
     plan: &LaunchPlan,
     working_dir: &Path,
     environment: &BTreeMap<String, String>,
@@ -27,24 +50,170 @@ pub fn spawn(
         .stderr(Stdio::from(output))
         .process_group(0)
         .kill_on_drop(true);
-    // SAFETY: the closure runs between fork and exec and only calls prctl and getppid,
-    // both async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            // Environments must not outlive Kumo, even after `kill -9`.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getppid() == 1 {
-                return Err(std::io::Error::other("kumo exited while starting the environment"));
-            }
-            Ok(())
-        });
-    }
+    // SAFETY: the closure only makes async-signal-safe calls.
+    unsafe { command.pre_exec(|| die_with_parent()) };
     command.spawn()
 }
 
-/// Kills the whole process group of an environment (the runtime and anything it started).
+/// The descriptors a launcher inherits: the read end of its configuration pipe and the write end
+/// of its status pipe.
+#[derive(Debug)]
+pub struct LaunchFds {
+    config: OwnedFd,
+    status: OwnedFd,
+}
+
+/// Kumo's end of a launcher's configuration pipe.
+#[derive(Debug)]
+pub struct ConfigWriter(std::fs::File);
+
+/// Pipe size for configurations: a whole one fits, so writing never waits for the launcher.
+const CONFIG_PIPE_BYTES: usize = 1024 * 1024;
+
+impl ConfigWriter {
+    /// Sends the environment's configuration; the launcher proceeds as soon as it has it.
+    pub fn send(mut self, config: &LaunchConfig) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(config).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        if line.len() > CONFIG_PIPE_BYTES {
+            return Err(std::io::Error::other("the launch configuration is too large"));
+        }
+        self.0.write_all(&line)
+    }
+}
+
+/// Kumo's end of a launcher's status pipe.
+#[derive(Debug)]
+pub struct StatusReader(std::fs::File);
+
+impl StatusReader {
+    /// The setup failure the launcher reported, if any. Read once the launcher has exited: by then
+    /// every process that could write has exited too.
+    pub fn failure(&mut self) -> Option<SetupFailure> {
+        let mut text = String::new();
+        let _ = self.0.read_to_string(&mut text);
+        let line = text.lines().find(|line| !line.trim().is_empty())?;
+        Some(
+            serde_json::from_str(line)
+                .unwrap_or_else(|_| SetupFailure { step: "unknown".to_string(), message: line.to_string() }),
+        )
+    }
+}
+
+/// Descriptors are moved above this number before `dup2` puts them at 3 and 4, so that neither
+/// overwrites the other.
+const HIGH_FD: RawFd = 10;
+
+fn duplicate_high(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor, owned by nobody else.
+    let duplicate = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, HIGH_FD) };
+    if duplicate == -1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `duplicate` is a fresh, valid descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(duplicate) })
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for two descriptors.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded; both descriptors are fresh and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Opens the configuration pipe (with the prelude already in it) and the status pipe.
+pub fn prepare_launch(prelude: &Prelude) -> std::io::Result<(LaunchFds, ConfigWriter, StatusReader)> {
+    let (config_read, config_write) = pipe()?;
+    // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer. If the host caps pipe sizes lower, the
+    // default 64 KiB still holds any realistic configuration.
+    unsafe { libc::fcntl(config_write.as_raw_fd(), libc::F_SETPIPE_SZ, CONFIG_PIPE_BYTES as libc::c_int) };
+    let mut writer = ConfigWriter(std::fs::File::from(config_write));
+    let mut line = serde_json::to_vec(prelude).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    writer.0.write_all(&line)?;
+    let (status_read, status_write) = pipe()?;
+    // SAFETY: sets a flag on a descriptor this function owns.
+    unsafe { libc::fcntl(status_read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let fds = LaunchFds { config: duplicate_high(&config_read)?, status: duplicate_high(&status_write)? };
+    Ok((fds, writer, StatusReader(std::fs::File::from(status_read))))
+}
+
+/// Runs between fork and exec: puts the configuration at fd 3 and the status pipe at fd 4
+/// (dup2 clears close-on-exec on the copies).
+///
+/// # Safety
+/// Only async-signal-safe calls (dup2); `config` and `status` are open descriptors above 4.
+unsafe fn install_launch_fds(config: RawFd, status: RawFd) -> std::io::Result<()> {
+    // SAFETY: dup2 is async-signal-safe; both sources are open and distinct from 3 and 4.
+    unsafe {
+        if libc::dup2(config, CONFIG_FD) == -1 || libc::dup2(status, STATUS_FD) == -1 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Starts the launcher for one environment; its output (and the runtime's) goes to `output`.
+pub fn spawn_launcher(launcher: &Path, fds: LaunchFds, output: OwnedFd) -> std::io::Result<Child> {
+    let mut command = Command::new(launcher);
+    command
+        .arg(LAUNCHER_COMMAND)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(output.try_clone()?))
+        .stderr(Stdio::from(output))
+        .process_group(0)
+        .kill_on_drop(true);
+    let (config, status) = (fds.config.as_raw_fd(), fds.status.as_raw_fd());
+    // SAFETY: the closure only makes async-signal-safe calls; the descriptors stay open in
+    // Kumo until spawn returns (`fds` is dropped after it).
+    unsafe {
+        command.pre_exec(move || {
+            die_with_parent()?;
+            install_launch_fds(config, status)
+        });
+    }
+    let child = command.spawn();
+    drop(fds);
+    child
+}
+
+/// Runs the launcher synchronously with a probe configuration (at start-up, to learn what the
+/// host allows). `Ok` when every step worked.
+pub fn run_probe(launcher: &Path, prelude: &Prelude, config: &LaunchConfig) -> Result<(), SetupFailure> {
+    let unexpected = |message: String| SetupFailure { step: "launcher".to_string(), message };
+    let prepared =
+        prepare_launch(prelude).and_then(|(fds, writer, status)| writer.send(config).map(|()| (fds, status)));
+    let (fds, mut status) = prepared.map_err(|e| unexpected(format!("preparing the probe: {e}")))?;
+    let mut command = std::process::Command::new(launcher);
+    command.arg(LAUNCHER_COMMAND).env_clear().stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let (config_fd, status_fd) = (fds.config.as_raw_fd(), fds.status.as_raw_fd());
+    // SAFETY: the closure only calls dup2; the descriptors stay open until spawn returns.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || install_launch_fds(config_fd, status_fd));
+    }
+    let output = command.output();
+    drop(fds);
+    let output = output.map_err(|e| unexpected(format!("cannot start {}: {e}", launcher.display())))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    if let Some(failure) = status.failure() {
+        return Err(failure);
+    }
+    let code = output.status.code();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Err(unexpected(match code {
+        Some(SETUP_FAILED_EXIT) => format!("setup failed without a reason: {}", stderr.trim()),
+        _ => format!("the launcher ended with {}: {}", output.status, stderr.trim()),
+    }))
+}
+
+/// Kills the whole process group of an environment (the launcher, init, the runtime and
+/// anything it started that kept the group).
 pub fn kill_group(pid: u32) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: killpg has no memory-safety preconditions; a stale pid group fails with ESRCH.
@@ -54,12 +223,29 @@ pub fn kill_group(pid: u32) {
     }
 }
 
-/// Peak resident memory of a process in MB (`VmHWM`), 0 if it cannot be read.
+/// Peak resident memory in MB (`VmHWM`) of the largest process among `pid` and its
+/// descendants (the runtime sits below the launcher and init); 0 if nothing can be read.
+/// Used only where no memory cgroup measures the whole environment.
 pub fn peak_memory_mb(pid: u32) -> u64 {
-    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return 0 };
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kilobytes| kilobytes.div_ceil(1024))
+    let mut peak = 0;
+    let mut pending = vec![pid];
+    let mut seen = 0;
+    while let Some(pid) = pending.pop() {
+        seen += 1;
+        if seen > 64 {
+            break;
+        }
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let kilobytes = status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            peak = peak.max(kilobytes.div_ceil(1024));
+        }
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            pending.extend(children.split_whitespace().filter_map(|child| child.parse::<u32>().ok()));
+        }
+    }
+    peak
 }

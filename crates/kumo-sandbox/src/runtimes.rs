@@ -3,9 +3,18 @@
 //! `python3.x` runs Kumo's Python bootstrap on an interpreter of that version found on the host
 //! (or the nearest one, with a warning in the function's log); `nodejsNN.x` runs Kumo's Node
 //! bootstrap on the host's Node; `provided*` runs the package's own `bootstrap` executable.
+//!
+//! Paths in a plan are the ones the runtime sees: inside the sandbox the bootstrap is in
+//! `/var/runtime` and the code in `/var/task`, both read-only, so the bootstrap's bytecode is
+//! compiled here, once per interpreter, when Kumo starts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::mounts::{RUNTIME_DIR, RUNTIME_PACKAGES_DIR, TASK_ROOT};
+use crate::rootfs::ExposedProgram;
+use crate::sandbox::Sandbox;
 
 /// Kumo's Python bootstrap, shipped inside the binary.
 pub const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
@@ -39,6 +48,19 @@ pub struct LaunchPlan {
     pub warning: Option<String>,
     /// `AWS_EXECUTION_ENV`, absent for custom runtimes.
     pub execution_env: Option<String>,
+    /// Host directories the sandbox mounts for this runtime.
+    pub mounts: RuntimeMounts,
+}
+
+/// Host directories a runtime needs inside the sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeMounts {
+    /// The bootstrap's directory, mounted at `/var/runtime`.
+    pub runtime_dir: Option<PathBuf>,
+    /// Kumo's Python packages (boto3), mounted at `/var/runtime/packages`.
+    pub runtime_packages: Option<PathBuf>,
+    /// The interpreter's installation prefix, when it lives outside `/usr/bin`.
+    pub interpreter_prefix: Option<PathBuf>,
 }
 
 /// What a runtime id asks for.
@@ -70,25 +92,63 @@ pub struct RuntimeRegistry {
     python_packages: Option<PathBuf>,
     pythons: BTreeMap<u32, PathBuf>,
     node: Option<(u32, PathBuf)>,
+    /// How each interpreter is reached inside the sandbox.
+    exposed: BTreeMap<PathBuf, ExposedProgram>,
+    sandbox: Arc<Sandbox>,
 }
 
 impl RuntimeRegistry {
-    /// Installs the bootstraps under `runtime_dir` and discovers interpreters.
+    /// Installs the bootstraps under `runtime_dir`, discovers interpreters and makes them
+    /// reachable inside `sandbox`.
     ///
     /// `KUMO_PYTHON3_<minor>` (e.g. `KUMO_PYTHON3_12=/opt/py/bin/python3.12`) and `KUMO_NODE`
     /// override discovery; `python_packages` (boto3 and friends) is put on `PYTHONPATH` like
     /// AWS's `/var/runtime`.
-    pub fn prepare(runtime_dir: &Path, python_packages: Option<PathBuf>) -> std::io::Result<Self> {
-        std::fs::create_dir_all(runtime_dir.join("python"))?;
+    pub fn prepare(
+        runtime_dir: &Path,
+        python_packages: Option<PathBuf>,
+        sandbox: Arc<Sandbox>,
+    ) -> std::io::Result<Self> {
+        // `packages` is only a mount point for the Python packages inside the sandbox.
+        std::fs::create_dir_all(runtime_dir.join("python/packages"))?;
         std::fs::create_dir_all(runtime_dir.join("node"))?;
         write_if_changed(&runtime_dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
         write_if_changed(&runtime_dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
-        Ok(Self {
-            runtime_dir: runtime_dir.to_path_buf(),
-            python_packages: python_packages.filter(|p| p.is_dir()),
-            pythons: discover_pythons(),
-            node: discover_node(),
-        })
+        let python_packages = python_packages.filter(|p| p.is_dir());
+        let mut pythons = discover_pythons();
+        let mut node = discover_node();
+        let mut exposed = BTreeMap::new();
+        let mut expose = |program: &Path| match sandbox.expose_program(program) {
+            Ok(program_in_sandbox) => {
+                exposed.insert(program.to_path_buf(), program_in_sandbox);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(program = %program.display(), %error, "interpreter not usable inside the sandbox");
+                false
+            }
+        };
+        pythons.retain(|_, interpreter| expose(interpreter));
+        if node.as_ref().is_some_and(|(_, interpreter)| !expose(interpreter)) {
+            node = None;
+        }
+        compile_bootstrap(&runtime_dir.join("python/bootstrap.py"), &pythons);
+        if let Some(packages) = &python_packages {
+            compile_packages_in_background(packages.clone(), pythons.clone());
+        }
+        Ok(Self { runtime_dir: runtime_dir.to_path_buf(), python_packages, pythons, node, exposed, sandbox })
+    }
+
+    /// The sandbox environments of these runtimes run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    fn program_in_sandbox(&self, interpreter: &Path) -> (PathBuf, Option<PathBuf>) {
+        match self.exposed.get(interpreter) {
+            Some(exposed) => (exposed.path.clone(), exposed.prefix.clone()),
+            None => (interpreter.to_path_buf(), None),
+        }
     }
 
     /// Python minor versions found, with their interpreters.
@@ -107,7 +167,7 @@ impl RuntimeRegistry {
         match family {
             RuntimeFamily::Python { minor } => self.python_plan(runtime, minor),
             RuntimeFamily::Node { major } => self.node_plan(runtime, major),
-            RuntimeFamily::Provided => provided_plan(code_dir),
+            RuntimeFamily::Provided => provided_plan(code_dir, self.sandbox.isolates_filesystem()),
         }
     }
 
@@ -120,23 +180,33 @@ impl RuntimeRegistry {
         let warning = (*found != minor).then(|| {
             format!("[WARNING] Kumo: no Python 3.{minor} on this host; running {runtime} on Python 3.{found}")
         });
+        let isolated = self.sandbox.isolates_filesystem();
         let mut environment = BTreeMap::new();
         if let Some(packages) = &self.python_packages {
-            environment.insert("PYTHONPATH".to_string(), packages.display().to_string());
+            let seen_as = if isolated { PathBuf::from(RUNTIME_PACKAGES_DIR) } else { packages.clone() };
+            environment.insert("PYTHONPATH".to_string(), seen_as.display().to_string());
         }
         environment.insert("PYTHONUNBUFFERED".to_string(), "1".to_string());
+        let bootstrap_dir = self.runtime_dir.join("python");
+        let bootstrap_seen_as = if isolated { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
+        let (program, interpreter_prefix) = self.program_in_sandbox(interpreter);
         Ok(LaunchPlan {
-            program: interpreter.clone(),
+            program,
             // Importing the bootstrap (instead of running it as a script) uses its cached bytecode:
             // the cold start then costs no more than a bare interpreter start.
             args: vec![
                 "-c".to_string(),
                 "import sys; sys.path[0] = sys.argv.pop(1); import bootstrap; bootstrap.main()".to_string(),
-                self.runtime_dir.join("python").display().to_string(),
+                bootstrap_seen_as.display().to_string(),
             ],
             environment,
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
+            mounts: RuntimeMounts {
+                runtime_dir: Some(bootstrap_dir),
+                runtime_packages: self.python_packages.clone(),
+                interpreter_prefix,
+            },
         })
     }
 
@@ -145,17 +215,22 @@ impl RuntimeRegistry {
         let warning = (*found != major)
             .then(|| format!("[WARNING] Kumo: no Node.js {major} on this host; running {runtime} on Node.js {found}"));
         let node_path = format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules");
+        let bootstrap_dir = self.runtime_dir.join("node");
+        let bootstrap_seen_as =
+            if self.sandbox.isolates_filesystem() { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
+        let (program, interpreter_prefix) = self.program_in_sandbox(node);
         Ok(LaunchPlan {
-            program: node.clone(),
-            args: vec![self.runtime_dir.join("node/bootstrap.js").display().to_string()],
+            program,
+            args: vec![bootstrap_seen_as.join("bootstrap.js").display().to_string()],
             environment: BTreeMap::from([("NODE_PATH".to_string(), node_path)]),
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
+            mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), runtime_packages: None, interpreter_prefix },
         })
     }
 }
 
-fn provided_plan(code_dir: &Path) -> Result<LaunchPlan, RuntimeError> {
+fn provided_plan(code_dir: &Path, isolated: bool) -> Result<LaunchPlan, RuntimeError> {
     use std::os::unix::fs::PermissionsExt;
     let bootstrap = code_dir.join("bootstrap");
     let executable = std::fs::metadata(&bootstrap).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
@@ -163,12 +238,65 @@ fn provided_plan(code_dir: &Path) -> Result<LaunchPlan, RuntimeError> {
         return Err(RuntimeError::MissingBootstrap);
     }
     Ok(LaunchPlan {
-        program: bootstrap,
+        program: if isolated { Path::new(TASK_ROOT).join("bootstrap") } else { bootstrap },
         args: Vec::new(),
         environment: BTreeMap::new(),
         warning: None,
         execution_env: None,
+        mounts: RuntimeMounts::default(),
     })
+}
+
+/// Compiles the bootstrap's bytecode for every interpreter whose copy is missing or stale: inside
+/// the sandbox `/var/runtime` is read-only, and compiling on every cold start would cost 7-13 ms.
+fn compile_bootstrap(bootstrap: &Path, pythons: &BTreeMap<u32, PathBuf>) {
+    let Ok(source_modified) = std::fs::metadata(bootstrap).and_then(|m| m.modified()) else { return };
+    let cache = bootstrap.with_file_name("__pycache__");
+    let children: Vec<_> = pythons
+        .iter()
+        .filter(|(minor, _)| {
+            let compiled = cache.join(format!("bootstrap.cpython-3{minor}.pyc"));
+            !std::fs::metadata(compiled).and_then(|m| m.modified()).is_ok_and(|modified| modified >= source_modified)
+        })
+        .filter_map(|(_, interpreter)| {
+            std::process::Command::new(interpreter)
+                .args(["-m", "py_compile"])
+                .arg(bootstrap)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .collect();
+    for mut child in children {
+        let _ = child.wait();
+    }
+}
+
+/// Compiles Kumo's Python packages (boto3) for every interpreter, in the background: they are
+/// mounted read-only, and without bytecode every cold start that imports boto3 would compile it.
+/// A marker file per interpreter makes later starts skip the walk.
+fn compile_packages_in_background(packages: PathBuf, pythons: BTreeMap<u32, PathBuf>) {
+    let spawned = std::thread::Builder::new().name("kumo-compile-packages".to_string()).spawn(move || {
+        for (minor, interpreter) in pythons {
+            let marker = packages.join(format!(".kumo-compiled-cpython-3{minor}"));
+            if marker.exists() {
+                continue;
+            }
+            let status = std::process::Command::new(&interpreter)
+                .args(["-m", "compileall", "-q", "-j", "0"])
+                .arg(&packages)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+            if status.is_ok_and(|status| status.success()) {
+                let _ = std::fs::write(&marker, b"");
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot compile the Python packages in the background");
+    }
 }
 
 fn write_if_changed(path: &Path, content: &str) -> std::io::Result<()> {
@@ -253,6 +381,8 @@ mod tests {
             python_packages: None,
             pythons: BTreeMap::from([(11, PathBuf::from("/py311")), (13, PathBuf::from("/py313"))]),
             node: None,
+            exposed: BTreeMap::new(),
+            sandbox: Arc::new(Sandbox::off("test")),
         };
         let exact = registry.plan("python3.11", Path::new("/code")).unwrap();
         assert_eq!((exact.program, exact.warning), (PathBuf::from("/py311"), None));
@@ -263,5 +393,26 @@ mod tests {
             registry.plan("nodejs20.x", Path::new("/code")),
             Err(RuntimeError::NoInterpreter("nodejs20.x".into()))
         );
+    }
+}
+
+#[cfg(test)]
+mod sandbox_path_tests {
+    use super::*;
+
+    #[test]
+    fn without_filesystem_isolation_plans_use_host_paths() {
+        let registry = RuntimeRegistry {
+            runtime_dir: PathBuf::from("/data/runtimes"),
+            python_packages: Some(PathBuf::from("/cache/packages")),
+            pythons: BTreeMap::from([(12, PathBuf::from("/py312"))]),
+            node: None,
+            exposed: BTreeMap::new(),
+            sandbox: Arc::new(Sandbox::off("test")),
+        };
+        let plan = registry.plan("python3.12", Path::new("/code")).unwrap();
+        assert_eq!(plan.args[2], "/data/runtimes/python");
+        assert_eq!(plan.environment["PYTHONPATH"], "/cache/packages");
+        assert_eq!(plan.mounts.runtime_dir, Some(PathBuf::from("/data/runtimes/python")));
     }
 }

@@ -35,6 +35,11 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // `kumo sandbox-init` (hidden, started by Kumo itself) sets up an execution environment's
+    // sandbox and execs its runtime; it must run before any async runtime or thread exists.
+    if kumo_sandbox::launcher::is_launcher_invocation() {
+        return kumo_sandbox::launcher::main();
+    }
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

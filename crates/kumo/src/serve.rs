@@ -114,7 +114,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Err(error) = prepared {
         tracing::warn!(%error, "boto3 is not available to Python functions");
     }
-    let runtimes = RuntimeRegistry::prepare(&store.data_dir().join("runtimes"), Some(packages))
+    let sandbox = {
+        let state_dir = store.data_dir().join("sandbox");
+        Arc::new(tokio::task::spawn_blocking(move || kumo_sandbox::Sandbox::probe(&state_dir)).await?)
+    };
+    sandbox.log_startup();
+    // Launchers started ahead of demand take the launcher's exec and cgroup moves off cold starts.
+    sandbox.keep_parked_launchers(2);
+    let runtimes = RuntimeRegistry::prepare(&store.data_dir().join("runtimes"), Some(packages), Arc::clone(&sandbox))
         .context("installing the runtime bootstraps")?;
     if runtimes.pythons().is_empty() {
         tracing::warn!("no Python interpreter found: python3.x functions cannot run");
@@ -122,9 +129,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if runtimes.node().is_none() {
         tracing::warn!("no Node.js found: nodejs functions cannot run");
     }
-    tracing::warn!(
-        "sandbox: execution environments run as plain child processes without namespaces, cgroups or seccomp"
-    );
 
     let key_pairs = parse_access_keys(&args.access_keys)?;
     let function_key = key_pairs[0].clone();
@@ -201,6 +205,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tracing::info!("shutting down: stopping execution environments");
     engine.flush().await;
     engine.shutdown();
+    // The stopped environments' cgroups go once their processes have exited.
+    tokio::task::spawn_blocking(move || sandbox.shutdown()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,200 @@
+//! What Kumo tells the launcher (`kumo sandbox-init`): two JSON lines read from fd 3, a pipe.
+//!
+//! The first line ([`Prelude`]) comes at once: the launcher joins its cgroups and then waits for
+//! the second ([`LaunchConfig`]). That lets Kumo start launchers ahead of demand ("parked"), so the
+//! exec of the launcher and the slow cgroup moves are off a cold start's path.
+//!
+//! Kumo decides everything (which namespaces, which mounts, which uid, which limits); the launcher
+//! only carries the steps out in order. Keeping the decisions on Kumo's side keeps the launcher
+//! small and lets unit tests check the decisions without root.
+//!
+//! The lines travel through an inherited pipe rather than argv or the environment: argv is
+//! world-readable in `/proc/<pid>/cmdline`, and the function's variables (which may contain
+//! `LD_PRELOAD`) must never reach the launcher's own dynamic loader, which still runs as Kumo.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The hidden subcommand of the `kumo` binary that runs the launcher.
+pub const LAUNCHER_COMMAND: &str = "sandbox-init";
+/// Descriptor the launcher reads its [`Prelude`] and [`LaunchConfig`] from.
+pub const CONFIG_FD: i32 = 3;
+/// Descriptor the launcher reports setup failures to (one [`SetupFailure`] JSON line).
+pub const STATUS_FD: i32 = 4;
+/// Exit status of a launcher whose setup failed; the reason is on the status descriptor.
+pub const SETUP_FAILED_EXIT: i32 = 125;
+
+/// What the launcher does as soon as it starts, before its environment is known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prelude {
+    /// `cgroup.procs` files the launcher moves itself into before anything else, so that every
+    /// process of the environment is accounted from its first instruction.
+    pub cgroup_procs: Vec<PathBuf>,
+}
+
+/// Everything the launcher needs to start one sandboxed runtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaunchConfig {
+    /// Executable to run, as a path inside the sandbox.
+    pub program: PathBuf,
+    /// Its arguments (without `argv[0]`, which is `program`).
+    pub args: Vec<String>,
+    /// Exactly the environment the runtime gets.
+    pub environment: Vec<(String, String)>,
+    /// Working directory inside the sandbox.
+    pub working_dir: PathBuf,
+    /// New namespaces; `None` runs in Kumo's namespaces (a host without them).
+    pub namespaces: Option<NamespaceConfig>,
+    /// The minimal root; `None` leaves the host's file system visible (no mount isolation).
+    pub mounts: Option<MountPlan>,
+    /// The unprivileged user the runtime runs as; `None` keeps Kumo's identity.
+    pub identity: Option<Identity>,
+    /// Set `PR_SET_NO_NEW_PRIVS` (required for the seccomp filter).
+    pub no_new_privs: bool,
+    /// Install Kumo's seccomp filter.
+    pub seccomp: bool,
+    /// Resource limits set before the runtime starts.
+    pub rlimits: Vec<ResourceLimit>,
+    /// Self-test: do every step, then exit 0 instead of starting `program`.
+    #[serde(default)]
+    pub probe: bool,
+}
+
+/// New mount, pid, ipc and uts namespaces, plus a user namespace when Kumo is not root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceConfig {
+    /// Host name inside the uts namespace.
+    pub hostname: String,
+    /// A user namespace with this mapping; needed when Kumo has no `CAP_SYS_ADMIN`.
+    pub user: Option<UserMapping>,
+}
+
+/// One uid and one gid mapped into a new user namespace (all an unprivileged process may map).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserMapping {
+    /// uid inside the namespace.
+    pub inside_uid: u32,
+    /// Kumo's uid it stands for.
+    pub outside_uid: u32,
+    /// gid inside the namespace.
+    pub inside_gid: u32,
+    /// Kumo's gid it stands for.
+    pub outside_gid: u32,
+}
+
+/// An unprivileged identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// User id.
+    pub uid: u32,
+    /// Group id (also the only group).
+    pub gid: u32,
+}
+
+/// A resource limit (`setrlimit`), soft and hard set alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceLimit {
+    /// Which limit.
+    pub resource: Resource,
+    /// The value for both the soft and the hard limit.
+    pub value: u64,
+}
+
+/// The rlimits Kumo sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resource {
+    /// `RLIMIT_NOFILE`.
+    OpenFiles,
+    /// `RLIMIT_NPROC`.
+    Processes,
+    /// `RLIMIT_CORE`.
+    CoreFileSize,
+}
+
+/// How to build the sandbox's root file system: a small tmpfs at `root` (a host directory used
+/// only as a mount point), filled by `steps` in order, then made the process's root with
+/// `pivot_root` and remounted read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountPlan {
+    /// Host directory the root tmpfs is mounted on (private to the environment's mount namespace).
+    pub root: PathBuf,
+    /// What to put into the root, in order. Targets are absolute paths inside the sandbox.
+    pub steps: Vec<MountStep>,
+}
+
+/// One step of a [`MountPlan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MountStep {
+    /// An empty directory (mode 0755).
+    Dir { target: PathBuf },
+    /// A symbolic link `target -> link_to`.
+    Symlink { target: PathBuf, link_to: PathBuf },
+    /// A bind mount of a host path, never recursive (submounts of the source stay hidden).
+    Bind {
+        /// Host path.
+        source: PathBuf,
+        /// Path inside the sandbox.
+        target: PathBuf,
+        /// What the source is.
+        kind: BindKind,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Path inside the sandbox.
+        target: PathBuf,
+        /// Size limit in MiB.
+        size_mb: u32,
+        /// Octal mode of its root directory.
+        mode: u32,
+    },
+    /// `/proc` of the new pid namespace.
+    Proc { target: PathBuf },
+}
+
+/// What a bind mount's source is; decides the mount point and the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BindKind {
+    /// A directory, remounted read-only, nosuid and nodev.
+    Directory,
+    /// A regular file, remounted read-only, nosuid and nodev.
+    File,
+    /// A device node (`/dev/null`…), left writable and with device access.
+    Device,
+}
+
+/// Why the launcher could not start the runtime; written as one JSON line to [`STATUS_FD`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupFailure {
+    /// The step that failed (`cgroups`, `namespaces`, `mounts`, `identity`, `seccomp`, `exec`…).
+    pub step: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json() {
+        let config = LaunchConfig {
+            program: PathBuf::from("/var/task/bootstrap"),
+            args: vec!["a".into()],
+            environment: vec![("K".into(), "V".into())],
+            working_dir: PathBuf::from("/var/task"),
+            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None }),
+            mounts: Some(MountPlan {
+                root: PathBuf::from("/data/sandbox/root"),
+                steps: vec![MountStep::Proc { target: PathBuf::from("/proc") }],
+            }),
+            identity: Some(Identity { uid: 993, gid: 990 }),
+            no_new_privs: true,
+            seccomp: true,
+            rlimits: vec![ResourceLimit { resource: Resource::OpenFiles, value: 1024 }],
+            probe: false,
+        };
+        let json = serde_json::to_string(&config).unwrap();
+        assert_eq!(serde_json::from_str::<LaunchConfig>(&json).unwrap(), config);
+    }
+}

@@ -1,0 +1,314 @@
+//! The launcher, `kumo sandbox-init`: the small program between Kumo and a runtime that puts the
+//! runtime into its sandbox. Kumo starts it instead of the runtime, with a [`Prelude`] and then a
+//! [`LaunchConfig`] on fd 3 and a status pipe on fd 4. It runs before any async runtime or thread
+//! exists, so it may fork freely. Kumo may start it ahead of demand: it joins its cgroups and then
+//! waits for its configuration.
+//!
+//! Three processes make up an environment:
+//! ```text
+//! kumo ── launcher (Kumo's child, host pid namespace: relays the runtime's exit status)
+//!           └── init (pid 1 of the new pid namespace: builds the root, reaps orphans)
+//!                 └── runtime (pid 2: unprivileged, seccomp-filtered, exec'd with exactly its environment)
+//! ```
+//! The launcher dies with Kumo (parent-death signal, set by Kumo before exec), init dies with the
+//! launcher (its own parent-death signal), and when init dies the kernel kills everything left in
+//! the pid namespace. The runtime's exit status comes back to Kumo unchanged: init passes it to
+//! the launcher through a pipe and the launcher ends the same way (same code or same signal).
+//!
+//! A failed step is reported as one [`SetupFailure`] JSON line on the status pipe, and the
+//! launcher exits with [`SETUP_FAILED_EXIT`].
+
+use std::ffi::CString;
+use std::io::Read as _;
+use std::os::fd::{FromRawFd as _, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::process::ExitCode;
+
+use crate::config::{
+    Identity, LaunchConfig, Prelude, SetupFailure, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD,
+};
+use crate::syscalls::{Linux, Syscalls};
+use crate::{mounts, namespaces, rlimits, seccomp};
+
+/// Whether this process was started as the launcher (`<exe> sandbox-init`). Binaries that can
+/// start environments call this first thing in `main` and then [`main`].
+pub fn is_launcher_invocation() -> bool {
+    std::env::args_os().nth(1).is_some_and(|arg| arg == LAUNCHER_COMMAND)
+}
+
+/// Runs the launcher. Returns only on a usage error; otherwise it execs the runtime or exits.
+pub fn main() -> ExitCode {
+    // SAFETY: F_GETFD only inspects the descriptor table.
+    if unsafe { libc::fcntl(CONFIG_FD, libc::F_GETFD) } == -1 {
+        eprintln!("kumo {LAUNCHER_COMMAND}: internal command started by Kumo, not meant to be run by hand");
+        return ExitCode::from(2);
+    }
+    // SAFETY: fd 3 is open (checked above) and belongs to this process alone from here on.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(CONFIG_FD) });
+    let mut lines = std::io::BufReader::with_capacity(16 * 1024, file);
+    let prelude: Prelude = read_line(&mut lines);
+    join_cgroups(&prelude);
+    // A parked launcher waits here until Kumo has an environment for it.
+    let config: LaunchConfig = read_line(&mut lines);
+    drop(lines);
+    run(&config)
+}
+
+fn read_line<T: serde::de::DeserializeOwned>(lines: &mut impl std::io::BufRead) -> T {
+    let mut line = String::new();
+    match lines.read_line(&mut line) {
+        Ok(0) => {
+            // Kumo dropped a parked launcher it no longer needs.
+            // SAFETY: exits without running destructors; nothing is half-done.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(_) => serde_json::from_str(&line).unwrap_or_else(|error| fail("config", error)),
+        Err(error) => fail("config", error),
+    }
+}
+
+/// Joins the environment's cgroups first: everything after is accounted and limited.
+fn join_cgroups(prelude: &Prelude) {
+    let sys = Linux;
+    for procs in &prelude.cgroup_procs {
+        if let Err(error) = sys.write_file(procs, "0") {
+            fail("cgroups", format!("joining {}: {error}", procs.display()));
+        }
+    }
+}
+
+/// Reports a failed step to Kumo and exits.
+fn fail(step: &str, error: impl std::fmt::Display) -> ! {
+    let failure = SetupFailure { step: step.to_string(), message: error.to_string() };
+    let mut line = serde_json::to_string(&failure).unwrap_or_else(|_| format!("{{\"step\":\"{step}\"}}"));
+    line.push('\n');
+    // SAFETY: writes a valid buffer to the status descriptor; an error is ignored (nobody listens).
+    unsafe {
+        libc::write(STATUS_FD, line.as_ptr().cast(), line.len());
+        libc::_exit(SETUP_FAILED_EXIT)
+    }
+}
+
+fn last_error() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+fn run(config: &LaunchConfig) -> ! {
+    let sys = Linux;
+    let Some(namespace_config) = &config.namespaces else {
+        // No namespaces on this host: this process becomes the runtime itself.
+        start_runtime(config);
+    };
+    if let Err(error) = namespaces::enter(&sys, namespace_config) {
+        fail("namespaces", error);
+    }
+    let (relay_read, relay_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
+    let (alive_read, alive_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
+    // SAFETY: the launcher is single-threaded, so the child may keep using the allocator.
+    match unsafe { libc::fork() } {
+        -1 => fail("fork", last_error()),
+        0 => {
+            drop(relay_read);
+            drop(alive_write);
+            init(config, relay_write, alive_read)
+        }
+        init_pid => {
+            drop(relay_write);
+            drop(alive_read);
+            // SAFETY: the launcher has nothing more to report; init and the runtime hold copies.
+            unsafe { libc::close(STATUS_FD) };
+            relay(init_pid, relay_read, alive_write)
+        }
+    }
+}
+
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 returns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(last_error());
+    }
+    // SAFETY: pipe2 succeeded; both descriptors are new and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// How the runtime ended, as init tells the launcher: `[0, code]` or `[1, signal]`.
+fn encode_status(status: libc::c_int) -> [u8; 2] {
+    if libc::WIFSIGNALED(status) {
+        [1, libc::WTERMSIG(status) as u8]
+    } else {
+        [0, libc::WEXITSTATUS(status) as u8]
+    }
+}
+
+fn wait_for(pid: libc::pid_t) -> (libc::pid_t, libc::c_int) {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if waited == -1 && last_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        return (waited, status);
+    }
+}
+
+/// The launcher's part: wait for init, then end the way the runtime ended.
+fn relay(init_pid: libc::pid_t, relay_read: OwnedFd, _alive_write: OwnedFd) -> ! {
+    let (_, init_status) = wait_for(init_pid);
+    let mut message = [0u8; 2];
+    let mut file = std::fs::File::from(relay_read);
+    let received = file.read(&mut message).unwrap_or(0);
+    let (kind, value) = if received == 2 {
+        (message[0], libc::c_int::from(message[1]))
+    } else {
+        // Init itself was killed (by Kumo, or the OOM killer): end the way it did.
+        let [kind, value] = encode_status(init_status);
+        (kind, libc::c_int::from(value))
+    };
+    if kind == 1 {
+        die_by_signal(value);
+    }
+    // SAFETY: ends the process with the runtime's exit code.
+    unsafe { libc::_exit(value) }
+}
+
+fn die_by_signal(signal: libc::c_int) -> ! {
+    // SAFETY: restoring the default action and signalling ourselves are plain syscalls; if the
+    // signal does not end the process (it should), the exit code says which one it was.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, signal);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::kill(libc::getpid(), signal);
+        libc::_exit(128 + signal)
+    }
+}
+
+/// Pid 1 of the new pid namespace: builds the root, starts the runtime, reaps orphans, and
+/// reports the runtime's end to the launcher. Its own exit tears the namespace down.
+fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd) -> ! {
+    let sys = Linux;
+    // SAFETY: prctl with integer arguments; getppid cannot tell whether the launcher is gone
+    // (it lives outside this pid namespace), so the alive pipe is checked instead.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            fail("namespaces", last_error());
+        }
+        let mut poll = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&alive_read), events: 0, revents: 0 };
+        if libc::poll(&mut poll, 1, 0) > 0 && poll.revents & libc::POLLHUP != 0 {
+            libc::_exit(SETUP_FAILED_EXIT);
+        }
+    }
+    if let Some(namespace_config) = &config.namespaces {
+        if let Err(error) = namespaces::set_hostname(&sys, namespace_config) {
+            fail("namespaces", format!("sethostname: {error}"));
+        }
+    }
+    if let Some(plan) = &config.mounts {
+        if let Err(error) = mounts::apply(&sys, plan) {
+            fail("mounts", error);
+        }
+    }
+    // SAFETY: single-threaded; see `run`.
+    let runtime = match unsafe { libc::fork() } {
+        -1 => fail("fork", last_error()),
+        0 => {
+            drop(relay_write);
+            drop(alive_read);
+            start_runtime(config)
+        }
+        pid => pid,
+    };
+    // SAFETY: init reports nothing itself from here on; only the runtime may still fail setup.
+    unsafe { libc::close(STATUS_FD) };
+    loop {
+        let (waited, status) = wait_for(-1);
+        if waited == runtime || waited == -1 {
+            let message = encode_status(status);
+            // SAFETY: writes two bytes from a valid buffer; if the launcher is gone nobody cares.
+            unsafe {
+                libc::write(std::os::fd::AsRawFd::as_raw_fd(&relay_write), message.as_ptr().cast(), 2);
+                libc::_exit(0)
+            }
+        }
+    }
+}
+
+/// Everything that happens in the runtime's own process before `execve`.
+fn start_runtime(config: &LaunchConfig) -> ! {
+    // Everything that allocates happens before the first restriction is in place.
+    let program = c_string(config.program.as_os_str().as_bytes());
+    let mut argv: Vec<CString> = vec![program.clone()];
+    argv.extend(config.args.iter().map(|arg| c_string(arg.as_bytes())));
+    let envp: Vec<CString> =
+        config.environment.iter().map(|(key, value)| c_string(format!("{key}={value}").as_bytes())).collect();
+    let filters =
+        if config.seccomp { Some(seccomp::filters().unwrap_or_else(|error| fail("seccomp", error))) } else { None };
+    let working_dir = c_string(config.working_dir.as_os_str().as_bytes());
+
+    if let Err(error) = rlimits::apply(&config.rlimits) {
+        fail("rlimits", error);
+    }
+    if let Some(identity) = config.identity {
+        let in_user_namespace = config.namespaces.as_ref().is_some_and(|n| n.user.is_some());
+        if let Err(error) = drop_privileges(identity, in_user_namespace) {
+            fail("identity", error);
+        }
+    }
+    // SAFETY: plain syscalls with valid arguments. SIGPIPE is reset because Rust's start-up code
+    // ignored it in this process and an ignored signal stays ignored across execve.
+    unsafe {
+        if (config.no_new_privs || config.seccomp) && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+            fail("no_new_privs", last_error());
+        }
+        if libc::chdir(working_dir.as_ptr()) != 0 {
+            fail("working directory", format!("{}: {}", config.working_dir.display(), last_error()));
+        }
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        // The status pipe closes on a successful exec; it stays open to report a failed one.
+        libc::fcntl(STATUS_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+    if let Some(filters) = &filters {
+        if let Err(error) = seccomp::install(filters) {
+            fail("seccomp", error);
+        }
+    }
+    if config.probe {
+        // SAFETY: the self-test ends here, successfully.
+        unsafe { libc::_exit(0) };
+    }
+    let mut argv_pointers: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
+    argv_pointers.push(std::ptr::null());
+    let mut envp_pointers: Vec<*const libc::c_char> = envp.iter().map(|entry| entry.as_ptr()).collect();
+    envp_pointers.push(std::ptr::null());
+    // SAFETY: both arrays are NULL-terminated and point to NUL-terminated strings kept alive by
+    // `argv` and `envp`; execve only returns on failure.
+    unsafe { libc::execve(program.as_ptr(), argv_pointers.as_ptr(), envp_pointers.as_ptr()) };
+    fail("exec", format!("{}: {}", config.program.display(), last_error()))
+}
+
+fn c_string(bytes: &[u8]) -> CString {
+    CString::new(bytes).unwrap_or_else(|_| fail("config", "a string contains a NUL byte"))
+}
+
+/// Becomes `identity` for good: no supplementary groups, then gid, then uid (last, since
+/// changing the others needs the privilege it gives up).
+fn drop_privileges(identity: Identity, in_user_namespace: bool) -> std::io::Result<()> {
+    // SAFETY: plain syscalls with integer arguments.
+    unsafe {
+        // A user namespace has setgroups denied (and no supplementary groups to drop).
+        if !in_user_namespace && libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(last_error());
+        }
+        if libc::setresgid(identity.gid, identity.gid, identity.gid) != 0 {
+            return Err(last_error());
+        }
+        if libc::setresuid(identity.uid, identity.uid, identity.uid) != 0 {
+            return Err(last_error());
+        }
+    }
+    Ok(())
+}

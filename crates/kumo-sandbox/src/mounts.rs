@@ -1,0 +1,406 @@
+//! The sandbox's root file system: which host paths an environment sees ([`plan`]) and how the
+//! launcher builds that root inside the environment's mount namespace ([`apply`]).
+//!
+//! The root is a tiny tmpfs holding only mount points, symlinks and the mounts of the plan; after
+//! `pivot_root` it is remounted read-only, so the only writable places are `/tmp` (a size-limited
+//! tmpfs of its own) and the device nodes. Nothing else of the host is reachable: no home
+//! directories, no Kumo data dir, no other function's code, no `/etc/shadow`.
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{BindKind, MountPlan, MountStep};
+use crate::syscalls::{MountFlags, Syscalls};
+
+/// Where the function's code is mounted (`LAMBDA_TASK_ROOT`).
+pub const TASK_ROOT: &str = "/var/task";
+/// Where the runtime's bootstrap is mounted (`LAMBDA_RUNTIME_DIR`).
+pub const RUNTIME_DIR: &str = "/var/runtime";
+/// Where Kumo's Python packages (boto3) are mounted, on `PYTHONPATH`.
+pub const RUNTIME_PACKAGES_DIR: &str = "/var/runtime/packages";
+
+/// A host path the sandbox mirrors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SystemPath {
+    /// Bound read-only at the same path.
+    Directory(PathBuf),
+    /// Recreated as the same symlink (merged-`/usr` hosts: `/lib -> usr/lib`).
+    Symlink { path: PathBuf, link_to: PathBuf },
+}
+
+/// The parts of the root shared by every environment, prepared once by Kumo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootLayout {
+    /// Empty host directory the root tmpfs is mounted on.
+    pub mount_point: PathBuf,
+    /// Kumo's curated userland (shell, coreutils, curl, interpreters), mounted as `/usr/bin`.
+    pub userland: PathBuf,
+    /// Kumo's generated `/etc` (passwd, group, hosts, CA certificates, `ld.so.cache`).
+    pub etc: PathBuf,
+    /// Shared libraries and data mirrored from the host (`/usr/lib`, `/lib -> usr/lib`…).
+    pub system: Vec<SystemPath>,
+    /// The host's `resolv.conf`, bound live so DNS follows the host.
+    pub resolv_conf: Option<PathBuf>,
+}
+
+/// What one environment adds to the shared layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentMounts {
+    /// The function's unpacked code, at [`TASK_ROOT`].
+    pub code_dir: PathBuf,
+    /// The runtime's bootstrap directory, at [`RUNTIME_DIR`].
+    pub runtime_dir: Option<PathBuf>,
+    /// Kumo's Python packages, at [`RUNTIME_PACKAGES_DIR`].
+    pub runtime_packages: Option<PathBuf>,
+    /// An interpreter installed outside `/usr/bin` (pyenv, nvm, `/usr/local`), at its own path
+    /// because such builds find their libraries through absolute paths (RPATH, prefix).
+    pub interpreter_prefix: Option<PathBuf>,
+    /// Size of `/tmp` in MiB (`EphemeralStorage`).
+    pub tmp_mb: u32,
+}
+
+/// Device nodes a runtime needs; nothing else of the host's `/dev`.
+const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
+
+/// The mount plan of one environment.
+pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
+    fn path(value: &str) -> PathBuf {
+        PathBuf::from(value)
+    }
+    let bind = |source: &Path, target: &str, kind| MountStep::Bind {
+        source: source.to_path_buf(),
+        target: path(target),
+        kind,
+    };
+    let mut steps = vec![bind(&layout.userland, "/usr/bin", BindKind::Directory)];
+    for system in &layout.system {
+        steps.push(match system {
+            SystemPath::Directory(dir) => {
+                MountStep::Bind { source: dir.clone(), target: dir.clone(), kind: BindKind::Directory }
+            }
+            SystemPath::Symlink { path, link_to } => {
+                MountStep::Symlink { target: path.clone(), link_to: link_to.clone() }
+            }
+        });
+    }
+    // The userland is one directory, so `/bin` and `/sbin` point at it as on merged-/usr systems.
+    for link in ["/bin", "/sbin"] {
+        if !layout.system.iter().any(|s| matches!(s, SystemPath::Symlink { path, .. } if path == Path::new(link))) {
+            steps.push(MountStep::Symlink { target: path(link), link_to: path("usr/bin") });
+        }
+    }
+    steps.push(bind(&layout.etc, "/etc", BindKind::Directory));
+    if let Some(resolv_conf) = &layout.resolv_conf {
+        steps.push(bind(resolv_conf, "/etc/resolv.conf", BindKind::File));
+    }
+    for device in DEVICES {
+        steps.push(bind(&Path::new("/dev").join(device), &format!("/dev/{device}"), BindKind::Device));
+    }
+    for (name, link_to) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        steps.push(MountStep::Symlink { target: Path::new("/dev").join(name), link_to: path(link_to) });
+    }
+    steps.push(MountStep::Proc { target: path("/proc") });
+    steps.push(MountStep::Tmpfs { target: path("/tmp"), size_mb: environment.tmp_mb, mode: 0o1777 });
+    steps.push(bind(&environment.code_dir, TASK_ROOT, BindKind::Directory));
+    match &environment.runtime_dir {
+        Some(dir) => steps.push(bind(dir, RUNTIME_DIR, BindKind::Directory)),
+        None => steps.push(MountStep::Dir { target: path(RUNTIME_DIR) }),
+    }
+    if let Some(packages) = &environment.runtime_packages {
+        steps.push(bind(packages, RUNTIME_PACKAGES_DIR, BindKind::Directory));
+    }
+    // Layers are not supported yet: `/opt` exists, empty and read-only, as for a function without any.
+    steps.push(MountStep::Dir { target: path("/opt") });
+    if let Some(prefix) = &environment.interpreter_prefix {
+        steps.push(MountStep::Bind { source: prefix.clone(), target: prefix.clone(), kind: BindKind::Directory });
+    }
+    MountPlan { root: layout.mount_point.clone(), steps }
+}
+
+/// Which step failed and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {source}")]
+pub struct MountError {
+    what: String,
+    #[source]
+    source: io::Error,
+}
+
+fn failed(what: impl Into<String>) -> impl FnOnce(io::Error) -> MountError {
+    let what = what.into();
+    move |source| MountError { what, source }
+}
+
+/// Flags every bind mount is remounted with (plus read-only for directories and files).
+const BIND_FLAGS: MountFlags = libc::MS_NOSUID | libc::MS_NODEV;
+
+/// Builds the root of `plan` and pivots into it. Must run inside a new mount namespace (and, for
+/// `/proc`, inside the new pid namespace).
+pub fn apply(sys: &dyn Syscalls, plan: &MountPlan) -> Result<(), MountError> {
+    // Nothing mounted from here on may propagate back to the host's namespace.
+    sys.mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(failed("making / private"))?;
+    let root = &plan.root;
+    sys.mount(
+        Some(Path::new("tmpfs")),
+        root,
+        Some("tmpfs"),
+        libc::MS_NOSUID | libc::MS_NODEV,
+        Some("size=1m,nr_inodes=4096,mode=0755"),
+    )
+    .map_err(failed(format!("mounting the root tmpfs on {}", root.display())))?;
+    let mut tree = Tree { sys, root, made: HashSet::new() };
+    for step in &plan.steps {
+        tree.apply(step)?;
+    }
+    sys.pivot_root(root).map_err(failed("pivot_root"))?;
+    let locked = sys.locked_mount_flags(Path::new("/")).map_err(failed("statvfs /"))?;
+    sys.mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | BIND_FLAGS | locked,
+        None,
+    )
+    .map_err(failed("remounting / read-only"))
+}
+
+/// The directories made so far in the fresh root tmpfs, so each is made once.
+struct Tree<'a> {
+    sys: &'a dyn Syscalls,
+    root: &'a Path,
+    made: HashSet<PathBuf>,
+}
+
+impl Tree<'_> {
+    /// The host path of `target` (an absolute path inside the sandbox) below the root.
+    fn host_path(&self, target: &Path) -> PathBuf {
+        let relative: PathBuf = target.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+        self.root.join(relative)
+    }
+
+    fn make_dirs(&mut self, target: &Path) -> Result<PathBuf, MountError> {
+        let mut current = PathBuf::from("/");
+        for component in target.components().filter(|c| matches!(c, Component::Normal(_))) {
+            current.push(component);
+            if self.made.insert(current.clone()) {
+                let host = self.host_path(&current);
+                self.sys.mkdir(&host, 0o755).map_err(failed(format!("creating {}", current.display())))?;
+            }
+        }
+        Ok(self.host_path(target))
+    }
+
+    fn make_parent(&mut self, target: &Path) -> Result<PathBuf, MountError> {
+        if let Some(parent) = target.parent() {
+            self.make_dirs(parent)?;
+        }
+        Ok(self.host_path(target))
+    }
+
+    fn apply(&mut self, step: &MountStep) -> Result<(), MountError> {
+        let sys = self.sys;
+        match step {
+            MountStep::Dir { target } => self.make_dirs(target).map(drop),
+            MountStep::Symlink { target, link_to } => {
+                let host = self.make_parent(target)?;
+                sys.symlink(link_to, &host).map_err(failed(format!("linking {}", target.display())))
+            }
+            MountStep::Bind { source, target, kind } => {
+                let what = || format!("mounting {} at {}", source.display(), target.display());
+                let host = match kind {
+                    BindKind::Directory => self.make_dirs(target)?,
+                    BindKind::File | BindKind::Device => {
+                        let host = self.make_parent(target)?;
+                        sys.create_file(&host).map_err(failed(what()))?;
+                        host
+                    }
+                };
+                sys.mount(Some(source), &host, None, libc::MS_BIND, None).map_err(failed(what()))?;
+                if *kind == BindKind::Device {
+                    return Ok(());
+                }
+                // A bind mount takes its flags from the source; read-only needs a remount, which
+                // in a user namespace must repeat the flags the host locked.
+                let locked = sys.locked_mount_flags(&host).map_err(failed(what()))?;
+                let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | BIND_FLAGS | locked;
+                sys.mount(None, &host, None, flags, None).map_err(failed(what()))
+            }
+            MountStep::Tmpfs { target, size_mb, mode } => {
+                let host = self.make_dirs(target)?;
+                let data = format!("size={size_mb}m,mode={mode:o}");
+                sys.mount(Some(Path::new("tmpfs")), &host, Some("tmpfs"), BIND_FLAGS, Some(&data))
+                    .map_err(failed(format!("mounting a tmpfs at {}", target.display())))
+            }
+            MountStep::Proc { target } => {
+                let host = self.make_dirs(target)?;
+                sys.mount(
+                    Some(Path::new("proc")),
+                    &host,
+                    Some("proc"),
+                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                    None,
+                )
+                .map_err(failed("mounting /proc"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscalls::Recorder;
+
+    fn layout() -> RootLayout {
+        RootLayout {
+            mount_point: PathBuf::from("/data/sandbox/root"),
+            userland: PathBuf::from("/data/sandbox/userland"),
+            etc: PathBuf::from("/data/sandbox/etc"),
+            system: vec![
+                SystemPath::Directory(PathBuf::from("/usr/lib")),
+                SystemPath::Symlink { path: PathBuf::from("/lib"), link_to: PathBuf::from("usr/lib") },
+            ],
+            resolv_conf: Some(PathBuf::from("/etc/resolv.conf")),
+        }
+    }
+
+    fn environment() -> EnvironmentMounts {
+        EnvironmentMounts {
+            code_dir: PathBuf::from("/data/code/abc"),
+            runtime_dir: Some(PathBuf::from("/data/runtimes/python")),
+            runtime_packages: Some(PathBuf::from("/cache/python-packages")),
+            interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.12.1")),
+            tmp_mb: 512,
+        }
+    }
+
+    fn targets(plan: &MountPlan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .map(|step| match step {
+                MountStep::Dir { target }
+                | MountStep::Symlink { target, .. }
+                | MountStep::Bind { target, .. }
+                | MountStep::Tmpfs { target, .. }
+                | MountStep::Proc { target } => target.display().to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_plan_exposes_only_what_a_runtime_needs() {
+        let plan = plan(&layout(), &environment());
+        let targets = targets(&plan);
+        for expected in
+            ["/usr/bin", "/usr/lib", "/lib", "/bin", "/etc", "/dev/null", "/proc", "/tmp", "/var/task", "/var/runtime"]
+        {
+            assert!(targets.contains(&expected.to_string()), "{expected} missing from {targets:?}");
+        }
+        assert!(targets.contains(&"/root/.pyenv/versions/3.12.1".to_string()));
+        let sources: Vec<&Path> = plan
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                MountStep::Bind { source, .. } => Some(source.as_path()),
+                _ => None,
+            })
+            .collect();
+        for forbidden in ["/", "/root", "/home", "/data", "/etc", "/usr", "/data/code"] {
+            assert!(!sources.contains(&Path::new(forbidden)), "{forbidden} must not be mounted");
+        }
+        assert!(plan.steps.contains(&MountStep::Tmpfs { target: PathBuf::from("/tmp"), size_mb: 512, mode: 0o1777 }));
+        // /lib comes from the host's symlink, so no second /lib appears.
+        assert_eq!(targets.iter().filter(|t| *t == "/lib").count(), 1);
+    }
+
+    #[test]
+    fn code_and_system_directories_are_read_only_devices_are_not() {
+        let plan = plan(&layout(), &environment());
+        let kind_of = |target: &str| {
+            plan.steps.iter().find_map(|step| match step {
+                MountStep::Bind { target: t, kind, .. } if t == Path::new(target) => Some(*kind),
+                _ => None,
+            })
+        };
+        assert_eq!(kind_of("/var/task"), Some(BindKind::Directory));
+        assert_eq!(kind_of("/etc/resolv.conf"), Some(BindKind::File));
+        assert_eq!(kind_of("/dev/urandom"), Some(BindKind::Device));
+    }
+
+    #[test]
+    fn without_a_runtime_dir_var_runtime_is_an_empty_directory() {
+        let environment =
+            EnvironmentMounts { runtime_dir: None, runtime_packages: None, interpreter_prefix: None, ..environment() };
+        let plan = plan(&layout(), &environment);
+        assert!(plan.steps.contains(&MountStep::Dir { target: PathBuf::from(RUNTIME_DIR) }));
+    }
+
+    #[test]
+    fn apply_builds_the_root_then_pivots_and_seals_it() {
+        let recorder = Recorder { locked_flags: libc::MS_NOEXEC, ..Recorder::default() };
+        let plan = MountPlan {
+            root: PathBuf::from("/r"),
+            steps: vec![
+                MountStep::Bind {
+                    source: PathBuf::from("/code"),
+                    target: PathBuf::from("/var/task"),
+                    kind: BindKind::Directory,
+                },
+                MountStep::Bind {
+                    source: PathBuf::from("/dev/null"),
+                    target: PathBuf::from("/dev/null"),
+                    kind: BindKind::Device,
+                },
+                MountStep::Tmpfs { target: PathBuf::from("/tmp"), size_mb: 512, mode: 0o1777 },
+                MountStep::Symlink { target: PathBuf::from("/var/x"), link_to: PathBuf::from("task") },
+            ],
+        };
+        apply(&recorder, &plan).unwrap();
+        let ro =
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        let expected = [
+            format!("mount - -> / [-] flags={:#x} data=-", libc::MS_REC | libc::MS_PRIVATE),
+            format!(
+                "mount tmpfs -> /r [tmpfs] flags={:#x} data=size=1m,nr_inodes=4096,mode=0755",
+                libc::MS_NOSUID | libc::MS_NODEV
+            ),
+            "mkdir /r/var 755".to_string(),
+            "mkdir /r/var/task 755".to_string(),
+            format!("mount /code -> /r/var/task [-] flags={:#x} data=-", libc::MS_BIND),
+            format!("mount - -> /r/var/task [-] flags={ro:#x} data=-"),
+            "mkdir /r/dev 755".to_string(),
+            "touch /r/dev/null".to_string(),
+            format!("mount /dev/null -> /r/dev/null [-] flags={:#x} data=-", libc::MS_BIND),
+            "mkdir /r/tmp 755".to_string(),
+            format!(
+                "mount tmpfs -> /r/tmp [tmpfs] flags={:#x} data=size=512m,mode=1777",
+                libc::MS_NOSUID | libc::MS_NODEV
+            ),
+            "symlink /r/var/x -> task".to_string(),
+            "pivot_root /r".to_string(),
+            format!("mount - -> / [-] flags={ro:#x} data=-"),
+        ];
+        assert_eq!(recorder.lines(), expected);
+    }
+
+    #[test]
+    fn a_failing_step_names_itself() {
+        let recorder = Recorder { fail_on: Some("mount /code".to_string()), ..Recorder::default() };
+        let plan = MountPlan {
+            root: PathBuf::from("/r"),
+            steps: vec![MountStep::Bind {
+                source: PathBuf::from("/code"),
+                target: PathBuf::from("/var/task"),
+                kind: BindKind::Directory,
+            }],
+        };
+        let error = apply(&recorder, &plan).unwrap_err();
+        assert!(error.to_string().starts_with("mounting /code at /var/task: "), "{error}");
+    }
+}

@@ -1,0 +1,800 @@
+//! The host's sandbox: which protections this machine can give execution environments, found
+//! once at start-up by a self-test of the real launcher, and the settings every environment is
+//! started with.
+//!
+//! Where the host lacks a mechanism (no cgroup controller, no user namespaces, not root), Kumo
+//! starts environments with what remains and says exactly what is missing, in the health report
+//! and in a start-up warning; it never silently runs with less. `KUMO_SANDBOX=off` turns the
+//! sandbox off for debugging, and the report says so loudly.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::process::Child;
+
+use crate::cgroups::{self, CgroupManager, CgroupVersion, Controller, CpuQuota, EnvironmentCgroup, Limits, Reaper};
+use crate::config::{Identity, LaunchConfig, NamespaceConfig, Prelude, ResourceLimit, SetupFailure, UserMapping};
+use crate::logs::{output_pipe, OutputPipe};
+use crate::mounts::{self, EnvironmentMounts, RootLayout};
+use crate::process::{ConfigWriter, StatusReader};
+use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
+use crate::runtimes::LaunchPlan;
+use crate::{process, rlimits, seccomp};
+
+/// Environment variable that turns the sandbox off (`KUMO_SANDBOX=off`), for debugging only.
+pub const SANDBOX_ENV: &str = "KUMO_SANDBOX";
+
+/// A protection an environment can have; the names appear in the health report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Protection {
+    /// Own mount namespace.
+    MountNamespace,
+    /// Own pid namespace: sees only its processes, all of them die with it.
+    PidNamespace,
+    /// Own ipc namespace.
+    IpcNamespace,
+    /// Own uts namespace (host name).
+    UtsNamespace,
+    /// A user namespace (needed when Kumo is not root).
+    UserNamespace,
+    /// A minimal read-only root: no host home directories, data dir, other functions' code.
+    Filesystem,
+    /// Runs as an unprivileged uid.
+    UnprivilegedUser,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Kumo's seccomp filter.
+    Seccomp,
+    /// rlimits (open files, core dumps).
+    Rlimits,
+    /// Memory limit, peak and OOM detection.
+    MemoryCgroup,
+    /// Process count limit.
+    PidsCgroup,
+    /// CPU quota.
+    CpuCgroup,
+}
+
+impl Protection {
+    /// The name in the health report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protection::MountNamespace => "namespaces.mount",
+            Protection::PidNamespace => "namespaces.pid",
+            Protection::IpcNamespace => "namespaces.ipc",
+            Protection::UtsNamespace => "namespaces.uts",
+            Protection::UserNamespace => "namespaces.user",
+            Protection::Filesystem => "filesystem",
+            Protection::UnprivilegedUser => "unprivileged-user",
+            Protection::NoNewPrivs => "no-new-privs",
+            Protection::Seccomp => "seccomp",
+            Protection::Rlimits => "rlimits",
+            Protection::MemoryCgroup => "cgroups.memory",
+            Protection::PidsCgroup => "cgroups.pids",
+            Protection::CpuCgroup => "cgroups.cpu",
+        }
+    }
+
+    fn of_controller(controller: Controller) -> Self {
+        match controller {
+            Controller::Memory => Protection::MemoryCgroup,
+            Controller::Pids => Protection::PidsCgroup,
+            Controller::Cpu => Protection::CpuCgroup,
+        }
+    }
+
+    const NAMESPACES: [Protection; 4] =
+        [Protection::MountNamespace, Protection::PidNamespace, Protection::IpcNamespace, Protection::UtsNamespace];
+}
+
+/// What `/_kumo/health` shows under `sandbox`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SandboxReport {
+    /// `full`, `partial`, `none`, or `off` (`KUMO_SANDBOX=off`).
+    pub isolation: &'static str,
+    /// Protections every environment gets.
+    pub active: Vec<&'static str>,
+    /// Protections this host cannot give (each with its reason in `reasons`).
+    pub missing: Vec<&'static str>,
+    /// Why each missing protection is missing.
+    pub reasons: BTreeMap<&'static str, String>,
+    /// The cgroup hierarchy in use.
+    pub cgroup: Option<CgroupVersion>,
+    /// The user functions run as.
+    pub user: Option<String>,
+    /// Anything an operator must know.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The settings the launcher applies, as far as this host allows.
+#[derive(Debug, Clone)]
+struct Features {
+    namespaces: Option<NamespaceConfig>,
+    layout: Option<RootLayout>,
+    identity: Option<Identity>,
+    no_new_privs: bool,
+    seccomp: bool,
+    rlimits: Vec<ResourceLimit>,
+}
+
+/// The sandbox of this host.
+#[derive(Debug)]
+pub struct Sandbox {
+    /// `None` when the sandbox is off: runtimes start as plain child processes.
+    features: Option<Features>,
+    cgroups: Option<Arc<dyn CgroupManager>>,
+    reaper: Reaper,
+    launcher: PathBuf,
+    report: SandboxReport,
+    /// Launchers started ahead of demand, waiting in their cgroups for a configuration.
+    parked: Mutex<Vec<ParkedLauncher>>,
+    /// How many to keep parked.
+    park_target: AtomicUsize,
+    /// Environments between launch and the end of Init.
+    starting: Arc<AtomicUsize>,
+}
+
+/// Counts an environment as starting until dropped.
+pub(crate) struct Starting(Arc<AtomicUsize>);
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A launcher that has been exec'd and has joined its (fresh) cgroups, waiting for its
+/// environment: the costly part of starting a sandbox, done before a cold start needs it.
+struct ParkedLauncher {
+    child: Child,
+    writer: ConfigWriter,
+    status: StatusReader,
+    output: OutputPipe,
+    cgroup: Option<Arc<dyn EnvironmentCgroup>>,
+}
+
+impl std::fmt::Debug for ParkedLauncher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkedLauncher").field("pid", &self.child.id()).finish()
+    }
+}
+
+/// How long after a cold start took a parked launcher a new one is started.
+const REFILL_DELAY: Duration = Duration::from_millis(50);
+/// Longest a refill waits for starting environments to finish their Init.
+const REFILL_PATIENCE: Duration = Duration::from_secs(2);
+
+/// A started environment process, as [`Sandbox::launch`] hands it to the environment.
+pub(crate) struct Launched {
+    /// Kumo's child: the launcher (or, with the sandbox off, the runtime).
+    pub child: Child,
+    /// Its output.
+    pub output: OutputPipe,
+    /// The launcher's status pipe.
+    pub status: Option<StatusReader>,
+    /// The environment's cgroup.
+    pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
+}
+
+impl Sandbox {
+    /// No sandbox at all: runtimes run as plain child processes of Kumo. For `KUMO_SANDBOX=off`
+    /// and for tests of the plain process machinery.
+    pub fn off(note: &str) -> Self {
+        let all = all_protections(false);
+        let reasons = all.iter().map(|p| (p.name(), note.to_string())).collect();
+        Self {
+            features: None,
+            cgroups: None,
+            reaper: Reaper::default(),
+            launcher: PathBuf::new(),
+            parked: Mutex::new(Vec::new()),
+            park_target: AtomicUsize::new(0),
+            starting: Arc::new(AtomicUsize::new(0)),
+            report: SandboxReport {
+                isolation: "off",
+                active: Vec::new(),
+                missing: all.iter().map(|p| p.name()).collect(),
+                reasons,
+                cgroup: None,
+                user: None,
+                note: Some(note.to_string()),
+            },
+        }
+    }
+
+    /// Finds out what this host allows, prepares the shared parts of the root under `state_dir`,
+    /// removes cgroups left by Kumo processes killed earlier, and self-tests the launcher. Reads
+    /// `KUMO_SANDBOX`. Blocking (a few milliseconds; once, at start-up).
+    pub fn probe(state_dir: &Path) -> Self {
+        if std::env::var(SANDBOX_ENV).is_ok_and(|value| value.eq_ignore_ascii_case("off")) {
+            return Self::off(
+                "KUMO_SANDBOX=off: execution environments run as plain child processes of Kumo, \
+                 with Kumo's privileges and a full view of the host; for debugging only",
+            );
+        }
+        let launcher = PathBuf::from("/proc/self/exe");
+        let privileged = is_root();
+        let mut reasons: BTreeMap<Protection, String> = BTreeMap::new();
+
+        let instance = std::process::id().to_string();
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let self_cgroup = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let detection =
+            cgroups::detect(Arc::new(cgroups::HostCgroupFs), &mountinfo, &self_cgroup, privileged, &instance);
+        for (controller, reason) in detection.missing {
+            reasons.insert(Protection::of_controller(controller), reason);
+        }
+        let mut cgroups = detection.manager;
+        if let Some(manager) = &cgroups {
+            let removed = manager.remove_stale();
+            if removed > 0 {
+                tracing::info!(removed, "removed the cgroups of environments of a Kumo that no longer runs");
+            }
+        }
+
+        let layout = match rootfs::prepare(state_dir) {
+            Ok(layout) => Some(layout),
+            Err(error) => {
+                reasons.insert(Protection::Filesystem, format!("cannot prepare {}: {error}", state_dir.display()));
+                None
+            }
+        };
+        let user = (!privileged).then(|| UserMapping {
+            inside_uid: SANDBOX_UID,
+            outside_uid: current_uid(),
+            inside_gid: SANDBOX_GID,
+            outside_gid: current_gid(),
+        });
+        let pids_cgroup = cgroups.as_ref().is_some_and(|m| m.controllers().contains(&Controller::Pids));
+        let mut features = Features {
+            namespaces: Some(NamespaceConfig { hostname: "localhost".to_string(), user }),
+            layout,
+            identity: Some(Identity { uid: SANDBOX_UID, gid: SANDBOX_GID }),
+            no_new_privs: true,
+            seccomp: true,
+            rlimits: rlimits::for_environment(pids_cgroup),
+        };
+        let probe_dir = state_dir.join("probe");
+        let _ = std::fs::create_dir_all(&probe_dir);
+
+        // Self-test: run the launcher with everything; drop what fails and try again.
+        for _ in 0..8 {
+            let cgroup = match &cgroups {
+                Some(manager) => match manager.create("probe", &Limits::for_function(128)) {
+                    Ok(cgroup) => Some(cgroup),
+                    Err(error) => {
+                        for controller in manager.controllers() {
+                            reasons.insert(Protection::of_controller(controller), error.to_string());
+                        }
+                        cgroups = None;
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let mut config = launch_config(&features, &probe_plan(), &BTreeMap::new(), &probe_dir, 16);
+            config.probe = true;
+            let prelude = Prelude { cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default() };
+            let outcome = process::run_probe(&launcher, &prelude, &config);
+            if let Some(cgroup) = cgroup {
+                let reaper = Reaper::default();
+                reaper.remove(cgroup);
+                reaper.wait_idle(Duration::from_secs(2));
+            }
+            let Err(failure) = outcome else { break };
+            if !degrade(&mut features, &mut cgroups, &mut reasons, &failure, privileged) {
+                tracing::error!(step = %failure.step, message = %failure.message, "the sandbox launcher does not work");
+                return Self::off(&format!(
+                    "the sandbox launcher failed ({}: {}); execution environments run without isolation",
+                    failure.step, failure.message
+                ));
+            }
+        }
+        if features.identity.is_none() {
+            reasons.entry(Protection::UnprivilegedUser).or_insert_with(|| "no way to switch users".to_string());
+        }
+        let report = build_report(&features, cgroups.as_deref(), reasons, privileged);
+        Self {
+            features: Some(features),
+            cgroups,
+            reaper: Reaper::default(),
+            launcher,
+            report,
+            parked: Mutex::new(Vec::new()),
+            park_target: AtomicUsize::new(0),
+            starting: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Keeps `count` launchers parked (exec'd, in fresh cgroups, waiting for a configuration), so
+    /// that a cold start skips those steps. They are started in the background, now and as they
+    /// are used; call within a tokio runtime.
+    pub fn keep_parked_launchers(self: &Arc<Self>, count: usize) {
+        if self.features.is_none() {
+            return;
+        }
+        self.park_target.store(count, Ordering::Relaxed);
+        self.refill();
+    }
+
+    fn parked(&self) -> std::sync::MutexGuard<'_, Vec<ParkedLauncher>> {
+        // Pushing and popping cannot panic half-way; recover the list if a panic ever poisons it.
+        self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts a launcher in a fresh cgroup; it waits for its configuration.
+    fn park(&self) -> Result<ParkedLauncher, String> {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        // cgroupfs lives in memory: creating one is a few syscalls that never wait on a disk.
+        let cgroup = match &self.cgroups {
+            Some(manager) => Some(
+                manager
+                    .create(&name, &Limits::parked())
+                    .map_err(|error| format!("cannot create the environment's cgroup: {error}"))?,
+            ),
+            None => None,
+        };
+        let prelude = Prelude { cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default() };
+        let started = output_pipe().and_then(|(output, child_output)| {
+            let (fds, writer, status) = process::prepare_launch(&prelude)?;
+            let child = process::spawn_launcher(&self.launcher, fds, child_output)?;
+            Ok(ParkedLauncher { child, writer, status, output, cgroup: cgroup.clone() })
+        });
+        started.map_err(|error| {
+            if let Some(cgroup) = cgroup {
+                self.retire_cgroup(cgroup);
+            }
+            format!("cannot start the sandbox launcher: {error}")
+        })
+    }
+
+    /// Tops the parked launchers up to the target, in the background.
+    fn refill(self: &Arc<Self>) {
+        let missing = self.park_target.load(Ordering::Relaxed).saturating_sub(self.parked().len());
+        if missing == 0 {
+            return;
+        }
+        let sandbox = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(REFILL_DELAY).await;
+            for _ in 0..missing {
+                // Moving a process into a cgroup takes a lock that stalls every fork and exec on
+                // the host for an RCU grace period (milliseconds): not while an environment starts.
+                let deadline = std::time::Instant::now() + REFILL_PATIENCE;
+                while sandbox.starting.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                match sandbox.park() {
+                    Ok(parked) => sandbox.parked().push(parked),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot park a sandbox launcher");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Counts an environment as starting (launch to end of Init) while the guard lives.
+    pub(crate) fn starting(&self) -> Starting {
+        self.starting.fetch_add(1, Ordering::Relaxed);
+        Starting(Arc::clone(&self.starting))
+    }
+
+    /// Starts the process of one environment: a parked launcher (or a new one) given its
+    /// configuration, or with the sandbox off, the runtime itself.
+    pub(crate) fn launch(
+        self: &Arc<Self>,
+        plan: &LaunchPlan,
+        environment: &BTreeMap<String, String>,
+        code_dir: &Path,
+        memory_mb: u32,
+        ephemeral_mb: u32,
+    ) -> Result<Launched, String> {
+        let Some(features) = &self.features else {
+            let (output, child_output) = output_pipe().map_err(|e| format!("cannot create the output pipe: {e}"))?;
+            let child = process::spawn_direct(plan, code_dir, environment, child_output)
+                .map_err(|e| format!("cannot start {}: {e}", plan.program.display()))?;
+            return Ok(Launched { child, output, status: None, cgroup: None });
+        };
+        let parked = loop {
+            let Some(mut parked) = self.parked().pop() else { break None };
+            // One that died while parked (killed from outside) is replaced.
+            if matches!(parked.child.try_wait(), Ok(None)) {
+                break Some(parked);
+            }
+            if let Some(cgroup) = parked.cgroup.take() {
+                self.retire_cgroup(cgroup);
+            }
+        };
+        let parked = match parked {
+            Some(parked) => parked,
+            None => self.park()?,
+        };
+        self.refill();
+        let ParkedLauncher { child, writer, status, output, cgroup } = parked;
+        let configured = (|| {
+            if let Some(cgroup) = &cgroup {
+                cgroup.set_memory(cgroups::memory_bytes(memory_mb)).map_err(|e| e.to_string())?;
+                if u64::from(memory_mb) > cgroups::MB_PER_VCPU {
+                    cgroup.set_cpu(CpuQuota::init(memory_mb)).map_err(|e| e.to_string())?;
+                }
+            }
+            let config = launch_config(features, plan, environment, code_dir, ephemeral_mb);
+            writer.send(&config).map_err(|e| format!("cannot configure the sandbox launcher: {e}"))
+        })();
+        if let Err(error) = configured {
+            if let Some(pid) = child.id() {
+                process::kill_group(pid);
+            }
+            if let Some(cgroup) = cgroup {
+                self.retire_cgroup(cgroup);
+            }
+            return Err(error);
+        }
+        Ok(Launched { child, output, status: Some(status), cgroup })
+    }
+
+    /// The report for `/_kumo/health`.
+    pub fn report(&self) -> &SandboxReport {
+        &self.report
+    }
+
+    /// Logs what environments get, with a warning naming every missing protection.
+    pub fn log_startup(&self) {
+        let report = &self.report;
+        if report.isolation == "off" {
+            tracing::warn!(note = report.note.as_deref().unwrap_or_default(), "sandbox OFF: no isolation at all");
+            return;
+        }
+        tracing::info!(isolation = report.isolation, active = %report.active.join(", "), "sandbox ready");
+        if !report.missing.is_empty() {
+            let reasons: Vec<String> =
+                report.reasons.iter().map(|(name, reason)| format!("{name} ({reason})")).collect();
+            tracing::warn!(missing = %reasons.join("; "), "sandbox: protections this host cannot give");
+        }
+    }
+
+    /// Whether functions see the sandbox's own root (`/var/task`, `/var/runtime`) rather than
+    /// the host's paths.
+    pub fn isolates_filesystem(&self) -> bool {
+        self.features.as_ref().is_some_and(|features| features.layout.is_some())
+    }
+
+    /// `LAMBDA_TASK_ROOT` as the function sees it.
+    pub fn task_root(&self, code_dir: &Path) -> PathBuf {
+        if self.isolates_filesystem() {
+            PathBuf::from(mounts::TASK_ROOT)
+        } else {
+            code_dir.to_path_buf()
+        }
+    }
+
+    /// Makes an interpreter reachable inside the sandbox (see [`rootfs::expose_program`]); with
+    /// no filesystem isolation the host path is used as is.
+    pub fn expose_program(&self, program: &Path) -> std::io::Result<ExposedProgram> {
+        match self.features.as_ref().and_then(|features| features.layout.as_ref()) {
+            Some(layout) => rootfs::expose_program(&layout.userland, program),
+            None => Ok(ExposedProgram { path: program.to_path_buf(), prefix: None }),
+        }
+    }
+
+    /// Removes an environment's cgroup once its processes are gone (in the background).
+    pub(crate) fn retire_cgroup(&self, cgroup: Arc<dyn EnvironmentCgroup>) {
+        self.reaper.remove(cgroup);
+    }
+
+    /// Waits briefly for cgroups of stopped environments to go, then removes this Kumo's own
+    /// cgroup directories (at shutdown).
+    pub fn shutdown(&self) {
+        self.park_target.store(0, Ordering::Relaxed);
+        let parked: Vec<ParkedLauncher> = self.parked().drain(..).collect();
+        for mut parked in parked {
+            if let Some(pid) = parked.child.id() {
+                process::kill_group(pid);
+            }
+            if let Some(cgroup) = parked.cgroup.take() {
+                self.retire_cgroup(cgroup);
+            }
+        }
+        self.reaper.wait_idle(Duration::from_secs(3));
+        if let Some(manager) = &self.cgroups {
+            manager.remove_instance();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+fn current_gid() -> u32 {
+    // SAFETY: getegid cannot fail.
+    unsafe { libc::getegid() }
+}
+
+fn all_protections(needs_user_namespace: bool) -> Vec<Protection> {
+    let mut all = Protection::NAMESPACES.to_vec();
+    if needs_user_namespace {
+        all.push(Protection::UserNamespace);
+    }
+    all.extend([
+        Protection::Filesystem,
+        Protection::UnprivilegedUser,
+        Protection::NoNewPrivs,
+        Protection::Seccomp,
+        Protection::Rlimits,
+        Protection::MemoryCgroup,
+        Protection::PidsCgroup,
+        Protection::CpuCgroup,
+    ]);
+    all
+}
+
+/// The self-test's "runtime": never started (the probe stops right before exec).
+fn probe_plan() -> LaunchPlan {
+    LaunchPlan {
+        program: PathBuf::from("/bin/true"),
+        args: Vec::new(),
+        environment: BTreeMap::new(),
+        warning: None,
+        execution_env: None,
+        mounts: Default::default(),
+    }
+}
+
+fn launch_config(
+    features: &Features,
+    plan: &LaunchPlan,
+    environment: &BTreeMap<String, String>,
+    code_dir: &Path,
+    ephemeral_mb: u32,
+) -> LaunchConfig {
+    let mount_plan = features.layout.as_ref().map(|layout| {
+        mounts::plan(
+            layout,
+            &EnvironmentMounts {
+                code_dir: code_dir.to_path_buf(),
+                runtime_dir: plan.mounts.runtime_dir.clone(),
+                runtime_packages: plan.mounts.runtime_packages.clone(),
+                interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
+                tmp_mb: ephemeral_mb,
+            },
+        )
+    });
+    let working_dir = if mount_plan.is_some() { PathBuf::from(mounts::TASK_ROOT) } else { code_dir.to_path_buf() };
+    LaunchConfig {
+        program: plan.program.clone(),
+        args: plan.args.clone(),
+        environment: environment.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),
+        working_dir,
+        namespaces: features.namespaces.clone(),
+        mounts: mount_plan,
+        identity: features.identity,
+        no_new_privs: features.no_new_privs,
+        seccomp: features.seccomp,
+        rlimits: features.rlimits.clone(),
+        probe: false,
+    }
+}
+
+/// Drops the feature a failed self-test step points at; false when the failure cannot be
+/// attributed to one (the launcher itself does not work).
+fn degrade(
+    features: &mut Features,
+    cgroups: &mut Option<Arc<dyn CgroupManager>>,
+    reasons: &mut BTreeMap<Protection, String>,
+    failure: &SetupFailure,
+    privileged: bool,
+) -> bool {
+    let reason = format!("{}: {}", failure.step, failure.message);
+    let mut note = |protections: &[Protection]| {
+        for protection in protections {
+            reasons.entry(*protection).or_insert_with(|| reason.clone());
+        }
+    };
+    match failure.step.as_str() {
+        "cgroups" => {
+            let Some(manager) = cgroups.take() else { return false };
+            let lost: Vec<Protection> = manager.controllers().into_iter().map(Protection::of_controller).collect();
+            note(&lost);
+            features.rlimits = rlimits::for_environment(false);
+        }
+        "namespaces" if features.namespaces.is_some() => {
+            let mut lost = Protection::NAMESPACES.to_vec();
+            lost.push(Protection::Filesystem);
+            if !privileged {
+                lost.push(Protection::UserNamespace);
+            }
+            note(&lost);
+            features.namespaces = None;
+            drop_root(features, reasons);
+        }
+        "mounts" if features.layout.is_some() => {
+            note(&[Protection::Filesystem]);
+            drop_root(features, reasons);
+        }
+        "identity" if features.identity.is_some() => {
+            note(&[Protection::UnprivilegedUser]);
+            features.identity = None;
+        }
+        "no_new_privs" if features.no_new_privs => {
+            note(&[Protection::NoNewPrivs, Protection::Seccomp]);
+            features.no_new_privs = false;
+            features.seccomp = false;
+        }
+        "seccomp" if features.seccomp => {
+            note(&[Protection::Seccomp]);
+            features.seccomp = false;
+        }
+        "rlimits" if !features.rlimits.is_empty() => {
+            note(&[Protection::Rlimits]);
+            features.rlimits.clear();
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Without its own root the sandbox user could not read the host paths runtimes live in (code
+/// in Kumo's data dir, interpreters under a home directory): the identity switch goes too.
+fn drop_root(features: &mut Features, reasons: &mut BTreeMap<Protection, String>) {
+    features.layout = None;
+    if features.identity.take().is_some() {
+        reasons.entry(Protection::UnprivilegedUser).or_insert_with(|| {
+            "needs the sandbox's own root: the host's paths are not readable by the sandbox user".to_string()
+        });
+    }
+}
+
+fn build_report(
+    features: &Features,
+    cgroups: Option<&dyn CgroupManager>,
+    reasons: BTreeMap<Protection, String>,
+    privileged: bool,
+) -> SandboxReport {
+    let mut active = BTreeSet::new();
+    if let Some(namespaces) = &features.namespaces {
+        active.extend(Protection::NAMESPACES);
+        if namespaces.user.is_some() {
+            active.insert(Protection::UserNamespace);
+        }
+    }
+    if features.layout.is_some() {
+        active.insert(Protection::Filesystem);
+    }
+    if features.identity.is_some() {
+        active.insert(Protection::UnprivilegedUser);
+    }
+    if features.no_new_privs {
+        active.insert(Protection::NoNewPrivs);
+    }
+    if features.seccomp {
+        active.insert(Protection::Seccomp);
+    }
+    if !features.rlimits.is_empty() {
+        active.insert(Protection::Rlimits);
+    }
+    if let Some(manager) = cgroups {
+        active.extend(manager.controllers().into_iter().map(Protection::of_controller));
+    }
+    let expected = all_protections(!privileged);
+    let missing: Vec<Protection> = expected.iter().copied().filter(|p| !active.contains(p)).collect();
+    let reasons: BTreeMap<&'static str, String> = missing
+        .iter()
+        .map(|p| (p.name(), reasons.get(p).cloned().unwrap_or_else(|| "not available on this host".to_string())))
+        .collect();
+    let isolation = match (missing.is_empty(), active.is_empty()) {
+        (true, _) => "full",
+        (false, true) => "none",
+        (false, false) => "partial",
+    };
+    let pids_cgroup = cgroups.is_some_and(|m| m.controllers().contains(&Controller::Pids));
+    let shared_nproc = features.rlimits.iter().any(|limit| limit.resource == crate::config::Resource::Processes);
+    let note = (!pids_cgroup && shared_nproc)
+        .then(|| "without the pids cgroup, RLIMIT_NPROC caps the processes of all environments together".to_string());
+    SandboxReport {
+        isolation,
+        active: active.iter().map(|p| p.name()).collect(),
+        missing: missing.iter().map(|p| p.name()).collect(),
+        reasons,
+        cgroup: cgroups.map(|m| m.version()),
+        user: features.identity.map(|id| format!("{SANDBOX_USER} ({}:{})", id.uid, id.gid)),
+        note,
+    }
+}
+
+/// The names of the syscalls the filter denies (for documentation and the report).
+pub fn denied_syscalls() -> Vec<&'static str> {
+    seccomp::denied_syscalls()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_features() -> Features {
+        Features {
+            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None }),
+            layout: Some(RootLayout {
+                mount_point: PathBuf::from("/s/root"),
+                userland: PathBuf::from("/s/userland"),
+                etc: PathBuf::from("/s/etc"),
+                system: Vec::new(),
+                resolv_conf: None,
+            }),
+            identity: Some(Identity { uid: SANDBOX_UID, gid: SANDBOX_GID }),
+            no_new_privs: true,
+            seccomp: true,
+            rlimits: rlimits::for_environment(true),
+        }
+    }
+
+    fn failure(step: &str) -> SetupFailure {
+        SetupFailure { step: step.to_string(), message: "Operation not permitted (os error 1)".to_string() }
+    }
+
+    #[test]
+    fn a_failed_unshare_drops_namespaces_and_the_root_with_a_reason() {
+        let mut features = full_features();
+        let mut reasons = BTreeMap::new();
+        assert!(degrade(&mut features, &mut None, &mut reasons, &failure("namespaces"), false));
+        assert!(features.namespaces.is_none() && features.layout.is_none() && features.identity.is_none());
+        let report = build_report(&features, None, reasons, false);
+        assert_eq!(report.isolation, "partial");
+        for name in ["namespaces.pid", "namespaces.user", "filesystem", "unprivileged-user", "cgroups.memory"] {
+            assert!(report.missing.contains(&name), "{name} not in {:?}", report.missing);
+        }
+        assert!(report.reasons["namespaces.pid"].contains("Operation not permitted"));
+        assert!(report.active.contains(&"seccomp"));
+    }
+
+    #[test]
+    fn unattributable_failures_are_not_degraded_silently() {
+        let mut features = full_features();
+        assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("exec"), true));
+        assert!(degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("seccomp"), true));
+        assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("seccomp"), true));
+    }
+
+    #[test]
+    fn off_is_loud() {
+        let sandbox = Sandbox::off("KUMO_SANDBOX=off");
+        let report = sandbox.report();
+        assert_eq!(report.isolation, "off");
+        assert!(report.active.is_empty());
+        assert!(report.missing.contains(&"seccomp"));
+        assert_eq!(sandbox.task_root(Path::new("/data/code/x")), PathBuf::from("/data/code/x"));
+    }
+
+    #[test]
+    fn the_launch_config_uses_sandbox_paths() {
+        let features = full_features();
+        let config = launch_config(
+            &features,
+            &probe_plan(),
+            &BTreeMap::from([("A".to_string(), "1".to_string())]),
+            Path::new("/data/code/x"),
+            512,
+        );
+        assert_eq!(config.working_dir, PathBuf::from("/var/task"));
+        assert_eq!(config.environment, [("A".to_string(), "1".to_string())]);
+        let plan = config.mounts.unwrap();
+        assert!(plan.steps.contains(&crate::config::MountStep::Tmpfs {
+            target: PathBuf::from("/tmp"),
+            size_mb: 512,
+            mode: 0o1777
+        }));
+    }
+}
