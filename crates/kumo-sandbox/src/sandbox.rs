@@ -259,6 +259,9 @@ impl Sandbox {
             seccomp: true,
             rlimits: rlimits::for_environment(pids_cgroup),
         };
+        if features.layout.is_none() {
+            drop_root(&mut features, &mut reasons);
+        }
         let probe_dir = state_dir.join("probe");
         let _ = std::fs::create_dir_all(&probe_dir);
 
@@ -758,6 +761,19 @@ mod tests {
         }
         assert!(report.reasons["namespaces.pid"].contains("Operation not permitted"));
         assert!(report.active.contains(&"seccomp"));
+    }
+
+    #[test]
+    fn without_its_own_root_the_sandbox_keeps_kumos_identity_and_says_so() {
+        let mut features = full_features();
+        let mut reasons = BTreeMap::new();
+        assert!(degrade(&mut features, &mut None, &mut reasons, &failure("mounts"), true));
+        assert!(features.layout.is_none() && features.identity.is_none());
+        assert!(features.namespaces.is_some(), "the namespaces themselves still work");
+        let report = build_report(&features, None, reasons, true);
+        assert!(report.missing.contains(&"filesystem") && report.missing.contains(&"unprivileged-user"));
+        assert!(report.reasons["unprivileged-user"].contains("own root"));
+        assert!(report.active.contains(&"namespaces.pid"));
     }
 
     #[test]
