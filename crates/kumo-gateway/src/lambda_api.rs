@@ -65,6 +65,27 @@ pub(crate) async fn json_body<T: DeserializeOwned + Default>(body: Body, operati
     })
 }
 
+/// `204 No Content` with a request id.
+pub(crate) fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert("x-amzn-requestid", request_id_header());
+    response
+}
+
+/// The `MaxItems` query parameter of list operations.
+pub(crate) fn max_items(params: &std::collections::HashMap<String, String>) -> Result<Option<i64>, ApiError> {
+    match params.get("MaxItems") {
+        None => Ok(None),
+        Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
+            ApiError(AwsError::new(
+                "ValidationException",
+                400,
+                format!("Value '{value}' at 'maxItems' is not a number"),
+            ))
+        }),
+    }
+}
+
 pub(crate) fn with_status<T: serde::Serialize>(status: StatusCode, value: T) -> Response {
     let mut response = (status, Json(value)).into_response();
     response.headers_mut().insert("x-amzn-requestid", request_id_header());
@@ -86,16 +107,7 @@ async fn list_functions(
     Context(context): Context,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let max_items = match params.get("MaxItems") {
-        None => None,
-        Some(value) => Some(value.parse::<i64>().map_err(|_| {
-            ApiError(AwsError::new(
-                "ValidationException",
-                400,
-                format!("Value '{value}' at 'maxItems' is not a number"),
-            ))
-        })?),
-    };
+    let max_items = max_items(&params)?;
     let listed = services.lambda.list_functions(context, params.get("Marker").cloned(), max_items).await?;
     Ok(with_status(StatusCode::OK, listed))
 }
@@ -150,9 +162,7 @@ async fn delete_function(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     services.lambda.delete_function(context, name, params.get("Qualifier").cloned()).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert("x-amzn-requestid", request_id_header());
-    Ok(response)
+    Ok(no_content())
 }
 
 async fn account_settings(State(services): State<Services>, Context(context): Context) -> Result<Response, ApiError> {

@@ -2,14 +2,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
 
 use crate::context::RequestContextExtractor as Context;
-use crate::error::request_id_header;
-use crate::lambda_api::{json_body, with_status, Params};
+use crate::lambda_api::{json_body, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
 /// The routes.
@@ -74,7 +73,5 @@ async fn delete_config(
     Query(params): Params,
 ) -> Result<Response, ApiError> {
     services.lambda.delete_event_invoke_config(context, name, params.get("Qualifier").cloned()).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert("x-amzn-requestid", request_id_header());
-    Ok(response)
+    Ok(no_content())
 }

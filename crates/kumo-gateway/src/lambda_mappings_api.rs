@@ -6,10 +6,9 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use http::StatusCode;
-use kumo_core::AwsError;
 
 use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, with_status, Params};
+use crate::lambda_api::{json_body, max_items, with_status, Params};
 use crate::{ApiError, Services};
 
 /// The routes.
@@ -64,16 +63,7 @@ async fn list_mappings(
     Context(context): Context,
     Query(params): Params,
 ) -> Result<Response, ApiError> {
-    let max_items = match params.get("MaxItems") {
-        None => None,
-        Some(value) => Some(value.parse::<i64>().map_err(|_| {
-            ApiError(AwsError::new(
-                "ValidationException",
-                400,
-                format!("Value '{value}' at 'maxItems' is not a number"),
-            ))
-        })?),
-    };
+    let max_items = max_items(&params)?;
     let listed = services
         .lambda
         .list_event_source_mappings(

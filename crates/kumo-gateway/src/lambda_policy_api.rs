@@ -2,14 +2,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::Router;
 use http::{StatusCode, Uri};
 
 use crate::context::RequestContextExtractor as Context;
-use crate::error::request_id_header;
-use crate::lambda_api::{json_body, with_status, Params};
+use crate::lambda_api::{json_body, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
 /// The routes.
@@ -19,12 +18,6 @@ pub fn routes() -> Router<Services> {
         .route("/2015-03-31/functions/{name}/policy/{sid}", delete(remove_permission))
         .route("/2017-03-31/tags/{arn}", get(list_tags).post(tag_resource).delete(untag_resource))
         .route("/2020-06-30/functions/{name}/code-signing-config", get(code_signing_config))
-}
-
-fn no_content() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert("x-amzn-requestid", request_id_header());
-    response
 }
 
 async fn add_permission(

@@ -2,15 +2,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, put};
 use axum::Router;
 use http::StatusCode;
-use kumo_core::AwsError;
 
 use crate::context::RequestContextExtractor as Context;
-use crate::error::request_id_header;
-use crate::lambda_api::{json_body, with_status, Params};
+use crate::lambda_api::{json_body, max_items, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
 /// The routes.
@@ -25,25 +23,6 @@ pub fn routes() -> Router<Services> {
             "/2019-09-30/functions/{name}/provisioned-concurrency",
             get(get_provisioned).put(put_provisioned).delete(delete_provisioned),
         )
-}
-
-fn no_content() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert("x-amzn-requestid", request_id_header());
-    response
-}
-
-fn max_items(params: &Params) -> Result<Option<i64>, ApiError> {
-    match params.get("MaxItems") {
-        None => Ok(None),
-        Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
-            ApiError(AwsError::new(
-                "ValidationException",
-                400,
-                format!("Value '{value}' at 'maxItems' is not a number"),
-            ))
-        }),
-    }
 }
 
 async fn publish_version(
