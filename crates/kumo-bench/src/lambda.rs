@@ -147,14 +147,20 @@ impl Connection {
     }
 
     /// `CreateFunction` for the echo handler; `zip_base64` is [`echo_function_zip`], encoded.
-    pub async fn create_function(&mut self, name: &str, runtime: &str, zip_base64: &str) -> anyhow::Result<()> {
+    pub async fn create_function(
+        &mut self,
+        name: &str,
+        runtime: &str,
+        zip_base64: &str,
+        memory_mb: u32,
+    ) -> anyhow::Result<()> {
         let document = serde_json::json!({
             "FunctionName": name,
             "Runtime": runtime,
             "Role": "arn:aws:iam::000000000000:role/bench",
             "Handler": "lambda_function.lambda_handler",
             "Code": { "ZipFile": zip_base64 },
-            "MemorySize": 128,
+            "MemorySize": memory_mb,
             "Timeout": 10,
         });
         let body = Bytes::from(serde_json::to_vec(&document)?);

@@ -30,6 +30,8 @@ pub struct Settings {
     pub python_minor: u32,
     /// Event size.
     pub payload_bytes: usize,
+    /// `MemorySize` of the functions.
+    pub memory_mb: u32,
     /// Timed sequential requests (warm latency and the health floor).
     pub warm_requests: usize,
     /// Measured time of each throughput run.
@@ -228,8 +230,8 @@ impl Results {
         let s = &self.settings;
         let _ = writeln!(
             out,
-            "workload: echo handler on {}, {} B JSON event, 128 MB; loopback, keep-alive HTTP/1.1",
-            s.runtime, s.payload_bytes
+            "workload: echo handler on {}, {} B JSON event, {} MB; loopback, keep-alive HTTP/1.1",
+            s.runtime, s.payload_bytes, s.memory_mb
         );
         let _ = writeln!(
             out,
@@ -442,6 +444,7 @@ impl Results {
             "settings": {
                 "runtime": s.runtime,
                 "payload_bytes": s.payload_bytes,
+                "memory_mb": s.memory_mb,
                 "warm_requests": s.warm_requests,
                 "duration_s": s.duration.as_secs_f64(),
                 "warmup_s": s.warmup.as_secs_f64(),
