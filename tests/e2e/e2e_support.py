@@ -35,6 +35,14 @@ KUMO_BIN = Path(os.environ.get("KUMO_BIN") or REPO / "target/release/kumo")
 AWS_CLI = Path(sys.executable).parent / "aws"
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+LAMBDA_TRUST_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
 # Put in the shared server's environment only: functions must never see Kumo's own environment.
 SECRET_CANARY = "kumo-canary-5b1f0c2e"
@@ -277,6 +285,7 @@ class KumoServer:
             try:
                 with urllib.request.urlopen(self.endpoint + "/_kumo/health", timeout=2) as response:
                     if response.status == 200:
+                        self.ensure_lambda_role()
                         return self
             except OSError:
                 pass
@@ -310,6 +319,24 @@ class KumoServer:
             return ""
 
     # -- clients
+
+    def client(self, service, region="us-east-1", **credentials):
+        """A boto3 client of any service for this server (key test/test unless given); no retries."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            config=Config(retries={"total_max_attempts": 1}, connect_timeout=5, read_timeout=60),
+            **(credentials or CREDENTIALS),
+        )
+
+    def ensure_lambda_role(self):
+        """Creates ROLE, the execution role test functions use (CreateFunction checks it exists)."""
+        try:
+            self.client("iam").create_role(RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
 
     def lambda_client(self, region="us-east-1"):
         """A boto3 Lambda client for this server (cached per region); no retries."""

@@ -21,6 +21,9 @@ use hyper_util::rt::TokioIo;
 /// How long one request may take before it counts as failed (a cold start included).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The execution role of the benchmark's functions (created by [`Connection::ensure_role`]).
+const ROLE_NAME: &str = "bench";
+
 /// The echo handler deployed for every measurement.
 const ECHO_HANDLER: &str = "def lambda_handler(event, context):\n    return event\n";
 
@@ -106,9 +109,14 @@ impl Connection {
         tokio::time::timeout(REQUEST_TIMEOUT, exchange).await.context("request timed out")?
     }
 
-    /// Signs a request with SigV4 (key `test`/`test`, region `us-east-1`), as any AWS client does;
-    /// `body` is the request's body, whose hash the signature covers.
+    /// Signs a Lambda request with SigV4 (key `test`/`test`, region `us-east-1`), as any AWS
+    /// client does; `body` is the request's body, whose hash the signature covers.
     fn sign(&self, request: &mut Request<Full<Bytes>>, body: &Bytes) {
+        self.sign_for("lambda", request, body);
+    }
+
+    /// Signs a request for `service`.
+    fn sign_for(&self, service: &str, request: &mut Request<Full<Bytes>>, body: &Bytes) {
         request.headers_mut().insert(HOST, self.authority.clone());
         let headers: Vec<(String, String)> = request
             .headers()
@@ -126,7 +134,7 @@ impl Connection {
             payload_hash: kumo_core::sigv4::payload_hash(body),
         };
         let now = (kumo_core::time::now_millis() / 1000) as i64;
-        for (name, value) in kumo_core::sigv4::sign(&mut parts, "test", "test", "us-east-1", "lambda", now) {
+        for (name, value) in kumo_core::sigv4::sign(&mut parts, "test", "test", "us-east-1", service, now) {
             if let (Ok(name), Ok(value)) =
                 (hyper::header::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
             {
@@ -146,6 +154,25 @@ impl Connection {
         self.send(request).await
     }
 
+    /// Creates [`ROLE_NAME`], the execution role of the benchmark's functions, unless it exists.
+    pub async fn ensure_role(&mut self) -> anyhow::Result<()> {
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={ROLE_NAME}&AssumeRolePolicyDocument={}",
+            kumo_core::sigv4::uri_encode(trust, false)
+        );
+        let body = Bytes::from(body);
+        let mut request = Request::post("/")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
+            .body(Full::new(body.clone()))?;
+        self.sign_for("iam", &mut request, &body);
+        let reply = self.send(request).await?;
+        let exists = reply.status == StatusCode::CONFLICT
+            && reply.body.windows(19).any(|window| window == b"EntityAlreadyExists");
+        anyhow::ensure!(reply.status.is_success() || exists, "CreateRole {ROLE_NAME} failed: {}", reply.describe());
+        Ok(())
+    }
+
     /// `CreateFunction` for the echo handler; `zip_base64` is [`echo_function_zip`], encoded.
     pub async fn create_function(
         &mut self,
@@ -157,7 +184,7 @@ impl Connection {
         let document = serde_json::json!({
             "FunctionName": name,
             "Runtime": runtime,
-            "Role": "arn:aws:iam::000000000000:role/bench",
+            "Role": format!("arn:aws:iam::000000000000:role/{ROLE_NAME}"),
             "Handler": "lambda_function.lambda_handler",
             "Code": { "ZipFile": zip_base64 },
             "MemorySize": memory_mb,

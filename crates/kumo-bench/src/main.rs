@@ -175,6 +175,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
     let health = load::sequential(&mut connection, &Operation::Health, warmup_count, settings.warm_requests).await;
 
     let prefix = function_prefix();
+    connection.ensure_role().await.context("creating the benchmark's execution role")?;
     let zip = base64::engine::general_purpose::STANDARD.encode(lambda::echo_function_zip()?);
     let payload = lambda::payload_of_size(settings.payload_bytes);
     let mut created = Vec::new();

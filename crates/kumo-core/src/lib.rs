@@ -3,6 +3,7 @@
 
 pub mod arn;
 pub mod error;
+pub mod identity;
 pub mod limits;
 pub mod sigv4;
 pub mod time;

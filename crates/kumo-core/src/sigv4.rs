@@ -3,7 +3,10 @@
 //! gateway verifies and Kumo's own clients (CLI, benchmark) sign with the same code.
 //!
 //! Non-S3 services sign the path URI-encoded twice (clients send it encoded once and the
-//! canonical form encodes that again) and hash the body.
+//! canonical form encodes that again) and hash the body. Both the `Authorization` header form
+//! and the query-string (presigned URL) form are verified here. `aws-chunked` streaming
+//! payloads (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) have only their seed signature checked;
+//! the per-chunk signatures belong to the S3 service, which decodes such bodies.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -183,7 +186,19 @@ pub enum VerifyError {
     BadDate,
     /// The request is too old or too far in the future.
     Expired(String),
+    /// A presigned URL's `X-Amz-Expires` is not 1–604,800 seconds.
+    BadExpires,
+    /// A presigned URL was used after `X-Amz-Date` + `X-Amz-Expires`.
+    UrlExpired {
+        /// When it was signed (`X-Amz-Date`).
+        signed_at: String,
+        /// When it expired (`YYYYMMDDTHHMMSSZ`).
+        expired_at: String,
+    },
 }
+
+/// Longest validity of a presigned URL (seven days).
+pub const MAX_PRESIGNED_EXPIRES_SECONDS: i64 = 7 * 24 * 60 * 60;
 
 /// The `X-Amz-Date` (or `Date`) header value of a request.
 fn amz_date(parts: &RequestParts<'_>) -> Option<String> {
@@ -196,7 +211,38 @@ pub fn parse_amz_date(value: &str) -> Option<i64> {
     time::PrimitiveDateTime::parse(value, &format).ok().map(|moment| moment.assume_utc().unix_timestamp())
 }
 
-/// Verifies a request against the secret of its access key at time `now` (epoch seconds).
+/// `YYYYMMDDTHHMMSSZ` of epoch seconds.
+pub fn format_amz_date(seconds: i64) -> String {
+    let moment = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        moment.year(),
+        u8::from(moment.month()),
+        moment.day(),
+        moment.hour(),
+        moment.minute(),
+        moment.second()
+    )
+}
+
+/// Checks the signature itself: the HMAC of the string to sign, compared in constant time.
+fn check_signature(
+    parts: &RequestParts<'_>,
+    authorization: &Authorization,
+    secret: &str,
+    amz_date: &str,
+) -> Result<(), VerifyError> {
+    let canonical = canonical_request(parts, &authorization.signed_headers);
+    let to_sign = string_to_sign(amz_date, authorization, &canonical);
+    let provided = hex::decode(&authorization.signature).map_err(|_| VerifyError::Mismatch)?;
+    // verify_slice compares in constant time, so timing reveals nothing about the signature.
+    let mut mac = HmacSha256::new_from_slice(&signing_key(secret, authorization)).expect("HMAC takes any key length");
+    mac.update(to_sign.as_bytes());
+    mac.verify_slice(&provided).map_err(|_| VerifyError::Mismatch)
+}
+
+/// Verifies a request signed in its `Authorization` header against the secret of its access
+/// key at time `now` (epoch seconds).
 pub fn verify(
     parts: &RequestParts<'_>,
     authorization: &Authorization,
@@ -208,13 +254,128 @@ pub fn verify(
     if (now - signed_at).abs() > MAX_SKEW_SECONDS {
         return Err(VerifyError::Expired(date));
     }
-    let canonical = canonical_request(parts, &authorization.signed_headers);
-    let to_sign = string_to_sign(&date, authorization, &canonical);
-    let provided = hex::decode(&authorization.signature).map_err(|_| VerifyError::Mismatch)?;
-    // verify_slice compares in constant time, so timing reveals nothing about the signature.
-    let mut mac = HmacSha256::new_from_slice(&signing_key(secret, authorization)).expect("HMAC takes any key length");
-    mac.update(to_sign.as_bytes());
-    mac.verify_slice(&provided).map_err(|_| VerifyError::Mismatch)
+    check_signature(parts, authorization, secret, &date)
+}
+
+/// A request signed in its query string (a presigned URL): `X-Amz-Algorithm`,
+/// `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`,
+/// `X-Amz-Signature` and, for temporary credentials, `X-Amz-Security-Token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// The credential, scope, signed headers and signature.
+    pub authorization: Authorization,
+    /// `X-Amz-Date`.
+    pub amz_date: String,
+    /// `X-Amz-Expires` in seconds.
+    pub expires_seconds: i64,
+    /// `X-Amz-Security-Token`, when temporary credentials signed.
+    pub security_token: Option<String>,
+}
+
+/// Whether a query string carries a SigV4 query signature.
+pub fn is_presigned(query: &str) -> bool {
+    query.split('&').any(|pair| pair.starts_with("X-Amz-Signature=") || pair.starts_with("X-Amz-Credential="))
+}
+
+/// Parses a presigned query string; `None` when a parameter is missing or malformed.
+pub fn parse_presigned(query: &str) -> Option<Presigned> {
+    let mut fields = std::collections::HashMap::new();
+    for pair in query.split('&').filter(|pair| pair.starts_with("X-Amz-")) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        fields.insert(key, percent_decode(value));
+    }
+    if fields.get("X-Amz-Algorithm").map(String::as_str) != Some(ALGORITHM) {
+        return None;
+    }
+    let mut scope = fields.get("X-Amz-Credential")?.split('/');
+    let authorization = Authorization {
+        access_key: scope.next()?.to_string(),
+        date: scope.next()?.to_string(),
+        region: scope.next()?.to_string(),
+        service: scope.next()?.to_string(),
+        signed_headers: fields.get("X-Amz-SignedHeaders")?.split(';').map(str::to_string).collect(),
+        signature: fields.get("X-Amz-Signature")?.clone(),
+    };
+    if scope.next() != Some("aws4_request") {
+        return None;
+    }
+    Some(Presigned {
+        authorization,
+        amz_date: fields.get("X-Amz-Date")?.clone(),
+        expires_seconds: fields.get("X-Amz-Expires")?.parse().ok()?,
+        security_token: fields.get("X-Amz-Security-Token").cloned(),
+    })
+}
+
+/// Verifies a presigned request at time `now`: valid from `X-Amz-Date` (less the clock skew
+/// allowance) until `X-Amz-Expires` seconds after it. `parts.payload_hash` is what the signer
+/// covered: `UNSIGNED-PAYLOAD` (S3) or the body's hash (other services).
+pub fn verify_presigned(
+    parts: &RequestParts<'_>,
+    presigned: &Presigned,
+    secret: &str,
+    now: i64,
+) -> Result<(), VerifyError> {
+    if !(1..=MAX_PRESIGNED_EXPIRES_SECONDS).contains(&presigned.expires_seconds) {
+        return Err(VerifyError::BadExpires);
+    }
+    let signed_at = parse_amz_date(&presigned.amz_date).ok_or(VerifyError::BadDate)?;
+    if signed_at - now > MAX_SKEW_SECONDS {
+        return Err(VerifyError::Expired(presigned.amz_date.clone()));
+    }
+    let expires_at = signed_at + presigned.expires_seconds;
+    if now > expires_at {
+        return Err(VerifyError::UrlExpired {
+            signed_at: presigned.amz_date.clone(),
+            expired_at: format_amz_date(expires_at),
+        });
+    }
+    check_signature(parts, &presigned.authorization, secret, &presigned.amz_date)
+}
+
+/// Presigns a request for a client: returns the query string to send (`parts.query` followed
+/// by the `X-Amz-*` parameters). `parts.headers` must already hold `host`, the only header
+/// signed.
+#[allow(clippy::too_many_arguments)]
+pub fn presign(
+    parts: &RequestParts<'_>,
+    access_key: &str,
+    secret: &str,
+    session_token: Option<&str>,
+    region: &str,
+    service: &str,
+    now: i64,
+    expires_seconds: i64,
+) -> String {
+    let amz_date = format_amz_date(now);
+    let mut authorization = Authorization {
+        access_key: access_key.to_string(),
+        date: amz_date[..8].to_string(),
+        region: region.to_string(),
+        service: service.to_string(),
+        signed_headers: vec!["host".to_string()],
+        signature: String::new(),
+    };
+    let mut query = parts.query.to_string();
+    let mut add = |key: &str, value: &str| {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("{key}={}", uri_encode(value, false)));
+    };
+    add("X-Amz-Algorithm", ALGORITHM);
+    add("X-Amz-Credential", &format!("{access_key}/{}", authorization.scope()));
+    add("X-Amz-Date", &amz_date);
+    add("X-Amz-Expires", &expires_seconds.to_string());
+    add("X-Amz-SignedHeaders", "host");
+    if let Some(token) = session_token {
+        add("X-Amz-Security-Token", token);
+    }
+    let signing = RequestParts { query: &query, ..parts.clone() };
+    let canonical = canonical_request(&signing, &authorization.signed_headers);
+    let to_sign = string_to_sign(&amz_date, &authorization, &canonical);
+    authorization.signature = hex::encode(hmac(&signing_key(secret, &authorization), &to_sign));
+    format!("{query}&X-Amz-Signature={}", authorization.signature)
 }
 
 /// Signs a request for a client: returns the headers to add (`x-amz-date`,
@@ -227,9 +388,8 @@ pub fn sign(
     service: &str,
     now: i64,
 ) -> Vec<(String, String)> {
-    let moment = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let date = format!("{:04}{:02}{:02}", moment.year(), u8::from(moment.month()), moment.day());
-    let amz_date = format!("{date}T{:02}{:02}{:02}Z", moment.hour(), moment.minute(), moment.second());
+    let amz_date = format_amz_date(now);
+    let date = amz_date[..8].to_string();
     parts.headers.push(("x-amz-date".to_string(), amz_date.clone()));
     parts.headers.push(("x-amz-content-sha256".to_string(), parts.payload_hash.clone()));
     let mut signed_headers: Vec<String> = parts.headers.iter().map(|(name, _)| name.to_ascii_lowercase()).collect();
@@ -259,6 +419,9 @@ pub fn sign(
         ("authorization".to_string(), header),
     ]
 }
+
+/// The `x-amz-content-sha256` value of an unsigned body (S3, presigned URLs).
+pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
 /// Hex sha256 of a body, as `x-amz-content-sha256` carries it.
 pub fn payload_hash(body: &[u8]) -> String {
@@ -313,6 +476,69 @@ mod tests {
         assert_eq!(verify(&parts, &authorization, "test", now), Ok(()));
         parts.payload_hash = payload_hash(b"tampered");
         assert_eq!(verify(&parts, &authorization, "test", now), Err(VerifyError::Mismatch));
+    }
+
+    /// AWS's published presigned-URL example (S3 "Authenticating Requests: Using Query
+    /// Parameters": GET /test.txt on examplebucket, valid 86,400 seconds).
+    #[test]
+    fn verifies_the_aws_presigned_url_example() {
+        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256\
+                     &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
+                     &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
+                     &X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404";
+        assert!(is_presigned(query));
+        let presigned = parse_presigned(query).unwrap();
+        assert_eq!(presigned.authorization.service, "s3");
+        assert_eq!(presigned.expires_seconds, 86_400);
+        let parts = RequestParts {
+            method: "GET",
+            path: "/test.txt",
+            query,
+            headers: vec![("Host".into(), "examplebucket.s3.amazonaws.com".into())],
+            payload_hash: UNSIGNED_PAYLOAD.into(),
+        };
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        let signed_at = parse_amz_date("20130524T000000Z").unwrap();
+        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 60), Ok(()));
+        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 86_400), Ok(()));
+        assert_eq!(
+            verify_presigned(&parts, &presigned, secret, signed_at + 86_401),
+            Err(VerifyError::UrlExpired {
+                signed_at: "20130524T000000Z".into(),
+                expired_at: "20130525T000000Z".into()
+            })
+        );
+        assert!(matches!(verify_presigned(&parts, &presigned, secret, signed_at - 3600), Err(VerifyError::Expired(_))));
+        assert_eq!(verify_presigned(&parts, &presigned, "wrong", signed_at), Err(VerifyError::Mismatch));
+    }
+
+    #[test]
+    fn presigns_what_it_verifies() {
+        let now = 1_764_181_617;
+        let parts = RequestParts {
+            method: "GET",
+            path: "/2015-03-31/functions/f",
+            query: "Qualifier=%24LATEST",
+            headers: vec![("host".into(), "127.0.0.1:4566".into())],
+            payload_hash: payload_hash(b""),
+        };
+        let query = presign(&parts, "ASIAEXAMPLE", "secret", Some("to/ken+="), "eu-west-1", "lambda", now, 60);
+        let presigned = parse_presigned(&query).unwrap();
+        assert_eq!(presigned.security_token.as_deref(), Some("to/ken+="));
+        assert_eq!(presigned.authorization.region, "eu-west-1");
+        let signed = RequestParts { query: &query, ..parts.clone() };
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now + 30), Ok(()));
+        assert!(matches!(
+            verify_presigned(&signed, &presigned, "secret", now + 61),
+            Err(VerifyError::UrlExpired { .. })
+        ));
+        let tampered = query.replace("Qualifier=%24LATEST", "Qualifier=1");
+        let signed = RequestParts { query: &tampered, ..parts.clone() };
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now), Err(VerifyError::Mismatch));
+        let too_long = presign(&parts, "AKID", "secret", None, "us-east-1", "lambda", now, 604_801);
+        let presigned = parse_presigned(&too_long).unwrap();
+        let signed = RequestParts { query: &too_long, ..parts };
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now), Err(VerifyError::BadExpires));
     }
 
     #[test]

@@ -1,8 +1,12 @@
-//! The request context: region and account from the SigV4 credential scope.
+//! The request context: the region from the SigV4 credential scope, the account from the
+//! caller the SigV4 check identified.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use kumo_core::RequestContext;
+use kumo_iam::Principal;
 
 use crate::{ApiError, Services};
 
@@ -32,13 +36,28 @@ pub fn credential_scope(parts: &Parts) -> Option<(String, String, String, String
     Some((access_key, date, region, service))
 }
 
+/// The caller the authentication middleware identified (the default account's root for
+/// requests it let through unidentified: `/_kumo` and insecure mode).
+pub fn caller(services: &Services, parts: &Parts) -> Arc<Principal> {
+    parts
+        .extensions
+        .get::<Arc<Principal>>()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(Principal::unverified("anonymous", services.iam.default_account())))
+}
+
+/// The context of a request: the caller's account and the credential scope's region.
+pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
+    let region = credential_scope(parts).map(|(_, _, region, _)| region).filter(|region| !region.is_empty());
+    let region = region.unwrap_or_else(|| services.default_region.clone());
+    RequestContext::new(caller(services, parts).account.clone(), region)
+}
+
 impl FromRequestParts<Services> for RequestContextExtractor {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, services: &Services) -> Result<Self, Self::Rejection> {
-        let region = credential_scope(parts).map(|(_, _, region, _)| region).filter(|region| !region.is_empty());
-        let region = region.unwrap_or_else(|| services.default_region.clone());
-        Ok(Self(RequestContext::new(services.lambda.account(), region)))
+        Ok(Self(request_context(services, parts)))
     }
 }
 

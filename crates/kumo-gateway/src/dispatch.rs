@@ -50,6 +50,8 @@ pub async fn by_protocol(State(services): State<Services>, request: Request) -> 
         }
         // SQS's query protocol, also sent to queue URLs (`/<account>/<queue>`).
         Protocol::Scoped { service } if service == "sqs" => crate::sqs_api::query(services, parts, body).await,
+        Protocol::Scoped { service } if service == "iam" => crate::iam_api::handle(services, parts, body).await,
+        Protocol::Scoped { service } if service == "sts" => crate::sts_api::handle(services, parts, body).await,
         Protocol::Json { .. } | Protocol::Scoped { .. } | Protocol::Unknown => {
             crate::error::unknown_operation(parts.method, parts.uri).await.into_response()
         }

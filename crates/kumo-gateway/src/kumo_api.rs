@@ -29,7 +29,12 @@ async fn health(State(services): State<Services>) -> Response {
     Json(serde_json::json!({
         "status": "ok",
         "version": services.version,
-        "services": { "lambda": "running", "sqs": "running" },
+        "auth": {
+            "sigv4": if services.auth.insecure_accept_any_credentials { "insecure-accept-any-credentials" } else { "enforced" },
+            "insecure_accept_any_credentials": services.auth.insecure_accept_any_credentials,
+            "role_check": services.auth.role_check,
+        },
+        "services": { "lambda": "running", "sqs": "running", "iam": "running", "sts": "running" },
         "runtimes": { "python": pythons, "node": node, "provided": true },
         "sandbox": runtimes.sandbox().report(),
     }))

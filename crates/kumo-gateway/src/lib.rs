@@ -1,25 +1,29 @@
-//! The gateway: one HTTP server for every AWS API Kumo speaks. It decodes the wire protocol
-//! into typed requests, takes the region from the SigV4 credential scope, calls the service,
-//! and renders results and AWS errors. Services never see HTTP.
+//! The gateway: one HTTP server for every AWS API Kumo speaks. It verifies each request's SigV4
+//! signature, decodes the wire protocol into typed requests, takes the region from the
+//! credential scope and the account from the verified caller, calls the service, and renders
+//! results and AWS errors. Services never see HTTP.
 
 mod auth;
 mod context;
 mod dispatch;
 mod error;
+mod iam_api;
 mod kumo_api;
 mod lambda_api;
 mod lambda_async_api;
 mod lambda_mappings_api;
 mod lambda_policy_api;
 mod lambda_versions_api;
+mod query;
 mod sqs_api;
+mod sts_api;
 
 use std::sync::Arc;
 
 use axum::Router;
 use kumo_lambda::LambdaService;
 
-pub use auth::Credentials;
+pub use auth::AuthSettings;
 pub use context::credential_scope;
 pub use error::ApiError;
 
@@ -34,8 +38,10 @@ pub struct Services {
     pub default_region: String,
     /// Kumo's version, reported by the health endpoint.
     pub version: &'static str,
-    /// Access keys whose SigV4 signatures Kumo accepts.
-    pub credentials: std::sync::Arc<Credentials>,
+    /// IAM and STS; also resolves the access keys of signed requests.
+    pub iam: Arc<kumo_iam::IamService>,
+    /// How requests are authenticated.
+    pub auth: AuthSettings,
 }
 
 /// Builds the router (tests drive it without a socket).

@@ -23,6 +23,8 @@ pub struct FunctionVersion {
     pub runtime: String,
     /// Handler string.
     pub handler: String,
+    /// Execution role ARN: environments run with a session of it.
+    pub role: String,
     /// Configured memory in MB.
     pub memory_mb: u32,
     /// Timeout in seconds.

@@ -33,7 +33,7 @@ use report::Measurements;
 pub struct EngineConfig {
     /// `AWS_ENDPOINT_URL` given to functions: Kumo's own address.
     pub endpoint_url: String,
-    /// Credentials given to functions.
+    /// Credentials given to functions when no credential issuer is set.
     pub access_key_id: String,
     /// Secret of those credentials.
     pub secret_access_key: String,
@@ -87,6 +87,8 @@ pub struct InvokeEngine {
     async_queue: OnceLock<AsyncQueue>,
     destinations: OnceLock<Arc<dyn DestinationSender>>,
     event_sources: event_sources::EventSources,
+    /// Mints execution-role credentials; without one, functions get the configured key.
+    credential_issuer: OnceLock<Arc<dyn kumo_core::identity::CredentialIssuer>>,
     concurrency: Arc<ConcurrencyLimits>,
     /// Provisioned concurrency targets: version → (function, requested environments).
     provisioned: Mutex<HashMap<PoolKey, (FunctionVersion, u32)>>,
@@ -107,6 +109,7 @@ impl InvokeEngine {
             pools: Mutex::new(HashMap::new()),
             async_queue: OnceLock::new(),
             destinations: OnceLock::new(),
+            credential_issuer: OnceLock::new(),
             concurrency: ConcurrencyLimits::new(config.account_concurrency),
             config,
             provisioned: Mutex::new(HashMap::new()),
@@ -136,6 +139,27 @@ impl InvokeEngine {
     /// The event source mappings' pollers.
     pub fn event_sources(&self) -> &event_sources::EventSources {
         &self.event_sources
+    }
+
+    /// Gives environments credentials of their function's execution role (set once at start).
+    pub fn set_credential_issuer(&self, issuer: Arc<dyn kumo_core::identity::CredentialIssuer>) {
+        let _ = self.credential_issuer.set(issuer);
+    }
+
+    /// `(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)` of a new environment:
+    /// a session of the execution role named after the function, as on AWS.
+    fn function_credentials(&self, function: &FunctionVersion) -> (String, String, String) {
+        match self.credential_issuer.get() {
+            Some(issuer) => {
+                let session = issuer.credentials_for(&function.role, &function.name);
+                (session.access_key_id, session.secret_access_key, session.session_token)
+            }
+            None => (
+                self.config.access_key_id.clone(),
+                self.config.secret_access_key.clone(),
+                "kumo-session-token".to_string(),
+            ),
+        }
     }
 
     /// The destination sender, once wired.
@@ -320,6 +344,7 @@ impl InvokeEngine {
         // Paths as the function sees them: `/var/task` inside the sandbox.
         let task_root = self.runtimes.sandbox().task_root(&function.code_dir).display().to_string();
         let mut environment: BTreeMap<String, String> = function.variables.clone();
+        let (access_key_id, secret_access_key, session_token) = self.function_credentials(function);
         let reserved = [
             ("_HANDLER", function.handler.clone()),
             ("AWS_REGION", function.region.clone()),
@@ -330,9 +355,9 @@ impl InvokeEngine {
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
             ("AWS_LAMBDA_LOG_GROUP_NAME", function.log_group()),
             ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
-            ("AWS_ACCESS_KEY_ID", self.config.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY", self.config.secret_access_key.clone()),
-            ("AWS_SESSION_TOKEN", "kumo-session-token".to_string()),
+            ("AWS_ACCESS_KEY_ID", access_key_id),
+            ("AWS_SECRET_ACCESS_KEY", secret_access_key),
+            ("AWS_SESSION_TOKEN", session_token),
             ("AWS_ENDPOINT_URL", self.config.endpoint_url.clone()),
             ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_string()),

@@ -210,6 +210,7 @@ mod tests {
             revision: "r".into(),
             runtime: "python3.12".into(),
             handler: "h.h".into(),
+            role: "arn:aws:iam::000000000000:role/r".into(),
             memory_mb: 128,
             timeout_s: 3,
             ephemeral_mb: 512,

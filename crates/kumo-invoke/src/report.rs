@@ -124,6 +124,7 @@ mod tests {
             revision: "r".into(),
             runtime: "python3.12".into(),
             handler: "h.h".into(),
+            role: "arn:aws:iam::000000000000:role/r".into(),
             memory_mb: 256,
             timeout_s: 3,
             ephemeral_mb: 512,

@@ -125,6 +125,7 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
         revision: "r1".into(),
         runtime: "python3.12".into(),
         handler: "lambda_function.handler".into(),
+        role: "arn:aws:iam::000000000000:role/lambda-role".into(),
         memory_mb: 128,
         timeout_s: 10,
         ephemeral_mb: 512,

@@ -212,6 +212,7 @@ impl LambdaService {
         reject_layers(request.layers.as_deref())?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
+        self.check_execution_role(&context.account, &role)?;
         if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
             return Err(function_exists(&name));
         }
@@ -451,6 +452,7 @@ impl LambdaService {
             let configuration = &mut record.configuration;
             if let Some(role) = request.role {
                 validation::role(&role)?;
+                service.check_execution_role(&context.account, &role)?;
                 configuration.role = role;
             }
             if let Some(handler) = request.handler {

@@ -13,8 +13,9 @@ pub mod validation;
 mod versions;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
+use kumo_core::identity::ExecutionRoles;
 use kumo_core::AwsError;
 use kumo_invoke::{FunctionResolver, FunctionVersion, InvokeEngine};
 use kumo_store::Store;
@@ -32,6 +33,8 @@ pub struct LambdaService {
     cache: RwLock<HashMap<(String, String, String), Arc<FunctionRecord>>>,
     /// Serialises read-check-write updates so a `RevisionId` precondition holds.
     updates: Mutex<()>,
+    /// Checks execution roles on create and update; unset, any well-formed role ARN is taken.
+    execution_roles: OnceLock<Arc<dyn ExecutionRoles>>,
 }
 
 impl LambdaService {
@@ -44,7 +47,22 @@ impl LambdaService {
             endpoint_url,
             cache: RwLock::new(HashMap::new()),
             updates: Mutex::new(()),
+            execution_roles: OnceLock::new(),
         })
+    }
+
+    /// Makes CreateFunction and UpdateFunctionConfiguration check that Lambda can assume the
+    /// execution role (set once at start; left unset by `--skip-role-check`).
+    pub fn set_execution_roles(&self, roles: Arc<dyn ExecutionRoles>) {
+        let _ = self.execution_roles.set(roles);
+    }
+
+    /// Checks an execution role for a function of `account`, when role checks are on.
+    pub(crate) fn check_execution_role(&self, account: &str, role: &str) -> Result<(), AwsError> {
+        match self.execution_roles.get() {
+            Some(roles) => roles.check_assumable_by_lambda(account, role),
+            None => Ok(()),
+        }
     }
 
     /// The account functions belong to.
@@ -90,6 +108,7 @@ impl LambdaService {
             revision: configuration.revision_id.clone(),
             runtime: configuration.runtime.clone(),
             handler: configuration.handler.clone(),
+            role: configuration.role.clone(),
             memory_mb: configuration.memory_size,
             timeout_s: configuration.timeout,
             ephemeral_mb: configuration.ephemeral_storage.size,

@@ -32,9 +32,11 @@ pub struct DeployArgs {
     /// Timeout in seconds.
     #[arg(long)]
     timeout: Option<u32>,
-    /// Execution role ARN.
-    #[arg(long, default_value = "arn:aws:iam::000000000000:role/lambda-role")]
-    role: String,
+    /// Execution role ARN. Without it a new function gets `lambda-role` of the caller's
+    /// account (created, with basic execution permissions, if missing) and an existing one
+    /// keeps its role.
+    #[arg(long)]
+    role: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -126,9 +128,13 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
     let path = format!("/2015-03-31/functions/{}", args.name);
     let existing = args.endpoint.send(Method::GET, &path, &[], Vec::new()).await?;
     let configuration = if existing.status == 404 {
+        let role = match &args.role {
+            Some(role) => role.clone(),
+            None => default_role(&args.endpoint).await?,
+        };
         let mut request = serde_json::json!({
             "FunctionName": args.name, "Runtime": args.runtime, "Handler": args.handler,
-            "Role": args.role, "Code": { "ZipFile": zip_base64 },
+            "Role": role, "Code": { "ZipFile": zip_base64 },
         });
         if let Some(memory) = args.memory {
             request["MemorySize"] = memory.into();
@@ -142,7 +148,10 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         existing.json()?;
         let code = serde_json::to_vec(&serde_json::json!({ "ZipFile": zip_base64 }))?;
         args.endpoint.send(Method::PUT, &format!("{path}/code"), &[], code).await?.json()?;
-        let mut request = serde_json::json!({ "Runtime": args.runtime, "Handler": args.handler, "Role": args.role });
+        let mut request = serde_json::json!({ "Runtime": args.runtime, "Handler": args.handler });
+        if let Some(role) = &args.role {
+            request["Role"] = role.clone().into();
+        }
         if let Some(memory) = args.memory {
             request["MemorySize"] = memory.into();
         }
@@ -164,6 +173,43 @@ pub async fn deploy(args: DeployArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Name of the role `kumo deploy` uses when none is given.
+const DEFAULT_ROLE_NAME: &str = "lambda-role";
+/// Trust policy of that role: Lambda may assume it.
+const LAMBDA_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// The ARN of `lambda-role` in the caller's account, creating the role (with
+/// AWSLambdaBasicExecutionRole attached) when it does not exist.
+async fn default_role(endpoint: &Endpoint) -> anyhow::Result<String> {
+    let identity = endpoint.query("sts", &[("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]).await?;
+    let account = identity.xml_field("Account").context("GetCallerIdentity answered without an account")?;
+    let role_arn = format!("arn:aws:iam::{account}:role/{DEFAULT_ROLE_NAME}");
+    let get = [("Action", "GetRole"), ("Version", "2010-05-08"), ("RoleName", DEFAULT_ROLE_NAME)];
+    let existing = endpoint.query("iam", &get).await;
+    match existing {
+        Ok(_) => return Ok(role_arn),
+        Err(error) if error.to_string().starts_with("NoSuchEntity") => {}
+        Err(error) => return Err(error),
+    }
+    let create = [
+        ("Action", "CreateRole"),
+        ("Version", "2010-05-08"),
+        ("RoleName", DEFAULT_ROLE_NAME),
+        ("AssumeRolePolicyDocument", LAMBDA_TRUST_POLICY),
+        ("Description", "Execution role created by kumo deploy"),
+    ];
+    endpoint.query("iam", &create).await?;
+    let attach = [
+        ("Action", "AttachRolePolicy"),
+        ("Version", "2010-05-08"),
+        ("RoleName", DEFAULT_ROLE_NAME),
+        ("PolicyArn", "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+    ];
+    endpoint.query("iam", &attach).await?;
+    eprintln!("created execution role {role_arn}");
+    Ok(role_arn)
 }
 
 /// `kumo invoke`.

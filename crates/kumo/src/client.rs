@@ -46,10 +46,44 @@ impl Reply {
     }
 }
 
+impl Reply {
+    /// The text of the first `<name>` element of an XML (awsQuery) answer.
+    pub fn xml_field(&self, name: &str) -> Option<String> {
+        let text = std::str::from_utf8(&self.body).ok()?;
+        let start = text.find(&format!("<{name}>"))? + name.len() + 2;
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].to_string())
+    }
+}
+
 impl Endpoint {
-    /// Sends a SigV4-signed request.
+    /// Sends a Lambda request, SigV4-signed.
     pub async fn send(
         &self,
+        method: http::Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> anyhow::Result<Reply> {
+        self.send_signed("lambda", method, path, headers, body).await
+    }
+
+    /// Calls an awsQuery operation (IAM, STS); an error answer becomes `Err("<Code>: <Message>")`.
+    pub async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<Reply> {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let content_type = ("content-type", "application/x-www-form-urlencoded; charset=utf-8".to_string());
+        let reply = self.send_signed(service, http::Method::POST, "/", &[content_type], body.into_bytes()).await?;
+        if reply.status >= 400 {
+            let code = reply.xml_field("Code").unwrap_or_else(|| format!("HTTP {}", reply.status));
+            anyhow::bail!("{code}: {}", reply.xml_field("Message").unwrap_or_default());
+        }
+        Ok(reply)
+    }
+
+    /// Sends a request signed for `service`.
+    async fn send_signed(
+        &self,
+        service: &str,
         method: http::Method,
         path: &str,
         headers: &[(&str, String)],
@@ -69,7 +103,7 @@ impl Endpoint {
             payload_hash: kumo_core::sigv4::payload_hash(&body),
         };
         let now = (kumo_core::time::now_millis() / 1000) as i64;
-        let added = kumo_core::sigv4::sign(&mut parts, &self.access_key, &self.secret_key, &self.region, "lambda", now);
+        let added = kumo_core::sigv4::sign(&mut parts, &self.access_key, &self.secret_key, &self.region, service, now);
         let mut request = http::Request::builder().method(method.clone()).uri(&uri);
         // `host` is set by the client from the URI; the rest are sent as signed.
         for (name, value) in signed_headers.iter().skip(1).chain(added.iter()) {

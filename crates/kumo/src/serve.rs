@@ -29,10 +29,18 @@ pub struct ServeArgs {
     /// Seconds an idle execution environment is kept warm.
     #[arg(long, env = "KUMO_IDLE_TIMEOUT", default_value_t = 600)]
     idle_timeout: u64,
-    /// Access keys whose SigV4 signatures are accepted, as `KEY:SECRET[,KEY:SECRET…]`; the first
-    /// pair is also given to functions.
+    /// Access keys whose SigV4 signatures are accepted, as `KEY:SECRET[:ACCOUNT][,…]`; each is
+    /// the root of its account (default: the account id above).
     #[arg(long, env = "KUMO_ACCESS_KEYS", default_value = "test:test")]
     access_keys: String,
+    /// Accept any credentials, signed or not, without verifying them (LocalStack-like; unsafe
+    /// anywhere but a developer machine).
+    #[arg(long, env = "KUMO_INSECURE_ACCEPT_ANY_CREDENTIALS", value_parser = clap::builder::BoolishValueParser::new())]
+    insecure_accept_any_credentials: bool,
+    /// Let CreateFunction take any well-formed role ARN instead of checking that Lambda can
+    /// assume it.
+    #[arg(long, env = "KUMO_SKIP_ROLE_CHECK", value_parser = clap::builder::BoolishValueParser::new())]
+    skip_role_check: bool,
     /// Concurrent executions allowed per region (AWS's default account limit).
     #[arg(long, env = "KUMO_ACCOUNT_CONCURRENCY", default_value_t = kumo_core::limits::ACCOUNT_CONCURRENCY_DEFAULT)]
     account_concurrency: u32,
@@ -130,16 +138,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("no Node.js found: nodejs functions cannot run");
     }
 
-    let key_pairs = parse_access_keys(&args.access_keys)?;
-    let function_key = key_pairs[0].clone();
+    let access_keys = parse_access_keys(&args.access_keys, &args.account_id)?;
+    let function_key = access_keys[0].clone();
+    let iam = {
+        let data_dir = store.data_dir().to_path_buf();
+        let account = args.account_id.clone();
+        tokio::task::spawn_blocking(move || kumo_iam::IamService::open(&data_dir, access_keys, account))
+            .await?
+            .context("opening the iam store")?
+    };
+    if args.insecure_accept_any_credentials {
+        tracing::warn!(
+            "--insecure-accept-any-credentials is on: request signatures are NOT verified and any caller is accepted"
+        );
+    }
     let listener =
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
     let config = EngineConfig {
         endpoint_url: endpoint_url.clone(),
-        access_key_id: function_key.0.clone(),
-        secret_access_key: function_key.1.clone(),
+        access_key_id: function_key.access_key_id.clone(),
+        secret_access_key: function_key.secret_access_key.clone(),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         async_retry_delay: Duration::from_secs(args.async_retry_delay),
         account_concurrency: args.account_concurrency,
@@ -147,12 +167,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());
     let store_dir = store.data_dir().to_path_buf();
+    engine.set_credential_issuer(Arc::clone(&iam) as Arc<dyn kumo_core::identity::CredentialIssuer>);
     let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
     {
         let lambda = Arc::clone(&lambda);
         tokio::task::spawn_blocking(move || lambda.restore_settings())
             .await?
             .map_err(|error| anyhow::anyhow!("restoring concurrency settings: {error}"))?;
+    }
+    if args.skip_role_check {
+        tracing::info!("--skip-role-check: functions may name execution roles that do not exist");
+    } else {
+        lambda.set_execution_roles(Arc::clone(&iam) as Arc<dyn kumo_core::identity::ExecutionRoles>);
     }
     let sqs = {
         let data_dir = store_dir.clone();
@@ -179,7 +205,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sqs,
         default_region: kumo_core::DEFAULT_REGION.to_string(),
         version: env!("CARGO_PKG_VERSION"),
-        credentials: Arc::new(key_pairs.into_iter().collect()),
+        iam,
+        auth: kumo_gateway::AuthSettings {
+            insecure_accept_any_credentials: args.insecure_accept_any_credentials,
+            role_check: !args.skip_role_check,
+        },
     };
     tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
@@ -210,19 +240,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Parses `KEY:SECRET[,KEY:SECRET…]`.
-fn parse_access_keys(value: &str) -> anyhow::Result<Vec<(String, String)>> {
-    let pairs: Vec<(String, String)> = value
+/// Parses `KEY:SECRET[:ACCOUNT][,…]`; keys without an account belong to `default_account`.
+fn parse_access_keys(value: &str, default_account: &str) -> anyhow::Result<Vec<kumo_iam::AccessKey>> {
+    let keys: Vec<kumo_iam::AccessKey> = value
         .split(',')
-        .filter(|pair| !pair.trim().is_empty())
-        .map(|pair| {
-            let (key, secret) = pair.trim().split_once(':').context("access keys are KEY:SECRET pairs")?;
-            anyhow::ensure!(!key.is_empty() && !secret.is_empty(), "empty access key or secret");
-            Ok((key.to_string(), secret.to_string()))
+        .filter(|entry| !entry.trim().is_empty())
+        .map(|entry| {
+            let mut fields = entry.trim().splitn(3, ':');
+            let (key, secret) = (fields.next().unwrap_or_default(), fields.next().unwrap_or_default());
+            let account = fields.next().unwrap_or(default_account);
+            anyhow::ensure!(!key.is_empty() && !secret.is_empty(), "access keys are KEY:SECRET[:ACCOUNT] entries");
+            anyhow::ensure!(
+                account.len() == 12 && account.bytes().all(|byte| byte.is_ascii_digit()),
+                "the account of access key {key} must be 12 digits, not {account:?}"
+            );
+            Ok(kumo_iam::AccessKey {
+                access_key_id: key.to_string(),
+                secret_access_key: secret.to_string(),
+                account: account.to_string(),
+            })
         })
         .collect::<anyhow::Result<_>>()?;
-    anyhow::ensure!(!pairs.is_empty(), "at least one access key is needed (KUMO_ACCESS_KEYS)");
-    Ok(pairs)
+    anyhow::ensure!(!keys.is_empty(), "at least one access key is needed (KUMO_ACCESS_KEYS)");
+    Ok(keys)
 }
 
 async fn shutdown_signal() {
@@ -237,5 +277,21 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_access_keys;
+
+    #[test]
+    fn access_keys_map_to_accounts() {
+        let keys = parse_access_keys("test:test, other:s3cr3t:111111111111", "000000000000").unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!((keys[0].access_key_id.as_str(), keys[0].account.as_str()), ("test", "000000000000"));
+        assert_eq!((keys[1].secret_access_key.as_str(), keys[1].account.as_str()), ("s3cr3t", "111111111111"));
+        assert!(parse_access_keys("nosecret", "000000000000").is_err());
+        assert!(parse_access_keys("k:s:12", "000000000000").is_err());
+        assert!(parse_access_keys("", "000000000000").is_err());
     }
 }
