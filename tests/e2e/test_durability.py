@@ -109,3 +109,65 @@ def test_kill_9_leaves_no_process_a_function_started(spare_kumo):
     processes = spawned_processes(spare_kumo, function)
     spare_kumo.kill()
     assert not wait_until_gone(processes, timeout=2), "a process the function started survived kumo's kill -9"
+
+
+QUICK = """
+def handler(event, context):
+    print(f"handled event {event['n']}")
+    return event["n"]
+"""
+
+
+def test_five_hundred_queued_events_survive_kill_9(spare_kumo):
+    function = Deployer(spare_kumo).create(QUICK, Timeout=10)
+    # Hold the events: with reserved concurrency 0 they are accepted and stored but cannot run yet.
+    function.client.put_function_concurrency(FunctionName=function.name, ReservedConcurrentExecutions=0)
+    for n in range(500):
+        assert function.invoke({"n": n}, InvocationType="Event").status == 202
+    function.client.delete_function_concurrency(FunctionName=function.name)
+    poll(lambda: handled_events(spare_kumo, function.name), timeout=30, what="the first events to run")
+    spare_kumo.kill()
+    restarted = restart(spare_kumo)
+    try:
+        poll(
+            lambda: handled_events(restarted, function.name) == set(range(500)),
+            timeout=120,
+            interval=0.5,
+            what="all 500 events to run at least once",
+        )
+    finally:
+        restarted.stop()
+
+
+def test_kill_9_during_an_sqs_drain_loses_no_message(spare_kumo):
+    from test_sqs import sqs_client
+
+    sqs = sqs_client(spare_kumo)
+    url = sqs.create_queue(QueueName="drain", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    function = Deployer(spare_kumo).create(
+        """
+import json, time
+def handler(event, context):
+    for record in event["Records"]:
+        print(f"handled event {json.loads(record['body'])['n']}")
+    time.sleep(0.05)
+""",
+        Timeout=10,
+    )
+    for start in range(0, 300, 10):
+        entries = [{"Id": str(n), "MessageBody": f'{{"n": {n}}}'} for n in range(start, start + 10)]
+        assert not sqs.send_message_batch(QueueUrl=url, Entries=entries).get("Failed")
+    function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name, BatchSize=10)
+    poll(lambda: len(handled_events(spare_kumo, function.name)) >= 20, timeout=30, what="the drain to start")
+    spare_kumo.kill()
+    restarted = restart(spare_kumo)
+    try:
+        poll(
+            lambda: handled_events(restarted, function.name) == set(range(300)),
+            timeout=120,
+            interval=0.5,
+            what="every message to be handled at least once",
+        )
+    finally:
+        restarted.stop()

@@ -200,11 +200,10 @@ def test_a_fork_bomb_is_contained(kumo, make_function):
     thread.join(60)
     result = answers["bomb"]
     assert result.function_error is None, result.raw
-    # The bomb ran, and the pids limit (1,024) refused the handler's own forks meanwhile (EAGAIN).
-    # (The count itself is only indicative: listing /proc while processes come and go can see some
-    # twice.)
-    assert result.payload["refused"] == "Resource temporarily unavailable", result.payload
-    assert result.payload["most"] > 100, result.payload
+    # The bomb ran and the pids limit (1,024) capped it. Whether the handler's own sampled forks hit
+    # the limit (EAGAIN) depends on timing, so only the ceiling is asserted.
+    assert 100 < result.payload["most"] <= 1100, result.payload
+    assert result.payload["refused"] in (None, "Resource temporarily unavailable"), result.payload
     # The bomb keeps going (its processes come and go) until the environment goes; then all of it goes.
     processes = function_processes(kumo, bomb.name)
     assert processes

@@ -162,6 +162,9 @@ impl AsyncQueue {
                 }
             }
         }
+        // The event leaves the queue only once its log lines are committed: a crash in between
+        // runs it again rather than losing the trace of a run.
+        self.engine.flush().await;
         self.complete(id).await;
     }
 

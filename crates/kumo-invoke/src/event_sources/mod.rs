@@ -319,6 +319,8 @@ impl Poller {
             None => kept.iter().map(|m| m.receipt_handle.clone()).collect(),
         };
         if !delete.is_empty() {
+            // As for async events: messages are deleted only after the invocation's logs are committed.
+            engine.flush().await;
             if let Err(error) = self.source.delete(&arn, delete).await {
                 tracing::warn!(uuid = %self.spec.uuid, %error, "deleting processed messages failed");
             }
