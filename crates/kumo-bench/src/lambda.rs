@@ -233,6 +233,14 @@ impl Connection {
         Ok(())
     }
 
+    /// `GET /_kumo/status` (warm pools and concurrency), parsed.
+    pub async fn status(&mut self) -> anyhow::Result<serde_json::Value> {
+        let request = Request::get("/_kumo/status").body(Full::default())?;
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "status failed: {}", reply.describe());
+        Ok(serde_json::from_slice(&reply.body)?)
+    }
+
     /// A synchronous `Invoke` (RequestResponse); with `tail` the reply carries the log tail.
     pub async fn invoke(&mut self, name: &str, payload: Bytes, tail: bool) -> anyhow::Result<Reply> {
         let mut request = Request::builder()
@@ -246,6 +254,19 @@ impl Connection {
         self.sign(&mut request, &payload);
         self.send(request).await
     }
+}
+
+/// A handler that sleeps `event["sleep"]` seconds, for bursts of concurrent invocations.
+const SLEEPER_HANDLER: &str =
+    "import time\n\ndef lambda_handler(event, context):\n    time.sleep(event[\"sleep\"])\n    return \"slept\"\n";
+
+/// The deployment package of the sleeper, zipped in memory.
+pub fn sleeper_function_zip() -> anyhow::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    writer.start_file("lambda_function.py", options)?;
+    writer.write_all(SLEEPER_HANDLER.as_bytes())?;
+    Ok(writer.finish()?.into_inner())
 }
 
 /// The deployment package: `lambda_function.py` with the echo handler, zipped in memory.

@@ -184,3 +184,48 @@ async fn load_one_connection(
     }
     outcome
 }
+
+/// A burst: `count` invocations of a sleeping function started at once, each on its own
+/// connection; the figure is the time until the last one answered.
+#[derive(Debug)]
+pub struct Burst {
+    /// Invocations started together.
+    pub count: usize,
+    /// Time until every one answered.
+    pub elapsed: Duration,
+    /// Failed or wrong answers.
+    pub errors: usize,
+    /// The first error seen.
+    pub first_error: Option<String>,
+}
+
+/// Runs a burst of `count` concurrent invocations of `function` with `payload`.
+pub async fn burst(endpoint: &Endpoint, function: &str, payload: Bytes, count: usize) -> anyhow::Result<Burst> {
+    let mut connections = Vec::with_capacity(count);
+    for _ in 0..count {
+        connections.push(endpoint.connect().await?);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
+            let function = function.to_string();
+            let payload = payload.clone();
+            tokio::spawn(async move {
+                let reply = connection.invoke(&function, payload, false).await?;
+                let ok = reply.status == StatusCode::OK && !reply.headers.contains_key("x-amz-function-error");
+                anyhow::ensure!(ok, "burst invoke: {}", reply.describe());
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    let mut result = Burst { count, elapsed: Duration::ZERO, errors: 0, first_error: None };
+    for task in tasks {
+        if let Err(error) = task.await.map_err(anyhow::Error::from).and_then(|outcome| outcome) {
+            result.errors += 1;
+            result.first_error.get_or_insert_with(|| format!("{error:#}"));
+        }
+    }
+    result.elapsed = started.elapsed();
+    Ok(result)
+}

@@ -26,7 +26,7 @@ use clap::Parser;
 
 use crate::lambda::{Connection, Endpoint};
 use crate::load::Operation;
-use crate::report::{ColdStart, KumoInfo, Results, Settings, ThroughputRun};
+use crate::report::{BurstRun, ColdStart, KumoInfo, Results, Settings, ThroughputRun};
 use crate::server::KumoServer;
 
 /// Measure Kumo's warm invoke latency, throughput and cold start against their floors.
@@ -68,6 +68,9 @@ struct Args {
     /// `python3.x -c pass` runs timed for the process-start floor.
     #[arg(long, default_value_t = 20)]
     python_runs: usize,
+    /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; empty for none).
+    #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 500])]
+    bursts: Vec<usize>,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -137,6 +140,7 @@ fn validate(args: &Args) -> anyhow::Result<Settings> {
         python_minor: minor,
         payload_bytes: args.payload_bytes,
         memory_mb: args.memory,
+        bursts: args.bursts.clone(),
         warm_requests: args.warm_requests,
         duration: Duration::from_secs_f64(args.duration),
         warmup: Duration::from_secs_f64(args.warmup),
@@ -227,7 +231,21 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         let event = Operation::InvokeEvent { function: Arc::from(held.as_str()), payload: payload.clone() };
         let events =
             load::closed_loop(&endpoint, &event, settings.connections, settings.warmup, settings.duration).await?;
-        anyhow::Ok((cold, warm, throughput, events))
+        // Bursts of concurrent 0.5 s invocations of a fresh function: how fast Kumo scales out.
+        let sleeper_zip = base64::engine::general_purpose::STANDARD.encode(lambda::sleeper_function_zip()?);
+        let mut bursts = Vec::new();
+        for count in settings.bursts.clone() {
+            let name = format!("{prefix}-burst-{count}");
+            connection.create_function(&name, &settings.runtime, &sleeper_zip, settings.memory_mb).await?;
+            created.push(name.clone());
+            progress(&format!("burst of {count} concurrent 0.5 s invocations"));
+            let burst = load::burst(&endpoint, &name, bytes::Bytes::from_static(br#"{"sleep": 0.5}"#), count).await?;
+            let status = connection.status().await?;
+            let key = format!("us-east-1/{name}:$LATEST");
+            let environments = status["pools"][&key]["idle"].as_u64().unwrap_or(0) as usize;
+            bursts.push(BurstRun { burst, environments });
+        }
+        anyhow::Ok((cold, warm, throughput, events, bursts))
     }
     .await;
 
@@ -236,7 +254,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             progress(&format!("cleanup: {error:#}"));
         }
     }
-    let (cold, warm, throughput, events) = measured?;
+    let (cold, warm, throughput, events, bursts) = measured?;
     Ok(Results {
         machine: measure::Machine::describe(),
         command: command_line(),
@@ -248,6 +266,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         warm,
         throughput,
         events,
+        bursts,
         cold,
     })
 }

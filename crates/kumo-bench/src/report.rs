@@ -14,6 +14,10 @@ const WARM_P50_TARGET_US: u64 = 1_000;
 const WARM_P99_TARGET_US: u64 = 5_000;
 /// Warm invokes per second target with [`THROUGHPUT_TARGET_CONNECTIONS`] connections.
 const THROUGHPUT_TARGET: f64 = 3_000.0;
+/// The burst size issue #3 states a target for, and the target (done within 1.5 s).
+const BURST_TARGET_COUNT: usize = 100;
+/// Time for a burst of 100 × 0.5 s invocations (issue #3).
+const BURST_TARGET_US: u64 = 1_500_000;
 /// Event invokes per second Kumo should accept durably (issue #5).
 const EVENT_ACCEPT_TARGET: f64 = 20_000.0;
 /// The connection count the throughput target is stated for.
@@ -32,6 +36,8 @@ pub struct Settings {
     pub payload_bytes: usize,
     /// `MemorySize` of the functions.
     pub memory_mb: u32,
+    /// Sizes of the bursts of concurrent invocations.
+    pub bursts: Vec<usize>,
     /// Timed sequential requests (warm latency and the health floor).
     pub warm_requests: usize,
     /// Measured time of each throughput run.
@@ -81,6 +87,15 @@ pub struct ThroughputRun {
     pub invoke: Outcome,
 }
 
+/// One burst and how many environments it left warm.
+#[derive(Debug)]
+pub struct BurstRun {
+    /// The burst.
+    pub burst: crate::load::Burst,
+    /// Environments of the function idle afterwards (each started for the burst).
+    pub environments: usize,
+}
+
 /// Everything one run measured.
 #[derive(Debug)]
 pub struct Results {
@@ -104,6 +119,8 @@ pub struct Results {
     pub throughput: Vec<ThroughputRun>,
     /// `Event` invokes accepted (durably stored) on the concurrent connections.
     pub events: Outcome,
+    /// Bursts of concurrent 0.5 s invocations.
+    pub bursts: Vec<BurstRun>,
     /// Fresh functions' first invokes.
     pub cold: Vec<ColdStart>,
 }
@@ -191,6 +208,22 @@ impl Results {
             target: format!("≥ {} (issue #5)", format_rate(EVENT_ACCEPT_TARGET)),
             pass: self.events.errors == 0 && events_rate >= EVENT_ACCEPT_TARGET,
         });
+        for run in &self.bursts {
+            let (target, pass) = if run.burst.count == BURST_TARGET_COUNT {
+                (
+                    format!("≤ {} (issue #3)", format_ms(BURST_TARGET_US)),
+                    run.burst.elapsed.as_micros() as u64 <= BURST_TARGET_US,
+                )
+            } else {
+                ("no errors".to_string(), true)
+            };
+            checks.push(Check {
+                name: format!("burst of {} × 0.5 s", run.burst.count),
+                value: format_ms(run.burst.elapsed.as_micros() as u64),
+                target,
+                pass: pass && run.burst.errors == 0,
+            });
+        }
         let floor = self.python_floor().p50;
         let cold = self.cold_summary();
         checks.push(Check {
@@ -319,6 +352,23 @@ impl Results {
             String::new(),
             String::new(),
         ]);
+        for run in &self.bursts {
+            let name = format!("burst of {} × 0.5 s", run.burst.count);
+            rows.push([
+                name.clone(),
+                format_ms(run.burst.elapsed.as_micros() as u64),
+                "500.000 ms sleep".to_string(),
+                target(&name),
+                result(&name).into(),
+            ]);
+            rows.push([
+                "  environments started".into(),
+                run.environments.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
         let cold = self.cold_summary();
         rows.push([
             format!("cold start median (of {})", cold.count),
@@ -461,6 +511,13 @@ impl Results {
             },
             "warm_latency": outcome(&self.warm),
             "throughput": throughput,
+            "bursts": self.bursts.iter().map(|run| serde_json::json!({
+                "count": run.burst.count,
+                "elapsed_ms": ms(run.burst.elapsed.as_micros() as u64),
+                "errors": run.burst.errors,
+                "first_error": run.burst.first_error,
+                "environments": run.environments,
+            })).collect::<Vec<_>>(),
             "event_accept": {
                 "connections": s.connections,
                 "accepted_per_s": round(self.events.per_second()),
