@@ -2,6 +2,7 @@
 every test here an existing function still answers."""
 
 import io
+import os
 import uuid
 import zipfile
 
@@ -206,3 +207,34 @@ def test_client_context_that_is_not_base64_json_is_rejected(canary):
     with pytest.raises(ClientError) as excinfo:
         canary.client.invoke(FunctionName=canary.name, ClientContext="%%% not base64 %%%")
     assert error_of(excinfo)[1] == 400
+
+
+def test_packages_over_the_size_limits_are_rejected(kumo):
+    client = kumo.lambda_client()
+    # 260 MB of zeros compresses to a small zip but unpacks past Lambda's 250 MB limit.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("lambda_function.py", OK_SOURCE)
+        with archive.open("zeros.bin", "w", force_zip64=True) as entry:
+            chunk = bytes(1024 * 1024)
+            for _ in range(260):
+                entry.write(chunk)
+    name = unique_name("huge")
+    with pytest.raises(ClientError) as excinfo:
+        create(client, FunctionName=name, Code={"ZipFile": buffer.getvalue()})
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message == "Unzipped size must be smaller than 262144000 bytes"
+    assert_absent(client, name)
+
+    # Over 50 MB zipped: random bytes do not compress.
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("lambda_function.py", OK_SOURCE)
+        archive.writestr("noise.bin", os.urandom(51 * 1024 * 1024))
+    name = unique_name("big")
+    with pytest.raises(ClientError) as excinfo:
+        create(client, FunctionName=name, Code={"ZipFile": big.getvalue()})
+    code, status, _ = error_of(excinfo)
+    assert (code, status) == ("RequestEntityTooLargeException", 413)
+    assert_absent(client, name)
