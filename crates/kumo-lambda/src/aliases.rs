@@ -190,7 +190,7 @@ impl LambdaService {
         request: AliasRequest,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
             let name = request.name.ok_or_else(|| AwsError::invalid_parameter("Name is a required parameter"))?;
@@ -248,7 +248,7 @@ impl LambdaService {
         request: AliasRequest,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
             let mut alias = latest
@@ -290,7 +290,7 @@ impl LambdaService {
         name: String,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.region, &function_name)?;
             let mut aliases = latest.settings.aliases.clone();
             // AWS answers 204 for an alias that does not exist.

@@ -35,7 +35,7 @@ impl LambdaService {
         }
         let value = value as u32;
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let others = limits.reserved_total(&context.region, Some(name));
@@ -73,7 +73,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.region, &function_name)?;
             let mut record = (*latest).clone();
             record.settings.reserved_concurrency = None;
@@ -124,7 +124,7 @@ impl LambdaService {
         }
         let requested = u32::try_from(requested).unwrap_or(u32::MAX);
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, version, key) =
                 service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
             let limits = service.engine.concurrency();
@@ -240,7 +240,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, version, key) =
                 service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
             let mut record = (*latest).clone();

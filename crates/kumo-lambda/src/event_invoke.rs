@@ -131,7 +131,7 @@ impl LambdaService {
         merge: bool,
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, key, arn) = service.event_invoke_target(&context.region, &function_name, qualifier.as_deref())?;
             let existing = latest.settings.event_invoke.get(&key).cloned();
             if merge && existing.is_none() {
@@ -223,7 +223,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, key, arn) =
                 service.event_invoke_target(&context.region, &function_name, qualifier.as_deref())?;
             let mut updated = (*latest).clone();

@@ -292,7 +292,7 @@ impl LambdaService {
         request: MappingRequest,
     ) -> Result<EventSourceMapping, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let mut mapping = service.load_mapping(&context.region, &uuid)?;
             if let Some(function_name) = &request.function_name {
                 mapping.function_arn = service.mapping_function_arn(&context.region, function_name)?;

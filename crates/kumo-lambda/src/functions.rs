@@ -278,7 +278,7 @@ impl LambdaService {
         }
         tracing::info!(function = %name, region = %context.region, "function created");
         if request.publish == Some(true) {
-            let _updating = self.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = self.lock_updates();
             let latest = self.load_record(&context.region, &name, None)?;
             return self.publish_locked(&context.region, &latest, None);
         }
@@ -371,7 +371,7 @@ impl LambdaService {
         request: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let current =
                 service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
             if let Some(architectures) = &request.architectures {
@@ -444,7 +444,7 @@ impl LambdaService {
         request: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let current =
                 service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
             reject_layers(request.layers.as_deref())?;
@@ -508,7 +508,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
             if reference.qualifier.as_deref() == Some(LATEST) {
                 return Err(AwsError::invalid_parameter(

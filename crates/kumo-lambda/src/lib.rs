@@ -75,6 +75,12 @@ impl LambdaService {
         &self.engine
     }
 
+    /// Serialises read-check-write changes of function records (RevisionId preconditions hold).
+    fn lock_updates(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The guarded data is `()`: a panic elsewhere cannot leave it inconsistent.
+        self.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// Runs blocking store work off the async threads.
     async fn blocking<T, F>(self: &Arc<Self>, work: F) -> Result<T, AwsError>
     where

@@ -183,7 +183,7 @@ impl LambdaService {
         request: AddPermissionRequest,
     ) -> Result<AddPermissionResponse, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, key, resource) = service.policy_target(&context.region, &function_name, qualifier.as_deref())?;
             let sid = request.statement_id.clone().ok_or_else(|| AwsError::invalid_parameter("StatementId is a required parameter"))?;
             let action = request.action.clone().ok_or_else(|| AwsError::invalid_parameter("Action is a required parameter"))?;
@@ -229,7 +229,7 @@ impl LambdaService {
         revision_id: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let (latest, key, _) = service.policy_target(&context.region, &function_name, qualifier.as_deref())?;
             let mut policy = latest.settings.policies.get(&key).cloned().unwrap_or_default();
             if revision_id.as_deref().is_some_and(|expected| expected != policy.revision_id) {
@@ -294,7 +294,7 @@ impl LambdaService {
         request: TagResourceRequest,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.region, &resource)?;
             let tags = request.tags.ok_or_else(|| AwsError::invalid_parameter("Tags is a required parameter"))?;
             let mut record = (*latest).clone();
@@ -316,7 +316,7 @@ impl LambdaService {
         keys: Vec<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.region, &resource)?;
             let mut record = (*latest).clone();
             for key in &keys {

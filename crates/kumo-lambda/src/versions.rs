@@ -18,7 +18,7 @@ impl LambdaService {
         request: PublishVersionRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let _updating = service.updates.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let _updating = service.lock_updates();
             let latest =
                 service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
             if let Some(expected) = request.code_sha256.as_deref() {
