@@ -1,4 +1,5 @@
-//! Lambda function names and ARNs: parsing the forms a `FunctionName` parameter accepts.
+//! Lambda function and layer names and ARNs: parsing the forms a `FunctionName` or `LayerName`
+//! parameter accepts.
 
 use crate::AwsError;
 
@@ -23,6 +24,52 @@ pub fn function_arn(region: &str, account: &str, name: &str) -> String {
 /// The ARN of a function with a qualifier (`$LATEST`, a version or an alias).
 pub fn qualified_function_arn(region: &str, account: &str, name: &str, qualifier: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:function:{name}:{qualifier}")
+}
+
+/// The ARN of a layer (all its versions).
+pub fn layer_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:lambda:{region}:{account}:layer:{name}")
+}
+
+/// The ARN of one version of a layer.
+pub fn layer_version_arn(region: &str, account: &str, name: &str, version: u64) -> String {
+    format!("arn:aws:lambda:{region}:{account}:layer:{name}:{version}")
+}
+
+/// A layer ARN (`…:layer:name`) or layer version ARN (`…:layer:name:3`) taken apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerRef {
+    /// Region of the layer.
+    pub region: String,
+    /// Owning account.
+    pub account: String,
+    /// Layer name.
+    pub name: String,
+    /// Version, for a layer version ARN.
+    pub version: Option<u64>,
+}
+
+/// Whether `name` is a valid bare layer name (1–140 of `[a-zA-Z0-9-_]`).
+pub fn is_valid_layer_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 140 && name.chars().all(is_name_char)
+}
+
+/// Parses a layer or layer version ARN; `None` when `value` is neither.
+pub fn parse_layer_arn(value: &str) -> Option<LayerRef> {
+    let parts: Vec<&str> = value.split(':').collect();
+    let (partition, region, account, name, version) = match parts.as_slice() {
+        ["arn", partition, "lambda", region, account, "layer", name] => (*partition, *region, *account, *name, None),
+        ["arn", partition, "lambda", region, account, "layer", name, version] => {
+            let valid = !version.is_empty() && version.len() <= 20 && version.bytes().all(|b| b.is_ascii_digit());
+            (*partition, *region, *account, *name, Some(version.parse::<u64>().ok().filter(|_| valid)?))
+        }
+        _ => return None,
+    };
+    check_partition(partition)?;
+    if !is_region(region) || !is_account(account) || !is_valid_layer_name(name) {
+        return None;
+    }
+    Some(LayerRef { region: region.to_string(), account: account.to_string(), name: name.to_string(), version })
 }
 
 fn is_name_char(c: char) -> bool {
@@ -126,6 +173,25 @@ mod tests {
         for bad in ["", "a b", "x/y", "arn:aws:s3:::bucket", "1:function:f", "f:", &"a".repeat(65)] {
             let error = parse_function_ref(bad).unwrap_err();
             assert_eq!(error.code, "ValidationException", "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_layer_arns() {
+        let arn = layer_version_arn("us-east-1", "000000000000", "deps", 3);
+        assert_eq!(arn, "arn:aws:lambda:us-east-1:000000000000:layer:deps:3");
+        let parsed = parse_layer_arn(&arn).unwrap();
+        assert_eq!((parsed.name.as_str(), parsed.version), ("deps", Some(3)));
+        let unversioned = parse_layer_arn(&layer_arn("eu-west-1", "111122223333", "x_y-z")).unwrap();
+        assert_eq!((unversioned.region.as_str(), unversioned.version), ("eu-west-1", None));
+        for bad in [
+            "deps",
+            "arn:aws:lambda:us-east-1:000000000000:function:deps",
+            "arn:aws:lambda:us-east-1:000000000000:layer:deps:latest",
+            "arn:aws:lambda:us-east-1:0000:layer:deps:1",
+            "arn:aws:lambda:us-east-1:000000000000:layer:de ps:1",
+        ] {
+            assert_eq!(parse_layer_arn(bad), None, "{bad}");
         }
     }
 }

@@ -22,6 +22,8 @@ pub const ENVIRONMENT_MAX_BYTES: usize = 4096;
 pub const ZIPPED_CODE_MAX_BYTES: u64 = 50 * 1024 * 1024;
 /// Largest unzipped deployment package.
 pub const UNZIPPED_CODE_MAX_BYTES: u64 = 250 * 1024 * 1024;
+/// Layers a function may use.
+pub const LAYERS_PER_FUNCTION_MAX: usize = 5;
 /// Largest synchronous invoke payload (request and response).
 pub const SYNC_PAYLOAD_MAX_BYTES: usize = 6_291_456;
 /// Largest synchronous response a function may return (AWS allows 100 bytes more than requests).

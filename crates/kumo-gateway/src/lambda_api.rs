@@ -40,6 +40,7 @@ pub fn routes() -> Router<Services> {
         .merge(crate::lambda_policy_api::routes())
         .merge(crate::lambda_async_api::routes())
         .merge(crate::lambda_mappings_api::routes())
+        .merge(crate::lambda_layers_api::routes())
         .layer(axum::extract::DefaultBodyLimit::disable())
 }
 

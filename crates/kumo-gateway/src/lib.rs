@@ -11,6 +11,7 @@ mod iam_api;
 mod kumo_api;
 mod lambda_api;
 mod lambda_async_api;
+mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_policy_api;
 mod lambda_versions_api;

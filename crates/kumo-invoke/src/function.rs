@@ -33,6 +33,8 @@ pub struct FunctionVersion {
     pub ephemeral_mb: u32,
     /// Unpacked code.
     pub code_dir: PathBuf,
+    /// The function's layers merged in order (mounted at `/opt`), when it has any.
+    pub layers_dir: Option<PathBuf>,
     /// The user's environment variables.
     pub variables: BTreeMap<String, String>,
 }

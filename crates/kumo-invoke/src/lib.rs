@@ -315,12 +315,13 @@ impl InvokeEngine {
 
     /// Checks that a runtime can be started on this host.
     pub fn check_runtime(&self, runtime: &str, code_dir: &std::path::Path) -> Result<(), kumo_sandbox::RuntimeError> {
-        self.runtimes.plan(runtime, code_dir).map(|_| ())
+        self.runtimes.plan(runtime, code_dir, None).map(|_| ())
     }
 
     /// What starting an environment needs; a runtime that cannot start fails Init as on AWS.
     fn environment_spec(&self, function: &FunctionVersion) -> Result<EnvironmentSpec, InitFailure> {
-        let plan = self.runtimes.plan(&function.runtime, &function.code_dir).map_err(|error| {
+        let layers_dir = function.layers_dir.as_deref();
+        let plan = self.runtimes.plan(&function.runtime, &function.code_dir, layers_dir).map_err(|error| {
             let (error_type, message) = match error {
                 kumo_sandbox::RuntimeError::MissingBootstrap => (
                     "Runtime.InvalidEntrypoint",
@@ -343,6 +344,7 @@ impl InvokeEngine {
         );
         // Paths as the function sees them: `/var/task` inside the sandbox.
         let task_root = self.runtimes.sandbox().task_root(&function.code_dir).display().to_string();
+        let layers_root = self.runtimes.sandbox().layers_root(layers_dir).display().to_string();
         let mut environment: BTreeMap<String, String> = function.variables.clone();
         let (access_key_id, secret_access_key, session_token) = self.function_credentials(function);
         let reserved = [
@@ -363,8 +365,8 @@ impl InvokeEngine {
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_string()),
             ("TZ", ":UTC".to_string()),
             ("LANG", "en_US.UTF-8".to_string()),
-            ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_string()),
-            ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:/opt/lib")),
+            ("PATH", format!("/usr/local/bin:/usr/bin/:/bin:{layers_root}/bin")),
+            ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:{layers_root}/lib")),
         ];
         environment.extend(reserved.into_iter().map(|(key, value)| (key.to_string(), value)));
         if let Some(execution_env) = &plan.execution_env {

@@ -129,6 +129,7 @@ mod tests {
             timeout_s: 3,
             ephemeral_mb: 512,
             code_dir: "/code".into(),
+            layers_dir: None,
             variables: Default::default(),
         }
     }

@@ -130,6 +130,7 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
         timeout_s: 10,
         ephemeral_mb: 512,
         code_dir: code,
+        layers_dir: None,
         variables: BTreeMap::new(),
     };
     (engine, Arc::new(OneFunction(function)))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use kumo_core::arn::{parse_function_ref, FunctionRef};
 use kumo_core::{limits, AwsError, RequestContext};
-use kumo_store::{CodePackage, PackageError};
+use kumo_store::{inspect_zip, CodePackage, PackageError};
 
 use crate::types::*;
 use crate::{internal, validation, LambdaService};
@@ -110,13 +110,23 @@ impl LambdaService {
         Ok(record)
     }
 
-    fn store_zip(&self, zip_base64: &str, operation: &str) -> Result<CodePackage, AwsError> {
-        if zip_base64.len() as u64 > ZIPPED_REQUEST_LIMIT {
-            return Err(AwsError::new(
+    /// Stores a zip after checking Lambda's size limits: the unzipped code plus the `layers` it
+    /// runs with must fit in 250 MB, checked before anything is unpacked.
+    pub(crate) fn store_zip(
+        &self,
+        zip_base64: &str,
+        operation: &str,
+        layers: &[AttachedLayer],
+    ) -> Result<CodePackage, AwsError> {
+        let too_large = || {
+            AwsError::new(
                 "RequestEntityTooLargeException",
                 413,
                 format!("Request must be smaller than {ZIPPED_REQUEST_LIMIT} bytes for the {operation} operation"),
-            ));
+            )
+        };
+        if zip_base64.len() as u64 > ZIPPED_REQUEST_LIMIT {
+            return Err(too_large());
         }
         let bytes = base64::engine::general_purpose::STANDARD.decode(zip_base64).map_err(|_| {
             AwsError::invalid_parameter(
@@ -124,24 +134,11 @@ impl LambdaService {
             )
         })?;
         if bytes.len() as u64 > limits::ZIPPED_CODE_MAX_BYTES {
-            return Err(AwsError::new(
-                "RequestEntityTooLargeException",
-                413,
-                format!("Request must be smaller than {ZIPPED_REQUEST_LIMIT} bytes for the {operation} operation"),
-            ));
+            return Err(too_large());
         }
-        self.store.blobs.put_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(|error| match error {
-            PackageError::NotAZip => AwsError::invalid_parameter(
-                "Could not unzip uploaded file. Please check your file, then try to upload again.",
-            ),
-            PackageError::UnsafeEntry(entry) => AwsError::invalid_parameter(format!(
-                "Could not unzip uploaded file. The entry '{entry}' points outside the package or is a link."
-            )),
-            PackageError::TooLarge(limit) => {
-                AwsError::invalid_parameter(format!("Unzipped size must be smaller than {limit} bytes"))
-            }
-            PackageError::Io(detail) => internal(detail),
-        })
+        let unzipped_size = inspect_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
+        crate::layers::check_total_size(unzipped_size, layers)?;
+        self.store.blobs.put_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)
     }
 
     fn zip_from(zip_file: Option<&str>, s3_bucket: Option<&str>, image_uri: Option<&str>) -> Result<String, AwsError> {
@@ -209,14 +206,15 @@ impl LambdaService {
         validation::architectures(&architectures)?;
         let ephemeral =
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
-        reject_layers(request.layers.as_deref())?;
+        let layers = self.resolve_layers(&context.region, request.layers.as_deref().unwrap_or_default())?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         self.check_execution_role(&context.account, &role)?;
         if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
             return Err(function_exists(&name));
         }
-        let package = self.store_zip(&zip, "CreateFunction")?;
+        let package = self.store_zip(&zip, "CreateFunction", &layers)?;
+        self.prepare_layers(&layers)?;
         let tracing_config = TracingConfig {
             mode: request
                 .tracing_config
@@ -261,12 +259,14 @@ impl LambdaService {
             logging_config,
             dead_letter_config: request.dead_letter_config.filter(|d| d.target_arn.is_some()),
             kms_key_arn: request.kms_key_arn,
+            layers: crate::layers::layer_references(&layers),
             function_name: name.clone(),
         };
         let record = FunctionRecord {
             configuration,
             code_blob: package.sha256_hex,
             unzipped_size: package.unzipped_size,
+            layers,
             tags: request.tags.unwrap_or_default(),
             settings: FunctionSettings::default(),
         };
@@ -382,7 +382,7 @@ impl LambdaService {
                 request.s3_bucket.as_deref(),
                 request.image_uri.as_deref(),
             )?;
-            let package = service.store_zip(&zip, "UpdateFunctionCode")?;
+            let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
             let mut record = (*current).clone();
             record.code_blob = package.sha256_hex;
             record.unzipped_size = package.unzipped_size;
@@ -447,8 +447,14 @@ impl LambdaService {
             let _updating = service.lock_updates();
             let current =
                 service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
-            reject_layers(request.layers.as_deref())?;
             let mut record = (*current).clone();
+            if let Some(arns) = &request.layers {
+                let layers = service.resolve_layers(&context.region, arns)?;
+                crate::layers::check_total_size(record.unzipped_size, &layers)?;
+                service.prepare_layers(&layers)?;
+                record.configuration.layers = crate::layers::layer_references(&layers);
+                record.layers = layers;
+            }
             let configuration = &mut record.configuration;
             if let Some(role) = request.role {
                 validation::role(&role)?;
@@ -636,12 +642,19 @@ fn function_exists(name: &str) -> AwsError {
     AwsError::conflict(format!("Function already exist: {name}"))
 }
 
-fn reject_layers(layers: Option<&[String]>) -> Result<(), AwsError> {
-    match layers {
-        Some(layers) if !layers.is_empty() => {
-            Err(AwsError::invalid_parameter("Kumo does not support layers yet: remove Layers from the request."))
+/// The error for a package Lambda cannot take.
+fn package_error(error: PackageError) -> AwsError {
+    match error {
+        PackageError::NotAZip => AwsError::invalid_parameter(
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        ),
+        PackageError::UnsafeEntry(entry) => AwsError::invalid_parameter(format!(
+            "Could not unzip uploaded file. The entry '{entry}' points outside the package or is a link."
+        )),
+        PackageError::TooLarge(limit) => {
+            AwsError::invalid_parameter(format!("Unzipped size must be smaller than {limit} bytes"))
         }
-        _ => Ok(()),
+        PackageError::Io(detail) => internal(detail),
     }
 }
 

@@ -1,4 +1,4 @@
-//! The Lambda API: the control plane for functions and the Invoke operation. Handlers take
+//! The Lambda API: the control plane for functions and layers, and the Invoke operation. Handlers take
 //! typed requests (decoded by the gateway) and return typed responses or AWS errors.
 
 pub mod aliases;
@@ -7,6 +7,7 @@ pub mod event_invoke;
 pub mod event_source_mappings;
 mod functions;
 mod invoke;
+pub mod layers;
 pub mod permissions;
 pub mod types;
 pub mod validation;
@@ -119,6 +120,8 @@ impl LambdaService {
             timeout_s: configuration.timeout,
             ephemeral_mb: configuration.ephemeral_storage.size,
             code_dir: self.store.blobs.code_dir(&record.code_blob),
+            layers_dir: (!record.layers.is_empty())
+                .then(|| self.store.blobs.merged_layers_dir(&layers::layer_blobs(&record.layers))),
             variables: runtime_variables(configuration),
         }
     }

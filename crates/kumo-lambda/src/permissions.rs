@@ -13,7 +13,7 @@ use crate::types::FunctionRecord;
 use crate::{validation, LambdaService};
 
 /// Largest policy document (AWS: 20 KB).
-const MAX_POLICY_BYTES: usize = 20 * 1024;
+pub(crate) const MAX_POLICY_BYTES: usize = 20 * 1024;
 
 /// `AddPermission` input.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -96,7 +96,8 @@ fn principal_json(principal: &str) -> serde_json::Value {
     serde_json::json!({ "Service": principal })
 }
 
-fn statement_json(
+/// One statement in AWS's rendering; the request's condition fields become its `Condition`.
+pub(crate) fn statement_json(
     request: &AddPermissionRequest,
     sid: &str,
     action: &str,
@@ -136,7 +137,8 @@ fn statement_json(
     statement
 }
 
-fn policy_document(policy: &StoredPolicy) -> String {
+/// The policy document as `GetPolicy` and `GetLayerVersionPolicy` return it.
+pub(crate) fn policy_document(policy: &StoredPolicy) -> String {
     serde_json::json!({ "Version": "2012-10-17", "Id": "default", "Statement": policy.statements }).to_string()
 }
 

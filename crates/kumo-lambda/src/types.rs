@@ -66,7 +66,7 @@ pub struct CreateFunctionRequest {
     pub architectures: Option<Vec<String>>,
     /// `/tmp` size.
     pub ephemeral_storage: Option<EphemeralStorage>,
-    /// Layer ARNs (not supported yet).
+    /// Layer version ARNs, applied in order.
     pub layers: Option<Vec<String>>,
     /// Where failed async events go (stored; used by the async engine).
     pub dead_letter_config: Option<DeadLetterConfig>,
@@ -146,7 +146,7 @@ pub struct UpdateFunctionConfigurationRequest {
     pub revision_id: Option<String>,
     /// `/tmp` size.
     pub ephemeral_storage: Option<EphemeralStorage>,
-    /// Layers (not supported yet).
+    /// Layer version ARNs, applied in order (replaces the whole list).
     pub layers: Option<Vec<String>>,
     /// Where failed async events go.
     pub dead_letter_config: Option<DeadLetterConfig>,
@@ -269,6 +269,32 @@ pub struct FunctionConfiguration {
     /// KMS key, when set.
     #[serde(default, rename = "KMSKeyArn", skip_serializing_if = "Option::is_none")]
     pub kms_key_arn: Option<String>,
+    /// The function's layers in order, absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<LayerReference>>,
+}
+
+/// `Layer`: one layer of a function as its configuration shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerReference {
+    /// Layer version ARN.
+    pub arn: String,
+    /// Size of the layer's zip.
+    pub code_size: u64,
+}
+
+/// A layer version a function uses, with what running it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachedLayer {
+    /// Layer version ARN.
+    pub arn: String,
+    /// Hex sha256 addressing the layer's package: it stays usable after the version is deleted.
+    pub blob: String,
+    /// Size of the zip.
+    pub code_size: u64,
+    /// Unpacked size, counted with the code against the 250 MB limit.
+    pub unzipped_size: u64,
 }
 
 /// A stored function version: its configuration plus what only Kumo needs.
@@ -280,6 +306,9 @@ pub struct FunctionRecord {
     pub code_blob: String,
     /// Unzipped size, for the account's code size.
     pub unzipped_size: u64,
+    /// Layers in order (`configuration.layers` shows the same list).
+    #[serde(default)]
+    pub layers: Vec<AttachedLayer>,
     /// Tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,

@@ -19,6 +19,8 @@ pub const TASK_ROOT: &str = "/var/task";
 pub const RUNTIME_DIR: &str = "/var/runtime";
 /// Where Kumo's Python packages (boto3) are mounted, on `PYTHONPATH`.
 pub const RUNTIME_PACKAGES_DIR: &str = "/var/runtime/packages";
+/// Where the function's layers are mounted, merged.
+pub const LAYERS_DIR: &str = "/opt";
 
 /// A host path the sandbox mirrors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,8 @@ pub struct EnvironmentMounts {
     pub interpreter_prefix: Option<PathBuf>,
     /// Size of `/tmp` in MiB (`EphemeralStorage`).
     pub tmp_mb: u32,
+    /// The function's layers, merged, at [`LAYERS_DIR`]; without layers it is an empty directory.
+    pub layers_dir: Option<PathBuf>,
 }
 
 /// Device nodes a runtime needs; nothing else of the host's `/dev`.
@@ -115,8 +119,10 @@ pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
     if let Some(packages) = &environment.runtime_packages {
         steps.push(bind(packages, RUNTIME_PACKAGES_DIR, BindKind::Directory));
     }
-    // Layers are not supported yet: `/opt` exists, empty and read-only, as for a function without any.
-    steps.push(MountStep::Dir { target: path("/opt") });
+    match &environment.layers_dir {
+        Some(dir) => steps.push(bind(dir, LAYERS_DIR, BindKind::Directory)),
+        None => steps.push(MountStep::Dir { target: path(LAYERS_DIR) }),
+    }
     if let Some(prefix) = &environment.interpreter_prefix {
         steps.push(MountStep::Bind { source: prefix.clone(), target: prefix.clone(), kind: BindKind::Directory });
     }
@@ -277,6 +283,7 @@ mod tests {
             runtime_packages: Some(PathBuf::from("/cache/python-packages")),
             interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.12.1")),
             tmp_mb: 512,
+            layers_dir: None,
         }
     }
 
@@ -339,6 +346,20 @@ mod tests {
             EnvironmentMounts { runtime_dir: None, runtime_packages: None, interpreter_prefix: None, ..environment() };
         let plan = plan(&layout(), &environment);
         assert!(plan.steps.contains(&MountStep::Dir { target: PathBuf::from(RUNTIME_DIR) }));
+    }
+
+    #[test]
+    fn layers_are_bound_read_only_at_opt_and_opt_is_empty_without_them() {
+        let without = plan(&layout(), &environment());
+        assert!(without.steps.contains(&MountStep::Dir { target: PathBuf::from(LAYERS_DIR) }));
+        let with_layers = EnvironmentMounts { layers_dir: Some(PathBuf::from("/data/layers/abc")), ..environment() };
+        let plan = plan(&layout(), &with_layers);
+        assert!(plan.steps.contains(&MountStep::Bind {
+            source: PathBuf::from("/data/layers/abc"),
+            target: PathBuf::from(LAYERS_DIR),
+            kind: BindKind::Directory,
+        }));
+        assert!(!plan.steps.contains(&MountStep::Dir { target: PathBuf::from(LAYERS_DIR) }));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::mounts::{RUNTIME_DIR, RUNTIME_PACKAGES_DIR, TASK_ROOT};
+use crate::mounts::{LAYERS_DIR, RUNTIME_DIR, RUNTIME_PACKAGES_DIR, TASK_ROOT};
 use crate::rootfs::ExposedProgram;
 use crate::sandbox::Sandbox;
 
@@ -61,6 +61,8 @@ pub struct RuntimeMounts {
     pub runtime_packages: Option<PathBuf>,
     /// The interpreter's installation prefix, when it lives outside `/usr/bin`.
     pub interpreter_prefix: Option<PathBuf>,
+    /// The function's merged layers, mounted at `/opt`.
+    pub layers_dir: Option<PathBuf>,
 }
 
 /// What a runtime id asks for.
@@ -161,17 +163,19 @@ impl RuntimeRegistry {
         self.node.as_ref()
     }
 
-    /// The launch plan for a runtime id and a code directory.
-    pub fn plan(&self, runtime: &str, code_dir: &Path) -> Result<LaunchPlan, RuntimeError> {
+    /// The launch plan for a runtime id, a code directory and the function's merged layers.
+    pub fn plan(&self, runtime: &str, code_dir: &Path, layers_dir: Option<&Path>) -> Result<LaunchPlan, RuntimeError> {
         let family = parse_runtime(runtime).ok_or_else(|| RuntimeError::Unsupported(runtime.to_string()))?;
-        match family {
-            RuntimeFamily::Python { minor } => self.python_plan(runtime, minor),
-            RuntimeFamily::Node { major } => self.node_plan(runtime, major),
-            RuntimeFamily::Provided => provided_plan(code_dir, self.sandbox.isolates_filesystem()),
-        }
+        let mut plan = match family {
+            RuntimeFamily::Python { minor } => self.python_plan(runtime, minor, layers_dir),
+            RuntimeFamily::Node { major } => self.node_plan(runtime, major, layers_dir),
+            RuntimeFamily::Provided => provided_plan(code_dir, layers_dir, self.sandbox.isolates_filesystem()),
+        }?;
+        plan.mounts.layers_dir = layers_dir.map(Path::to_path_buf);
+        Ok(plan)
     }
 
-    fn python_plan(&self, runtime: &str, minor: u32) -> Result<LaunchPlan, RuntimeError> {
+    fn python_plan(&self, runtime: &str, minor: u32, layers_dir: Option<&Path>) -> Result<LaunchPlan, RuntimeError> {
         let (found, interpreter) = self
             .pythons
             .iter()
@@ -181,10 +185,20 @@ impl RuntimeRegistry {
             format!("[WARNING] Kumo: no Python 3.{minor} on this host; running {runtime} on Python 3.{found}")
         });
         let isolated = self.sandbox.isolates_filesystem();
-        let mut environment = BTreeMap::new();
+        let mut python_path = Vec::new();
+        if let Some(layers) = layers_dir.filter(|_| !isolated) {
+            // The bootstrap puts `/opt/python` on sys.path; without the sandbox's root the layers
+            // are elsewhere, so they come first on PYTHONPATH instead (still after the code).
+            python_path.push(layers.join(format!("python/lib/python3.{found}/site-packages")));
+            python_path.push(layers.join("python"));
+        }
         if let Some(packages) = &self.python_packages {
-            let seen_as = if isolated { PathBuf::from(RUNTIME_PACKAGES_DIR) } else { packages.clone() };
-            environment.insert("PYTHONPATH".to_string(), seen_as.display().to_string());
+            python_path.push(if isolated { PathBuf::from(RUNTIME_PACKAGES_DIR) } else { packages.clone() });
+        }
+        let mut environment = BTreeMap::new();
+        if !python_path.is_empty() {
+            let joined: Vec<String> = python_path.iter().map(|path| path.display().to_string()).collect();
+            environment.insert("PYTHONPATH".to_string(), joined.join(":"));
         }
         environment.insert("PYTHONUNBUFFERED".to_string(), "1".to_string());
         let bootstrap_dir = self.runtime_dir.join("python");
@@ -206,15 +220,17 @@ impl RuntimeRegistry {
                 runtime_dir: Some(bootstrap_dir),
                 runtime_packages: self.python_packages.clone(),
                 interpreter_prefix,
+                layers_dir: None,
             },
         })
     }
 
-    fn node_plan(&self, runtime: &str, major: u32) -> Result<LaunchPlan, RuntimeError> {
+    fn node_plan(&self, runtime: &str, major: u32, layers_dir: Option<&Path>) -> Result<LaunchPlan, RuntimeError> {
         let (found, node) = self.node.as_ref().ok_or_else(|| RuntimeError::NoInterpreter(runtime.to_string()))?;
         let warning = (*found != major)
             .then(|| format!("[WARNING] Kumo: no Node.js {major} on this host; running {runtime} on Node.js {found}"));
-        let node_path = format!("/opt/nodejs/node{major}/node_modules:/opt/nodejs/node_modules");
+        let layers = self.sandbox.layers_root(layers_dir).display().to_string();
+        let node_path = format!("{layers}/nodejs/node{major}/node_modules:{layers}/nodejs/node_modules");
         let bootstrap_dir = self.runtime_dir.join("node");
         let bootstrap_seen_as =
             if self.sandbox.isolates_filesystem() { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
@@ -225,20 +241,22 @@ impl RuntimeRegistry {
             environment: BTreeMap::from([("NODE_PATH".to_string(), node_path)]),
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
-            mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), runtime_packages: None, interpreter_prefix },
+            mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), interpreter_prefix, ..RuntimeMounts::default() },
         })
     }
 }
 
-fn provided_plan(code_dir: &Path, isolated: bool) -> Result<LaunchPlan, RuntimeError> {
-    use std::os::unix::fs::PermissionsExt;
-    let bootstrap = code_dir.join("bootstrap");
-    let executable = std::fs::metadata(&bootstrap).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
-    if !executable {
-        return Err(RuntimeError::MissingBootstrap);
-    }
+/// A custom runtime's `bootstrap`: the package's own, else one a layer brings, as on AWS.
+fn provided_plan(code_dir: &Path, layers_dir: Option<&Path>, isolated: bool) -> Result<LaunchPlan, RuntimeError> {
+    let candidates = [Some((code_dir, TASK_ROOT)), layers_dir.map(|dir| (dir, LAYERS_DIR))];
+    let (bootstrap, seen_as) = candidates
+        .into_iter()
+        .flatten()
+        .map(|(dir, seen_as)| (dir.join("bootstrap"), Path::new(seen_as).join("bootstrap")))
+        .find(|(bootstrap, _)| is_executable(bootstrap))
+        .ok_or(RuntimeError::MissingBootstrap)?;
     Ok(LaunchPlan {
-        program: if isolated { Path::new(TASK_ROOT).join("bootstrap") } else { bootstrap },
+        program: if isolated { seen_as } else { bootstrap },
         args: Vec::new(),
         environment: BTreeMap::new(),
         warning: None,
@@ -384,13 +402,13 @@ mod tests {
             exposed: BTreeMap::new(),
             sandbox: Arc::new(Sandbox::off("test")),
         };
-        let exact = registry.plan("python3.11", Path::new("/code")).unwrap();
+        let exact = registry.plan("python3.11", Path::new("/code"), None).unwrap();
         assert_eq!((exact.program, exact.warning), (PathBuf::from("/py311"), None));
-        let fallback = registry.plan("python3.12", Path::new("/code")).unwrap();
+        let fallback = registry.plan("python3.12", Path::new("/code"), None).unwrap();
         assert_eq!(fallback.program, PathBuf::from("/py313"));
         assert!(fallback.warning.unwrap().contains("Python 3.13"));
         assert_eq!(
-            registry.plan("nodejs20.x", Path::new("/code")),
+            registry.plan("nodejs20.x", Path::new("/code"), None),
             Err(RuntimeError::NoInterpreter("nodejs20.x".into()))
         );
     }
@@ -410,9 +428,50 @@ mod sandbox_path_tests {
             exposed: BTreeMap::new(),
             sandbox: Arc::new(Sandbox::off("test")),
         };
-        let plan = registry.plan("python3.12", Path::new("/code")).unwrap();
+        let plan = registry.plan("python3.12", Path::new("/code"), None).unwrap();
         assert_eq!(plan.args[2], "/data/runtimes/python");
         assert_eq!(plan.environment["PYTHONPATH"], "/cache/packages");
         assert_eq!(plan.mounts.runtime_dir, Some(PathBuf::from("/data/runtimes/python")));
+    }
+
+    #[test]
+    fn without_filesystem_isolation_layers_are_searched_in_their_host_directory() {
+        let registry = RuntimeRegistry {
+            runtime_dir: PathBuf::from("/data/runtimes"),
+            python_packages: Some(PathBuf::from("/cache/packages")),
+            pythons: BTreeMap::from([(12, PathBuf::from("/py312"))]),
+            node: Some((20, PathBuf::from("/node"))),
+            exposed: BTreeMap::new(),
+            sandbox: Arc::new(Sandbox::off("test")),
+        };
+        let layers = Path::new("/data/layers/abc");
+        let python = registry.plan("python3.12", Path::new("/code"), Some(layers)).unwrap();
+        assert_eq!(
+            python.environment["PYTHONPATH"],
+            "/data/layers/abc/python/lib/python3.12/site-packages:/data/layers/abc/python:/cache/packages"
+        );
+        assert_eq!(python.mounts.layers_dir, Some(layers.to_path_buf()));
+        let node = registry.plan("nodejs20.x", Path::new("/code"), Some(layers)).unwrap();
+        assert_eq!(
+            node.environment["NODE_PATH"],
+            "/data/layers/abc/nodejs/node20/node_modules:/data/layers/abc/nodejs/node_modules"
+        );
+    }
+
+    #[test]
+    fn a_custom_runtime_may_take_its_bootstrap_from_a_layer() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (code, layers) = (dir.path().join("code"), dir.path().join("layers"));
+        std::fs::create_dir_all(&code).unwrap();
+        std::fs::create_dir_all(&layers).unwrap();
+        assert_eq!(provided_plan(&code, Some(&layers), true), Err(RuntimeError::MissingBootstrap));
+        let bootstrap = layers.join("bootstrap");
+        std::fs::write(&bootstrap, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(provided_plan(&code, Some(&layers), true).unwrap().program, PathBuf::from("/opt/bootstrap"));
+        assert_eq!(provided_plan(&code, Some(&layers), false).unwrap().program, bootstrap);
+        std::fs::copy(layers.join("bootstrap"), code.join("bootstrap")).unwrap();
+        assert_eq!(provided_plan(&code, Some(&layers), true).unwrap().program, PathBuf::from("/var/task/bootstrap"));
     }
 }

@@ -478,6 +478,15 @@ impl Sandbox {
         }
     }
 
+    /// Where the function sees its layers: `/opt` inside the sandbox's own root; without one,
+    /// the merged layers' host directory (or the host's `/opt` when there are no layers).
+    pub fn layers_root(&self, layers_dir: Option<&Path>) -> PathBuf {
+        match layers_dir {
+            Some(dir) if !self.isolates_filesystem() => dir.to_path_buf(),
+            _ => PathBuf::from(mounts::LAYERS_DIR),
+        }
+    }
+
     /// Makes an interpreter reachable inside the sandbox (see [`rootfs::expose_program`]); with
     /// no filesystem isolation the host path is used as is.
     pub fn expose_program(&self, program: &Path) -> std::io::Result<ExposedProgram> {
@@ -573,6 +582,7 @@ fn launch_config(
                 runtime_packages: plan.mounts.runtime_packages.clone(),
                 interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
                 tmp_mb: ephemeral_mb,
+                layers_dir: plan.mounts.layers_dir.clone(),
             },
         )
     });
@@ -792,6 +802,8 @@ mod tests {
         assert!(report.active.is_empty());
         assert!(report.missing.contains(&"seccomp"));
         assert_eq!(sandbox.task_root(Path::new("/data/code/x")), PathBuf::from("/data/code/x"));
+        assert_eq!(sandbox.layers_root(Some(Path::new("/data/layers/y"))), PathBuf::from("/data/layers/y"));
+        assert_eq!(sandbox.layers_root(None), PathBuf::from("/opt"));
     }
 
     #[test]

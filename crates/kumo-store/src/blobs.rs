@@ -1,9 +1,11 @@
-//! Content-addressed storage of code packages: `blobs/<sha256>.zip`, unpacked once into
-//! `code/<sha256>/`. Writes go to a temporary name first and are renamed into place, so a
+//! Content-addressed storage of code packages (function code and layers): `blobs/<sha256>.zip`,
+//! unpacked once into `code/<sha256>/`; the layers of a function merged once into
+//! `layers/<sha256 of their list>/`. Writes go to a temporary name first and are renamed into place, so a
 //! crash never leaves a half-written package under its final name.
 
 use std::path::{Path, PathBuf};
 
+use crate::layered::merge_layers;
 use crate::unzip::{extract_zip, inspect_zip, PackageError};
 
 /// A stored, unpacked code package.
@@ -23,14 +25,20 @@ pub struct CodePackage {
 pub struct BlobStore {
     blobs: PathBuf,
     code: PathBuf,
+    layers: PathBuf,
     scratch: PathBuf,
 }
 
 impl BlobStore {
     /// Opens the blob directories under `data_dir`.
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
-        let store = Self { blobs: data_dir.join("blobs"), code: data_dir.join("code"), scratch: data_dir.join("tmp") };
-        for dir in [&store.blobs, &store.code, &store.scratch] {
+        let store = Self {
+            blobs: data_dir.join("blobs"),
+            code: data_dir.join("code"),
+            layers: data_dir.join("layers"),
+            scratch: data_dir.join("tmp"),
+        };
+        for dir in [&store.blobs, &store.code, &store.layers, &store.scratch] {
             std::fs::create_dir_all(dir)?;
         }
         Ok(store)
@@ -76,5 +84,31 @@ impl BlobStore {
     /// Directory holding the unpacked package.
     pub fn code_dir(&self, sha256_hex: &str) -> PathBuf {
         self.code.join(sha256_hex)
+    }
+
+    /// Where the merge of these layer packages (in this order) lives; see [`Self::merge_layers`].
+    pub fn merged_layers_dir(&self, layers: &[String]) -> PathBuf {
+        self.layers.join(kumo_core::sha256_hex(layers.join("\n").as_bytes()))
+    }
+
+    /// Merges stored layer packages, later ones winning, once per distinct list: functions with
+    /// the same layers share one directory.
+    pub fn merge_layers(&self, layers: &[String]) -> std::io::Result<PathBuf> {
+        let merged = self.merged_layers_dir(layers);
+        if merged.exists() {
+            return Ok(merged);
+        }
+        let sources: Vec<PathBuf> = layers.iter().map(|sha256_hex| self.code_dir(sha256_hex)).collect();
+        let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+        let building = tempfile::tempdir_in(&self.scratch)?;
+        let temporary = building.path().join("merged");
+        merge_layers(&sources, &temporary)?;
+        if let Err(error) = std::fs::rename(&temporary, &merged) {
+            // Another request merged the same layers first; theirs is identical.
+            if !merged.exists() {
+                return Err(error);
+            }
+        }
+        Ok(merged)
     }
 }

@@ -1,7 +1,8 @@
 //! Kumo's durable state: an embedded SQLite metadata store and a content-addressed blob store
-//! for code packages. Everything lives under the data dir; deleting it resets Kumo.
+//! for code packages and layers. Everything lives under the data dir; deleting it resets Kumo.
 
 mod blobs;
+mod layered;
 mod metadata;
 mod unzip;
 

@@ -1,5 +1,5 @@
-//! SQLite metadata: function records (as JSON documents), the durable async-invoke queue,
-//! log events and metering. Calls are blocking; async callers go through `spawn_blocking`.
+//! SQLite metadata: function records and layer versions (as JSON documents), the durable
+//! async-invoke queue, log events and metering. Calls are blocking; async callers go through `spawn_blocking`.
 //! High-rate writes (logs, metering) go through [`BatchWriter`], one transaction per batch.
 
 use std::path::Path;
@@ -41,6 +41,19 @@ CREATE TABLE IF NOT EXISTS event_source_mappings (
 CREATE TABLE IF NOT EXISTS metering (
     request_id TEXT NOT NULL,
     document TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS layers (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    latest_version INTEGER NOT NULL,
+    PRIMARY KEY (region, name)
+);
+CREATE TABLE IF NOT EXISTS layer_versions (
+    region TEXT NOT NULL,
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    PRIMARY KEY (region, name, version)
 );
 ";
 
@@ -262,6 +275,82 @@ impl MetadataStore {
         let deleted = self.lock().execute(
             "DELETE FROM functions WHERE region = ?1 AND name = ?2 AND version = ?3",
             params![region, name, version],
+        )?;
+        Ok(deleted == 1)
+    }
+
+    /// Stores a new version of a layer under the next number: numbers count up per layer name
+    /// and are never reused, even after every version was deleted. `document` gets the number.
+    pub fn insert_layer_version(
+        &self,
+        region: &str,
+        name: &str,
+        document: &dyn Fn(u64) -> Result<String, serde_json::Error>,
+    ) -> Result<u64, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO layers (region, name, latest_version) VALUES (?1, ?2, 1) \
+             ON CONFLICT (region, name) DO UPDATE SET latest_version = latest_version + 1",
+            params![region, name],
+        )?;
+        let version: i64 = transaction.query_row(
+            "SELECT latest_version FROM layers WHERE region = ?1 AND name = ?2",
+            params![region, name],
+            |row| row.get(0),
+        )?;
+        transaction.execute(
+            "INSERT INTO layer_versions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
+            params![region, name, version, document(version as u64)?],
+        )?;
+        transaction.commit()?;
+        Ok(version as u64)
+    }
+
+    /// Replaces the document of an existing layer version (its policy changed).
+    pub fn update_layer_version(
+        &self,
+        region: &str,
+        name: &str,
+        version: u64,
+        document: &str,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE layer_versions SET document = ?4 WHERE region = ?1 AND name = ?2 AND version = ?3",
+            params![region, name, version as i64, document],
+        )?;
+        Ok(())
+    }
+
+    /// Reads one layer version document.
+    pub fn get_layer_version(&self, region: &str, name: &str, version: u64) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT document FROM layer_versions WHERE region = ?1 AND name = ?2 AND version = ?3",
+                params![region, name, version as i64],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every version of every layer of a region as `(name, version, document)`, by name, newest
+    /// version first.
+    pub fn list_layer_versions(&self, region: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT name, version, document FROM layer_versions WHERE region = ?1 ORDER BY name, version DESC",
+        )?;
+        let rows =
+            statement.query_map(params![region], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Deletes one layer version; returns whether it existed. The layer's numbering stays.
+    pub fn delete_layer_version(&self, region: &str, name: &str, version: u64) -> Result<bool, StoreError> {
+        let deleted = self.lock().execute(
+            "DELETE FROM layer_versions WHERE region = ?1 AND name = ?2 AND version = ?3",
+            params![region, name, version as i64],
         )?;
         Ok(deleted == 1)
     }
@@ -564,5 +653,22 @@ mod tests {
         let rest = store.list_functions("us-east-1", "$LATEST", Some("b"), 2).unwrap();
         assert_eq!(rest.len(), 1);
         assert!(store.list_functions("eu-west-1", "$LATEST", None, 2).unwrap().is_empty());
+    }
+
+    #[test]
+    fn layer_version_numbers_are_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(&dir.path().join("db")).unwrap();
+        let document = |version: u64| Ok(format!("v{version}"));
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 1);
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 2);
+        assert_eq!(store.insert_layer_version("eu-west-1", "deps", &document).unwrap(), 1);
+        assert!(store.delete_layer_version("us-east-1", "deps", 1).unwrap());
+        assert!(store.delete_layer_version("us-east-1", "deps", 2).unwrap());
+        assert!(!store.delete_layer_version("us-east-1", "deps", 2).unwrap());
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 3);
+        let listed = store.list_layer_versions("us-east-1").unwrap();
+        assert_eq!(listed, vec![("deps".to_string(), 3, "v3".to_string())]);
+        assert_eq!(store.get_layer_version("us-east-1", "deps", 3).unwrap().as_deref(), Some("v3"));
     }
 }

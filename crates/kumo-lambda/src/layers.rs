@@ -1,0 +1,889 @@
+//! Layers: `PublishLayerVersion`, `GetLayerVersion(ByArn)`, `ListLayers`, `ListLayerVersions`,
+//! `DeleteLayerVersion` and layer version permissions; and the `Layers` a function references.
+//!
+//! A layer version is immutable: its package is a content-addressed blob, unpacked once. A
+//! function keeps the blobs of its layers, so it runs unchanged after a version is deleted, as
+//! on AWS. Version numbers count up per layer name and are never reused.
+
+use std::sync::Arc;
+
+use kumo_core::arn::{layer_arn, layer_version_arn, parse_layer_arn};
+use kumo_core::{limits, AwsError, RequestContext};
+use serde::{Deserialize, Serialize};
+
+use crate::permissions::{policy_document, statement_json, AddPermissionRequest, StoredPolicy, MAX_POLICY_BYTES};
+use crate::types::{AttachedLayer, LayerReference};
+use crate::{internal, validation, LambdaService};
+
+/// `Content` of `PublishLayerVersion`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerContentInput {
+    /// Base64 zip.
+    pub zip_file: Option<String>,
+    /// S3 location (needs the S3 service).
+    pub s3_bucket: Option<String>,
+}
+
+/// `PublishLayerVersion` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PublishLayerVersionRequest {
+    /// The package.
+    pub content: Option<LayerContentInput>,
+    /// Description of the version.
+    pub description: Option<String>,
+    /// Runtimes the layer is meant for (only informs `ListLayers` filters, as on AWS).
+    pub compatible_runtimes: Option<Vec<String>>,
+    /// Architectures the layer is meant for.
+    pub compatible_architectures: Option<Vec<String>>,
+    /// License of the layer's content.
+    pub license_info: Option<String>,
+}
+
+/// `AddLayerVersionPermission` input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddLayerVersionPermissionRequest {
+    /// Statement id, unique in the policy.
+    pub statement_id: Option<String>,
+    /// Only `lambda:GetLayerVersion`.
+    pub action: Option<String>,
+    /// An account id, `*`, or an account's root ARN.
+    pub principal: Option<String>,
+    /// With `*`: only accounts of this organisation.
+    pub organization_id: Option<String>,
+}
+
+/// `LayerVersionContentOutput`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerVersionContent {
+    /// Download URL of the zip.
+    pub location: String,
+    /// Base64 sha256 of the zip.
+    pub code_sha256: String,
+    /// Size of the zip.
+    pub code_size: u64,
+}
+
+/// `PublishLayerVersion` and `GetLayerVersion(ByArn)` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerVersionResponse {
+    /// The package.
+    pub content: LayerVersionContent,
+    /// ARN of the layer.
+    pub layer_arn: String,
+    /// ARN of this version.
+    #[serde(flatten)]
+    pub item: LayerVersionsListItem,
+}
+
+/// `LayerVersionsListItem`: one version in `ListLayerVersions` and `ListLayers`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayerVersionsListItem {
+    /// ARN of this version.
+    pub layer_version_arn: String,
+    /// Version number.
+    pub version: u64,
+    /// Description.
+    pub description: String,
+    /// `2026-11-26T18:26:57.123+0000`.
+    pub created_date: String,
+    /// Compatible runtimes, when the publisher named any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatible_runtimes: Option<Vec<String>>,
+    /// Compatible architectures, when the publisher named any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compatible_architectures: Option<Vec<String>>,
+    /// License, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_info: Option<String>,
+}
+
+/// `ListLayerVersions` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListLayerVersionsResponse {
+    /// This page, newest first.
+    pub layer_versions: Vec<LayerVersionsListItem>,
+    /// Marker of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `LayersListItem`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LayersListItem {
+    /// Layer name.
+    pub layer_name: String,
+    /// Layer ARN.
+    pub layer_arn: String,
+    /// The newest version that passes the filters.
+    pub latest_matching_version: LayerVersionsListItem,
+}
+
+/// `ListLayers` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListLayersResponse {
+    /// This page, by name.
+    pub layers: Vec<LayersListItem>,
+    /// Marker of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+/// `AddLayerVersionPermission` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddLayerVersionPermissionResponse {
+    /// The statement added, as a JSON string.
+    pub statement: String,
+    /// Revision of the policy after the change.
+    pub revision_id: String,
+}
+
+/// `GetLayerVersionPolicy` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetLayerVersionPolicyResponse {
+    /// The policy document, as a JSON string.
+    pub policy: String,
+    /// Revision of the policy.
+    pub revision_id: String,
+}
+
+/// `ListLayers` / `ListLayerVersions` filters.
+#[derive(Debug, Clone, Default)]
+pub struct LayerFilters {
+    /// `CompatibleRuntime`.
+    pub runtime: Option<String>,
+    /// `CompatibleArchitecture`.
+    pub architecture: Option<String>,
+}
+
+/// A stored layer version; its ARNs follow from where it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct LayerVersionRecord {
+    description: String,
+    created_date: String,
+    compatible_runtimes: Option<Vec<String>>,
+    compatible_architectures: Option<Vec<String>>,
+    license_info: Option<String>,
+    code_sha256: String,
+    code_size: u64,
+    /// Hex sha256 addressing the package.
+    blob: String,
+    unzipped_size: u64,
+    #[serde(default)]
+    policy: StoredPolicy,
+}
+
+impl LayerVersionRecord {
+    fn matches(&self, filters: &LayerFilters) -> bool {
+        let listed = |values: &Option<Vec<String>>, wanted: &Option<String>| match wanted {
+            None => true,
+            Some(wanted) => values.as_ref().is_some_and(|values| values.contains(wanted)),
+        };
+        listed(&self.compatible_runtimes, &filters.runtime)
+            && listed(&self.compatible_architectures, &filters.architecture)
+    }
+}
+
+/// Every runtime id Lambda's model knows: what `CompatibleRuntimes` may name.
+const LAMBDA_RUNTIMES: &[&str] = &[
+    "nodejs",
+    "nodejs4.3",
+    "nodejs6.10",
+    "nodejs8.10",
+    "nodejs10.x",
+    "nodejs12.x",
+    "nodejs14.x",
+    "nodejs16.x",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "java8",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "python2.7",
+    "python3.6",
+    "python3.7",
+    "python3.8",
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "dotnetcore1.0",
+    "dotnetcore2.0",
+    "dotnetcore2.1",
+    "dotnetcore3.1",
+    "dotnet6",
+    "dotnet8",
+    "dotnet10",
+    "nodejs4.3-edge",
+    "go1.x",
+    "ruby2.5",
+    "ruby2.7",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
+    "ruby4.0",
+    "provided",
+    "provided.al2",
+    "provided.al2023",
+    "nodejs26.x",
+    "python3.15",
+    "java8.al2023",
+    "java11.al2023",
+    "java17.al2023",
+];
+
+const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
+
+/// `MaxItems` of the layer list operations: 1–50, default 50.
+fn layer_page_size(max_items: Option<i64>) -> Result<usize, AwsError> {
+    match max_items {
+        None => Ok(50),
+        Some(value) if (1..=50).contains(&value) => Ok(value as usize),
+        Some(value) => {
+            let bound = if value < 1 { "greater than or equal to 1" } else { "less than or equal to 50" };
+            Err(validation::validation_error(format!(
+                "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must have value {bound}"
+            )))
+        }
+    }
+}
+
+fn check_version_number(version: i64) -> Result<u64, AwsError> {
+    u64::try_from(version)
+        .ok()
+        .filter(|version| *version >= 1)
+        .ok_or_else(|| AwsError::invalid_parameter("Layer Version Cannot be less than 1"))
+}
+
+fn check_compatibility(request: &PublishLayerVersionRequest) -> Result<(), AwsError> {
+    let mut errors = Vec::new();
+    if let Some(runtimes) = &request.compatible_runtimes {
+        if runtimes.iter().any(|runtime| !LAMBDA_RUNTIMES.contains(&runtime.as_str())) {
+            errors.push(format!(
+                "Value '[{}]' at 'compatibleRuntimes' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [{}]]",
+                runtimes.join(", "),
+                LAMBDA_RUNTIMES.join(", ")
+            ));
+        } else if runtimes.len() > 15 {
+            errors.push(format!("Value '[{}]' at 'compatibleRuntimes' failed to satisfy constraint: Member must have length less than or equal to 15", runtimes.join(", ")));
+        }
+    }
+    if let Some(architectures) = &request.compatible_architectures {
+        if architectures.iter().any(|architecture| !ARCHITECTURES.contains(&architecture.as_str())) {
+            errors.push(format!(
+                "Value '[{}]' at 'compatibleArchitectures' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [x86_64, arm64]]",
+                architectures.join(", ")
+            ));
+        } else if architectures.len() > 2 {
+            errors.push(format!("Value '[{}]' at 'compatibleArchitectures' failed to satisfy constraint: Member must have length less than or equal to 2", architectures.join(", ")));
+        }
+    }
+    if request.description.as_ref().is_some_and(|d| d.len() > 256) {
+        errors.push(
+            "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256"
+                .to_string(),
+        );
+    }
+    if request.license_info.as_ref().is_some_and(|l| l.len() > 512) {
+        errors.push(
+            "Value at 'licenseInfo' failed to satisfy constraint: Member must have length less than or equal to 512"
+                .to_string(),
+        );
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(validation::validation_error(format!("1 validation error detected: {}", errors[0]))),
+        count => {
+            Err(validation::validation_error(format!("{count} validation errors detected: {}", errors.join("; "))))
+        }
+    }
+}
+
+fn check_filters(filters: &LayerFilters) -> Result<(), AwsError> {
+    if let Some(runtime) = filters.runtime.as_deref().filter(|r| !LAMBDA_RUNTIMES.contains(r)) {
+        return Err(validation::validation_error(format!(
+            "1 validation error detected: Value '{runtime}' at 'compatibleRuntime' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            LAMBDA_RUNTIMES.join(", ")
+        )));
+    }
+    if let Some(architecture) = filters.architecture.as_deref().filter(|a| !ARCHITECTURES.contains(a)) {
+        return Err(validation::validation_error(format!(
+            "1 validation error detected: Value '{architecture}' at 'compatibleArchitecture' failed to satisfy constraint: Member must satisfy enum value set: [x86_64, arm64]"
+        )));
+    }
+    Ok(())
+}
+
+fn check_permission(request: &AddLayerVersionPermissionRequest) -> Result<(String, String, String), AwsError> {
+    let required = |value: &Option<String>, name: &str| {
+        value.clone().ok_or_else(|| AwsError::invalid_parameter(format!("{name} is a required parameter")))
+    };
+    let sid = required(&request.statement_id, "StatementId")?;
+    let action = required(&request.action, "Action")?;
+    let principal = required(&request.principal, "Principal")?;
+    let pattern_error = |value: &str, field: &str, pattern: &str| {
+        validation::validation_error(format!(
+            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member must satisfy regular expression pattern: {pattern}"
+        ))
+    };
+    let sid_valid =
+        !sid.is_empty() && sid.len() <= 100 && sid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !sid_valid {
+        return Err(pattern_error(&sid, "statementId", "([a-zA-Z0-9-_]+)"));
+    }
+    if action != "lambda:GetLayerVersion" {
+        return Err(pattern_error(&action, "action", "lambda:GetLayerVersion"));
+    }
+    let is_account = |value: &str| value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit());
+    let root_arn =
+        principal.strip_prefix("arn:").and_then(|rest| rest.split_once(":iam::")).is_some_and(|(partition, rest)| {
+            partition.starts_with("aws") && rest.strip_suffix(":root").is_some_and(is_account)
+        });
+    if !(principal == "*" || is_account(&principal) || root_arn) {
+        return Err(pattern_error(&principal, "principal", "\\d{12}|\\*|arn:(aws[a-zA-Z-]*):iam::\\d{12}:root"));
+    }
+    if let Some(organization) = &request.organization_id {
+        let valid = organization.strip_prefix("o-").is_some_and(|id| {
+            (10..=32).contains(&id.len()) && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
+        if !valid {
+            return Err(pattern_error(organization, "organizationId", "o-[a-z0-9]{10,32}"));
+        }
+    }
+    Ok((sid, action, principal))
+}
+
+fn encode_marker(value: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value)
+}
+
+fn decode_marker(marker: &str) -> Result<String, AwsError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(marker)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AwsError::invalid_parameter("Invalid pagination marker"))
+}
+
+fn no_such_version() -> AwsError {
+    AwsError::not_found("The resource you requested does not exist.")
+}
+
+impl LambdaService {
+    /// The layer a `LayerName` parameter names in this region and account: `None` when it is an
+    /// ARN of another region or account (no such layer here).
+    fn local_layer_name(&self, region: &str, value: &str) -> Result<Option<String>, AwsError> {
+        if kumo_core::arn::is_valid_layer_name(value) {
+            return Ok(Some(value.to_string()));
+        }
+        match parse_layer_arn(value) {
+            Some(layer) if layer.version.is_none() => {
+                Ok((layer.region == region && layer.account == self.account).then_some(layer.name))
+            }
+            _ => Err(validation::validation_error(format!(
+                "1 validation error detected: Value '{value}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
+            ))),
+        }
+    }
+
+    fn load_layer_version(
+        &self,
+        region: &str,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<LayerVersionRecord>, AwsError> {
+        let document = self.store.metadata.get_layer_version(region, name, version).map_err(internal)?;
+        document.map(|document| serde_json::from_str(&document).map_err(internal)).transpose()
+    }
+
+    fn list_item(&self, region: &str, name: &str, version: u64, record: &LayerVersionRecord) -> LayerVersionsListItem {
+        LayerVersionsListItem {
+            layer_version_arn: layer_version_arn(region, &self.account, name, version),
+            version,
+            description: record.description.clone(),
+            created_date: record.created_date.clone(),
+            compatible_runtimes: record.compatible_runtimes.clone(),
+            compatible_architectures: record.compatible_architectures.clone(),
+            license_info: record.license_info.clone(),
+        }
+    }
+
+    fn layer_version_response(
+        &self,
+        region: &str,
+        name: &str,
+        version: u64,
+        record: &LayerVersionRecord,
+    ) -> LayerVersionResponse {
+        LayerVersionResponse {
+            content: LayerVersionContent {
+                location: format!("{}/_kumo/code/{}.zip", self.endpoint_url, record.blob),
+                code_sha256: record.code_sha256.clone(),
+                code_size: record.code_size,
+            },
+            layer_arn: layer_arn(region, &self.account, name),
+            item: self.list_item(region, name, version, record),
+        }
+    }
+
+    /// `PublishLayerVersion`.
+    pub async fn publish_layer_version(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        request: PublishLayerVersionRequest,
+    ) -> Result<LayerVersionResponse, AwsError> {
+        self.blocking(move |service| {
+            let region = &context.region;
+            let name = service.local_layer_name(region, &layer_name)?.ok_or_else(no_such_version)?;
+            check_compatibility(&request)?;
+            let content =
+                request.content.ok_or_else(|| AwsError::invalid_parameter("Content is a required parameter"))?;
+            if content.s3_bucket.is_some() {
+                return Err(AwsError::invalid_parameter(
+                    "Kumo does not support S3 code locations yet: upload the package as ZipFile.",
+                ));
+            }
+            let zip = content
+                .zip_file
+                .ok_or_else(|| AwsError::invalid_parameter("Please provide a source for function code."))?;
+            let package = service.store_zip(&zip, "PublishLayerVersion", &[])?;
+            let record = LayerVersionRecord {
+                description: request.description.unwrap_or_default(),
+                created_date: kumo_core::time::lambda_timestamp(kumo_core::time::now_millis()),
+                compatible_runtimes: request.compatible_runtimes,
+                compatible_architectures: request.compatible_architectures,
+                license_info: request.license_info,
+                code_sha256: package.code_sha256,
+                code_size: package.code_size,
+                blob: package.sha256_hex,
+                unzipped_size: package.unzipped_size,
+                policy: StoredPolicy::default(),
+            };
+            let document = |_version: u64| serde_json::to_string(&record);
+            let version = service.store.metadata.insert_layer_version(region, &name, &document).map_err(internal)?;
+            tracing::info!(layer = %name, version, region = %region, "layer version published");
+            Ok(service.layer_version_response(region, &name, version, &record))
+        })
+        .await
+    }
+
+    /// `GetLayerVersion`.
+    pub async fn get_layer_version(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        version: i64,
+    ) -> Result<LayerVersionResponse, AwsError> {
+        self.blocking(move |service| {
+            let region = &context.region;
+            let name = service.local_layer_name(region, &layer_name)?;
+            let version = check_version_number(version)?;
+            let name = name.ok_or_else(no_such_version)?;
+            let record = service.load_layer_version(region, &name, version)?.ok_or_else(no_such_version)?;
+            Ok(service.layer_version_response(region, &name, version, &record))
+        })
+        .await
+    }
+
+    /// `GetLayerVersionByArn`.
+    pub async fn get_layer_version_by_arn(
+        self: &Arc<Self>,
+        context: RequestContext,
+        arn: String,
+    ) -> Result<LayerVersionResponse, AwsError> {
+        let layer = parse_layer_arn(&arn).filter(|layer| layer.version.is_some()).ok_or_else(|| {
+            validation::validation_error(format!(
+                "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
+            ))
+        })?;
+        if layer.region != context.region || layer.account != self.account {
+            return Err(no_such_version());
+        }
+        let version = layer.version.map_or(0, |version| version as i64);
+        self.get_layer_version(context, layer.name, version).await
+    }
+
+    /// `ListLayers`: each layer with its newest version that passes the filters.
+    pub async fn list_layers(
+        self: &Arc<Self>,
+        context: RequestContext,
+        filters: LayerFilters,
+        marker: Option<String>,
+        max_items: Option<i64>,
+    ) -> Result<ListLayersResponse, AwsError> {
+        check_filters(&filters)?;
+        let max_items = layer_page_size(max_items)?;
+        let after = marker.as_deref().map(decode_marker).transpose()?;
+        self.blocking(move |service| {
+            let region = &context.region;
+            let rows = service.store.metadata.list_layer_versions(region).map_err(internal)?;
+            let mut layers: Vec<LayersListItem> = Vec::new();
+            for (name, version, document) in rows {
+                if after.as_ref().is_some_and(|after| &name <= after) {
+                    continue;
+                }
+                if layers.last().is_some_and(|last| last.layer_name == name) {
+                    continue; // Rows come newest first: this layer already has its latest match.
+                }
+                let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
+                if record.matches(&filters) {
+                    layers.push(LayersListItem {
+                        layer_arn: layer_arn(region, &service.account, &name),
+                        latest_matching_version: service.list_item(region, &name, version, &record),
+                        layer_name: name,
+                    });
+                }
+            }
+            let more = layers.len() > max_items;
+            layers.truncate(max_items);
+            let next_marker = more.then(|| layers.last().map(|layer| encode_marker(&layer.layer_name))).flatten();
+            Ok(ListLayersResponse { layers, next_marker })
+        })
+        .await
+    }
+
+    /// `ListLayerVersions`: newest first; an unknown layer has no versions.
+    pub async fn list_layer_versions(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        filters: LayerFilters,
+        marker: Option<String>,
+        max_items: Option<i64>,
+    ) -> Result<ListLayerVersionsResponse, AwsError> {
+        check_filters(&filters)?;
+        let max_items = layer_page_size(max_items)?;
+        let before = match marker.as_deref().map(decode_marker).transpose()? {
+            None => None,
+            Some(marker) => {
+                Some(marker.parse::<u64>().map_err(|_| AwsError::invalid_parameter("Invalid pagination marker"))?)
+            }
+        };
+        self.blocking(move |service| {
+            let region = &context.region;
+            let Some(name) = service.local_layer_name(region, &layer_name)? else {
+                return Ok(ListLayerVersionsResponse { layer_versions: Vec::new(), next_marker: None });
+            };
+            let rows = service.store.metadata.list_layer_versions(region).map_err(internal)?;
+            let mut layer_versions = Vec::new();
+            for (row_name, version, document) in rows {
+                if row_name != name || before.is_some_and(|before| version >= before) {
+                    continue;
+                }
+                let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
+                if record.matches(&filters) {
+                    layer_versions.push(service.list_item(region, &name, version, &record));
+                }
+            }
+            let more = layer_versions.len() > max_items;
+            layer_versions.truncate(max_items);
+            let next_marker =
+                more.then(|| layer_versions.last().map(|item| encode_marker(&item.version.to_string()))).flatten();
+            Ok(ListLayerVersionsResponse { layer_versions, next_marker })
+        })
+        .await
+    }
+
+    /// `DeleteLayerVersion`: deleting a version that does not exist (any more) succeeds, as on AWS.
+    pub async fn delete_layer_version(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        version: i64,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let region = &context.region;
+            let name = service.local_layer_name(region, &layer_name)?;
+            let version = check_version_number(version)?;
+            if let Some(name) = name {
+                if service.store.metadata.delete_layer_version(region, &name, version).map_err(internal)? {
+                    tracing::info!(layer = %name, version, region = %region, "layer version deleted");
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored version a permission call names, or AWS's "does not exist" for it.
+    fn permission_target(
+        &self,
+        region: &str,
+        layer_name: &str,
+        version: i64,
+    ) -> Result<(String, u64, LayerVersionRecord), AwsError> {
+        let name = self.local_layer_name(region, layer_name)?;
+        let version = check_version_number(version)?;
+        let missing = || {
+            let shown = parse_layer_arn(layer_name).map_or_else(|| layer_name.to_string(), |layer| layer.name);
+            AwsError::not_found(format!(
+                "Layer version {} does not exist.",
+                layer_version_arn(region, &self.account, &shown, version)
+            ))
+        };
+        let name = name.ok_or_else(missing)?;
+        let record = self.load_layer_version(region, &name, version)?.ok_or_else(missing)?;
+        Ok((name, version, record))
+    }
+
+    fn save_layer_version(
+        &self,
+        region: &str,
+        name: &str,
+        version: u64,
+        record: &LayerVersionRecord,
+    ) -> Result<(), AwsError> {
+        let document = serde_json::to_string(record).map_err(internal)?;
+        self.store.metadata.update_layer_version(region, name, version, &document).map_err(internal)
+    }
+
+    /// `AddLayerVersionPermission`.
+    pub async fn add_layer_version_permission(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        version: i64,
+        revision_id: Option<String>,
+        request: AddLayerVersionPermissionRequest,
+    ) -> Result<AddLayerVersionPermissionResponse, AwsError> {
+        self.blocking(move |service| {
+            let _updating = service.lock_updates();
+            let region = &context.region;
+            let (sid, action, principal) = check_permission(&request)?;
+            let (name, version, mut record) = service.permission_target(region, &layer_name, version)?;
+            if record.policy.statements.iter().any(|statement| statement["Sid"] == sid.as_str()) {
+                return Err(AwsError::conflict(format!(
+                    "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
+                )));
+            }
+            check_revision(&record.policy, revision_id.as_deref())?;
+            let condition = AddPermissionRequest { principal_org_id: request.organization_id, ..Default::default() };
+            let resource = layer_version_arn(region, &service.account, &name, version);
+            let statement = statement_json(&condition, &sid, &action, &principal, &resource);
+            record.policy.statements.push(statement.clone());
+            if policy_document(&record.policy).len() > MAX_POLICY_BYTES {
+                return Err(AwsError::new(
+                    "PolicyLengthExceededException",
+                    400,
+                    "The final policy size is bigger than the limit.",
+                ));
+            }
+            record.policy.revision_id = uuid::Uuid::new_v4().to_string();
+            service.save_layer_version(region, &name, version, &record)?;
+            Ok(AddLayerVersionPermissionResponse {
+                statement: statement.to_string(),
+                revision_id: record.policy.revision_id,
+            })
+        })
+        .await
+    }
+
+    /// `RemoveLayerVersionPermission`.
+    pub async fn remove_layer_version_permission(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        version: i64,
+        statement_id: String,
+        revision_id: Option<String>,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let _updating = service.lock_updates();
+            let region = &context.region;
+            let (name, version, mut record) = service.permission_target(region, &layer_name, version)?;
+            check_revision(&record.policy, revision_id.as_deref())?;
+            let before = record.policy.statements.len();
+            record.policy.statements.retain(|statement| statement["Sid"] != statement_id.as_str());
+            if record.policy.statements.len() == before {
+                return Err(AwsError::not_found(format!("Statement {statement_id} is not found in resource policy.")));
+            }
+            record.policy.revision_id = uuid::Uuid::new_v4().to_string();
+            service.save_layer_version(region, &name, version, &record)
+        })
+        .await
+    }
+
+    /// `GetLayerVersionPolicy`.
+    pub async fn get_layer_version_policy(
+        self: &Arc<Self>,
+        context: RequestContext,
+        layer_name: String,
+        version: i64,
+    ) -> Result<GetLayerVersionPolicyResponse, AwsError> {
+        self.blocking(move |service| {
+            let (_, _, record) = service.permission_target(&context.region, &layer_name, version)?;
+            if record.policy.statements.is_empty() {
+                return Err(AwsError::not_found("No policy is associated with the given resource."));
+            }
+            Ok(GetLayerVersionPolicyResponse {
+                policy: policy_document(&record.policy),
+                revision_id: record.policy.revision_id.clone(),
+            })
+        })
+        .await
+    }
+
+    /// Resolves a function's `Layers` to the stored versions, checked as AWS checks them.
+    pub(crate) fn resolve_layers(&self, region: &str, arns: &[String]) -> Result<Vec<AttachedLayer>, AwsError> {
+        if arns.len() > limits::LAYERS_PER_FUNCTION_MAX {
+            return Err(AwsError::invalid_parameter("Cannot reference more than 5 layers."));
+        }
+        let mut attached: Vec<AttachedLayer> = Vec::with_capacity(arns.len());
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for arn in arns {
+            let Some(layer) = parse_layer_arn(arn).filter(|layer| layer.version.is_some()) else {
+                return Err(validation::validation_error(format!(
+                    "1 validation error detected: Value '[{}]' at 'layers' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 2048, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+), Member must not be null]",
+                    arns.join(", ")
+                )));
+            };
+            if layer.region != region {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Layers are not in the same region as the function. Layers are expected to be in region {region}."
+                )));
+            }
+            // Kumo keeps one account's Lambda resources: another account's layer cannot exist here.
+            let version = layer.version.unwrap_or_default();
+            let record = match layer.account == self.account {
+                true => self.load_layer_version(region, &layer.name, version)?,
+                false => None,
+            };
+            let record =
+                record.ok_or_else(|| AwsError::invalid_parameter(format!("Layer version {arn} does not exist.")))?;
+            let layer_key = layer_arn(&layer.region, &layer.account, &layer.name);
+            if let Some((_, first)) = seen.iter().find(|(key, _)| *key == layer_key) {
+                return Err(AwsError::invalid_parameter(format!(
+                    "Two different versions of the same layer are not allowed to be referenced in the same function. {first} and {arn} are versions of the same layer."
+                )));
+            }
+            seen.push((layer_key, arn.clone()));
+            attached.push(AttachedLayer {
+                arn: arn.clone(),
+                blob: record.blob,
+                code_size: record.code_size,
+                unzipped_size: record.unzipped_size,
+            });
+        }
+        Ok(attached)
+    }
+
+    /// Unpacks a function's layers into the one tree its environments mount at `/opt`.
+    pub(crate) fn prepare_layers(&self, layers: &[AttachedLayer]) -> Result<(), AwsError> {
+        if layers.is_empty() {
+            return Ok(());
+        }
+        self.store.blobs.merge_layers(&layer_blobs(layers)).map(drop).map_err(internal)
+    }
+}
+
+/// The packages of a function's layers, in order.
+pub(crate) fn layer_blobs(layers: &[AttachedLayer]) -> Vec<String> {
+    layers.iter().map(|layer| layer.blob.clone()).collect()
+}
+
+/// How a function's configuration shows its layers (absent when there are none).
+pub(crate) fn layer_references(layers: &[AttachedLayer]) -> Option<Vec<LayerReference>> {
+    let references: Vec<LayerReference> =
+        layers.iter().map(|layer| LayerReference { arn: layer.arn.clone(), code_size: layer.code_size }).collect();
+    Some(references).filter(|references| !references.is_empty())
+}
+
+/// Lambda's 250 MB unzipped limit applies to the code and all its layers together.
+pub(crate) fn check_total_size(code_unzipped: u64, layers: &[AttachedLayer]) -> Result<(), AwsError> {
+    let total = layers.iter().fold(code_unzipped, |total, layer| total.saturating_add(layer.unzipped_size));
+    if total > limits::UNZIPPED_CODE_MAX_BYTES {
+        return Err(AwsError::invalid_parameter(format!(
+            "Function code combined with layers exceeds the maximum allowed size of {} bytes. The actual size is {total} bytes.",
+            limits::UNZIPPED_CODE_MAX_BYTES
+        )));
+    }
+    Ok(())
+}
+
+fn check_revision(policy: &StoredPolicy, expected: Option<&str>) -> Result<(), AwsError> {
+    if expected.is_some_and(|expected| expected != policy.revision_id) {
+        return Err(AwsError::precondition_failed(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetLayerPolicy API to retrieve the latest Revision Id",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attached(unzipped_size: u64) -> AttachedLayer {
+        AttachedLayer { arn: "arn".into(), blob: "b".into(), code_size: 1, unzipped_size }
+    }
+
+    #[test]
+    fn the_size_limit_counts_code_and_layers() {
+        let limit = limits::UNZIPPED_CODE_MAX_BYTES;
+        assert!(check_total_size(limit - 10, &[attached(5), attached(5)]).is_ok());
+        let error = check_total_size(limit - 10, &[attached(5), attached(6)]).unwrap_err();
+        assert_eq!(error.code, "InvalidParameterValueException");
+        assert_eq!(
+            error.message,
+            "Function code combined with layers exceeds the maximum allowed size of 262144000 bytes. The actual size is 262144001 bytes."
+        );
+    }
+
+    #[test]
+    fn filters_need_the_value_listed() {
+        let record = LayerVersionRecord {
+            description: String::new(),
+            created_date: String::new(),
+            compatible_runtimes: Some(vec!["python3.12".into()]),
+            compatible_architectures: None,
+            license_info: None,
+            code_sha256: String::new(),
+            code_size: 0,
+            blob: String::new(),
+            unzipped_size: 0,
+            policy: StoredPolicy::default(),
+        };
+        assert!(record.matches(&LayerFilters::default()));
+        assert!(record.matches(&LayerFilters { runtime: Some("python3.12".into()), architecture: None }));
+        assert!(!record.matches(&LayerFilters { runtime: Some("nodejs20.x".into()), architecture: None }));
+        assert!(!record.matches(&LayerFilters { runtime: None, architecture: Some("arm64".into()) }));
+    }
+
+    #[test]
+    fn permissions_take_only_what_aws_allows() {
+        let request = |action: &str, principal: &str| AddLayerVersionPermissionRequest {
+            statement_id: Some("s1".into()),
+            action: Some(action.into()),
+            principal: Some(principal.into()),
+            organization_id: None,
+        };
+        assert!(check_permission(&request("lambda:GetLayerVersion", "*")).is_ok());
+        assert!(check_permission(&request("lambda:GetLayerVersion", "111122223333")).is_ok());
+        assert!(check_permission(&request("lambda:GetLayerVersion", "arn:aws:iam::111122223333:root")).is_ok());
+        assert_eq!(check_permission(&request("lambda:InvokeFunction", "*")).unwrap_err().code, "ValidationException");
+        assert_eq!(
+            check_permission(&request("lambda:GetLayerVersion", "s3.amazonaws.com")).unwrap_err().code,
+            "ValidationException"
+        );
+    }
+}
