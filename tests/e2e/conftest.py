@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from e2e_support import KUMO_BIN, SECRET_CANARY, Deployer, KumoServer
+from e2e_support import KUMO_BIN, SECRET_CANARY, Deployer, KumoServer, make_zip, unique_name
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +41,25 @@ def deployer(kumo):
     deployer = Deployer(kumo)
     yield deployer
     deployer.cleanup()
+
+
+@pytest.fixture
+def make_layer(kumo):
+    """`make_layer(files, region=..., **params)` → PublishLayerVersion's answer for a new layer
+    (or `name=` for another version of one); every version published is deleted after the test."""
+    published = []
+
+    def publish(files, name=None, region="us-east-1", **params):
+        client = kumo.lambda_client(region)
+        zip_bytes = files if isinstance(files, bytes) else make_zip(files)
+        name = name or unique_name("layer")
+        layer = client.publish_layer_version(LayerName=name, Content={"ZipFile": zip_bytes}, **params)
+        published.append((client, layer["LayerArn"], layer["Version"]))
+        return layer
+
+    yield publish
+    for client, layer_arn, version in published:
+        client.delete_layer_version(LayerName=layer_arn, VersionNumber=version)
 
 
 @pytest.fixture
