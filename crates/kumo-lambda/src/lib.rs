@@ -7,6 +7,7 @@ pub mod event_invoke;
 pub mod event_source_mappings;
 mod functions;
 mod invoke;
+pub mod layer_permissions;
 pub mod layers;
 pub mod permissions;
 pub mod types;
