@@ -80,7 +80,7 @@ def test_list_layers_filters_and_pages(kumo, make_layer):
     client = kumo.lambda_client(region)
     python = make_layer(LAYER_FILES, region=region, CompatibleRuntimes=["python3.12"])
     name = python["LayerArn"].rsplit(":", 1)[1]
-    make_layer(LAYER_FILES, name=name, region=region, CompatibleRuntimes=["nodejs20.x"])
+    node = make_layer(LAYER_FILES, name=name, region=region, CompatibleRuntimes=["nodejs20.x"])
     arm = make_layer(LAYER_FILES, region=region, CompatibleArchitectures=["arm64"])
     plain = make_layer(LAYER_FILES, region=region)
 
@@ -104,6 +104,10 @@ def test_list_layers_filters_and_pages(kumo, make_layer):
     )
     paged = client.get_paginator("list_layer_versions").paginate(LayerName=name, PaginationConfig={"PageSize": 1})
     assert [v["Version"] for page in paged for v in page["LayerVersions"]] == [2, 1]
+
+    # The account's code storage counts layers too (no function lives in this region).
+    sizes = [version["Content"]["CodeSize"] for version in (python, node, arm, plain)]
+    assert client.get_account_settings()["AccountUsage"]["TotalCodeSize"] == sum(sizes)
 
     for bad in ({"MaxItems": 51}, {"CompatibleRuntime": "cobol"}, {"CompatibleArchitecture": "sparc"}):
         with pytest.raises(ClientError) as excinfo:
@@ -169,6 +173,9 @@ def test_layer_version_permissions(kumo, make_layer):
     assert json.loads(organisation["Statement"]) == org_statement
     policy = client.get_layer_version_policy(LayerName=name, VersionNumber=1)
     assert policy["RevisionId"] == organisation["RevisionId"] != added["RevisionId"]
+    # Rendered as AWS writes it, keys in its order.
+    assert policy["Policy"].startswith('{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"one-account",')
+    assert added["Statement"].startswith('{"Sid":"one-account","Effect":"Allow","Principal":{"AWS":')
     assert json.loads(policy["Policy"]) == {
         "Version": "2012-10-17", "Id": "default", "Statement": [account_statement, org_statement]
     }  # fmt: skip

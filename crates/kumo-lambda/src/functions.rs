@@ -579,6 +579,8 @@ impl LambdaService {
                     function_count += 1;
                 }
             }
+            // AWS counts layers in the storage the account uses, with the functions' code.
+            total_code_size += service.layers_code_size(&context.region)?;
             Ok(GetAccountSettingsResponse {
                 account_limit: AccountLimit {
                     total_code_size: 80_530_636_800,

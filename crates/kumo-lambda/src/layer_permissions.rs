@@ -9,7 +9,9 @@ use kumo_core::{AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
 use crate::layers::{check_version_number, LayerVersionRecord};
-use crate::permissions::{policy_document, statement_json, AddPermissionRequest, StoredPolicy, MAX_POLICY_BYTES};
+use crate::permissions::{
+    policy_document, render_statement, statement_json, AddPermissionRequest, StoredPolicy, MAX_POLICY_BYTES,
+};
 use crate::{internal, validation, LambdaService};
 
 /// `AddLayerVersionPermission` input.
@@ -161,7 +163,7 @@ impl LambdaService {
             record.policy.revision_id = uuid::Uuid::new_v4().to_string();
             service.save_layer_version(region, &name, version, &record)?;
             Ok(AddLayerVersionPermissionResponse {
-                statement: statement.to_string(),
+                statement: render_statement(&statement),
                 revision_id: record.policy.revision_id,
             })
         })

@@ -554,6 +554,17 @@ impl LambdaService {
         .await
     }
 
+    /// Bytes of all layer versions stored in a region (their zips).
+    pub(crate) fn layers_code_size(&self, region: &str) -> Result<u64, AwsError> {
+        let rows = self.store.metadata.list_layer_versions(region).map_err(internal)?;
+        let mut total = 0;
+        for (_, _, document) in rows {
+            let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
+            total += record.code_size;
+        }
+        Ok(total)
+    }
+
     /// Resolves a function's `Layers` to the stored versions, checked as AWS checks them.
     pub(crate) fn resolve_layers(&self, region: &str, arns: &[String]) -> Result<Vec<AttachedLayer>, AwsError> {
         if arns.len() > limits::LAYERS_PER_FUNCTION_MAX {

@@ -137,9 +137,51 @@ pub(crate) fn statement_json(
     statement
 }
 
+/// A statement with its keys in the order AWS writes them (serde_json's own maps sort keys).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OrderedStatement<'a> {
+    sid: &'a serde_json::Value,
+    effect: &'a serde_json::Value,
+    principal: &'a serde_json::Value,
+    action: &'a serde_json::Value,
+    resource: &'a serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition: Option<&'a serde_json::Value>,
+}
+
+impl<'a> OrderedStatement<'a> {
+    fn of(statement: &'a serde_json::Value) -> Self {
+        Self {
+            sid: &statement["Sid"],
+            effect: &statement["Effect"],
+            principal: &statement["Principal"],
+            action: &statement["Action"],
+            resource: &statement["Resource"],
+            condition: statement.get("Condition"),
+        }
+    }
+}
+
+/// A policy document with its keys in AWS's order.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct OrderedPolicy<'a> {
+    version: &'static str,
+    id: &'static str,
+    statement: Vec<OrderedStatement<'a>>,
+}
+
+/// One statement as `AddPermission` and `AddLayerVersionPermission` return it.
+pub(crate) fn render_statement(statement: &serde_json::Value) -> String {
+    serde_json::to_string(&OrderedStatement::of(statement)).unwrap_or_default()
+}
+
 /// The policy document as `GetPolicy` and `GetLayerVersionPolicy` return it.
 pub(crate) fn policy_document(policy: &StoredPolicy) -> String {
-    serde_json::json!({ "Version": "2012-10-17", "Id": "default", "Statement": policy.statements }).to_string()
+    let statement = policy.statements.iter().map(OrderedStatement::of).collect();
+    // Serialising borrowed JSON values into a string cannot fail.
+    serde_json::to_string(&OrderedPolicy { version: "2012-10-17", id: "default", statement }).unwrap_or_default()
 }
 
 fn check_action(action: &str) -> Result<(), AwsError> {
@@ -216,7 +258,7 @@ impl LambdaService {
             let mut record = (*latest).clone();
             record.settings.policies.insert(key, policy);
             service.save_settings(&context.region, record)?;
-            Ok(AddPermissionResponse { statement: statement.to_string() })
+            Ok(AddPermissionResponse { statement: render_statement(&statement) })
         })
         .await
     }
@@ -361,6 +403,10 @@ mod tests {
         assert_eq!(statement["Condition"]["StringEquals"]["AWS:SourceAccount"], "000000000000");
         assert_eq!(principal_json("111122223333"), serde_json::json!({ "AWS": "arn:aws:iam::111122223333:root" }));
         assert!(check_action("lambda:InvokeFunction").is_ok());
+        let policy = StoredPolicy { statements: vec![statement], revision_id: String::new() };
+        assert!(policy_document(&policy).starts_with(
+            r#"{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"s3","Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"lambda:InvokeFunction","Resource":"arn:f","Condition":{"#
+        ));
         assert!(check_action("s3:GetObject").is_err());
     }
 }
