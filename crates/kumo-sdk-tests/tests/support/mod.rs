@@ -176,9 +176,16 @@ fn health_status(listen: &str) -> Option<u16> {
 
 /// A zip holding `lambda_function.py` with `source`, built in memory.
 pub fn python_zip(source: &str) -> Vec<u8> {
+    zip_of(&[("lambda_function.py", source)])
+}
+
+/// A zip of `(name, content)` files, built in memory.
+pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    writer.start_file("lambda_function.py", options).expect("zip entry");
-    writer.write_all(source.as_bytes()).expect("zip write");
+    for (name, content) in files {
+        writer.start_file(*name, options).expect("zip entry");
+        writer.write_all(content.as_bytes()).expect("zip write");
+    }
     writer.finish().expect("zip finish").into_inner()
 }
