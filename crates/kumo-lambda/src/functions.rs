@@ -666,11 +666,13 @@ fn in_progress(mut configuration: FunctionConfiguration) -> FunctionConfiguratio
     configuration
 }
 
-fn encode_marker(name: &str) -> String {
+/// An opaque pagination marker for a position (a name, a version).
+pub(crate) fn encode_marker(name: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
 }
 
-fn decode_marker(marker: &str) -> Result<String, AwsError> {
+/// The position a marker from [`encode_marker`] stands for.
+pub(crate) fn decode_marker(marker: &str) -> Result<String, AwsError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(marker)
         .ok()

@@ -12,6 +12,7 @@ use kumo_core::arn::{layer_arn, layer_version_arn, parse_layer_arn};
 use kumo_core::{limits, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
+use crate::functions::{decode_marker, encode_marker};
 use crate::permissions::StoredPolicy;
 use crate::types::{AttachedLayer, LayerReference};
 use crate::{internal, validation, LambdaService};
@@ -62,7 +63,7 @@ pub struct LayerVersionResponse {
     pub content: LayerVersionContent,
     /// ARN of the layer.
     pub layer_arn: String,
-    /// ARN of this version.
+    /// The version's own fields, as listings show them.
     #[serde(flatten)]
     pub item: LayerVersionsListItem,
 }
@@ -217,6 +218,7 @@ const LAMBDA_RUNTIMES: &[&str] = &[
     "java17.al2023",
 ];
 
+/// What `CompatibleArchitectures` may name.
 const ARCHITECTURES: &[&str] = &["x86_64", "arm64"];
 
 /// `MaxItems` of the layer list operations: 1–50, default 50.
@@ -233,6 +235,7 @@ fn layer_page_size(max_items: Option<i64>) -> Result<usize, AwsError> {
     }
 }
 
+/// `VersionNumber` of a layer: 1 or more.
 pub(crate) fn check_version_number(version: i64) -> Result<u64, AwsError> {
     u64::try_from(version)
         .ok()
@@ -297,20 +300,6 @@ fn check_filters(filters: &LayerFilters) -> Result<(), AwsError> {
         )));
     }
     Ok(())
-}
-
-fn encode_marker(value: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value)
-}
-
-fn decode_marker(marker: &str) -> Result<String, AwsError> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(marker)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| AwsError::invalid_parameter("Invalid pagination marker"))
 }
 
 fn no_such_version() -> AwsError {
@@ -408,7 +397,7 @@ impl LambdaService {
                 unzipped_size: package.unzipped_size,
                 policy: StoredPolicy::default(),
             };
-            let document = |_version: u64| serde_json::to_string(&record);
+            let document = serde_json::to_string(&record).map_err(internal)?;
             let version = service.store.metadata.insert_layer_version(region, &name, &document).map_err(internal)?;
             tracing::info!(layer = %name, version, region = %region, "layer version published");
             Ok(service.layer_version_response(region, &name, version, &record))

@@ -279,14 +279,9 @@ impl MetadataStore {
         Ok(deleted == 1)
     }
 
-    /// Stores a new version of a layer under the next number: numbers count up per layer name
-    /// and are never reused, even after every version was deleted. `document` gets the number.
-    pub fn insert_layer_version(
-        &self,
-        region: &str,
-        name: &str,
-        document: &dyn Fn(u64) -> Result<String, serde_json::Error>,
-    ) -> Result<u64, StoreError> {
+    /// Stores a new version of a layer under the next number and returns it: numbers count up
+    /// per layer name and are never reused, even after every version was deleted.
+    pub fn insert_layer_version(&self, region: &str, name: &str, document: &str) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         transaction.execute(
@@ -301,7 +296,7 @@ impl MetadataStore {
         )?;
         transaction.execute(
             "INSERT INTO layer_versions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
-            params![region, name, version, document(version as u64)?],
+            params![region, name, version, document],
         )?;
         transaction.commit()?;
         Ok(version as u64)
@@ -659,16 +654,16 @@ mod tests {
     fn layer_version_numbers_are_never_reused() {
         let dir = tempfile::tempdir().unwrap();
         let store = MetadataStore::open(&dir.path().join("db")).unwrap();
-        let document = |version: u64| Ok(format!("v{version}"));
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 1);
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 2);
-        assert_eq!(store.insert_layer_version("eu-west-1", "deps", &document).unwrap(), 1);
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 1);
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 2);
+        assert_eq!(store.insert_layer_version("eu-west-1", "deps", "d").unwrap(), 1);
         assert!(store.delete_layer_version("us-east-1", "deps", 1).unwrap());
         assert!(store.delete_layer_version("us-east-1", "deps", 2).unwrap());
         assert!(!store.delete_layer_version("us-east-1", "deps", 2).unwrap());
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", &document).unwrap(), 3);
+        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 3);
         let listed = store.list_layer_versions("us-east-1").unwrap();
-        assert_eq!(listed, vec![("deps".to_string(), 3, "v3".to_string())]);
-        assert_eq!(store.get_layer_version("us-east-1", "deps", 3).unwrap().as_deref(), Some("v3"));
+        assert_eq!(listed, vec![("deps".to_string(), 3, "d".to_string())]);
+        store.update_layer_version("us-east-1", "deps", 3, "changed").unwrap();
+        assert_eq!(store.get_layer_version("us-east-1", "deps", 3).unwrap().as_deref(), Some("changed"));
     }
 }
