@@ -224,6 +224,9 @@ def test_functions_reference_layers_by_version_arn(kumo, make_function, make_lay
     assert function.created["Layers"] == expected
     assert function.configuration()["Layers"] == expected
     assert client.get_function(FunctionName=function.name)["Configuration"]["Layers"] == expected
+    listed = kumo.kumo_cli("ls")
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(function.name + " "))
+    assert row.split()[4] == "2", f"the LAYERS column of kumo ls: {row}"
 
     # PublishVersion snapshots the layers; updating $LATEST replaces its list.
     version = client.publish_version(FunctionName=function.name)["Version"]

@@ -575,9 +575,10 @@ impl LambdaService {
             }
             // Kumo keeps one account's Lambda resources: another account's layer cannot exist here.
             let version = layer.version.unwrap_or_default();
-            let record = match layer.account == self.account {
-                true => self.load_layer_version(region, &layer.name, version)?,
-                false => None,
+            let record = if layer.account == self.account {
+                self.load_layer_version(region, &layer.name, version)?
+            } else {
+                None
             };
             let record =
                 record.ok_or_else(|| AwsError::invalid_parameter(format!("Layer version {arn} does not exist.")))?;

@@ -265,14 +265,15 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         print_json(&serde_json::Value::Array(functions));
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<40} {:<16} {:>7} {:>8}  LAST MODIFIED", "NAME", "RUNTIME", "MEMORY", "TIMEOUT");
+    println!("{:<40} {:<16} {:>7} {:>8} {:>6}  LAST MODIFIED", "NAME", "RUNTIME", "MEMORY", "TIMEOUT", "LAYERS");
     for function in &functions {
         println!(
-            "{:<40} {:<16} {:>5}MB {:>7}s  {}",
+            "{:<40} {:<16} {:>5}MB {:>7}s {:>6}  {}",
             function["FunctionName"].as_str().unwrap_or_default(),
             function["Runtime"].as_str().unwrap_or_default(),
             function["MemorySize"],
             function["Timeout"],
+            function["Layers"].as_array().map_or(0, Vec::len),
             function["LastModified"].as_str().unwrap_or_default()
         );
     }
