@@ -220,7 +220,7 @@ impl RuntimeRegistry {
                 runtime_dir: Some(bootstrap_dir),
                 runtime_packages: self.python_packages.clone(),
                 interpreter_prefix,
-                layers_dir: None,
+                ..RuntimeMounts::default()
             },
         })
     }
