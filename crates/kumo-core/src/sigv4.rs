@@ -131,46 +131,84 @@ fn canonical_query(query: &str) -> String {
     pairs.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&")
 }
 
-fn canonical_header_value(value: &str) -> String {
-    value.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// The canonical request of `parts` for the given signed headers.
 pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) -> String {
+    use std::fmt::Write as _;
     let path = if parts.path.is_empty() { "/" } else { parts.path };
-    let mut canonical_headers = String::new();
+    let mut canonical = String::with_capacity(256 + 64 * signed_headers.len());
+    // Writing into a String cannot fail.
+    let _ = write!(canonical, "{}\n{}\n{}\n", parts.method, uri_encode(path, true), canonical_query(parts.query));
     for name in signed_headers {
-        let values: Vec<String> = parts
-            .headers
-            .iter()
-            .filter(|(header, _)| header.eq_ignore_ascii_case(name))
-            .map(|(_, value)| canonical_header_value(value))
-            .collect();
-        canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
+        canonical.push_str(name);
+        canonical.push(':');
+        let mut first = true;
+        for (_, value) in parts.headers.iter().filter(|(header, _)| header.eq_ignore_ascii_case(name)) {
+            if !first {
+                canonical.push(',');
+            }
+            first = false;
+            push_canonical_header_value(&mut canonical, value);
+        }
+        canonical.push('\n');
     }
-    format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
-        parts.method,
-        uri_encode(path, true),
-        canonical_query(parts.query),
-        canonical_headers,
-        signed_headers.join(";"),
-        parts.payload_hash
-    )
+    canonical.push('\n');
+    canonical.push_str(&signed_headers.join(";"));
+    canonical.push('\n');
+    canonical.push_str(&parts.payload_hash);
+    canonical
 }
 
-fn hmac(key: &[u8], data: &str) -> Vec<u8> {
+/// Appends a header value with its runs of whitespace folded to one space and trimmed.
+fn push_canonical_header_value(out: &mut String, value: &str) {
+    for (index, word) in value.split_whitespace().enumerate() {
+        if index > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+}
+
+fn hmac(key: &[u8], data: &str) -> [u8; 32] {
     // HMAC accepts keys of any length; new_from_slice cannot fail for it.
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+    mac.finalize().into_bytes().into()
 }
 
-fn signing_key(secret: &str, authorization: &Authorization) -> Vec<u8> {
+/// Most derived signing keys kept; a key is valid for one day, region and service, so a server
+/// sees few (one per access key, region and service in use), and the cache is simply emptied
+/// when it would grow past this.
+const SIGNING_KEY_CACHE_CAPACITY: usize = 256;
+
+/// `secret NUL date NUL region NUL service` → derived key (a byte no header value carries).
+type SigningKeyCache = std::collections::HashMap<String, [u8; 32]>;
+
+/// Derived signing keys. Deriving one costs four HMACs; every request of a client on a given
+/// day reuses the same key, so verification caches it (as AWS's own SDKs do when signing).
+static SIGNING_KEYS: std::sync::Mutex<Option<SigningKeyCache>> = std::sync::Mutex::new(None);
+
+fn derive_signing_key(secret: &str, authorization: &Authorization) -> [u8; 32] {
     let date = hmac(format!("AWS4{secret}").as_bytes(), &authorization.date);
     let region = hmac(&date, &authorization.region);
     let service = hmac(&region, &authorization.service);
     hmac(&service, "aws4_request")
+}
+
+fn signing_key(secret: &str, authorization: &Authorization) -> [u8; 32] {
+    let id = [secret, &authorization.date, &authorization.region, &authorization.service].join("\0");
+    // The cache holds plain values: a panic elsewhere cannot leave it inconsistent.
+    let mut keys = SIGNING_KEYS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(key) = keys.as_ref().and_then(|keys| keys.get(&id)) {
+        return *key;
+    }
+    // Four HMACs under the lock: cheaper than deriving twice when two requests race.
+    let key = derive_signing_key(secret, authorization);
+    let keys = keys.get_or_insert_with(SigningKeyCache::new);
+    if keys.len() >= SIGNING_KEY_CACHE_CAPACITY {
+        keys.clear();
+    }
+    keys.insert(id, key);
+    key
 }
 
 fn string_to_sign(amz_date: &str, authorization: &Authorization, canonical: &str) -> String {

@@ -227,9 +227,18 @@ async fn verify(
         }
         None => sigv4::payload_hash(&body),
     };
+    let signed_headers = match signature {
+        Signature::Header(authorization) => &authorization.signed_headers,
+        Signature::Query(presigned) => &presigned.authorization.signed_headers,
+    };
+    // Only what the canonical request reads: the signed headers and the request's date.
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
+        .filter(|(name, _)| {
+            name.as_str() == "x-amz-date"
+                || signed_headers.iter().any(|signed| signed.eq_ignore_ascii_case(name.as_str()))
+        })
         .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
         .collect();
     let mut signed = RequestParts {

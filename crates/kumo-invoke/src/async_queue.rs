@@ -52,16 +52,15 @@ impl AsyncQueue {
     /// shared with the other events enqueued meanwhile).
     pub async fn enqueue(&self, event: AsyncEvent) -> Result<(), AwsError> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        let stored = event.clone();
         self.writer.send(QueueWrite::Enqueue(
-            stored,
-            Box::new(move |outcome| {
-                let _ = done.send(outcome);
+            event,
+            Box::new(move |event, outcome| {
+                let _ = done.send((event, outcome));
             }),
         ));
-        let id = match committed.await {
-            Ok(Ok(id)) => id,
-            Ok(Err(error)) => {
+        let (event, id) = match committed.await {
+            Ok((event, Ok(id))) => (event, id),
+            Ok((_, Err(error))) => {
                 tracing::error!(%error, "storing an async event failed");
                 return Err(AwsError::service());
             }

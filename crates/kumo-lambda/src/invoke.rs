@@ -55,13 +55,6 @@ impl LambdaService {
             input.payload
         };
         let client_context = input.client_context.as_deref().map(decode_client_context).transpose()?;
-        let function = self.function_version(&context.region, &record);
-        let invoked_function_arn = match &reference.qualifier {
-            Some(qualifier) => {
-                kumo_core::arn::qualified_function_arn(&context.region, &self.account, &reference.name, qualifier)
-            }
-            None => function.function_arn(),
-        };
         match invocation_type {
             InvocationType::DryRun => Ok(InvokeOutput {
                 status: 204,
@@ -95,6 +88,17 @@ impl LambdaService {
                 })
             }
             InvocationType::RequestResponse => {
+                // Only a sync invoke needs the runnable version; an Event resolves it when it runs.
+                let function = self.function_version(&context.region, &record);
+                let invoked_function_arn = match &reference.qualifier {
+                    Some(qualifier) => kumo_core::arn::qualified_function_arn(
+                        &context.region,
+                        &self.account,
+                        &reference.name,
+                        qualifier,
+                    ),
+                    None => function.function_arn(),
+                };
                 let request = InvokeRequest {
                     function,
                     invoked_function_arn,

@@ -157,8 +157,9 @@ impl BatchWriter {
     }
 }
 
-/// Called with the new event's id once its batch is committed, or with the error.
-pub type EnqueueDone = Box<dyn FnOnce(Result<i64, String>) + Send>;
+/// Called once the event's batch is committed, with the event handed back (so the enqueuer
+/// need not keep a copy) and its new id, or with the error.
+pub type EnqueueDone = Box<dyn FnOnce(AsyncEvent, Result<i64, String>) + Send>;
 
 /// A change to the async queue, applied by the queue writer thread.
 pub enum QueueWrite {
@@ -193,6 +194,10 @@ impl MetadataStore {
     /// Opens the database in WAL mode and creates the schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let connection = Connection::open(path)?;
+        // Only this process opens the database, through this one connection: exclusive locking
+        // keeps the WAL index in memory and spares every transaction its file-lock syscalls
+        // (they were a tenth of the async queue writer's time). Set before WAL is entered.
+        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -512,13 +517,13 @@ impl MetadataStore {
             }
             let mut ids = written.unwrap_or_default().into_iter();
             for write in batch {
-                if let QueueWrite::Enqueue(_, done) = write {
+                if let QueueWrite::Enqueue(event, done) = write {
                     let outcome = match (&failure, ids.next()) {
                         (None, Some(id)) => Ok(id),
                         (Some(error), _) => Err(error.clone()),
                         (None, None) => Err("no id was assigned".to_string()),
                     };
-                    done(outcome);
+                    done(event, outcome);
                 }
             }
         }
