@@ -1,4 +1,4 @@
-//! Kumo's own endpoints under `/_kumo/`: health, status, code downloads and logs.
+//! Kumo's own endpoints under `/_kumo/`: health, status, metrics, code downloads and logs.
 
 use std::collections::HashMap;
 
@@ -17,6 +17,7 @@ pub fn routes() -> Router<Services> {
     Router::new()
         .route("/_kumo/health", get(health))
         .route("/_kumo/status", get(status))
+        .route("/_kumo/metrics", get(metrics))
         .route("/_kumo/code/{file}", get(code))
         .route("/_kumo/logs/{function}", get(logs))
         .route("/_kumo/metering/{function}", get(metering))
@@ -46,6 +47,16 @@ async fn status(State(services): State<Services>) -> Response {
     Json(serde_json::json!({
         "pools": engine.pool_counts(),
         "concurrency": engine.concurrency().snapshot(),
+    }))
+    .into_response()
+}
+
+/// The in-memory counters (async invocations per function, SQS per queue), read-only, named
+/// after the CloudWatch metrics they stand for so that an exporter can publish them as they are.
+async fn metrics(State(services): State<Services>) -> Response {
+    Json(serde_json::json!({
+        "lambda": { "functions": services.lambda.engine().async_metrics().snapshot() },
+        "sqs": { "queues": services.sqs.metrics() },
     }))
     .into_response()
 }

@@ -69,6 +69,7 @@ impl AsyncQueue {
                 return Err(AwsError::service());
             }
         };
+        self.engine.async_metrics.function(&event.region, &event.function_name).event_received();
         let _ = self.sender.send((id, event));
         Ok(())
     }
@@ -118,13 +119,16 @@ impl AsyncQueue {
                 .await
                 .unwrap_or_default()
         };
+        let counters = self.engine.async_metrics.function(&event.region, &event.function_name);
         let mut throttle_delay = THROTTLE_BACKOFF_START;
         loop {
             if self.too_old(&event, &config) {
                 self.give_up(&event, &config, EVENT_AGE_EXCEEDED, None, "event age exceeded").await;
+                counters.event_dropped();
                 break;
             }
             event.attempts += 1;
+            counters.event_age(Self::age(&event).as_millis() as u64);
             match self.run_once(&event, Arc::clone(&resolver)).await {
                 Attempt::Done(response) => {
                     if let Some(destination) = &config.on_success {
@@ -134,7 +138,9 @@ impl AsyncQueue {
                             "Success",
                             Some(&response),
                         );
-                        self.deliver(destination, record.to_string(), Vec::new()).await;
+                        if !self.deliver(destination, record.to_string(), Vec::new()).await {
+                            counters.destination_delivery_failed();
+                        }
                     }
                     break;
                 }
@@ -153,10 +159,12 @@ impl AsyncQueue {
                 }
                 Attempt::Failed(response, error) => {
                     self.give_up(&event, &config, RETRIES_EXHAUSTED, response.as_ref(), &error).await;
+                    counters.event_dropped();
                     break;
                 }
                 Attempt::Gone(error) => {
                     tracing::warn!(request_id = %event.request_id, %error, "async invocation dropped: function is gone");
+                    counters.event_dropped();
                     break;
                 }
             }
@@ -189,12 +197,15 @@ impl AsyncQueue {
         error: &str,
     ) {
         tracing::warn!(request_id = %event.request_id, condition, %error, "async invocation failed for good");
+        let counters = self.engine.async_metrics.function(&event.region, &event.function_name);
         if let Some(destination) = &config.on_failure {
             let version =
                 response.map_or_else(|| event.qualifier.as_deref().unwrap_or("$LATEST"), |r| &r.executed_version);
             let function_arn = self.executed_arn(event, version);
             let record = invocation_record(event, &function_arn, condition, response);
-            self.deliver(destination, record.to_string(), Vec::new()).await;
+            if !self.deliver(destination, record.to_string(), Vec::new()).await {
+                counters.destination_delivery_failed();
+            }
         }
         if let Some(dead_letter) = &config.dead_letter {
             let (code, message) = match response.map(|r| serde_json::from_slice::<serde_json::Value>(&r.payload)) {
@@ -210,7 +221,9 @@ impl AsyncQueue {
                 ("ErrorMessage".to_string(), message),
             ];
             let body = String::from_utf8_lossy(&event.payload).into_owned();
-            self.deliver(dead_letter, body, attributes).await;
+            if !self.deliver(dead_letter, body, attributes).await {
+                counters.dead_letter_failed();
+            }
         }
     }
 
@@ -224,13 +237,18 @@ impl AsyncQueue {
         )
     }
 
-    async fn deliver(&self, destination: &str, body: String, attributes: Vec<(String, String)>) {
+    /// Sends a record or failed event to a destination; returns whether it was delivered.
+    async fn deliver(&self, destination: &str, body: String, attributes: Vec<(String, String)>) -> bool {
         let Some(sender) = self.engine.destinations() else {
             tracing::error!(destination, "no destination sender is wired; the record is dropped");
-            return;
+            return false;
         };
-        if let Err(error) = sender.send(destination, body, attributes).await {
-            tracing::error!(destination, %error, "delivering to a destination failed");
+        match sender.send(destination, body, attributes).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(destination, %error, "delivering to a destination failed");
+                false
+            }
         }
     }
 

@@ -6,6 +6,7 @@ mod concurrency;
 mod destinations;
 pub mod event_sources;
 mod function;
+pub mod metrics;
 mod pool;
 pub mod report;
 
@@ -90,6 +91,8 @@ pub struct InvokeEngine {
     /// Mints execution-role credentials; without one, functions get the configured key.
     credential_issuer: OnceLock<Arc<dyn kumo_core::identity::CredentialIssuer>>,
     concurrency: Arc<ConcurrencyLimits>,
+    /// Counters of async invocations per function.
+    async_metrics: metrics::AsyncMetrics,
     /// Provisioned concurrency targets: version → (function, requested environments).
     provisioned: Mutex<HashMap<PoolKey, (FunctionVersion, u32)>>,
     provisioning_wake: tokio::sync::Notify,
@@ -111,6 +114,7 @@ impl InvokeEngine {
             destinations: OnceLock::new(),
             credential_issuer: OnceLock::new(),
             concurrency: ConcurrencyLimits::new(config.account_concurrency),
+            async_metrics: metrics::AsyncMetrics::default(),
             config,
             provisioned: Mutex::new(HashMap::new()),
             provisioning_wake: tokio::sync::Notify::new(),
@@ -170,6 +174,11 @@ impl InvokeEngine {
     /// The async queue (after [`Self::start_async_queue`]).
     pub fn async_queue(&self) -> Option<&AsyncQueue> {
         self.async_queue.get()
+    }
+
+    /// Counters of async invocations per function.
+    pub fn async_metrics(&self) -> &metrics::AsyncMetrics {
+        &self.async_metrics
     }
 
     /// Concurrency limits and reservations.

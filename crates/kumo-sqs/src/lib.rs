@@ -13,6 +13,7 @@ pub mod fifo;
 pub mod internal;
 pub mod md5;
 mod messages;
+pub mod metrics;
 mod queue;
 mod queues;
 mod receipts;
@@ -129,6 +130,21 @@ impl SqsService {
             tracing::debug!(ops = ops.len(), "sqs sweep");
             self.store.submit(ops, None);
         }
+    }
+
+    /// Every queue's counters and visible count now, ordered by region and name.
+    pub fn metrics(&self) -> Vec<metrics::QueueMetrics> {
+        let now = kumo_core::time::now_millis();
+        let mut snapshot: Vec<metrics::QueueMetrics> = self
+            .all_queues()
+            .iter()
+            .map(|queue| {
+                let visible = queue.lock().counts(now).visible;
+                queue.counters.snapshot(&queue.region, &queue.name, visible)
+            })
+            .collect();
+        snapshot.sort_by(|a, b| (&a.region, &a.queue_name).cmp(&(&b.region, &b.queue_name)));
+        snapshot
     }
 
     /// The account queues belong to.

@@ -265,6 +265,7 @@ impl SqsService {
                 Some(Box::new(move |ok| {
                     let mut state = committed_queue.lock();
                     if ok {
+                        committed_queue.counters.sent(pending.len());
                         for message in pending {
                             state.insert(message);
                         }
@@ -468,6 +469,7 @@ impl SqsService {
         if !ops.is_empty() {
             self.store.submit(ops, None);
         }
+        queue.counters.received(taken.len());
         if let Some(target) = dead_letter_queue.filter(|_| !dead_letters.is_empty()) {
             tracing::info!(queue = %queue.arn, dead_letter_queue = %target.arn, count = dead_letters.len(), "messages dead-lettered");
             self.transfer(queue, &target, dead_letters, Some(queue.arn.clone()), None);
@@ -668,6 +670,7 @@ impl SqsService {
             return Ok(None);
         }
         state.remove(receipt.seq);
+        queue.counters.deleted();
         Ok(Some(receipt.seq))
     }
 

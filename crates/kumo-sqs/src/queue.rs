@@ -197,6 +197,8 @@ pub struct Queue {
     /// Woken when messages may have become receivable (or the queue was deleted).
     pub notify: Notify,
     deleted: AtomicBool,
+    /// Messages sent, received and deleted since start-up.
+    pub counters: crate::metrics::QueueCounters,
 }
 
 impl Queue {
@@ -212,6 +214,7 @@ impl Queue {
             state: Mutex::new(state),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),
+            counters: crate::metrics::QueueCounters::default(),
         }
     }
 
