@@ -64,7 +64,7 @@ impl Endpoint {
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Connection { sender, authority: self.authority.clone() })
+        Ok(Connection { sender, endpoint: self.clone() })
     }
 }
 
@@ -92,13 +92,19 @@ impl Reply {
 /// One keep-alive HTTP/1.1 connection to Kumo. Requests on it are sequential.
 pub struct Connection {
     sender: SendRequest<Full<Bytes>>,
-    authority: HeaderValue,
+    /// Where it goes: the `Host` header, and a fresh connection when the server closed this one.
+    endpoint: Endpoint,
 }
 
 impl Connection {
     /// Sends a request and reads the whole response, within [`REQUEST_TIMEOUT`].
-    async fn send(&mut self, mut request: Request<Full<Bytes>>) -> anyhow::Result<Reply> {
-        request.headers_mut().insert(HOST, self.authority.clone());
+    pub(crate) async fn send(&mut self, mut request: Request<Full<Bytes>>) -> anyhow::Result<Reply> {
+        request.headers_mut().insert(HOST, self.endpoint.authority.clone());
+        if self.sender.ready().await.is_err() {
+            // Closed by the server after the previous answer (moto closes some connections;
+            // Kumo keeps them alive): reconnect as any HTTP client pool would.
+            *self = self.endpoint.connect().await?;
+        }
         let exchange = async {
             self.sender.ready().await.context("connection closed")?;
             let response = self.sender.send_request(request).await.context("sending the request")?;
@@ -116,8 +122,8 @@ impl Connection {
     }
 
     /// Signs a request for `service`.
-    fn sign_for(&self, service: &str, request: &mut Request<Full<Bytes>>, body: &Bytes) {
-        request.headers_mut().insert(HOST, self.authority.clone());
+    pub(crate) fn sign_for(&self, service: &str, request: &mut Request<Full<Bytes>>, body: &Bytes) {
+        request.headers_mut().insert(HOST, self.endpoint.authority.clone());
         let headers: Vec<(String, String)> = request
             .headers()
             .iter()
@@ -231,6 +237,43 @@ impl Connection {
         let reply = self.send(request).await?;
         anyhow::ensure!(reply.status.is_success(), "PutFunctionConcurrency {name} failed: {}", reply.describe());
         Ok(())
+    }
+
+    /// `CreateEventSourceMapping` from a queue to a function; returns the mapping's UUID.
+    pub async fn create_event_source_mapping(
+        &mut self,
+        queue_arn: &str,
+        function: &str,
+        batch_size: u32,
+    ) -> anyhow::Result<String> {
+        let document =
+            serde_json::json!({ "EventSourceArn": queue_arn, "FunctionName": function, "BatchSize": batch_size });
+        let body = Bytes::from(serde_json::to_vec(&document)?);
+        let mut request = Request::post("/2015-03-31/event-source-mappings")
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(body.clone()))?;
+        self.sign(&mut request, &body);
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "CreateEventSourceMapping failed: {}", reply.describe());
+        let mapping: serde_json::Value = serde_json::from_slice(&reply.body)?;
+        mapping["UUID"].as_str().map(str::to_string).context("CreateEventSourceMapping: no UUID")
+    }
+
+    /// `DeleteEventSourceMapping`.
+    pub async fn delete_event_source_mapping(&mut self, uuid: &str) -> anyhow::Result<()> {
+        let mut request = Request::delete(format!("/2015-03-31/event-source-mappings/{uuid}")).body(Full::default())?;
+        self.sign(&mut request, &Bytes::new());
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "DeleteEventSourceMapping failed: {}", reply.describe());
+        Ok(())
+    }
+
+    /// `GET /_kumo/logs/{function}?after=`: a page of the function's stored log lines.
+    pub async fn kumo_logs(&mut self, function: &str, after: i64) -> anyhow::Result<serde_json::Value> {
+        let request = Request::get(format!("/_kumo/logs/{function}?after={after}")).body(Full::default())?;
+        let reply = self.send(request).await?;
+        anyhow::ensure!(reply.status.is_success(), "logs failed: {}", reply.describe());
+        Ok(serde_json::from_slice(&reply.body)?)
     }
 
     /// `GET /_kumo/status` (warm pools and concurrency), parsed.

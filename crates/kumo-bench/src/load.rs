@@ -29,11 +29,22 @@ pub enum Operation {
         /// Event sent and expected back.
         payload: Bytes,
     },
+    /// An SQS send, receive and delete of 1 message (`SendMessage`, `ReceiveMessage`,
+    /// `DeleteMessage`) or of 10 (`SendMessageBatch`, `ReceiveMessage`, `DeleteMessageBatch`).
+    SqsCycle {
+        /// Queue URL.
+        queue_url: Arc<str>,
+        /// Ten messages per request instead of one.
+        batched: bool,
+        /// Body of every message.
+        body: Arc<str>,
+    },
 }
 
 impl Operation {
-    /// Runs the operation once; `Err` describes a failed request or a wrong reply.
-    async fn run(&self, connection: &mut Connection) -> anyhow::Result<()> {
+    /// Runs the operation once; returns the items it completed (messages for SQS, else 1);
+    /// `Err` describes a failed request or a wrong reply.
+    async fn run(&self, connection: &mut Connection) -> anyhow::Result<usize> {
         match self {
             Self::Health => {
                 let reply = connection.health().await?;
@@ -49,8 +60,11 @@ impl Operation {
                 anyhow::ensure!(reply.status == StatusCode::OK && !function_error, "invoke: {}", reply.describe());
                 anyhow::ensure!(lambda::is_echo(&reply.body, payload), "invoke: the body is not the payload");
             }
+            Self::SqsCycle { queue_url, batched, body } => {
+                return crate::sqs::cycle(connection, queue_url, *batched, body).await;
+            }
         }
-        Ok(())
+        Ok(1)
     }
 }
 
@@ -59,6 +73,8 @@ impl Operation {
 pub struct Outcome {
     /// Latency of each successful request in the measured window.
     pub samples: Vec<Duration>,
+    /// Items completed by the successful requests (see [`Operation::run`]).
+    pub items: usize,
     /// Failed requests or wrong replies in the measured window.
     pub errors: usize,
     /// The first error seen, for the report.
@@ -78,6 +94,21 @@ impl Outcome {
         }
     }
 
+    /// Items completed per second over the measured window.
+    pub fn items_per_second(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.items as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn record(&mut self, latency: Duration, items: usize) {
+        self.samples.push(latency);
+        self.items += items;
+    }
+
     fn record_error(&mut self, error: &anyhow::Error) {
         self.errors += 1;
         if self.first_error.is_none() {
@@ -87,6 +118,7 @@ impl Outcome {
 
     fn merge(&mut self, other: Outcome) {
         self.samples.extend(other.samples);
+        self.items += other.items;
         self.errors += other.errors;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
@@ -106,7 +138,7 @@ pub async fn sequential(connection: &mut Connection, operation: &Operation, warm
     for _ in 0..count {
         let start = Instant::now();
         match operation.run(connection).await {
-            Ok(()) => outcome.samples.push(start.elapsed()),
+            Ok(items) => outcome.record(start.elapsed(), items),
             Err(error) => outcome.record_error(&error),
         }
     }
@@ -162,8 +194,8 @@ async fn load_one_connection(
         let end = Instant::now();
         let measured = end >= measure_from && end <= measure_until;
         match result {
-            Ok(()) if measured => outcome.samples.push(end - start),
-            Ok(()) => {}
+            Ok(items) if measured => outcome.record(end - start, items),
+            Ok(_) => {}
             Err(error) => {
                 if measured {
                     outcome.record_error(&error);

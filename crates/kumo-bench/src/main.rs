@@ -1,7 +1,9 @@
 //! `kumo-bench`: Kumo's end-to-end load generator. In one run, on loopback with keep-alive
 //! connections, it measures warm sync invoke latency, throughput with 1 and N connections and
 //! cold start of a Python echo function, each next to its floor measured in the same run (a bare
-//! HTTP round trip to `/_kumo/health`; `python3.x -c pass`), and checks them against the targets.
+//! HTTP round trip to `/_kumo/health`; `python3.x -c pass`), Event-invoke acceptance, SQS
+//! send+receive+delete throughput (also against moto's server mode, in the same run) and SQS→Lambda
+//! latency, and checks them against the targets.
 //!
 //! By default it starts its own `kumo serve` (free port, temporary data dir) and stops it at the
 //! end; `--endpoint` measures a server that is already running instead.
@@ -13,7 +15,9 @@ mod lambda;
 mod load;
 mod measure;
 mod report;
+mod report_sqs;
 mod server;
+mod sqs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +75,19 @@ struct Args {
     /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; empty for none).
     #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 500])]
     bursts: Vec<usize>,
+    /// Skip the SQS workloads (throughput, SQS→Lambda latency, moto).
+    #[arg(long)]
+    no_sqs: bool,
+    /// Skip the comparison with moto's server mode.
+    #[arg(long)]
+    no_moto: bool,
+    /// The `moto_server` to compare with [default: on PATH, else installed with pip into
+    /// /tmp/kumo-bench-moto].
+    #[arg(long)]
+    moto_server: Option<PathBuf>,
+    /// SQS messages sent one at a time to time SQS→Lambda latency.
+    #[arg(long, default_value_t = 200)]
+    sqs_lambda_samples: usize,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -147,6 +164,9 @@ fn validate(args: &Args) -> anyhow::Result<Settings> {
         connections: args.connections,
         cold_starts: args.cold_starts,
         python_runs: args.python_runs,
+        sqs: !args.no_sqs,
+        moto: (!args.no_moto).then(|| args.moto_server.clone()),
+        sqs_lambda_samples: args.sqs_lambda_samples,
     })
 }
 
@@ -231,6 +251,13 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         let event = Operation::InvokeEvent { function: Arc::from(held.as_str()), payload: payload.clone() };
         let events =
             load::closed_loop(&endpoint, &event, settings.connections, settings.warmup, settings.duration).await?;
+        let sqs = if settings.sqs {
+            let latency_function = format!("{prefix}-sqs-probe");
+            created.push(latency_function.clone());
+            Some(measure_sqs(&settings, &endpoint, &mut connection, &prefix, &latency_function).await?)
+        } else {
+            None
+        };
         // Bursts of concurrent 0.5 s invocations of a fresh function: how fast Kumo scales out.
         let sleeper_zip = base64::engine::general_purpose::STANDARD.encode(lambda::sleeper_function_zip()?);
         let mut bursts = Vec::new();
@@ -245,7 +272,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             let environments = status["pools"][&key]["idle"].as_u64().unwrap_or(0) as usize;
             bursts.push(BurstRun { burst, environments });
         }
-        anyhow::Ok((cold, warm, throughput, events, bursts))
+        anyhow::Ok((cold, warm, throughput, events, bursts, sqs))
     }
     .await;
 
@@ -254,7 +281,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             progress(&format!("cleanup: {error:#}"));
         }
     }
-    let (cold, warm, throughput, events, bursts) = measured?;
+    let (cold, warm, throughput, events, bursts, sqs) = measured?;
     Ok(Results {
         machine: measure::Machine::describe(),
         command: command_line(),
@@ -268,7 +295,93 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         events,
         bursts,
         cold,
+        sqs,
     })
+}
+
+/// The SQS workloads: send+receive+delete cycles, unbatched and batched, on 1 and N connections
+/// against Kumo, the SQS→Lambda latency, then the same cycles against moto.
+async fn measure_sqs(
+    settings: &Settings,
+    endpoint: &Endpoint,
+    connection: &mut Connection,
+    prefix: &str,
+    latency_function: &str,
+) -> anyhow::Result<report_sqs::SqsResults> {
+    let mut runs = Vec::new();
+    progress("SQS send+receive+delete on Kumo");
+    runs.extend(sqs_runs("kumo", settings, endpoint, prefix).await?);
+
+    progress(&format!("SQS→Lambda latency: {} messages one at a time", settings.sqs_lambda_samples));
+    let lambda_latency = async {
+        let queue_url = connection.create_queue(&format!("{prefix}-probe")).await?;
+        let zip = base64::engine::general_purpose::STANDARD.encode(sqs::probe_function_zip()?);
+        connection.create_function(latency_function, &settings.runtime, &zip, settings.memory_mb).await?;
+        let arn = connection.queue_arn(&queue_url).await?;
+        let mapping = connection.create_event_source_mapping(&arn, latency_function, 1).await?;
+        let gap = Duration::from_millis(20);
+        let measured =
+            sqs::lambda_latency(connection, &queue_url, latency_function, settings.sqs_lambda_samples, gap).await;
+        connection.delete_event_source_mapping(&mapping).await?;
+        connection.delete_queue(&queue_url).await?;
+        measured
+    }
+    .await
+    .map_err(|error| format!("{error:#}"));
+
+    let moto = match &settings.moto {
+        None => Err("--no-moto".to_string()),
+        Some(explicit) => match sqs::MotoServer::start(explicit.as_deref()).await {
+            Err(error) => {
+                progress(&format!("moto is not available, skipping it: {error:#}"));
+                Err(format!("moto not available: {error:#}"))
+            }
+            Ok(moto) => {
+                progress(&format!("SQS send+receive+delete on moto {} at {}", moto.version, moto.url));
+                let moto_endpoint = Endpoint::resolve(&moto.url).await?;
+                let measured = sqs_runs("moto", settings, &moto_endpoint, prefix).await;
+                let version = moto.version.clone();
+                moto.stop().await;
+                match measured {
+                    Ok(measured) => {
+                        runs.extend(measured);
+                        Ok(version)
+                    }
+                    Err(error) => Err(format!("moto {version} failed: {error:#}")),
+                }
+            }
+        },
+    };
+    Ok(report_sqs::SqsResults { runs, moto, lambda_latency })
+}
+
+/// Unbatched and batched cycles on 1 and N connections, each on a fresh queue.
+async fn sqs_runs(
+    server: &'static str,
+    settings: &Settings,
+    endpoint: &Endpoint,
+    prefix: &str,
+) -> anyhow::Result<Vec<report_sqs::SqsRun>> {
+    let mut connection = endpoint.connect().await?;
+    let body = sqs::message_body();
+    let mut runs = Vec::new();
+    let mut counts = vec![1];
+    if settings.connections != 1 {
+        counts.push(settings.connections);
+    }
+    for batched in [false, true] {
+        for &connections in &counts {
+            let queue_name = format!("{prefix}-{}-{connections}", if batched { "batched" } else { "single" });
+            let queue_url = connection.create_queue(&queue_name).await?;
+            let operation =
+                Operation::SqsCycle { queue_url: Arc::from(queue_url.as_str()), batched, body: Arc::clone(&body) };
+            let outcome =
+                load::closed_loop(endpoint, &operation, connections, settings.warmup, settings.duration).await?;
+            connection.delete_queue(&queue_url).await?;
+            runs.push(report_sqs::SqsRun { server, batched, connections, outcome });
+        }
+    }
+    Ok(runs)
 }
 
 /// Creates a fresh function and times its first invoke, client-observed.

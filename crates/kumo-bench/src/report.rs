@@ -50,6 +50,12 @@ pub struct Settings {
     pub cold_starts: usize,
     /// Timed `python -c pass` runs.
     pub python_runs: usize,
+    /// Whether the SQS workloads run.
+    pub sqs: bool,
+    /// Compare with moto (its `moto_server` when given), or not.
+    pub moto: Option<Option<PathBuf>>,
+    /// Messages timed for SQS→Lambda latency.
+    pub sqs_lambda_samples: usize,
 }
 
 /// The server measured.
@@ -123,14 +129,16 @@ pub struct Results {
     pub bursts: Vec<BurstRun>,
     /// Fresh functions' first invokes.
     pub cold: Vec<ColdStart>,
+    /// The SQS workloads, unless skipped.
+    pub sqs: Option<crate::report_sqs::SqsResults>,
 }
 
 /// A target and whether the run met it.
-struct Check {
-    name: String,
-    value: String,
-    target: String,
-    pass: bool,
+pub(crate) struct Check {
+    pub(crate) name: String,
+    pub(crate) value: String,
+    pub(crate) target: String,
+    pub(crate) pass: bool,
 }
 
 impl Results {
@@ -232,6 +240,9 @@ impl Results {
             target: format!("≤ {COLD_START_TARGET_RATIO}× floor = {}", format_ms(cold_target_us(floor))),
             pass: cold.count > 0 && self.cold_errors() == 0 && cold.p50 <= cold_target_us(floor),
         });
+        if let Some(sqs) = &self.sqs {
+            checks.extend(sqs.checks(self.settings.connections));
+        }
         let floor_errors = self.health.errors + self.throughput.iter().map(|run| run.health.errors).sum::<usize>();
         checks.push(Check {
             name: "floor requests".to_string(),
@@ -391,6 +402,9 @@ impl Results {
             String::new(),
             String::new(),
         ]);
+        if let Some(sqs) = &self.sqs {
+            rows.extend(sqs.rows(&checks, &self.throughput));
+        }
         out.push_str(&render_rows(&rows));
 
         let _ = writeln!(out);
@@ -442,6 +456,9 @@ impl Results {
             if let Some(error) = &cold.error {
                 lines.push(format!("cold start {index}: {error}"));
             }
+        }
+        if let Some(sqs) = &self.sqs {
+            lines.extend(sqs.error_lines());
         }
         lines
     }
@@ -529,6 +546,7 @@ impl Results {
                 "init_duration_median_ms": self.init_duration_median(),
                 "runs": cold,
             },
+            "sqs": self.sqs.as_ref().map(crate::report_sqs::SqsResults::to_json),
             "checks": checks,
             "pass": self.passed(),
         })
@@ -574,7 +592,7 @@ fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn connections_label(connections: usize) -> String {
+pub(crate) fn connections_label(connections: usize) -> String {
     if connections == 1 {
         "1 conn".to_string()
     } else {
@@ -583,12 +601,12 @@ fn connections_label(connections: usize) -> String {
 }
 
 /// Milliseconds with microsecond precision.
-fn format_ms(micros: u64) -> String {
+pub(crate) fn format_ms(micros: u64) -> String {
     format!("{:.3} ms", ms(micros))
 }
 
 /// Requests per second with thousands separators.
-fn format_rate(rate: f64) -> String {
+pub(crate) fn format_rate(rate: f64) -> String {
     let whole = rate.round() as u64;
     let digits = whole.to_string();
     let mut grouped = String::new();
@@ -601,7 +619,7 @@ fn format_rate(rate: f64) -> String {
     format!("{grouped}/s")
 }
 
-fn round(value: f64) -> f64 {
+pub(crate) fn round(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
