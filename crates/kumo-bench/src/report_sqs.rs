@@ -207,3 +207,42 @@ impl SqsResults {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(server: &'static str, batched: bool, connections: usize, messages: usize) -> SqsRun {
+        let outcome = Outcome {
+            samples: vec![Duration::from_millis(1); messages / 10],
+            items: messages,
+            elapsed: Duration::from_secs(2),
+            ..Outcome::default()
+        };
+        SqsRun { server, batched, connections, outcome }
+    }
+
+    #[test]
+    fn checks_the_batched_rate_and_the_latency_and_compares_with_moto() {
+        let results = SqsResults {
+            runs: vec![run("kumo", true, 8, 25_000), run("kumo", false, 8, 4_000), run("moto", true, 8, 400)],
+            moto: Ok("5.2.5".to_string()),
+            lambda_latency: Ok(vec![Duration::from_millis(2); 10]),
+        };
+        let checks = results.checks(8);
+        let names: Vec<(&str, bool)> = checks.iter().map(|c| (c.name.as_str(), c.pass)).collect();
+        assert_eq!(names, [("SQS batched, 8 conns", true), ("SQS unbatched, 8 conns", true), ("SQS→Lambda p50", true)]);
+        assert_eq!(checks[0].value, "12,500 msg/s");
+        let rows = results.rows(&checks, &[]);
+        assert!(rows.iter().any(|row| row[0] == "  moto 5.2.5, same workload" && row[3] == "Kumo 62.5× moto"));
+
+        let slow = SqsResults {
+            runs: vec![run("kumo", true, 8, 10_000)],
+            moto: Err("--no-moto".to_string()),
+            lambda_latency: Err("no mapping".to_string()),
+        };
+        let checks = slow.checks(8);
+        assert!(checks.iter().all(|check| !check.pass), "5,000 msg/s and no latency both miss");
+        assert!(slow.rows(&checks, &[]).iter().any(|row| row[1] == "skipped" && row[3] == "--no-moto"));
+    }
+}
