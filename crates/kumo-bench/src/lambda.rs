@@ -303,22 +303,40 @@ impl Connection {
 const SLEEPER_HANDLER: &str =
     "import time\n\ndef lambda_handler(event, context):\n    time.sleep(event[\"sleep\"])\n    return \"slept\"\n";
 
-/// The deployment package of the sleeper, zipped in memory.
-pub fn sleeper_function_zip() -> anyhow::Result<Vec<u8>> {
+/// A Python handler that creates a boto3 client at import, as most real functions do.
+const BOTO3_HANDLER: &str = "import boto3\n\nclient = boto3.client(\"lambda\")\n\n\
+                             def lambda_handler(event, context):\n    return event\n";
+
+/// The echo handler in Node.js.
+const NODE_HANDLER: &str = "exports.lambda_handler = async (event) => event;\n";
+
+/// A deployment package with one file, zipped in memory.
+fn single_file_zip(name: &str, source: &str) -> anyhow::Result<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    writer.start_file("lambda_function.py", options)?;
-    writer.write_all(SLEEPER_HANDLER.as_bytes())?;
+    writer.start_file(name, options)?;
+    writer.write_all(source.as_bytes())?;
     Ok(writer.finish()?.into_inner())
 }
 
-/// The deployment package: `lambda_function.py` with the echo handler, zipped in memory.
+/// The deployment package of the sleeper.
+pub fn sleeper_function_zip() -> anyhow::Result<Vec<u8>> {
+    single_file_zip("lambda_function.py", SLEEPER_HANDLER)
+}
+
+/// The deployment package: `lambda_function.py` with the echo handler.
 pub fn echo_function_zip() -> anyhow::Result<Vec<u8>> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    writer.start_file("lambda_function.py", options)?;
-    writer.write_all(ECHO_HANDLER.as_bytes())?;
-    Ok(writer.finish()?.into_inner())
+    single_file_zip("lambda_function.py", ECHO_HANDLER)
+}
+
+/// The echo handler behind a module-level `boto3.client("lambda")`.
+pub fn boto3_function_zip() -> anyhow::Result<Vec<u8>> {
+    single_file_zip("lambda_function.py", BOTO3_HANDLER)
+}
+
+/// The echo handler in Node.js (`lambda_function.js`).
+pub fn node_function_zip() -> anyhow::Result<Vec<u8>> {
+    single_file_zip("lambda_function.js", NODE_HANDLER)
 }
 
 /// A JSON event of exactly `size` bytes (at least 14), written the way Python's `json.dumps`

@@ -18,6 +18,7 @@ mod report;
 mod report_sqs;
 mod server;
 mod sqs;
+mod startup;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,7 +31,8 @@ use clap::Parser;
 
 use crate::lambda::{Connection, Endpoint};
 use crate::load::Operation;
-use crate::report::{BurstRun, ColdStart, KumoInfo, Results, Settings, ThroughputRun};
+use crate::measure::ServerMemory;
+use crate::report::{BurstRun, ColdStart, IdleRun, KumoInfo, Results, Settings, ThroughputRun};
 use crate::server::KumoServer;
 
 /// Measure Kumo's warm invoke latency, throughput and cold start against their floors.
@@ -72,7 +74,8 @@ struct Args {
     /// `python3.x -c pass` runs timed for the process-start floor.
     #[arg(long, default_value_t = 20)]
     python_runs: usize,
-    /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; empty for none).
+    /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; empty for none). Each
+    /// leaves that many idle environments, whose memory is measured.
     #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 500])]
     bursts: Vec<usize>,
     /// Skip the SQS workloads (throughput, SQS→Lambda latency, moto).
@@ -88,6 +91,10 @@ struct Args {
     /// SQS messages sent one at a time to time SQS→Lambda latency.
     #[arg(long, default_value_t = 200)]
     sqs_lambda_samples: usize,
+    /// Idle environments to hold at once at the end (one per function, each started by a first
+    /// invoke), whose memory is measured; 0 for none.
+    #[arg(long, default_value_t = 1000)]
+    idle_environments: usize,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -126,6 +133,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         url,
         version: None,
         data_dir: server.as_ref().map(|server| server.data_dir().display().to_string()),
+        pid: server.as_ref().and_then(KumoServer::pid),
     };
     let measured = measure_all(settings, kumo).await;
     if let Some(server) = server {
@@ -158,6 +166,7 @@ fn validate(args: &Args) -> anyhow::Result<Settings> {
         payload_bytes: args.payload_bytes,
         memory_mb: args.memory,
         bursts: args.bursts.clone(),
+        idle_environments: args.idle_environments,
         warm_requests: args.warm_requests,
         duration: Duration::from_secs_f64(args.duration),
         warmup: Duration::from_secs_f64(args.warmup),
@@ -181,9 +190,11 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
     let mut connection = endpoint.connect().await?;
     let health = connection.health().await.context("GET /_kumo/health")?;
     anyhow::ensure!(health.status.is_success(), "Kumo is not healthy: {}", health.describe());
-    kumo.version = serde_json::from_slice::<serde_json::Value>(&health.body)
-        .ok()
-        .and_then(|status| status.get("version").and_then(|v| v.as_str()).map(str::to_string));
+    let health_report: serde_json::Value = serde_json::from_slice(&health.body).unwrap_or_default();
+    kumo.version = health_report["version"].as_str().map(str::to_string);
+    let node = health_report["runtimes"]["node"]["major"]
+        .as_u64()
+        .zip(health_report["runtimes"]["node"]["path"].as_str().map(PathBuf::from));
 
     let python = measure::find_python(settings.python_minor)
         .with_context(|| format!("no python3.{} or python3 interpreter found", settings.python_minor))?;
@@ -204,6 +215,12 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
     let payload = lambda::payload_of_size(settings.payload_bytes);
     let mut created = Vec::new();
     let measured = async {
+        progress("waiting for the Python zygote");
+        let zygote_function = format!("{prefix}-zygote");
+        created.push(zygote_function.clone());
+        let zygote =
+            startup::ready_zygote(&mut connection, &zygote_function, &settings.runtime, &zip, settings.memory_mb)
+                .await?;
         progress(&format!("timing {} cold starts", settings.cold_starts));
         let mut cold = Vec::with_capacity(settings.cold_starts);
         for index in 0..settings.cold_starts {
@@ -212,6 +229,30 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             created.push(name);
             // Let the new environment go idle before the next one starts.
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let names = |kind: &str| (0..settings.cold_starts).map(|i| format!("{prefix}-{kind}-{i}")).collect::<Vec<_>>();
+        progress(&format!("timing {} cold starts of a boto3 client at import", settings.cold_starts));
+        let boto3_names = names("boto3");
+        created.extend(boto3_names.iter().cloned());
+        let mut startups = vec![
+            startup::boto3(
+                &mut connection,
+                &boto3_names,
+                &settings.runtime,
+                &python,
+                settings.memory_mb,
+                settings.python_runs,
+            )
+            .await?,
+        ];
+        if let Some((major, node)) = &node {
+            progress(&format!("timing {} Node.js cold starts", settings.cold_starts));
+            let node_names = names("node");
+            created.extend(node_names.iter().cloned());
+            startups.push(
+                startup::node(&mut connection, &node_names, *major, node, settings.memory_mb, settings.python_runs)
+                    .await?,
+            );
         }
 
         let echo = format!("{prefix}-echo");
@@ -266,13 +307,31 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             connection.create_function(&name, &settings.runtime, &sleeper_zip, settings.memory_mb).await?;
             created.push(name.clone());
             progress(&format!("burst of {count} concurrent 0.5 s invocations"));
+            let memory_before = server_memory(kumo.pid).await;
             let burst = load::burst(&endpoint, &name, bytes::Bytes::from_static(br#"{"sleep": 0.5}"#), count).await?;
             let status = connection.status().await?;
             let key = format!("us-east-1/{name}:$LATEST");
             let environments = status["pools"][&key]["idle"].as_u64().unwrap_or(0) as usize;
-            bursts.push(BurstRun { burst, environments });
+            let memory = memory_before.zip(server_memory(kumo.pid).await);
+            bursts.push(BurstRun { burst, environments, memory });
         }
-        anyhow::Ok((cold, warm, throughput, events, bursts, sqs))
+        let idle = if settings.idle_environments > 0 {
+            progress(&format!("starting {} idle environments", settings.idle_environments));
+            let names: Vec<String> = (0..settings.idle_environments).map(|i| format!("{prefix}-idle-{i}")).collect();
+            created.extend(names.iter().cloned());
+            let memory_before = server_memory(kumo.pid).await;
+            let started = startup::idle_environments(&endpoint, &names, &settings.runtime, &zip, 128).await?;
+            let status = connection.status().await?;
+            let environments = names
+                .iter()
+                .map(|name| status["pools"][format!("us-east-1/{name}:$LATEST")]["idle"].as_u64().unwrap_or(0))
+                .sum::<u64>() as usize;
+            let memory = memory_before.zip(server_memory(kumo.pid).await);
+            Some(IdleRun { requested: names.len(), started, environments, memory })
+        } else {
+            None
+        };
+        anyhow::Ok((cold, warm, throughput, events, bursts, sqs, zygote, startups, idle))
     }
     .await;
 
@@ -281,7 +340,7 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
             progress(&format!("cleanup: {error:#}"));
         }
     }
-    let (cold, warm, throughput, events, bursts, sqs) = measured?;
+    let (cold, warm, throughput, events, bursts, sqs, zygote, startups, idle) = measured?;
     Ok(Results {
         machine: measure::Machine::describe(),
         command: command_line(),
@@ -296,7 +355,16 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         bursts,
         cold,
         sqs,
+        zygote,
+        startups,
+        idle,
     })
+}
+
+/// The server's memory and that of everything below it, when kumo-bench started it.
+async fn server_memory(pid: Option<u32>) -> Option<ServerMemory> {
+    let pid = pid?;
+    tokio::task::spawn_blocking(move || ServerMemory::read(pid)).await.ok()
 }
 
 /// The SQS workloads: send+receive+delete cycles, unbatched and batched, on 1 and N connections
@@ -385,7 +453,7 @@ async fn sqs_runs(
 }
 
 /// Creates a fresh function and times its first invoke, client-observed.
-async fn cold_start(
+pub(crate) async fn cold_start(
     connection: &mut Connection,
     name: &str,
     runtime: &str,

@@ -108,23 +108,81 @@ fn is_executable(path: &Path) -> bool {
 /// Times `interpreter -c pass` from spawn to exit, `runs` times after a few untimed runs that
 /// bring its files into the page cache. Blocking: call it from `spawn_blocking`.
 pub fn python_start(interpreter: &Path, runs: usize) -> anyhow::Result<Vec<Duration>> {
+    process_start(interpreter, &["-c", "pass"], &[], runs)
+}
+
+/// Times `program args` (with `environment` added) from spawn to exit, `runs` times after a few
+/// untimed runs. Blocking.
+pub fn process_start(
+    program: &Path,
+    args: &[&str],
+    environment: &[(&str, &str)],
+    runs: usize,
+) -> anyhow::Result<Vec<Duration>> {
     let run = || -> anyhow::Result<Duration> {
         let start = Instant::now();
-        let status = Command::new(interpreter)
-            .args(["-c", "pass"])
+        let status = Command::new(program)
+            .args(args)
+            .envs(environment.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
-            .with_context(|| format!("starting {}", interpreter.display()))?;
+            .with_context(|| format!("starting {}", program.display()))?;
         let elapsed = start.elapsed();
-        anyhow::ensure!(status.success(), "{} -c pass failed ({status})", interpreter.display());
+        anyhow::ensure!(status.success(), "{} {} failed ({status})", program.display(), args.join(" "));
         Ok(elapsed)
     };
     for _ in 0..3 {
         run()?;
     }
     (0..runs).map(|_| run()).collect()
+}
+
+/// Memory of a Kumo server and of everything below it (its execution environments, zygotes and
+/// parked processes), from `/proc`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ServerMemory {
+    /// Kumo's own resident set (kB).
+    pub kumo_rss_kb: u64,
+    /// Proportional set size of every process below Kumo (kB): shared pages are split among
+    /// the processes sharing them, so a zygote's pages count once in all.
+    pub below_pss_kb: u64,
+    /// Processes below Kumo.
+    pub processes: usize,
+}
+
+impl ServerMemory {
+    /// Reads it for the server with pid `kumo`. Blocking.
+    pub fn read(kumo: u32) -> Self {
+        let status = std::fs::read_to_string(format!("/proc/{kumo}/status")).unwrap_or_default();
+        let kumo_rss_kb = kilobytes_of(&status, "VmRSS:");
+        let mut memory = ServerMemory { kumo_rss_kb, ..Self::default() };
+        let mut parents: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|name| name.parse::<u32>().ok()) else { continue };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat.rsplit_once(") ").and_then(|(_, rest)| rest.split(' ').nth(1)?.parse::<u32>().ok());
+            if let Some(parent) = parent {
+                parents.entry(parent).or_default().push(pid);
+            }
+        }
+        let mut pending = parents.get(&kumo).cloned().unwrap_or_default();
+        while let Some(pid) = pending.pop() {
+            let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+            memory.below_pss_kb += kilobytes_of(&rollup, "Pss:");
+            memory.processes += 1;
+            pending.extend(parents.get(&pid).into_iter().flatten());
+        }
+        memory
+    }
+}
+
+fn kilobytes_of(text: &str, field: &str) -> u64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The machine the figures were taken on.

@@ -85,6 +85,11 @@ impl KumoServer {
         }
     }
 
+    /// Its pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The data dir, for the report.
     pub fn data_dir(&self) -> &Path {
         self.data_dir.path()

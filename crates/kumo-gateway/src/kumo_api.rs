@@ -44,9 +44,12 @@ async fn health(State(services): State<Services>) -> Response {
 
 async fn status(State(services): State<Services>) -> Response {
     let engine = services.lambda.engine();
+    let sandbox = engine.runtimes().sandbox();
     Json(serde_json::json!({
         "pools": engine.pool_counts(),
         "concurrency": engine.concurrency().snapshot(),
+        "zygotes": sandbox.zygote_status(),
+        "zygotes_unavailable": sandbox.zygotes_unavailable(),
     }))
     .into_response()
 }

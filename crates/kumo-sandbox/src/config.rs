@@ -59,6 +59,10 @@ pub struct LaunchConfig {
     /// Self-test: do every step, then exit 0 instead of starting `program`.
     #[serde(default)]
     pub probe: bool,
+    /// Start a zygote (a runtime's template process, see `zygote.rs`): only a mount namespace,
+    /// no init, no pid namespace, and Kumo's identity, so that it can fork environments later.
+    #[serde(default)]
+    pub template: bool,
 }
 
 /// New mount, pid, ipc and uts namespaces, plus a user namespace when Kumo is not root.
@@ -68,6 +72,9 @@ pub struct NamespaceConfig {
     pub hostname: String,
     /// A user namespace with this mapping; needed when Kumo has no `CAP_SYS_ADMIN`.
     pub user: Option<UserMapping>,
+    /// Only a mount namespace (a zygote's): its children make the others.
+    #[serde(default)]
+    pub mount_only: bool,
 }
 
 /// One uid and one gid mapped into a new user namespace (all an unprivileged process may map).
@@ -115,12 +122,19 @@ pub enum Resource {
 /// How to build the sandbox's root file system: a small tmpfs at `root` (a host directory used
 /// only as a mount point), filled by `steps` in order, then made the process's root with
 /// `pivot_root` and remounted read-only.
+///
+/// A plan `in_place` instead applies its steps to the current root, which must already be a
+/// sandbox root (a zygote's, with every mount point made): a zygote's child only adds its own
+/// code, `/tmp` and `/proc`, and detaches what only the zygote may see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountPlan {
     /// Host directory the root tmpfs is mounted on (private to the environment's mount namespace).
     pub root: PathBuf,
     /// What to put into the root, in order. Targets are absolute paths inside the sandbox.
     pub steps: Vec<MountStep>,
+    /// Apply the steps to the current root (no tmpfs, no `pivot_root`).
+    #[serde(default)]
+    pub in_place: bool,
 }
 
 /// One step of a [`MountPlan`].
@@ -150,6 +164,9 @@ pub enum MountStep {
     },
     /// `/proc` of the new pid namespace.
     Proc { target: PathBuf },
+    /// Detaches the mount at `target` (`umount2(MNT_DETACH)`): what a zygote saw and its
+    /// children must not.
+    Detach { target: PathBuf },
 }
 
 /// What a bind mount's source is; decides the mount point and the flags.
@@ -161,6 +178,22 @@ pub enum BindKind {
     File,
     /// A device node (`/dev/null`…), left writable and with device access.
     Device,
+}
+
+/// A line on the status pipe ([`STATUS_FD`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StatusLine {
+    /// The launcher could not start the runtime.
+    Failure(SetupFailure),
+    /// How the runtime ended, as the first process of a zygote's environment reports it: that
+    /// process is the zygote's child, so Kumo cannot wait for it.
+    Exit {
+        /// Its exit code, when it exited.
+        exit_code: Option<i32>,
+        /// The signal that killed it.
+        exit_signal: Option<i32>,
+    },
 }
 
 /// Why the launcher could not start the runtime; written as one JSON line to [`STATUS_FD`].
@@ -183,18 +216,31 @@ mod tests {
             args: vec!["a".into()],
             environment: vec![("K".into(), "V".into())],
             working_dir: PathBuf::from("/var/task"),
-            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None }),
+            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None, mount_only: false }),
             mounts: Some(MountPlan {
                 root: PathBuf::from("/data/sandbox/root"),
                 steps: vec![MountStep::Proc { target: PathBuf::from("/proc") }],
+                in_place: false,
             }),
             identity: Some(Identity { uid: 993, gid: 990 }),
             no_new_privs: true,
             seccomp: true,
             rlimits: vec![ResourceLimit { resource: Resource::OpenFiles, value: 1024 }],
             probe: false,
+            template: false,
         };
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<LaunchConfig>(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn status_lines_tell_failures_from_exits() {
+        let failure = r#"{"step":"exec","message":"/x: No such file"}"#;
+        assert!(matches!(serde_json::from_str(failure).unwrap(), StatusLine::Failure(f) if f.step == "exec"));
+        let exit = serde_json::to_string(&StatusLine::Exit { exit_code: None, exit_signal: Some(9) }).unwrap();
+        assert_eq!(
+            serde_json::from_str::<StatusLine>(&exit).unwrap(),
+            StatusLine::Exit { exit_code: None, exit_signal: Some(9) }
+        );
     }
 }

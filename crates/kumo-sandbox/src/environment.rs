@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::process::Child;
 use tokio::sync::watch;
 
 use crate::cgroups::{CpuQuota, EnvironmentCgroup};
 use crate::config::SetupFailure;
 use crate::logs::{LogLine, OutputPipe};
+use crate::parking::{EnvProcess, Killer};
 use crate::process::{self, StatusReader};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
 use crate::runtimes::LaunchPlan;
@@ -118,6 +118,7 @@ struct Exit {
 pub struct ExecutionEnvironment {
     exit_task: tokio::task::JoinHandle<()>,
     pid: u32,
+    killer: Killer,
     runtime_api: RuntimeApiServer,
     output: OutputPipe,
     exited: watch::Receiver<Option<Exit>>,
@@ -151,12 +152,14 @@ impl ExecutionEnvironment {
         let launched = sandbox
             .launch(&spec.plan, &environment, &spec.code_dir, spec.memory_mb, spec.ephemeral_mb)
             .map_err(|message| failure(message, started.elapsed()))?;
-        let Launched { child, output, status, cgroup } = launched;
-        let pid = child.id().unwrap_or(0);
-        let (exited, exit_task) = Self::watch_exit(child, status);
+        let Launched { process, output, status, cgroup } = launched;
+        let pid = process.pid();
+        let killer = process.killer();
+        let (exited, exit_task) = Self::watch_exit(process, status);
         let mut environment = Self {
             exit_task,
             pid,
+            killer,
             runtime_api,
             output,
             exited,
@@ -194,21 +197,32 @@ impl ExecutionEnvironment {
         }
     }
 
-    /// Moves the child into a task that publishes its exit status (and the launcher's setup
-    /// failure, if any); Kumo keeps the pid to kill it.
+    /// Moves the process into a task that publishes its exit status (and the launcher's setup
+    /// failure, if any); Kumo keeps a [`Killer`] to kill it.
     fn watch_exit(
-        mut child: Child,
+        process: EnvProcess,
         mut status_reader: Option<StatusReader>,
     ) -> (watch::Receiver<Option<Exit>>, tokio::task::JoinHandle<()>) {
         let (sender, receiver) = watch::channel(None);
         let task = tokio::spawn(async move {
-            let status = match child.wait().await {
-                Ok(status) => describe_exit(status),
-                Err(error) => format!("exit status unknown: {error}"),
+            let waited = match process {
+                EnvProcess::Child(mut child) => Some(child.wait().await),
+                EnvProcess::Forked(forked) => {
+                    let _ = forked.ended().await;
+                    None
+                }
             };
             // Every writer of the status pipe has exited by now: the read cannot block.
-            let setup_failure = status_reader.as_mut().and_then(StatusReader::failure);
-            let _ = sender.send(Some(Exit { status, setup_failure }));
+            let report = status_reader.as_mut().map(StatusReader::report).unwrap_or_default();
+            let status = match (waited, report.exit) {
+                (Some(Ok(status)), _) => describe_exit(status),
+                (Some(Err(error)), _) => format!("exit status unknown: {error}"),
+                (None, Some((Some(code), _))) => format!("exit status {code}"),
+                (None, Some((None, Some(signal)))) => format!("signal: {}", signal_name(signal)),
+                // A zygote's child ends without a report only when it was killed itself.
+                (None, _) => "signal: killed".to_string(),
+            };
+            let _ = sender.send(Some(Exit { status, setup_failure: report.failure }));
         });
         (receiver, task)
     }
@@ -321,7 +335,7 @@ impl ExecutionEnvironment {
     /// Kills the runtime and everything it started.
     pub fn shutdown(&mut self) {
         self.usable = false;
-        process::kill_group(self.pid);
+        self.killer.kill();
     }
 }
 

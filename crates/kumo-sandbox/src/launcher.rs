@@ -25,7 +25,8 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 
 use crate::config::{
-    Identity, LaunchConfig, Prelude, SetupFailure, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD,
+    Identity, LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT,
+    STATUS_FD,
 };
 use crate::syscalls::{Linux, Syscalls};
 use crate::{mounts, namespaces, rlimits, seccomp};
@@ -51,7 +52,30 @@ pub fn main() -> ExitCode {
     // A parked launcher waits here until Kumo has an environment for it.
     let config: LaunchConfig = read_line(&mut lines);
     drop(lines);
-    run(&config)
+    run(&config, Finish::Exec);
+    unreachable!("the launcher execs or exits")
+}
+
+/// Enters the sandbox described by `config` (JSON) from a zygote's freshly forked child, whose
+/// fd 4 is its status pipe: the same steps as the launcher's, except that the runtime process,
+/// instead of exec'ing a program, returns here and goes on running the zygote's code. Returns only
+/// in that process; the others (the relay, init) never return.
+pub fn enter_from_zygote(config: &[u8]) {
+    // SAFETY: prctl with integer arguments. The zygote's child dies with the zygote, which dies with Kumo.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
+        fail("namespaces", last_error());
+    }
+    let config: LaunchConfig = serde_json::from_slice(config).unwrap_or_else(|error| fail("config", error));
+    run(&config, Finish::Return);
+}
+
+/// What the runtime's process does once it is sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    /// Exec the configured program (the launcher).
+    Exec,
+    /// Return to the caller (a zygote's child, which already is the runtime).
+    Return,
 }
 
 fn read_line<T: serde::de::DeserializeOwned>(lines: &mut impl std::io::BufRead) -> T {
@@ -93,14 +117,24 @@ fn last_error() -> std::io::Error {
     std::io::Error::last_os_error()
 }
 
-fn run(config: &LaunchConfig) -> ! {
+/// The launcher's steps; returns only with [`Finish::Return`], in the runtime's process.
+fn run(config: &LaunchConfig, finish: Finish) {
     let sys = Linux;
     let Some(namespace_config) = &config.namespaces else {
         // No namespaces on this host: this process becomes the runtime itself.
-        start_runtime(config);
+        return start_runtime(config, finish);
     };
     if let Err(error) = namespaces::enter(&sys, namespace_config) {
         fail("namespaces", error);
+    }
+    if config.template {
+        // A zygote: it stays in Kumo's pid namespace (its children make their own) and needs no init.
+        if let Some(plan) = &config.mounts {
+            if let Err(error) = mounts::apply(&sys, plan) {
+                fail("mounts", error);
+            }
+        }
+        return start_runtime(config, finish);
     }
     let (relay_read, relay_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
     let (alive_read, alive_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
@@ -110,14 +144,16 @@ fn run(config: &LaunchConfig) -> ! {
         0 => {
             drop(relay_read);
             drop(alive_write);
-            init(config, relay_write, alive_read)
+            init(config, relay_write, alive_read, finish)
         }
         init_pid => {
             drop(relay_write);
             drop(alive_read);
-            // SAFETY: the launcher has nothing more to report; init and the runtime hold copies.
-            unsafe { libc::close(STATUS_FD) };
-            relay(init_pid, relay_read, alive_write)
+            if finish == Finish::Exec {
+                // SAFETY: the launcher has nothing more to report; init and the runtime hold copies.
+                unsafe { libc::close(STATUS_FD) };
+            }
+            relay(init_pid, relay_read, alive_write, finish)
         }
     }
 }
@@ -153,8 +189,9 @@ fn wait_for(pid: libc::pid_t) -> (libc::pid_t, libc::c_int) {
     }
 }
 
-/// The launcher's part: wait for init, then end the way the runtime ended.
-fn relay(init_pid: libc::pid_t, relay_read: OwnedFd, _alive_write: OwnedFd) -> ! {
+/// The launcher's part: wait for init, then end the way the runtime ended. A zygote's child also
+/// reports it on the status pipe, since its parent is the zygote, not Kumo.
+fn relay(init_pid: libc::pid_t, relay_read: OwnedFd, _alive_write: OwnedFd, finish: Finish) -> ! {
     let (_, init_status) = wait_for(init_pid);
     let mut message = [0u8; 2];
     let mut file = std::fs::File::from(relay_read);
@@ -166,6 +203,17 @@ fn relay(init_pid: libc::pid_t, relay_read: OwnedFd, _alive_write: OwnedFd) -> !
         let [kind, value] = encode_status(init_status);
         (kind, libc::c_int::from(value))
     };
+    if finish == Finish::Return {
+        let exit = if kind == 1 {
+            StatusLine::Exit { exit_code: None, exit_signal: Some(value) }
+        } else {
+            StatusLine::Exit { exit_code: Some(value), exit_signal: None }
+        };
+        let mut line = serde_json::to_vec(&exit).unwrap_or_default();
+        line.push(b'\n');
+        // SAFETY: writes a valid buffer to the status pipe; if Kumo is gone nobody cares.
+        unsafe { libc::write(STATUS_FD, line.as_ptr().cast(), line.len()) };
+    }
     if kind == 1 {
         die_by_signal(value);
     }
@@ -189,7 +237,8 @@ fn die_by_signal(signal: libc::c_int) -> ! {
 
 /// Pid 1 of the new pid namespace: builds the root, starts the runtime, reaps orphans, and
 /// reports the runtime's end to the launcher. Its own exit tears the namespace down.
-fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd) -> ! {
+/// Returns only with [`Finish::Return`], in the runtime's process.
+fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd, finish: Finish) {
     let sys = Linux;
     // SAFETY: prctl with integer arguments; getppid cannot tell whether the launcher is gone
     // (it lives outside this pid namespace), so the alive pipe is checked instead.
@@ -218,7 +267,8 @@ fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd) -> ! {
         0 => {
             drop(relay_write);
             drop(alive_read);
-            start_runtime(config)
+            // Returns only in a zygote's runtime, which goes back to the zygote's code.
+            return start_runtime(config, finish);
         }
         pid => pid,
     };
@@ -237,8 +287,9 @@ fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd) -> ! {
     }
 }
 
-/// Everything that happens in the runtime's own process before `execve`.
-fn start_runtime(config: &LaunchConfig) -> ! {
+/// Everything that happens in the runtime's own process before `execve` (or, for a zygote's
+/// child, before returning to the zygote's code).
+fn start_runtime(config: &LaunchConfig, finish: Finish) {
     // Everything that allocates happens before the first restriction is in place.
     let program = c_string(config.program.as_os_str().as_bytes());
     let mut argv: Vec<CString> = vec![program.clone()];
@@ -249,6 +300,9 @@ fn start_runtime(config: &LaunchConfig) -> ! {
         if config.seccomp { Some(seccomp::filters().unwrap_or_else(|error| fail("seccomp", error))) } else { None };
     let working_dir = c_string(config.working_dir.as_os_str().as_bytes());
 
+    if finish == Finish::Return {
+        show_environment(&envp);
+    }
     if let Err(error) = rlimits::apply(&config.rlimits) {
         fail("rlimits", error);
     }
@@ -267,7 +321,9 @@ fn start_runtime(config: &LaunchConfig) -> ! {
         if libc::chdir(working_dir.as_ptr()) != 0 {
             fail("working directory", format!("{}: {}", config.working_dir.display(), last_error()));
         }
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        if finish == Finish::Exec {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
         // The status pipe closes on a successful exec; it stays open to report a failed one.
         libc::fcntl(STATUS_FD, libc::F_SETFD, libc::FD_CLOEXEC);
     }
@@ -280,6 +336,11 @@ fn start_runtime(config: &LaunchConfig) -> ! {
         // SAFETY: the self-test ends here, successfully.
         unsafe { libc::_exit(0) };
     }
+    if finish == Finish::Return {
+        // SAFETY: the function's code must not be able to write status lines.
+        unsafe { libc::close(STATUS_FD) };
+        return;
+    }
     let mut argv_pointers: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
     argv_pointers.push(std::ptr::null());
     let mut envp_pointers: Vec<*const libc::c_char> = envp.iter().map(|entry| entry.as_ptr()).collect();
@@ -288,6 +349,69 @@ fn start_runtime(config: &LaunchConfig) -> ! {
     // `argv` and `envp`; execve only returns on failure.
     unsafe { libc::execve(program.as_ptr(), argv_pointers.as_ptr(), envp_pointers.as_ptr()) };
     fail("exec", format!("{}: {}", config.program.display(), last_error()))
+}
+
+/// Makes `/proc/<pid>/environ` of a zygote's runtime show the function's environment, as an
+/// exec'd runtime's does (operators and tools look there); without it, it would show the
+/// zygote's. `PR_SET_MM_MAP` (unlike the single-field `PR_SET_MM` calls) needs no capability when
+/// the executable stays the same; cosmetic, so a failure is ignored.
+fn show_environment(envp: &[CString]) {
+    /// `struct prctl_mm_map` of `<linux/prctl.h>`.
+    #[repr(C)]
+    struct MmMap {
+        start_code: u64,
+        end_code: u64,
+        start_data: u64,
+        end_data: u64,
+        start_brk: u64,
+        brk: u64,
+        start_stack: u64,
+        arg_start: u64,
+        arg_end: u64,
+        env_start: u64,
+        env_end: u64,
+        auxv: *mut u64,
+        auxv_size: u32,
+        exe_fd: u32,
+    }
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return };
+    // Fields after the parenthesised command name, which may itself contain spaces; field 3 is
+    // the first one after it.
+    let Some((_, rest)) = stat.rsplit_once(") ") else { return };
+    let fields: Vec<u64> = rest.split_whitespace().map(|field| field.parse().unwrap_or(0)).collect();
+    let field = |number: usize| fields.get(number - 3).copied().unwrap_or(0);
+    let block: Vec<u8> = envp.iter().flat_map(|entry| entry.as_bytes_with_nul().iter().copied()).collect();
+    // The kernel reads the block whenever /proc/<pid>/environ is read: it must live for good.
+    let block: &'static [u8] = Vec::leak(block);
+    let start = block.as_ptr() as u64;
+    let map = MmMap {
+        start_code: field(26),
+        end_code: field(27),
+        start_data: field(45),
+        end_data: field(46),
+        start_brk: field(47),
+        // SAFETY: sbrk(0) only reads the current program break.
+        brk: unsafe { libc::sbrk(0) } as u64,
+        start_stack: field(28),
+        arg_start: field(48),
+        arg_end: field(49),
+        env_start: start,
+        env_end: start + block.len() as u64,
+        auxv: std::ptr::null_mut(),
+        auxv_size: 0,
+        exe_fd: u32::MAX,
+    };
+    // SAFETY: PR_SET_MM_MAP reads a `prctl_mm_map` of the given size; every address in it is this
+    // process's own (read from /proc/self/stat, or the block just leaked).
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_MM,
+            libc::PR_SET_MM_MAP as libc::c_ulong,
+            &map as *const MmMap as libc::c_ulong,
+            std::mem::size_of::<MmMap>() as libc::c_ulong,
+            0,
+        )
+    };
 }
 
 fn c_string(bytes: &[u8]) -> CString {

@@ -16,6 +16,7 @@ pub mod launcher;
 mod logs;
 mod mounts;
 mod namespaces;
+mod parking;
 mod process;
 mod rlimits;
 mod rootfs;
@@ -24,6 +25,7 @@ pub mod runtimes;
 mod sandbox;
 mod seccomp;
 mod syscalls;
+mod zygote;
 
 pub use config::{LaunchConfig, SetupFailure, LAUNCHER_COMMAND};
 pub use environment::{
@@ -33,4 +35,4 @@ pub use logs::LogLine;
 pub use mounts::{RUNTIME_DIR, TASK_ROOT};
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeMounts, RuntimeRegistry};
-pub use sandbox::{denied_syscalls, Sandbox, SandboxReport, SANDBOX_ENV};
+pub use sandbox::{denied_syscalls, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV};

@@ -67,8 +67,58 @@ pub struct EnvironmentMounts {
 /// Device nodes a runtime needs; nothing else of the host's `/dev`.
 const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
+/// Where a zygote sees Kumo's data dir, so that its children can mount their code from it.
+/// Each child detaches it before any function code runs.
+pub const ZYGOTE_DATA_DIR: &str = "/.kumo/data";
+/// Where a zygote sees the library its children enter their sandbox with (detached like the data).
+pub const ZYGOTE_LIBRARY: &str = "/.kumo/lib/libkumo_zygote.so";
+
 /// The mount plan of one environment.
 pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
+    let mut steps = shared_steps(layout, environment);
+    steps.extend(own_steps(&environment.code_dir, environment.tmp_mb));
+    MountPlan { root: layout.mount_point.clone(), steps, in_place: false }
+}
+
+/// The root of a zygote: an environment's root without the function (empty `/var/task`, `/tmp`,
+/// `/proc`), plus Kumo's data dir and the zygote library under `/.kumo`.
+pub fn zygote_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir: &Path, library: &Path) -> MountPlan {
+    let mut steps = shared_steps(layout, runtime);
+    for target in ["/proc", "/tmp", TASK_ROOT] {
+        steps.push(MountStep::Dir { target: PathBuf::from(target) });
+    }
+    steps.push(MountStep::Bind {
+        source: data_dir.to_path_buf(),
+        target: PathBuf::from(ZYGOTE_DATA_DIR),
+        kind: BindKind::Directory,
+    });
+    steps.push(MountStep::Bind {
+        source: library.to_path_buf(),
+        target: PathBuf::from(ZYGOTE_LIBRARY),
+        kind: BindKind::File,
+    });
+    MountPlan { root: layout.mount_point.clone(), steps, in_place: false }
+}
+
+/// What a zygote's child adds to the zygote's root, in place: its code and layers (as the zygote
+/// sees them, below [`ZYGOTE_DATA_DIR`]), `/tmp` and `/proc`; then it detaches `/.kumo`'s mounts.
+pub fn zygote_child_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32) -> MountPlan {
+    let mut steps = own_steps(code_dir, tmp_mb);
+    if let Some(layers) = layers_dir {
+        steps.push(MountStep::Bind {
+            source: layers.to_path_buf(),
+            target: PathBuf::from(LAYERS_DIR),
+            kind: BindKind::Directory,
+        });
+    }
+    for target in [ZYGOTE_DATA_DIR, ZYGOTE_LIBRARY] {
+        steps.push(MountStep::Detach { target: PathBuf::from(target) });
+    }
+    MountPlan { root: PathBuf::from("/"), steps, in_place: true }
+}
+
+/// What every environment of a runtime shares: system paths, devices, the runtime itself.
+fn shared_steps(layout: &RootLayout, environment: &EnvironmentMounts) -> Vec<MountStep> {
     fn path(value: &str) -> PathBuf {
         PathBuf::from(value)
     }
@@ -109,9 +159,6 @@ pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
     ] {
         steps.push(MountStep::Symlink { target: Path::new("/dev").join(name), link_to: path(link_to) });
     }
-    steps.push(MountStep::Proc { target: path("/proc") });
-    steps.push(MountStep::Tmpfs { target: path("/tmp"), size_mb: environment.tmp_mb, mode: 0o1777 });
-    steps.push(bind(&environment.code_dir, TASK_ROOT, BindKind::Directory));
     match &environment.runtime_dir {
         Some(dir) => steps.push(bind(dir, RUNTIME_DIR, BindKind::Directory)),
         None => steps.push(MountStep::Dir { target: path(RUNTIME_DIR) }),
@@ -126,7 +173,16 @@ pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
     if let Some(prefix) = &environment.interpreter_prefix {
         steps.push(MountStep::Bind { source: prefix.clone(), target: prefix.clone(), kind: BindKind::Directory });
     }
-    MountPlan { root: layout.mount_point.clone(), steps }
+    steps
+}
+
+/// What is an environment's own: `/proc` of its pid namespace, its `/tmp`, its code.
+fn own_steps(code_dir: &Path, tmp_mb: u32) -> Vec<MountStep> {
+    vec![
+        MountStep::Proc { target: PathBuf::from("/proc") },
+        MountStep::Tmpfs { target: PathBuf::from("/tmp"), size_mb: tmp_mb, mode: 0o1777 },
+        MountStep::Bind { source: code_dir.to_path_buf(), target: PathBuf::from(TASK_ROOT), kind: BindKind::Directory },
+    ]
 }
 
 /// Which step failed and why.
@@ -149,6 +205,10 @@ const BIND_FLAGS: MountFlags = libc::MS_NOSUID | libc::MS_NODEV;
 /// Builds the root of `plan` and pivots into it. Must run inside a new mount namespace (and, for
 /// `/proc`, inside the new pid namespace).
 pub fn apply(sys: &dyn Syscalls, plan: &MountPlan) -> Result<(), MountError> {
+    if plan.in_place {
+        let mut tree = Tree { sys, root: Path::new("/"), made: HashSet::new(), in_place: true };
+        return plan.steps.iter().try_for_each(|step| tree.apply(step));
+    }
     // Nothing mounted from here on may propagate back to the host's namespace.
     sys.mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None).map_err(failed("making / private"))?;
     let root = &plan.root;
@@ -160,7 +220,7 @@ pub fn apply(sys: &dyn Syscalls, plan: &MountPlan) -> Result<(), MountError> {
         Some("size=1m,nr_inodes=4096,mode=0755"),
     )
     .map_err(failed(format!("mounting the root tmpfs on {}", root.display())))?;
-    let mut tree = Tree { sys, root, made: HashSet::new() };
+    let mut tree = Tree { sys, root, made: HashSet::new(), in_place: false };
     for step in &plan.steps {
         tree.apply(step)?;
     }
@@ -181,6 +241,8 @@ struct Tree<'a> {
     sys: &'a dyn Syscalls,
     root: &'a Path,
     made: HashSet<PathBuf>,
+    /// The root is a finished (read-only) one whose mount points all exist: nothing is made.
+    in_place: bool,
 }
 
 impl Tree<'_> {
@@ -191,6 +253,9 @@ impl Tree<'_> {
     }
 
     fn make_dirs(&mut self, target: &Path) -> Result<PathBuf, MountError> {
+        if self.in_place {
+            return Ok(self.host_path(target));
+        }
         let mut current = PathBuf::from("/");
         for component in target.components().filter(|c| matches!(c, Component::Normal(_))) {
             current.push(component);
@@ -203,6 +268,9 @@ impl Tree<'_> {
     }
 
     fn make_parent(&mut self, target: &Path) -> Result<PathBuf, MountError> {
+        if self.in_place {
+            return Ok(self.host_path(target));
+        }
         if let Some(parent) = target.parent() {
             self.make_dirs(parent)?;
         }
@@ -221,6 +289,7 @@ impl Tree<'_> {
                 let what = || format!("mounting {} at {}", source.display(), target.display());
                 let host = match kind {
                     BindKind::Directory => self.make_dirs(target)?,
+                    BindKind::File | BindKind::Device if self.in_place => self.host_path(target),
                     BindKind::File | BindKind::Device => {
                         let host = self.make_parent(target)?;
                         sys.create_file(&host).map_err(failed(what()))?;
@@ -253,6 +322,9 @@ impl Tree<'_> {
                     None,
                 )
                 .map_err(failed("mounting /proc"))
+            }
+            MountStep::Detach { target } => {
+                sys.detach(&self.host_path(target)).map_err(failed(format!("detaching {}", target.display())))
             }
         }
     }
@@ -295,7 +367,8 @@ mod tests {
                 | MountStep::Symlink { target, .. }
                 | MountStep::Bind { target, .. }
                 | MountStep::Tmpfs { target, .. }
-                | MountStep::Proc { target } => target.display().to_string(),
+                | MountStep::Proc { target }
+                | MountStep::Detach { target } => target.display().to_string(),
             })
             .collect()
     }
@@ -381,6 +454,7 @@ mod tests {
                 MountStep::Tmpfs { target: PathBuf::from("/tmp"), size_mb: 512, mode: 0o1777 },
                 MountStep::Symlink { target: PathBuf::from("/var/x"), link_to: PathBuf::from("task") },
             ],
+            in_place: false,
         };
         apply(&recorder, &plan).unwrap();
         let ro =
@@ -420,8 +494,34 @@ mod tests {
                 target: PathBuf::from("/var/task"),
                 kind: BindKind::Directory,
             }],
+            in_place: false,
         };
         let error = apply(&recorder, &plan).unwrap_err();
         assert!(error.to_string().starts_with("mounting /code at /var/task: "), "{error}");
+    }
+
+    #[test]
+    fn a_zygote_sees_the_data_dir_which_its_children_detach() {
+        let zygote = zygote_plan(&layout(), &environment(), Path::new("/data"), Path::new("/bin/libkumo_zygote.so"));
+        assert!(targets(&zygote).contains(&ZYGOTE_DATA_DIR.to_string()));
+        // No function's code, /tmp or /proc yet: only their mount points.
+        assert!(!zygote.steps.iter().any(|step| matches!(step, MountStep::Tmpfs { .. } | MountStep::Proc { .. })));
+        assert!(zygote.steps.contains(&MountStep::Dir { target: PathBuf::from(TASK_ROOT) }));
+        assert!(!zygote.in_place);
+
+        let child = zygote_child_plan(Path::new("/.kumo/data/code/abc"), Some(Path::new("/.kumo/data/layers/x")), 1024);
+        assert!(child.in_place);
+        assert_eq!(
+            targets(&child),
+            ["/proc", "/tmp", "/var/task", "/opt", ZYGOTE_DATA_DIR, ZYGOTE_LIBRARY].map(String::from).to_vec()
+        );
+        let recorder = Recorder::default();
+        apply(&recorder, &child).unwrap();
+        let lines = recorder.lines();
+        assert!(lines.iter().all(|line| !line.starts_with("mkdir") && !line.starts_with("pivot_root")), "{lines:?}");
+        assert!(
+            lines.contains(&format!("mount /.kumo/data/code/abc -> /var/task [-] flags={:#x} data=-", libc::MS_BIND))
+        );
+        assert_eq!(lines.last().unwrap(), &format!("detach {ZYGOTE_LIBRARY}"));
     }
 }

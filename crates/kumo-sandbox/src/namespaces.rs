@@ -14,7 +14,11 @@ use crate::syscalls::Syscalls;
 
 /// The `unshare` flags for `config`.
 pub fn flags(config: &NamespaceConfig) -> libc::c_int {
-    let always = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
+    let always = if config.mount_only {
+        libc::CLONE_NEWNS
+    } else {
+        libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS
+    };
     if config.user.is_some() {
         always | libc::CLONE_NEWUSER
     } else {
@@ -52,17 +56,23 @@ mod tests {
     #[test]
     fn root_gets_no_user_namespace() {
         let recorder = Recorder::default();
-        let config = NamespaceConfig { hostname: "localhost".into(), user: None };
+        let config = NamespaceConfig { hostname: "localhost".into(), user: None, mount_only: false };
         enter(&recorder, &config).unwrap();
         let expected = libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
         assert_eq!(recorder.lines(), [format!("unshare {expected:#x}")]);
     }
 
     #[test]
+    fn a_zygote_gets_only_a_mount_namespace() {
+        let config = NamespaceConfig { hostname: "localhost".into(), user: None, mount_only: true };
+        assert_eq!(flags(&config), libc::CLONE_NEWNS);
+    }
+
+    #[test]
     fn an_unprivileged_kumo_maps_one_uid_and_gid() {
         let recorder = Recorder::default();
         let mapping = UserMapping { inside_uid: 993, outside_uid: 1000, inside_gid: 990, outside_gid: 1000 };
-        let config = NamespaceConfig { hostname: "localhost".into(), user: Some(mapping) };
+        let config = NamespaceConfig { hostname: "localhost".into(), user: Some(mapping), mount_only: false };
         enter(&recorder, &config).unwrap();
         let lines = recorder.lines();
         assert!(lines[0].starts_with("unshare "));

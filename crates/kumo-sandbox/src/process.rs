@@ -11,14 +11,16 @@ use std::process::Stdio;
 
 use tokio::process::{Child, Command};
 
-use crate::config::{LaunchConfig, Prelude, SetupFailure, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD};
+use crate::config::{
+    LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD,
+};
 use crate::runtimes::LaunchPlan;
 
 /// Runs between fork and exec: ties the child's life to Kumo's.
 ///
 /// # Safety
 /// Only async-signal-safe calls (prctl, getppid).
-unsafe fn die_with_parent() -> std::io::Result<()> {
+pub(crate) unsafe fn die_with_parent() -> std::io::Result<()> {
     // SAFETY: prctl and getppid are async-signal-safe and take no pointers.
     unsafe {
         // Environments must not outlive Kumo, even after `kill -9`.
@@ -86,17 +88,41 @@ impl ConfigWriter {
 #[derive(Debug)]
 pub struct StatusReader(std::fs::File);
 
+/// What the status pipe said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The setup failure, if setup failed.
+    pub failure: Option<SetupFailure>,
+    /// How the runtime ended, as a zygote's child reports it: `(exit code, signal)`.
+    pub exit: Option<(Option<i32>, Option<i32>)>,
+}
+
 impl StatusReader {
-    /// The setup failure the launcher reported, if any. Read once the launcher has exited: by then
-    /// every process that could write has exited too.
-    pub fn failure(&mut self) -> Option<SetupFailure> {
+    /// What the launcher (or a zygote's child) reported. Read once it has exited: by then every
+    /// process that could write has exited too.
+    pub fn report(&mut self) -> StatusReport {
         let mut text = String::new();
         let _ = self.0.read_to_string(&mut text);
-        let line = text.lines().find(|line| !line.trim().is_empty())?;
-        Some(
-            serde_json::from_str(line)
-                .unwrap_or_else(|_| SetupFailure { step: "unknown".to_string(), message: line.to_string() }),
-        )
+        let mut report = StatusReport::default();
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            match serde_json::from_str(line) {
+                Ok(StatusLine::Failure(failure)) => {
+                    report.failure.get_or_insert(failure);
+                }
+                Ok(StatusLine::Exit { exit_code, exit_signal }) => report.exit = Some((exit_code, exit_signal)),
+                Err(_) => {
+                    report
+                        .failure
+                        .get_or_insert(SetupFailure { step: "unknown".to_string(), message: line.to_string() });
+                }
+            }
+        }
+        report
+    }
+
+    /// The setup failure the launcher reported, if any (see [`StatusReader::report`]).
+    pub fn failure(&mut self) -> Option<SetupFailure> {
+        self.report().failure
     }
 }
 
@@ -124,16 +150,29 @@ fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+impl LaunchFds {
+    /// The child's ends: its configuration pipe and its status pipe.
+    pub(crate) fn raw(&self) -> (RawFd, RawFd) {
+        (self.config.as_raw_fd(), self.status.as_raw_fd())
+    }
+}
+
 /// Opens the configuration pipe (with the prelude already in it) and the status pipe.
 pub fn prepare_launch(prelude: &Prelude) -> std::io::Result<(LaunchFds, ConfigWriter, StatusReader)> {
+    let (fds, mut writer, status) = launch_pipes()?;
+    let mut line = serde_json::to_vec(prelude).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    writer.0.write_all(&line)?;
+    Ok((fds, writer, status))
+}
+
+/// Opens an empty configuration pipe and the status pipe.
+pub(crate) fn launch_pipes() -> std::io::Result<(LaunchFds, ConfigWriter, StatusReader)> {
     let (config_read, config_write) = pipe()?;
     // SAFETY: F_SETPIPE_SZ only resizes the pipe's buffer. If the host caps pipe sizes lower, the
     // default 64 KiB still holds any realistic configuration.
     unsafe { libc::fcntl(config_write.as_raw_fd(), libc::F_SETPIPE_SZ, CONFIG_PIPE_BYTES as libc::c_int) };
-    let mut writer = ConfigWriter(std::fs::File::from(config_write));
-    let mut line = serde_json::to_vec(prelude).map_err(std::io::Error::other)?;
-    line.push(b'\n');
-    writer.0.write_all(&line)?;
+    let writer = ConfigWriter(std::fs::File::from(config_write));
     let (status_read, status_write) = pipe()?;
     // SAFETY: sets a flag on a descriptor this function owns.
     unsafe { libc::fcntl(status_read.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
@@ -146,7 +185,7 @@ pub fn prepare_launch(prelude: &Prelude) -> std::io::Result<(LaunchFds, ConfigWr
 ///
 /// # Safety
 /// Only async-signal-safe calls (dup2); `config` and `status` are open descriptors above 4.
-unsafe fn install_launch_fds(config: RawFd, status: RawFd) -> std::io::Result<()> {
+pub(crate) unsafe fn install_launch_fds(config: RawFd, status: RawFd) -> std::io::Result<()> {
     // SAFETY: dup2 is async-signal-safe; both sources are open and distinct from 3 and 4.
     unsafe {
         if libc::dup2(config, CONFIG_FD) == -1 || libc::dup2(status, STATUS_FD) == -1 {

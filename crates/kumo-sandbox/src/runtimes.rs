@@ -20,6 +20,8 @@ use crate::sandbox::Sandbox;
 pub const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 /// Kumo's Node.js bootstrap, shipped inside the binary.
 pub const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
+/// Kumo's Python zygote (see `zygote.rs`), shipped inside the binary.
+pub const PYTHON_ZYGOTE: &str = include_str!("../../../runtimes/python/zygote.py");
 
 /// Why a runtime cannot be started.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct LaunchPlan {
     pub execution_env: Option<String>,
     /// Host directories the sandbox mounts for this runtime.
     pub mounts: RuntimeMounts,
+    /// The plan of a zygote that can fork this runtime's environments ready to run.
+    pub zygote: Option<Box<LaunchPlan>>,
 }
 
 /// Host directories a runtime needs inside the sandbox.
@@ -115,6 +119,7 @@ impl RuntimeRegistry {
         std::fs::create_dir_all(runtime_dir.join("python/packages"))?;
         std::fs::create_dir_all(runtime_dir.join("node"))?;
         write_if_changed(&runtime_dir.join("python/bootstrap.py"), PYTHON_BOOTSTRAP)?;
+        write_if_changed(&runtime_dir.join("python/zygote.py"), PYTHON_ZYGOTE)?;
         write_if_changed(&runtime_dir.join("node/bootstrap.js"), NODE_BOOTSTRAP)?;
         let python_packages = python_packages.filter(|p| p.is_dir());
         let mut pythons = discover_pythons();
@@ -134,7 +139,9 @@ impl RuntimeRegistry {
         if node.as_ref().is_some_and(|(_, interpreter)| !expose(interpreter)) {
             node = None;
         }
-        compile_bootstrap(&runtime_dir.join("python/bootstrap.py"), &pythons);
+        for module in ["bootstrap.py", "zygote.py"] {
+            compile_bootstrap(&runtime_dir.join("python").join(module), &pythons);
+        }
         if let Some(packages) = &python_packages {
             compile_packages_in_background(packages.clone(), pythons.clone());
         }
@@ -204,24 +211,38 @@ impl RuntimeRegistry {
         let bootstrap_dir = self.runtime_dir.join("python");
         let bootstrap_seen_as = if isolated { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
         let (program, interpreter_prefix) = self.program_in_sandbox(interpreter);
+        // Importing the bootstrap (instead of running it as a script) uses its cached bytecode:
+        // the cold start then costs no more than a bare interpreter start.
+        let start = |module: &str| {
+            vec![
+                "-c".to_string(),
+                format!("import sys; sys.path[0] = sys.argv.pop(1); import {module}; {module}.main()"),
+                bootstrap_seen_as.display().to_string(),
+            ]
+        };
+        let mounts = RuntimeMounts {
+            runtime_dir: Some(bootstrap_dir),
+            runtime_packages: self.python_packages.clone(),
+            interpreter_prefix,
+            ..RuntimeMounts::default()
+        };
+        let zygote = LaunchPlan {
+            program: program.clone(),
+            args: start("zygote"),
+            environment: environment.clone(),
+            warning: None,
+            execution_env: None,
+            mounts: mounts.clone(),
+            zygote: None,
+        };
         Ok(LaunchPlan {
             program,
-            // Importing the bootstrap (instead of running it as a script) uses its cached bytecode:
-            // the cold start then costs no more than a bare interpreter start.
-            args: vec![
-                "-c".to_string(),
-                "import sys; sys.path[0] = sys.argv.pop(1); import bootstrap; bootstrap.main()".to_string(),
-                bootstrap_seen_as.display().to_string(),
-            ],
+            args: start("bootstrap"),
             environment,
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
-            mounts: RuntimeMounts {
-                runtime_dir: Some(bootstrap_dir),
-                runtime_packages: self.python_packages.clone(),
-                interpreter_prefix,
-                ..RuntimeMounts::default()
-            },
+            mounts,
+            zygote: isolated.then(|| Box::new(zygote)),
         })
     }
 
@@ -242,6 +263,7 @@ impl RuntimeRegistry {
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
             mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), interpreter_prefix, ..RuntimeMounts::default() },
+            zygote: None,
         })
     }
 }
@@ -262,6 +284,7 @@ fn provided_plan(code_dir: &Path, layers_dir: Option<&Path>, isolated: bool) -> 
         warning: None,
         execution_env: None,
         mounts: RuntimeMounts::default(),
+        zygote: None,
     })
 }
 
@@ -273,7 +296,8 @@ fn compile_bootstrap(bootstrap: &Path, pythons: &BTreeMap<u32, PathBuf>) {
     let children: Vec<_> = pythons
         .iter()
         .filter(|(minor, _)| {
-            let compiled = cache.join(format!("bootstrap.cpython-3{minor}.pyc"));
+            let stem = bootstrap.file_stem().unwrap_or_default().to_string_lossy();
+            let compiled = cache.join(format!("{stem}.cpython-3{minor}.pyc"));
             !std::fs::metadata(compiled).and_then(|m| m.modified()).is_ok_and(|modified| modified >= source_modified)
         })
         .filter_map(|(_, interpreter)| {

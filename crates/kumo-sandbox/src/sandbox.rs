@@ -7,22 +7,23 @@
 //! and in a start-up warning; it never silently runs with less. `KUMO_SANDBOX=off` turns the
 //! sandbox off for debugging, and the report says so loudly.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::process::Child;
 
 use crate::cgroups::{self, CgroupManager, CgroupVersion, Controller, CpuQuota, EnvironmentCgroup, Limits, Reaper};
 use crate::config::{Identity, LaunchConfig, NamespaceConfig, Prelude, ResourceLimit, SetupFailure, UserMapping};
 use crate::logs::{output_pipe, OutputPipe};
 use crate::mounts::{self, EnvironmentMounts, RootLayout};
-use crate::process::{ConfigWriter, StatusReader};
+use crate::parking::{EnvProcess, ParkedLauncher, ParkedPool, ParkingContext, Source};
+use crate::process::StatusReader;
 use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
 use crate::runtimes::LaunchPlan;
+use crate::zygote::{self, Zygote};
 use crate::{process, rlimits, seccomp};
 
 /// Environment variable that turns the sandbox off (`KUMO_SANDBOX=off`), for debugging only.
@@ -128,15 +129,61 @@ pub struct Sandbox {
     /// `None` when the sandbox is off: runtimes start as plain child processes.
     features: Option<Features>,
     cgroups: Option<Arc<dyn CgroupManager>>,
-    reaper: Reaper,
+    reaper: Arc<Reaper>,
     launcher: PathBuf,
     report: SandboxReport,
     /// Launchers started ahead of demand, waiting in their cgroups for a configuration.
-    parked: Mutex<Vec<ParkedLauncher>>,
-    /// How many to keep parked.
-    park_target: AtomicUsize,
+    launchers: Arc<ParkedPool>,
     /// Environments between launch and the end of Init.
     starting: Arc<AtomicUsize>,
+    /// What zygotes need, or why this host's sandbox cannot use them.
+    zygote_support: Result<ZygoteSupport, String>,
+    /// Zygotes by interpreter, started on first use.
+    zygotes: Mutex<HashMap<PathBuf, ZygoteSlot>>,
+}
+
+/// What starting zygotes takes.
+#[derive(Debug, Clone)]
+struct ZygoteSupport {
+    /// `libkumo_zygote.so`.
+    library: PathBuf,
+    /// Kumo's data dir (the zygote sees it; its children mount their code from it).
+    data_dir: PathBuf,
+}
+
+/// A zygote's state.
+#[derive(Debug)]
+enum ZygoteSlot {
+    /// Preloading; environments start the exec way meanwhile.
+    Starting,
+    /// Forking environments, with a few children parked.
+    Ready(Arc<ParkedPool>),
+    /// Could not start; environments start the exec way.
+    Failed(String),
+}
+
+/// Environment variable that turns zygotes off (`KUMO_ZYGOTE=off`), for comparisons.
+pub const ZYGOTE_ENV: &str = "KUMO_ZYGOTE";
+
+/// How many children each zygote keeps parked.
+const ZYGOTE_PARKED: usize = 2;
+
+/// A zygote in `/_kumo/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ZygoteStatus {
+    /// The interpreter.
+    pub program: String,
+    /// `starting`, `ready` or `failed`.
+    pub state: &'static str,
+    /// Processes it forked (environments and parked children).
+    pub forks: u64,
+    /// Environments started from it.
+    pub environments: u64,
+    /// Children waiting for an environment.
+    pub parked: usize,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Counts an environment as starting until dropped.
@@ -148,31 +195,10 @@ impl Drop for Starting {
     }
 }
 
-/// A launcher that has been exec'd and has joined its (fresh) cgroups, waiting for its
-/// environment: the costly part of starting a sandbox, done before a cold start needs it.
-struct ParkedLauncher {
-    child: Child,
-    writer: ConfigWriter,
-    status: StatusReader,
-    output: OutputPipe,
-    cgroup: Option<Arc<dyn EnvironmentCgroup>>,
-}
-
-impl std::fmt::Debug for ParkedLauncher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ParkedLauncher").field("pid", &self.child.id()).finish()
-    }
-}
-
-/// How long after a cold start took a parked launcher a new one is started.
-const REFILL_DELAY: Duration = Duration::from_millis(50);
-/// Longest a refill waits for starting environments to finish their Init.
-const REFILL_PATIENCE: Duration = Duration::from_secs(2);
-
 /// A started environment process, as [`Sandbox::launch`] hands it to the environment.
 pub(crate) struct Launched {
-    /// Kumo's child: the launcher (or, with the sandbox off, the runtime).
-    pub child: Child,
+    /// The environment's first process.
+    pub process: EnvProcess,
     /// Its output.
     pub output: OutputPipe,
     /// The launcher's status pipe.
@@ -190,11 +216,12 @@ impl Sandbox {
         Self {
             features: None,
             cgroups: None,
-            reaper: Reaper::default(),
+            reaper: Arc::new(Reaper::default()),
             launcher: PathBuf::new(),
-            parked: Mutex::new(Vec::new()),
-            park_target: AtomicUsize::new(0),
+            launchers: Arc::new(ParkedPool::new(Source::Launcher(PathBuf::new()), 0)),
             starting: Arc::new(AtomicUsize::new(0)),
+            zygote_support: Err(note.to_string()),
+            zygotes: Mutex::new(HashMap::new()),
             report: SandboxReport {
                 isolation: "off",
                 active: Vec::new(),
@@ -252,7 +279,7 @@ impl Sandbox {
         });
         let pids_cgroup = cgroups.as_ref().is_some_and(|m| m.controllers().contains(&Controller::Pids));
         let mut features = Features {
-            namespaces: Some(NamespaceConfig { hostname: "localhost".to_string(), user }),
+            namespaces: Some(NamespaceConfig { hostname: "localhost".to_string(), user, mount_only: false }),
             layout,
             identity: Some(Identity { uid: SANDBOX_UID, gid: SANDBOX_GID }),
             no_new_privs: true,
@@ -302,15 +329,20 @@ impl Sandbox {
             reasons.entry(Protection::UnprivilegedUser).or_insert_with(|| "no way to switch users".to_string());
         }
         let report = build_report(&features, cgroups.as_deref(), reasons, privileged);
+        let zygote_support = zygote_support(&features, privileged, state_dir);
+        if let Err(reason) = &zygote_support {
+            tracing::info!(%reason, "no zygotes: every cold start starts its interpreter");
+        }
         Self {
             features: Some(features),
             cgroups,
-            reaper: Reaper::default(),
+            reaper: Arc::new(Reaper::default()),
+            launchers: Arc::new(ParkedPool::new(Source::Launcher(launcher.clone()), 0)),
             launcher,
             report,
-            parked: Mutex::new(Vec::new()),
-            park_target: AtomicUsize::new(0),
             starting: Arc::new(AtomicUsize::new(0)),
+            zygote_support,
+            zygotes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -321,66 +353,95 @@ impl Sandbox {
         if self.features.is_none() {
             return;
         }
-        self.park_target.store(count, Ordering::Relaxed);
-        self.refill();
+        self.launchers.set_target(count);
+        self.launchers.refill(&self.parking());
     }
 
-    fn parked(&self) -> std::sync::MutexGuard<'_, Vec<ParkedLauncher>> {
-        // Pushing and popping cannot panic half-way; recover the list if a panic ever poisons it.
-        self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Starts a launcher in a fresh cgroup; it waits for its configuration.
-    fn park(&self) -> Result<ParkedLauncher, String> {
-        let name = uuid::Uuid::new_v4().simple().to_string();
-        // cgroupfs lives in memory: creating one is a few syscalls that never wait on a disk.
-        let cgroup = match &self.cgroups {
-            Some(manager) => Some(
-                manager
-                    .create(&name, &Limits::parked())
-                    .map_err(|error| format!("cannot create the environment's cgroup: {error}"))?,
-            ),
-            None => None,
-        };
-        let prelude = Prelude { cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default() };
-        let started = output_pipe().and_then(|(output, child_output)| {
-            let (fds, writer, status) = process::prepare_launch(&prelude)?;
-            let child = process::spawn_launcher(&self.launcher, fds, child_output)?;
-            Ok(ParkedLauncher { child, writer, status, output, cgroup: cgroup.clone() })
-        });
-        started.map_err(|error| {
-            if let Some(cgroup) = cgroup {
-                self.retire_cgroup(cgroup);
-            }
-            format!("cannot start the sandbox launcher: {error}")
-        })
-    }
-
-    /// Tops the parked launchers up to the target, in the background.
-    fn refill(self: &Arc<Self>) {
-        let missing = self.park_target.load(Ordering::Relaxed).saturating_sub(self.parked().len());
-        if missing == 0 {
-            return;
+    fn parking(&self) -> ParkingContext {
+        ParkingContext {
+            cgroups: self.cgroups.clone(),
+            reaper: Arc::clone(&self.reaper),
+            starting: Arc::clone(&self.starting),
         }
-        let sandbox = Arc::clone(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(REFILL_DELAY).await;
-            for _ in 0..missing {
-                // Moving a process into a cgroup takes a lock that stalls every fork and exec on
-                // the host for an RCU grace period (milliseconds): not while an environment starts.
-                let deadline = std::time::Instant::now() + REFILL_PATIENCE;
-                while sandbox.starting.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    fn zygotes(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, ZygoteSlot>> {
+        self.zygotes.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The ready zygote that can fork an environment of `plan` with `environment`, if any. The
+    /// first request for an interpreter starts its zygote in the background.
+    fn zygote_for(
+        self: &Arc<Self>,
+        plan: &LaunchPlan,
+        environment: &BTreeMap<String, String>,
+    ) -> Option<Arc<ParkedPool>> {
+        let zygote_plan = plan.zygote.as_deref()?;
+        let support = self.zygote_support.as_ref().ok()?;
+        let features = self.features.as_ref()?;
+        let mut zygotes = self.zygotes();
+        match zygotes.get(&zygote_plan.program) {
+            Some(ZygoteSlot::Ready(pool)) => {
+                let zygote = pool.zygote()?;
+                if zygote.is_alive() {
+                    return zygote.accepts(environment).then(|| Arc::clone(pool));
                 }
-                match sandbox.park() {
-                    Ok(parked) => sandbox.parked().push(parked),
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot park a sandbox launcher");
-                        return;
-                    }
-                }
+                tracing::warn!(program = %zygote_plan.program.display(), "the zygote died; starting a new one");
+                pool.drain(&self.parking());
             }
+            Some(ZygoteSlot::Starting | ZygoteSlot::Failed(_)) => return None,
+            None => {}
+        }
+        zygotes.insert(zygote_plan.program.clone(), ZygoteSlot::Starting);
+        drop(zygotes);
+        let startup = zygote::startup_environment(environment);
+        let config = zygote_config(features, zygote_plan, &startup, support);
+        let sandbox = Arc::clone(self);
+        let program = zygote_plan.program.clone();
+        tokio::task::spawn_blocking(move || {
+            let started = config
+                .ok_or_else(|| std::io::Error::other("no root layout"))
+                .and_then(|config| Zygote::start(&sandbox.launcher, &config, startup));
+            let slot = match started {
+                Ok(zygote) => {
+                    tracing::info!(program = %program.display(), "zygote ready");
+                    let pool = Arc::new(ParkedPool::new(Source::Zygote(zygote), ZYGOTE_PARKED));
+                    pool.refill(&sandbox.parking());
+                    ZygoteSlot::Ready(pool)
+                }
+                Err(error) => {
+                    tracing::warn!(program = %program.display(), %error, "cannot start a zygote");
+                    ZygoteSlot::Failed(error.to_string())
+                }
+            };
+            sandbox.zygotes().insert(program, slot);
         });
+        None
+    }
+
+    /// The zygotes, for `/_kumo/status`.
+    pub fn zygote_status(&self) -> Vec<ZygoteStatus> {
+        let zygotes = self.zygotes();
+        let mut status: Vec<ZygoteStatus> = zygotes
+            .iter()
+            .map(|(program, slot)| {
+                let (state, forks, environments, parked, error) = match slot {
+                    ZygoteSlot::Starting => ("starting", 0, 0, 0, None),
+                    ZygoteSlot::Ready(pool) => {
+                        ("ready", pool.zygote().map_or(0, Zygote::forks), pool.taken(), pool.len(), None)
+                    }
+                    ZygoteSlot::Failed(error) => ("failed", 0, 0, 0, Some(error.clone())),
+                };
+                ZygoteStatus { program: program.display().to_string(), state, forks, environments, parked, error }
+            })
+            .collect();
+        status.sort_by(|a, b| a.program.cmp(&b.program));
+        status
+    }
+
+    /// Why zygotes are off on this host, if they are.
+    pub fn zygotes_unavailable(&self) -> Option<&str> {
+        self.zygote_support.as_ref().err().map(String::as_str)
     }
 
     /// Counts an environment as starting (launch to end of Init) while the guard lives.
@@ -403,24 +464,33 @@ impl Sandbox {
             let (output, child_output) = output_pipe().map_err(|e| format!("cannot create the output pipe: {e}"))?;
             let child = process::spawn_direct(plan, code_dir, environment, child_output)
                 .map_err(|e| format!("cannot start {}: {e}", plan.program.display()))?;
-            return Ok(Launched { child, output, status: None, cgroup: None });
+            return Ok(Launched { process: EnvProcess::Child(child), output, status: None, cgroup: None });
         };
-        let parked = loop {
-            let Some(mut parked) = self.parked().pop() else { break None };
-            // One that died while parked (killed from outside) is replaced.
-            if matches!(parked.child.try_wait(), Ok(None)) {
-                break Some(parked);
-            }
-            if let Some(cgroup) = parked.cgroup.take() {
-                self.retire_cgroup(cgroup);
-            }
+        let zygote = self.zygote_for(plan, environment);
+        // The code and layers must be below the data dir, which is all of the host a zygote sees.
+        let in_zygote = zygote.zip(self.zygote_support.as_ref().ok()).and_then(|(pool, support)| {
+            let seen =
+                |dir: &Path| Some(Path::new(mounts::ZYGOTE_DATA_DIR).join(dir.strip_prefix(&support.data_dir).ok()?));
+            let layers = match &plan.mounts.layers_dir {
+                Some(dir) => Some(seen(dir)?),
+                None => None,
+            };
+            Some((pool, (seen(code_dir)?, layers)))
+        });
+        let (parked, code_in_zygote) = match in_zygote {
+            Some((pool, code)) => match pool.take(&self.parking()) {
+                Ok(parked) => {
+                    pool.refill(&self.parking());
+                    (parked, Some(code))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "starting the environment without its zygote");
+                    (self.take_launcher()?, None)
+                }
+            },
+            None => (self.take_launcher()?, None),
         };
-        let parked = match parked {
-            Some(parked) => parked,
-            None => self.park()?,
-        };
-        self.refill();
-        let ParkedLauncher { child, writer, status, output, cgroup } = parked;
+        let ParkedLauncher { process, writer, status, output, cgroup } = parked;
         let configured = (|| {
             if let Some(cgroup) = &cgroup {
                 cgroup.set_memory(cgroups::memory_bytes(memory_mb)).map_err(|e| e.to_string())?;
@@ -428,19 +498,26 @@ impl Sandbox {
                     cgroup.set_cpu(CpuQuota::init(memory_mb)).map_err(|e| e.to_string())?;
                 }
             }
-            let config = launch_config(features, plan, environment, code_dir, ephemeral_mb);
+            let mut config = launch_config(features, plan, environment, code_dir, ephemeral_mb);
+            if let Some((code, layers)) = &code_in_zygote {
+                config.mounts = Some(mounts::zygote_child_plan(code, layers.as_deref(), ephemeral_mb));
+            }
             writer.send(&config).map_err(|e| format!("cannot configure the sandbox launcher: {e}"))
         })();
         if let Err(error) = configured {
-            if let Some(pid) = child.id() {
-                process::kill_group(pid);
-            }
+            process.killer().kill();
             if let Some(cgroup) = cgroup {
                 self.retire_cgroup(cgroup);
             }
             return Err(error);
         }
-        Ok(Launched { child, output, status: Some(status), cgroup })
+        Ok(Launched { process, output, status: Some(status), cgroup })
+    }
+
+    fn take_launcher(&self) -> Result<ParkedLauncher, String> {
+        let parked = self.launchers.take(&self.parking())?;
+        self.launchers.refill(&self.parking());
+        Ok(parked)
     }
 
     /// The report for `/_kumo/health`.
@@ -504,14 +581,14 @@ impl Sandbox {
     /// Waits briefly for cgroups of stopped environments to go, then removes this Kumo's own
     /// cgroup directories (at shutdown).
     pub fn shutdown(&self) {
-        self.park_target.store(0, Ordering::Relaxed);
-        let parked: Vec<ParkedLauncher> = self.parked().drain(..).collect();
-        for mut parked in parked {
-            if let Some(pid) = parked.child.id() {
-                process::kill_group(pid);
-            }
-            if let Some(cgroup) = parked.cgroup.take() {
-                self.retire_cgroup(cgroup);
+        let parking = self.parking();
+        self.launchers.drain(&parking);
+        for slot in self.zygotes().values() {
+            if let ZygoteSlot::Ready(pool) = slot {
+                pool.drain(&parking);
+                if let Some(zygote) = pool.zygote() {
+                    zygote.kill();
+                }
             }
         }
         self.reaper.wait_idle(Duration::from_secs(3));
@@ -519,6 +596,59 @@ impl Sandbox {
             manager.remove_instance();
         }
     }
+}
+
+/// Zygotes need the sandbox's own root (their children mount code into it), must not need a
+/// user namespace (a zygote's children make their namespaces as root), and need the library.
+fn zygote_support(features: &Features, privileged: bool, state_dir: &Path) -> Result<ZygoteSupport, String> {
+    if std::env::var(ZYGOTE_ENV).is_ok_and(|value| value.eq_ignore_ascii_case("off")) {
+        return Err(format!("{ZYGOTE_ENV}=off"));
+    }
+    if !privileged {
+        return Err("Kumo does not run as root".to_string());
+    }
+    if features.layout.is_none() || features.namespaces.is_none() {
+        return Err("the sandbox has no root file system of its own on this host".to_string());
+    }
+    let library =
+        zygote::find_library().ok_or_else(|| format!("{} is not next to Kumo's executable", zygote::LIBRARY_NAME))?;
+    let data_dir = state_dir.parent().ok_or("the data dir has no parent")?.to_path_buf();
+    Ok(ZygoteSupport { library, data_dir })
+}
+
+/// The launch of a zygote: `plan`'s program in the sandbox's root without a function.
+fn zygote_config(
+    features: &Features,
+    plan: &LaunchPlan,
+    startup: &BTreeMap<String, String>,
+    support: &ZygoteSupport,
+) -> Option<LaunchConfig> {
+    let layout = features.layout.as_ref()?;
+    let runtime = EnvironmentMounts {
+        code_dir: PathBuf::new(),
+        runtime_dir: plan.mounts.runtime_dir.clone(),
+        runtime_packages: plan.mounts.runtime_packages.clone(),
+        interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
+        layers_dir: None,
+        tmp_mb: 0,
+    };
+    let mut environment = plan.environment.clone();
+    environment.extend(startup.iter().map(|(key, value)| (key.clone(), value.clone())));
+    environment.insert("KUMO_ZYGOTE_LIBRARY".to_string(), mounts::ZYGOTE_LIBRARY.to_string());
+    Some(LaunchConfig {
+        program: plan.program.clone(),
+        args: plan.args.clone(),
+        environment: environment.into_iter().collect(),
+        working_dir: PathBuf::from("/"),
+        namespaces: Some(NamespaceConfig { hostname: "localhost".to_string(), user: None, mount_only: true }),
+        mounts: Some(mounts::zygote_plan(layout, &runtime, &support.data_dir, &support.library)),
+        identity: None,
+        no_new_privs: false,
+        seccomp: false,
+        rlimits: Vec::new(),
+        probe: false,
+        template: true,
+    })
 }
 
 fn is_root() -> bool {
@@ -563,6 +693,7 @@ fn probe_plan() -> LaunchPlan {
         warning: None,
         execution_env: None,
         mounts: Default::default(),
+        zygote: None,
     }
 }
 
@@ -599,6 +730,7 @@ fn launch_config(
         seccomp: features.seccomp,
         rlimits: features.rlimits.clone(),
         probe: false,
+        template: false,
     }
 }
 
@@ -739,7 +871,7 @@ mod tests {
 
     fn full_features() -> Features {
         Features {
-            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None }),
+            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None, mount_only: false }),
             layout: Some(RootLayout {
                 mount_point: PathBuf::from("/s/root"),
                 userland: PathBuf::from("/s/userland"),

@@ -38,6 +38,8 @@ pub trait Syscalls {
     fn write_file(&self, path: &Path, content: &str) -> io::Result<()>;
     /// `sethostname(2)`.
     fn sethostname(&self, name: &str) -> io::Result<()>;
+    /// `umount2(2)` with `MNT_DETACH`.
+    fn detach(&self, target: &Path) -> io::Result<()>;
 }
 
 fn c_path(path: &Path) -> io::Result<CString> {
@@ -151,6 +153,12 @@ impl Syscalls for Linux {
         // SAFETY: the pointer and length describe the bytes of `name`, valid for the call.
         check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })
     }
+
+    fn detach(&self, target: &Path) -> io::Result<()> {
+        let target = c_path(target)?;
+        // SAFETY: `target` is a NUL-terminated path.
+        check(unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) })
+    }
 }
 
 /// A [`Syscalls`] that records every call and succeeds, for unit tests.
@@ -224,5 +232,8 @@ impl Syscalls for Recorder {
     }
     fn sethostname(&self, name: &str) -> io::Result<()> {
         self.record(format!("sethostname {name}"))
+    }
+    fn detach(&self, target: &Path) -> io::Result<()> {
+        self.record(format!("detach {}", target.display()))
     }
 }

@@ -332,5 +332,17 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let running = concurrency["running"][function].as_u64().unwrap_or(0);
         println!("{key:<50} {:>6} {:>6} {:>12} {running:>8}", pool["idle"], pool["busy"], pool["provisioned"]);
     }
+    if let Some(reason) = status["zygotes_unavailable"].as_str() {
+        println!("zygotes: off ({reason})");
+    }
+    for zygote in status["zygotes"].as_array().into_iter().flatten() {
+        println!(
+            "zygote {}: {}, {} environments started, {} parked",
+            zygote["program"].as_str().unwrap_or_default(),
+            zygote["state"].as_str().unwrap_or_default(),
+            zygote["environments"],
+            zygote["parked"]
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
