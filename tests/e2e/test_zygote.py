@@ -39,12 +39,16 @@ def handler(event, context):
 
 
 def ready_zygote(kumo, make_function):
-    """Starts (if needed) and waits for the zygote of the default Python runtime; returns its status."""
+    """Starts (if needed) and waits for the zygote of python3.12 (the functions' default runtime);
+    returns its status."""
     make_function("def handler(event, context):\n    return 'warm-up'\n").invoke({})
 
     def ready():
         zygotes = kumo.get_json("/_kumo/status")["zygotes"]
-        return next((z for z in zygotes if z["state"] == "ready" and z["parked"] > 0), None)
+        return next(
+            (z for z in zygotes if z["program"].endswith("python3.12") and z["state"] == "ready" and z["parked"] > 0),
+            None,
+        )
 
     return poll(ready, timeout=60, what="a ready zygote with a parked child")
 
@@ -169,3 +173,17 @@ def _cmdline(pid):
             return cmdline.read().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_a_forked_environment_sees_its_own_layers(kumo, make_function, make_layer):
+    zygote = ready_zygote(kumo, make_function)
+    before = environments(kumo, zygote["program"])
+    layer = make_layer({"python/from_layer.py": "NAME = 'layer'\n"}, CompatibleRuntimes=["python3.12"])
+    with_layer = make_function(
+        "import os\nimport from_layer\n\ndef handler(event, context):\n    return [from_layer.NAME, os.listdir('/opt')]\n",
+        Layers=[layer["LayerVersionArn"]],
+    )
+    without = make_function("import os\n\ndef handler(event, context):\n    return os.listdir('/opt')\n")
+    assert with_layer.invoke({}).payload == ["layer", ["python"]]
+    assert without.invoke({}).payload == []
+    assert environments(kumo, zygote["program"]) >= before + 2
