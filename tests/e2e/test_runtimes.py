@@ -1,6 +1,7 @@
 """Runtimes: Python versions and handler paths, Node.js module styles, and custom runtimes
 (`provided*`) driven by a bash script with curl and by AWS's own awslambdaric, unmodified."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,23 @@ def test_python_versions(make_function, minor):
     result = make_function(VERSION_REPORTER, runtime=f"python3.{minor}").invoke({})
     assert result.function_error is None, result.raw
     assert result.payload == {"version": [3, minor], "execution_env": f"AWS_Lambda_python3.{minor}"}
+
+
+def test_every_python_kumo_found_runs_boto3(kumo, make_function):
+    """Kumo picks, per version, the interpreter that starts fastest (the distribution's rather than
+    a pyenv build with many site-packages, say); whichever it picked runs boto3 in the sandbox."""
+    interpreters = kumo.get_json("/_kumo/health")["runtimes"]["python_interpreters"]
+    assert interpreters
+    source = "import boto3\nimport sys\n\ndef handler(event, context):\n    return [sys.executable, boto3.__version__]\n"
+    for runtime, interpreter in interpreters.items():
+        if runtime in ("python3.8", "python3.9"):
+            # Kumo installs one boto3 for all versions with the host's pip; its urllib3 needs 3.10+.
+            continue
+        result = make_function(source, runtime=runtime).invoke({})
+        assert result.function_error is None, (runtime, interpreter, result.raw)
+        executable, version = result.payload
+        assert os.path.basename(executable) == os.path.basename(interpreter), (runtime, executable)
+        assert version
 
 
 def test_python_handler_in_a_subdirectory(make_function):

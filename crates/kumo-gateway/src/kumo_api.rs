@@ -26,6 +26,11 @@ pub fn routes() -> Router<Services> {
 async fn health(State(services): State<Services>) -> Response {
     let runtimes = services.lambda.engine().runtimes();
     let pythons: Vec<String> = runtimes.pythons().keys().map(|minor| format!("python3.{minor}")).collect();
+    let interpreters: serde_json::Map<String, serde_json::Value> = runtimes
+        .pythons()
+        .iter()
+        .map(|(minor, path)| (format!("python3.{minor}"), path.display().to_string().into()))
+        .collect();
     let node = runtimes.node().map(|(major, path)| serde_json::json!({ "major": major, "path": path }));
     Json(serde_json::json!({
         "status": "ok",
@@ -36,7 +41,7 @@ async fn health(State(services): State<Services>) -> Response {
             "role_check": services.auth.role_check,
         },
         "services": { "lambda": "running", "sqs": "running", "iam": "running", "sts": "running" },
-        "runtimes": { "python": pythons, "node": node, "provided": true },
+        "runtimes": { "python": pythons, "python_interpreters": interpreters, "node": node, "provided": true },
         "sandbox": runtimes.sandbox().report(),
     }))
     .into_response()
