@@ -4,10 +4,11 @@ Starting an interpreter, importing the bootstrap and (for most real functions) i
 tens to hundreds of milliseconds per cold start.  The zygote pays it once: Kumo starts it per
 interpreter, inside a root that is already the sandbox's root minus the function, and asks it over a
 socket (fd 5) for children.  Each child gets three descriptors with the request (its configuration
-pipe, its status pipe and its output pipe), waits for its configuration, enters its own sandbox
-through ``libkumo_zygote.so`` (the same Rust code as Kumo's launcher: namespaces, cgroup already
-joined, code, /tmp, /proc, uid, seccomp) and then runs the bootstrap in that process, with exactly
-the function's environment.
+pipe, its status pipe and its output pipe).  Once Kumo has moved it into its environment's cgroups, it makes the
+environment's namespaces and processes through ``libkumo_zygote.so`` (the same Rust code as Kumo's
+launcher), and waits.  On a cold start it gets its configuration, seals itself in its sandbox (code,
+layers, /tmp, /proc, uid, seccomp) and runs the bootstrap in that process, with exactly the
+function's environment.
 
 Nothing a function does reaches the zygote or another function: each child is a fresh copy of the
 untouched template.  What children do share with the template (and each other) is what a fork
@@ -24,6 +25,7 @@ import sys
 import bootstrap
 
 CONTROL_FD = 5
+CONFIG_FD = 3
 STATUS_FD = 4
 
 
@@ -118,18 +120,21 @@ def main():
     import socket
 
     library = ctypes.CDLL(os.environ.pop("KUMO_ZYGOTE_LIBRARY"))
+    prepare = library.kumo_zygote_prepare
+    prepare.argtypes = []
+    prepare.restype = ctypes.c_int
     enter = library.kumo_zygote_enter
     enter.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
     enter.restype = ctypes.c_int
     preload()
 
     # Descriptors 3 and 4 stay taken, so that a child's received descriptors never land where its
-    # status pipe must go.
+    # configuration and status pipes must go.
     null = os.open(os.devnull, os.O_RDWR)
-    for fd in (3, STATUS_FD):
+    for fd in (CONFIG_FD, STATUS_FD):
         if fd != null:
             os.dup2(null, fd)
-    if null not in (3, STATUS_FD):
+    if null not in (CONFIG_FD, STATUS_FD):
         os.close(null)
     control = socket.socket(fileno=CONTROL_FD)
     # The kernel reaps exited children; Kumo learns of their end through a pidfd and the status pipe.
@@ -149,35 +154,43 @@ def main():
             continue
         pid = os.fork()
         if pid == 0:
-            _child(control, enter, *fds)
+            _child(control, prepare, enter, *fds)
         for fd in fds:
             os.close(fd)
         control.send(b"%d" % pid)
 
 
-def _child(control, enter, config_fd, status_fd, output_fd):
-    """One environment: wait for the configuration, enter the sandbox, run the bootstrap."""
+def _child(control, prepare, enter, config_fd, status_fd, output_fd):
+    """One environment: get ready while parked, then take the configuration, enter the sandbox and
+    run the bootstrap."""
     try:
         import signal
 
         control.close()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(config_fd, CONFIG_FD)
         os.dup2(status_fd, STATUS_FD)
         os.dup2(output_fd, 1)
         os.dup2(output_fd, 2)
-        os.close(3)
-        for fd in (status_fd, output_fd):
+        for fd in (config_fd, status_fd, output_fd):
             os.close(fd)
         stdin = os.open(os.devnull, os.O_RDONLY)
         os.dup2(stdin, 0)
         os.close(stdin)
-        # Parked here until Kumo has an environment for this child.
-        config = _read_line(config_fd)
-        os.close(config_fd)
-        if not config:
+        lines = _Lines(CONFIG_FD)
+        # An empty line once Kumo has moved this process into the environment's cgroups, so that
+        # every process of the environment is accounted there.
+        if not lines.next():
             os._exit(0)  # Kumo dropped the parked child
+        # Namespaces, init and the runtime's process, ahead of demand. Returns only in the latter.
+        prepare()
+        # Parked here until Kumo has an environment for this child.
+        config = lines.next()
+        os.close(CONFIG_FD)
+        if not config:
+            os._exit(0)
         environment = bootstrap.JsonCodec().loads(config)["environment"]
-        # Returns only in the environment's runtime process, sealed in its sandbox.
+        # Seals this process in its sandbox (root, uid, seccomp); a failure ends it.
         enter(config, len(config))
         os.environ.clear()
         os.environ.update(environment)
@@ -196,13 +209,20 @@ def _child(control, enter, config_fd, status_fd, output_fd):
     os._exit(0)
 
 
-def _read_line(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        if chunk.endswith(b"\n"):
-            break
-    return b"".join(chunks)
+class _Lines:
+    """Lines from a pipe, one at a time: the go-ahead and the configuration may arrive together."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buffer = b""
+
+    def next(self):
+        """The next line with its newline; what is left at end of file; b"" after that."""
+        while b"\n" not in self.buffer:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                line, self.buffer = self.buffer, b""
+                return line
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"

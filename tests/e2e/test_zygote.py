@@ -63,8 +63,9 @@ def test_functions_forked_from_the_zygote_share_nothing(kumo, make_function):
     before = environments(kumo, zygote["program"])
     first = make_function(PROBE, Environment={"Variables": {"MARK": "first"}})
     second = make_function(PROBE, Environment={"Variables": {"MARK": "second"}})
-    one = first.invoke({}).payload
-    two = second.invoke({}).payload
+    one_result, two_result = first.invoke({}), second.invoke({})
+    assert one_result.function_error is None and two_result.function_error is None, (one_result, two_result)
+    one, two = one_result.payload, two_result.payload
     assert environments(kumo, zygote["program"]) >= before + 2, "both cold starts come from the zygote"
     assert one["preloaded"] and two["preloaded"]
     assert one["mark"] == "first" and two["mark"] == "second"
@@ -101,7 +102,7 @@ def test_a_forked_environment_reports_how_its_runtime_ended(kumo, make_function)
     before = environments(kumo, zygote["program"])
     function = make_function("import os\n\ndef handler(event, context):\n    os._exit(3)\n")
     crashed = function.invoke({})
-    assert environments(kumo, zygote["program"]) > before
+    assert environments(kumo, zygote["program"]) > before, crashed
     assert crashed.payload["errorType"] == "Runtime.ExitError"
     assert "exit status 3" in crashed.payload["errorMessage"]
 

@@ -25,8 +25,8 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 
 use crate::config::{
-    Identity, LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT,
-    STATUS_FD,
+    Identity, LaunchConfig, NamespaceConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND,
+    SETUP_FAILED_EXIT, STATUS_FD,
 };
 use crate::syscalls::{Linux, Syscalls};
 use crate::{mounts, namespaces, rlimits, seccomp};
@@ -56,17 +56,30 @@ pub fn main() -> ExitCode {
     unreachable!("the launcher execs or exits")
 }
 
-/// Enters the sandbox described by `config` (JSON) from a zygote's freshly forked child, whose
-/// fd 4 is its status pipe: the same steps as the launcher's, except that the runtime process,
-/// instead of exec'ing a program, returns here and goes on running the zygote's code. Returns only
-/// in that process; the others (the relay, init) never return.
-pub fn enter_from_zygote(config: &[u8]) {
+/// Prepares a zygote's parked child (its status pipe at fd 4, its configuration pipe at fd 3),
+/// before it knows its function: new pid, ipc, uts and mount namespaces, init, and the runtime's
+/// process, so that no fork remains on a cold start's path. Returns only in the runtime's process
+/// (pid 2 of the new namespace), which then waits for its configuration and calls
+/// [`enter_from_zygote`]; this process stays the relay and init stays init, neither returns.
+pub fn prepare_from_zygote() {
     // SAFETY: prctl with integer arguments. The zygote's child dies with the zygote, which dies with Kumo.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
         fail("namespaces", last_error());
     }
+    let namespaces = NamespaceConfig { hostname: String::new(), user: None, mount_only: false };
+    if let Err(error) = namespaces::enter(&Linux, &namespaces) {
+        fail("namespaces", error);
+    }
+    fork_init(None, Finish::Return);
+}
+
+/// Seals a prepared runtime process (see [`prepare_from_zygote`]) as `config` (JSON) describes:
+/// host name, root (in place: code, layers, `/tmp`, `/proc`; `/.kumo` detached), rlimits, uid,
+/// `no_new_privs`, seccomp. Then returns, and the process goes on running the zygote's code.
+pub fn enter_from_zygote(config: &[u8]) {
     let config: LaunchConfig = serde_json::from_slice(config).unwrap_or_else(|error| fail("config", error));
-    run(&config, Finish::Return);
+    set_up_root(&config);
+    start_runtime(&config, Finish::Return);
 }
 
 /// What the runtime's process does once it is sealed.
@@ -136,6 +149,14 @@ fn run(config: &LaunchConfig, finish: Finish) {
         }
         return start_runtime(config, finish);
     }
+    fork_init(Some(config), finish);
+}
+
+/// Forks init, pid 1 of the new pid namespace; this process becomes the relay. With a
+/// configuration init builds the root and the runtime starts it; without one (a zygote's parked
+/// child) the runtime's process returns, to be sealed later. Returns only with
+/// [`Finish::Return`], in the runtime's process.
+fn fork_init(config: Option<&LaunchConfig>, finish: Finish) {
     let (relay_read, relay_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
     let (alive_read, alive_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
     // SAFETY: the launcher is single-threaded, so the child may keep using the allocator.
@@ -149,9 +170,15 @@ fn run(config: &LaunchConfig, finish: Finish) {
         init_pid => {
             drop(relay_write);
             drop(alive_read);
-            if finish == Finish::Exec {
-                // SAFETY: the launcher has nothing more to report; init and the runtime hold copies.
-                unsafe { libc::close(STATUS_FD) };
+            // SAFETY: closes descriptors this process no longer uses. The launcher has nothing more
+            // to report (init and the runtime hold copies of the status pipe); a zygote's relay
+            // reports the runtime's end, but never reads a configuration.
+            unsafe {
+                if finish == Finish::Exec {
+                    libc::close(STATUS_FD);
+                } else {
+                    libc::close(CONFIG_FD);
+                }
             }
             relay(init_pid, relay_read, alive_write, finish)
         }
@@ -238,8 +265,7 @@ fn die_by_signal(signal: libc::c_int) -> ! {
 /// Pid 1 of the new pid namespace: builds the root, starts the runtime, reaps orphans, and
 /// reports the runtime's end to the launcher. Its own exit tears the namespace down.
 /// Returns only with [`Finish::Return`], in the runtime's process.
-fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd, finish: Finish) {
-    let sys = Linux;
+fn init(config: Option<&LaunchConfig>, relay_write: OwnedFd, alive_read: OwnedFd, finish: Finish) {
     // SAFETY: prctl with integer arguments; getppid cannot tell whether the launcher is gone
     // (it lives outside this pid namespace), so the alive pipe is checked instead.
     unsafe {
@@ -251,15 +277,8 @@ fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd, finish
             libc::_exit(SETUP_FAILED_EXIT);
         }
     }
-    if let Some(namespace_config) = &config.namespaces {
-        if let Err(error) = namespaces::set_hostname(&sys, namespace_config) {
-            fail("namespaces", format!("sethostname: {error}"));
-        }
-    }
-    if let Some(plan) = &config.mounts {
-        if let Err(error) = mounts::apply(&sys, plan) {
-            fail("mounts", error);
-        }
+    if let Some(config) = config {
+        set_up_root(config);
     }
     // SAFETY: single-threaded; see `run`.
     let runtime = match unsafe { libc::fork() } {
@@ -267,13 +286,23 @@ fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd, finish
         0 => {
             drop(relay_write);
             drop(alive_read);
-            // Returns only in a zygote's runtime, which goes back to the zygote's code.
-            return start_runtime(config, finish);
+            // Returns only in a zygote's runtime, which goes back to the zygote's code (sealed
+            // now, or later by `enter_from_zygote` when there is no configuration yet).
+            if let Some(config) = config {
+                start_runtime(config, finish);
+            }
+            return;
         }
         pid => pid,
     };
-    // SAFETY: init reports nothing itself from here on; only the runtime may still fail setup.
-    unsafe { libc::close(STATUS_FD) };
+    // SAFETY: init reports nothing itself from here on; only the runtime may still fail setup,
+    // and only the runtime reads a zygote child's configuration.
+    unsafe {
+        libc::close(STATUS_FD);
+        if finish == Finish::Return {
+            libc::close(CONFIG_FD);
+        }
+    }
     loop {
         let (waited, status) = wait_for(-1);
         if waited == runtime || waited == -1 {
@@ -283,6 +312,21 @@ fn init(config: &LaunchConfig, relay_write: OwnedFd, alive_read: OwnedFd, finish
                 libc::write(std::os::fd::AsRawFd::as_raw_fd(&relay_write), message.as_ptr().cast(), 2);
                 libc::_exit(0)
             }
+        }
+    }
+}
+
+/// The host name and the root of `config`, in the environment's namespaces.
+fn set_up_root(config: &LaunchConfig) {
+    let sys = Linux;
+    if let Some(namespace_config) = &config.namespaces {
+        if let Err(error) = namespaces::set_hostname(&sys, namespace_config) {
+            fail("namespaces", format!("sethostname: {error}"));
+        }
+    }
+    if let Some(plan) = &config.mounts {
+        if let Err(error) = mounts::apply(&sys, plan) {
+            fail("mounts", error);
         }
     }
 }

@@ -202,19 +202,19 @@ impl ParkedPool {
                 let forked = zygote.fork(config, status_fd, raw(&child_output))?;
                 let t2 = t0.elapsed();
                 drop((fds, child_output));
-                let parked = ParkedLauncher {
+                let mut parked = ParkedLauncher {
                     process: EnvProcess::Forked(forked.clone()),
                     writer,
                     status,
                     output,
                     cgroup: cgroup.clone(),
                 };
-                // The child cannot join its cgroups itself (the zygote's root does not show them).
-                for procs in &procs {
-                    if let Err(error) = std::fs::write(procs, forked.pid().to_string()) {
-                        forked.kill();
-                        return Err(error);
-                    }
+                // The child cannot join its cgroups itself (the zygote's root does not show them);
+                // it waits for the go-ahead before it starts the environment's other processes.
+                let joined = procs.iter().try_for_each(|procs| std::fs::write(procs, forked.pid().to_string()));
+                if let Err(error) = joined.and_then(|()| parked.writer.release()) {
+                    forked.kill();
+                    return Err(error);
                 }
                 tracing::debug!(?t1, ?t2, t3 = ?t0.elapsed(), "parked a zygote child");
                 Ok(parked)

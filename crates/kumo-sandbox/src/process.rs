@@ -73,6 +73,12 @@ pub struct ConfigWriter(std::fs::File);
 const CONFIG_PIPE_BYTES: usize = 1024 * 1024;
 
 impl ConfigWriter {
+    /// Sends an empty line: the go-ahead a zygote's parked child waits for once it is in its
+    /// cgroups.
+    pub(crate) fn release(&mut self) -> std::io::Result<()> {
+        self.0.write_all(b"\n")
+    }
+
     /// Sends the environment's configuration; the launcher proceeds as soon as it has it.
     pub fn send(mut self, config: &LaunchConfig) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(config).map_err(std::io::Error::other)?;
