@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::cgroups::{CpuQuota, EnvironmentCgroup};
 use crate::config::SetupFailure;
 use crate::logs::{LogLine, OutputPipe};
-use crate::parking::{EnvProcess, Killer};
+use crate::parking::{EnvProcess, Killer, ParkedPool};
 use crate::process::{self, StatusReader};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
 use crate::runtimes::LaunchPlan;
@@ -135,6 +135,29 @@ pub struct ExecutionEnvironment {
 impl ExecutionEnvironment {
     /// Starts the runtime and waits until it asks for its first event (end of Init).
     pub async fn start(spec: &EnvironmentSpec) -> Result<Self, InitFailure> {
+        let (failure, zygote) = match Self::start_once(spec).await {
+            Ok(environment) => return Ok(environment),
+            Err(failed) => failed,
+        };
+        let killed = failure.error_type == "Runtime.ExitError"
+            && matches!(&failure.detail, InitErrorDetail::Platform(message) if message.ends_with("signal: killed"));
+        let Some(zygote) = zygote.filter(|_| killed) else { return Err(failure) };
+        // A zygote's death reaches its children first (parent-death signal), Kumo a moment later.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while zygote.is_alive() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if zygote.is_alive() {
+            return Err(failure);
+        }
+        // The environment died with its zygote: a platform failure, not the function's. Once
+        // more, the exec way until a new zygote is ready.
+        tracing::warn!("an environment died with its zygote while starting; starting it again");
+        Self::start_once(spec).await.map_err(|(failure, _)| failure)
+    }
+
+    /// One attempt; a failure also names the zygote the environment came from, if any.
+    async fn start_once(spec: &EnvironmentSpec) -> Result<Self, (InitFailure, Option<Arc<ParkedPool>>)> {
         let started = Instant::now();
         let failure = |message: String, init_duration: Duration| InitFailure {
             error_type: "Runtime.Unknown".to_string(),
@@ -144,15 +167,15 @@ impl ExecutionEnvironment {
         };
         let runtime_api = RuntimeApiServer::start()
             .await
-            .map_err(|e| failure(format!("cannot open the Runtime API: {e}"), started.elapsed()))?;
+            .map_err(|e| (failure(format!("cannot open the Runtime API: {e}"), started.elapsed()), None))?;
         let mut environment = spec.environment.clone();
         environment.insert("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api.address().to_string());
         let sandbox = Arc::clone(&spec.sandbox);
         let _starting = sandbox.starting();
         let launched = sandbox
             .launch(&spec.plan, &environment, &spec.code_dir, spec.memory_mb, spec.ephemeral_mb)
-            .map_err(|message| failure(message, started.elapsed()))?;
-        let Launched { process, output, status, cgroup } = launched;
+            .map_err(|message| (failure(message, started.elapsed()), None))?;
+        let Launched { process, output, status, cgroup, zygote } = launched;
         let pid = process.pid();
         let killer = process.killer();
         let (exited, exit_task) = Self::watch_exit(process, status);
@@ -192,7 +215,7 @@ impl ExecutionEnvironment {
                 let init_duration = started.elapsed();
                 environment.shutdown();
                 let log_lines = environment.output.drain().await;
-                Err(InitFailure { error_type, detail, log_lines, init_duration })
+                Err((InitFailure { error_type, detail, log_lines, init_duration }, zygote))
             }
         }
     }

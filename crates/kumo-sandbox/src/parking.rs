@@ -137,6 +137,11 @@ impl ParkedPool {
         }
     }
 
+    /// Whether its source can still start processes (a zygote that died cannot).
+    pub(crate) fn is_alive(&self) -> bool {
+        self.zygote().is_none_or(Zygote::is_alive)
+    }
+
     /// Sets how many to keep parked.
     pub(crate) fn set_target(&self, target: usize) {
         self.target.store(target, Ordering::Relaxed);

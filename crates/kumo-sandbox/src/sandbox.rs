@@ -205,6 +205,8 @@ pub(crate) struct Launched {
     pub status: Option<StatusReader>,
     /// The environment's cgroup.
     pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
+    /// The zygote's pool the process came from, if it did.
+    pub zygote: Option<Arc<ParkedPool>>,
 }
 
 impl Sandbox {
@@ -464,7 +466,13 @@ impl Sandbox {
             let (output, child_output) = output_pipe().map_err(|e| format!("cannot create the output pipe: {e}"))?;
             let child = process::spawn_direct(plan, code_dir, environment, child_output)
                 .map_err(|e| format!("cannot start {}: {e}", plan.program.display()))?;
-            return Ok(Launched { process: EnvProcess::Child(child), output, status: None, cgroup: None });
+            return Ok(Launched {
+                process: EnvProcess::Child(child),
+                output,
+                status: None,
+                cgroup: None,
+                zygote: None,
+            });
         };
         let zygote = self.zygote_for(plan, environment);
         // The code and layers must be below the data dir, which is all of the host a zygote sees.
@@ -477,18 +485,18 @@ impl Sandbox {
             };
             Some((pool, (seen(code_dir)?, layers)))
         });
-        let (parked, code_in_zygote) = match in_zygote {
+        let (parked, code_in_zygote, from_zygote) = match in_zygote {
             Some((pool, code)) => match pool.take(&self.parking()) {
                 Ok(parked) => {
                     pool.refill(&self.parking());
-                    (parked, Some(code))
+                    (parked, Some(code), Some(pool))
                 }
                 Err(error) => {
                     tracing::warn!(%error, "starting the environment without its zygote");
-                    (self.take_launcher()?, None)
+                    (self.take_launcher()?, None, None)
                 }
             },
-            None => (self.take_launcher()?, None),
+            None => (self.take_launcher()?, None, None),
         };
         let ParkedLauncher { process, writer, status, output, cgroup } = parked;
         let configured = (|| {
@@ -511,7 +519,7 @@ impl Sandbox {
             }
             return Err(error);
         }
-        Ok(Launched { process, output, status: Some(status), cgroup })
+        Ok(Launched { process, output, status: Some(status), cgroup, zygote: from_zygote })
     }
 
     fn take_launcher(&self) -> Result<ParkedLauncher, String> {
