@@ -470,13 +470,7 @@ impl Results {
                 String::new(),
             ]);
             if let Some((pss_kb, _)) = run.memory_per_environment() {
-                rows.push([
-                    "  memory per idle environment".into(),
-                    format!("{:.2} MB", pss_kb as f64 / 1024.0),
-                    "PSS of its processes".into(),
-                    String::new(),
-                    String::new(),
-                ]);
+                rows.push(memory_row(pss_kb));
             }
         }
         if let Some(idle) = &self.idle {
@@ -488,13 +482,7 @@ impl Results {
                 result("idle environments held").into(),
             ]);
             if let Some((pss_kb, kumo_kb)) = memory_per_environment(idle.memory, idle.environments) {
-                rows.push([
-                    "  memory per idle environment".into(),
-                    format!("{:.2} MB", pss_kb as f64 / 1024.0),
-                    "PSS of its processes".into(),
-                    String::new(),
-                    String::new(),
-                ]);
+                rows.push(memory_row(pss_kb));
                 rows.push([
                     "  Kumo's own memory per environment".into(),
                     format!("{kumo_kb} kB"),
@@ -733,6 +721,17 @@ impl Results {
             "pass": self.passed(),
         })
     }
+}
+
+/// The row with an idle environment's memory (kB in, MB shown).
+fn memory_row(pss_kb: u64) -> [String; 5] {
+    [
+        "  memory per idle environment".into(),
+        format!("{:.2} MB", pss_kb as f64 / 1024.0),
+        "PSS of its processes".into(),
+        String::new(),
+        String::new(),
+    ]
 }
 
 fn header_row() -> [String; 5] {
