@@ -74,7 +74,7 @@ struct Args {
     /// `python3.x -c pass` runs timed for the process-start floor.
     #[arg(long, default_value_t = 20)]
     python_runs: usize,
-    /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; empty for none). Each
+    /// Bursts of concurrent 0.5 s invocations to run (comma-separated sizes; 0 for none). Each
     /// leaves that many idle environments, whose memory is measured.
     #[arg(long, value_delimiter = ',', default_values_t = vec![100usize, 500])]
     bursts: Vec<usize>,
@@ -165,7 +165,7 @@ fn validate(args: &Args) -> anyhow::Result<Settings> {
         python_minor: minor,
         payload_bytes: args.payload_bytes,
         memory_mb: args.memory,
-        bursts: args.bursts.clone(),
+        bursts: args.bursts.iter().copied().filter(|&count| count > 0).collect(),
         idle_environments: args.idle_environments,
         warm_requests: args.warm_requests,
         duration: Duration::from_secs_f64(args.duration),
