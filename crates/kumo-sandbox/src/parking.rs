@@ -78,10 +78,15 @@ impl Killer {
 /// A process that has been started and has joined its (fresh) cgroups, waiting for its
 /// environment's configuration.
 pub(crate) struct ParkedLauncher {
+    /// The environment's first process.
     pub process: EnvProcess,
+    /// Where its configuration goes.
     pub writer: ConfigWriter,
+    /// What it reports.
     pub status: StatusReader,
+    /// Its output (and later the function's).
     pub output: OutputPipe,
+    /// Its cgroup, already joined.
     pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
 }
 
@@ -118,8 +123,11 @@ pub(crate) struct ParkedPool {
 /// What parking needs from the sandbox: the cgroups, and the count of starting environments.
 #[derive(Debug, Clone)]
 pub(crate) struct ParkingContext {
+    /// The host's cgroups, if any.
     pub cgroups: Option<Arc<dyn CgroupManager>>,
+    /// Removes cgroups once empty.
     pub reaper: Arc<Reaper>,
+    /// Environments between launch and the end of Init.
     pub starting: Arc<AtomicUsize>,
 }
 
@@ -182,7 +190,6 @@ impl ParkedPool {
 
     /// Starts a process in a fresh cgroup; it waits for its configuration.
     fn park(&self, context: &ParkingContext) -> Result<ParkedLauncher, String> {
-        let t0 = std::time::Instant::now();
         let name = uuid::Uuid::new_v4().simple().to_string();
         // cgroupfs lives in memory: creating one is a few syscalls that never wait on a disk.
         let cgroup = match &context.cgroups {
@@ -194,7 +201,6 @@ impl ParkedPool {
             None => None,
         };
         let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
-        let t1 = t0.elapsed();
         let started = output_pipe().and_then(|(output, child_output)| match &self.source {
             Source::Launcher(launcher) => {
                 let (fds, writer, status) = process::prepare_launch(&Prelude { cgroup_procs: procs })?;
@@ -205,7 +211,6 @@ impl ParkedPool {
                 let (fds, writer, status) = process::launch_pipes()?;
                 let (config, status_fd) = fds.raw();
                 let forked = zygote.fork(config, status_fd, raw(&child_output))?;
-                let t2 = t0.elapsed();
                 drop((fds, child_output));
                 let mut parked = ParkedLauncher {
                     process: EnvProcess::Forked(forked.clone()),
@@ -221,7 +226,6 @@ impl ParkedPool {
                     forked.kill();
                     return Err(error);
                 }
-                tracing::debug!(?t1, ?t2, t3 = ?t0.elapsed(), "parked a zygote child");
                 Ok(parked)
             }
         });
