@@ -100,7 +100,7 @@ def handler(event, context):
 "#;
 
 async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<OneFunction>) {
-    let store = Store::open(&dir.join("data")).unwrap();
+    let store = Store::open(&dir.join("data"), "000000000000").unwrap();
     let code = dir.join("code");
     std::fs::create_dir_all(&code).unwrap();
     std::fs::write(code.join("lambda_function.py"), HANDLER).unwrap();

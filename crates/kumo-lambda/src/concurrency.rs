@@ -260,7 +260,10 @@ impl LambdaService {
 
     /// Re-applies reservations and provisioned concurrency after a restart.
     pub fn restore_settings(&self) -> Result<(), AwsError> {
-        for (region, document) in self.store.metadata.all_latest_functions().map_err(internal)? {
+        for (account, region, document) in self.store.metadata.all_latest_functions().map_err(internal)? {
+            if account != self.account {
+                continue;
+            }
             let latest: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
             let name = &latest.configuration.function_name;
             if let Some(reserved) = latest.settings.reserved_concurrency {

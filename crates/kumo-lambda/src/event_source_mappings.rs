@@ -183,7 +183,10 @@ impl LambdaService {
 
     fn save_mapping(&self, region: &str, mapping: &EventSourceMapping) -> Result<(), AwsError> {
         let document = serde_json::to_string(mapping).map_err(internal)?;
-        self.store.metadata.put_event_source_mapping(&mapping.uuid, region, &document).map_err(internal)?;
+        self.store
+            .metadata
+            .put_event_source_mapping(&mapping.uuid, &self.account, region, &document)
+            .map_err(internal)?;
         if let Some(spec) = self.mapping_spec(region, mapping) {
             self.engine.event_sources().apply(spec);
         }
@@ -191,7 +194,7 @@ impl LambdaService {
     }
 
     fn load_mapping(&self, region: &str, uuid: &str) -> Result<EventSourceMapping, AwsError> {
-        let document = self.store.metadata.get_event_source_mapping(uuid, region).map_err(internal)?;
+        let document = self.store.metadata.get_event_source_mapping(uuid, &self.account, region).map_err(internal)?;
         let mut mapping: EventSourceMapping =
             serde_json::from_str(&document.ok_or_else(|| not_found(uuid))?).map_err(internal)?;
         mapping.last_processing_result = match self.engine.event_sources().last_result(uuid) {
@@ -356,8 +359,8 @@ impl LambdaService {
                 None => None,
             };
             let mut mappings = Vec::new();
-            for (region, document) in service.store.metadata.list_event_source_mappings().map_err(internal)? {
-                if region != context.region {
+            for (account, region, document) in service.store.metadata.list_event_source_mappings().map_err(internal)? {
+                if account != service.account || region != context.region {
                     continue;
                 }
                 let mapping: EventSourceMapping = serde_json::from_str(&document).map_err(internal)?;
@@ -378,7 +381,10 @@ impl LambdaService {
 
     /// Starts the pollers of every stored mapping (at start-up, once SQS is connected).
     pub fn restore_event_source_mappings(&self) -> Result<(), AwsError> {
-        for (region, document) in self.store.metadata.list_event_source_mappings().map_err(internal)? {
+        for (account, region, document) in self.store.metadata.list_event_source_mappings().map_err(internal)? {
+            if account != self.account {
+                continue;
+            }
             let mapping: EventSourceMapping = serde_json::from_str(&document).map_err(internal)?;
             if let Some(spec) = self.mapping_spec(&region, &mapping) {
                 self.engine.event_sources().apply(spec);

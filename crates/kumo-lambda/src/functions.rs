@@ -74,7 +74,7 @@ impl LambdaService {
             let alias = latest.settings.aliases.get(version).ok_or_else(|| self.not_found(region, name, qualifier))?;
             return self.load_record(region, name, Some(&alias.function_version));
         }
-        let document = self.store.metadata.get_function(region, name, version).map_err(internal)?;
+        let document = self.store.metadata.get_function(&self.account, region, name, version).map_err(internal)?;
         let document = document.ok_or_else(|| self.not_found(region, name, qualifier))?;
         let record: Arc<FunctionRecord> = Arc::new(serde_json::from_str(&document).map_err(internal)?);
         self.cache_write().insert(cache_key(region, name, version), Arc::clone(&record));
@@ -104,7 +104,7 @@ impl LambdaService {
         let configuration = &record.configuration;
         let (name, version) = (configuration.function_name.clone(), configuration.version.clone());
         let document = serde_json::to_string(&record).map_err(internal)?;
-        self.store.metadata.put_function(region, &name, &version, &document).map_err(internal)?;
+        self.store.metadata.put_function(&self.account, region, &name, &version, &document).map_err(internal)?;
         let record = Arc::new(record);
         self.cache_write().insert(cache_key(region, &name, &version), Arc::clone(&record));
         Ok(record)
@@ -210,7 +210,8 @@ impl LambdaService {
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         self.check_execution_role(&context.account, &role)?;
-        if self.store.metadata.get_function(&context.region, &name, LATEST).map_err(internal)?.is_some() {
+        if self.store.metadata.get_function(&self.account, &context.region, &name, LATEST).map_err(internal)?.is_some()
+        {
             return Err(function_exists(&name));
         }
         let package = self.store_zip(&zip, "CreateFunction", &layers)?;
@@ -271,8 +272,11 @@ impl LambdaService {
             settings: FunctionSettings::default(),
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
-        let inserted =
-            self.store.metadata.insert_function(&context.region, &name, LATEST, &document).map_err(internal)?;
+        let inserted = self
+            .store
+            .metadata
+            .insert_function(&self.account, &context.region, &name, LATEST, &document)
+            .map_err(internal)?;
         if !inserted {
             return Err(function_exists(&name));
         }
@@ -349,7 +353,7 @@ impl LambdaService {
             let rows = service
                 .store
                 .metadata
-                .list_functions(&context.region, LATEST, after.as_deref(), max_items + 1)
+                .list_functions(&service.account, &context.region, LATEST, after.as_deref(), max_items + 1)
                 .map_err(internal)?;
             let more = rows.len() > max_items;
             let mut functions = Vec::with_capacity(max_items);
@@ -530,7 +534,7 @@ impl LambdaService {
                     && service
                         .store
                         .metadata
-                        .delete_function_version(&context.region, &reference.name, version)
+                        .delete_function_version(&service.account, &context.region, &reference.name, version)
                         .map_err(internal)?;
                 if !deleted {
                     return Err(service.not_found(&context.region, &reference.name, Some(version)));
@@ -542,7 +546,11 @@ impl LambdaService {
             if let Ok(latest) = service.load_record(&context.region, &reference.name, None) {
                 service.forget_settings(&context.region, &latest);
             }
-            let deleted = service.store.metadata.delete_function(&context.region, &reference.name).map_err(internal)?;
+            let deleted = service
+                .store
+                .metadata
+                .delete_function(&service.account, &context.region, &reference.name)
+                .map_err(internal)?;
             service
                 .cache_write()
                 .retain(|(region, name, _), _| !(region == &context.region && name == &reference.name));
@@ -569,7 +577,7 @@ impl LambdaService {
                 let rows = service
                     .store
                     .metadata
-                    .list_functions(&context.region, LATEST, after.as_deref(), 1000)
+                    .list_functions(&service.account, &context.region, LATEST, after.as_deref(), 1000)
                     .map_err(internal)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());

@@ -126,7 +126,7 @@ impl LambdaService {
         record: &LayerVersionRecord,
     ) -> Result<(), AwsError> {
         let document = serde_json::to_string(record).map_err(internal)?;
-        self.store.metadata.update_layer_version(region, name, version, &document).map_err(internal)
+        self.store.metadata.update_layer_version(&self.account, region, name, version, &document).map_err(internal)
     }
 
     /// `AddLayerVersionPermission`.

@@ -329,7 +329,7 @@ impl LambdaService {
         name: &str,
         version: u64,
     ) -> Result<Option<LayerVersionRecord>, AwsError> {
-        let document = self.store.metadata.get_layer_version(region, name, version).map_err(internal)?;
+        let document = self.store.metadata.get_layer_version(&self.account, region, name, version).map_err(internal)?;
         document.map(|document| serde_json::from_str(&document).map_err(internal)).transpose()
     }
 
@@ -398,7 +398,11 @@ impl LambdaService {
                 policy: StoredPolicy::default(),
             };
             let document = serde_json::to_string(&record).map_err(internal)?;
-            let version = service.store.metadata.insert_layer_version(region, &name, &document).map_err(internal)?;
+            let version = service
+                .store
+                .metadata
+                .insert_layer_version(&service.account, region, &name, &document)
+                .map_err(internal)?;
             tracing::info!(layer = %name, version, region = %region, "layer version published");
             Ok(service.layer_version_response(region, &name, version, &record))
         })
@@ -454,7 +458,7 @@ impl LambdaService {
         let after = marker.as_deref().map(decode_marker).transpose()?;
         self.blocking(move |service| {
             let region = &context.region;
-            let rows = service.store.metadata.list_layer_versions(region).map_err(internal)?;
+            let rows = service.store.metadata.list_layer_versions(&service.account, region).map_err(internal)?;
             let mut layers: Vec<LayersListItem> = Vec::new();
             for (name, version, document) in rows {
                 if after.as_ref().is_some_and(|after| &name <= after) {
@@ -502,7 +506,7 @@ impl LambdaService {
             let Some(name) = service.local_layer_name(region, &layer_name)? else {
                 return Ok(ListLayerVersionsResponse { layer_versions: Vec::new(), next_marker: None });
             };
-            let rows = service.store.metadata.list_layer_versions(region).map_err(internal)?;
+            let rows = service.store.metadata.list_layer_versions(&service.account, region).map_err(internal)?;
             let mut layer_versions = Vec::new();
             for (row_name, version, document) in rows {
                 if row_name != name || before.is_some_and(|before| version >= before) {
@@ -534,7 +538,12 @@ impl LambdaService {
             let name = service.local_layer_name(region, &layer_name)?;
             let version = check_version_number(version)?;
             if let Some(name) = name {
-                if service.store.metadata.delete_layer_version(region, &name, version).map_err(internal)? {
+                if service
+                    .store
+                    .metadata
+                    .delete_layer_version(&service.account, region, &name, version)
+                    .map_err(internal)?
+                {
                     tracing::info!(layer = %name, version, region = %region, "layer version deleted");
                 }
             }
@@ -545,7 +554,7 @@ impl LambdaService {
 
     /// Bytes of all layer versions stored in a region (their zips).
     pub(crate) fn layers_code_size(&self, region: &str) -> Result<u64, AwsError> {
-        let rows = self.store.metadata.list_layer_versions(region).map_err(internal)?;
+        let rows = self.store.metadata.list_layer_versions(&self.account, region).map_err(internal)?;
         let mut total = 0;
         for (_, _, document) in rows {
             let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;

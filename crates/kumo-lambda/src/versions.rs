@@ -72,7 +72,7 @@ impl LambdaService {
             configuration.description = description;
         }
         let document = serde_json::to_string(&published).map_err(internal)?;
-        if !self.store.metadata.insert_function(region, &name, &version, &document).map_err(internal)? {
+        if !self.store.metadata.insert_function(&self.account, region, &name, &version, &document).map_err(internal)? {
             return Err(AwsError::conflict(format!("Version {version} of function {name} already exists")));
         }
         let mut updated_latest = latest.clone();
@@ -95,8 +95,11 @@ impl LambdaService {
         self.blocking(move |service| {
             let reference = service.function_ref(&context.region, &function_name, None)?;
             service.load_record(&context.region, &reference.name, None)?;
-            let mut rows =
-                service.store.metadata.list_function_versions(&context.region, &reference.name).map_err(internal)?;
+            let mut rows = service
+                .store
+                .metadata
+                .list_function_versions(&service.account, &context.region, &reference.name)
+                .map_err(internal)?;
             rows.sort_by_key(|(version, _)| version_order(version));
             let start = match marker.as_deref() {
                 None => 0,

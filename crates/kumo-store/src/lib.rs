@@ -41,12 +41,13 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the stores under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the stores under `data_dir`; Lambda resources stored before
+    /// accounts existed belong to `default_account`.
+    pub fn open(data_dir: &Path, default_account: &str) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         // Functions run with their code dir as cwd: every path handed out must be absolute.
         let data_dir = &std::fs::canonicalize(data_dir)?;
-        let metadata = MetadataStore::open(&data_dir.join("kumo.sqlite3"))?;
+        let metadata = MetadataStore::open(&data_dir.join("kumo.sqlite3"), default_account)?;
         let blobs = BlobStore::open(data_dir)?;
         Ok(Self { metadata: Arc::new(metadata), blobs: Arc::new(blobs), data_dir: data_dir.to_path_buf() })
     }

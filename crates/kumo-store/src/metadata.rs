@@ -13,11 +13,12 @@ use crate::StoreError;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     name TEXT NOT NULL,
     version TEXT NOT NULL,
     document TEXT NOT NULL,
-    PRIMARY KEY (region, name, version)
+    PRIMARY KEY (account, region, name, version)
 );
 CREATE TABLE IF NOT EXISTS async_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS log_events (
 CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (region, log_group, id);
 CREATE TABLE IF NOT EXISTS event_source_mappings (
     uuid TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     document TEXT NOT NULL
 );
@@ -43,19 +45,30 @@ CREATE TABLE IF NOT EXISTS metering (
     document TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS layers (
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     name TEXT NOT NULL,
     latest_version INTEGER NOT NULL,
-    PRIMARY KEY (region, name)
+    PRIMARY KEY (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS layer_versions (
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     name TEXT NOT NULL,
     version INTEGER NOT NULL,
     document TEXT NOT NULL,
-    PRIMARY KEY (region, name, version)
+    PRIMARY KEY (account, region, name, version)
 );
 ";
+
+/// Tables that were keyed without an account before resources became per account, with the
+/// columns they had then; data dirs from that time are migrated on open.
+const SINGLE_ACCOUNT_TABLES: [(&str, &str); 4] = [
+    ("functions", "region, name, version, document"),
+    ("event_source_mappings", "uuid, region, document"),
+    ("layers", "region, name, latest_version"),
+    ("layer_versions", "region, name, version, document"),
+];
 
 /// An accepted `Event` invocation waiting to run; removed only after it ran.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -191,9 +204,10 @@ pub struct MetadataStore {
 }
 
 impl MetadataStore {
-    /// Opens the database in WAL mode and creates the schema.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)?;
+    /// Opens the database in WAL mode and creates the schema; Lambda resources of a data dir
+    /// from before accounts existed become `default_account`'s.
+    pub fn open(path: &Path, default_account: &str) -> Result<Self, StoreError> {
+        let mut connection = Connection::open(path)?;
         // Only this process opens the database, through this one connection: exclusive locking
         // keeps the WAL index in memory and spares every transaction its file-lock syscalls
         // (they were a tenth of the async queue writer's time). Set before WAL is entered.
@@ -201,7 +215,7 @@ impl MetadataStore {
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        connection.execute_batch(SCHEMA)?;
+        migrate_to_accounts(&mut connection, default_account)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -211,30 +225,50 @@ impl MetadataStore {
     }
 
     /// Inserts or replaces a function version document.
-    pub fn put_function(&self, region: &str, name: &str, version: &str, document: &str) -> Result<(), StoreError> {
+    pub fn put_function(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT OR REPLACE INTO functions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
-            params![region, name, version, document],
+            "INSERT OR REPLACE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account, region, name, version, document],
         )?;
         Ok(())
     }
 
     /// Inserts a function version only if it does not exist; returns whether it was inserted.
-    pub fn insert_function(&self, region: &str, name: &str, version: &str, document: &str) -> Result<bool, StoreError> {
+    pub fn insert_function(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: &str,
+        document: &str,
+    ) -> Result<bool, StoreError> {
         let inserted = self.lock().execute(
-            "INSERT OR IGNORE INTO functions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
-            params![region, name, version, document],
+            "INSERT OR IGNORE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account, region, name, version, document],
         )?;
         Ok(inserted == 1)
     }
 
     /// Reads one function version document.
-    pub fn get_function(&self, region: &str, name: &str, version: &str) -> Result<Option<String>, StoreError> {
+    pub fn get_function(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
             .query_row(
-                "SELECT document FROM functions WHERE region = ?1 AND name = ?2 AND version = ?3",
-                params![region, name, version],
+                "SELECT document FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+                params![account, region, name, version],
                 |row| row.get(0),
             )
             .optional()?)
@@ -243,6 +277,7 @@ impl MetadataStore {
     /// Lists `(name, document)` of one version across functions, ordered by name, after `marker`.
     pub fn list_functions(
         &self,
+        account: &str,
         region: &str,
         version: &str,
         after: Option<&str>,
@@ -250,58 +285,80 @@ impl MetadataStore {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT name, document FROM functions WHERE region = ?1 AND version = ?2 AND name > ?3 ORDER BY name LIMIT ?4",
+            "SELECT name, document FROM functions \
+             WHERE account = ?1 AND region = ?2 AND version = ?3 AND name > ?4 ORDER BY name LIMIT ?5",
         )?;
-        let rows = statement.query_map(params![region, version, after.unwrap_or(""), limit as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
+        let rows = statement
+            .query_map(params![account, region, version, after.unwrap_or(""), limit as i64], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Every stored version of one function as `(version, document)`, unordered.
-    pub fn list_function_versions(&self, region: &str, name: &str) -> Result<Vec<(String, String)>, StoreError> {
+    pub fn list_function_versions(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let connection = self.lock();
-        let mut statement =
-            connection.prepare_cached("SELECT version, document FROM functions WHERE region = ?1 AND name = ?2")?;
-        let rows = statement.query_map(params![region, name], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut statement = connection.prepare_cached(
+            "SELECT version, document FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
+        )?;
+        let rows = statement.query_map(params![account, region, name], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every `$LATEST` document of every region, for start-up work (reservations, provisioning).
-    pub fn all_latest_functions(&self) -> Result<Vec<(String, String)>, StoreError> {
+    /// Every `$LATEST` document of every account and region as `(account, region, document)`,
+    /// for start-up work (reservations, provisioning).
+    pub fn all_latest_functions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let connection = self.lock();
-        let mut statement = connection.prepare("SELECT region, document FROM functions WHERE version = '$LATEST'")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        let mut statement =
+            connection.prepare("SELECT account, region, document FROM functions WHERE version = '$LATEST'")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Deletes one version of a function; returns whether it existed.
-    pub fn delete_function_version(&self, region: &str, name: &str, version: &str) -> Result<bool, StoreError> {
+    pub fn delete_function_version(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<bool, StoreError> {
         let deleted = self.lock().execute(
-            "DELETE FROM functions WHERE region = ?1 AND name = ?2 AND version = ?3",
-            params![region, name, version],
+            "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+            params![account, region, name, version],
         )?;
         Ok(deleted == 1)
     }
 
     /// Stores a new version of a layer under the next number and returns it: numbers count up
     /// per layer name and are never reused, even after every version was deleted.
-    pub fn insert_layer_version(&self, region: &str, name: &str, document: &str) -> Result<u64, StoreError> {
+    pub fn insert_layer_version(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         transaction.execute(
-            "INSERT INTO layers (region, name, latest_version) VALUES (?1, ?2, 1) \
-             ON CONFLICT (region, name) DO UPDATE SET latest_version = latest_version + 1",
-            params![region, name],
+            "INSERT INTO layers (account, region, name, latest_version) VALUES (?1, ?2, ?3, 1) \
+             ON CONFLICT (account, region, name) DO UPDATE SET latest_version = latest_version + 1",
+            params![account, region, name],
         )?;
         let version: i64 = transaction.query_row(
-            "SELECT latest_version FROM layers WHERE region = ?1 AND name = ?2",
-            params![region, name],
+            "SELECT latest_version FROM layers WHERE account = ?1 AND region = ?2 AND name = ?3",
+            params![account, region, name],
             |row| row.get(0),
         )?;
         transaction.execute(
-            "INSERT INTO layer_versions (region, name, version, document) VALUES (?1, ?2, ?3, ?4)",
-            params![region, name, version, document],
+            "INSERT INTO layer_versions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![account, region, name, version, document],
         )?;
         transaction.commit()?;
         Ok(version as u64)
@@ -310,78 +367,103 @@ impl MetadataStore {
     /// Replaces the document of an existing layer version (its policy changed).
     pub fn update_layer_version(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         version: u64,
         document: &str,
     ) -> Result<(), StoreError> {
         self.lock().execute(
-            "UPDATE layer_versions SET document = ?4 WHERE region = ?1 AND name = ?2 AND version = ?3",
-            params![region, name, version as i64, document],
+            "UPDATE layer_versions SET document = ?5 WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+            params![account, region, name, version as i64, document],
         )?;
         Ok(())
     }
 
     /// Reads one layer version document.
-    pub fn get_layer_version(&self, region: &str, name: &str, version: u64) -> Result<Option<String>, StoreError> {
+    pub fn get_layer_version(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: u64,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
             .query_row(
-                "SELECT document FROM layer_versions WHERE region = ?1 AND name = ?2 AND version = ?3",
-                params![region, name, version as i64],
+                "SELECT document FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+                params![account, region, name, version as i64],
                 |row| row.get(0),
             )
             .optional()?)
     }
 
-    /// Every version of every layer of a region as `(name, version, document)`, by name, newest
-    /// version first.
-    pub fn list_layer_versions(&self, region: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
+    /// Every version of every layer of an account's region as `(name, version, document)`, by
+    /// name, newest version first.
+    pub fn list_layer_versions(&self, account: &str, region: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT name, version, document FROM layer_versions WHERE region = ?1 ORDER BY name, version DESC",
+            "SELECT name, version, document FROM layer_versions WHERE account = ?1 AND region = ?2 \
+             ORDER BY name, version DESC",
         )?;
-        let rows =
-            statement.query_map(params![region], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?)))?;
+        let rows = statement
+            .query_map(params![account, region], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Deletes one layer version; returns whether it existed. The layer's numbering stays.
-    pub fn delete_layer_version(&self, region: &str, name: &str, version: u64) -> Result<bool, StoreError> {
+    pub fn delete_layer_version(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: u64,
+    ) -> Result<bool, StoreError> {
         let deleted = self.lock().execute(
-            "DELETE FROM layer_versions WHERE region = ?1 AND name = ?2 AND version = ?3",
-            params![region, name, version as i64],
+            "DELETE FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+            params![account, region, name, version as i64],
         )?;
         Ok(deleted == 1)
     }
 
     /// Inserts or replaces an event source mapping.
-    pub fn put_event_source_mapping(&self, uuid: &str, region: &str, document: &str) -> Result<(), StoreError> {
+    pub fn put_event_source_mapping(
+        &self,
+        uuid: &str,
+        account: &str,
+        region: &str,
+        document: &str,
+    ) -> Result<(), StoreError> {
         self.lock().execute(
-            "INSERT OR REPLACE INTO event_source_mappings (uuid, region, document) VALUES (?1, ?2, ?3)",
-            params![uuid, region, document],
+            "INSERT OR REPLACE INTO event_source_mappings (uuid, account, region, document) VALUES (?1, ?2, ?3, ?4)",
+            params![uuid, account, region, document],
         )?;
         Ok(())
     }
 
-    /// Reads an event source mapping of a region.
-    pub fn get_event_source_mapping(&self, uuid: &str, region: &str) -> Result<Option<String>, StoreError> {
+    /// Reads an event source mapping of an account's region.
+    pub fn get_event_source_mapping(
+        &self,
+        uuid: &str,
+        account: &str,
+        region: &str,
+    ) -> Result<Option<String>, StoreError> {
         Ok(self
             .lock()
             .query_row(
-                "SELECT document FROM event_source_mappings WHERE uuid = ?1 AND region = ?2",
-                params![uuid, region],
+                "SELECT document FROM event_source_mappings WHERE uuid = ?1 AND account = ?2 AND region = ?3",
+                params![uuid, account, region],
                 |row| row.get(0),
             )
             .optional()?)
     }
 
-    /// Every event source mapping as `(region, document)`, ordered by UUID.
-    pub fn list_event_source_mappings(&self) -> Result<Vec<(String, String)>, StoreError> {
+    /// Every event source mapping as `(account, region, document)`, ordered by UUID.
+    pub fn list_event_source_mappings(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let connection = self.lock();
         let mut statement =
-            connection.prepare_cached("SELECT region, document FROM event_source_mappings ORDER BY uuid")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+            connection.prepare_cached("SELECT account, region, document FROM event_source_mappings ORDER BY uuid")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -391,14 +473,20 @@ impl MetadataStore {
     }
 
     /// Deletes every version of a function; returns how many rows went.
-    pub fn delete_function(&self, region: &str, name: &str) -> Result<usize, StoreError> {
-        Ok(self.lock().execute("DELETE FROM functions WHERE region = ?1 AND name = ?2", params![region, name])?)
+    pub fn delete_function(&self, account: &str, region: &str, name: &str) -> Result<usize, StoreError> {
+        Ok(self.lock().execute(
+            "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
+            params![account, region, name],
+        )?)
     }
 
-    /// Counts functions (their `$LATEST`) and sums code size across the account.
-    pub fn function_count(&self) -> Result<u64, StoreError> {
-        let count: i64 =
-            self.lock().query_row("SELECT COUNT(*) FROM functions WHERE version = '$LATEST'", [], |row| row.get(0))?;
+    /// Counts an account's functions (their `$LATEST`) across regions.
+    pub fn function_count(&self, account: &str) -> Result<u64, StoreError> {
+        let count: i64 = self.lock().query_row(
+            "SELECT COUNT(*) FROM functions WHERE account = ?1 AND version = '$LATEST'",
+            params![account],
+            |row| row.get(0),
+        )?;
         Ok(count as u64)
     }
 
@@ -615,9 +703,46 @@ impl MetadataStore {
     }
 }
 
+/// Creates the schema, first moving the Lambda tables of a data dir from before accounts
+/// existed aside and then copying their rows in as `default_account`'s, all in one transaction.
+fn migrate_to_accounts(connection: &mut Connection, default_account: &str) -> Result<(), StoreError> {
+    let transaction = connection.transaction()?;
+    let mut migrated = Vec::new();
+    for (table, columns) in SINGLE_ACCOUNT_TABLES {
+        let exists: bool = transaction.query_row(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            params![table],
+            |row| row.get(0),
+        )?;
+        let has_account: bool = transaction.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = 'account'",
+            params![table],
+            |row| row.get(0),
+        )?;
+        if exists && !has_account {
+            transaction.execute_batch(&format!("ALTER TABLE {table} RENAME TO {table}_single_account"))?;
+            migrated.push((table, columns));
+        }
+    }
+    transaction.execute_batch(SCHEMA)?;
+    for (table, columns) in migrated {
+        transaction.execute(
+            &format!("INSERT INTO {table} (account, {columns}) SELECT ?1, {columns} FROM {table}_single_account"),
+            params![default_account],
+        )?;
+        transaction.execute_batch(&format!("DROP TABLE {table}_single_account"))?;
+        tracing::info!(table, account = default_account, "gave a single-account table's rows to the default account");
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
 
     #[test]
     fn async_events_survive_reopen() {
@@ -633,8 +758,8 @@ mod tests {
             enqueued_ms: 1,
             attempts: 0,
         };
-        let id = MetadataStore::open(&path).unwrap().enqueue_async(&event).unwrap();
-        let reopened = MetadataStore::open(&path).unwrap();
+        let id = MetadataStore::open(&path, A).unwrap().enqueue_async(&event).unwrap();
+        let reopened = MetadataStore::open(&path, A).unwrap();
         assert_eq!(reopened.pending_async().unwrap(), vec![(id, event)]);
         reopened.complete_async(id).unwrap();
         assert!(reopened.pending_async().unwrap().is_empty());
@@ -643,32 +768,81 @@ mod tests {
     #[test]
     fn lists_functions_in_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(&dir.path().join("db")).unwrap();
+        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
         for name in ["c", "a", "b"] {
-            assert!(store.insert_function("us-east-1", name, "$LATEST", "{}").unwrap());
+            assert!(store.insert_function(A, "us-east-1", name, "$LATEST", "{}").unwrap());
         }
-        assert!(!store.insert_function("us-east-1", "a", "$LATEST", "{}").unwrap());
-        let first: Vec<_> = store.list_functions("us-east-1", "$LATEST", None, 2).unwrap();
+        assert!(!store.insert_function(A, "us-east-1", "a", "$LATEST", "{}").unwrap());
+        let first: Vec<_> = store.list_functions(A, "us-east-1", "$LATEST", None, 2).unwrap();
         assert_eq!(first.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(), ["a", "b"]);
-        let rest = store.list_functions("us-east-1", "$LATEST", Some("b"), 2).unwrap();
+        let rest = store.list_functions(A, "us-east-1", "$LATEST", Some("b"), 2).unwrap();
         assert_eq!(rest.len(), 1);
-        assert!(store.list_functions("eu-west-1", "$LATEST", None, 2).unwrap().is_empty());
+        assert!(store.list_functions(A, "eu-west-1", "$LATEST", None, 2).unwrap().is_empty());
     }
 
     #[test]
     fn layer_version_numbers_are_never_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(&dir.path().join("db")).unwrap();
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 1);
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 2);
-        assert_eq!(store.insert_layer_version("eu-west-1", "deps", "d").unwrap(), 1);
-        assert!(store.delete_layer_version("us-east-1", "deps", 1).unwrap());
-        assert!(store.delete_layer_version("us-east-1", "deps", 2).unwrap());
-        assert!(!store.delete_layer_version("us-east-1", "deps", 2).unwrap());
-        assert_eq!(store.insert_layer_version("us-east-1", "deps", "d").unwrap(), 3);
-        let listed = store.list_layer_versions("us-east-1").unwrap();
+        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
+        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "d").unwrap(), 1);
+        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "d").unwrap(), 2);
+        assert_eq!(store.insert_layer_version(A, "eu-west-1", "deps", "d").unwrap(), 1);
+        assert!(store.delete_layer_version(A, "us-east-1", "deps", 1).unwrap());
+        assert!(store.delete_layer_version(A, "us-east-1", "deps", 2).unwrap());
+        assert!(!store.delete_layer_version(A, "us-east-1", "deps", 2).unwrap());
+        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "d").unwrap(), 3);
+        let listed = store.list_layer_versions(A, "us-east-1").unwrap();
         assert_eq!(listed, vec![("deps".to_string(), 3, "d".to_string())]);
-        store.update_layer_version("us-east-1", "deps", 3, "changed").unwrap();
-        assert_eq!(store.get_layer_version("us-east-1", "deps", 3).unwrap().as_deref(), Some("changed"));
+        store.update_layer_version(A, "us-east-1", "deps", 3, "changed").unwrap();
+        assert_eq!(store.get_layer_version(A, "us-east-1", "deps", 3).unwrap().as_deref(), Some("changed"));
+    }
+
+    #[test]
+    fn the_same_names_in_two_accounts_are_two_resources() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
+        assert!(store.insert_function(A, "us-east-1", "f", "$LATEST", "a").unwrap());
+        assert!(store.insert_function(B, "us-east-1", "f", "$LATEST", "b").unwrap());
+        assert_eq!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().as_deref(), Some("b"));
+        assert_eq!(store.list_functions(A, "us-east-1", "$LATEST", None, 10).unwrap(), vec![("f".into(), "a".into())]);
+        assert_eq!(store.function_count(B).unwrap(), 1);
+        assert_eq!(store.delete_function(A, "us-east-1", "f").unwrap(), 1);
+        assert!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().is_some());
+        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "a").unwrap(), 1);
+        assert_eq!(store.insert_layer_version(B, "us-east-1", "deps", "b").unwrap(), 1);
+        assert_eq!(store.list_layer_versions(B, "us-east-1").unwrap(), vec![("deps".into(), 1, "b".into())]);
+    }
+
+    #[test]
+    fn a_single_account_data_dir_becomes_the_default_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        // The schema as it was before accounts existed.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE functions (region TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, \
+             document TEXT NOT NULL, PRIMARY KEY (region, name, version));
+             CREATE TABLE event_source_mappings (uuid TEXT PRIMARY KEY, region TEXT NOT NULL, document TEXT NOT NULL);
+             CREATE TABLE layers (region TEXT NOT NULL, name TEXT NOT NULL, latest_version INTEGER NOT NULL, \
+             PRIMARY KEY (region, name));
+             CREATE TABLE layer_versions (region TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, \
+             document TEXT NOT NULL, PRIMARY KEY (region, name, version));
+             INSERT INTO functions VALUES ('us-east-1', 'f', '$LATEST', 'doc');
+             INSERT INTO event_source_mappings VALUES ('u1', 'us-east-1', 'esm');
+             INSERT INTO layers VALUES ('us-east-1', 'deps', 4);
+             INSERT INTO layer_versions VALUES ('us-east-1', 'deps', 4, 'layer');",
+        )
+        .unwrap();
+        drop(old);
+        for _ in 0..2 {
+            // Opening twice proves the migration runs once and keeps the rows.
+            let store = MetadataStore::open(&path, A).unwrap();
+            assert_eq!(store.get_function(A, "us-east-1", "f", "$LATEST").unwrap().as_deref(), Some("doc"));
+            assert!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().is_none());
+            assert_eq!(store.get_event_source_mapping("u1", A, "us-east-1").unwrap().as_deref(), Some("esm"));
+            assert_eq!(store.get_layer_version(A, "us-east-1", "deps", 4).unwrap().as_deref(), Some("layer"));
+        }
+        let store = MetadataStore::open(&path, A).unwrap();
+        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "next").unwrap(), 5);
     }
 }

@@ -113,7 +113,8 @@ fn init_tracing() {
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
     let data_dir = args.prepare.data_dir.clone();
-    let store = Store::open(&data_dir).with_context(|| format!("opening the data dir {}", data_dir.display()))?;
+    let store = Store::open(&data_dir, &args.account_id)
+        .with_context(|| format!("opening the data dir {}", data_dir.display()))?;
     let packages = std::path::absolute(args.prepare.python_packages())?;
     let prepared = {
         let packages = packages.clone();
