@@ -24,12 +24,17 @@ pub struct RequestContext {
     pub region: String,
     /// Unique id echoed in `x-amzn-RequestId`.
     pub request_id: String,
+    /// The caller's ARN as AWS names it in `AccessDeniedException` messages: the account's root
+    /// or an assumed-role session.
+    pub caller_arn: String,
 }
 
 impl RequestContext {
-    /// A context for the given account and region with a fresh request id.
+    /// A context for the root of the given account in a region, with a fresh request id.
     pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
-        Self { account: account.into(), region: region.into(), request_id: uuid::Uuid::new_v4().to_string() }
+        let account = account.into();
+        let caller_arn = format!("arn:aws:iam::{account}:root");
+        Self { account, region: region.into(), request_id: uuid::Uuid::new_v4().to_string(), caller_arn }
     }
 }
 

@@ -50,7 +50,10 @@ pub fn caller(services: &Services, parts: &Parts) -> Arc<Principal> {
 pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
     let region = credential_scope(parts).map(|(_, _, region, _)| region).filter(|region| !region.is_empty());
     let region = region.unwrap_or_else(|| services.default_region.clone());
-    RequestContext::new(caller(services, parts).account.clone(), region)
+    let caller = caller(services, parts);
+    let mut context = RequestContext::new(caller.account.clone(), region);
+    context.caller_arn.clone_from(&caller.arn);
+    context
 }
 
 impl FromRequestParts<Services> for RequestContextExtractor {

@@ -52,7 +52,7 @@ async fn status(State(services): State<Services>) -> Response {
     let sandbox = engine.runtimes().sandbox();
     Json(serde_json::json!({
         "pools": engine.pool_counts(),
-        "concurrency": engine.concurrency().snapshot(),
+        "concurrency": engine.concurrency().snapshot(services.lambda.default_account()),
         "zygotes": sandbox.zygote_status(),
         "zygotes_unavailable": sandbox.zygotes_unavailable(),
     }))

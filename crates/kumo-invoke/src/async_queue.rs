@@ -113,9 +113,13 @@ impl AsyncQueue {
     async fn process(&self, id: i64, mut event: AsyncEvent, resolver: Arc<dyn FunctionResolver>) {
         let config = {
             let resolver = Arc::clone(&resolver);
-            let (region, name, qualifier) =
-                (event.region.clone(), event.function_name.clone(), event.qualifier.clone());
-            tokio::task::spawn_blocking(move || resolver.async_config(&region, &name, qualifier.as_deref()))
+            let (account, region, name, qualifier) = (
+                self.event_account(&event).to_string(),
+                event.region.clone(),
+                event.function_name.clone(),
+                event.qualifier.clone(),
+            );
+            tokio::task::spawn_blocking(move || resolver.async_config(&account, &region, &name, qualifier.as_deref()))
                 .await
                 .unwrap_or_default()
         };
@@ -229,12 +233,16 @@ impl AsyncQueue {
 
     /// The qualified ARN of the version that ran, as invocation records name it.
     fn executed_arn(&self, event: &AsyncEvent, version: &str) -> String {
-        kumo_core::arn::qualified_function_arn(
-            &event.region,
-            &self.engine.config.account,
-            &event.function_name,
-            version,
-        )
+        kumo_core::arn::qualified_function_arn(&event.region, self.event_account(event), &event.function_name, version)
+    }
+
+    /// The account of an event's function (events queued before accounts existed carry none).
+    fn event_account<'a>(&'a self, event: &'a AsyncEvent) -> &'a str {
+        if event.account.is_empty() {
+            &self.engine.config.account
+        } else {
+            &event.account
+        }
     }
 
     /// Sends a record or failed event to a destination; returns whether it was delivered.
@@ -253,9 +261,14 @@ impl AsyncQueue {
     }
 
     async fn run_once(&self, event: &AsyncEvent, resolver: Arc<dyn FunctionResolver>) -> Attempt {
-        let (region, name, qualifier) = (event.region.clone(), event.function_name.clone(), event.qualifier.clone());
+        let (account, region, name, qualifier) = (
+            self.event_account(event).to_string(),
+            event.region.clone(),
+            event.function_name.clone(),
+            event.qualifier.clone(),
+        );
         let resolved =
-            tokio::task::spawn_blocking(move || resolver.resolve(&region, &name, qualifier.as_deref())).await;
+            tokio::task::spawn_blocking(move || resolver.resolve(&account, &region, &name, qualifier.as_deref())).await;
         let function = match resolved {
             Ok(Ok(function)) => function,
             Ok(Err(error)) if error.status == 404 => return Attempt::Gone(error),

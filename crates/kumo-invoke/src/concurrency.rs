@@ -1,4 +1,4 @@
-//! Concurrency limits as Lambda applies them, per region: a function with reserved
+//! Concurrency limits as Lambda applies them, per account and region: a function with reserved
 //! concurrency R runs at most R invocations at once; all other functions share what is left of
 //! the account limit (the unreserved pool). A throttled invocation fails with
 //! `TooManyRequestsException` and AWS's `Reason`.
@@ -8,16 +8,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use kumo_core::AwsError;
 
-type FunctionKey = (String, String);
+/// `(account, region, function name)`.
+type FunctionKey = (String, String, String);
 
 #[derive(Default)]
 struct State {
     reserved: HashMap<FunctionKey, u32>,
     in_flight: HashMap<FunctionKey, u32>,
-    unreserved_in_flight: HashMap<String, u32>,
+    /// By `(account, region)`.
+    unreserved_in_flight: HashMap<(String, String), u32>,
 }
 
-/// The account's concurrency book-keeping.
+/// Every account's concurrency book-keeping.
 pub struct ConcurrencyLimits {
     account_limit: u32,
     state: Mutex<State>,
@@ -31,7 +33,7 @@ pub struct ConcurrencyPermit {
 }
 
 impl ConcurrencyLimits {
-    /// Limits for an account allowed `account_limit` concurrent executions per region.
+    /// Limits for accounts each allowed `account_limit` concurrent executions per region.
     pub fn new(account_limit: u32) -> Arc<Self> {
         Arc::new(Self { account_limit, state: Mutex::new(State::default()) })
     }
@@ -47,8 +49,8 @@ impl ConcurrencyLimits {
     }
 
     /// Sets or clears a function's reserved concurrency.
-    pub fn set_reserved(&self, region: &str, name: &str, reserved: Option<u32>) {
-        let key = (region.to_string(), name.to_string());
+    pub fn set_reserved(&self, account: &str, region: &str, name: &str, reserved: Option<u32>) {
+        let key = (account.to_string(), region.to_string(), name.to_string());
         let mut state = self.state();
         match reserved {
             Some(value) => state.reserved.insert(key, value),
@@ -56,24 +58,24 @@ impl ConcurrencyLimits {
         };
     }
 
-    /// Sum of reservations in a region, except `excluded` (the function being changed).
-    pub fn reserved_total(&self, region: &str, excluded: Option<&str>) -> u32 {
+    /// Sum of an account's reservations in a region, except `excluded` (the function being changed).
+    pub fn reserved_total(&self, account: &str, region: &str, excluded: Option<&str>) -> u32 {
         self.state()
             .reserved
             .iter()
-            .filter(|((r, name), _)| r == region && Some(name.as_str()) != excluded)
+            .filter(|((a, r, name), _)| a == account && r == region && Some(name.as_str()) != excluded)
             .map(|(_, value)| *value)
             .sum()
     }
 
-    /// The unreserved pool of a region.
-    pub fn unreserved(&self, region: &str) -> u32 {
-        self.account_limit.saturating_sub(self.reserved_total(region, None))
+    /// The unreserved pool of an account's region.
+    pub fn unreserved(&self, account: &str, region: &str) -> u32 {
+        self.account_limit.saturating_sub(self.reserved_total(account, region, None))
     }
 
     /// Takes a slot for one invocation of `name`, or says why it is throttled.
-    pub fn acquire(self: &Arc<Self>, region: &str, name: &str) -> Result<ConcurrencyPermit, AwsError> {
-        let key = (region.to_string(), name.to_string());
+    pub fn acquire(self: &Arc<Self>, account: &str, region: &str, name: &str) -> Result<ConcurrencyPermit, AwsError> {
+        let key = (account.to_string(), region.to_string(), name.to_string());
         let mut state = self.state();
         let reserved = state.reserved.get(&key).copied();
         let running = state.in_flight.get(&key).copied().unwrap_or(0);
@@ -86,10 +88,14 @@ impl ConcurrencyLimits {
             }
             Some(_) => {}
             None => {
-                let reserved_total: u32 =
-                    state.reserved.iter().filter(|((r, _), _)| r == region).map(|(_, value)| *value).sum();
+                let reserved_total: u32 = state
+                    .reserved
+                    .iter()
+                    .filter(|((a, r, _), _)| a == account && r == region)
+                    .map(|(_, value)| *value)
+                    .sum();
                 let pool = self.account_limit.saturating_sub(reserved_total);
-                let shared = state.unreserved_in_flight.entry(region.to_string()).or_insert(0);
+                let shared = state.unreserved_in_flight.entry((account.to_string(), region.to_string())).or_insert(0);
                 if *shared >= pool {
                     return Err(AwsError::too_many_requests("Rate Exceeded.", "ConcurrentInvocationLimitExceeded"));
                 }
@@ -100,24 +106,38 @@ impl ConcurrencyLimits {
         Ok(ConcurrencyPermit { limits: Arc::clone(self), key, reserved: reserved.is_some() })
     }
 
-    /// Everything the status endpoint shows: limits, reservations and what runs now.
-    pub fn snapshot(&self) -> serde_json::Value {
+    /// Everything the status endpoint shows: limits, reservations and what runs now. Keys are
+    /// `region/name`, prefixed with `account/` for accounts other than `default_account`.
+    pub fn snapshot(&self, default_account: &str) -> serde_json::Value {
         let state = self.state();
-        let reserved: std::collections::BTreeMap<String, u32> =
-            state.reserved.iter().map(|((region, name), value)| (format!("{region}/{name}"), *value)).collect();
-        let running: std::collections::BTreeMap<String, u32> =
-            state.in_flight.iter().map(|((region, name), value)| (format!("{region}/{name}"), *value)).collect();
+        let key = |account: &str, rest: String| {
+            if account == default_account {
+                rest
+            } else {
+                format!("{account}/{rest}")
+            }
+        };
+        let by_function = |map: &HashMap<FunctionKey, u32>| -> std::collections::BTreeMap<String, u32> {
+            map.iter()
+                .map(|((account, region, name), value)| (key(account, format!("{region}/{name}")), *value))
+                .collect()
+        };
+        let unreserved: std::collections::BTreeMap<String, u32> = state
+            .unreserved_in_flight
+            .iter()
+            .map(|((account, region), value)| (key(account, region.clone()), *value))
+            .collect();
         serde_json::json!({
             "account_limit_per_region": self.account_limit,
-            "reserved": reserved,
-            "running": running,
-            "unreserved_running": state.unreserved_in_flight,
+            "reserved": by_function(&state.reserved),
+            "running": by_function(&state.in_flight),
+            "unreserved_running": unreserved,
         })
     }
 
     /// Invocations running now for one function.
-    pub fn in_flight(&self, region: &str, name: &str) -> u32 {
-        self.state().in_flight.get(&(region.to_string(), name.to_string())).copied().unwrap_or(0)
+    pub fn in_flight(&self, account: &str, region: &str, name: &str) -> u32 {
+        self.state().in_flight.get(&(account.to_string(), region.to_string(), name.to_string())).copied().unwrap_or(0)
     }
 }
 
@@ -131,7 +151,8 @@ impl Drop for ConcurrencyPermit {
             }
         }
         if !self.reserved {
-            if let Some(shared) = state.unreserved_in_flight.get_mut(&self.key.0) {
+            let (account, region, _) = &self.key;
+            if let Some(shared) = state.unreserved_in_flight.get_mut(&(account.clone(), region.clone())) {
                 *shared = shared.saturating_sub(1);
             }
         }
@@ -142,38 +163,51 @@ impl Drop for ConcurrencyPermit {
 mod tests {
     use super::*;
 
+    const A: &str = "111111111111";
+
     #[test]
     fn reserved_functions_are_capped_at_their_reservation() {
         let limits = ConcurrencyLimits::new(10);
-        limits.set_reserved("us-east-1", "f", Some(2));
-        let first = limits.acquire("us-east-1", "f").unwrap();
-        let _second = limits.acquire("us-east-1", "f").unwrap();
-        let third = limits.acquire("us-east-1", "f").err().unwrap();
+        limits.set_reserved(A, "us-east-1", "f", Some(2));
+        let first = limits.acquire(A, "us-east-1", "f").unwrap();
+        let _second = limits.acquire(A, "us-east-1", "f").unwrap();
+        let third = limits.acquire(A, "us-east-1", "f").err().unwrap();
         assert_eq!(third.reason.as_deref(), Some("ReservedFunctionConcurrentInvocationLimitExceeded"));
         assert_eq!(third.status, 429);
         drop(first);
-        assert!(limits.acquire("us-east-1", "f").is_ok());
+        assert!(limits.acquire(A, "us-east-1", "f").is_ok());
     }
 
     #[test]
     fn zero_reserved_throttles_everything() {
         let limits = ConcurrencyLimits::new(10);
-        limits.set_reserved("us-east-1", "f", Some(0));
-        assert!(limits.acquire("us-east-1", "f").is_err());
-        assert!(limits.acquire("us-east-1", "g").is_ok());
+        limits.set_reserved(A, "us-east-1", "f", Some(0));
+        assert!(limits.acquire(A, "us-east-1", "f").is_err());
+        assert!(limits.acquire(A, "us-east-1", "g").is_ok());
     }
 
     #[test]
     fn unreserved_functions_share_what_reservations_leave() {
         let limits = ConcurrencyLimits::new(3);
-        limits.set_reserved("us-east-1", "reserved", Some(2));
-        assert_eq!(limits.unreserved("us-east-1"), 1);
-        let held = limits.acquire("us-east-1", "a").unwrap();
-        let throttled = limits.acquire("us-east-1", "b").err().unwrap();
+        limits.set_reserved(A, "us-east-1", "reserved", Some(2));
+        assert_eq!(limits.unreserved(A, "us-east-1"), 1);
+        let held = limits.acquire(A, "us-east-1", "a").unwrap();
+        let throttled = limits.acquire(A, "us-east-1", "b").err().unwrap();
         assert_eq!(throttled.reason.as_deref(), Some("ConcurrentInvocationLimitExceeded"));
-        assert!(limits.acquire("eu-west-1", "b").is_ok(), "regions have their own limit");
+        assert!(limits.acquire(A, "eu-west-1", "b").is_ok(), "regions have their own limit");
         drop(held);
-        assert!(limits.acquire("us-east-1", "b").is_ok());
-        assert_eq!(limits.in_flight("us-east-1", "b"), 0);
+        assert!(limits.acquire(A, "us-east-1", "b").is_ok());
+        assert_eq!(limits.in_flight(A, "us-east-1", "b"), 0);
+    }
+
+    #[test]
+    fn each_account_has_its_own_limit_and_reservations() {
+        let limits = ConcurrencyLimits::new(1);
+        let held = limits.acquire(A, "us-east-1", "f").unwrap();
+        assert!(limits.acquire(A, "us-east-1", "g").is_err());
+        assert!(limits.acquire("222222222222", "us-east-1", "f").is_ok(), "another account has its own pool");
+        limits.set_reserved(A, "us-east-1", "r", Some(1));
+        assert_eq!(limits.unreserved("222222222222", "us-east-1"), 1);
+        drop(held);
     }
 }

@@ -94,6 +94,7 @@ mod tests {
     fn records_look_like_aws() {
         let event = AsyncEvent {
             request_id: "r-1".into(),
+            account: "000000000000".into(),
             region: "us-east-1".into(),
             function_name: "f".into(),
             qualifier: None,

@@ -54,11 +54,17 @@ impl FunctionVersion {
 /// Resolves a function reference to a runnable version; implemented by the Lambda service so
 /// the engine can run queued async events after a restart.
 pub trait FunctionResolver: Send + Sync + 'static {
-    /// The version `qualifier` (or `$LATEST`) of function `name` in `region`.
-    fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError>;
+    /// The version `qualifier` (or `$LATEST`) of `account`'s function `name` in `region`.
+    fn resolve(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionVersion, AwsError>;
 
     /// How async invocations of that function are retried and where their outcome goes.
-    fn async_config(&self, _region: &str, _name: &str, _qualifier: Option<&str>) -> crate::AsyncConfig {
+    fn async_config(&self, _account: &str, _region: &str, _name: &str, _qualifier: Option<&str>) -> crate::AsyncConfig {
         crate::AsyncConfig::default()
     }
 }

@@ -76,7 +76,8 @@ pub struct InvokeResponse {
     pub executed_version: String,
 }
 
-type PoolKey = (String, String, String);
+/// `(account, region, function name, version)`.
+type PoolKey = (String, String, String, String);
 
 /// The engine.
 pub struct InvokeEngine {
@@ -202,7 +203,7 @@ impl InvokeEngine {
     }
 
     fn pool_for(&self, function: &FunctionVersion) -> Arc<WarmPool> {
-        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+        let key = pool_key(function);
         let mut pools = self.pools();
         match pools.get(&key) {
             Some(pool) if pool.function.revision == function.revision => Arc::clone(pool),
@@ -217,9 +218,9 @@ impl InvokeEngine {
     }
 
     /// Stops every environment of a function (after delete or update).
-    pub fn retire_function(&self, region: &str, name: &str) {
-        self.pools().retain(|(pool_region, pool_name, _), pool| {
-            let keep = !(pool_region == region && pool_name == name);
+    pub fn retire_function(&self, account: &str, region: &str, name: &str) {
+        self.pools().retain(|(pool_account, pool_region, pool_name, _), pool| {
+            let keep = !(pool_account == account && pool_region == region && pool_name == name);
             if !keep {
                 pool.clear();
             }
@@ -228,8 +229,8 @@ impl InvokeEngine {
     }
 
     /// Stops the environments of one version (after it changed or was deleted).
-    pub fn retire_version(&self, region: &str, name: &str, version: &str) {
-        let key = (region.to_string(), name.to_string(), version.to_string());
+    pub fn retire_version(&self, account: &str, region: &str, name: &str, version: &str) {
+        let key = (account.to_string(), region.to_string(), name.to_string(), version.to_string());
         if let Some(pool) = self.pools().remove(&key) {
             pool.clear();
         }
@@ -237,7 +238,7 @@ impl InvokeEngine {
 
     /// Keeps `requested` environments of a published version initialised (0 removes the target).
     pub fn set_provisioned(&self, function: FunctionVersion, requested: u32) {
-        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+        let key = pool_key(&function);
         {
             let mut targets = self.provisioned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             if requested == 0 {
@@ -254,14 +255,14 @@ impl InvokeEngine {
     }
 
     /// Provisioned environments of a version that are initialised and alive.
-    pub fn provisioned_allocated(&self, region: &str, name: &str, version: &str) -> u32 {
-        let key = (region.to_string(), name.to_string(), version.to_string());
+    pub fn provisioned_allocated(&self, account: &str, region: &str, name: &str, version: &str) -> u32 {
+        let key = (account.to_string(), region.to_string(), name.to_string(), version.to_string());
         self.pools().get(&key).map_or(0, |pool| pool.provisioned_alive() as u32)
     }
 
     /// Why provisioning a version failed, if it did.
-    pub fn provisioned_failure(&self, region: &str, name: &str, version: &str) -> Option<String> {
-        let key = (region.to_string(), name.to_string(), version.to_string());
+    pub fn provisioned_failure(&self, account: &str, region: &str, name: &str, version: &str) -> Option<String> {
+        let key = (account.to_string(), region.to_string(), name.to_string(), version.to_string());
         self.provisioning_failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).cloned()
     }
 
@@ -270,7 +271,10 @@ impl InvokeEngine {
         let targets: Vec<(FunctionVersion, u32)> =
             self.provisioned.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect();
         for (function, requested) in targets {
-            if self.provisioned_failure(&function.region, &function.name, &function.version).is_some() {
+            if self
+                .provisioned_failure(&function.account, &function.region, &function.name, &function.version)
+                .is_some()
+            {
                 continue;
             }
             let pool = self.pool_for(&function);
@@ -294,7 +298,7 @@ impl InvokeEngine {
                     Ok(Ok(environment)) => pool.add_provisioned(environment),
                     Ok(Err(failure)) => {
                         tracing::warn!(function = %function.name, version = %function.version, error_type = %failure.error_type, "a provisioned environment failed Init");
-                        let key = (function.region.clone(), function.name.clone(), function.version.clone());
+                        let key = pool_key(&function);
                         let reason = format!("FUNCTION_ERROR_INIT_FAILURE: {}", failure.error_type);
                         self.provisioning_failures
                             .lock()
@@ -318,7 +322,15 @@ impl InvokeEngine {
     pub fn pool_counts(&self) -> BTreeMap<String, PoolCounts> {
         self.pools()
             .iter()
-            .map(|((region, name, version), pool)| (format!("{region}/{name}:{version}"), pool.counts()))
+            .map(|((account, region, name, version), pool)| {
+                // The configured account's pools keep the short key scripts already read.
+                let key = if *account == self.config.account {
+                    format!("{region}/{name}:{version}")
+                } else {
+                    format!("{account}/{region}/{name}:{version}")
+                };
+                (key, pool.counts())
+            })
             .collect()
     }
 
@@ -395,7 +407,7 @@ impl InvokeEngine {
     /// Runs one invocation synchronously: picks or starts an environment, runs, logs, meters.
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, AwsError> {
         let function = &request.function;
-        let _permit = self.concurrency.acquire(&function.region, &function.name)?;
+        let _permit = self.concurrency.acquire(&function.account, &function.region, &function.name)?;
         let pool = self.pool_for(function);
         let started_ms = kumo_core::time::now_millis();
         let mut leased = match pool.take_idle() {
@@ -585,4 +597,8 @@ async fn reap_idle(engine: std::sync::Weak<InvokeEngine>) {
             tracing::debug!(reaped, "stopped idle execution environments");
         }
     }
+}
+/// The key of a version's warm pool and provisioned target.
+fn pool_key(function: &FunctionVersion) -> PoolKey {
+    (function.account.clone(), function.region.clone(), function.name.clone(), function.version.clone())
 }

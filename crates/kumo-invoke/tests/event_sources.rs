@@ -86,7 +86,13 @@ impl QueueSource for MemoryQueue {
 struct OneFunction(FunctionVersion);
 
 impl FunctionResolver for OneFunction {
-    fn resolve(&self, _region: &str, _name: &str, _qualifier: Option<&str>) -> Result<FunctionVersion, AwsError> {
+    fn resolve(
+        &self,
+        _account: &str,
+        _region: &str,
+        _name: &str,
+        _qualifier: Option<&str>,
+    ) -> Result<FunctionVersion, AwsError> {
         Ok(self.0.clone())
     }
 }
@@ -139,6 +145,7 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
 fn spec(batch_size: usize, filters: Vec<serde_json::Value>) -> MappingSpec {
     MappingSpec {
         uuid: "m-1".into(),
+        account: "000000000000".into(),
         region: "us-east-1".into(),
         event_source_arn: "arn:aws:sqs:us-east-1:000000000000:q".into(),
         function_name: "drain".into(),

@@ -113,9 +113,16 @@ pub fn pick_version(alias: &AliasRecord) -> String {
 }
 
 impl LambdaService {
-    fn alias_configuration(&self, region: &str, function: &str, name: &str, alias: &AliasRecord) -> AliasConfiguration {
+    fn alias_configuration(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+        name: &str,
+        alias: &AliasRecord,
+    ) -> AliasConfiguration {
         AliasConfiguration {
-            alias_arn: kumo_core::arn::qualified_function_arn(region, &self.account, function, name),
+            alias_arn: kumo_core::arn::qualified_function_arn(region, account, function, name),
             name: name.to_string(),
             function_version: alias.function_version.clone(),
             description: alias.description.clone(),
@@ -125,14 +132,15 @@ impl LambdaService {
         }
     }
 
-    fn alias_not_found(&self, region: &str, function: &str, name: &str) -> AwsError {
-        let arn = kumo_core::arn::qualified_function_arn(region, &self.account, function, name);
+    fn alias_not_found(&self, account: &str, region: &str, function: &str, name: &str) -> AwsError {
+        let arn = kumo_core::arn::qualified_function_arn(region, account, function, name);
         AwsError::not_found(format!("Cannot find alias arn: {arn}"))
     }
 
     /// Checks the version and weights an alias would point at.
     fn check_alias_target(
         &self,
+        account: &str,
         region: &str,
         function: &str,
         version: &str,
@@ -143,7 +151,7 @@ impl LambdaService {
                 "1 validation error detected: Value '{version}' at 'functionVersion' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\$LATEST|[0-9]+)"
             )));
         }
-        self.load_record(region, function, Some(version))?;
+        self.load_record(account, region, function, Some(version))?;
         if weights.len() > 1 {
             return Err(AwsError::invalid_parameter(
                 "Number of items in AdditionalVersionWeights cannot be greater than 1",
@@ -165,20 +173,21 @@ impl LambdaService {
                     "Invalid function version {additional}. Function version {additional} is already included in routing configuration."
                 )));
             }
-            self.load_record(region, function, Some(additional))?;
+            self.load_record(account, region, function, Some(additional))?;
         }
         Ok(())
     }
 
     fn save_aliases(
         &self,
+        account: &str,
         region: &str,
         latest: &FunctionRecord,
         aliases: BTreeMap<String, AliasRecord>,
     ) -> Result<(), AwsError> {
         let mut record = latest.clone();
         record.settings.aliases = aliases;
-        self.save_settings(region, record)?;
+        self.save_settings(account, region, record)?;
         Ok(())
     }
 
@@ -191,7 +200,7 @@ impl LambdaService {
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
             let name = request.name.ok_or_else(|| AwsError::invalid_parameter("Name is a required parameter"))?;
             validate_alias_name(&name)?;
@@ -199,9 +208,9 @@ impl LambdaService {
                 .function_version
                 .ok_or_else(|| AwsError::invalid_parameter("FunctionVersion is a required parameter"))?;
             let weights = request.routing_config.map(|r| r.additional_version_weights).unwrap_or_default();
-            service.check_alias_target(&context.region, &function, &version, &weights)?;
+            service.check_alias_target(&context.account, &context.region, &function, &version, &weights)?;
             if latest.settings.aliases.contains_key(&name) {
-                let arn = kumo_core::arn::qualified_function_arn(&context.region, &service.account, &function, &name);
+                let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, &function, &name);
                 return Err(AwsError::conflict(format!("Alias already exists: {arn}")));
             }
             let alias = AliasRecord {
@@ -210,10 +219,11 @@ impl LambdaService {
                 weights,
                 revision_id: uuid::Uuid::new_v4().to_string(),
             };
-            let configuration = service.alias_configuration(&context.region, &function, &name, &alias);
+            let configuration =
+                service.alias_configuration(&context.account, &context.region, &function, &name, &alias);
             let mut aliases = latest.settings.aliases.clone();
             aliases.insert(name, alias);
-            service.save_aliases(&context.region, &latest, aliases)?;
+            service.save_aliases(&context.account, &context.region, &latest, aliases)?;
             Ok(configuration)
         })
         .await
@@ -227,14 +237,14 @@ impl LambdaService {
         name: String,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = &latest.configuration.function_name;
             let alias = latest
                 .settings
                 .aliases
                 .get(&name)
-                .ok_or_else(|| service.alias_not_found(&context.region, function, &name))?;
-            Ok(service.alias_configuration(&context.region, function, &name, alias))
+                .ok_or_else(|| service.alias_not_found(&context.account, &context.region, function, &name))?;
+            Ok(service.alias_configuration(&context.account, &context.region, function, &name, alias))
         })
         .await
     }
@@ -249,14 +259,14 @@ impl LambdaService {
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
             let mut alias = latest
                 .settings
                 .aliases
                 .get(&name)
                 .cloned()
-                .ok_or_else(|| service.alias_not_found(&context.region, &function, &name))?;
+                .ok_or_else(|| service.alias_not_found(&context.account, &context.region, &function, &name))?;
             if request.revision_id.as_deref().is_some_and(|expected| expected != alias.revision_id) {
                 return Err(AwsError::precondition_failed(
                     "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
@@ -271,12 +281,12 @@ impl LambdaService {
             if let Some(description) = request.description {
                 alias.description = description;
             }
-            service.check_alias_target(&context.region, &function, &alias.function_version, &alias.weights)?;
+            service.check_alias_target(&context.account, &context.region, &function, &alias.function_version, &alias.weights)?;
             alias.revision_id = uuid::Uuid::new_v4().to_string();
-            let configuration = service.alias_configuration(&context.region, &function, &name, &alias);
+            let configuration = service.alias_configuration(&context.account, &context.region, &function, &name, &alias);
             let mut aliases = latest.settings.aliases.clone();
             aliases.insert(name, alias);
-            service.save_aliases(&context.region, &latest, aliases)?;
+            service.save_aliases(&context.account, &context.region, &latest, aliases)?;
             Ok(configuration)
         })
         .await
@@ -291,11 +301,11 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let mut aliases = latest.settings.aliases.clone();
             // AWS answers 204 for an alias that does not exist.
             if aliases.remove(&name).is_some() {
-                service.save_aliases(&context.region, &latest, aliases)?;
+                service.save_aliases(&context.account, &context.region, &latest, aliases)?;
             }
             Ok(())
         })
@@ -313,7 +323,7 @@ impl LambdaService {
     ) -> Result<ListAliasesResponse, AwsError> {
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = &latest.configuration.function_name;
             let matching: Vec<(&String, &AliasRecord)> = latest
                 .settings
@@ -326,7 +336,9 @@ impl LambdaService {
             let aliases: Vec<AliasConfiguration> = matching
                 .into_iter()
                 .take(max_items)
-                .map(|(name, alias)| service.alias_configuration(&context.region, function, name, alias))
+                .map(|(name, alias)| {
+                    service.alias_configuration(&context.account, &context.region, function, name, alias)
+                })
                 .collect();
             let next_marker = more.then(|| aliases.last().map(|a| a.name.clone())).flatten();
             Ok(ListAliasesResponse { aliases, next_marker })
@@ -337,48 +349,54 @@ impl LambdaService {
     /// The `$LATEST` record of an unqualified `FunctionName`.
     pub(crate) fn unqualified_latest(
         &self,
+        account: &str,
         region: &str,
         function_name: &str,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
-        let reference = self.function_ref(region, function_name, None)?;
+        let reference = self.function_ref(account, region, function_name, None)?;
         if reference.qualifier.as_deref().is_some_and(|q| q != LATEST) {
             return Err(AwsError::invalid_parameter("This operation does not take a qualified function name."));
         }
-        self.load_record(region, &reference.name, None)
+        self.load_record(account, region, &reference.name, None)
     }
 
     /// The record an invocation of `qualifier` runs: for an alias, a version picked by weight.
     pub(crate) fn resolve_invocation(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
         match qualifier {
             Some(alias) if is_alias_name(alias) => {
-                let latest = self.load_record(region, name, None)?;
-                let record =
-                    latest.settings.aliases.get(alias).ok_or_else(|| self.not_found(region, name, Some(alias)))?;
-                self.load_record(region, name, Some(&pick_version(record)))
+                let latest = self.load_record(account, region, name, None)?;
+                let record = latest
+                    .settings
+                    .aliases
+                    .get(alias)
+                    .ok_or_else(|| self.not_found(account, region, name, Some(alias)))?;
+                self.load_record(account, region, name, Some(&pick_version(record)))
             }
-            _ => self.load_record(region, name, qualifier),
+            _ => self.load_record(account, region, name, qualifier),
         }
     }
 
     /// [`Self::resolve_invocation`] from the cache only; `None` when something is not cached.
     pub(crate) fn resolve_invocation_cached(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
     ) -> Option<Arc<FunctionRecord>> {
         match qualifier {
             Some(alias) if is_alias_name(alias) => {
-                let latest = self.cached_record(region, name, None)?;
+                let latest = self.cached_record(account, region, name, None)?;
                 let record = latest.settings.aliases.get(alias)?;
-                self.cached_record(region, name, Some(&pick_version(record)))
+                self.cached_record(account, region, name, Some(&pick_version(record)))
             }
-            _ => self.cached_record(region, name, qualifier),
+            _ => self.cached_record(account, region, name, qualifier),
         }
     }
 

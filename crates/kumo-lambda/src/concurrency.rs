@@ -36,9 +36,9 @@ impl LambdaService {
         let value = value as u32;
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
-            let others = limits.reserved_total(&context.region, Some(name));
+            let others = limits.reserved_total(&context.account, &context.region, Some(name));
             if limits.account_limit().saturating_sub(others + value) < MINIMUM_UNRESERVED {
                 return Err(AwsError::invalid_parameter(format!(
                     "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MINIMUM_UNRESERVED}]."
@@ -46,8 +46,8 @@ impl LambdaService {
             }
             let mut record = (*latest).clone();
             record.settings.reserved_concurrency = Some(value);
-            service.save_settings(&context.region, record)?;
-            limits.set_reserved(&context.region, name, Some(value));
+            service.save_settings(&context.account, &context.region, record)?;
+            limits.set_reserved(&context.account, &context.region, name, Some(value));
             Ok(Concurrency { reserved_concurrent_executions: Some(i64::from(value)) })
         })
         .await
@@ -60,7 +60,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<Concurrency, AwsError> {
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             Ok(Concurrency { reserved_concurrent_executions: latest.settings.reserved_concurrency.map(i64::from) })
         })
         .await
@@ -74,11 +74,16 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let mut record = (*latest).clone();
             record.settings.reserved_concurrency = None;
-            service.save_settings(&context.region, record)?;
-            service.engine.concurrency().set_reserved(&context.region, &latest.configuration.function_name, None);
+            service.save_settings(&context.account, &context.region, record)?;
+            service.engine.concurrency().set_reserved(
+                &context.account,
+                &context.region,
+                &latest.configuration.function_name,
+                None,
+            );
             Ok(())
         })
         .await
@@ -88,11 +93,12 @@ impl LambdaService {
     /// for an alias) and the qualifier the configuration is kept under.
     fn provisioned_target(
         &self,
+        account: &str,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
     ) -> Result<(Arc<FunctionRecord>, Arc<FunctionRecord>, String), AwsError> {
-        let reference = self.function_ref(region, function_name, qualifier)?;
+        let reference = self.function_ref(account, region, function_name, qualifier)?;
         let qualifier = reference.qualifier.as_deref().ok_or_else(|| {
             AwsError::invalid_parameter("Qualifier is required: provisioned concurrency applies to a version or alias.")
         })?;
@@ -101,8 +107,8 @@ impl LambdaService {
                 "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
             ));
         }
-        let latest = self.load_record(region, &reference.name, None)?;
-        let version = self.load_record(region, &reference.name, Some(qualifier))?;
+        let latest = self.load_record(account, region, &reference.name, None)?;
+        let version = self.load_record(account, region, &reference.name, Some(qualifier))?;
         Ok((latest, version, qualifier.to_string()))
     }
 
@@ -126,9 +132,9 @@ impl LambdaService {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let (latest, version, key) =
-                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let limits = service.engine.concurrency();
-            let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(|| limits.unreserved(&context.region));
+            let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(|| limits.unreserved(&context.account, &context.region));
             if requested > ceiling {
                 return Err(AwsError::invalid_parameter(format!(
                     "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function ({ceiling})."
@@ -137,8 +143,8 @@ impl LambdaService {
             let last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
             let mut record = (*latest).clone();
             record.settings.provisioned.insert(key, ProvisionedSetting { requested, last_modified: last_modified.clone() });
-            service.save_settings(&context.region, record)?;
-            service.engine.set_provisioned(service.function_version(&context.region, &version), requested);
+            service.save_settings(&context.account, &context.region, record)?;
+            service.engine.set_provisioned(service.function_version(&context.account, &context.region, &version), requested);
             Ok(ProvisionedConcurrencyConfig {
                 function_arn: None,
                 requested_provisioned_concurrent_executions: requested,
@@ -154,13 +160,14 @@ impl LambdaService {
 
     fn provisioned_status(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         version: &str,
         setting: &ProvisionedSetting,
     ) -> ProvisionedConcurrencyConfig {
-        let allocated = self.engine.provisioned_allocated(region, name, version).min(setting.requested);
-        let failure = self.engine.provisioned_failure(region, name, version);
+        let allocated = self.engine.provisioned_allocated(account, region, name, version).min(setting.requested);
+        let failure = self.engine.provisioned_failure(account, region, name, version);
         let status = match (&failure, allocated >= setting.requested) {
             (Some(_), _) => "FAILED",
             (None, true) => "READY",
@@ -186,7 +193,7 @@ impl LambdaService {
     ) -> Result<ProvisionedConcurrencyConfig, AwsError> {
         self.blocking(move |service| {
             let (latest, version, key) =
-                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let number = &version.configuration.version;
             let setting = latest.settings.provisioned.get(&key).ok_or_else(|| {
                 AwsError::new(
@@ -195,7 +202,13 @@ impl LambdaService {
                     "No Provisioned Concurrency Config found for this function",
                 )
             })?;
-            Ok(service.provisioned_status(&context.region, &latest.configuration.function_name, number, setting))
+            Ok(service.provisioned_status(
+                &context.account,
+                &context.region,
+                &latest.configuration.function_name,
+                number,
+                setting,
+            ))
         })
         .await
     }
@@ -207,7 +220,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<ListProvisionedConcurrencyConfigsResponse, AwsError> {
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let configs = latest
                 .settings
@@ -215,12 +228,13 @@ impl LambdaService {
                 .iter()
                 .map(|(qualifier, setting)| {
                     let version = service
-                        .load_record(&context.region, name, Some(qualifier))
+                        .load_record(&context.account, &context.region, name, Some(qualifier))
                         .map_or_else(|_| qualifier.clone(), |record| record.configuration.version.clone());
-                    let mut config = service.provisioned_status(&context.region, name, &version, setting);
+                    let mut config =
+                        service.provisioned_status(&context.account, &context.region, name, &version, setting);
                     config.function_arn = Some(kumo_core::arn::qualified_function_arn(
                         &context.region,
-                        &service.account,
+                        &context.account,
                         name,
                         qualifier,
                     ));
@@ -242,7 +256,7 @@ impl LambdaService {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let (latest, version, key) =
-                service.provisioned_target(&context.region, &function_name, qualifier.as_deref())?;
+                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let mut record = (*latest).clone();
             if record.settings.provisioned.remove(&key).is_none() {
                 return Err(AwsError::new(
@@ -251,8 +265,8 @@ impl LambdaService {
                     "No Provisioned Concurrency Config found for this function",
                 ));
             }
-            service.save_settings(&context.region, record)?;
-            service.engine.set_provisioned(service.function_version(&context.region, &version), 0);
+            service.save_settings(&context.account, &context.region, record)?;
+            service.engine.set_provisioned(service.function_version(&context.account, &context.region, &version), 0);
             Ok(())
         })
         .await
@@ -261,19 +275,16 @@ impl LambdaService {
     /// Re-applies reservations and provisioned concurrency after a restart.
     pub fn restore_settings(&self) -> Result<(), AwsError> {
         for (account, region, document) in self.store.metadata.all_latest_functions().map_err(internal)? {
-            if account != self.account {
-                continue;
-            }
             let latest: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
             let name = &latest.configuration.function_name;
             if let Some(reserved) = latest.settings.reserved_concurrency {
-                self.engine.concurrency().set_reserved(&region, name, Some(reserved));
+                self.engine.concurrency().set_reserved(&account, &region, name, Some(reserved));
             }
             for (version, setting) in &latest.settings.provisioned {
-                match self.load_record(&region, name, Some(version)) {
-                    Ok(record) => {
-                        self.engine.set_provisioned(self.function_version(&region, &record), setting.requested)
-                    }
+                match self.load_record(&account, &region, name, Some(version)) {
+                    Ok(record) => self
+                        .engine
+                        .set_provisioned(self.function_version(&account, &region, &record), setting.requested),
                     Err(error) => tracing::warn!(function = %name, %version, %error, "provisioned version is gone"),
                 }
             }
@@ -282,12 +293,12 @@ impl LambdaService {
     }
 
     /// Drops a deleted function's concurrency settings from the engine.
-    pub(crate) fn forget_settings(&self, region: &str, latest: &FunctionRecord) {
+    pub(crate) fn forget_settings(&self, account: &str, region: &str, latest: &FunctionRecord) {
         let name = &latest.configuration.function_name;
-        self.engine.concurrency().set_reserved(region, name, None);
+        self.engine.concurrency().set_reserved(account, region, name, None);
         for version in latest.settings.provisioned.keys() {
-            if let Ok(record) = self.load_record(region, name, Some(version)) {
-                self.engine.set_provisioned(self.function_version(region, &record), 0);
+            if let Ok(record) = self.load_record(account, region, name, Some(version)) {
+                self.engine.set_provisioned(self.function_version(account, region, &record), 0);
             }
         }
     }

@@ -99,15 +99,16 @@ impl LambdaService {
     /// The `$LATEST` record, the key (`$LATEST`, a version or an alias) and the qualified ARN.
     fn event_invoke_target(
         &self,
+        account: &str,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
     ) -> Result<(Arc<FunctionRecord>, String, String), AwsError> {
-        let reference = self.function_ref(region, function_name, qualifier)?;
-        let latest = self.load_record(region, &reference.name, None)?;
+        let reference = self.function_ref(account, region, function_name, qualifier)?;
+        let latest = self.load_record(account, region, &reference.name, None)?;
         let key = reference.qualifier.unwrap_or_else(|| LATEST.to_string());
-        self.load_record(region, &reference.name, Some(&key))?;
-        let arn = kumo_core::arn::qualified_function_arn(region, &self.account, &reference.name, &key);
+        self.load_record(account, region, &reference.name, Some(&key))?;
+        let arn = kumo_core::arn::qualified_function_arn(region, account, &reference.name, &key);
         Ok((latest, key, arn))
     }
 
@@ -132,7 +133,7 @@ impl LambdaService {
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, arn) = service.event_invoke_target(&context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, arn) = service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let existing = latest.settings.event_invoke.get(&key).cloned();
             if merge && existing.is_none() {
                 return Err(AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig")));
@@ -167,7 +168,7 @@ impl LambdaService {
             record.last_modified_ms = kumo_core::time::now_millis();
             let mut updated = (*latest).clone();
             updated.settings.event_invoke.insert(key, record.clone());
-            service.save_settings(&context.region, updated)?;
+            service.save_settings(&context.account, &context.region, updated)?;
             Ok(Self::render_event_invoke(arn, &record))
         })
         .await
@@ -182,7 +183,7 @@ impl LambdaService {
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
             let (latest, key, arn) =
-                service.event_invoke_target(&context.region, &function_name, qualifier.as_deref())?;
+                service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let record =
                 latest.settings.event_invoke.get(&key).ok_or_else(|| {
                     AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig"))
@@ -199,14 +200,14 @@ impl LambdaService {
         function_name: String,
     ) -> Result<ListFunctionEventInvokeConfigsResponse, AwsError> {
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let configs = latest
                 .settings
                 .event_invoke
                 .iter()
                 .map(|(key, record)| {
-                    let arn = kumo_core::arn::qualified_function_arn(&context.region, &service.account, name, key);
+                    let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, name, key);
                     Self::render_event_invoke(arn, record)
                 })
                 .collect();
@@ -225,12 +226,12 @@ impl LambdaService {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let (latest, key, arn) =
-                service.event_invoke_target(&context.region, &function_name, qualifier.as_deref())?;
+                service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let mut updated = (*latest).clone();
             if updated.settings.event_invoke.remove(&key).is_none() {
                 return Err(AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig")));
             }
-            service.save_settings(&context.region, updated)?;
+            service.save_settings(&context.account, &context.region, updated)?;
             Ok(())
         })
         .await
@@ -238,9 +239,15 @@ impl LambdaService {
 
     /// The async behaviour of an invocation of `qualifier`: its event invoke config and the
     /// version's dead-letter target.
-    pub(crate) fn async_config_for(&self, region: &str, name: &str, qualifier: Option<&str>) -> AsyncConfig {
+    pub(crate) fn async_config_for(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> AsyncConfig {
         let mut config = AsyncConfig::default();
-        let Ok(latest) = self.load_record(region, name, None) else { return config };
+        let Ok(latest) = self.load_record(account, region, name, None) else { return config };
         let key = qualifier.unwrap_or(LATEST);
         if let Some(record) = latest.settings.event_invoke.get(key) {
             if let Some(retries) = record.maximum_retry_attempts {
@@ -252,7 +259,7 @@ impl LambdaService {
             config.on_success = record.destination_config.on_success.destination.clone();
             config.on_failure = record.destination_config.on_failure.destination.clone();
         }
-        if let Ok(version) = self.load_record(region, name, qualifier) {
+        if let Ok(version) = self.load_record(account, region, name, qualifier) {
             config.dead_letter = version.configuration.dead_letter_config.as_ref().and_then(|d| d.target_arn.clone());
         }
         config
@@ -275,7 +282,9 @@ impl Destinations {
     async fn invoke_function(&self, arn: &str, body: String) -> Result<(), String> {
         let reference = kumo_core::arn::parse_function_ref(arn).map_err(|e| e.message)?;
         let region = reference.region.clone().unwrap_or_else(|| kumo_core::DEFAULT_REGION.to_string());
-        let mut context = RequestContext::new(self.lambda.account(), region);
+        // The destination ARN names its function's account; the event is queued for that function.
+        let account = reference.account.clone().unwrap_or_else(|| self.lambda.default_account().to_string());
+        let mut context = RequestContext::new(account, region);
         context.request_id = uuid::Uuid::new_v4().to_string();
         let input = crate::types::InvokeInput {
             function_name: arn.to_string(),

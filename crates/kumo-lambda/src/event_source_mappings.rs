@@ -154,7 +154,7 @@ fn check_settings(mapping: &EventSourceMapping) -> Result<(), AwsError> {
 
 impl LambdaService {
     /// What the engine's pollers need for a mapping.
-    fn mapping_spec(&self, region: &str, mapping: &EventSourceMapping) -> Option<MappingSpec> {
+    fn mapping_spec(&self, account: &str, region: &str, mapping: &EventSourceMapping) -> Option<MappingSpec> {
         let reference = kumo_core::arn::parse_function_ref(&mapping.function_arn).ok()?;
         let filters = mapping
             .filter_criteria
@@ -164,6 +164,7 @@ impl LambdaService {
             .collect();
         Some(MappingSpec {
             uuid: mapping.uuid.clone(),
+            account: account.to_string(),
             region: region.to_string(),
             event_source_arn: mapping.event_source_arn.clone(),
             function_name: reference.name,
@@ -181,20 +182,17 @@ impl LambdaService {
         })
     }
 
-    fn save_mapping(&self, region: &str, mapping: &EventSourceMapping) -> Result<(), AwsError> {
+    fn save_mapping(&self, account: &str, region: &str, mapping: &EventSourceMapping) -> Result<(), AwsError> {
         let document = serde_json::to_string(mapping).map_err(internal)?;
-        self.store
-            .metadata
-            .put_event_source_mapping(&mapping.uuid, &self.account, region, &document)
-            .map_err(internal)?;
-        if let Some(spec) = self.mapping_spec(region, mapping) {
+        self.store.metadata.put_event_source_mapping(&mapping.uuid, account, region, &document).map_err(internal)?;
+        if let Some(spec) = self.mapping_spec(account, region, mapping) {
             self.engine.event_sources().apply(spec);
         }
         Ok(())
     }
 
-    fn load_mapping(&self, region: &str, uuid: &str) -> Result<EventSourceMapping, AwsError> {
-        let document = self.store.metadata.get_event_source_mapping(uuid, &self.account, region).map_err(internal)?;
+    fn load_mapping(&self, account: &str, region: &str, uuid: &str) -> Result<EventSourceMapping, AwsError> {
+        let document = self.store.metadata.get_event_source_mapping(uuid, account, region).map_err(internal)?;
         let mut mapping: EventSourceMapping =
             serde_json::from_str(&document.ok_or_else(|| not_found(uuid))?).map_err(internal)?;
         mapping.last_processing_result = match self.engine.event_sources().last_result(uuid) {
@@ -205,14 +203,12 @@ impl LambdaService {
     }
 
     /// The function ARN a mapping names (qualified when the reference is).
-    fn mapping_function_arn(&self, region: &str, function_name: &str) -> Result<String, AwsError> {
-        let reference = self.function_ref(region, function_name, None)?;
-        self.load_record(region, &reference.name, reference.qualifier.as_deref())?;
+    fn mapping_function_arn(&self, account: &str, region: &str, function_name: &str) -> Result<String, AwsError> {
+        let reference = self.function_ref(account, region, function_name, None)?;
+        self.load_record(account, region, &reference.name, reference.qualifier.as_deref())?;
         Ok(match reference.qualifier {
-            Some(qualifier) => {
-                kumo_core::arn::qualified_function_arn(region, &self.account, &reference.name, &qualifier)
-            }
-            None => kumo_core::arn::function_arn(region, &self.account, &reference.name),
+            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, account, &reference.name, &qualifier),
+            None => kumo_core::arn::function_arn(region, account, &reference.name),
         })
     }
 
@@ -246,12 +242,12 @@ impl LambdaService {
                 .function_name
                 .clone()
                 .ok_or_else(|| AwsError::invalid_parameter("FunctionName is a required parameter"))?;
-            let function_arn = service.mapping_function_arn(&context.region, &function_name)?;
+            let function_arn = service.mapping_function_arn(&context.account, &context.region, &function_name)?;
             let uuid = uuid::Uuid::new_v4().to_string();
             let mut mapping = EventSourceMapping {
                 event_source_mapping_arn: format!(
                     "arn:aws:lambda:{}:{}:event-source-mapping:{uuid}",
-                    context.region, service.account
+                    context.region, context.account
                 ),
                 uuid,
                 batch_size: request.batch_size.unwrap_or(10).clamp(0, i64::from(u32::MAX)) as u32,
@@ -270,7 +266,7 @@ impl LambdaService {
                 scaling_config: request.scaling_config.clone().filter(|s| s.maximum_concurrency.is_some()),
             };
             check_settings(&mapping)?;
-            service.save_mapping(&context.region, &mapping)?;
+            service.save_mapping(&context.account, &context.region, &mapping)?;
             // AWS answers while the mapping is being created.
             mapping.state = "Creating".to_string();
             Ok(mapping)
@@ -284,7 +280,7 @@ impl LambdaService {
         context: RequestContext,
         uuid: String,
     ) -> Result<EventSourceMapping, AwsError> {
-        self.blocking(move |service| service.load_mapping(&context.region, &uuid)).await
+        self.blocking(move |service| service.load_mapping(&context.account, &context.region, &uuid)).await
     }
 
     /// `UpdateEventSourceMapping`.
@@ -296,9 +292,10 @@ impl LambdaService {
     ) -> Result<EventSourceMapping, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let mut mapping = service.load_mapping(&context.region, &uuid)?;
+            let mut mapping = service.load_mapping(&context.account, &context.region, &uuid)?;
             if let Some(function_name) = &request.function_name {
-                mapping.function_arn = service.mapping_function_arn(&context.region, function_name)?;
+                mapping.function_arn =
+                    service.mapping_function_arn(&context.account, &context.region, function_name)?;
             }
             if let Some(enabled) = request.enabled {
                 mapping.state = if enabled { "Enabled" } else { "Disabled" }.to_string();
@@ -320,7 +317,7 @@ impl LambdaService {
             }
             check_settings(&mapping)?;
             mapping.last_modified = kumo_core::time::now_millis() as f64 / 1000.0;
-            service.save_mapping(&context.region, &mapping)?;
+            service.save_mapping(&context.account, &context.region, &mapping)?;
             mapping.state = "Updating".to_string();
             Ok(mapping)
         })
@@ -334,7 +331,7 @@ impl LambdaService {
         uuid: String,
     ) -> Result<EventSourceMapping, AwsError> {
         self.blocking(move |service| {
-            let mut mapping = service.load_mapping(&context.region, &uuid)?;
+            let mut mapping = service.load_mapping(&context.account, &context.region, &uuid)?;
             service.engine.event_sources().remove(&uuid);
             service.store.metadata.delete_event_source_mapping(&uuid).map_err(internal)?;
             mapping.state = "Deleting".to_string();
@@ -355,12 +352,12 @@ impl LambdaService {
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
             let function_arn = match &function_name {
-                Some(name) => Some(service.mapping_function_arn(&context.region, name)?),
+                Some(name) => Some(service.mapping_function_arn(&context.account, &context.region, name)?),
                 None => None,
             };
             let mut mappings = Vec::new();
             for (account, region, document) in service.store.metadata.list_event_source_mappings().map_err(internal)? {
-                if account != service.account || region != context.region {
+                if account != context.account || region != context.region {
                     continue;
                 }
                 let mapping: EventSourceMapping = serde_json::from_str(&document).map_err(internal)?;
@@ -368,7 +365,7 @@ impl LambdaService {
                 let function_matches = function_arn.as_ref().is_none_or(|arn| &mapping.function_arn == arn);
                 let after_marker = marker.as_ref().is_none_or(|m| &mapping.uuid > m);
                 if source_matches && function_matches && after_marker {
-                    mappings.push(service.load_mapping(&region, &mapping.uuid)?);
+                    mappings.push(service.load_mapping(&account, &region, &mapping.uuid)?);
                 }
             }
             let more = mappings.len() > max_items;
@@ -382,11 +379,8 @@ impl LambdaService {
     /// Starts the pollers of every stored mapping (at start-up, once SQS is connected).
     pub fn restore_event_source_mappings(&self) -> Result<(), AwsError> {
         for (account, region, document) in self.store.metadata.list_event_source_mappings().map_err(internal)? {
-            if account != self.account {
-                continue;
-            }
             let mapping: EventSourceMapping = serde_json::from_str(&document).map_err(internal)?;
-            if let Some(spec) = self.mapping_spec(&region, &mapping) {
+            if let Some(spec) = self.mapping_spec(&account, &region, &mapping) {
                 self.engine.event_sources().apply(spec);
             }
         }

@@ -18,9 +18,11 @@ pub const LATEST: &str = "$LATEST";
 const ZIPPED_REQUEST_LIMIT: u64 = 70_167_211;
 
 impl LambdaService {
-    /// Resolves a `FunctionName` parameter, checking that an ARN names this region and account.
+    /// Resolves a `FunctionName` parameter of `account`, checking that an ARN names this region
+    /// and that account (see [`Self::shared_function_ref`] for operations other accounts may be granted).
     pub(crate) fn function_ref(
         &self,
+        account: &str,
         region: &str,
         value: &str,
         qualifier: Option<&str>,
@@ -31,8 +33,8 @@ impl LambdaService {
                 "Functions from '{arn_region}' are not reachable in this region ('{region}')"
             )));
         }
-        if let Some(account) = reference.account.as_deref().filter(|a| *a != self.account) {
-            let arn = kumo_core::arn::function_arn(region, account, &reference.name);
+        if let Some(other) = reference.account.as_deref().filter(|a| *a != account) {
+            let arn = kumo_core::arn::function_arn(region, other, &reference.name);
             return Err(AwsError::not_found(format!("Function not found: {arn}")));
         }
         if let (Some(from_name), Some(from_param)) = (&reference.qualifier, qualifier) {
@@ -48,10 +50,10 @@ impl LambdaService {
         Ok(reference)
     }
 
-    pub(crate) fn not_found(&self, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
+    pub(crate) fn not_found(&self, account: &str, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
         let arn = match qualifier.filter(|q| *q != LATEST) {
-            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, &self.account, name, qualifier),
-            None => kumo_core::arn::function_arn(region, &self.account, name),
+            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, account, name, qualifier),
+            None => kumo_core::arn::function_arn(region, account, name),
         };
         AwsError::not_found(format!("Function not found: {arn}"))
     }
@@ -60,53 +62,66 @@ impl LambdaService {
     /// Aliases do not exist yet, so any other qualifier is not found.
     pub(crate) fn load_record(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
-        if let Some(record) = self.cached_record(region, name, qualifier) {
+        if let Some(record) = self.cached_record(account, region, name, qualifier) {
             return Ok(record);
         }
         let version = qualifier.unwrap_or(LATEST);
         if crate::aliases::is_alias_name(version) {
             // An alias reads as the version it points at.
-            let latest = self.load_record(region, name, None)?;
-            let alias = latest.settings.aliases.get(version).ok_or_else(|| self.not_found(region, name, qualifier))?;
-            return self.load_record(region, name, Some(&alias.function_version));
+            let latest = self.load_record(account, region, name, None)?;
+            let alias =
+                latest.settings.aliases.get(version).ok_or_else(|| self.not_found(account, region, name, qualifier))?;
+            return self.load_record(account, region, name, Some(&alias.function_version));
         }
-        let document = self.store.metadata.get_function(&self.account, region, name, version).map_err(internal)?;
-        let document = document.ok_or_else(|| self.not_found(region, name, qualifier))?;
+        let document = self.store.metadata.get_function(account, region, name, version).map_err(internal)?;
+        let document = document.ok_or_else(|| self.not_found(account, region, name, qualifier))?;
         let record: Arc<FunctionRecord> = Arc::new(serde_json::from_str(&document).map_err(internal)?);
-        self.cache_write().insert(cache_key(region, name, version), Arc::clone(&record));
+        self.cache_write().insert(cache_key(account, region, name, version), Arc::clone(&record));
         Ok(record)
     }
 
     /// The cached record, when warm: lets Invoke skip the blocking store path entirely.
     pub(crate) fn cached_record(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         qualifier: Option<&str>,
     ) -> Option<Arc<FunctionRecord>> {
-        self.cache_read().get(&cache_key(region, name, qualifier.unwrap_or(LATEST))).cloned()
+        self.cache_read().get(&cache_key(account, region, name, qualifier.unwrap_or(LATEST))).cloned()
     }
 
     /// Stores a record under its own version; the engine retires environments of that version.
-    pub(crate) fn save_record(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
-        let record = self.save_settings(region, record)?;
+    pub(crate) fn save_record(
+        &self,
+        account: &str,
+        region: &str,
+        record: FunctionRecord,
+    ) -> Result<Arc<FunctionRecord>, AwsError> {
+        let record = self.save_settings(account, region, record)?;
         let configuration = &record.configuration;
-        self.engine.retire_version(region, &configuration.function_name, &configuration.version);
+        self.engine.retire_version(account, region, &configuration.function_name, &configuration.version);
         Ok(record)
     }
 
     /// Stores a record without touching running environments (function-level settings changes).
-    pub(crate) fn save_settings(&self, region: &str, record: FunctionRecord) -> Result<Arc<FunctionRecord>, AwsError> {
+    pub(crate) fn save_settings(
+        &self,
+        account: &str,
+        region: &str,
+        record: FunctionRecord,
+    ) -> Result<Arc<FunctionRecord>, AwsError> {
         let configuration = &record.configuration;
         let (name, version) = (configuration.function_name.clone(), configuration.version.clone());
         let document = serde_json::to_string(&record).map_err(internal)?;
-        self.store.metadata.put_function(&self.account, region, &name, &version, &document).map_err(internal)?;
+        self.store.metadata.put_function(account, region, &name, &version, &document).map_err(internal)?;
         let record = Arc::new(record);
-        self.cache_write().insert(cache_key(region, &name, &version), Arc::clone(&record));
+        self.cache_write().insert(cache_key(account, region, &name, &version), Arc::clone(&record));
         Ok(record)
     }
 
@@ -206,11 +221,16 @@ impl LambdaService {
         validation::architectures(&architectures)?;
         let ephemeral =
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
-        let layers = self.resolve_layers(&context.region, request.layers.as_deref().unwrap_or_default())?;
+        let layers = self.resolve_layers(&context, request.layers.as_deref().unwrap_or_default())?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         self.check_execution_role(&context.account, &role)?;
-        if self.store.metadata.get_function(&self.account, &context.region, &name, LATEST).map_err(internal)?.is_some()
+        if self
+            .store
+            .metadata
+            .get_function(&context.account, &context.region, &name, LATEST)
+            .map_err(internal)?
+            .is_some()
         {
             return Err(function_exists(&name));
         }
@@ -233,7 +253,7 @@ impl LambdaService {
             validation::apply_logging(&mut logging_config, logging)?;
         }
         let configuration = FunctionConfiguration {
-            function_arn: kumo_core::arn::function_arn(&context.region, &self.account, &name),
+            function_arn: kumo_core::arn::function_arn(&context.region, &context.account, &name),
             runtime,
             role,
             handler,
@@ -275,7 +295,7 @@ impl LambdaService {
         let inserted = self
             .store
             .metadata
-            .insert_function(&self.account, &context.region, &name, LATEST, &document)
+            .insert_function(&context.account, &context.region, &name, LATEST, &document)
             .map_err(internal)?;
         if !inserted {
             return Err(function_exists(&name));
@@ -283,8 +303,8 @@ impl LambdaService {
         tracing::info!(function = %name, region = %context.region, "function created");
         if request.publish == Some(true) {
             let _updating = self.lock_updates();
-            let latest = self.load_record(&context.region, &name, None)?;
-            return self.publish_locked(&context.region, &latest, None);
+            let latest = self.load_record(&context.account, &context.region, &name, None)?;
+            return self.publish_locked(&context.account, &context.region, &latest, None);
         }
         // The environment is prepared while the call returns, as on AWS: clients see Pending
         // first and Active on their next read.
@@ -303,8 +323,10 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<GetFunctionResponse, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
-            let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
+            let (owner, reference) =
+                service.shared_function_ref(&context, &function_name, qualifier.as_deref(), "lambda:GetFunction")?;
+            let record =
+                service.load_record(&owner, &context.region, &reference.name, reference.qualifier.as_deref())?;
             Ok(GetFunctionResponse {
                 configuration: record.configuration.clone(),
                 code: FunctionCodeLocation {
@@ -313,7 +335,7 @@ impl LambdaService {
                 },
                 tags: Some(record.tags.clone()).filter(|tags| !tags.is_empty()),
                 concurrency: service
-                    .load_record(&context.region, &reference.name, None)?
+                    .load_record(&owner, &context.region, &reference.name, None)?
                     .settings
                     .reserved_concurrency
                     .map(|reserved| Concurrency { reserved_concurrent_executions: Some(i64::from(reserved)) }),
@@ -330,8 +352,14 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
-            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
-            let record = service.load_record(&context.region, &reference.name, reference.qualifier.as_deref())?;
+            let (owner, reference) = service.shared_function_ref(
+                &context,
+                &function_name,
+                qualifier.as_deref(),
+                "lambda:GetFunctionConfiguration",
+            )?;
+            let record =
+                service.load_record(&owner, &context.region, &reference.name, reference.qualifier.as_deref())?;
             Ok(record.configuration.clone())
         })
         .await
@@ -353,7 +381,7 @@ impl LambdaService {
             let rows = service
                 .store
                 .metadata
-                .list_functions(&service.account, &context.region, LATEST, after.as_deref(), max_items + 1)
+                .list_functions(&context.account, &context.region, LATEST, after.as_deref(), max_items + 1)
                 .map_err(internal)?;
             let more = rows.len() > max_items;
             let mut functions = Vec::with_capacity(max_items);
@@ -376,8 +404,12 @@ impl LambdaService {
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let current =
-                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
+            let current = service.current_for_update(
+                &context.account,
+                &context.region,
+                &function_name,
+                request.revision_id.as_deref(),
+            )?;
             if let Some(architectures) = &request.architectures {
                 validation::architectures(architectures)?;
             }
@@ -399,10 +431,10 @@ impl LambdaService {
             if request.dry_run == Some(true) {
                 return Ok(record.configuration);
             }
-            let saved = service.save_updated(&context.region, record)?;
+            let saved = service.save_updated(&context.account, &context.region, record)?;
             if request.publish == Some(true) {
-                let latest = service.load_record(&context.region, &saved.function_name, None)?;
-                return service.publish_locked(&context.region, &latest, None);
+                let latest = service.load_record(&context.account, &context.region, &saved.function_name, None)?;
+                return service.publish_locked(&context.account, &context.region, &latest, None);
             }
             Ok(in_progress(saved))
         })
@@ -413,18 +445,19 @@ impl LambdaService {
     /// Callers hold `updates`, so check-then-save cannot interleave with another update.
     pub(crate) fn current_for_update(
         &self,
+        account: &str,
         region: &str,
         function_name: &str,
         revision_id: Option<&str>,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
-        let reference = self.function_ref(region, function_name, None)?;
+        let reference = self.function_ref(account, region, function_name, None)?;
         match reference.qualifier.as_deref() {
             None | Some(LATEST) => {}
             Some(_) => {
                 return Err(AwsError::invalid_parameter("Only the $LATEST version of a function can be updated."))
             }
         }
-        let current = self.load_record(region, &reference.name, None)?;
+        let current = self.load_record(account, region, &reference.name, None)?;
         if revision_id.is_some_and(|expected| expected != current.configuration.revision_id) {
             return Err(AwsError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
@@ -433,10 +466,15 @@ impl LambdaService {
         Ok(current)
     }
 
-    fn save_updated(&self, region: &str, mut record: FunctionRecord) -> Result<FunctionConfiguration, AwsError> {
+    fn save_updated(
+        &self,
+        account: &str,
+        region: &str,
+        mut record: FunctionRecord,
+    ) -> Result<FunctionConfiguration, AwsError> {
         record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
         record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
-        let saved = self.save_record(region, record)?;
+        let saved = self.save_record(account, region, record)?;
         Ok(saved.configuration.clone())
     }
 
@@ -449,11 +487,15 @@ impl LambdaService {
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let current =
-                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
+            let current = service.current_for_update(
+                &context.account,
+                &context.region,
+                &function_name,
+                request.revision_id.as_deref(),
+            )?;
             let mut record = (*current).clone();
             if let Some(arns) = &request.layers {
-                let layers = service.resolve_layers(&context.region, arns)?;
+                let layers = service.resolve_layers(&context, arns)?;
                 crate::layers::check_total_size(record.unzipped_size, &layers)?;
                 service.prepare_layers(&layers)?;
                 record.configuration.layers = crate::layers::layer_references(&layers);
@@ -504,7 +546,7 @@ impl LambdaService {
                 validation::environment(&variables)?;
                 configuration.environment = Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty());
             }
-            let saved = service.save_updated(&context.region, record)?;
+            let saved = service.save_updated(&context.account, &context.region, record)?;
             Ok(in_progress(saved))
         })
         .await
@@ -519,7 +561,8 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let reference = service.function_ref(&context.region, &function_name, qualifier.as_deref())?;
+            let reference =
+                service.function_ref(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             if reference.qualifier.as_deref() == Some(LATEST) {
                 return Err(AwsError::invalid_parameter(
                     "$LATEST version cannot be deleted without deleting the function.",
@@ -527,36 +570,36 @@ impl LambdaService {
             }
             if let Some(version) = reference.qualifier.as_deref() {
                 if is_version_number(version) {
-                    let latest = service.load_record(&context.region, &reference.name, None)?;
+                    let latest = service.load_record(&context.account, &context.region, &reference.name, None)?;
                     service.check_version_unreferenced(&latest, version)?;
                 }
                 let deleted = is_version_number(version)
                     && service
                         .store
                         .metadata
-                        .delete_function_version(&service.account, &context.region, &reference.name, version)
+                        .delete_function_version(&context.account, &context.region, &reference.name, version)
                         .map_err(internal)?;
                 if !deleted {
-                    return Err(service.not_found(&context.region, &reference.name, Some(version)));
+                    return Err(service.not_found(&context.account, &context.region, &reference.name, Some(version)));
                 }
-                service.cache_write().remove(&cache_key(&context.region, &reference.name, version));
-                service.engine.retire_version(&context.region, &reference.name, version);
+                service.cache_write().remove(&cache_key(&context.account, &context.region, &reference.name, version));
+                service.engine.retire_version(&context.account, &context.region, &reference.name, version);
                 return Ok(());
             }
-            if let Ok(latest) = service.load_record(&context.region, &reference.name, None) {
-                service.forget_settings(&context.region, &latest);
+            if let Ok(latest) = service.load_record(&context.account, &context.region, &reference.name, None) {
+                service.forget_settings(&context.account, &context.region, &latest);
             }
             let deleted = service
                 .store
                 .metadata
-                .delete_function(&service.account, &context.region, &reference.name)
+                .delete_function(&context.account, &context.region, &reference.name)
                 .map_err(internal)?;
-            service
-                .cache_write()
-                .retain(|(region, name, _), _| !(region == &context.region && name == &reference.name));
-            service.engine.retire_function(&context.region, &reference.name);
+            service.cache_write().retain(|(account, region, name, _), _| {
+                !(account == &context.account && region == &context.region && name == &reference.name)
+            });
+            service.engine.retire_function(&context.account, &context.region, &reference.name);
             if deleted == 0 {
-                return Err(service.not_found(&context.region, &reference.name, None));
+                return Err(service.not_found(&context.account, &context.region, &reference.name, None));
             }
             tracing::info!(function = %reference.name, region = %context.region, "function deleted");
             Ok(())
@@ -577,7 +620,7 @@ impl LambdaService {
                 let rows = service
                     .store
                     .metadata
-                    .list_functions(&service.account, &context.region, LATEST, after.as_deref(), 1000)
+                    .list_functions(&context.account, &context.region, LATEST, after.as_deref(), 1000)
                     .map_err(internal)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
@@ -588,14 +631,17 @@ impl LambdaService {
                 }
             }
             // AWS counts layers in the storage the account uses, with the functions' code.
-            total_code_size += service.layers_code_size(&context.region)?;
+            total_code_size += service.layers_code_size(&context.account, &context.region)?;
             Ok(GetAccountSettingsResponse {
                 account_limit: AccountLimit {
                     total_code_size: 80_530_636_800,
                     code_size_unzipped: limits::UNZIPPED_CODE_MAX_BYTES,
                     code_size_zipped: limits::ZIPPED_CODE_MAX_BYTES,
                     concurrent_executions: service.engine.concurrency().account_limit(),
-                    unreserved_concurrent_executions: service.engine.concurrency().unreserved(&context.region),
+                    unreserved_concurrent_executions: service
+                        .engine
+                        .concurrency()
+                        .unreserved(&context.account, &context.region),
                 },
                 account_usage: AccountUsage { total_code_size, function_count },
             })
@@ -610,7 +656,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<serde_json::Value, AwsError> {
         self.blocking(move |service| {
-            let latest = service.unqualified_latest(&context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             Ok(serde_json::json!({ "CodeSigningConfigArn": "", "FunctionName": latest.configuration.function_name }))
         })
         .await
@@ -635,8 +681,8 @@ pub(crate) fn page_size(max_items: Option<i64>) -> Result<usize, AwsError> {
 }
 
 /// The cache key of one function version.
-pub(crate) fn cache_key(region: &str, name: &str, version: &str) -> (String, String, String) {
-    (region.to_string(), name.to_string(), version.to_string())
+pub(crate) fn cache_key(account: &str, region: &str, name: &str, version: &str) -> crate::FunctionKey {
+    (account.to_string(), region.to_string(), name.to_string(), version.to_string())
 }
 
 /// Whether a qualifier is a published version number (`1`, `2`, …).

@@ -29,14 +29,27 @@ impl LambdaService {
                 )))
             }
         };
-        let reference = self.function_ref(&context.region, &input.function_name, input.qualifier.as_deref())?;
-        let cached = self.resolve_invocation_cached(&context.region, &reference.name, reference.qualifier.as_deref());
+        let (owner, reference) = if crate::cross_account::names_other_account(&context, &input.function_name) {
+            // Reading the owner's policy may touch the store: off the async threads.
+            let (context, name, qualifier) = (context.clone(), input.function_name.clone(), input.qualifier.clone());
+            self.blocking(move |service| {
+                service.shared_function_ref(&context, &name, qualifier.as_deref(), "lambda:InvokeFunction")
+            })
+            .await?
+        } else {
+            let reference =
+                self.function_ref(&context.account, &context.region, &input.function_name, input.qualifier.as_deref())?;
+            (context.account.clone(), reference)
+        };
+        let cached =
+            self.resolve_invocation_cached(&owner, &context.region, &reference.name, reference.qualifier.as_deref());
         let record = match cached {
             Some(record) => record,
             None => {
-                let (region, name) = (context.region.clone(), reference.name.clone());
+                let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
                 let qualifier = reference.qualifier.clone();
-                self.blocking(move |service| service.resolve_invocation(&region, &name, qualifier.as_deref())).await?
+                self.blocking(move |service| service.resolve_invocation(&account, &region, &name, qualifier.as_deref()))
+                    .await?
             }
         };
         let limit = match invocation_type {
@@ -69,6 +82,7 @@ impl LambdaService {
                 queue
                     .enqueue(AsyncEvent {
                         request_id: context.request_id.clone(),
+                        account: owner.clone(),
                         region: context.region.clone(),
                         function_name: reference.name.clone(),
                         qualifier: reference.qualifier.clone(),
@@ -89,14 +103,11 @@ impl LambdaService {
             }
             InvocationType::RequestResponse => {
                 // Only a sync invoke needs the runnable version; an Event resolves it when it runs.
-                let function = self.function_version(&context.region, &record);
+                let function = self.function_version(&owner, &context.region, &record);
                 let invoked_function_arn = match &reference.qualifier {
-                    Some(qualifier) => kumo_core::arn::qualified_function_arn(
-                        &context.region,
-                        &self.account,
-                        &reference.name,
-                        qualifier,
-                    ),
+                    Some(qualifier) => {
+                        kumo_core::arn::qualified_function_arn(&context.region, &owner, &reference.name, qualifier)
+                    }
                     None => function.function_arn(),
                 };
                 let request = InvokeRequest {

@@ -100,33 +100,35 @@ impl LambdaService {
     /// The stored version a permission call names, or AWS's "does not exist" for it.
     fn permission_target(
         &self,
+        account: &str,
         region: &str,
         layer_name: &str,
         version: i64,
     ) -> Result<(String, u64, LayerVersionRecord), AwsError> {
-        let name = self.local_layer_name(region, layer_name)?;
+        let name = self.local_layer_name(account, region, layer_name)?;
         let version = check_version_number(version)?;
         let missing = || {
             let shown = parse_layer_arn(layer_name).map_or_else(|| layer_name.to_string(), |layer| layer.name);
             AwsError::not_found(format!(
                 "Layer version {} does not exist.",
-                layer_version_arn(region, &self.account, &shown, version)
+                layer_version_arn(region, account, &shown, version)
             ))
         };
         let name = name.ok_or_else(missing)?;
-        let record = self.load_layer_version(region, &name, version)?.ok_or_else(missing)?;
+        let record = self.load_layer_version(account, region, &name, version)?.ok_or_else(missing)?;
         Ok((name, version, record))
     }
 
     fn save_layer_version(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         version: u64,
         record: &LayerVersionRecord,
     ) -> Result<(), AwsError> {
         let document = serde_json::to_string(record).map_err(internal)?;
-        self.store.metadata.update_layer_version(&self.account, region, name, version, &document).map_err(internal)
+        self.store.metadata.update_layer_version(account, region, name, version, &document).map_err(internal)
     }
 
     /// `AddLayerVersionPermission`.
@@ -140,9 +142,10 @@ impl LambdaService {
     ) -> Result<AddLayerVersionPermissionResponse, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
+            let account = &context.account;
             let region = &context.region;
             let (sid, action, principal) = check_permission(&request)?;
-            let (name, version, mut record) = service.permission_target(region, &layer_name, version)?;
+            let (name, version, mut record) = service.permission_target(account, region, &layer_name, version)?;
             if record.policy.statements.iter().any(|statement| statement["Sid"] == sid.as_str()) {
                 return Err(AwsError::conflict(format!(
                     "The statement id ({sid}) provided already exists. Please provide a new statement id, or remove the existing statement."
@@ -150,7 +153,7 @@ impl LambdaService {
             }
             check_revision(&record.policy, revision_id.as_deref())?;
             let condition = AddPermissionRequest { principal_org_id: request.organization_id, ..Default::default() };
-            let resource = layer_version_arn(region, &service.account, &name, version);
+            let resource = layer_version_arn(region, &context.account, &name, version);
             let statement = statement_json(&condition, &sid, &action, &principal, &resource);
             record.policy.statements.push(statement.clone());
             if policy_document(&record.policy).len() > MAX_POLICY_BYTES {
@@ -161,7 +164,7 @@ impl LambdaService {
                 ));
             }
             record.policy.revision_id = uuid::Uuid::new_v4().to_string();
-            service.save_layer_version(region, &name, version, &record)?;
+            service.save_layer_version(account, region, &name, version, &record)?;
             Ok(AddLayerVersionPermissionResponse {
                 statement: render_statement(&statement),
                 revision_id: record.policy.revision_id,
@@ -181,8 +184,9 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
+            let account = &context.account;
             let region = &context.region;
-            let (name, version, mut record) = service.permission_target(region, &layer_name, version)?;
+            let (name, version, mut record) = service.permission_target(account, region, &layer_name, version)?;
             check_revision(&record.policy, revision_id.as_deref())?;
             let before = record.policy.statements.len();
             record.policy.statements.retain(|statement| statement["Sid"] != statement_id.as_str());
@@ -190,7 +194,7 @@ impl LambdaService {
                 return Err(AwsError::not_found(format!("Statement {statement_id} is not found in resource policy.")));
             }
             record.policy.revision_id = uuid::Uuid::new_v4().to_string();
-            service.save_layer_version(region, &name, version, &record)
+            service.save_layer_version(account, region, &name, version, &record)
         })
         .await
     }
@@ -203,7 +207,7 @@ impl LambdaService {
         version: i64,
     ) -> Result<GetLayerVersionPolicyResponse, AwsError> {
         self.blocking(move |service| {
-            let (_, _, record) = service.permission_target(&context.region, &layer_name, version)?;
+            let (_, _, record) = service.permission_target(&context.account, &context.region, &layer_name, version)?;
             if record.policy.statements.is_empty() {
                 return Err(AwsError::not_found("No policy is associated with the given resource."));
             }

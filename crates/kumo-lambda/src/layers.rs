@@ -309,13 +309,18 @@ fn no_such_version() -> AwsError {
 impl LambdaService {
     /// The layer a `LayerName` parameter names in this region and account: `None` when it is an
     /// ARN of another region or account (no such layer here).
-    pub(crate) fn local_layer_name(&self, region: &str, value: &str) -> Result<Option<String>, AwsError> {
+    pub(crate) fn local_layer_name(
+        &self,
+        account: &str,
+        region: &str,
+        value: &str,
+    ) -> Result<Option<String>, AwsError> {
         if kumo_core::arn::is_valid_layer_name(value) {
             return Ok(Some(value.to_string()));
         }
         match parse_layer_arn(value) {
             Some(layer) if layer.version.is_none() => {
-                Ok((layer.region == region && layer.account == self.account).then_some(layer.name))
+                Ok((layer.region == region && layer.account == account).then_some(layer.name))
             }
             _ => Err(validation::validation_error(format!(
                 "1 validation error detected: Value '{value}' at 'layerName' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+"
@@ -325,17 +330,25 @@ impl LambdaService {
 
     pub(crate) fn load_layer_version(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         version: u64,
     ) -> Result<Option<LayerVersionRecord>, AwsError> {
-        let document = self.store.metadata.get_layer_version(&self.account, region, name, version).map_err(internal)?;
+        let document = self.store.metadata.get_layer_version(account, region, name, version).map_err(internal)?;
         document.map(|document| serde_json::from_str(&document).map_err(internal)).transpose()
     }
 
-    fn list_item(&self, region: &str, name: &str, version: u64, record: &LayerVersionRecord) -> LayerVersionsListItem {
+    fn list_item(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        version: u64,
+        record: &LayerVersionRecord,
+    ) -> LayerVersionsListItem {
         LayerVersionsListItem {
-            layer_version_arn: layer_version_arn(region, &self.account, name, version),
+            layer_version_arn: layer_version_arn(region, account, name, version),
             version,
             description: record.description.clone(),
             created_date: record.created_date.clone(),
@@ -347,6 +360,7 @@ impl LambdaService {
 
     fn layer_version_response(
         &self,
+        account: &str,
         region: &str,
         name: &str,
         version: u64,
@@ -358,8 +372,8 @@ impl LambdaService {
                 code_sha256: record.code_sha256.clone(),
                 code_size: record.code_size,
             },
-            layer_arn: layer_arn(region, &self.account, name),
-            item: self.list_item(region, name, version, record),
+            layer_arn: layer_arn(region, account, name),
+            item: self.list_item(account, region, name, version, record),
         }
     }
 
@@ -371,8 +385,9 @@ impl LambdaService {
         request: PublishLayerVersionRequest,
     ) -> Result<LayerVersionResponse, AwsError> {
         self.blocking(move |service| {
+            let account = &context.account;
             let region = &context.region;
-            let name = service.local_layer_name(region, &layer_name)?.ok_or_else(no_such_version)?;
+            let name = service.local_layer_name(account, region, &layer_name)?.ok_or_else(no_such_version)?;
             check_compatibility(&request)?;
             let content =
                 request.content.ok_or_else(|| AwsError::invalid_parameter("Content is a required parameter"))?;
@@ -401,10 +416,10 @@ impl LambdaService {
             let version = service
                 .store
                 .metadata
-                .insert_layer_version(&service.account, region, &name, &document)
+                .insert_layer_version(&context.account, region, &name, &document)
                 .map_err(internal)?;
             tracing::info!(layer = %name, version, region = %region, "layer version published");
-            Ok(service.layer_version_response(region, &name, version, &record))
+            Ok(service.layer_version_response(account, region, &name, version, &record))
         })
         .await
     }
@@ -418,11 +433,19 @@ impl LambdaService {
     ) -> Result<LayerVersionResponse, AwsError> {
         self.blocking(move |service| {
             let region = &context.region;
-            let name = service.local_layer_name(region, &layer_name)?;
+            // An unversioned layer ARN may name another account's layer.
+            let (owner, name) = match parse_layer_arn(&layer_name) {
+                Some(layer)
+                    if layer.version.is_none() && layer.region == *region && layer.account != context.account =>
+                {
+                    (layer.account, Some(layer.name))
+                }
+                _ => (context.account.clone(), service.local_layer_name(&context.account, region, &layer_name)?),
+            };
             let version = check_version_number(version)?;
             let name = name.ok_or_else(no_such_version)?;
-            let record = service.load_layer_version(region, &name, version)?.ok_or_else(no_such_version)?;
-            Ok(service.layer_version_response(region, &name, version, &record))
+            let record = service.shared_layer_version(&context, &owner, &name, version)?.ok_or_else(no_such_version)?;
+            Ok(service.layer_version_response(&owner, region, &name, version, &record))
         })
         .await
     }
@@ -438,11 +461,16 @@ impl LambdaService {
                 "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
             ))
         })?;
-        if layer.region != context.region || layer.account != self.account {
+        if layer.region != context.region {
             return Err(no_such_version());
         }
         let version = layer.version.map_or(0, |version| version as i64);
-        self.get_layer_version(context, layer.name, version).await
+        let layer_name = if layer.account == context.account {
+            layer.name
+        } else {
+            layer_arn(&layer.region, &layer.account, &layer.name)
+        };
+        self.get_layer_version(context, layer_name, version).await
     }
 
     /// `ListLayers`: each layer with its newest version that passes the filters.
@@ -457,8 +485,9 @@ impl LambdaService {
         let max_items = layer_page_size(max_items)?;
         let after = marker.as_deref().map(decode_marker).transpose()?;
         self.blocking(move |service| {
+            let account = &context.account;
             let region = &context.region;
-            let rows = service.store.metadata.list_layer_versions(&service.account, region).map_err(internal)?;
+            let rows = service.store.metadata.list_layer_versions(&context.account, region).map_err(internal)?;
             let mut layers: Vec<LayersListItem> = Vec::new();
             for (name, version, document) in rows {
                 if after.as_ref().is_some_and(|after| &name <= after) {
@@ -470,8 +499,8 @@ impl LambdaService {
                 let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
                 if record.matches(&filters) {
                     layers.push(LayersListItem {
-                        layer_arn: layer_arn(region, &service.account, &name),
-                        latest_matching_version: service.list_item(region, &name, version, &record),
+                        layer_arn: layer_arn(region, &context.account, &name),
+                        latest_matching_version: service.list_item(account, region, &name, version, &record),
                         layer_name: name,
                     });
                 }
@@ -502,11 +531,12 @@ impl LambdaService {
             }
         };
         self.blocking(move |service| {
+            let account = &context.account;
             let region = &context.region;
-            let Some(name) = service.local_layer_name(region, &layer_name)? else {
+            let Some(name) = service.local_layer_name(account, region, &layer_name)? else {
                 return Ok(ListLayerVersionsResponse { layer_versions: Vec::new(), next_marker: None });
             };
-            let rows = service.store.metadata.list_layer_versions(&service.account, region).map_err(internal)?;
+            let rows = service.store.metadata.list_layer_versions(&context.account, region).map_err(internal)?;
             let mut layer_versions = Vec::new();
             for (row_name, version, document) in rows {
                 if row_name != name || before.is_some_and(|before| version >= before) {
@@ -514,7 +544,7 @@ impl LambdaService {
                 }
                 let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
                 if record.matches(&filters) {
-                    layer_versions.push(service.list_item(region, &name, version, &record));
+                    layer_versions.push(service.list_item(account, region, &name, version, &record));
                 }
             }
             let more = layer_versions.len() > max_items;
@@ -534,14 +564,15 @@ impl LambdaService {
         version: i64,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let account = &context.account;
             let region = &context.region;
-            let name = service.local_layer_name(region, &layer_name)?;
+            let name = service.local_layer_name(account, region, &layer_name)?;
             let version = check_version_number(version)?;
             if let Some(name) = name {
                 if service
                     .store
                     .metadata
-                    .delete_layer_version(&service.account, region, &name, version)
+                    .delete_layer_version(&context.account, region, &name, version)
                     .map_err(internal)?
                 {
                     tracing::info!(layer = %name, version, region = %region, "layer version deleted");
@@ -553,8 +584,8 @@ impl LambdaService {
     }
 
     /// Bytes of all layer versions stored in a region (their zips).
-    pub(crate) fn layers_code_size(&self, region: &str) -> Result<u64, AwsError> {
-        let rows = self.store.metadata.list_layer_versions(&self.account, region).map_err(internal)?;
+    pub(crate) fn layers_code_size(&self, account: &str, region: &str) -> Result<u64, AwsError> {
+        let rows = self.store.metadata.list_layer_versions(account, region).map_err(internal)?;
         let mut total = 0;
         for (_, _, document) in rows {
             let record: LayerVersionRecord = serde_json::from_str(&document).map_err(internal)?;
@@ -564,7 +595,12 @@ impl LambdaService {
     }
 
     /// Resolves a function's `Layers` to the stored versions, checked as AWS checks them.
-    pub(crate) fn resolve_layers(&self, region: &str, arns: &[String]) -> Result<Vec<AttachedLayer>, AwsError> {
+    pub(crate) fn resolve_layers(
+        &self,
+        context: &RequestContext,
+        arns: &[String],
+    ) -> Result<Vec<AttachedLayer>, AwsError> {
+        let region = context.region.as_str();
         if arns.len() > limits::LAYERS_PER_FUNCTION_MAX {
             return Err(AwsError::invalid_parameter("Cannot reference more than 5 layers."));
         }
@@ -582,13 +618,8 @@ impl LambdaService {
                     "Layers are not in the same region as the function. Layers are expected to be in region {region}."
                 )));
             }
-            // Kumo keeps one account's Lambda resources: another account's layer cannot exist here.
             let version = layer.version.unwrap_or_default();
-            let record = if layer.account == self.account {
-                self.load_layer_version(region, &layer.name, version)?
-            } else {
-                None
-            };
+            let record = self.shared_layer_version(context, &layer.account, &layer.name, version)?;
             let record =
                 record.ok_or_else(|| AwsError::invalid_parameter(format!("Layer version {arn} does not exist.")))?;
             let layer_key = layer_arn(&layer.region, &layer.account, &layer.name);

@@ -3,6 +3,7 @@
 
 pub mod aliases;
 mod concurrency;
+mod cross_account;
 pub mod event_invoke;
 pub mod event_source_mappings;
 mod functions;
@@ -24,15 +25,19 @@ use kumo_store::Store;
 
 use types::FunctionRecord;
 
+/// `(account, region, function name, version)`.
+type FunctionKey = (String, String, String, String);
+
 /// The Lambda service of one Kumo node.
 pub struct LambdaService {
     store: Store,
     engine: Arc<InvokeEngine>,
-    account: String,
+    /// The configured account: owns async events and data from before accounts existed.
+    default_account: String,
     /// Base URL clients reach Kumo at, for `Code.Location`.
     endpoint_url: String,
-    /// Records by (region, name, version): invokes never touch SQLite when warm.
-    cache: RwLock<HashMap<(String, String, String), Arc<FunctionRecord>>>,
+    /// Records by (account, region, name, version): invokes never touch SQLite when warm.
+    cache: RwLock<HashMap<FunctionKey, Arc<FunctionRecord>>>,
     /// Serialises read-check-write updates so a `RevisionId` precondition holds.
     updates: Mutex<()>,
     /// Checks execution roles on create and update; unset, any well-formed role ARN is taken.
@@ -45,7 +50,7 @@ impl LambdaService {
         Arc::new(Self {
             store,
             engine,
-            account,
+            default_account: account,
             endpoint_url,
             cache: RwLock::new(HashMap::new()),
             updates: Mutex::new(()),
@@ -67,9 +72,9 @@ impl LambdaService {
         }
     }
 
-    /// The account functions belong to.
-    pub fn account(&self) -> &str {
-        &self.account
+    /// The configured account (`--account-id`).
+    pub fn default_account(&self) -> &str {
+        &self.default_account
     }
 
     /// The invoke engine.
@@ -96,21 +101,21 @@ impl LambdaService {
         })?
     }
 
-    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String, String), Arc<FunctionRecord>>> {
+    fn cache_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<FunctionKey, Arc<FunctionRecord>>> {
         // Cache operations cannot panic half-way; recover the map if a panic ever poisons it.
         self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String, String), Arc<FunctionRecord>>> {
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<FunctionKey, Arc<FunctionRecord>>> {
         self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// What the engine needs to run a record.
-    pub(crate) fn function_version(&self, region: &str, record: &FunctionRecord) -> FunctionVersion {
+    pub(crate) fn function_version(&self, account: &str, region: &str, record: &FunctionRecord) -> FunctionVersion {
         let configuration = &record.configuration;
         FunctionVersion {
             region: region.to_string(),
-            account: self.account.clone(),
+            account: account.to_string(),
             name: configuration.function_name.clone(),
             version: configuration.version.clone(),
             revision: configuration.revision_id.clone(),
@@ -145,13 +150,25 @@ fn runtime_variables(configuration: &types::FunctionConfiguration) -> std::colle
 pub struct Resolver(pub Arc<LambdaService>);
 
 impl FunctionResolver for Resolver {
-    fn resolve(&self, region: &str, name: &str, qualifier: Option<&str>) -> Result<FunctionVersion, AwsError> {
-        let record = self.0.resolve_invocation(region, name, qualifier)?;
-        Ok(self.0.function_version(region, &record))
+    fn resolve(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<FunctionVersion, AwsError> {
+        let record = self.0.resolve_invocation(account, region, name, qualifier)?;
+        Ok(self.0.function_version(account, region, &record))
     }
 
-    fn async_config(&self, region: &str, name: &str, qualifier: Option<&str>) -> kumo_invoke::AsyncConfig {
-        self.0.async_config_for(region, name, qualifier)
+    fn async_config(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> kumo_invoke::AsyncConfig {
+        self.0.async_config_for(account, region, name, qualifier)
     }
 }
 

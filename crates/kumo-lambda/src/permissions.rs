@@ -201,19 +201,20 @@ impl LambdaService {
     /// The `$LATEST` record and the qualifier key (`""` for the unqualified function) a policy call names.
     fn policy_target(
         &self,
+        account: &str,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
     ) -> Result<(Arc<FunctionRecord>, String, String), AwsError> {
-        let reference = self.function_ref(region, function_name, qualifier)?;
-        let latest = self.load_record(region, &reference.name, None)?;
+        let reference = self.function_ref(account, region, function_name, qualifier)?;
+        let latest = self.load_record(account, region, &reference.name, None)?;
         let (key, resource) = match reference.qualifier.as_deref().filter(|q| *q != LATEST) {
             Some(qualifier) => {
-                self.load_record(region, &reference.name, Some(qualifier))?;
-                let arn = kumo_core::arn::qualified_function_arn(region, &self.account, &reference.name, qualifier);
+                self.load_record(account, region, &reference.name, Some(qualifier))?;
+                let arn = kumo_core::arn::qualified_function_arn(region, account, &reference.name, qualifier);
                 (qualifier.to_string(), arn)
             }
-            None => (String::new(), kumo_core::arn::function_arn(region, &self.account, &reference.name)),
+            None => (String::new(), kumo_core::arn::function_arn(region, account, &reference.name)),
         };
         Ok((latest, key, resource))
     }
@@ -228,7 +229,7 @@ impl LambdaService {
     ) -> Result<AddPermissionResponse, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, resource) = service.policy_target(&context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, resource) = service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let sid = request.statement_id.clone().ok_or_else(|| AwsError::invalid_parameter("StatementId is a required parameter"))?;
             let action = request.action.clone().ok_or_else(|| AwsError::invalid_parameter("Action is a required parameter"))?;
             let principal =
@@ -257,7 +258,7 @@ impl LambdaService {
             policy.revision_id = uuid::Uuid::new_v4().to_string();
             let mut record = (*latest).clone();
             record.settings.policies.insert(key, policy);
-            service.save_settings(&context.region, record)?;
+            service.save_settings(&context.account, &context.region, record)?;
             Ok(AddPermissionResponse { statement: render_statement(&statement) })
         })
         .await
@@ -274,7 +275,7 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, _) = service.policy_target(&context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, _) = service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let mut policy = latest.settings.policies.get(&key).cloned().unwrap_or_default();
             if revision_id.as_deref().is_some_and(|expected| expected != policy.revision_id) {
                 return Err(AwsError::precondition_failed(
@@ -293,7 +294,7 @@ impl LambdaService {
             } else {
                 record.settings.policies.insert(key, policy);
             }
-            service.save_settings(&context.region, record)?;
+            service.save_settings(&context.account, &context.region, record)?;
             Ok(())
         })
         .await
@@ -307,7 +308,8 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<GetPolicyResponse, AwsError> {
         self.blocking(move |service| {
-            let (latest, key, _) = service.policy_target(&context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, _) =
+                service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let policy = latest
                 .settings
                 .policies
@@ -320,14 +322,14 @@ impl LambdaService {
     }
 
     /// The function a tagging ARN names (tags belong to the unqualified function).
-    fn tagged_function(&self, region: &str, resource: &str) -> Result<Arc<FunctionRecord>, AwsError> {
+    fn tagged_function(&self, account: &str, region: &str, resource: &str) -> Result<Arc<FunctionRecord>, AwsError> {
         let reference = kumo_core::arn::parse_function_ref(resource)?;
         if reference.region.is_none() || reference.qualifier.is_some() {
             return Err(AwsError::invalid_parameter(format!(
                 "Invalid ARN: {resource}. Tags apply to unqualified function ARNs."
             )));
         }
-        self.unqualified_latest(region, resource)
+        self.unqualified_latest(account, region, resource)
     }
 
     /// `TagResource`.
@@ -339,14 +341,14 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.tagged_function(&context.region, &resource)?;
+            let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             let tags = request.tags.ok_or_else(|| AwsError::invalid_parameter("Tags is a required parameter"))?;
             let mut record = (*latest).clone();
             record.tags.extend(tags);
             if record.tags.len() > 50 {
                 return Err(AwsError::invalid_parameter("Number of tags exceeds resource tag limit."));
             }
-            service.save_settings(&context.region, record)?;
+            service.save_settings(&context.account, &context.region, record)?;
             Ok(())
         })
         .await
@@ -361,12 +363,12 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let latest = service.tagged_function(&context.region, &resource)?;
+            let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             let mut record = (*latest).clone();
             for key in &keys {
                 record.tags.remove(key);
             }
-            service.save_settings(&context.region, record)?;
+            service.save_settings(&context.account, &context.region, record)?;
             Ok(())
         })
         .await
@@ -379,7 +381,7 @@ impl LambdaService {
         resource: String,
     ) -> Result<ListTagsResponse, AwsError> {
         self.blocking(move |service| {
-            let latest = service.tagged_function(&context.region, &resource)?;
+            let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             Ok(ListTagsResponse { tags: latest.tags.clone() })
         })
         .await

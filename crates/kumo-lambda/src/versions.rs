@@ -20,7 +20,7 @@ impl LambdaService {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let latest =
-                service.current_for_update(&context.region, &function_name, request.revision_id.as_deref())?;
+                service.current_for_update(&context.account, &context.region, &function_name, request.revision_id.as_deref())?;
             if let Some(expected) = request.code_sha256.as_deref() {
                 let current = &latest.configuration.code_sha256;
                 if expected != current {
@@ -34,7 +34,7 @@ impl LambdaService {
                     "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256",
                 ));
             }
-            service.publish_locked(&context.region, &latest, request.description)
+            service.publish_locked(&context.account, &context.region, &latest, request.description)
         })
         .await
     }
@@ -43,6 +43,7 @@ impl LambdaService {
     /// returns the version already made from it, as AWS does.
     pub(crate) fn publish_locked(
         &self,
+        account: &str,
         region: &str,
         latest: &FunctionRecord,
         description: Option<String>,
@@ -53,7 +54,7 @@ impl LambdaService {
             && settings.published_revision.as_deref() == Some(&latest.configuration.revision_id)
         {
             let existing = settings.latest_published.to_string();
-            if let Ok(record) = self.load_record(region, &name, Some(&existing)) {
+            if let Ok(record) = self.load_record(account, region, &name, Some(&existing)) {
                 return Ok(record.configuration.clone());
             }
         }
@@ -63,7 +64,7 @@ impl LambdaService {
         published.settings = Default::default();
         let configuration = &mut published.configuration;
         configuration.version = version.clone();
-        configuration.function_arn = kumo_core::arn::qualified_function_arn(region, &self.account, &name, &version);
+        configuration.function_arn = kumo_core::arn::qualified_function_arn(region, account, &name, &version);
         configuration.revision_id = uuid::Uuid::new_v4().to_string();
         configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
         configuration.state = "Active".to_string();
@@ -72,13 +73,13 @@ impl LambdaService {
             configuration.description = description;
         }
         let document = serde_json::to_string(&published).map_err(internal)?;
-        if !self.store.metadata.insert_function(&self.account, region, &name, &version, &document).map_err(internal)? {
+        if !self.store.metadata.insert_function(account, region, &name, &version, &document).map_err(internal)? {
             return Err(AwsError::conflict(format!("Version {version} of function {name} already exists")));
         }
         let mut updated_latest = latest.clone();
         updated_latest.settings.latest_published = number;
         updated_latest.settings.published_revision = Some(latest.configuration.revision_id.clone());
-        self.save_settings(region, updated_latest)?;
+        self.save_settings(account, region, updated_latest)?;
         tracing::info!(function = %name, %version, region, "version published");
         Ok(published.configuration)
     }
@@ -93,12 +94,12 @@ impl LambdaService {
     ) -> Result<ListVersionsResponse, AwsError> {
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
-            let reference = service.function_ref(&context.region, &function_name, None)?;
-            service.load_record(&context.region, &reference.name, None)?;
+            let reference = service.function_ref(&context.account, &context.region, &function_name, None)?;
+            service.load_record(&context.account, &context.region, &reference.name, None)?;
             let mut rows = service
                 .store
                 .metadata
-                .list_function_versions(&service.account, &context.region, &reference.name)
+                .list_function_versions(&context.account, &context.region, &reference.name)
                 .map_err(internal)?;
             rows.sort_by_key(|(version, _)| version_order(version));
             let start = match marker.as_deref() {

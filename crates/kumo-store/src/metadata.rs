@@ -75,6 +75,10 @@ const SINGLE_ACCOUNT_TABLES: [(&str, &str); 4] = [
 pub struct AsyncEvent {
     /// Request id returned to the caller with the 202.
     pub request_id: String,
+    /// Account of the function; empty for events queued before accounts existed, which belong
+    /// to the configured account.
+    #[serde(default)]
+    pub account: String,
     /// Region of the function.
     pub region: String,
     /// Function name.
@@ -750,6 +754,7 @@ mod tests {
         let path = dir.path().join("db");
         let event = AsyncEvent {
             request_id: "r1".into(),
+            account: A.into(),
             region: "us-east-1".into(),
             function_name: "f".into(),
             qualifier: None,

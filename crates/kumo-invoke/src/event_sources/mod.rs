@@ -58,6 +58,8 @@ pub trait QueueSource: Send + Sync + 'static {
 pub struct MappingSpec {
     /// The mapping's UUID.
     pub uuid: String,
+    /// Account of the function and the mapping.
+    pub account: String,
     /// Region of the function and the queue.
     pub region: String,
     /// Queue ARN.
@@ -273,16 +275,16 @@ impl Poller {
         }
         let Some(engine) = self.engine.upgrade() else { return false };
         let resolver = Arc::clone(&self.resolver);
-        let (region, name, qualifier) =
-            (self.spec.region.clone(), self.spec.function_name.clone(), self.spec.qualifier.clone());
-        let function =
-            match tokio::task::spawn_blocking(move || resolver.resolve(&region, &name, qualifier.as_deref())).await {
-                Ok(Ok(function)) => function,
-                other => {
-                    tracing::warn!(uuid = %self.spec.uuid, ?other, "the mapped function cannot be resolved");
-                    return false;
-                }
-            };
+        let spec = self.spec.clone();
+        let resolve =
+            move || resolver.resolve(&spec.account, &spec.region, &spec.function_name, spec.qualifier.as_deref());
+        let function = match tokio::task::spawn_blocking(resolve).await {
+            Ok(Ok(function)) => function,
+            other => {
+                tracing::warn!(uuid = %self.spec.uuid, ?other, "the mapped function cannot be resolved");
+                return false;
+            }
+        };
         let records: Vec<serde_json::Value> = kept.iter().map(|message| sqs_record(&self.spec, message)).collect();
         let payload = serde_json::json!({ "Records": records }).to_string();
         let invoked_function_arn = match &self.spec.qualifier {
