@@ -281,9 +281,21 @@ impl LambdaService {
             if let Some(description) = request.description {
                 alias.description = description;
             }
-            service.check_alias_target(&context.account, &context.region, &function, &alias.function_version, &alias.weights)?;
+            service.check_alias_target(
+                &context.account,
+                &context.region,
+                &function,
+                &alias.function_version,
+                &alias.weights,
+            )?;
             alias.revision_id = uuid::Uuid::new_v4().to_string();
-            let configuration = service.alias_configuration(&context.account, &context.region, &function, &name, &alias);
+            let configuration = service.alias_configuration(
+                &context.account,
+                &context.region,
+                &function,
+                &name,
+                &alias,
+            );
             let mut aliases = latest.settings.aliases.clone();
             aliases.insert(name, alias);
             service.save_aliases(&context.account, &context.region, &latest, aliases)?;

@@ -134,7 +134,9 @@ impl LambdaService {
             let (latest, version, key) =
                 service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let limits = service.engine.concurrency();
-            let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(|| limits.unreserved(&context.account, &context.region));
+            let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(
+                || limits.unreserved(&context.account, &context.region),
+            );
             if requested > ceiling {
                 return Err(AwsError::invalid_parameter(format!(
                     "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function ({ceiling})."
@@ -142,9 +144,15 @@ impl LambdaService {
             }
             let last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
             let mut record = (*latest).clone();
-            record.settings.provisioned.insert(key, ProvisionedSetting { requested, last_modified: last_modified.clone() });
+            record.settings.provisioned.insert(
+                key,
+                ProvisionedSetting { requested, last_modified: last_modified.clone() },
+            );
             service.save_settings(&context.account, &context.region, record)?;
-            service.engine.set_provisioned(service.function_version(&context.account, &context.region, &version), requested);
+            service.engine.set_provisioned(
+                service.function_version(&context.account, &context.region, &version),
+                requested,
+            );
             Ok(ProvisionedConcurrencyConfig {
                 function_arn: None,
                 requested_provisioned_concurrent_executions: requested,

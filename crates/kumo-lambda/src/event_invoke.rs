@@ -133,7 +133,12 @@ impl LambdaService {
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, arn) = service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, arn) = service.event_invoke_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+            )?;
             let existing = latest.settings.event_invoke.get(&key).cloned();
             if merge && existing.is_none() {
                 return Err(AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig")));

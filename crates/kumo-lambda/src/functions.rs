@@ -221,7 +221,7 @@ impl LambdaService {
         validation::architectures(&architectures)?;
         let ephemeral =
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
-        let layers = self.resolve_layers(&context, request.layers.as_deref().unwrap_or_default())?;
+        let layers = self.resolve_layers(context, request.layers.as_deref().unwrap_or_default())?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         self.check_execution_role(&context.account, &role)?;

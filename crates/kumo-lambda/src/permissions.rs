@@ -229,7 +229,12 @@ impl LambdaService {
     ) -> Result<AddPermissionResponse, AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, resource) = service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, resource) = service.policy_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+            )?;
             let sid = request.statement_id.clone().ok_or_else(|| AwsError::invalid_parameter("StatementId is a required parameter"))?;
             let action = request.action.clone().ok_or_else(|| AwsError::invalid_parameter("Action is a required parameter"))?;
             let principal =
@@ -275,7 +280,12 @@ impl LambdaService {
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
-            let (latest, key, _) = service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, _) = service.policy_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+            )?;
             let mut policy = latest.settings.policies.get(&key).cloned().unwrap_or_default();
             if revision_id.as_deref().is_some_and(|expected| expected != policy.revision_id) {
                 return Err(AwsError::precondition_failed(

@@ -20,7 +20,12 @@ impl LambdaService {
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let latest =
-                service.current_for_update(&context.account, &context.region, &function_name, request.revision_id.as_deref())?;
+                service.current_for_update(
+                    &context.account,
+                    &context.region,
+                    &function_name,
+                    request.revision_id.as_deref(),
+                )?;
             if let Some(expected) = request.code_sha256.as_deref() {
                 let current = &latest.configuration.code_sha256;
                 if expected != current {

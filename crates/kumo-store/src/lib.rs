@@ -4,6 +4,7 @@
 mod blobs;
 mod layered;
 mod metadata;
+mod migrations;
 mod unzip;
 
 pub use blobs::{BlobStore, CodePackage};

@@ -1,0 +1,214 @@
+"""Lambda resources per account: two key pairs in two accounts on one server. The same name in
+both accounts is two functions; another account's function or layer version is reachable by ARN
+only where its resource-based policy grants the caller's account; restart keeps all of it, and a
+data dir from before accounts existed keeps working."""
+
+import json
+import sqlite3
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, error_of, invoke, make_zip, python_zip, unique_name
+
+OTHER = "111111111111"
+OTHER_KEYS = {"aws_access_key_id": "other", "aws_secret_access_key": "othersecret"}
+KEYS = f"test:test,other:othersecret:{OTHER}"
+
+# Reports which account's function ran: the ARN it was invoked as and whose role credentials
+# it holds (a function's boto3 calls come back to Kumo with its execution role's session).
+HANDLER = """
+import boto3
+
+def handler(event, context):
+    identity = boto3.client("sts").get_caller_identity()
+    return {"owner": OWNER, "arn": context.invoked_function_arn, "account": identity["Account"]}
+"""
+
+
+def denied(caller_account, action, resource):
+    return (
+        "AccessDeniedException",
+        403,
+        f"User: arn:aws:iam::{caller_account}:root is not authorized to perform: {action} on resource: {resource} "
+        f"because no resource-based policy allows the {action} action",
+    )
+
+
+def create(client, name, owner, account, **params):
+    return client.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{account}:role/lambda-role",
+        Handler="lambda_function.handler",
+        Code={"ZipFile": python_zip(f"OWNER = {owner!r}\n" + HANDLER)},
+        **params,
+    )
+
+
+@pytest.fixture
+def two_accounts(start_server):
+    """A server with the default account (key `test`) and OTHER (key `other`), each with the
+    execution role its functions use."""
+    server = start_server(KUMO_ACCESS_KEYS=KEYS)
+    server.client("iam", **OTHER_KEYS).create_role(RoleName="lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+    return server
+
+
+def test_each_account_has_its_own_functions_and_grants_invoke_by_policy(two_accounts):
+    server = two_accounts
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    name = unique_name("shared")
+    home_arn = create(home, name, "home", ACCOUNT)["FunctionArn"]
+    other_arn = create(other, name, "other", OTHER, Timeout=30)["FunctionArn"]
+    assert home_arn == f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    assert other_arn == f"arn:aws:lambda:us-east-1:{OTHER}:function:{name}"
+    assert other.get_function(FunctionName=name)["Configuration"]["Timeout"] == 30
+    assert home.get_function(FunctionName=name)["Configuration"]["Timeout"] == 3
+
+    only = create(home, unique_name("home-only"), "home", ACCOUNT)["FunctionName"]
+    assert sorted(f["FunctionName"] for f in home.list_functions()["Functions"]) == sorted([name, only])
+    assert [f["FunctionName"] for f in other.list_functions()["Functions"]] == [name]
+    assert home.get_account_settings()["AccountUsage"]["FunctionCount"] == 2
+    assert other.get_account_settings()["AccountUsage"]["FunctionCount"] == 1
+    with pytest.raises(ClientError) as excinfo:
+        other.get_function(FunctionName=only)
+    assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404)
+
+    # A name always means the caller's own account.
+    assert invoke(home, name).payload == {"owner": "home", "arn": home_arn, "account": ACCOUNT}
+    assert invoke(other, name).payload == {"owner": "other", "arn": other_arn, "account": OTHER}
+
+    # Another account's function by ARN: denied until its policy grants the caller's account.
+    with pytest.raises(ClientError) as excinfo:
+        invoke(other, home_arn)
+    assert error_of(excinfo) == denied(OTHER, "lambda:InvokeFunction", home_arn)
+    with pytest.raises(ClientError) as excinfo:
+        invoke(other, f"{ACCOUNT}:function:{only}")
+    assert error_of(excinfo)[:2] == ("AccessDeniedException", 403), "the partial ARN form names the account too"
+    missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{unique_name('missing')}"
+    with pytest.raises(ClientError) as excinfo:
+        invoke(other, missing)
+    assert error_of(excinfo) == denied(OTHER, "lambda:InvokeFunction", missing), "existence is not revealed"
+
+    home.add_permission(FunctionName=name, StatementId="other-invokes", Action="lambda:InvokeFunction", Principal=OTHER)
+    assert invoke(other, home_arn).payload == {"owner": "home", "arn": home_arn, "account": ACCOUNT}
+    # The grant is for InvokeFunction only.
+    with pytest.raises(ClientError) as excinfo:
+        other.get_function(FunctionName=home_arn)
+    assert error_of(excinfo) == denied(OTHER, "lambda:GetFunction", home_arn)
+    home.add_permission(
+        FunctionName=name, StatementId="other-reads", Action="lambda:*", Principal=f"arn:aws:iam::{OTHER}:root"
+    )
+    assert other.get_function(FunctionName=home_arn)["Configuration"]["FunctionArn"] == home_arn
+
+    home.remove_permission(FunctionName=name, StatementId="other-invokes")
+    home.remove_permission(FunctionName=name, StatementId="other-reads")
+    with pytest.raises(ClientError) as excinfo:
+        invoke(other, home_arn)
+    assert error_of(excinfo) == denied(OTHER, "lambda:InvokeFunction", home_arn)
+
+    # Deleting one account's function leaves the other's.
+    other.delete_function(FunctionName=name)
+    assert invoke(home, name).payload["owner"] == "home"
+
+
+def test_layers_are_shared_across_accounts_only_by_permission(two_accounts):
+    server = two_accounts
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    layer_name = unique_name("layer")
+    files = {"python/shared_helper.py": "GREETING = 'from the home account'\n"}
+    layer = home.publish_layer_version(LayerName=layer_name, Content={"ZipFile": make_zip(files)})
+    version_arn = layer["LayerVersionArn"]
+    assert version_arn == f"arn:aws:lambda:us-east-1:{ACCOUNT}:layer:{layer_name}:1"
+    assert other.list_layers()["Layers"] == []
+    own = other.publish_layer_version(LayerName=layer_name, Content={"ZipFile": make_zip(files)})
+    assert own["LayerVersionArn"] == f"arn:aws:lambda:us-east-1:{OTHER}:layer:{layer_name}:1"
+
+    with pytest.raises(ClientError) as excinfo:
+        other.get_layer_version_by_arn(Arn=version_arn)
+    assert error_of(excinfo) == denied(OTHER, "lambda:GetLayerVersion", version_arn)
+    source = "import shared_helper\n\ndef handler(event, context):\n    return shared_helper.GREETING\n"
+    name = unique_name("uses-layer")
+    function = {
+        "FunctionName": name,
+        "Runtime": "python3.12",
+        "Role": f"arn:aws:iam::{OTHER}:role/lambda-role",
+        "Handler": "lambda_function.handler",
+        "Code": {"ZipFile": python_zip(source)},
+        "Layers": [version_arn],
+    }
+    with pytest.raises(ClientError) as excinfo:
+        other.create_function(**function)
+    assert error_of(excinfo) == denied(OTHER, "lambda:GetLayerVersion", version_arn)
+
+    home.add_layer_version_permission(
+        LayerName=layer_name, VersionNumber=1, StatementId="other", Action="lambda:GetLayerVersion", Principal=OTHER
+    )
+    assert other.get_layer_version_by_arn(Arn=version_arn)["LayerVersionArn"] == version_arn
+    layer_arn = version_arn.rsplit(":", 1)[0]
+    assert other.get_layer_version(LayerName=layer_arn, VersionNumber=1)["LayerArn"] == layer_arn
+    other.create_function(**function)
+    assert invoke(other, name).payload == "from the home account"
+
+    home.remove_layer_version_permission(LayerName=layer_name, VersionNumber=1, StatementId="other")
+    with pytest.raises(ClientError) as excinfo:
+        other.get_layer_version_by_arn(Arn=version_arn)
+    assert error_of(excinfo)[:2] == ("AccessDeniedException", 403)
+
+
+def test_restart_keeps_each_accounts_functions_and_grants(two_accounts):
+    server = two_accounts
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    name = unique_name("durable")
+    home_arn = create(home, name, "home", ACCOUNT)["FunctionArn"]
+    create(other, name, "other", OTHER)
+    home.add_permission(FunctionName=name, StatementId="other", Action="lambda:InvokeFunction", Principal=OTHER)
+    home.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+
+    code, _ = server.stop()
+    assert code == 0
+    server.start()
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    assert [f["FunctionName"] for f in other.list_functions()["Functions"]] == [name]
+    assert invoke(other, name).payload["owner"] == "other"
+    assert invoke(other, home_arn).payload == {"owner": "home", "arn": home_arn, "account": ACCOUNT}
+    assert home.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+    assert "ReservedConcurrentExecutions" not in other.get_function_concurrency(FunctionName=name)
+
+
+def test_a_data_dir_from_before_accounts_belongs_to_the_configured_account(start_server):
+    server = start_server()
+    home = server.client("lambda")
+    name = unique_name("legacy")
+    create(home, name, "home", ACCOUNT)
+    home.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com")
+    layer = home.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"python/x.py": ""})})
+    code, _ = server.stop()
+    assert code == 0
+
+    # Rewrite the Lambda tables to the shape they had before accounts existed (documents are unchanged).
+    database = sqlite3.connect(server.data_dir / "kumo.sqlite3")
+    for table, columns in [
+        ("functions", "region, name, version, document"),
+        ("event_source_mappings", "uuid, region, document"),
+        ("layers", "region, name, latest_version"),
+        ("layer_versions", "region, name, version, document"),
+    ]:
+        database.execute(f"CREATE TABLE old_{table} AS SELECT {columns} FROM {table}")
+        database.execute(f"DROP TABLE {table}")
+        database.execute(f"ALTER TABLE old_{table} RENAME TO {table}")
+    columns = [row[1] for row in database.execute("PRAGMA table_info(functions)")]
+    assert "account" not in columns
+    database.commit()
+    database.close()
+
+    server.extra_env["KUMO_ACCESS_KEYS"] = KEYS
+    server.start()
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    assert invoke(home, name).payload["owner"] == "home"
+    assert json.loads(home.get_policy(FunctionName=name)["Policy"])["Statement"][0]["Sid"] == "s3"
+    assert home.get_layer_version_by_arn(Arn=layer["LayerVersionArn"])["Version"] == 1
+    assert home.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"python/x.py": ""})})["Version"] == 2
+    assert other.list_functions()["Functions"] == []
+    assert other.list_layers()["Layers"] == []
