@@ -64,3 +64,37 @@ def test_a_tampered_body_is_rejected(kumo, make_function):
     assert error_of(excinfo)[1] in (400, 403)
     assert error_of(excinfo)[0] == "InvalidSignatureException"
     assert function.invoke({"original": True}).payload == {"original": True}
+
+
+def test_an_unsigned_payload_marker_does_not_unsign_a_lambda_body(kumo, make_function):
+    """Only S3 takes `UNSIGNED-PAYLOAD` (or a streaming marker) as what was signed; for Lambda the
+    body's own hash is, so a body swapped under a valid signature is refused, as on AWS."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    function = make_function("def handler(event, context):\n    return event\n")
+
+    class UnsignedPayload(SigV4Auth):
+        def payload(self, request):
+            return "UNSIGNED-PAYLOAD"
+
+    def send(body):
+        request = AWSRequest(
+            method="POST",
+            url=f"{kumo.endpoint}/2015-03-31/functions/{function.name}/invocations",
+            data=b'{"original": true}',
+            headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Type": "application/json"},
+        )
+        UnsignedPayload(Credentials("test", "test"), "lambda", "us-east-1").add_auth(request)
+        prepared = request.prepare()
+        raw = urllib.request.Request(prepared.url, data=body, headers=dict(prepared.headers), method="POST")
+        try:
+            with urllib.request.urlopen(raw, timeout=10) as response:
+                return response.status, response.headers.get("x-amzn-ErrorType")
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("x-amzn-ErrorType")
+
+    assert send(b'{"tampered": true}') == (403, "InvalidSignatureException")
+    assert send(b'{"original": true}') == (403, "InvalidSignatureException")
+    assert function.invoke({"original": True}).payload == {"original": True}

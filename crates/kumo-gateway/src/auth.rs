@@ -213,11 +213,24 @@ async fn verify(
     }
     let body = Limited::new(body, MAX_SIGNED_BODY).collect().await.map_err(|_| AuthFailure::TooLarge)?.to_bytes();
     let declared = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
-    // What the signer covered: a declared `UNSIGNED-PAYLOAD` or streaming marker is signed as
-    // itself (streaming chunk signatures are the S3 service's to check); a declared hash must
-    // be the body's.
+    let authorization = match signature {
+        Signature::Header(authorization) => authorization,
+        Signature::Query(presigned) => &presigned.authorization,
+    };
+    // What the signer covered: for S3 a declared `UNSIGNED-PAYLOAD` or streaming marker is signed
+    // as itself (streaming chunk signatures are the S3 service's to check). Every other service
+    // signs the body's hash whatever the header says, as AWS does: a marker must not let a
+    // request's body be swapped under a valid signature. A declared hash must be the body's.
     let payload_hash = match declared {
-        Some(marker) if marker == sigv4::UNSIGNED_PAYLOAD || marker.starts_with("STREAMING-") => marker.to_string(),
+        Some(marker)
+            if authorization.service == "s3"
+                && (marker == sigv4::UNSIGNED_PAYLOAD || marker.starts_with("STREAMING-")) =>
+        {
+            marker.to_string()
+        }
+        Some(marker) if marker == sigv4::UNSIGNED_PAYLOAD || marker.starts_with("STREAMING-") => {
+            sigv4::payload_hash(&body)
+        }
         Some(hash) => {
             let actual = sigv4::payload_hash(&body);
             if hash != actual {
@@ -227,10 +240,7 @@ async fn verify(
         }
         None => sigv4::payload_hash(&body),
     };
-    let signed_headers = match signature {
-        Signature::Header(authorization) => &authorization.signed_headers,
-        Signature::Query(presigned) => &presigned.authorization.signed_headers,
-    };
+    let signed_headers = &authorization.signed_headers;
     // Only what the canonical request reads: the signed headers and the request's date.
     let headers: Vec<(String, String)> = parts
         .headers
