@@ -202,8 +202,10 @@ def test_a_fork_bomb_is_contained(kumo, make_function):
     result = answers["bomb"]
     assert result.function_error is None, result.raw
     # The bomb ran and the pids limit (1,024) capped it. Whether the handler's own sampled forks hit
-    # the limit (EAGAIN) depends on timing, so only the ceiling is asserted.
-    assert 100 < result.payload["most"] <= 1100, result.payload
+    # the limit (EAGAIN) depends on timing, so only the ceiling is asserted. One listing of /proc is
+    # not a snapshot: while it walks the pids, processes exit and new ones (higher pids) appear, so it
+    # can count somewhat more than ever existed at once; without the limit it would count thousands.
+    assert 100 < result.payload["most"] <= 1300, result.payload
     assert result.payload["refused"] in (None, "Resource temporarily unavailable"), result.payload
     # The bomb keeps going (its processes come and go) until the environment goes; then all of it goes.
     processes = function_processes(kumo, bomb.name)
