@@ -10,6 +10,11 @@ use kumo_sandbox::{EnvironmentSpec, ExecutionEnvironment, InitFailure};
 
 use crate::FunctionVersion;
 
+/// Longest an environment serves: its role's credentials last 12 hours (they are minted when it
+/// starts), so older ones are retired after their invocation, provisioned ones included (their
+/// keeper starts replacements), as AWS recycles execution environments after some hours.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(10 * 60 * 60);
+
 /// What the pool needs to know about an environment; a seam so placement logic is testable
 /// without starting processes.
 pub trait Pooled {
@@ -17,6 +22,8 @@ pub trait Pooled {
     fn is_usable(&self) -> bool;
     /// When it last finished an invocation.
     fn last_used(&self) -> Instant;
+    /// When it started.
+    fn started(&self) -> Instant;
 }
 
 impl Pooled for ExecutionEnvironment {
@@ -27,6 +34,15 @@ impl Pooled for ExecutionEnvironment {
     fn last_used(&self) -> Instant {
         self.last_used
     }
+
+    fn started(&self) -> Instant {
+        ExecutionEnvironment::started(self)
+    }
+}
+
+/// Whether an environment may serve again.
+fn serves<E: Pooled>(environment: &E) -> bool {
+    environment.is_usable() && environment.started().elapsed() < MAX_LIFETIME
 }
 
 /// An environment taken from the pool for one invocation.
@@ -120,7 +136,7 @@ impl<E: Pooled> WarmPool<E> {
     /// Gives an environment back after an invocation; a broken one is dropped (killed).
     pub fn release(&self, leased: Leased<E>) {
         self.busy.fetch_sub(1, Ordering::Relaxed);
-        let usable = leased.environment.is_usable();
+        let usable = serves(&leased.environment);
         match (leased.provisioned, usable) {
             (true, true) => self.idle().provisioned.push(leased.environment),
             (true, false) => {
@@ -131,13 +147,17 @@ impl<E: Pooled> WarmPool<E> {
         }
     }
 
-    /// Drops on-demand environments idle for longer than `idle_timeout`; returns how many went.
+    /// Drops on-demand environments idle for longer than `idle_timeout`, and any idle one past
+    /// [`MAX_LIFETIME`]; returns how many went.
     pub fn reap(&self, idle_timeout: Duration) -> usize {
         let now = Instant::now();
         let mut idle = self.idle();
-        let before = idle.on_demand.len();
-        idle.on_demand.retain(|environment| environment.is_usable() && now - environment.last_used() < idle_timeout);
-        before - idle.on_demand.len()
+        let before = idle.on_demand.len() + idle.provisioned.len();
+        idle.on_demand.retain(|environment| serves(environment) && now - environment.last_used() < idle_timeout);
+        let provisioned = idle.provisioned.len();
+        idle.provisioned.retain(serves);
+        self.provisioned_alive.fetch_sub(provisioned - idle.provisioned.len(), Ordering::Relaxed);
+        before - idle.on_demand.len() - idle.provisioned.len()
     }
 
     /// Provisioned environments alive, idle or busy.
@@ -184,6 +204,7 @@ mod tests {
         id: u32,
         alive: Arc<AtomicBool>,
         last_used: Instant,
+        started: Instant,
     }
 
     impl Pooled for Fake {
@@ -194,11 +215,32 @@ mod tests {
         fn last_used(&self) -> Instant {
             self.last_used
         }
+
+        fn started(&self) -> Instant {
+            self.started
+        }
     }
 
     fn fake(id: u32) -> (Fake, Arc<AtomicBool>) {
         let alive = Arc::new(AtomicBool::new(true));
-        (Fake { id, alive: Arc::clone(&alive), last_used: Instant::now() }, alive)
+        (Fake { id, alive: Arc::clone(&alive), last_used: Instant::now(), started: Instant::now() }, alive)
+    }
+
+    #[test]
+    fn environments_past_their_lifetime_are_retired_provisioned_ones_too() {
+        let pool = WarmPool::new(function());
+        let (mut old, _) = fake(1);
+        old.started = Instant::now() - MAX_LIFETIME;
+        let leased = lease(&pool, old);
+        pool.release(leased);
+        assert_eq!(pool.counts().idle, 0, "not returned after its last invocation");
+        let (mut provisioned, _) = fake(2);
+        pool.add_provisioned(fake(3).0);
+        provisioned.started = Instant::now() - MAX_LIFETIME;
+        pool.add_provisioned(provisioned);
+        assert_eq!(pool.reap(Duration::from_secs(600)), 1);
+        assert_eq!(pool.provisioned_alive(), 1, "a gap its keeper refills");
+        assert_eq!(pool.take_idle().unwrap().environment.id, 3);
     }
 
     fn function() -> FunctionVersion {

@@ -130,6 +130,7 @@ pub struct ExecutionEnvironment {
     log_stream: String,
     /// When the environment last finished an invocation; the pool reaps idle ones.
     pub last_used: Instant,
+    started: Instant,
 }
 
 impl ExecutionEnvironment {
@@ -193,6 +194,7 @@ impl ExecutionEnvironment {
             usable: true,
             log_stream: spec.environment.get("AWS_LAMBDA_LOG_STREAM_NAME").cloned().unwrap_or_default(),
             last_used: Instant::now(),
+            started,
         };
         match environment.wait_for_init().await {
             Ok(()) => {
@@ -311,6 +313,11 @@ impl ExecutionEnvironment {
     /// The CloudWatch log stream this environment writes to.
     pub fn log_stream(&self) -> &str {
         &self.log_stream
+    }
+
+    /// When it started (its Init began).
+    pub fn started(&self) -> Instant {
+        self.started
     }
 
     /// The runtime process id.
