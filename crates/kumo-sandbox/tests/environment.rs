@@ -51,8 +51,12 @@ while true; do
       EVENT="uid=$(id -u) gid=$(id -g) host=$(hostname) task=$TASK tmp=$TMP procs=$(ls /proc | grep -c '^[0-9]') root=$(ls / | tr '\n' ,) home=$(ls /home 2>&1 | head -c 20) shadow=$(cat /etc/shadow 2>&1 | head -c 30) nofile=$(ulimit -n)"
       ;;
     *orphan*) setsid sleep 1234.5 > /dev/null 2>&1 & ;;
-    *oom*) BIG=$(head -c 400000000 /dev/zero | tr '\0' x); echo "${#BIG}" ;;
-    *allocate*) BIG=$(head -c 60000000 /dev/zero | tr '\0' x); EVENT="\"${#BIG}\"" ;;
+    # Both allocate at memory speed rather than byte by byte in bash: the environment's CPU
+    # quota is proportional to its memory (128 MB = 7% of a core), so a slow allocator takes
+    # the same long time to reach any limit. `tail` holds everything it has read from a pipe
+    # or `/dev/zero` that has no line end; `exec` makes it the runtime process itself.
+    *oom*) exec tail /dev/zero ;;
+    *allocate*) EVENT="\"$(head -c 60000000 /dev/zero | tail -c 60000000 | wc -c)\"" ;;
   esac
   curl -sS -X POST "$API/invocation/$ID/response" -d "$EVENT" > /dev/null
 done
