@@ -1092,8 +1092,32 @@ async function main() {
   await runtime.run().catch(exitOnRuntimeApiFailure);
 }
 
+/** The argument with which Kumo starts a runtime before its function is known. */
+const WAIT_FOR_ENVIRONMENT = '--kumo-wait-for-environment';
+
+/**
+ * A pre-started runtime waits here, sealed in its sandbox, until Kumo has a function for it:
+ * then init mounts the function's code and writes the function's environment into fd 3, which
+ * this process adopts as its own before any of the function's code is loaded.
+ */
+function adoptEnvironmentFromKumo() {
+  // What a cold start needs, loaded while nobody waits (requiring a module once caches it).
+  for (const module of ['net', 'util', 'path', 'url', 'module', 'stream']) require(module);
+  const environment = JSON.parse(fs.readFileSync(3, 'utf8')); // blocks until the handover
+  fs.closeSync(3);
+  for (const key of Object.keys(process.env)) {
+    if (!Object.hasOwn(environment, key)) delete process.env[key];
+  }
+  Object.assign(process.env, environment);
+}
+
 module.exports = { main };
 
 if (require.main === module) {
+  const wait = process.argv.indexOf(WAIT_FOR_ENVIRONMENT);
+  if (wait !== -1) {
+    process.argv.splice(wait, 1);
+    adoptEnvironmentFromKumo();
+  }
   main();
 }

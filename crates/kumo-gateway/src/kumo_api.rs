@@ -55,6 +55,7 @@ async fn status(State(services): State<Services>) -> Response {
         "concurrency": engine.concurrency().snapshot(services.lambda.default_account()),
         "zygotes": sandbox.zygote_status(),
         "zygotes_unavailable": sandbox.zygotes_unavailable(),
+        "prestarted": sandbox.prestarted_status(),
     }))
     .into_response()
 }

@@ -1,7 +1,7 @@
 //! What Kumo tells the launcher (`kumo sandbox-init`): two JSON lines read from fd 3, a pipe.
 //!
 //! The first line ([`Prelude`]) comes at once: the launcher joins its cgroups and then waits for
-//! the second ([`LaunchConfig`]). That lets Kumo start launchers ahead of demand ("parked"), so the
+//! the second ([`LaunchConfig`]); a pre-started runtime's launcher reads a third ([`Handover`]). That lets Kumo start launchers ahead of demand ("parked"), so the
 //! exec of the launcher and the slow cgroup moves are off a cold start's path.
 //!
 //! Kumo decides everything (which namespaces, which mounts, which uid, which limits); the launcher
@@ -63,6 +63,23 @@ pub struct LaunchConfig {
     /// no init, no pid namespace, and Kumo's identity, so that it can fork environments later.
     #[serde(default)]
     pub template: bool,
+    /// Start the runtime before its function is known (a pre-started runtime, for interpreters
+    /// that cannot be forked, like Node.js): init builds a root that still shows Kumo's data dir
+    /// at `/.kumo/data`, starts the runtime with a pipe at fd 3, and then waits for a
+    /// [`Handover`] line: it mounts the function's code, detaches the data dir, and writes the
+    /// function's environment into the pipe. The runtime reads it and only then loads code.
+    #[serde(default)]
+    pub prestart: bool,
+}
+
+/// The third line a pre-started runtime's launcher reads (see [`LaunchConfig::prestart`]): what
+/// makes the environment its function's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    /// Applied in place to the runtime's root: code, layers, `/tmp`; then the data dir detached.
+    pub mounts: MountPlan,
+    /// The function's environment, which the runtime adopts as its own.
+    pub environment: Vec<(String, String)>,
 }
 
 /// New mount, pid, ipc and uts namespaces, plus a user namespace when Kumo is not root.
@@ -228,6 +245,7 @@ mod tests {
             rlimits: vec![ResourceLimit { resource: Resource::OpenFiles, value: 1024 }],
             probe: false,
             template: false,
+            prestart: false,
         };
         let json = serde_json::to_string(&config).unwrap();
         assert_eq!(serde_json::from_str::<LaunchConfig>(&json).unwrap(), config);

@@ -25,7 +25,7 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::process::ExitCode;
 
 use crate::config::{
-    Identity, LaunchConfig, NamespaceConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND,
+    Handover, Identity, LaunchConfig, NamespaceConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND,
     SETUP_FAILED_EXIT, STATUS_FD,
 };
 use crate::syscalls::{Linux, Syscalls};
@@ -51,9 +51,28 @@ pub fn main() -> ExitCode {
     join_cgroups(&prelude);
     // A parked launcher waits here until Kumo has an environment for it.
     let config: LaunchConfig = read_line(&mut lines);
+    if config.prestart {
+        prestart(&config, lines);
+    }
     drop(lines);
     run(&config, Finish::Exec);
     unreachable!("the launcher execs or exits")
+}
+
+/// The configuration pipe, read line by line (init of a pre-started runtime reads its third line).
+type Lines = std::io::BufReader<std::fs::File>;
+
+/// Starts a pre-started runtime (see [`LaunchConfig::prestart`]); init reads the handover from
+/// `lines`. Never returns.
+fn prestart(config: &LaunchConfig, lines: Lines) -> ! {
+    let Some(namespace_config) = &config.namespaces else {
+        fail("namespaces", "a pre-started runtime needs its own namespaces")
+    };
+    if let Err(error) = namespaces::enter(&Linux, namespace_config) {
+        fail("namespaces", error);
+    }
+    fork_init(Some(config), Finish::Exec, Some(lines));
+    unreachable!("the launcher relays and init waits; neither returns")
 }
 
 /// Prepares a zygote's parked child (its status pipe at fd 4, its configuration pipe at fd 3),
@@ -70,7 +89,7 @@ pub fn prepare_from_zygote() {
     if let Err(error) = namespaces::enter(&Linux, &namespaces) {
         fail("namespaces", error);
     }
-    fork_init(None, Finish::Return);
+    fork_init(None, Finish::Return, None);
 }
 
 /// Seals a prepared runtime process (see [`prepare_from_zygote`]) as `config` (JSON) describes:
@@ -149,14 +168,15 @@ fn run(config: &LaunchConfig, finish: Finish) {
         }
         return start_runtime(config, finish);
     }
-    fork_init(Some(config), finish);
+    fork_init(Some(config), finish, None);
 }
 
 /// Forks init, pid 1 of the new pid namespace; this process becomes the relay. With a
 /// configuration init builds the root and the runtime starts it; without one (a zygote's parked
-/// child) the runtime's process returns, to be sealed later. Returns only with
+/// child) the runtime's process returns, to be sealed later. With `handover`, init hands the
+/// started runtime its function later (see [`LaunchConfig::prestart`]). Returns only with
 /// [`Finish::Return`], in the runtime's process.
-fn fork_init(config: Option<&LaunchConfig>, finish: Finish) {
+fn fork_init(config: Option<&LaunchConfig>, finish: Finish, handover: Option<Lines>) {
     let (relay_read, relay_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
     let (alive_read, alive_write) = pipe().unwrap_or_else(|error| fail("namespaces", error));
     // SAFETY: the launcher is single-threaded, so the child may keep using the allocator.
@@ -165,11 +185,12 @@ fn fork_init(config: Option<&LaunchConfig>, finish: Finish) {
         0 => {
             drop(relay_read);
             drop(alive_write);
-            init(config, relay_write, alive_read, finish)
+            init(config, relay_write, alive_read, finish, handover)
         }
         init_pid => {
             drop(relay_write);
             drop(alive_read);
+            drop(handover);
             // SAFETY: closes descriptors this process no longer uses. The launcher has nothing more
             // to report (init and the runtime hold copies of the status pipe); a zygote's relay
             // reports the runtime's end, but never reads a configuration.
@@ -265,7 +286,13 @@ fn die_by_signal(signal: libc::c_int) -> ! {
 /// Pid 1 of the new pid namespace: builds the root, starts the runtime, reaps orphans, and
 /// reports the runtime's end to the launcher. Its own exit tears the namespace down.
 /// Returns only with [`Finish::Return`], in the runtime's process.
-fn init(config: Option<&LaunchConfig>, relay_write: OwnedFd, alive_read: OwnedFd, finish: Finish) {
+fn init(
+    config: Option<&LaunchConfig>,
+    relay_write: OwnedFd,
+    alive_read: OwnedFd,
+    finish: Finish,
+    handover: Option<Lines>,
+) {
     // SAFETY: prctl with integer arguments; getppid cannot tell whether the launcher is gone
     // (it lives outside this pid namespace), so the alive pipe is checked instead.
     unsafe {
@@ -280,12 +307,23 @@ fn init(config: Option<&LaunchConfig>, relay_write: OwnedFd, alive_read: OwnedFd
     if let Some(config) = config {
         set_up_root(config);
     }
+    // A pre-started runtime reads its function's environment from this pipe, at fd 3.
+    let environment_pipe = handover.as_ref().map(|_| pipe().unwrap_or_else(|error| fail("handover", error)));
     // SAFETY: single-threaded; see `run`.
     let runtime = match unsafe { libc::fork() } {
         -1 => fail("fork", last_error()),
         0 => {
             drop(relay_write);
             drop(alive_read);
+            if let Some((read, write)) = environment_pipe {
+                drop(write);
+                // dup2 replaces fd 3, the configuration pipe the reader owns: it must not close it again.
+                std::mem::forget(handover);
+                // SAFETY: both descriptors are open; dup2 clears close-on-exec on the copy.
+                if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&read), CONFIG_FD) } == -1 {
+                    fail("handover", last_error());
+                }
+            }
             // Returns only in a zygote's runtime, which goes back to the zygote's code (sealed
             // now, or later by `enter_from_zygote` when there is no configuration yet).
             if let Some(config) = config {
@@ -295,6 +333,10 @@ fn init(config: Option<&LaunchConfig>, relay_write: OwnedFd, alive_read: OwnedFd
         }
         pid => pid,
     };
+    if let (Some(lines), Some((read, write))) = (handover, environment_pipe) {
+        drop(read);
+        hand_over(lines, write, runtime);
+    }
     // SAFETY: init reports nothing itself from here on; only the runtime may still fail setup,
     // and only the runtime reads a zygote child's configuration.
     unsafe {
@@ -313,6 +355,49 @@ fn init(config: Option<&LaunchConfig>, relay_write: OwnedFd, alive_read: OwnedFd
                 libc::_exit(0)
             }
         }
+    }
+}
+
+/// Init's part of a pre-started runtime: waits for the function (or for the runtime's end, if it
+/// dies parked), mounts its code, and passes its environment to the runtime.
+fn hand_over(mut lines: Lines, environment_write: OwnedFd, runtime: libc::pid_t) {
+    if lines.buffer().is_empty() && !wait_readable(CONFIG_FD, runtime) {
+        // The runtime died while parked: the reaping loop reports how, and Kumo starts another.
+        return;
+    }
+    let handover: Handover = read_line(&mut lines);
+    if let Err(error) = mounts::apply(&Linux, &handover.mounts) {
+        fail("mounts", error);
+    }
+    let environment: serde_json::Map<String, serde_json::Value> =
+        handover.environment.into_iter().map(|(key, value)| (key, serde_json::Value::String(value))).collect();
+    let text = serde_json::to_vec(&environment).unwrap_or_else(|error| fail("handover", error));
+    // A runtime that died meanwhile leaves a broken pipe (SIGPIPE is ignored): the reaping loop
+    // then reports its end.
+    let _ = std::io::Write::write_all(&mut std::fs::File::from(environment_write), &text);
+}
+
+/// Waits until `fd` is readable (or closed); false if the process `pid` (a child) ends first.
+fn wait_readable(fd: libc::c_int, pid: libc::pid_t) -> bool {
+    // SAFETY: pidfd_open takes a pid and flags; the result is a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    let mut fds = [
+        libc::pollfd { fd, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: pidfd, events: libc::POLLIN, revents: 0 },
+    ];
+    // Without pidfds (kernels before 5.3) only the pipe is watched.
+    let count = if pidfd >= 0 { 2 } else { 1 };
+    loop {
+        // SAFETY: `fds` holds `count` valid pollfd entries.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), count, -1) };
+        if ready == -1 && last_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if pidfd >= 0 {
+            // SAFETY: closes the descriptor opened above.
+            unsafe { libc::close(pidfd) };
+        }
+        return fds[0].revents != 0 || fds[1].revents == 0;
     }
 }
 

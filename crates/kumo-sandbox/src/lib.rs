@@ -35,4 +35,4 @@ pub use logs::LogLine;
 pub use mounts::{RUNTIME_DIR, TASK_ROOT};
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeMounts, RuntimeRegistry};
-pub use sandbox::{denied_syscalls, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV};
+pub use sandbox::{denied_syscalls, PrestartedStatus, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV};

@@ -117,6 +117,39 @@ pub fn zygote_child_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32
     MountPlan { root: PathBuf::from("/"), steps, in_place: true }
 }
 
+/// The root of a pre-started runtime, before its function is known: an environment's, with
+/// `/proc` mounted, `/tmp` and `/var/task` empty, and Kumo's data dir at [`ZYGOTE_DATA_DIR`]
+/// for the handover to mount the code from (nothing but Kumo's bootstrap runs before then).
+pub fn prestart_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir: &Path) -> MountPlan {
+    let mut steps = shared_steps(layout, runtime);
+    steps.push(MountStep::Proc { target: PathBuf::from("/proc") });
+    for target in ["/tmp", TASK_ROOT] {
+        steps.push(MountStep::Dir { target: PathBuf::from(target) });
+    }
+    steps.push(MountStep::Bind {
+        source: data_dir.to_path_buf(),
+        target: PathBuf::from(ZYGOTE_DATA_DIR),
+        kind: BindKind::Directory,
+    });
+    MountPlan { root: layout.mount_point.clone(), steps, in_place: false }
+}
+
+/// What init adds to a pre-started runtime's root at the handover, in place: the function's
+/// `/tmp`, code and layers (as seen below [`ZYGOTE_DATA_DIR`]); then it detaches the data dir.
+pub fn handover_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32) -> MountPlan {
+    let mut steps = own_steps(code_dir, tmp_mb);
+    steps.retain(|step| !matches!(step, MountStep::Proc { .. }));
+    if let Some(layers) = layers_dir {
+        steps.push(MountStep::Bind {
+            source: layers.to_path_buf(),
+            target: PathBuf::from(LAYERS_DIR),
+            kind: BindKind::Directory,
+        });
+    }
+    steps.push(MountStep::Detach { target: PathBuf::from(ZYGOTE_DATA_DIR) });
+    MountPlan { root: PathBuf::from("/"), steps, in_place: true }
+}
+
 /// What every environment of a runtime shares: system paths, devices, the runtime itself.
 fn shared_steps(layout: &RootLayout, environment: &EnvironmentMounts) -> Vec<MountStep> {
     fn path(value: &str) -> PathBuf {
@@ -523,5 +556,25 @@ mod tests {
             lines.contains(&format!("mount /.kumo/data/code/abc -> /var/task [-] flags={:#x} data=-", libc::MS_BIND))
         );
         assert_eq!(lines.last().unwrap(), &format!("detach {ZYGOTE_LIBRARY}"));
+    }
+
+    #[test]
+    fn a_prestarted_runtime_gets_its_code_at_the_handover_and_loses_the_data_dir() {
+        let parked = prestart_plan(&layout(), &environment(), Path::new("/data"));
+        assert!(!parked.in_place);
+        // The runtime starts with /proc (interpreters read /proc/self) but no code and no /tmp.
+        assert!(parked.steps.contains(&MountStep::Proc { target: PathBuf::from("/proc") }));
+        assert!(parked.steps.contains(&MountStep::Dir { target: PathBuf::from(TASK_ROOT) }));
+        assert!(!parked.steps.iter().any(|step| matches!(step, MountStep::Tmpfs { .. })));
+        assert!(targets(&parked).contains(&ZYGOTE_DATA_DIR.to_string()));
+
+        let handover = handover_plan(Path::new("/.kumo/data/code/abc"), None, 512);
+        assert!(handover.in_place);
+        assert_eq!(targets(&handover), ["/tmp", "/var/task", ZYGOTE_DATA_DIR].map(String::from).to_vec());
+        let recorder = Recorder::default();
+        apply(&recorder, &handover).unwrap();
+        let lines = recorder.lines();
+        assert!(lines.iter().any(|line| line.contains("size=512m")), "{lines:?}");
+        assert_eq!(lines.last().unwrap(), &format!("detach {ZYGOTE_DATA_DIR}"));
     }
 }

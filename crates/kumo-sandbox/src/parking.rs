@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::process::Child;
 
 use crate::cgroups::{CgroupManager, EnvironmentCgroup, Limits, Reaper};
-use crate::config::Prelude;
+use crate::config::{LaunchConfig, Prelude};
 use crate::logs::{output_pipe, OutputPipe};
 use crate::process::{self, ConfigWriter, StatusReader};
 use crate::zygote::{ForkedProcess, Zygote};
@@ -108,6 +108,9 @@ pub(crate) enum Source {
     Launcher(PathBuf),
     /// A zygote's children.
     Zygote(Zygote),
+    /// Exec'd launchers that start their runtime at once (`<kumo>`, and the runtime's
+    /// configuration without a function).
+    Prestarted(PathBuf, Box<LaunchConfig>),
 }
 
 /// Parked processes of one source.
@@ -141,7 +144,7 @@ impl ParkedPool {
     pub(crate) fn zygote(&self) -> Option<&Zygote> {
         match &self.source {
             Source::Zygote(zygote) => Some(zygote),
-            Source::Launcher(_) => None,
+            Source::Launcher(_) | Source::Prestarted(..) => None,
         }
     }
 
@@ -207,6 +210,16 @@ impl ParkedPool {
                 let child = process::spawn_launcher(launcher, fds, child_output)?;
                 Ok(ParkedLauncher { process: EnvProcess::Child(child), writer, status, output, cgroup: cgroup.clone() })
             }
+            Source::Prestarted(launcher, config) => {
+                let (fds, mut writer, status) = process::prepare_launch(&Prelude { cgroup_procs: procs })?;
+                let child = process::spawn_launcher(launcher, fds, child_output)?;
+                let process = EnvProcess::Child(child);
+                if let Err(error) = writer.prestart(config) {
+                    process.killer().kill();
+                    return Err(error);
+                }
+                Ok(ParkedLauncher { process, writer, status, output, cgroup: cgroup.clone() })
+            }
             Source::Zygote(zygote) => {
                 let (fds, writer, status) = process::launch_pipes()?;
                 let (config, status_fd) = fds.raw();
@@ -234,7 +247,9 @@ impl ParkedPool {
                 context.reaper.remove(cgroup);
             }
             match &self.source {
-                Source::Launcher(_) => format!("cannot start the sandbox launcher: {error}"),
+                Source::Launcher(_) | Source::Prestarted(..) => {
+                    format!("cannot start the sandbox launcher: {error}")
+                }
                 Source::Zygote(_) => format!("cannot fork from the zygote: {error}"),
             }
         })

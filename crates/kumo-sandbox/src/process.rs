@@ -12,7 +12,8 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::config::{
-    LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT, STATUS_FD,
+    Handover, LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT,
+    STATUS_FD,
 };
 use crate::runtimes::LaunchPlan;
 
@@ -81,7 +82,22 @@ impl ConfigWriter {
 
     /// Sends the environment's configuration; the launcher proceeds as soon as it has it.
     pub fn send(mut self, config: &LaunchConfig) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(config).map_err(std::io::Error::other)?;
+        self.write_line(config)
+    }
+
+    /// Sends a pre-started runtime's launcher its runtime's configuration; the writer stays for
+    /// the [`Handover`].
+    pub(crate) fn prestart(&mut self, config: &LaunchConfig) -> std::io::Result<()> {
+        self.write_line(config)
+    }
+
+    /// Hands a pre-started runtime its function.
+    pub(crate) fn hand_over(mut self, handover: &Handover) -> std::io::Result<()> {
+        self.write_line(handover)
+    }
+
+    fn write_line(&mut self, value: &impl serde::Serialize) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(value).map_err(std::io::Error::other)?;
         line.push(b'\n');
         if line.len() > CONFIG_PIPE_BYTES {
             return Err(std::io::Error::other("the launch configuration is too large"));

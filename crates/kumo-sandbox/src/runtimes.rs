@@ -20,6 +20,8 @@ use crate::sandbox::Sandbox;
 pub const PYTHON_BOOTSTRAP: &str = include_str!("../../../runtimes/python/bootstrap.py");
 /// Kumo's Node.js bootstrap, shipped inside the binary.
 pub const NODE_BOOTSTRAP: &str = include_str!("../../../runtimes/node/bootstrap.js");
+/// The Node bootstrap's argument that makes it wait for its function's environment on fd 3.
+pub const NODE_WAIT_FOR_ENVIRONMENT: &str = "--kumo-wait-for-environment";
 /// Kumo's Python zygote (see `zygote.rs`), shipped inside the binary.
 pub const PYTHON_ZYGOTE: &str = include_str!("../../../runtimes/python/zygote.py");
 
@@ -54,6 +56,9 @@ pub struct LaunchPlan {
     pub mounts: RuntimeMounts,
     /// The plan of a zygote that can fork this runtime's environments ready to run.
     pub zygote: Option<Box<LaunchPlan>>,
+    /// The plan of a runtime started before its function is known, which then waits for its
+    /// environment (for interpreters that cannot be forked, see `LaunchConfig::prestart`).
+    pub prestart: Option<Box<LaunchPlan>>,
 }
 
 /// Host directories a runtime needs inside the sandbox.
@@ -234,6 +239,7 @@ impl RuntimeRegistry {
             execution_env: None,
             mounts: mounts.clone(),
             zygote: None,
+            prestart: None,
         };
         Ok(LaunchPlan {
             program,
@@ -243,6 +249,7 @@ impl RuntimeRegistry {
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
             mounts,
             zygote: isolated.then(|| Box::new(zygote)),
+            prestart: None,
         })
     }
 
@@ -256,7 +263,7 @@ impl RuntimeRegistry {
         let bootstrap_seen_as =
             if self.sandbox.isolates_filesystem() { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
         let (program, interpreter_prefix) = self.program_in_sandbox(node);
-        Ok(LaunchPlan {
+        let plan = LaunchPlan {
             program,
             args: vec![bootstrap_seen_as.join("bootstrap.js").display().to_string()],
             environment: BTreeMap::from([("NODE_PATH".to_string(), node_path)]),
@@ -264,7 +271,14 @@ impl RuntimeRegistry {
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
             mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), interpreter_prefix, ..RuntimeMounts::default() },
             zygote: None,
-        })
+            prestart: None,
+        };
+        // Node cannot fork a running interpreter, but it can be started ahead and wait.
+        let mut prestart = plan.clone();
+        prestart.args.push(NODE_WAIT_FOR_ENVIRONMENT.to_string());
+        prestart.warning = None;
+        let isolated = self.sandbox.isolates_filesystem();
+        Ok(LaunchPlan { prestart: isolated.then(|| Box::new(prestart)), ..plan })
     }
 }
 
@@ -285,6 +299,7 @@ fn provided_plan(code_dir: &Path, layers_dir: Option<&Path>, isolated: bool) -> 
         execution_env: None,
         mounts: RuntimeMounts::default(),
         zygote: None,
+        prestart: None,
     })
 }
 

@@ -97,6 +97,7 @@ fn spec_with(dir: &Path, mode: &str, sandbox: Arc<Sandbox>, memory_mb: u32) -> E
             execution_env: None,
             mounts: RuntimeMounts::default(),
             zygote: None,
+            prestart: None,
         },
         code_dir: dir.to_path_buf(),
         environment: BTreeMap::from([

@@ -15,13 +15,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+mod prestart;
 mod zygotes;
 
+use prestart::Prestarted;
+pub use prestart::PrestartedStatus;
 use zygotes::{zygote_support, ZygoteSlot, ZygoteSupport};
 pub use zygotes::{ZygoteStatus, ZYGOTE_ENV};
 
 use crate::cgroups::{self, CgroupManager, CgroupVersion, Controller, CpuQuota, EnvironmentCgroup, Limits, Reaper};
-use crate::config::{Identity, LaunchConfig, NamespaceConfig, Prelude, ResourceLimit, SetupFailure, UserMapping};
+use crate::config::{
+    Handover, Identity, LaunchConfig, NamespaceConfig, Prelude, ResourceLimit, SetupFailure, UserMapping,
+};
 use crate::logs::{output_pipe, OutputPipe};
 use crate::mounts::{self, EnvironmentMounts, RootLayout};
 use crate::parking::{EnvProcess, ParkedLauncher, ParkedPool, ParkingContext, Source};
@@ -144,6 +149,24 @@ pub struct Sandbox {
     zygote_support: Result<ZygoteSupport, String>,
     /// Zygotes by interpreter, started on first use.
     zygotes: Mutex<HashMap<PathBuf, ZygoteSlot>>,
+    /// Runtimes started ahead for interpreters that cannot fork (Node.js), by pool.
+    prestarted: Prestarted,
+}
+
+/// What a cold start takes its process from, besides a plain launcher.
+enum Template {
+    /// A zygote's parked child.
+    Zygote(Arc<ParkedPool>),
+    /// A pre-started runtime.
+    Prestarted(Arc<ParkedPool>),
+}
+
+impl Template {
+    fn pool(&self) -> &Arc<ParkedPool> {
+        match self {
+            Template::Zygote(pool) | Template::Prestarted(pool) => pool,
+        }
+    }
 }
 
 /// Counts an environment as starting until dropped.
@@ -184,6 +207,7 @@ impl Sandbox {
             starting: Arc::new(AtomicUsize::new(0)),
             zygote_support: Err(note.to_string()),
             zygotes: Mutex::new(HashMap::new()),
+            prestarted: Prestarted::default(),
             report: SandboxReport {
                 isolation: "off",
                 active: Vec::new(),
@@ -305,6 +329,7 @@ impl Sandbox {
             starting: Arc::new(AtomicUsize::new(0)),
             zygote_support,
             zygotes: Mutex::new(HashMap::new()),
+            prestarted: Prestarted::default(),
         }
     }
 
@@ -356,28 +381,24 @@ impl Sandbox {
             });
         };
         let zygote = self.zygote_for(plan, environment);
-        // The code and layers must be below the data dir, which is all of the host a zygote sees.
-        let in_zygote = zygote.zip(self.zygote_support.as_ref().ok()).and_then(|(pool, support)| {
-            let seen =
-                |dir: &Path| Some(Path::new(mounts::ZYGOTE_DATA_DIR).join(dir.strip_prefix(&support.data_dir).ok()?));
-            let layers = match &plan.mounts.layers_dir {
-                Some(dir) => Some(seen(dir)?),
-                None => None,
-            };
-            Some((pool, (seen(code_dir)?, layers)))
-        });
-        let (parked, code_in_zygote, from_zygote) = match in_zygote {
-            Some((pool, code)) => match pool.take(&self.parking()) {
+        let seen = self.seen_by_templates(code_dir, plan.mounts.layers_dir.as_deref());
+        let template = match (zygote, seen) {
+            (Some(pool), Some(seen)) => Some((Template::Zygote(pool), seen)),
+            (None, Some(seen)) => self.prestarted_for(plan, environment).map(|pool| (Template::Prestarted(pool), seen)),
+            (_, None) => None,
+        };
+        let (parked, template) = match template {
+            Some((template, seen)) => match template.pool().take(&self.parking()) {
                 Ok(parked) => {
-                    pool.refill(&self.parking());
-                    (parked, Some(code), Some(pool))
+                    template.pool().refill(&self.parking());
+                    (parked, Some((template, seen)))
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "starting the environment without its zygote");
-                    (self.take_launcher()?, None, None)
+                    tracing::warn!(%error, "starting the environment the exec way");
+                    (self.take_launcher()?, None)
                 }
             },
-            None => (self.take_launcher()?, None, None),
+            None => (self.take_launcher()?, None),
         };
         let ParkedLauncher { process, writer, status, output, cgroup } = parked;
         let configured = (|| {
@@ -387,11 +408,19 @@ impl Sandbox {
                     cgroup.set_cpu(CpuQuota::init(memory_mb)).map_err(|e| e.to_string())?;
                 }
             }
-            let mut config = launch_config(features, plan, environment, code_dir, ephemeral_mb);
-            if let Some((code, layers)) = &code_in_zygote {
-                config.mounts = Some(mounts::zygote_child_plan(code, layers.as_deref(), ephemeral_mb));
-            }
-            writer.send(&config).map_err(|e| format!("cannot configure the sandbox launcher: {e}"))
+            let sent = match &template {
+                Some((Template::Prestarted(_), (code, layers))) => writer.hand_over(&Handover {
+                    mounts: mounts::handover_plan(code, layers.as_deref(), ephemeral_mb),
+                    environment: environment.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),
+                }),
+                Some((Template::Zygote(_), (code, layers))) => {
+                    let mut config = launch_config(features, plan, environment, code_dir, ephemeral_mb);
+                    config.mounts = Some(mounts::zygote_child_plan(code, layers.as_deref(), ephemeral_mb));
+                    writer.send(&config)
+                }
+                None => writer.send(&launch_config(features, plan, environment, code_dir, ephemeral_mb)),
+            };
+            sent.map_err(|e| format!("cannot configure the sandbox launcher: {e}"))
         })();
         if let Err(error) = configured {
             process.killer().kill();
@@ -400,7 +429,24 @@ impl Sandbox {
             }
             return Err(error);
         }
-        Ok(Launched { process, output, status: Some(status), cgroup, zygote: from_zygote })
+        let zygote = match template {
+            Some((Template::Zygote(pool), _)) => Some(pool),
+            _ => None,
+        };
+        Ok(Launched { process, output, status: Some(status), cgroup, zygote })
+    }
+
+    /// Where a zygote's child or a pre-started runtime finds `code_dir` and `layers_dir`: below
+    /// [`mounts::ZYGOTE_DATA_DIR`], the data dir being all of the host they see.
+    fn seen_by_templates(&self, code_dir: &Path, layers_dir: Option<&Path>) -> Option<(PathBuf, Option<PathBuf>)> {
+        let support = self.zygote_support.as_ref().ok()?;
+        let seen =
+            |dir: &Path| Some(Path::new(mounts::ZYGOTE_DATA_DIR).join(dir.strip_prefix(&support.data_dir).ok()?));
+        let layers = match layers_dir {
+            Some(dir) => Some(seen(dir)?),
+            None => None,
+        };
+        Some((seen(code_dir)?, layers))
     }
 
     fn take_launcher(&self) -> Result<ParkedLauncher, String> {
@@ -472,6 +518,7 @@ impl Sandbox {
     pub fn shutdown(&self) {
         let parking = self.parking();
         self.launchers.drain(&parking);
+        self.drain_prestarted();
         for slot in self.zygotes().values() {
             if let ZygoteSlot::Ready(pool) = slot {
                 pool.drain(&parking);
@@ -530,6 +577,7 @@ fn probe_plan() -> LaunchPlan {
         execution_env: None,
         mounts: Default::default(),
         zygote: None,
+        prestart: None,
     }
 }
 
@@ -567,6 +615,7 @@ fn launch_config(
         rlimits: features.rlimits.clone(),
         probe: false,
         template: false,
+        prestart: false,
     }
 }
 

@@ -189,5 +189,6 @@ fn zygote_config(
         rlimits: Vec::new(),
         probe: false,
         template: true,
+        prestart: false,
     })
 }
