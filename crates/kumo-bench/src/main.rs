@@ -248,9 +248,12 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         if let Some((major, node)) = &node {
             progress(&format!("timing {} Node.js cold starts", settings.cold_starts));
             let node_names = names("node");
+            let warm_up = format!("{prefix}-node-warm-up");
             created.extend(node_names.iter().cloned());
+            created.push(warm_up.clone());
+            let memory = settings.memory_mb;
             startups.push(
-                startup::node(&mut connection, &node_names, *major, node, settings.memory_mb, settings.python_runs)
+                startup::node(&mut connection, &warm_up, &node_names, *major, node, memory, settings.python_runs)
                     .await?,
             );
         }

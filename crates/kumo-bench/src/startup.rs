@@ -92,9 +92,11 @@ pub async fn boto3(
     })
 }
 
-/// Cold starts of a Node.js echo function, and `node -e 0`.
+/// Cold starts of a Node.js echo function, and `node -e 0`. A first function (`warm_up`) makes
+/// Kumo start its pre-started Node runtimes, if it has them; the name says whether it did.
 pub async fn node(
     connection: &mut Connection,
+    warm_up: &str,
     names: &[String],
     major: u64,
     node: &Path,
@@ -107,8 +109,32 @@ pub async fn node(
     };
     let runtime = format!("nodejs{major}.x");
     let zip = base64::engine::general_purpose::STANDARD.encode(lambda::node_function_zip()?);
+    connection.create_function(warm_up, &runtime, &zip, memory_mb).await?;
+    connection.invoke(warm_up, bytes::Bytes::from_static(b"{}"), false).await?;
+    let deadline = std::time::Instant::now() + ZYGOTE_READY_TIMEOUT;
+    let prestarted = |status: &serde_json::Value| {
+        let pools = status["prestarted"].as_array().cloned().unwrap_or_default();
+        pools.iter().map(|pool| pool["environments"].as_u64().unwrap_or(0)).sum::<u64>()
+    };
+    loop {
+        let status = connection.status().await?;
+        let parked =
+            status["prestarted"].as_array().into_iter().flatten().any(|pool| pool["parked"].as_u64() > Some(0));
+        if parked || status["zygotes_unavailable"].is_string() || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = prestarted(&connection.status().await?);
     let cold = cold_series(connection, names, &runtime, &zip, memory_mb).await?;
-    Ok(StartupKind { name: format!("echo ({runtime})"), cold, floor_name: format!("{} -e 0", file_name(node)), floor })
+    let served = prestarted(&connection.status().await?) - before;
+    let how = if served == names.len() as u64 { "pre-started runtimes" } else { "started at the cold start" };
+    Ok(StartupKind {
+        name: format!("echo ({runtime}, {how})"),
+        cold,
+        floor_name: format!("{} -e 0", file_name(node)),
+        floor,
+    })
 }
 
 async fn cold_series(

@@ -344,5 +344,13 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             zygote["parked"]
         );
     }
+    for pool in status["prestarted"].as_array().into_iter().flatten() {
+        println!(
+            "pre-started {}: {} environments started, {} parked",
+            pool["program"].as_str().unwrap_or_default(),
+            pool["environments"],
+            pool["parked"]
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
