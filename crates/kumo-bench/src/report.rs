@@ -519,14 +519,22 @@ impl Results {
         }
         for kind in &self.startups {
             let name = format!("cold start median, {}", kind.name);
-            let median = Summary::of(&kind.cold.iter().map(|c| c.first_invoke).collect::<Vec<_>>()).p50;
-            let floor = Summary::of(&kind.floor).p50;
+            let cold = Summary::of(&kind.cold.iter().map(|c| c.first_invoke).collect::<Vec<_>>());
+            let (median, floor_summary) = (cold.p50, Summary::of(&kind.floor));
+            let floor = floor_summary.p50;
             rows.push([
                 name.clone(),
                 format_ms(median),
                 format!("{} {}", format_ms(floor), kind.floor_name),
                 target(&name),
                 result(&name).into(),
+            ]);
+            rows.push([
+                "  p99".into(),
+                format_ms(cold.p99),
+                format!("{} p99", format_ms(floor_summary.p99)),
+                String::new(),
+                String::new(),
             ]);
             rows.push([
                 "  floor / cold start".into(),
