@@ -294,6 +294,41 @@ def test_environment_variables_match_lambda(kumo, make_function):
     assert seen["utc_offset"] == 0
 
 
+def test_unreserved_variables_are_the_functions_own(make_function):
+    # LANG, PATH, LD_LIBRARY_PATH, NODE_PATH and PYTHONPATH are "unreserved" on AWS: a function's
+    # own values replace the runtime's defaults (and boto3 stays importable with its PYTHONPATH).
+    function = make_function(
+        files={
+            "lambda_function.py": (
+                "import os\nimport boto3\nimport helper\n\n"
+                "def handler(event, context):\n"
+                "    keys = ('LANG', 'PATH', 'LD_LIBRARY_PATH', 'PYTHONPATH')\n"
+                "    return {'environ': {key: os.environ.get(key) for key in keys}, 'helper': helper.NAME}\n"
+            ),
+            "vendor/helper.py": "NAME = 'vendored'\n",
+        },
+        Environment={
+            "Variables": {
+                "LANG": "C.UTF-8",
+                "PATH": "/var/task/bin:/usr/bin:/bin",
+                "LD_LIBRARY_PATH": "/var/task/lib",
+                "PYTHONPATH": "/var/task/vendor",
+            }
+        },
+    )
+    result = function.invoke()
+    assert result.function_error is None, result.payload
+    seen = result.payload
+    assert seen["helper"] == "vendored"
+    environ = seen["environ"]
+    assert (environ["LANG"], environ["PATH"], environ["LD_LIBRARY_PATH"]) == (
+        "C.UTF-8",
+        "/var/task/bin:/usr/bin:/bin",
+        "/var/task/lib",
+    )
+    assert environ["PYTHONPATH"].split(":")[0] == "/var/task/vendor"
+
+
 def test_task_root_holds_the_package(make_function):
     function = make_function(
         """

@@ -116,15 +116,21 @@ def test_a_killed_pre_started_runtime_is_replaced(start_server):
     deployer = Deployer(server)
     try:
         ready_pool(server, deployer.create)
-        runtimes = pre_started_runtimes(server)
-        assert len(runtimes) >= 2, "the warm-up function's runtime, and parked ones"
+        # The warm-up function's runtime, and parked ones once their launchers have started node.
+        def started():
+            found = pre_started_runtimes(server)
+            return found if len(found) >= 2 else None
+
+        runtimes = poll(started, timeout=30, what="two pre-started runtimes")
         for pid in runtimes:
             os.kill(pid, signal.SIGKILL)
         poll(lambda: not still_running(runtimes), timeout=10, what="the killed runtimes to go")
-        # Cold starts go on: a dead runtime is never handed a function.
-        for _ in range(3):
+        # Cold starts go on: a dead runtime is never handed a function (its launcher is skipped, or
+        # if it is taken before it is seen gone, another is taken).
+        for attempt in range(3):
             function = node_function(deployer.create, "exports.handler = async () => process.env.AWS_LAMBDA_FUNCTION_NAME;")
-            assert function.invoke({}).payload == function.name
+            result = function.invoke({}, LogType="Tail")
+            assert result.payload == function.name, (attempt, result.log, pools(server))
     finally:
         deployer.cleanup()
 

@@ -389,11 +389,26 @@ impl InvokeEngine {
             ("PATH", format!("/usr/local/bin:/usr/bin/:/bin:{layers_root}/bin")),
             ("LD_LIBRARY_PATH", format!("/lib64:/usr/lib64:{task_root}:{task_root}/lib:{layers_root}/lib")),
         ];
-        environment.extend(reserved.into_iter().map(|(key, value)| (key.to_string(), value)));
+        // AWS's defaults of the unreserved variables give way to the function's own values.
+        let own = |key: &str| UNRESERVED_VARIABLES.contains(&key) && function.variables.contains_key(key);
+        environment
+            .extend(reserved.into_iter().filter(|(key, _)| !own(key)).map(|(key, value)| (key.to_string(), value)));
         if let Some(execution_env) = &plan.execution_env {
             environment.insert("AWS_EXECUTION_ENV".to_string(), execution_env.clone());
         }
-        environment.extend(plan.environment.clone());
+        for (key, value) in &plan.environment {
+            match function.variables.get(key) {
+                // Kumo's packages (boto3) stay importable after the function's own paths, as
+                // `/var/runtime` does on AWS whatever PYTHONPATH says.
+                Some(own_value) if key == "PYTHONPATH" => {
+                    environment.insert(key.clone(), format!("{own_value}:{value}"));
+                }
+                Some(_) if own(key) => {}
+                _ => {
+                    environment.insert(key.clone(), value.clone());
+                }
+            }
+        }
         Ok(EnvironmentSpec {
             plan,
             code_dir: function.code_dir.clone(),
@@ -569,6 +584,9 @@ fn trace_id() -> String {
 
 /// Most provisioned environments started at once per version.
 const PROVISIONING_BATCH: usize = 16;
+
+/// Variables the runtime sets but a function may set instead ("unreserved" in AWS's list).
+const UNRESERVED_VARIABLES: [&str; 5] = ["LANG", "PATH", "LD_LIBRARY_PATH", "NODE_PATH", "PYTHONPATH"];
 
 async fn maintain_provisioned(engine: std::sync::Weak<InvokeEngine>) {
     loop {

@@ -22,6 +22,8 @@ pub const LAUNCHER_COMMAND: &str = "sandbox-init";
 pub const CONFIG_FD: i32 = 3;
 /// Descriptor the launcher reports setup failures to (one [`SetupFailure`] JSON line).
 pub const STATUS_FD: i32 = 4;
+/// The [`SetupFailure`] step of a pre-started runtime that ended before its handover.
+pub const PARKED_STEP: &str = "parked";
 /// Exit status of a launcher whose setup failed; the reason is on the status descriptor.
 pub const SETUP_FAILED_EXIT: i32 = 125;
 

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::cgroups::{CpuQuota, EnvironmentCgroup};
-use crate::config::SetupFailure;
+use crate::config::{SetupFailure, PARKED_STEP};
 use crate::logs::{LogLine, OutputPipe};
 use crate::parking::{EnvProcess, Killer, ParkedPool};
 use crate::process::{self, StatusReader};
@@ -54,6 +54,21 @@ pub struct InitFailure {
     pub log_lines: Vec<LogLine>,
     /// How long Init ran.
     pub init_duration: Duration,
+}
+
+/// A failed start attempt, and whether it may be tried once more.
+struct Failed {
+    failure: InitFailure,
+    /// The zygote the environment came from, if any (it may have died with it).
+    zygote: Option<Arc<ParkedPool>>,
+    /// The pre-started runtime it was handed had died while parked.
+    parked_runtime_gone: bool,
+}
+
+impl Failed {
+    fn new(failure: InitFailure) -> Self {
+        Self { failure, zygote: None, parked_runtime_gone: false }
+    }
 }
 
 /// The error of a failed Init.
@@ -136,10 +151,16 @@ pub struct ExecutionEnvironment {
 impl ExecutionEnvironment {
     /// Starts the runtime and waits until it asks for its first event (end of Init).
     pub async fn start(spec: &EnvironmentSpec) -> Result<Self, InitFailure> {
-        let (failure, zygote) = match Self::start_once(spec).await {
+        let Failed { failure, zygote, parked_runtime_gone } = match Self::start_once(spec).await {
             Ok(environment) => return Ok(environment),
             Err(failed) => failed,
         };
+        if parked_runtime_gone {
+            // A pre-started runtime that died while parked (killed from outside) was handed the
+            // function before its launcher had exited: a platform failure; the next one is fine.
+            tracing::warn!("a pre-started runtime had died while parked; starting the environment again");
+            return Self::start_once(spec).await.map_err(|failed| failed.failure);
+        }
         let killed = failure.error_type == "Runtime.ExitError"
             && matches!(&failure.detail, InitErrorDetail::Platform(message) if message.ends_with("signal: killed"));
         let Some(zygote) = zygote.filter(|_| killed) else { return Err(failure) };
@@ -154,11 +175,11 @@ impl ExecutionEnvironment {
         // The environment died with its zygote: a platform failure, not the function's. Once
         // more, the exec way until a new zygote is ready.
         tracing::warn!("an environment died with its zygote while starting; starting it again");
-        Self::start_once(spec).await.map_err(|(failure, _)| failure)
+        Self::start_once(spec).await.map_err(|failed| failed.failure)
     }
 
-    /// One attempt; a failure also names the zygote the environment came from, if any.
-    async fn start_once(spec: &EnvironmentSpec) -> Result<Self, (InitFailure, Option<Arc<ParkedPool>>)> {
+    /// One attempt.
+    async fn start_once(spec: &EnvironmentSpec) -> Result<Self, Failed> {
         let started = Instant::now();
         let failure = |message: String, init_duration: Duration| InitFailure {
             error_type: "Runtime.Unknown".to_string(),
@@ -168,14 +189,14 @@ impl ExecutionEnvironment {
         };
         let runtime_api = RuntimeApiServer::start()
             .await
-            .map_err(|e| (failure(format!("cannot open the Runtime API: {e}"), started.elapsed()), None))?;
+            .map_err(|e| Failed::new(failure(format!("cannot open the Runtime API: {e}"), started.elapsed())))?;
         let mut environment = spec.environment.clone();
         environment.insert("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api.address().to_string());
         let sandbox = Arc::clone(&spec.sandbox);
         let _starting = sandbox.starting();
         let launched = sandbox
             .launch(&spec.plan, &environment, &spec.code_dir, spec.memory_mb, spec.ephemeral_mb)
-            .map_err(|message| (failure(message, started.elapsed()), None))?;
+            .map_err(|message| Failed::new(failure(message, started.elapsed())))?;
         let Launched { process, output, status, cgroup, zygote } = launched;
         let pid = process.pid();
         let killer = process.killer();
@@ -217,7 +238,11 @@ impl ExecutionEnvironment {
                 let init_duration = started.elapsed();
                 environment.shutdown();
                 let log_lines = environment.output.drain().await;
-                Err((InitFailure { error_type, detail, log_lines, init_duration }, zygote))
+                let exit = environment.exited.borrow().clone();
+                let parked_runtime_gone =
+                    exit.and_then(|exit| exit.setup_failure).is_some_and(|failure| failure.step == PARKED_STEP);
+                let failure = InitFailure { error_type, detail, log_lines, init_duration };
+                Err(Failed { failure, zygote, parked_runtime_gone })
             }
         }
     }

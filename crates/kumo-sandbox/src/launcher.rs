@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use crate::config::{
     Handover, Identity, LaunchConfig, NamespaceConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND,
-    SETUP_FAILED_EXIT, STATUS_FD,
+    PARKED_STEP, SETUP_FAILED_EXIT, STATUS_FD,
 };
 use crate::syscalls::{Linux, Syscalls};
 use crate::{mounts, namespaces, rlimits, seccomp};
@@ -359,11 +359,13 @@ fn init(
 }
 
 /// Init's part of a pre-started runtime: waits for the function (or for the runtime's end, if it
-/// dies parked), mounts its code, and passes its environment to the runtime.
+/// dies parked: then init ends too, and the namespace with it), mounts its code, and passes its
+/// environment to the runtime.
 fn hand_over(mut lines: Lines, environment_write: OwnedFd, runtime: libc::pid_t) {
     if lines.buffer().is_empty() && !wait_readable(CONFIG_FD, runtime) {
-        // The runtime died while parked: the reaping loop reports how, and Kumo starts another.
-        return;
+        // Killed from outside while parked. If Kumo hands it a function before it sees the
+        // launcher gone, this failure tells it to start the environment again.
+        fail(PARKED_STEP, "the pre-started runtime ended before it had a function");
     }
     let handover: Handover = read_line(&mut lines);
     if let Err(error) = mounts::apply(&Linux, &handover.mounts) {
@@ -397,7 +399,8 @@ fn wait_readable(fd: libc::c_int, pid: libc::pid_t) -> bool {
             // SAFETY: closes the descriptor opened above.
             unsafe { libc::close(pidfd) };
         }
-        return fds[0].revents != 0 || fds[1].revents == 0;
+        // A runtime found dead wins over a handover that arrived at the same moment.
+        return fds[1].revents == 0;
     }
 }
 

@@ -368,10 +368,31 @@ impl Sandbox {
         memory_mb: u32,
         ephemeral_mb: u32,
     ) -> Result<Launched, String> {
+        match self.launch_once(plan, environment, code_dir, memory_mb, ephemeral_mb) {
+            // A parked process that died after it was taken (killed from outside) closed its
+            // configuration pipe: take another.
+            Err((error, true)) => {
+                tracing::warn!(%error, "a parked environment process was gone; taking another");
+                self.launch_once(plan, environment, code_dir, memory_mb, ephemeral_mb).map_err(|(error, _)| error)
+            }
+            result => result.map_err(|(error, _)| error),
+        }
+    }
+
+    /// One attempt of [`Sandbox::launch`]; a failure says whether the parked process was gone.
+    fn launch_once(
+        self: &Arc<Self>,
+        plan: &LaunchPlan,
+        environment: &BTreeMap<String, String>,
+        code_dir: &Path,
+        memory_mb: u32,
+        ephemeral_mb: u32,
+    ) -> Result<Launched, (String, bool)> {
         let Some(features) = &self.features else {
-            let (output, child_output) = output_pipe().map_err(|e| format!("cannot create the output pipe: {e}"))?;
+            let (output, child_output) =
+                output_pipe().map_err(|e| (format!("cannot create the output pipe: {e}"), false))?;
             let child = process::spawn_direct(plan, code_dir, environment, child_output)
-                .map_err(|e| format!("cannot start {}: {e}", plan.program.display()))?;
+                .map_err(|e| (format!("cannot start {}: {e}", plan.program.display()), false))?;
             return Ok(Launched {
                 process: EnvProcess::Child(child),
                 output,
@@ -395,11 +416,12 @@ impl Sandbox {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "starting the environment the exec way");
-                    (self.take_launcher()?, None)
+                    (self.take_launcher().map_err(|error| (error, false))?, None)
                 }
             },
-            None => (self.take_launcher()?, None),
+            None => (self.take_launcher().map_err(|error| (error, false))?, None),
         };
+        let mut gone = false;
         let ParkedLauncher { process, writer, status, output, cgroup } = parked;
         let configured = (|| {
             if let Some(cgroup) = &cgroup {
@@ -420,14 +442,17 @@ impl Sandbox {
                 }
                 None => writer.send(&launch_config(features, plan, environment, code_dir, ephemeral_mb)),
             };
-            sent.map_err(|e| format!("cannot configure the sandbox launcher: {e}"))
+            sent.map_err(|e| {
+                gone = e.kind() == std::io::ErrorKind::BrokenPipe;
+                format!("cannot configure the sandbox launcher: {e}")
+            })
         })();
         if let Err(error) = configured {
             process.killer().kill();
             if let Some(cgroup) = cgroup {
                 self.retire_cgroup(cgroup);
             }
-            return Err(error);
+            return Err((error, gone));
         }
         let zygote = match template {
             Some((Template::Zygote(pool), _)) => Some(pool),
