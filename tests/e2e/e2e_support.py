@@ -194,6 +194,15 @@ def still_running(processes):
     }
 
 
+def process_cmdline(pid):
+    """The command line of `pid`, arguments joined by spaces ("" once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return cmdline.read().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def process_running(pid):
     """Whether a process with this pid exists and is not a zombie."""
     entry = _process_table().get(pid)

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from e2e_support import Deployer, descendants, poll, still_running
+from e2e_support import Deployer, descendants, poll, process_cmdline, still_running
 
 PROBE = """
 const fs = require('fs');
@@ -141,13 +141,5 @@ def pre_started_runtimes(server):
     return {
         pid: started
         for pid, started in descendants(server.process.pid).items()
-        if "--kumo-wait-for-environment" in _cmdline(pid)
+        if "--kumo-wait-for-environment" in process_cmdline(pid)
     }
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""

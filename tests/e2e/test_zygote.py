@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from e2e_support import Deployer, descendants, function_processes, poll, still_running
+from e2e_support import Deployer, descendants, function_processes, poll, process_cmdline, still_running
 
 PROBE = """
 import os
@@ -161,7 +161,7 @@ def zygote_processes(server):
     return {
         pid: started
         for pid, started in descendants(server.process.pid).items()
-        if "zygote.main()" in _cmdline(pid) and _parent(pid) == server.process.pid
+        if "zygote.main()" in process_cmdline(pid) and _parent(pid) == server.process.pid
     }
 
 
@@ -171,14 +171,6 @@ def _parent(pid):
             return int(stat.read().rsplit(") ", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return None
-
-
-def _cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-            return cmdline.read().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
 
 
 def test_a_forked_environment_sees_its_own_layers(kumo, make_function, make_layer):

@@ -83,15 +83,7 @@ pub fn plan(layout: &RootLayout, environment: &EnvironmentMounts) -> MountPlan {
 /// The root of a zygote: an environment's root without the function (empty `/var/task`, `/tmp`,
 /// `/proc`), plus Kumo's data dir and the zygote library under `/.kumo`.
 pub fn zygote_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir: &Path, library: &Path) -> MountPlan {
-    let mut steps = shared_steps(layout, runtime);
-    for target in ["/proc", "/tmp", TASK_ROOT] {
-        steps.push(MountStep::Dir { target: PathBuf::from(target) });
-    }
-    steps.push(MountStep::Bind {
-        source: data_dir.to_path_buf(),
-        target: PathBuf::from(ZYGOTE_DATA_DIR),
-        kind: BindKind::Directory,
-    });
+    let mut steps = template_steps(layout, runtime, data_dir, MountStep::Dir { target: PathBuf::from("/proc") });
     steps.push(MountStep::Bind {
         source: library.to_path_buf(),
         target: PathBuf::from(ZYGOTE_LIBRARY),
@@ -104,13 +96,7 @@ pub fn zygote_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir: &
 /// sees them, below [`ZYGOTE_DATA_DIR`]), `/tmp` and `/proc`; then it detaches `/.kumo`'s mounts.
 pub fn zygote_child_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32) -> MountPlan {
     let mut steps = own_steps(code_dir, tmp_mb);
-    if let Some(layers) = layers_dir {
-        steps.push(MountStep::Bind {
-            source: layers.to_path_buf(),
-            target: PathBuf::from(LAYERS_DIR),
-            kind: BindKind::Directory,
-        });
-    }
+    steps.extend(layers_step(layers_dir));
     for target in [ZYGOTE_DATA_DIR, ZYGOTE_LIBRARY] {
         steps.push(MountStep::Detach { target: PathBuf::from(target) });
     }
@@ -121,8 +107,20 @@ pub fn zygote_child_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32
 /// `/proc` mounted, `/tmp` and `/var/task` empty, and Kumo's data dir at [`ZYGOTE_DATA_DIR`]
 /// for the handover to mount the code from (nothing but Kumo's bootstrap runs before then).
 pub fn prestart_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir: &Path) -> MountPlan {
+    let steps = template_steps(layout, runtime, data_dir, MountStep::Proc { target: PathBuf::from("/proc") });
+    MountPlan { root: layout.mount_point.clone(), steps, in_place: false }
+}
+
+/// A root without a function: what every environment shares, `proc` for `/proc`, empty `/tmp`
+/// and `/var/task`, and Kumo's data dir at [`ZYGOTE_DATA_DIR`].
+fn template_steps(
+    layout: &RootLayout,
+    runtime: &EnvironmentMounts,
+    data_dir: &Path,
+    proc: MountStep,
+) -> Vec<MountStep> {
     let mut steps = shared_steps(layout, runtime);
-    steps.push(MountStep::Proc { target: PathBuf::from("/proc") });
+    steps.push(proc);
     for target in ["/tmp", TASK_ROOT] {
         steps.push(MountStep::Dir { target: PathBuf::from(target) });
     }
@@ -131,7 +129,16 @@ pub fn prestart_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir:
         target: PathBuf::from(ZYGOTE_DATA_DIR),
         kind: BindKind::Directory,
     });
-    MountPlan { root: layout.mount_point.clone(), steps, in_place: false }
+    steps
+}
+
+/// The function's layers at `/opt`, if it has any.
+fn layers_step(layers_dir: Option<&Path>) -> Option<MountStep> {
+    layers_dir.map(|layers| MountStep::Bind {
+        source: layers.to_path_buf(),
+        target: PathBuf::from(LAYERS_DIR),
+        kind: BindKind::Directory,
+    })
 }
 
 /// What init adds to a pre-started runtime's root at the handover, in place: the function's
@@ -139,13 +146,7 @@ pub fn prestart_plan(layout: &RootLayout, runtime: &EnvironmentMounts, data_dir:
 pub fn handover_plan(code_dir: &Path, layers_dir: Option<&Path>, tmp_mb: u32) -> MountPlan {
     let mut steps = own_steps(code_dir, tmp_mb);
     steps.retain(|step| !matches!(step, MountStep::Proc { .. }));
-    if let Some(layers) = layers_dir {
-        steps.push(MountStep::Bind {
-            source: layers.to_path_buf(),
-            target: PathBuf::from(LAYERS_DIR),
-            kind: BindKind::Directory,
-        });
-    }
+    steps.extend(layers_step(layers_dir));
     steps.push(MountStep::Detach { target: PathBuf::from(ZYGOTE_DATA_DIR) });
     MountPlan { root: PathBuf::from("/"), steps, in_place: true }
 }

@@ -15,9 +15,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::zygotes::without_function;
 use super::{Features, Sandbox};
 use crate::config::LaunchConfig;
-use crate::mounts::{self, EnvironmentMounts};
+use crate::mounts;
 use crate::parking::{ParkedPool, Source};
 use crate::runtimes::LaunchPlan;
 
@@ -142,16 +143,7 @@ fn prestart_config(
     data_dir: &std::path::Path,
 ) -> Option<LaunchConfig> {
     let layout = features.layout.as_ref()?;
-    let runtime = EnvironmentMounts {
-        code_dir: PathBuf::new(),
-        runtime_dir: plan.mounts.runtime_dir.clone(),
-        runtime_packages: plan.mounts.runtime_packages.clone(),
-        interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
-        layers_dir: None,
-        tmp_mb: 0,
-    };
-    let mut environment = plan.environment.clone();
-    environment.extend(startup.iter().map(|(key, value)| (key.clone(), value.clone())));
+    let (runtime, environment) = without_function(plan, startup);
     Some(LaunchConfig {
         program: plan.program.clone(),
         args: plan.args.clone(),

@@ -157,14 +157,12 @@ pub(super) fn zygote_support(features: &Features, privileged: bool, state_dir: &
     Ok(ZygoteSupport { library, data_dir })
 }
 
-/// The launch of a zygote: `plan`'s program in the sandbox's root without a function.
-fn zygote_config(
-    features: &Features,
+/// What a template process of `plan` (a zygote, a pre-started runtime) mounts and starts with:
+/// the runtime's directories without a function, and the runtime's variables with `startup`.
+pub(super) fn without_function(
     plan: &LaunchPlan,
     startup: &BTreeMap<String, String>,
-    support: &ZygoteSupport,
-) -> Option<LaunchConfig> {
-    let layout = features.layout.as_ref()?;
+) -> (EnvironmentMounts, BTreeMap<String, String>) {
     let runtime = EnvironmentMounts {
         code_dir: PathBuf::new(),
         runtime_dir: plan.mounts.runtime_dir.clone(),
@@ -175,6 +173,18 @@ fn zygote_config(
     };
     let mut environment = plan.environment.clone();
     environment.extend(startup.iter().map(|(key, value)| (key.clone(), value.clone())));
+    (runtime, environment)
+}
+
+/// The launch of a zygote: `plan`'s program in the sandbox's root without a function.
+fn zygote_config(
+    features: &Features,
+    plan: &LaunchPlan,
+    startup: &BTreeMap<String, String>,
+    support: &ZygoteSupport,
+) -> Option<LaunchConfig> {
+    let layout = features.layout.as_ref()?;
+    let (runtime, mut environment) = without_function(plan, startup);
     environment.insert("KUMO_ZYGOTE_LIBRARY".to_string(), mounts::ZYGOTE_LIBRARY.to_string());
     Some(LaunchConfig {
         program: plan.program.clone(),
