@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_core::AwsError;
-use kumo_store::{AsyncEvent, QueueWrite, QueueWriter};
+use kumo_store::{AsyncEvent, QueueWriter};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};
@@ -52,12 +52,12 @@ impl AsyncQueue {
     /// shared with the other events enqueued meanwhile).
     pub async fn enqueue(&self, event: AsyncEvent) -> Result<(), AwsError> {
         let (done, committed) = tokio::sync::oneshot::channel();
-        self.writer.send(QueueWrite::Enqueue(
+        self.writer.enqueue(
             event,
             Box::new(move |event, outcome| {
                 let _ = done.send((event, outcome));
             }),
-        ));
+        );
         let (event, id) = match committed.await {
             Ok((event, Ok(id))) => (event, id),
             Ok((_, Err(error))) => {
@@ -125,6 +125,8 @@ impl AsyncQueue {
         };
         let counters = self.engine.async_metrics.function(&event.region, &event.function_name);
         let mut throttle_delay = THROTTLE_BACKOFF_START;
+        // Whether an attempt reached the function (and so may have written log lines).
+        let mut ran = false;
         loop {
             if self.too_old(&event, &config) {
                 self.give_up(&event, &config, EVENT_AGE_EXCEEDED, None, "event age exceeded").await;
@@ -135,6 +137,7 @@ impl AsyncQueue {
             counters.event_age(Self::age(&event).as_millis() as u64);
             match self.run_once(&event, Arc::clone(&resolver)).await {
                 Attempt::Done(response) => {
+                    ran = true;
                     if let Some(destination) = &config.on_success {
                         let record = invocation_record(
                             &event,
@@ -155,6 +158,7 @@ impl AsyncQueue {
                     throttle_delay = (throttle_delay * 2).min(THROTTLE_BACKOFF_MAX);
                 }
                 Attempt::Failed(_, error) if event.attempts <= config.maximum_retry_attempts => {
+                    ran = true;
                     // Remember the failed attempt, so a restart does not grant extra retries.
                     self.update(id, &event).await;
                     let delay = self.engine.config.async_retry_delay * 2u32.pow(event.attempts - 1);
@@ -162,6 +166,7 @@ impl AsyncQueue {
                     tokio::time::sleep(delay.min(self.remaining_age(&event, &config))).await;
                 }
                 Attempt::Failed(response, error) => {
+                    ran = true;
                     self.give_up(&event, &config, RETRIES_EXHAUSTED, response.as_ref(), &error).await;
                     counters.event_dropped();
                     break;
@@ -174,8 +179,12 @@ impl AsyncQueue {
             }
         }
         // The event leaves the queue only once its log lines are committed: a crash in between
-        // runs it again rather than losing the trace of a run.
-        self.engine.flush().await;
+        // runs it again rather than losing the trace of a run. An event that never reached its
+        // function (e.g. it was deleted) has none, and skips the wait: draining the backlog of a
+        // deleted function then costs no log commit per event.
+        if ran {
+            self.engine.flush().await;
+        }
         self.complete(id).await;
     }
 
@@ -300,10 +309,10 @@ impl AsyncQueue {
     }
 
     async fn update(&self, id: i64, event: &AsyncEvent) {
-        self.writer.send(QueueWrite::Update(id, event.clone()));
+        self.writer.update(id, event);
     }
 
     async fn complete(&self, id: i64) {
-        self.writer.send(QueueWrite::Complete(id));
+        self.writer.complete(id);
     }
 }

@@ -561,9 +561,11 @@ impl InvokeEngine {
 
     /// Waits until every log line and metering record sent so far is committed.
     pub async fn flush(&self) {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        self.writer.send(BatchWrite::Flush(sender));
-        let _ = tokio::task::spawn_blocking(move || receiver.recv_timeout(Duration::from_secs(10))).await;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        self.writer.send(BatchWrite::Flush(Box::new(move || {
+            let _ = sender.send(());
+        })));
+        let _ = tokio::time::timeout(Duration::from_secs(10), receiver).await;
     }
 }
 

@@ -2,16 +2,15 @@
 //! for code packages and layers. Everything lives under the data dir; deleting it resets Kumo.
 
 mod blobs;
+mod group_commit;
 mod layered;
 mod metadata;
 mod migrations;
 mod unzip;
 
 pub use blobs::{BlobStore, CodePackage};
-pub use metadata::{
-    AsyncEvent, BatchWrite, BatchWriter, EnqueueDone, LogEvent, MetadataStore, MeteringRecord, QueueWrite, QueueWriter,
-    StoredLogEvent,
-};
+pub use group_commit::{BatchWrite, BatchWriter, EnqueueDone, FlushDone, QueueWriter};
+pub use metadata::{AsyncEvent, LogEvent, MetadataStore, MeteringRecord, StoredLogEvent};
 pub use unzip::{extract_zip, inspect_zip, PackageError};
 
 use std::path::{Path, PathBuf};

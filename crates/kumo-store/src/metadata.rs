@@ -1,14 +1,15 @@
 //! SQLite metadata: function records and layer versions (as JSON documents), the durable
 //! async-invoke queue, log events and metering. Calls are blocking; async callers go through `spawn_blocking`.
-//! High-rate writes (logs, metering) go through [`BatchWriter`], one transaction per batch.
+//! High-rate writes (the async queue, logs, metering) go through the group-commit writers of
+//! `group_commit.rs`, one transaction per batch.
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::group_commit::{BatchWriter, QueueWriter};
 use crate::StoreError;
 
 pub(crate) const SCHEMA: &str = "
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS functions (
     PRIMARY KEY (account, region, name, version)
 );
 CREATE TABLE IF NOT EXISTS async_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     document TEXT NOT NULL,
     payload BLOB NOT NULL DEFAULT x''
 );
@@ -142,57 +143,6 @@ pub struct StoredLogEvent {
     pub message: String,
 }
 
-/// A write the batch writer performs.
-pub enum BatchWrite {
-    /// Append a log line.
-    Log(LogEvent),
-    /// Record a metered invocation.
-    Metering(MeteringRecord),
-    /// Run after every earlier write is committed (used to wait for durability).
-    Flush(std::sync::mpsc::Sender<()>),
-}
-
-/// Sends writes to the background batch writer thread.
-#[derive(Clone)]
-pub struct BatchWriter {
-    sender: mpsc::Sender<BatchWrite>,
-}
-
-impl BatchWriter {
-    /// Queues a write; dropped silently only if the store is shutting down.
-    pub fn send(&self, write: BatchWrite) {
-        let _ = self.sender.send(write);
-    }
-}
-
-/// Called once the event's batch is committed, with the event handed back (so the enqueuer
-/// need not keep a copy) and its new id, or with the error.
-pub type EnqueueDone = Box<dyn FnOnce(AsyncEvent, Result<i64, String>) + Send>;
-
-/// A change to the async queue, applied by the queue writer thread.
-pub enum QueueWrite {
-    /// Store a new event.
-    Enqueue(AsyncEvent, EnqueueDone),
-    /// Replace an event's document (attempt count).
-    Update(i64, AsyncEvent),
-    /// Remove a handled event.
-    Complete(i64),
-}
-
-/// Sends changes to the queue writer thread.
-#[derive(Clone)]
-pub struct QueueWriter {
-    sender: mpsc::Sender<QueueWrite>,
-}
-
-impl QueueWriter {
-    /// Queues a change; dropped only if the store is shutting down (then `Enqueue`'s callback is
-    /// never called and its waiter sees the channel close).
-    pub fn send(&self, write: QueueWrite) {
-        let _ = self.sender.send(write);
-    }
-}
-
 /// The SQLite metadata store.
 pub struct MetadataStore {
     connection: Mutex<Connection>,
@@ -211,6 +161,7 @@ impl MetadataStore {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         crate::migrations::migrate_to_accounts(&mut connection, default_account)?;
+        crate::migrations::drop_async_autoincrement(&mut connection)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 
@@ -485,26 +436,12 @@ impl MetadataStore {
         Ok(count as u64)
     }
 
-    /// Durably enqueues an async event before the caller is told 202; returns its queue id.
+    /// Durably stores one async event and returns its queue id (the Event invoke path goes
+    /// through [`QueueWriter`] instead, which shares one commit among concurrent events).
     pub fn enqueue_async(&self, event: &AsyncEvent) -> Result<i64, StoreError> {
-        Ok(self.enqueue_async_batch(std::slice::from_ref(event))?[0])
-    }
-
-    /// Durably enqueues many events in one transaction (group commit); returns their ids in order.
-    pub fn enqueue_async_batch(&self, events: &[AsyncEvent]) -> Result<Vec<i64>, StoreError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        let mut ids = Vec::with_capacity(events.len());
-        {
-            let mut insert =
-                transaction.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
-            for event in events {
-                insert.execute(params![serde_json::to_string(event)?, event.payload])?;
-                ids.push(transaction.last_insert_rowid());
-            }
-        }
-        transaction.commit()?;
-        Ok(ids)
+        let connection = self.lock();
+        let mut insert = connection.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+        Ok(insert.insert(params![serde_json::to_string(event)?, event.payload])?)
     }
 
     /// All queued async events, oldest first (read at start-up to resume work).
@@ -521,15 +458,6 @@ impl MetadataStore {
             events.push((id, event));
         }
         Ok(events)
-    }
-
-    /// Updates a queued event (e.g. its attempt count).
-    pub fn update_async(&self, id: i64, event: &AsyncEvent) -> Result<(), StoreError> {
-        self.lock().execute(
-            "UPDATE async_events SET document = ?2 WHERE id = ?1",
-            params![id, serde_json::to_string(event)?],
-        )?;
-        Ok(())
     }
 
     /// Removes an async event once it has been handled.
@@ -579,122 +507,47 @@ impl MetadataStore {
 
     /// Starts the thread that writes the async queue in batches: many events are committed in
     /// one transaction, and each enqueuer is told its id only after that commit (group commit).
-    pub fn spawn_queue_writer(self: &std::sync::Arc<Self>) -> QueueWriter {
-        let (sender, receiver) = mpsc::channel::<QueueWrite>();
-        let store = std::sync::Arc::clone(self);
-        std::thread::Builder::new()
-            .name("kumo-queue-writer".into())
-            .spawn(move || store.run_queue_writer(&receiver))
-            .expect("spawning the queue writer thread"); // Start-up cannot continue without it.
-        QueueWriter { sender }
-    }
-
-    fn run_queue_writer(&self, receiver: &mpsc::Receiver<QueueWrite>) {
-        while let Ok(first) = receiver.recv() {
-            let mut batch = vec![first];
-            batch.extend(receiver.try_iter().take(4096));
-            let written = self.write_queue_batch(&batch);
-            let failure = written.as_ref().err().map(|error| error.to_string());
-            if let Some(error) = &failure {
-                tracing::error!(%error, "writing a batch of async queue changes failed");
-            }
-            let mut ids = written.unwrap_or_default().into_iter();
-            for write in batch {
-                if let QueueWrite::Enqueue(event, done) = write {
-                    let outcome = match (&failure, ids.next()) {
-                        (None, Some(id)) => Ok(id),
-                        (Some(error), _) => Err(error.clone()),
-                        (None, None) => Err("no id was assigned".to_string()),
-                    };
-                    done(event, outcome);
-                }
-            }
-        }
-    }
-
-    fn write_queue_batch(&self, batch: &[QueueWrite]) -> Result<Vec<i64>, StoreError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        let mut ids = Vec::new();
-        {
-            let mut insert =
-                transaction.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
-            let mut update = transaction.prepare_cached("UPDATE async_events SET document = ?2 WHERE id = ?1")?;
-            let mut delete = transaction.prepare_cached("DELETE FROM async_events WHERE id = ?1")?;
-            for write in batch {
-                match write {
-                    QueueWrite::Enqueue(event, _) => {
-                        insert.execute(params![serde_json::to_string(event)?, event.payload])?;
-                        ids.push(transaction.last_insert_rowid());
-                    }
-                    QueueWrite::Update(id, event) => {
-                        update.execute(params![id, serde_json::to_string(event)?])?;
-                    }
-                    QueueWrite::Complete(id) => {
-                        delete.execute(params![id])?;
-                    }
-                }
-            }
-        }
-        transaction.commit()?;
-        Ok(ids)
+    pub fn spawn_queue_writer(self: &Arc<Self>) -> QueueWriter {
+        QueueWriter::spawn(self)
     }
 
     /// Starts the thread that commits logs and metering in batches (group commit).
-    pub fn spawn_batch_writer(self: &std::sync::Arc<Self>) -> BatchWriter {
-        let (sender, receiver) = mpsc::channel::<BatchWrite>();
-        let store = std::sync::Arc::clone(self);
-        std::thread::Builder::new()
-            .name("kumo-store-writer".into())
-            .spawn(move || store.run_batch_writer(&receiver))
-            .expect("spawning the store writer thread"); // Start-up cannot continue without it.
-        BatchWriter { sender }
+    pub fn spawn_batch_writer(self: &Arc<Self>) -> BatchWriter {
+        BatchWriter::spawn(self)
     }
 
-    fn run_batch_writer(&self, receiver: &mpsc::Receiver<BatchWrite>) {
-        while let Ok(first) = receiver.recv() {
-            let mut batch = vec![first];
-            batch.extend(receiver.try_iter().take(4096));
-            if let Err(error) = self.write_batch(&mut batch) {
-                tracing::error!(%error, "writing a batch of logs and metering failed");
-            }
-            for write in batch {
-                if let BatchWrite::Flush(done) = write {
-                    let _ = done.send(());
-                }
-            }
-        }
+    /// Runs `work` in one transaction and commits it; rolls back if it fails. `BEGIN` and
+    /// `COMMIT` are cached statements: the group-commit writers run one transaction per batch,
+    /// and parsing them each time showed in the async queue writer's profile.
+    pub(crate) fn in_transaction<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let guard = self.lock();
+        let connection: &Connection = &guard;
+        connection.prepare_cached("BEGIN")?.execute([])?;
+        let mut open = OpenTransaction { connection, committed: false };
+        let value = work(open.connection)?;
+        open.connection.prepare_cached("COMMIT")?.execute([])?;
+        open.committed = true;
+        Ok(value)
     }
+}
 
-    fn write_batch(&self, batch: &mut [BatchWrite]) -> Result<(), StoreError> {
-        let mut connection = self.lock();
-        let transaction = connection.transaction()?;
-        {
-            let mut insert_log = transaction.prepare_cached(
-                "INSERT INTO log_events (region, log_group, log_stream, timestamp_ms, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut insert_metering =
-                transaction.prepare_cached("INSERT INTO metering (request_id, document) VALUES (?1, ?2)")?;
-            for write in batch.iter() {
-                match write {
-                    BatchWrite::Log(event) => {
-                        insert_log.execute(params![
-                            event.region,
-                            event.log_group,
-                            event.log_stream,
-                            event.timestamp_ms as i64,
-                            event.message
-                        ])?;
-                    }
-                    BatchWrite::Metering(record) => {
-                        insert_metering.execute(params![record.request_id, serde_json::to_string(record)?])?;
-                    }
-                    BatchWrite::Flush(_) => {}
-                }
+/// Rolls back a transaction that [`MetadataStore::in_transaction`] did not commit: its work
+/// failed or panicked, or `COMMIT` itself failed and left it open.
+struct OpenTransaction<'a> {
+    connection: &'a Connection,
+    committed: bool,
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.committed && !self.connection.is_autocommit() {
+            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
+                tracing::error!(%error, "rolling back a failed batch failed");
             }
         }
-        transaction.commit()?;
-        Ok(())
     }
 }
 

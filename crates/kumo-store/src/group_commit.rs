@@ -1,0 +1,268 @@
+//! Group commit for the store's high-rate writes: one thread per kind of write takes everything
+//! queued, applies it in one SQLite transaction and only then tells each sender it is done. The
+//! async-invoke queue uses it so an event is committed before its 202; logs and metering use it
+//! so a busy function costs one transaction per batch, not per line.
+
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection};
+
+use crate::metadata::{AsyncEvent, LogEvent, MetadataStore, MeteringRecord};
+use crate::StoreError;
+
+/// Most writes one transaction takes; the rest wait for the next one.
+const MAX_BATCH: usize = 4096;
+
+/// One kind of write a group-commit thread applies.
+trait BatchedWrite: Sized + Send + 'static {
+    /// Applies a whole batch inside the caller's transaction (statements are prepared once per
+    /// batch; a write that inserts a row records its id in itself).
+    fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError>;
+    /// Tells the sender the outcome, once the batch is committed or has failed.
+    fn finish(self, outcome: Result<(), &str>);
+}
+
+/// Starts a group-commit thread for one kind of write and returns its queue.
+fn spawn<W: BatchedWrite>(store: &Arc<MetadataStore>, thread_name: &str, what: &'static str) -> mpsc::Sender<W> {
+    let (sender, receiver) = mpsc::channel::<W>();
+    let store = Arc::clone(store);
+    std::thread::Builder::new()
+        .name(thread_name.into())
+        .spawn(move || run(&store, &receiver, what))
+        .expect("spawning a store writer thread"); // Start-up cannot continue without it.
+    sender
+}
+
+fn run<W: BatchedWrite>(store: &MetadataStore, receiver: &mpsc::Receiver<W>, what: &str) {
+    // Reused across batches: a batch costs no allocation once the vector has grown.
+    let mut batch = Vec::new();
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        batch.extend(receiver.try_iter().take(MAX_BATCH - 1));
+        match store.in_transaction(|connection| W::apply(connection, &mut batch)) {
+            Ok(()) => batch.drain(..).for_each(|write| write.finish(Ok(()))),
+            Err(error) => {
+                tracing::error!(%error, batch = what, "writing a batch failed");
+                let message = error.to_string();
+                batch.drain(..).for_each(|write| write.finish(Err(&message)));
+            }
+        }
+    }
+}
+
+/// Called once the event's batch is committed, with the event handed back (so the enqueuer
+/// need not keep a copy) and its new id, or with the error.
+pub type EnqueueDone = Box<dyn FnOnce(AsyncEvent, Result<i64, String>) + Send>;
+
+/// A change to the async queue. Documents are serialised by the sender, so the one thread that
+/// every Event invoke waits for only writes.
+enum QueueChange {
+    /// Store a new event; `id` is filled in when it is inserted.
+    Enqueue { event: AsyncEvent, document: String, id: i64, done: EnqueueDone },
+    /// Replace an event's document (attempt count).
+    Update { id: i64, document: String },
+    /// Remove a handled event.
+    Complete(i64),
+}
+
+impl BatchedWrite for QueueChange {
+    fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError> {
+        let mut insert = connection.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+        let mut update = connection.prepare_cached("UPDATE async_events SET document = ?2 WHERE id = ?1")?;
+        let mut delete = connection.prepare_cached("DELETE FROM async_events WHERE id = ?1")?;
+        for change in batch {
+            match change {
+                Self::Enqueue { event, document, id, .. } => {
+                    *id = insert.insert(params![*document, event.payload])?;
+                }
+                Self::Update { id, document } => {
+                    update.execute(params![*id, *document])?;
+                }
+                Self::Complete(id) => {
+                    delete.execute(params![*id])?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, outcome: Result<(), &str>) {
+        if let Self::Enqueue { event, id, done, .. } = self {
+            done(event, outcome.map(|()| id).map_err(str::to_string));
+        }
+    }
+}
+
+/// Sends changes to the async queue's writer thread.
+#[derive(Clone)]
+pub struct QueueWriter {
+    sender: mpsc::Sender<QueueChange>,
+}
+
+impl QueueWriter {
+    /// Starts the thread that writes the async queue: many events are committed in one
+    /// transaction, and each enqueuer is told its id only after that commit.
+    pub(crate) fn spawn(store: &Arc<MetadataStore>) -> Self {
+        Self { sender: spawn(store, "kumo-queue-writer", "async queue") }
+    }
+
+    /// Stores a new event; `done` runs once it is committed. If the store is shutting down,
+    /// `done` is dropped without being called.
+    pub fn enqueue(&self, event: AsyncEvent, done: EnqueueDone) {
+        match serde_json::to_string(&event) {
+            Ok(document) => {
+                let _ = self.sender.send(QueueChange::Enqueue { event, document, id: 0, done });
+            }
+            Err(error) => done(event, Err(error.to_string())),
+        }
+    }
+
+    /// Replaces a stored event's document (its attempt count).
+    pub fn update(&self, id: i64, event: &AsyncEvent) {
+        match serde_json::to_string(event) {
+            Ok(document) => {
+                let _ = self.sender.send(QueueChange::Update { id, document });
+            }
+            Err(error) => tracing::error!(%error, id, "serialising an async event failed"),
+        }
+    }
+
+    /// Removes a handled event.
+    pub fn complete(&self, id: i64) {
+        let _ = self.sender.send(QueueChange::Complete(id));
+    }
+}
+
+/// Called once every write sent before it is committed.
+pub type FlushDone = Box<dyn FnOnce() + Send>;
+
+/// A write the logs-and-metering writer performs.
+pub enum BatchWrite {
+    /// Append a log line.
+    Log(LogEvent),
+    /// Record a metered invocation.
+    Metering(MeteringRecord),
+    /// Run after every earlier write is committed (used to wait for durability).
+    Flush(FlushDone),
+}
+
+impl BatchedWrite for BatchWrite {
+    fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError> {
+        let mut insert_log = connection.prepare_cached(
+            "INSERT INTO log_events (region, log_group, log_stream, timestamp_ms, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        let mut insert_metering =
+            connection.prepare_cached("INSERT INTO metering (request_id, document) VALUES (?1, ?2)")?;
+        for write in batch.iter() {
+            match write {
+                Self::Log(event) => {
+                    insert_log.execute(params![
+                        event.region,
+                        event.log_group,
+                        event.log_stream,
+                        event.timestamp_ms as i64,
+                        event.message
+                    ])?;
+                }
+                Self::Metering(record) => {
+                    insert_metering.execute(params![record.request_id, serde_json::to_string(record)?])?;
+                }
+                Self::Flush(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, _outcome: Result<(), &str>) {
+        // A failed batch is already logged; a flush waits for the attempt, not for success.
+        if let Self::Flush(done) = self {
+            done();
+        }
+    }
+}
+
+/// Sends writes to the logs-and-metering writer thread.
+#[derive(Clone)]
+pub struct BatchWriter {
+    sender: mpsc::Sender<BatchWrite>,
+}
+
+impl BatchWriter {
+    /// Starts the thread that commits logs and metering in batches.
+    pub(crate) fn spawn(store: &Arc<MetadataStore>) -> Self {
+        Self { sender: spawn(store, "kumo-store-writer", "logs and metering") }
+    }
+
+    /// Queues a write; dropped silently only if the store is shutting down.
+    pub fn send(&self, write: BatchWrite) {
+        let _ = self.sender.send(write);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(request_id: &str) -> AsyncEvent {
+        AsyncEvent {
+            request_id: request_id.into(),
+            account: "111111111111".into(),
+            region: "us-east-1".into(),
+            function_name: "f".into(),
+            qualifier: None,
+            payload: request_id.as_bytes().to_vec(),
+            client_context: None,
+            enqueued_ms: 1,
+            attempts: 0,
+        }
+    }
+
+    #[test]
+    fn each_enqueuer_gets_its_id_and_changes_apply_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Arc::new(MetadataStore::open(&path, "111111111111").unwrap());
+        let writer = store.spawn_queue_writer();
+        let (sender, receiver) = mpsc::channel();
+        for name in ["a", "b", "c"] {
+            let sender = sender.clone();
+            writer.enqueue(event(name), Box::new(move |event, id| sender.send((event, id.unwrap())).unwrap()));
+        }
+        let enqueued: Vec<(AsyncEvent, i64)> = receiver.iter().take(3).collect();
+        assert_eq!(enqueued.iter().map(|(event, _)| event.request_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
+        let (a, b) = (enqueued[0].1, enqueued[1].1);
+        let mut retried = event("b");
+        retried.attempts = 1;
+        writer.update(b, &retried);
+        writer.complete(a);
+        // The writer applies changes in order: once "d" is committed, so are the two before it.
+        let (committed, committed_receiver) = mpsc::channel();
+        writer.enqueue(event("d"), Box::new(move |_, id| committed.send(id).unwrap()));
+        assert!(committed_receiver.recv().unwrap().unwrap() > enqueued[2].1);
+        let pending = store.pending_async().unwrap();
+        let pending: Vec<(&str, u32)> =
+            pending.iter().map(|(_, event)| (event.request_id.as_str(), event.attempts)).collect();
+        assert_eq!(pending, [("b", 1), ("c", 0), ("d", 0)]);
+    }
+
+    #[test]
+    fn a_flush_runs_after_the_writes_before_it_are_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MetadataStore::open(&dir.path().join("db"), "111111111111").unwrap());
+        let writer = store.spawn_batch_writer();
+        for line in 0..100 {
+            writer.send(BatchWrite::Log(LogEvent {
+                region: "us-east-1".into(),
+                log_group: "/aws/lambda/f".into(),
+                log_stream: "s".into(),
+                timestamp_ms: line,
+                message: format!("line {line}"),
+            }));
+        }
+        let (sender, receiver) = mpsc::channel();
+        writer.send(BatchWrite::Flush(Box::new(move || sender.send(()).unwrap())));
+        receiver.recv().unwrap();
+        assert_eq!(store.log_events("us-east-1", "/aws/lambda/f", 0, 1000).unwrap().len(), 100);
+    }
+}
