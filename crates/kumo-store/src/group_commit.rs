@@ -110,7 +110,7 @@ impl QueueWriter {
     /// Stores a new event; `done` runs once it is committed. If the store is shutting down,
     /// `done` is dropped without being called.
     pub fn enqueue(&self, event: AsyncEvent, done: EnqueueDone) {
-        match serde_json::to_string(&event) {
+        match document(&event) {
             Ok(document) => {
                 let _ = self.sender.send(QueueChange::Enqueue { event, document, id: 0, done });
             }
@@ -120,7 +120,7 @@ impl QueueWriter {
 
     /// Replaces a stored event's document (its attempt count).
     pub fn update(&self, id: i64, event: &AsyncEvent) {
-        match serde_json::to_string(event) {
+        match document(event) {
             Ok(document) => {
                 let _ = self.sender.send(QueueChange::Update { id, document });
             }
@@ -132,6 +132,15 @@ impl QueueWriter {
     pub fn complete(&self, id: i64) {
         let _ = self.sender.send(QueueChange::Complete(id));
     }
+}
+
+/// An event's JSON document, written into a buffer sized for a typical one at once (growing a
+/// `String` from empty took several reallocations per Event invoke).
+fn document(event: &AsyncEvent) -> Result<String, serde_json::Error> {
+    let mut buffer = Vec::with_capacity(256);
+    serde_json::to_writer(&mut buffer, event)?;
+    // serde_json writes UTF-8 only; the check is a formality, not a failure path.
+    Ok(String::from_utf8(buffer).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
 }
 
 /// Called once every write sent before it is committed.
