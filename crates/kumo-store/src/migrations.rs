@@ -140,7 +140,10 @@ mod tests {
             let pending = store.pending_async().unwrap();
             assert_eq!(pending.len(), 1);
             let (id, event) = &pending[0];
-            assert_eq!((*id, event.request_id.as_str(), event.attempts, event.payload.as_slice()), (7, "r7", 2, &b"{}"[..]));
+            assert_eq!(
+                (*id, event.request_id.as_str(), event.attempts, event.payload.as_slice()),
+                (7, "r7", 2, &b"{}"[..])
+            );
         }
         let store = MetadataStore::open(&path, A).unwrap();
         let (_, event) = store.pending_async().unwrap().remove(0);
