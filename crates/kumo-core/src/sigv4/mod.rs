@@ -4,9 +4,12 @@
 //!
 //! Non-S3 services sign the path URI-encoded twice (clients send it encoded once and the
 //! canonical form encodes that again) and hash the body. Both the `Authorization` header form
-//! and the query-string (presigned URL) form are verified here. `aws-chunked` streaming
-//! payloads (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) have only their seed signature checked;
-//! the per-chunk signatures belong to the S3 service, which decodes such bodies.
+//! and the query-string (presigned URL) form are verified here. An `aws-chunked` streaming
+//! payload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) has its seed signature checked with the
+//! request; its per-chunk signatures are checked by [`chunked::ChunkedPayloadDecoder`] as the
+//! service that takes such bodies (S3) reads them.
+
+pub mod chunked;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
