@@ -212,3 +212,75 @@ def test_a_data_dir_from_before_accounts_belongs_to_the_configured_account(start
     assert home.publish_layer_version(LayerName=name, Content={"ZipFile": make_zip({"python/x.py": ""})})["Version"] == 2
     assert other.list_functions()["Functions"] == []
     assert other.list_layers()["Layers"] == []
+
+
+def test_every_operation_on_another_accounts_function_needs_a_grant(two_accounts):
+    server = two_accounts
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    name = unique_name("guarded")
+    home_arn = create(home, name, "home", ACCOUNT)["FunctionArn"]
+    home.publish_version(FunctionName=name)
+
+    def refused(call, action, resource=home_arn, **params):
+        with pytest.raises(ClientError) as excinfo:
+            call(**params)
+        assert error_of(excinfo) == denied(OTHER, action, resource)
+
+    # Without a policy every operation is denied, as on AWS, not "not found".
+    refused(other.get_policy, "lambda:GetPolicy", FunctionName=home_arn)
+    refused(other.update_function_configuration, "lambda:UpdateFunctionConfiguration", FunctionName=home_arn, Timeout=9)
+    refused(other.list_versions_by_function, "lambda:ListVersionsByFunction", FunctionName=home_arn)
+    refused(other.list_aliases, "lambda:ListAliases", FunctionName=home_arn)
+    refused(other.publish_version, "lambda:PublishVersion", FunctionName=home_arn)
+    refused(other.delete_function, "lambda:DeleteFunction", FunctionName=home_arn)
+    refused(other.list_tags, "lambda:ListTags", Resource=home_arn)
+    refused(other.get_function_concurrency, "lambda:GetFunctionConcurrency", FunctionName=home_arn)
+    refused(
+        other.add_permission,
+        "lambda:AddPermission",
+        FunctionName=home_arn,
+        StatementId="self-grant",
+        Action="lambda:*",
+        Principal=OTHER,
+    )
+    refused(other.get_function, "lambda:GetFunction", f"{home_arn}:1", FunctionName=f"{home_arn}:1")
+    missing = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{unique_name('missing')}"
+    refused(other.get_policy, "lambda:GetPolicy", missing, FunctionName=missing)
+
+    # A grant of one action opens that action only, and the operation then acts on the owner's function.
+    home.add_permission(FunctionName=name, StatementId="reads", Action="lambda:GetFunction", Principal=OTHER)
+    assert other.get_function(FunctionName=home_arn)["Configuration"]["FunctionArn"] == home_arn
+    refused(other.get_function_configuration, "lambda:GetFunctionConfiguration", FunctionName=home_arn)
+    refused(other.update_function_configuration, "lambda:UpdateFunctionConfiguration", FunctionName=home_arn, Timeout=9)
+    home.add_permission(
+        FunctionName=name,
+        StatementId="configures",
+        Action="lambda:UpdateFunctionConfiguration",
+        Principal=f"arn:aws:iam::{OTHER}:root",
+    )
+    updated = other.update_function_configuration(FunctionName=home_arn, Timeout=9)
+    assert (updated["FunctionArn"], updated["Timeout"]) == (home_arn, 9)
+    assert home.get_function_configuration(FunctionName=name)["Timeout"] == 9
+    assert "Timeout" not in str(other.list_functions()["Functions"]), "nothing was created in the caller's account"
+
+    # A statement conditioned on a trigger's source grants no direct call: AWS sets
+    # AWS:SourceAccount and AWS:SourceArn only when a service calls for one of its resources.
+    home.add_permission(
+        FunctionName=name, StatementId="source", Action="lambda:GetPolicy", Principal=OTHER, SourceAccount=OTHER
+    )
+    home.add_permission(
+        FunctionName=name,
+        StatementId="bucket",
+        Action="lambda:GetPolicy",
+        Principal=OTHER,
+        SourceArn="arn:aws:s3:::uploads",
+    )
+    refused(other.get_policy, "lambda:GetPolicy", FunctionName=home_arn)
+    home.add_permission(FunctionName=name, StatementId="policy", Action="lambda:GetPolicy", Principal=OTHER)
+    statements = json.loads(other.get_policy(FunctionName=home_arn)["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["reads", "configures", "source", "bucket", "policy"]
+
+    # A grant on the function does not cover its versions: those have policies of their own.
+    refused(other.get_function, "lambda:GetFunction", f"{home_arn}:1", FunctionName=home_arn, Qualifier="1")
+    home.add_permission(FunctionName=name, Qualifier="1", StatementId="v1", Action="lambda:GetFunction", Principal=OTHER)
+    assert other.get_function(FunctionName=home_arn, Qualifier="1")["Configuration"]["Version"] == "1"

@@ -199,6 +199,7 @@ impl LambdaService {
         request: AliasRequest,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:CreateAlias")?;
             let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
@@ -237,6 +238,7 @@ impl LambdaService {
         name: String,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:GetAlias")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = &latest.configuration.function_name;
             let alias = latest
@@ -258,6 +260,7 @@ impl LambdaService {
         request: AliasRequest,
     ) -> Result<AliasConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:UpdateAlias")?;
             let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = latest.configuration.function_name.clone();
@@ -312,6 +315,7 @@ impl LambdaService {
         name: String,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:DeleteAlias")?;
             let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let mut aliases = latest.settings.aliases.clone();
@@ -335,6 +339,7 @@ impl LambdaService {
     ) -> Result<ListAliasesResponse, AwsError> {
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:ListAliases")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let function = &latest.configuration.function_name;
             let matching: Vec<(&String, &AliasRecord)> = latest

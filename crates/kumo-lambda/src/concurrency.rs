@@ -35,6 +35,7 @@ impl LambdaService {
         }
         let value = value as u32;
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:PutFunctionConcurrency")?;
             let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
@@ -60,6 +61,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<Concurrency, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:GetFunctionConcurrency")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             Ok(Concurrency { reserved_concurrent_executions: latest.settings.reserved_concurrency.map(i64::from) })
         })
@@ -73,6 +75,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:DeleteFunctionConcurrency")?;
             let _updating = service.lock_updates();
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let mut record = (*latest).clone();
@@ -130,6 +133,7 @@ impl LambdaService {
         }
         let requested = u32::try_from(requested).unwrap_or(u32::MAX);
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:PutProvisionedConcurrencyConfig")?;
             let _updating = service.lock_updates();
             let (latest, version, key) =
                 service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
@@ -200,6 +204,12 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<ProvisionedConcurrencyConfig, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(
+                &context,
+                &function_name,
+                qualifier.as_deref(),
+                "lambda:GetProvisionedConcurrencyConfig",
+            )?;
             let (latest, version, key) =
                 service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let number = &version.configuration.version;
@@ -228,6 +238,8 @@ impl LambdaService {
         function_name: String,
     ) -> Result<ListProvisionedConcurrencyConfigsResponse, AwsError> {
         self.blocking(move |service| {
+            let context =
+                service.acting_for(&context, &function_name, None, "lambda:ListProvisionedConcurrencyConfigs")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let configs = latest
@@ -262,6 +274,12 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(
+                &context,
+                &function_name,
+                qualifier.as_deref(),
+                "lambda:DeleteProvisionedConcurrencyConfig",
+            )?;
             let _updating = service.lock_updates();
             let (latest, version, key) =
                 service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;

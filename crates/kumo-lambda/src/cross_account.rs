@@ -1,12 +1,15 @@
 //! Cross-account access: a caller may reach another account's function or layer version by ARN
 //! only where that resource's policy (`AddPermission`, `AddLayerVersionPermission`) grants the
-//! caller's account the action. A name, not an ARN, always means the caller's own account.
+//! caller's account the action; every function operation checks it through [`LambdaService::acting_for`].
+//! A name, not an ARN, always means the caller's own account. Services triggering a function
+//! ask [`LambdaService::service_may_invoke`].
 
 use kumo_core::arn::{parse_function_ref, FunctionRef};
 use kumo_core::{AwsError, RequestContext};
 
 use crate::functions::LATEST;
 use crate::layers::LayerVersionRecord;
+use crate::resource_policy::AccessRequest;
 use crate::LambdaService;
 
 /// Whether a policy's statements allow a caller of `caller_account` (acting as `caller_arn`)
@@ -17,52 +20,18 @@ pub(crate) fn policy_allows(
     caller_arn: &str,
     action: &str,
 ) -> bool {
-    statements.iter().any(|statement| {
-        // Conditions name a trigger's source (SourceArn, SourceAccount) or an organisation Kumo
-        // does not know; neither is present on a direct call, so such a statement grants nothing.
-        statement["Effect"] == "Allow"
-            && statement.get("Condition").is_none()
-            && strings(&statement["Action"]).any(|granted| action_matches(granted, action))
-            && principal_matches(&statement["Principal"], caller_account, caller_arn)
-    })
+    crate::resource_policy::allows(statements, &AccessRequest::direct(caller_account, caller_arn, action))
 }
 
-/// The string or every string of a list, as IAM policy elements take either.
-fn strings(value: &serde_json::Value) -> impl Iterator<Item = &str> {
-    let list = match value {
-        serde_json::Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
-    list.into_iter().filter_map(serde_json::Value::as_str)
-}
-
-/// IAM action names are case-insensitive; `lambda:*` and `*` cover every Lambda action.
-fn action_matches(granted: &str, action: &str) -> bool {
-    granted == "*" || granted.eq_ignore_ascii_case("lambda:*") || granted.eq_ignore_ascii_case(action)
-}
-
-fn principal_matches(principal: &serde_json::Value, caller_account: &str, caller_arn: &str) -> bool {
-    if principal == "*" {
-        return true;
-    }
-    let root = format!("arn:aws:iam::{caller_account}:root");
-    let role = assumed_role_arn(caller_arn);
-    strings(&principal["AWS"]).any(|granted| {
-        granted == "*"
-            || granted == caller_account
-            || granted == root
-            || granted == caller_arn
-            || role.as_deref() == Some(granted)
-    })
-}
-
-/// `arn:aws:iam::<account>:role/<name>` for a caller acting as a session of that role: a
-/// policy naming the role grants its sessions.
-fn assumed_role_arn(caller_arn: &str) -> Option<String> {
-    let rest = caller_arn.strip_prefix("arn:aws:sts::")?;
-    let (account, session) = rest.split_once(":assumed-role/")?;
-    let (role, _) = session.split_once('/')?;
-    Some(format!("arn:aws:iam::{account}:role/{role}"))
+/// An AWS service about to invoke a function for one of its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceTrigger {
+    /// The service as policies name it, e.g. `s3.amazonaws.com`.
+    pub service_principal: String,
+    /// The resource it acts for (`AWS:SourceArn`), e.g. `arn:aws:s3:::bucket`.
+    pub source_arn: Option<String>,
+    /// The account owning that resource (`AWS:SourceAccount`).
+    pub source_account: Option<String>,
 }
 
 /// Whether a `FunctionName` parameter is an ARN of an account other than the caller's.
@@ -121,6 +90,56 @@ impl LambdaService {
         Ok((owner, reference))
     }
 
+    /// The context an operation on `function_name` runs in: the caller's own, or, for another
+    /// account's function named by ARN whose policy grants the caller `action`, that account's
+    /// (keeping the caller's ARN). Anything else of another account is denied as AWS denies it.
+    pub(crate) fn acting_for(
+        &self,
+        context: &RequestContext,
+        function_name: &str,
+        qualifier: Option<&str>,
+        action: &str,
+    ) -> Result<RequestContext, AwsError> {
+        if !names_other_account(context, function_name) {
+            return Ok(context.clone());
+        }
+        let (owner, _) = self.shared_function_ref(context, function_name, qualifier, action)?;
+        let mut acting = context.clone();
+        acting.account = owner;
+        Ok(acting)
+    }
+
+    /// Whether the policy of `account`'s function (its version or alias `qualifier`, else the
+    /// unqualified function) lets the AWS service `service_principal` (`s3.amazonaws.com`, …)
+    /// invoke it for the resource `source_arn` of `source_account`: the check a trigger makes
+    /// before it invokes. A function that does not exist is not found.
+    pub async fn service_may_invoke(
+        self: &std::sync::Arc<Self>,
+        account: String,
+        region: String,
+        function_name: String,
+        qualifier: Option<String>,
+        trigger: ServiceTrigger,
+    ) -> Result<bool, AwsError> {
+        self.blocking(move |service| {
+            let reference = service.function_ref(&account, &region, &function_name, qualifier.as_deref())?;
+            let latest = service.load_record(&account, &region, &reference.name, None)?;
+            let key = reference.qualifier.as_deref().filter(|q| *q != LATEST).unwrap_or_default();
+            let request = AccessRequest::from_service(
+                &trigger.service_principal,
+                "lambda:InvokeFunction",
+                trigger.source_arn.as_deref(),
+                trigger.source_account.as_deref(),
+            );
+            Ok(latest
+                .settings
+                .policies
+                .get(key)
+                .is_some_and(|policy| crate::resource_policy::allows(&policy.statements, &request)))
+        })
+        .await
+    }
+
     /// A version of `owner`'s layer as the caller may read it: its own account's, or another
     /// account's whose version policy grants the caller `lambda:GetLayerVersion` (else denied,
     /// missing or not, as AWS does).
@@ -151,51 +170,8 @@ impl LambdaService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    const CALLER: &str = "222222222222";
     const ROOT: &str = "arn:aws:iam::222222222222:root";
-
-    fn grant(principal: serde_json::Value, action: &str) -> Vec<serde_json::Value> {
-        vec![json!({"Sid": "s", "Effect": "Allow", "Principal": principal, "Action": action, "Resource": "r"})]
-    }
-
-    #[test]
-    fn an_account_principal_grants_every_caller_of_that_account() {
-        let policy = grant(json!({"AWS": ROOT}), "lambda:InvokeFunction");
-        assert!(policy_allows(&policy, CALLER, ROOT, "lambda:InvokeFunction"));
-        let session = "arn:aws:sts::222222222222:assumed-role/app/s1";
-        assert!(policy_allows(&policy, CALLER, session, "lambda:InvokeFunction"));
-        assert!(!policy_allows(&policy, "333333333333", "arn:aws:iam::333333333333:root", "lambda:InvokeFunction"));
-    }
-
-    #[test]
-    fn the_action_must_be_granted() {
-        let policy = grant(json!({"AWS": ROOT}), "lambda:GetFunction");
-        assert!(!policy_allows(&policy, CALLER, ROOT, "lambda:InvokeFunction"));
-        assert!(policy_allows(&policy, CALLER, ROOT, "lambda:getfunction"), "action names are case-insensitive");
-        let wildcard = grant(json!({"AWS": ROOT}), "lambda:*");
-        assert!(policy_allows(&wildcard, CALLER, ROOT, "lambda:InvokeFunction"));
-    }
-
-    #[test]
-    fn everyone_and_role_principals() {
-        assert!(policy_allows(&grant(json!("*"), "lambda:InvokeFunction"), CALLER, ROOT, "lambda:InvokeFunction"));
-        let role = grant(json!({"AWS": "arn:aws:iam::222222222222:role/app"}), "lambda:InvokeFunction");
-        let session = "arn:aws:sts::222222222222:assumed-role/app/s1";
-        assert!(policy_allows(&role, CALLER, session, "lambda:InvokeFunction"));
-        assert!(!policy_allows(&role, CALLER, ROOT, "lambda:InvokeFunction"), "a role grant is not the account's");
-    }
-
-    #[test]
-    fn service_principals_and_conditional_statements_grant_no_direct_caller() {
-        let service = grant(json!({"Service": "s3.amazonaws.com"}), "lambda:InvokeFunction");
-        assert!(!policy_allows(&service, CALLER, ROOT, "lambda:InvokeFunction"));
-        let mut conditional = grant(json!({"AWS": ROOT}), "lambda:InvokeFunction");
-        conditional[0]["Condition"] = json!({"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::bucket"}});
-        assert!(!policy_allows(&conditional, CALLER, ROOT, "lambda:InvokeFunction"));
-        assert!(!policy_allows(&[], CALLER, ROOT, "lambda:InvokeFunction"));
-    }
 
     #[test]
     fn denial_names_the_caller_action_and_resource_as_aws_does() {

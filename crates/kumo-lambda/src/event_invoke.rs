@@ -132,6 +132,7 @@ impl LambdaService {
         merge: bool,
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, qualifier.as_deref(), if merge { "lambda:UpdateFunctionEventInvokeConfig" } else { "lambda:PutFunctionEventInvokeConfig" })?;
             let _updating = service.lock_updates();
             let (latest, key, arn) = service.event_invoke_target(
                 &context.account,
@@ -187,6 +188,12 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<FunctionEventInvokeConfig, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(
+                &context,
+                &function_name,
+                qualifier.as_deref(),
+                "lambda:GetFunctionEventInvokeConfig",
+            )?;
             let (latest, key, arn) =
                 service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let record =
@@ -205,6 +212,8 @@ impl LambdaService {
         function_name: String,
     ) -> Result<ListFunctionEventInvokeConfigsResponse, AwsError> {
         self.blocking(move |service| {
+            let context =
+                service.acting_for(&context, &function_name, None, "lambda:ListFunctionEventInvokeConfigs")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
             let configs = latest
@@ -229,6 +238,12 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(
+                &context,
+                &function_name,
+                qualifier.as_deref(),
+                "lambda:DeleteFunctionEventInvokeConfig",
+            )?;
             let _updating = service.lock_updates();
             let (latest, key, arn) =
                 service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;

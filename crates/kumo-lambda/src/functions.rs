@@ -403,6 +403,7 @@ impl LambdaService {
         request: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionCode")?;
             let _updating = service.lock_updates();
             let current = service.current_for_update(
                 &context.account,
@@ -486,6 +487,7 @@ impl LambdaService {
         request: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionConfiguration")?;
             let _updating = service.lock_updates();
             let current = service.current_for_update(
                 &context.account,
@@ -560,6 +562,8 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context =
+                service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:DeleteFunction")?;
             let _updating = service.lock_updates();
             let reference =
                 service.function_ref(&context.account, &context.region, &function_name, qualifier.as_deref())?;
@@ -656,6 +660,7 @@ impl LambdaService {
         function_name: String,
     ) -> Result<serde_json::Value, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:GetFunctionCodeSigningConfig")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             Ok(serde_json::json!({ "CodeSigningConfigArn": "", "FunctionName": latest.configuration.function_name }))
         })

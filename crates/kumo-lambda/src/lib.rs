@@ -4,6 +4,7 @@
 pub mod aliases;
 mod concurrency;
 mod cross_account;
+pub use cross_account::ServiceTrigger;
 pub mod event_invoke;
 pub mod event_source_mappings;
 mod functions;
@@ -11,6 +12,7 @@ mod invoke;
 pub mod layer_permissions;
 pub mod layers;
 pub mod permissions;
+pub mod resource_policy;
 pub mod types;
 pub mod validation;
 mod versions;

@@ -228,6 +228,7 @@ impl LambdaService {
         request: AddPermissionRequest,
     ) -> Result<AddPermissionResponse, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:AddPermission")?;
             let _updating = service.lock_updates();
             let (latest, key, resource) = service.policy_target(
                 &context.account,
@@ -279,6 +280,7 @@ impl LambdaService {
         revision_id: Option<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:RemovePermission")?;
             let _updating = service.lock_updates();
             let (latest, key, _) = service.policy_target(
                 &context.account,
@@ -318,6 +320,7 @@ impl LambdaService {
         qualifier: Option<String>,
     ) -> Result<GetPolicyResponse, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:GetPolicy")?;
             let (latest, key, _) =
                 service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let policy = latest
@@ -350,6 +353,7 @@ impl LambdaService {
         request: TagResourceRequest,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &resource, None, "lambda:TagResource")?;
             let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             let tags = request.tags.ok_or_else(|| AwsError::invalid_parameter("Tags is a required parameter"))?;
@@ -372,6 +376,7 @@ impl LambdaService {
         keys: Vec<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &resource, None, "lambda:UntagResource")?;
             let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             let mut record = (*latest).clone();
@@ -391,6 +396,7 @@ impl LambdaService {
         resource: String,
     ) -> Result<ListTagsResponse, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &resource, None, "lambda:ListTags")?;
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             Ok(ListTagsResponse { tags: latest.tags.clone() })
         })

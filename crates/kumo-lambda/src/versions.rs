@@ -18,6 +18,7 @@ impl LambdaService {
         request: PublishVersionRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:PublishVersion")?;
             let _updating = service.lock_updates();
             let latest =
                 service.current_for_update(
@@ -99,6 +100,7 @@ impl LambdaService {
     ) -> Result<ListVersionsResponse, AwsError> {
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
+            let context = service.acting_for(&context, &function_name, None, "lambda:ListVersionsByFunction")?;
             let reference = service.function_ref(&context.account, &context.region, &function_name, None)?;
             service.load_record(&context.account, &context.region, &reference.name, None)?;
             let mut rows = service
