@@ -401,21 +401,24 @@ class KumoServer:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
-    def log_events(self, function, after=0, region="us-east-1"):
-        """Every stored log event of `function` newer than event id `after` (all pages)."""
+    def log_events(self, function, after=0, region="us-east-1", account=None):
+        """Every stored log event of `function` newer than event id `after` (all pages); of the
+        default account's function unless `account` names another."""
+        of_account = "" if account is None else f"&account={account}"
         events = []
         while True:
-            page = self.get_json(f"/_kumo/logs/{function}?after={after}", region)["events"]
+            page = self.get_json(f"/_kumo/logs/{function}?after={after}{of_account}", region)["events"]
             if not page:
                 return events
             events.extend(page)
             after = page[-1]["id"]
 
-    def log_text(self, function, region="us-east-1"):
-        return "\n".join(event["message"] for event in self.log_events(function, region=region))
+    def log_text(self, function, region="us-east-1", account=None):
+        return "\n".join(event["message"] for event in self.log_events(function, region=region, account=account))
 
-    def metering(self, function, region="us-east-1"):
-        return self.get_json(f"/_kumo/metering/{function}", region)["records"]
+    def metering(self, function, region="us-east-1", account=None):
+        of_account = "" if account is None else f"?account={account}"
+        return self.get_json(f"/_kumo/metering/{function}{of_account}", region)["records"]
 
     def pools(self):
         return self.get_json("/_kumo/status")["pools"]

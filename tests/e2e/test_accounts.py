@@ -1,15 +1,17 @@
 """Lambda resources per account: two key pairs in two accounts on one server. The same name in
-both accounts is two functions; another account's function or layer version is reachable by ARN
-only where its resource-based policy grants the caller's account; restart keeps all of it, and a
-data dir from before accounts existed keeps working."""
+both accounts is two functions, with their own logs, metering and metrics; every operation on
+another account's function or layer version by ARN is denied unless its resource-based policy
+grants the caller's account that action; restart keeps all of it, and a data dir from before
+accounts existed keeps working."""
 
 import json
 import sqlite3
+import urllib.error
 
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, error_of, invoke, make_zip, python_zip, unique_name
+from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, error_of, invoke, make_zip, poll, python_zip, unique_name
 
 OTHER = "111111111111"
 OTHER_KEYS = {"aws_access_key_id": "other", "aws_secret_access_key": "othersecret"}
@@ -284,3 +286,51 @@ def test_every_operation_on_another_accounts_function_needs_a_grant(two_accounts
     refused(other.get_function, "lambda:GetFunction", f"{home_arn}:1", FunctionName=home_arn, Qualifier="1")
     home.add_permission(FunctionName=name, Qualifier="1", StatementId="v1", Action="lambda:GetFunction", Principal=OTHER)
     assert other.get_function(FunctionName=home_arn, Qualifier="1")["Configuration"]["Version"] == "1"
+
+
+def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
+    server = two_accounts
+    home, other = server.client("lambda"), server.client("lambda", **OTHER_KEYS)
+    name = unique_name("observed")
+    create(home, name, "home", ACCOUNT)
+    create(other, name, "other", OTHER)
+    for _ in range(2):
+        invoke(home, name)
+    invoke(other, name)
+    assert other.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
+
+    def requests(account=None):
+        return [record["request_id"] for record in server.metering(name, account=account)]
+
+    # Without `account`, the default account's function, as before accounts existed.
+    assert len(requests()) == 2
+    assert requests() == requests(ACCOUNT)
+    home_ids = set(requests(ACCOUNT))
+    def both_of_other():
+        ids = requests(OTHER)
+        return ids if len(ids) == 2 else None
+
+    other_ids = set(poll(both_of_other, timeout=30, what="the async invocation's metering record"))
+    assert not home_ids & other_ids
+    assert {record["account"] for record in server.metering(name, account=OTHER)} == {OTHER}
+
+    def starts(account=None):
+        lines = server.log_text(name, account=account).splitlines()
+        return sorted(line.split()[2] for line in lines if line.startswith("START RequestId:"))
+
+    assert starts() == sorted(home_ids)
+    assert starts(OTHER) == sorted(other_ids)
+    assert server.log_events(name, account="333333333333") == []
+
+    def function_metrics(account=None):
+        query = "" if account is None else f"?account={account}"
+        entries = server.get_json(f"/_kumo/metrics{query}")["lambda"]["functions"]
+        return [entry for entry in entries if entry["FunctionName"] == name]
+
+    assert function_metrics() == [], "the default account sent no async event"
+    [entry] = function_metrics(OTHER)
+    assert (entry["Account"], entry["AsyncEventsReceived"]) == (OTHER, 1)
+
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        server.get_json(f"/_kumo/metering/{name}?account=nope")
+    assert excinfo.value.code == 400

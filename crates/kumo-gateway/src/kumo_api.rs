@@ -1,4 +1,6 @@
 //! Kumo's own endpoints under `/_kumo/`: health, status, metrics, code downloads and logs.
+//! Logs, metering and metrics are an account's: the `account` query parameter names it, the
+//! configured account (`000000000000` unless set) when it is absent.
 
 use std::collections::HashMap;
 
@@ -60,14 +62,32 @@ async fn status(State(services): State<Services>) -> Response {
     .into_response()
 }
 
-/// The in-memory counters (async invocations per function, SQS per queue), read-only, named
-/// after the CloudWatch metrics they stand for so that an exporter can publish them as they are.
-async fn metrics(State(services): State<Services>) -> Response {
-    Json(serde_json::json!({
-        "lambda": { "functions": services.lambda.engine().async_metrics().snapshot() },
-        "sqs": { "queues": services.sqs.metrics() },
+/// The account an endpoint reports on: `?account=`, else the configured account.
+fn account_of(services: &Services, params: &HashMap<String, String>) -> Result<String, ApiError> {
+    match params.get("account") {
+        None => Ok(services.lambda.default_account().to_string()),
+        Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => Ok(account.clone()),
+        Some(account) => Err(ApiError(AwsError::invalid_parameter(format!(
+            "account must be a 12-digit account id, not '{account}'"
+        )))),
+    }
+}
+
+/// The in-memory counters (an account's async invocations per function, SQS per queue),
+/// read-only, named after the CloudWatch metrics they stand for so that an exporter can publish
+/// them as they are.
+async fn metrics(
+    State(services): State<Services>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let account = account_of(&services, &params)?;
+    // SQS keeps every queue in the configured account (their ARNs say so), whoever created them.
+    let queues = if account == services.sqs.account() { services.sqs.metrics() } else { Vec::new() };
+    Ok(Json(serde_json::json!({
+        "lambda": { "functions": services.lambda.engine().async_metrics().snapshot(&account) },
+        "sqs": { "queues": queues },
     }))
-    .into_response()
+    .into_response())
 }
 
 async fn code(State(services): State<Services>, Path(file): Path<String>) -> Result<Response, ApiError> {
@@ -90,19 +110,21 @@ async fn logs(
     Path(function): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let account = account_of(&services, &params)?;
     let after: i64 = params.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let limit: usize = params.get("limit").and_then(|l| l.parse().ok()).unwrap_or(1000).min(10_000);
     let engine = std::sync::Arc::clone(services.lambda.engine());
     engine.flush().await;
     let group = format!("/aws/lambda/{function}");
-    let events =
-        tokio::task::spawn_blocking(move || engine.store().metadata.log_events(&context.region, &group, after, limit))
-            .await
-            .map_err(|_| ApiError(AwsError::service()))?
-            .map_err(|error| {
-                tracing::error!(%error, "reading logs failed");
-                ApiError(AwsError::service())
-            })?;
+    let events = tokio::task::spawn_blocking(move || {
+        engine.store().metadata.log_events(&account, &context.region, &group, after, limit)
+    })
+    .await
+    .map_err(|_| ApiError(AwsError::service()))?
+    .map_err(|error| {
+        tracing::error!(%error, "reading logs failed");
+        ApiError(AwsError::service())
+    })?;
     Ok(Json(serde_json::json!({ "events": events })).into_response())
 }
 
@@ -110,15 +132,18 @@ async fn metering(
     State(services): State<Services>,
     Context(context): Context,
     Path(function): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let account = account_of(&services, &params)?;
     let engine = std::sync::Arc::clone(services.lambda.engine());
     engine.flush().await;
-    let records = tokio::task::spawn_blocking(move || engine.store().metadata.metering(&context.region, &function))
-        .await
-        .map_err(|_| ApiError(AwsError::service()))?
-        .map_err(|error| {
-            tracing::error!(%error, "reading metering failed");
-            ApiError(AwsError::service())
-        })?;
+    let records =
+        tokio::task::spawn_blocking(move || engine.store().metadata.metering(&account, &context.region, &function))
+            .await
+            .map_err(|_| ApiError(AwsError::service()))?
+            .map_err(|error| {
+                tracing::error!(%error, "reading metering failed");
+                ApiError(AwsError::service())
+            })?;
     Ok(Json(serde_json::json!({ "records": records })).into_response())
 }

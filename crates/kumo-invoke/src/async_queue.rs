@@ -69,7 +69,10 @@ impl AsyncQueue {
                 return Err(AwsError::service());
             }
         };
-        self.engine.async_metrics.function(&event.region, &event.function_name).event_received();
+        self.engine
+            .async_metrics
+            .function(self.event_account(&event), &event.region, &event.function_name)
+            .event_received();
         let _ = self.sender.send((id, event));
         Ok(())
     }
@@ -123,7 +126,8 @@ impl AsyncQueue {
                 .await
                 .unwrap_or_default()
         };
-        let counters = self.engine.async_metrics.function(&event.region, &event.function_name);
+        let counters =
+            self.engine.async_metrics.function(self.event_account(&event), &event.region, &event.function_name);
         let mut throttle_delay = THROTTLE_BACKOFF_START;
         // Whether an attempt reached the function (and so may have written log lines).
         let mut ran = false;
@@ -210,7 +214,8 @@ impl AsyncQueue {
         error: &str,
     ) {
         tracing::warn!(request_id = %event.request_id, condition, %error, "async invocation failed for good");
-        let counters = self.engine.async_metrics.function(&event.region, &event.function_name);
+        let counters =
+            self.engine.async_metrics.function(self.event_account(event), &event.region, &event.function_name);
         if let Some(destination) = &config.on_failure {
             let version =
                 response.map_or_else(|| event.qualifier.as_deref().unwrap_or("$LATEST"), |r| &r.executed_version);

@@ -548,6 +548,7 @@ impl InvokeEngine {
         let log_group = function.log_group();
         for line in lines {
             self.writer.send(BatchWrite::Log(LogEvent {
+                account: function.account.clone(),
                 region: function.region.clone(),
                 log_group: log_group.clone(),
                 log_stream: stream.to_string(),

@@ -72,6 +72,8 @@ pub struct AgeSummary {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct FunctionMetrics {
+    /// Account of the function.
+    pub account: String,
     /// Region of the function.
     pub region: String,
     /// Function name.
@@ -88,51 +90,48 @@ pub struct FunctionMetrics {
     pub dead_letter_errors: u64,
 }
 
-/// Counters of every function that saw async traffic: region → function name → counters.
+/// `(account, region, function name)`.
+type FunctionKey = (String, String, String);
+
+/// Counters of every function that saw async traffic.
 #[derive(Debug, Default)]
 pub struct AsyncMetrics {
-    functions: RwLock<HashMap<String, HashMap<String, Arc<FunctionCounters>>>>,
+    functions: RwLock<HashMap<FunctionKey, Arc<FunctionCounters>>>,
 }
 
 impl AsyncMetrics {
     /// The counters of a function, created on first use.
-    pub fn function(&self, region: &str, name: &str) -> Arc<FunctionCounters> {
-        // The maps only ever gain entries: a panic while holding the lock cannot tear them.
-        let found = self
-            .functions
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(region)
-            .and_then(|names| names.get(name))
-            .cloned();
+    pub fn function(&self, account: &str, region: &str, name: &str) -> Arc<FunctionCounters> {
+        let key = (account.to_string(), region.to_string(), name.to_string());
+        // The map only ever gains entries: a panic while holding the lock cannot tear it.
+        let found = self.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&key).cloned();
         if let Some(counters) = found {
             return counters;
         }
         let mut functions = self.functions.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let names = functions.entry(region.to_string()).or_default();
-        Arc::clone(names.entry(name.to_string()).or_default())
+        Arc::clone(functions.entry(key).or_default())
     }
 
-    /// Every function's counters now, ordered by region and name.
-    pub fn snapshot(&self) -> Vec<FunctionMetrics> {
+    /// The counters of `account`'s functions now, ordered by region and name.
+    pub fn snapshot(&self, account: &str) -> Vec<FunctionMetrics> {
         let functions = self.functions.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut snapshot: Vec<FunctionMetrics> = functions
             .iter()
-            .flat_map(|(region, names)| {
-                names.iter().map(move |(name, counters)| FunctionMetrics {
-                    region: region.clone(),
-                    function_name: name.clone(),
-                    async_events_received: counters.events_received.load(Ordering::Relaxed),
-                    async_event_age: AgeSummary {
-                        count: counters.age_count.load(Ordering::Relaxed),
-                        sum_ms: counters.age_sum_ms.load(Ordering::Relaxed),
-                        max_ms: counters.age_max_ms.load(Ordering::Relaxed),
-                        last_ms: counters.age_last_ms.load(Ordering::Relaxed),
-                    },
-                    async_events_dropped: counters.events_dropped.load(Ordering::Relaxed),
-                    destination_delivery_failures: counters.destination_delivery_failures.load(Ordering::Relaxed),
-                    dead_letter_errors: counters.dead_letter_errors.load(Ordering::Relaxed),
-                })
+            .filter(|((owner, _, _), _)| owner == account)
+            .map(|((owner, region, name), counters)| FunctionMetrics {
+                account: owner.clone(),
+                region: region.clone(),
+                function_name: name.clone(),
+                async_events_received: counters.events_received.load(Ordering::Relaxed),
+                async_event_age: AgeSummary {
+                    count: counters.age_count.load(Ordering::Relaxed),
+                    sum_ms: counters.age_sum_ms.load(Ordering::Relaxed),
+                    max_ms: counters.age_max_ms.load(Ordering::Relaxed),
+                    last_ms: counters.age_last_ms.load(Ordering::Relaxed),
+                },
+                async_events_dropped: counters.events_dropped.load(Ordering::Relaxed),
+                destination_delivery_failures: counters.destination_delivery_failures.load(Ordering::Relaxed),
+                dead_letter_errors: counters.dead_letter_errors.load(Ordering::Relaxed),
             })
             .collect();
         snapshot.sort_by(|a, b| (&a.region, &a.function_name).cmp(&(&b.region, &b.function_name)));
@@ -144,18 +143,23 @@ impl AsyncMetrics {
 mod tests {
     use super::*;
 
+    const A: &str = "111111111111";
+    const B: &str = "222222222222";
+
     #[test]
     fn counts_per_function_and_summarises_age() {
         let metrics = AsyncMetrics::default();
-        let f = metrics.function("us-east-1", "f");
+        let f = metrics.function(A, "us-east-1", "f");
         f.event_received();
         f.event_received();
         f.event_age(5);
         f.event_age(30);
         f.event_age(10);
-        metrics.function("us-east-1", "f").event_dropped();
-        metrics.function("eu-west-1", "g").destination_delivery_failed();
-        let snapshot = metrics.snapshot();
+        metrics.function(A, "us-east-1", "f").event_dropped();
+        metrics.function(A, "eu-west-1", "g").destination_delivery_failed();
+        // The same name in another account is another function.
+        metrics.function(B, "us-east-1", "f").event_received();
+        let snapshot = metrics.snapshot(A);
         assert_eq!(snapshot.len(), 2);
         let g = &snapshot[0];
         assert_eq!(
@@ -166,6 +170,12 @@ mod tests {
         assert_eq!((f.async_events_received, f.async_events_dropped), (2, 1));
         assert_eq!(f.async_event_age, AgeSummary { count: 3, sum_ms: 45, max_ms: 30, last_ms: 10 });
         let json = serde_json::to_value(f).unwrap();
+        assert_eq!(json["Account"], A);
+        let other = metrics.snapshot(B);
+        assert_eq!(
+            other.iter().map(|m| (m.function_name.as_str(), m.async_events_received)).collect::<Vec<_>>(),
+            [("f", 1)]
+        );
         assert_eq!(json["AsyncEventsReceived"], 2);
         assert_eq!(json["AsyncEventAge"]["max_ms"], 30);
     }

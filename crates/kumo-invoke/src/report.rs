@@ -98,6 +98,7 @@ pub fn metering(function: &FunctionVersion, measurements: &Measurements) -> Mete
     let billed = billed_ms(measurements);
     MeteringRecord {
         request_id: measurements.request_id.clone(),
+        account: function.account.clone(),
         region: function.region.clone(),
         function_name: function.name.clone(),
         version: function.version.clone(),

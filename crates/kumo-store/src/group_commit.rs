@@ -159,7 +159,8 @@ pub enum BatchWrite {
 impl BatchedWrite for BatchWrite {
     fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError> {
         let mut insert_log = connection.prepare_cached(
-            "INSERT INTO log_events (region, log_group, log_stream, timestamp_ms, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO log_events (account, region, log_group, log_stream, timestamp_ms, message) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         let mut insert_metering =
             connection.prepare_cached("INSERT INTO metering (request_id, document) VALUES (?1, ?2)")?;
@@ -167,6 +168,7 @@ impl BatchedWrite for BatchWrite {
             match write {
                 Self::Log(event) => {
                     insert_log.execute(params![
+                        event.account,
                         event.region,
                         event.log_group,
                         event.log_stream,
@@ -262,6 +264,7 @@ mod tests {
         let writer = store.spawn_batch_writer();
         for line in 0..100 {
             writer.send(BatchWrite::Log(LogEvent {
+                account: "111111111111".into(),
                 region: "us-east-1".into(),
                 log_group: "/aws/lambda/f".into(),
                 log_stream: "s".into(),
@@ -272,6 +275,6 @@ mod tests {
         let (sender, receiver) = mpsc::channel();
         writer.send(BatchWrite::Flush(Box::new(move || sender.send(()).unwrap())));
         receiver.recv().unwrap();
-        assert_eq!(store.log_events("us-east-1", "/aws/lambda/f", 0, 1000).unwrap().len(), 100);
+        assert_eq!(store.log_events("111111111111", "us-east-1", "/aws/lambda/f", 0, 1000).unwrap().len(), 100);
     }
 }

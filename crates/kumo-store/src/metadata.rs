@@ -28,13 +28,14 @@ CREATE TABLE IF NOT EXISTS async_events (
 );
 CREATE TABLE IF NOT EXISTS log_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     log_group TEXT NOT NULL,
     log_stream TEXT NOT NULL,
     timestamp_ms INTEGER NOT NULL,
     message TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS log_events_by_group ON log_events (region, log_group, id);
+CREATE INDEX IF NOT EXISTS log_events_by_account_group ON log_events (account, region, log_group, id);
 CREATE TABLE IF NOT EXISTS event_source_mappings (
     uuid TEXT PRIMARY KEY,
     account TEXT NOT NULL,
@@ -93,6 +94,10 @@ pub struct AsyncEvent {
 pub struct MeteringRecord {
     /// Invocation request id.
     pub request_id: String,
+    /// Account of the function; empty in records from before accounts existed, which belong
+    /// to the configured account.
+    #[serde(default)]
+    pub account: String,
     /// Region of the function.
     pub region: String,
     /// Function name.
@@ -118,6 +123,8 @@ pub struct MeteringRecord {
 /// One line of a function's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
+    /// Account of the function.
+    pub account: String,
     /// Region of the function.
     pub region: String,
     /// `/aws/lambda/<function>`.
@@ -146,6 +153,8 @@ pub struct StoredLogEvent {
 /// The SQLite metadata store.
 pub struct MetadataStore {
     connection: Mutex<Connection>,
+    /// The configured account: owns metering records from before accounts existed.
+    default_account: String,
 }
 
 impl MetadataStore {
@@ -162,7 +171,7 @@ impl MetadataStore {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         crate::migrations::migrate_to_accounts(&mut connection, default_account)?;
         crate::migrations::drop_async_autoincrement(&mut connection)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        Ok(Self { connection: Mutex::new(connection), default_account: default_account.to_string() })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
@@ -466,9 +475,10 @@ impl MetadataStore {
         Ok(())
     }
 
-    /// Log lines of a group after position `after_id`, oldest first.
+    /// Log lines of an account's group after position `after_id`, oldest first.
     pub fn log_events(
         &self,
+        account: &str,
         region: &str,
         log_group: &str,
         after_id: i64,
@@ -477,9 +487,9 @@ impl MetadataStore {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
             "SELECT id, log_stream, timestamp_ms, message FROM log_events \
-             WHERE region = ?1 AND log_group = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+             WHERE account = ?1 AND region = ?2 AND log_group = ?3 AND id > ?4 ORDER BY id LIMIT ?5",
         )?;
-        let rows = statement.query_map(params![region, log_group, after_id, limit as i64], |row| {
+        let rows = statement.query_map(params![account, region, log_group, after_id, limit as i64], |row| {
             Ok(StoredLogEvent {
                 id: row.get(0)?,
                 log_stream: row.get(1)?,
@@ -490,15 +500,21 @@ impl MetadataStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Metering records of a function, oldest first.
-    pub fn metering(&self, region: &str, function_name: &str) -> Result<Vec<MeteringRecord>, StoreError> {
+    /// Metering records of an account's function, oldest first.
+    pub fn metering(
+        &self,
+        account: &str,
+        region: &str,
+        function_name: &str,
+    ) -> Result<Vec<MeteringRecord>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached("SELECT document FROM metering ORDER BY rowid")?;
         let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
         let mut records = Vec::new();
         for row in rows {
             let record: MeteringRecord = serde_json::from_str(&row?)?;
-            if record.region == region && record.function_name == function_name {
+            let owner = if record.account.is_empty() { &self.default_account } else { &record.account };
+            if owner == account && record.region == region && record.function_name == function_name {
                 records.push(record);
             }
         }
@@ -626,5 +642,58 @@ mod tests {
         assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "a").unwrap(), 1);
         assert_eq!(store.insert_layer_version(B, "us-east-1", "deps", "b").unwrap(), 1);
         assert_eq!(store.list_layer_versions(B, "us-east-1").unwrap(), vec![("deps".into(), 1, "b".into())]);
+    }
+
+    #[test]
+    fn logs_and_metering_of_two_accounts_stay_apart() {
+        use crate::group_commit::BatchWrite;
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(MetadataStore::open(&dir.path().join("db"), A).unwrap());
+        let writer = store.spawn_batch_writer();
+        let metering = |account: &str, request_id: &str| MeteringRecord {
+            request_id: request_id.into(),
+            account: account.into(),
+            region: "us-east-1".into(),
+            function_name: "f".into(),
+            version: "$LATEST".into(),
+            started_ms: 1,
+            duration_ms: 1.0,
+            billed_ms: 1,
+            memory_mb: 128,
+            max_memory_used_mb: 20,
+            init_duration_ms: None,
+            gb_seconds: 0.000125,
+        };
+        for (account, message) in [(A, "from a"), (B, "from b")] {
+            writer.send(BatchWrite::Log(LogEvent {
+                account: account.into(),
+                region: "us-east-1".into(),
+                log_group: "/aws/lambda/f".into(),
+                log_stream: "s".into(),
+                timestamp_ms: 1,
+                message: message.into(),
+            }));
+            writer.send(BatchWrite::Metering(metering(account, message)));
+        }
+        // Records from before accounts existed carry none: they are the configured account's.
+        writer.send(BatchWrite::Metering(metering("", "legacy")));
+        let (done, flushed) = std::sync::mpsc::channel();
+        writer.send(BatchWrite::Flush(Box::new(move || done.send(()).unwrap())));
+        flushed.recv().unwrap();
+        let messages = |account| -> Vec<String> {
+            store
+                .log_events(account, "us-east-1", "/aws/lambda/f", 0, 10)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.message)
+                .collect()
+        };
+        assert_eq!(messages(A), ["from a"]);
+        assert_eq!(messages(B), ["from b"]);
+        let requests = |account| -> Vec<String> {
+            store.metering(account, "us-east-1", "f").unwrap().into_iter().map(|r| r.request_id).collect()
+        };
+        assert_eq!(requests(A), ["from a", "legacy"]);
+        assert_eq!(requests(B), ["from b"]);
     }
 }

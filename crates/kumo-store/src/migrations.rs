@@ -9,11 +9,14 @@ use crate::StoreError;
 
 /// Tables that were keyed without an account before resources became per account, with the
 /// columns they had then; data dirs from that time are migrated on open.
-const SINGLE_ACCOUNT_TABLES: [(&str, &str); 4] = [
+const SINGLE_ACCOUNT_TABLES: [(&str, &str); 5] = [
     ("functions", "region, name, version, document"),
     ("event_source_mappings", "uuid, region, document"),
     ("layers", "region, name, latest_version"),
     ("layer_versions", "region, name, version, document"),
+    // Keeps its ids, so a `kumo logs --follow` position stays valid. Its old index goes with
+    // the old table: the new one has another name.
+    ("log_events", "id, region, log_group, log_stream, timestamp_ms, message"),
 ];
 
 /// Creates the schema, first moving the Lambda tables of a data dir from before accounts
@@ -105,7 +108,11 @@ mod tests {
              INSERT INTO functions VALUES ('us-east-1', 'f', '$LATEST', 'doc');
              INSERT INTO event_source_mappings VALUES ('u1', 'us-east-1', 'esm');
              INSERT INTO layers VALUES ('us-east-1', 'deps', 4);
-             INSERT INTO layer_versions VALUES ('us-east-1', 'deps', 4, 'layer');",
+             INSERT INTO layer_versions VALUES ('us-east-1', 'deps', 4, 'layer');
+             CREATE TABLE log_events (id INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL, \
+             log_group TEXT NOT NULL, log_stream TEXT NOT NULL, timestamp_ms INTEGER NOT NULL, message TEXT NOT NULL);
+             CREATE INDEX log_events_by_group ON log_events (region, log_group, id);
+             INSERT INTO log_events VALUES (7, 'us-east-1', '/aws/lambda/f', 'stream', 1, 'hello');",
         )
         .unwrap();
         drop(old);
@@ -116,6 +123,9 @@ mod tests {
             assert!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().is_none());
             assert_eq!(store.get_event_source_mapping("u1", A, "us-east-1").unwrap().as_deref(), Some("esm"));
             assert_eq!(store.get_layer_version(A, "us-east-1", "deps", 4).unwrap().as_deref(), Some("layer"));
+            let logs = store.log_events(A, "us-east-1", "/aws/lambda/f", 0, 10).unwrap();
+            assert_eq!(logs.iter().map(|e| (e.id, e.message.as_str())).collect::<Vec<_>>(), [(7, "hello")]);
+            assert!(store.log_events(B, "us-east-1", "/aws/lambda/f", 0, 10).unwrap().is_empty());
         }
         let store = MetadataStore::open(&path, A).unwrap();
         assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "next").unwrap(), 5);

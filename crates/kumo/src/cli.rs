@@ -87,6 +87,9 @@ pub struct StatusArgs {
 pub struct LogsArgs {
     /// Function name.
     name: String,
+    /// Account of the function (default: the server's configured account).
+    #[arg(long)]
+    account: Option<String>,
     /// Keep printing new lines.
     #[arg(long, short)]
     follow: bool,
@@ -284,7 +287,8 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
 pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut after: i64 = 0;
     loop {
-        let path = format!("/_kumo/logs/{}?after={after}", args.name);
+        let of_account = args.account.as_ref().map(|account| format!("&account={account}")).unwrap_or_default();
+        let path = format!("/_kumo/logs/{}?after={after}{of_account}", args.name);
         let page = args.endpoint.send(Method::GET, &path, &[], Vec::new()).await?.json()?;
         let events = page["events"].as_array().cloned().unwrap_or_default();
         let mut stdout = std::io::stdout().lock();
