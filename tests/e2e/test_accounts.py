@@ -321,6 +321,10 @@ def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
     assert starts() == sorted(home_ids)
     assert starts(OTHER) == sorted(other_ids)
     assert server.log_events(name, account="333333333333") == []
+    printed = server.kumo_cli("logs", name, "--account", OTHER)
+    assert printed.returncode == 0, printed.stderr
+    assert all(request_id in printed.stdout for request_id in other_ids)
+    assert not any(request_id in printed.stdout for request_id in home_ids)
 
     def function_metrics(account=None):
         query = "" if account is None else f"?account={account}"
