@@ -19,7 +19,7 @@ const ZIPPED_REQUEST_LIMIT: u64 = 70_167_211;
 
 impl LambdaService {
     /// Resolves a `FunctionName` parameter of `account`, checking that an ARN names this region
-    /// and that account (see [`Self::shared_function_ref`] for operations other accounts may be granted).
+    /// and that account (operations first pass [`Self::acting_for`], which lets another account in where granted).
     pub(crate) fn function_ref(
         &self,
         account: &str,
