@@ -627,13 +627,25 @@ fn launch_config(
         )
     });
     let working_dir = if mount_plan.is_some() { PathBuf::from(mounts::TASK_ROOT) } else { code_dir.to_path_buf() };
+    sealed_config(features, plan, environment, working_dir, mount_plan)
+}
+
+/// `plan`'s program in `working_dir` with exactly `environment`, under `mounts`, sealed with
+/// every protection `features` has (an environment's or a pre-started runtime's launch).
+fn sealed_config(
+    features: &Features,
+    plan: &LaunchPlan,
+    environment: &BTreeMap<String, String>,
+    working_dir: PathBuf,
+    mounts: Option<crate::config::MountPlan>,
+) -> LaunchConfig {
     LaunchConfig {
         program: plan.program.clone(),
         args: plan.args.clone(),
         environment: environment.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),
         working_dir,
         namespaces: features.namespaces.clone(),
-        mounts: mount_plan,
+        mounts,
         identity: features.identity,
         no_new_privs: features.no_new_privs,
         seccomp: features.seccomp,

@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::zygotes::without_function;
-use super::{Features, Sandbox};
+use super::{sealed_config, Features, Sandbox};
 use crate::config::LaunchConfig;
 use crate::mounts;
 use crate::parking::{ParkedPool, Source};
@@ -144,23 +144,11 @@ fn prestart_config(
 ) -> Option<LaunchConfig> {
     let layout = features.layout.as_ref()?;
     let (runtime, environment) = without_function(plan, startup);
-    Some(LaunchConfig {
-        program: plan.program.clone(),
-        args: plan.args.clone(),
-        environment: environment.into_iter().collect(),
-        // Not /var/task: the code is mounted there later, and a working directory entered before
-        // would still be the empty one underneath.
-        working_dir: PathBuf::from("/"),
-        namespaces: features.namespaces.clone(),
-        mounts: Some(mounts::prestart_plan(layout, &runtime, data_dir)),
-        identity: features.identity,
-        no_new_privs: features.no_new_privs,
-        seccomp: features.seccomp,
-        rlimits: features.rlimits.clone(),
-        probe: false,
-        template: false,
-        prestart: true,
-    })
+    // Not /var/task: the code is mounted there later, and a working directory entered before
+    // would still be the empty one underneath.
+    let mounts = mounts::prestart_plan(layout, &runtime, data_dir);
+    let config = sealed_config(features, plan, &environment, PathBuf::from("/"), Some(mounts));
+    Some(LaunchConfig { prestart: true, ..config })
 }
 
 #[cfg(test)]
