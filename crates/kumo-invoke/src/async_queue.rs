@@ -3,7 +3,14 @@
 //! An event is committed to SQLite before the caller gets its 202, and deleted only after it
 //! ran (or exhausted its retries), so accepted work survives `kill -9`: on start-up every
 //! stored event is run again (delivery is at-least-once, as on AWS).
+//!
+//! Waiting events keep their payloads in memory only up to a budget
+//! ([`EngineConfig::async_backlog_memory`](crate::EngineConfig)); past it, and for everything
+//! resumed at start-up, only the id waits in memory and the event is read back from the store
+//! when a worker takes it. A throttled function's backlog (AWS keeps events up to six hours)
+//! then grows the database, not Kumo's memory.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,8 +31,37 @@ const WORKERS: usize = 64;
 #[derive(Clone)]
 pub struct AsyncQueue {
     engine: Arc<InvokeEngine>,
-    sender: mpsc::UnboundedSender<(i64, AsyncEvent)>,
+    sender: mpsc::UnboundedSender<Queued>,
     writer: QueueWriter,
+    backlog: Arc<Backlog>,
+}
+
+/// A stored event waiting for a worker: with its contents while they fit the memory budget,
+/// else by id only.
+struct Queued {
+    id: i64,
+    event: Option<Box<AsyncEvent>>,
+}
+
+/// Payload bytes of waiting events held in memory, against the budget.
+struct Backlog {
+    held: AtomicUsize,
+    budget: usize,
+}
+
+impl Backlog {
+    /// Counts `bytes` in if they fit the budget; whether they did.
+    fn try_hold(&self, bytes: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(bytes).filter(|total| *total <= self.budget)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: usize) {
+        self.held.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 impl AsyncQueue {
@@ -35,15 +71,16 @@ impl AsyncQueue {
         resolver: Arc<dyn FunctionResolver>,
     ) -> Result<Self, kumo_store::StoreError> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let pending = engine.store.metadata.pending_async()?;
+        let pending = engine.store.metadata.pending_async_ids()?;
         if !pending.is_empty() {
             tracing::info!(count = pending.len(), "resuming async invocations accepted before restart");
         }
-        for item in pending {
-            let _ = sender.send(item);
+        for id in pending {
+            let _ = sender.send(Queued { id, event: None });
         }
         let writer = engine.store.metadata.spawn_queue_writer();
-        let queue = Self { engine: Arc::clone(&engine), sender, writer };
+        let backlog = Arc::new(Backlog { held: AtomicUsize::new(0), budget: engine.config.async_backlog_memory });
+        let queue = Self { engine: Arc::clone(&engine), sender, writer, backlog };
         tokio::spawn(run(queue.clone(), resolver, receiver));
         Ok(queue)
     }
@@ -73,23 +110,45 @@ impl AsyncQueue {
             .async_metrics
             .function(self.event_account(&event), &event.region, &event.function_name)
             .event_received();
-        let _ = self.sender.send((id, event));
+        let event = self.backlog.try_hold(event.payload.len()).then(|| Box::new(event));
+        let _ = self.sender.send(Queued { id, event });
         Ok(())
+    }
+
+    /// The event a worker took: from memory, or read back from the store (`None` if it is no
+    /// longer queued).
+    async fn take(&self, queued: Queued) -> Option<AsyncEvent> {
+        if let Some(event) = queued.event {
+            self.backlog.release(event.payload.len());
+            return Some(*event);
+        }
+        let store = Arc::clone(&self.engine.store.metadata);
+        match tokio::task::spawn_blocking(move || store.async_event(queued.id)).await {
+            Ok(Ok(event)) => event,
+            Ok(Err(error)) => {
+                // Left stored: the next start-up tries it again.
+                tracing::error!(%error, id = queued.id, "reading a queued async event failed");
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, id = queued.id, "reading a queued async event panicked");
+                None
+            }
+        }
     }
 }
 
-async fn run(
-    queue: AsyncQueue,
-    resolver: Arc<dyn FunctionResolver>,
-    mut receiver: mpsc::UnboundedReceiver<(i64, AsyncEvent)>,
-) {
+async fn run(queue: AsyncQueue, resolver: Arc<dyn FunctionResolver>, mut receiver: mpsc::UnboundedReceiver<Queued>) {
     let workers = Arc::new(Semaphore::new(WORKERS));
-    while let Some((id, event)) = receiver.recv().await {
+    while let Some(queued) = receiver.recv().await {
         let Ok(permit) = Arc::clone(&workers).acquire_owned().await else { return };
         let queue = queue.clone();
         let resolver = Arc::clone(&resolver);
         tokio::spawn(async move {
-            queue.process(id, event, resolver).await;
+            let id = queued.id;
+            if let Some(event) = queue.take(queued).await {
+                queue.process(id, event, resolver).await;
+            }
             drop(permit);
         });
     }

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub async_retry_delay: Duration,
     /// Concurrent executions allowed per region (AWS's default account limit is 1,000).
     pub account_concurrency: u32,
+    /// Payload bytes of waiting async events kept in memory; the rest wait in the store only.
+    pub async_backlog_memory: usize,
     /// The account functions belong to (for ARNs the engine writes).
     pub account: String,
 }

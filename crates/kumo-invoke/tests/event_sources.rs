@@ -120,6 +120,7 @@ async fn engine_with_function(dir: &std::path::Path) -> (Arc<InvokeEngine>, Arc<
         idle_timeout: Duration::from_secs(60),
         async_retry_delay: Duration::from_secs(1),
         account_concurrency: 1000,
+        async_backlog_memory: 64 << 20,
         account: "000000000000".to_string(),
     };
     let engine = InvokeEngine::new(config, runtimes, store);

@@ -30,6 +30,7 @@ fn service(dir: &std::path::Path) -> Arc<LambdaService> {
         idle_timeout: Duration::from_secs(60),
         async_retry_delay: Duration::from_secs(1),
         account_concurrency: 1000,
+        async_backlog_memory: 64 << 20,
         account: ACCOUNT.to_string(),
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());

@@ -469,6 +469,28 @@ impl MetadataStore {
         Ok(events)
     }
 
+    /// Ids of all queued async events, oldest first: what start-up resumes, without holding
+    /// their payloads in memory.
+    pub fn pending_async_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT id FROM async_events ORDER BY id")?;
+        let ids = statement.query_map([], |row| row.get::<_, i64>(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// One queued async event, if it is still queued.
+    pub fn async_event(&self, id: i64) -> Result<Option<AsyncEvent>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached("SELECT document, payload FROM async_events WHERE id = ?1")?;
+        let row = statement
+            .query_row(params![id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))
+            .optional()?;
+        let Some((document, payload)) = row else { return Ok(None) };
+        let mut event: AsyncEvent = serde_json::from_str(&document)?;
+        event.payload = payload;
+        Ok(Some(event))
+    }
+
     /// Removes an async event once it has been handled.
     pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
         self.lock().execute("DELETE FROM async_events WHERE id = ?1", params![id])?;
@@ -591,9 +613,13 @@ mod tests {
         };
         let id = MetadataStore::open(&path, A).unwrap().enqueue_async(&event).unwrap();
         let reopened = MetadataStore::open(&path, A).unwrap();
-        assert_eq!(reopened.pending_async().unwrap(), vec![(id, event)]);
+        assert_eq!(reopened.pending_async().unwrap(), vec![(id, event.clone())]);
+        assert_eq!(reopened.pending_async_ids().unwrap(), vec![id]);
+        assert_eq!(reopened.async_event(id).unwrap(), Some(event));
         reopened.complete_async(id).unwrap();
         assert!(reopened.pending_async().unwrap().is_empty());
+        assert!(reopened.pending_async_ids().unwrap().is_empty());
+        assert_eq!(reopened.async_event(id).unwrap(), None);
     }
 
     #[test]

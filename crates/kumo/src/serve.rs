@@ -47,6 +47,10 @@ pub struct ServeArgs {
     /// Seconds before the first retry of a failed async invocation (doubles after).
     #[arg(long, env = "KUMO_ASYNC_RETRY_DELAY", default_value_t = 60)]
     async_retry_delay: u64,
+    /// MiB of waiting async events' payloads kept in memory; beyond it they wait in the data
+    /// dir only and are read back when their turn comes.
+    #[arg(long, env = "KUMO_ASYNC_BACKLOG_MEMORY", default_value_t = 64)]
+    async_backlog_memory: usize,
 }
 
 /// Flags shared by `serve` and `prepare`.
@@ -164,6 +168,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         async_retry_delay: Duration::from_secs(args.async_retry_delay),
         account_concurrency: args.account_concurrency,
+        async_backlog_memory: args.async_backlog_memory.saturating_mul(1 << 20),
         account: args.account_id.clone(),
     };
     let engine = InvokeEngine::new(config, runtimes, store.clone());
