@@ -1,7 +1,15 @@
-//! Group commit for the store's high-rate writes: one thread per kind of write takes everything
+//! Group commit for the store's high-rate writes: one writer per kind of write takes everything
 //! queued, applies it in one SQLite transaction and only then tells each sender it is done. The
 //! async-invoke queue uses it so an event is committed before its 202; logs and metering use it
 //! so a busy function costs one transaction per batch, not per line.
+//!
+//! The logs-and-metering writer is a thread. The async queue's writer is a task on the async
+//! runtime that commits in place when the connection is free: an Event invoke's commit is
+//! short (a few page writes into the page cache, nothing synced), while a writer thread between
+//! the requests and their commit cost two cross-thread wake-ups per batch. Whatever could make
+//! it wait goes to a blocking thread instead: a connection busy with other work, and the
+//! checkpoint (which syncs the WAL and the database file). This is the one place SQLite runs on
+//! the async runtime.
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -40,14 +48,8 @@ fn run<W: BatchedWrite>(store: &MetadataStore, receiver: &mpsc::Receiver<W>, wha
     while let Ok(first) = receiver.recv() {
         batch.push(first);
         batch.extend(receiver.try_iter().take(MAX_BATCH - 1));
-        match store.in_transaction(|connection| W::apply(connection, &mut batch)) {
-            Ok(()) => batch.drain(..).for_each(|write| write.finish(Ok(()))),
-            Err(error) => {
-                tracing::error!(%error, batch = what, "writing a batch failed");
-                let message = error.to_string();
-                batch.drain(..).for_each(|write| write.finish(Err(&message)));
-            }
-        }
+        let outcome = store.in_transaction(|connection| W::apply(connection, &mut batch));
+        finish(&mut batch, outcome, what);
     }
 }
 
@@ -94,17 +96,20 @@ impl BatchedWrite for QueueChange {
     }
 }
 
-/// Sends changes to the async queue's writer thread.
+/// Sends changes to the async queue's writer task.
 #[derive(Clone)]
 pub struct QueueWriter {
-    sender: mpsc::Sender<QueueChange>,
+    sender: tokio::sync::mpsc::UnboundedSender<QueueChange>,
 }
 
 impl QueueWriter {
-    /// Starts the thread that writes the async queue: many events are committed in one
-    /// transaction, and each enqueuer is told its id only after that commit.
+    /// Starts the task that writes the async queue (on the current Tokio runtime: call it from
+    /// within one): many events are committed in one transaction, and each enqueuer is told its
+    /// id only after that commit.
     pub(crate) fn spawn(store: &Arc<MetadataStore>) -> Self {
-        Self { sender: spawn(store, "kumo-queue-writer", "async queue") }
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(run_queue(Arc::clone(store), receiver));
+        Self { sender }
     }
 
     /// Stores a new event; `done` runs once it is committed. If the store is shutting down,
@@ -141,6 +146,66 @@ fn document(event: &AsyncEvent) -> Result<String, serde_json::Error> {
     serde_json::to_writer(&mut buffer, event)?;
     // serde_json writes UTF-8 only; the check is a formality, not a failure path.
     Ok(String::from_utf8(buffer).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned()))
+}
+
+async fn run_queue(store: Arc<MetadataStore>, mut receiver: tokio::sync::mpsc::UnboundedReceiver<QueueChange>) {
+    // Reused across batches: a batch costs no allocation once the vector has grown.
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // Let the requests already read on this thread reach the queue first: the batch then
+        // holds every event that is ready, not only the first one (3.7 instead of 1.1 per
+        // commit with 8 clients), with no timer.
+        tokio::task::yield_now().await;
+        while let Ok(change) = receiver.try_recv() {
+            batch.push(change);
+            if batch.len() == MAX_BATCH {
+                break;
+            }
+        }
+        let (outcome, checkpoint_due) =
+            match store.try_in_transaction(|connection| QueueChange::apply(connection, &mut batch)) {
+                Some(committed) => committed,
+                None => {
+                    // The connection is busy (a checkpoint, the logs writer, an API call): wait
+                    // for it on a blocking thread, not here.
+                    let (store, mut moved) = (Arc::clone(&store), std::mem::take(&mut batch));
+                    let waited = tokio::task::spawn_blocking(move || {
+                        let outcome = store.in_transaction(|connection| QueueChange::apply(connection, &mut moved));
+                        (outcome, moved)
+                    })
+                    .await;
+                    match waited {
+                        Ok((outcome, moved)) => {
+                            batch = moved;
+                            (outcome, false)
+                        }
+                        Err(error) => {
+                            // The batch went with the panic; its enqueuers see the writer gone.
+                            tracing::error!(%error, "writing an async queue batch panicked");
+                            continue;
+                        }
+                    }
+                }
+            };
+        finish(&mut batch, outcome, "async queue");
+        if checkpoint_due {
+            // After the 202s have gone: only events arriving meanwhile wait for it.
+            let store = Arc::clone(&store);
+            let _ = tokio::task::spawn_blocking(move || store.checkpoint()).await;
+        }
+    }
+}
+
+/// Tells every write of a batch how its commit went, emptying the batch.
+fn finish<W: BatchedWrite>(batch: &mut Vec<W>, outcome: Result<(), StoreError>, what: &str) {
+    match outcome {
+        Ok(()) => batch.drain(..).for_each(|write| write.finish(Ok(()))),
+        Err(error) => {
+            tracing::error!(%error, batch = what, "writing a batch failed");
+            let message = error.to_string();
+            batch.drain(..).for_each(|write| write.finish(Err(&message)));
+        }
+    }
 }
 
 /// Called once every write sent before it is committed.
@@ -229,18 +294,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn each_enqueuer_gets_its_id_and_changes_apply_in_order() {
+    #[tokio::test]
+    async fn each_enqueuer_gets_its_id_and_changes_apply_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let store = Arc::new(MetadataStore::open(&path, "111111111111").unwrap());
         let writer = store.spawn_queue_writer();
-        let (sender, receiver) = mpsc::channel();
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
         for name in ["a", "b", "c"] {
             let sender = sender.clone();
             writer.enqueue(event(name), Box::new(move |event, id| sender.send((event, id.unwrap())).unwrap()));
         }
-        let enqueued: Vec<(AsyncEvent, i64)> = receiver.iter().take(3).collect();
+        let mut enqueued: Vec<(AsyncEvent, i64)> = Vec::new();
+        while enqueued.len() < 3 {
+            enqueued.push(receiver.recv().await.unwrap());
+        }
         assert_eq!(enqueued.iter().map(|(event, _)| event.request_id.as_str()).collect::<Vec<_>>(), ["a", "b", "c"]);
         let (a, b) = (enqueued[0].1, enqueued[1].1);
         let mut retried = event("b");
@@ -248,13 +316,75 @@ mod tests {
         writer.update(b, &retried);
         writer.complete(a);
         // The writer applies changes in order: once "d" is committed, so are the two before it.
-        let (committed, committed_receiver) = mpsc::channel();
+        let (committed, committed_receiver) = tokio::sync::oneshot::channel();
         writer.enqueue(event("d"), Box::new(move |_, id| committed.send(id).unwrap()));
-        assert!(committed_receiver.recv().unwrap().unwrap() > enqueued[2].1);
+        assert!(committed_receiver.await.unwrap().unwrap() > enqueued[2].1);
         let pending = store.pending_async().unwrap();
         let pending: Vec<(&str, u32)> =
             pending.iter().map(|(_, event)| (event.request_id.as_str(), event.attempts)).collect();
         assert_eq!(pending, [("b", 1), ("c", 0), ("d", 0)]);
+    }
+
+    #[tokio::test]
+    async fn the_writer_does_not_wait_for_a_busy_connection_on_the_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(MetadataStore::open(&dir.path().join("db"), "111111111111").unwrap());
+        let writer = store.spawn_queue_writer();
+        // Another user holds the connection until this test lets go, or 5 s have passed.
+        let (holding, held) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                store.in_transaction(|_| {
+                    holding.send(()).unwrap();
+                    Ok(released.recv_timeout(std::time::Duration::from_secs(5)).is_ok())
+                })
+            })
+        };
+        held.recv().unwrap();
+        let (done, committed) = tokio::sync::oneshot::channel();
+        writer.enqueue(event("e"), Box::new(move |_, id| done.send(id).unwrap()));
+        // This runtime has one thread: had the writer waited for the connection on it, this
+        // task would only go on once the holder gave up by itself.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        assert!(holder.join().unwrap().unwrap(), "the runtime was blocked until the holder timed out");
+        assert!(committed.await.unwrap().unwrap() > 0);
+        assert_eq!(store.pending_async().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_wal_is_checkpointed_and_restarted_under_the_queue_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let wal = dir.path().join("db-wal");
+        let store = Arc::new(MetadataStore::open(&path, "111111111111").unwrap());
+        let writer = store.spawn_queue_writer();
+        // 60 batches of 50 events of 4 KiB: over 6,000 WAL frames without checkpoints.
+        let mut largest_wal = 0;
+        for batch in 0..60 {
+            let mut waiting = Vec::new();
+            for i in 0..50 {
+                let (done, committed) = tokio::sync::oneshot::channel();
+                let mut event = event(&format!("e{batch}-{i}"));
+                event.payload = vec![b'x'; 4096];
+                writer.enqueue(event, Box::new(move |_, id| done.send(id).unwrap()));
+                waiting.push(committed);
+            }
+            for committed in waiting {
+                committed.await.unwrap().unwrap();
+            }
+            largest_wal = largest_wal.max(std::fs::metadata(&wal).unwrap().len());
+        }
+        assert_eq!(store.pending_async().unwrap().len(), 3000);
+        // The WAL file keeps its largest size; restarted after each checkpoint, it stays near
+        // 1,000 frames of 4,120 bytes (plus a batch) instead of growing with every commit.
+        assert!(largest_wal < 1500 * 4120, "the WAL grew to {largest_wal} bytes");
+        let database = std::fs::metadata(&path).unwrap().len();
+        assert!(database > 2000 * 4096, "only {database} bytes reached the database file");
     }
 
     #[test]

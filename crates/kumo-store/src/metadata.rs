@@ -3,9 +3,12 @@
 //! High-rate writes (the async queue, logs, metering) go through the group-commit writers of
 //! `group_commit.rs`, one transaction per batch.
 
+use std::cell::Cell;
+use std::ffi::c_int;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
+use rusqlite::hooks::Wal;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -168,15 +171,19 @@ impl MetadataStore {
         connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
+        // The hook replaces SQLite's automatic checkpoint inside `COMMIT`: the store checkpoints
+        // when a commit leaves the WAL long (see `Held`), and the async queue's writer, which
+        // commits on the async runtime, hands that checkpoint to a blocking thread.
+        connection.wal_hook(Some(record_wal_frames));
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         crate::migrations::migrate_to_accounts(&mut connection, default_account)?;
         crate::migrations::drop_async_autoincrement(&mut connection)?;
         Ok(Self { connection: Mutex::new(connection), default_account: default_account.to_string() })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    fn lock(&self) -> Held<'_> {
         // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
-        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        Held(self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Inserts or replaces a function version document.
@@ -543,8 +550,9 @@ impl MetadataStore {
         Ok(records)
     }
 
-    /// Starts the thread that writes the async queue in batches: many events are committed in
-    /// one transaction, and each enqueuer is told its id only after that commit (group commit).
+    /// Starts the task that writes the async queue in batches (call it within a Tokio runtime):
+    /// many events are committed in one transaction, and each enqueuer is told its id only after
+    /// that commit (group commit).
     pub fn spawn_queue_writer(self: &Arc<Self>) -> QueueWriter {
         QueueWriter::spawn(self)
     }
@@ -561,14 +569,93 @@ impl MetadataStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let guard = self.lock();
-        let connection: &Connection = &guard;
-        connection.prepare_cached("BEGIN")?.execute([])?;
-        let mut open = OpenTransaction { connection, committed: false };
-        let value = work(open.connection)?;
-        open.connection.prepare_cached("COMMIT")?.execute([])?;
-        open.committed = true;
-        Ok(value)
+        commit(&self.lock(), work)
+    }
+
+    /// Like [`Self::in_transaction`], but only if the connection is free right now (`None`
+    /// otherwise) and without checkpointing: for a caller on the async runtime, which must not
+    /// wait. The flag says a checkpoint is due ([`Self::checkpoint`], on a blocking thread).
+    pub(crate) fn try_in_transaction<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Option<(Result<T, StoreError>, bool)> {
+        let guard = match self.connection.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let outcome = commit(&guard, work);
+        Some((outcome, take_checkpoint_due()))
+    }
+
+    /// Copies the WAL into the database file (blocking: it syncs both).
+    pub(crate) fn checkpoint(&self) {
+        checkpoint(&self.lock());
+    }
+}
+
+/// WAL length, in frames, from which a commit is followed by a checkpoint (SQLite's default).
+const CHECKPOINT_FRAMES: i32 = 1000;
+
+thread_local! {
+    /// The WAL's length after this thread's last commit, as the WAL hook reported it.
+    static WAL_FRAMES: Cell<i32> = const { Cell::new(0) };
+}
+
+fn record_wal_frames(_wal: &Wal, frames: c_int) -> rusqlite::Result<()> {
+    WAL_FRAMES.set(frames);
+    Ok(())
+}
+
+/// Whether this thread's last commit left the WAL long enough for a checkpoint (read once).
+fn take_checkpoint_due() -> bool {
+    WAL_FRAMES.take() >= CHECKPOINT_FRAMES
+}
+
+fn checkpoint(connection: &Connection) {
+    // Only this process's one connection uses the database (exclusive locking), so a PASSIVE
+    // checkpoint copies every frame and the next write starts the WAL from its beginning.
+    if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::error!(%error, "checkpointing the WAL failed");
+    }
+}
+
+/// Runs `work` in one transaction on a held connection and commits it.
+fn commit<T>(
+    connection: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    connection.prepare_cached("BEGIN")?.execute([])?;
+    let mut open = OpenTransaction { connection, committed: false };
+    let value = work(open.connection)?;
+    open.connection.prepare_cached("COMMIT")?.execute([])?;
+    open.committed = true;
+    Ok(value)
+}
+
+/// The connection, held by a blocking caller; when released after a commit that left the WAL
+/// long, it checkpoints first (what SQLite's automatic checkpoint did inside `COMMIT`).
+struct Held<'a>(MutexGuard<'a, Connection>);
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if take_checkpoint_due() {
+            checkpoint(&self.0);
+        }
     }
 }
 
