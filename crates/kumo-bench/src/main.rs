@@ -32,7 +32,7 @@ use clap::Parser;
 use crate::lambda::{Connection, Endpoint};
 use crate::load::Operation;
 use crate::measure::ServerMemory;
-use crate::report::{BurstRun, ColdStart, IdleRun, KumoInfo, Results, Settings, ThroughputRun};
+use crate::report::{BurstRun, ColdStart, EventRun, IdleRun, KumoInfo, Results, Settings, ThroughputRun};
 use crate::server::KumoServer;
 
 /// Measure Kumo's warm invoke latency, throughput and cold start against their floors.
@@ -60,6 +60,10 @@ struct Args {
     /// Client connections of the concurrent throughput run.
     #[arg(long, default_value_t = 8)]
     connections: usize,
+    /// Client connections of the Event-acceptance runs (comma-separated). The target is checked
+    /// on 64: acceptance is a capacity, and with few connections each waits for its own commit.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![8usize, 64])]
+    event_connections: Vec<usize>,
     /// Fresh functions whose first invoke is timed.
     #[arg(long, default_value_t = 5)]
     cold_starts: usize,
@@ -171,6 +175,7 @@ fn validate(args: &Args) -> anyhow::Result<Settings> {
         duration: Duration::from_secs_f64(args.duration),
         warmup: Duration::from_secs_f64(args.warmup),
         connections: args.connections,
+        event_connections: args.event_connections.iter().copied().filter(|&count| count > 0).collect(),
         cold_starts: args.cold_starts,
         python_runs: args.python_runs,
         sqs: !args.no_sqs,
@@ -288,13 +293,13 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         connection.create_function(&held, &settings.runtime, &zip, settings.memory_mb).await?;
         created.push(held.clone());
         connection.put_function_concurrency(&held, 0).await?;
-        progress(&format!(
-            "accepting Event invokes on {} connection(s), {:?}",
-            settings.connections, settings.duration
-        ));
         let event = Operation::InvokeEvent { function: Arc::from(held.as_str()), payload: payload.clone() };
-        let events =
-            load::closed_loop(&endpoint, &event, settings.connections, settings.warmup, settings.duration).await?;
+        let mut events = Vec::new();
+        for &connections in &settings.event_connections {
+            progress(&format!("accepting Event invokes on {connections} connection(s), {:?}", settings.duration));
+            let outcome = load::closed_loop(&endpoint, &event, connections, settings.warmup, settings.duration).await?;
+            events.push(EventRun { connections, outcome });
+        }
         let sqs = if settings.sqs {
             let latency_function = format!("{prefix}-sqs-probe");
             created.push(latency_function.clone());

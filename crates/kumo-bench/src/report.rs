@@ -23,6 +23,9 @@ const BURST_TARGET_US: u64 = 1_500_000;
 const EVENT_ACCEPT_TARGET: f64 = 20_000.0;
 /// The connection count the throughput target is stated for.
 const THROUGHPUT_TARGET_CONNECTIONS: usize = 8;
+/// Connections of the Event-acceptance run checked against [`EVENT_ACCEPT_TARGET`]: enough
+/// that Kumo's capacity, not each connection's wait for its commit, sets the rate.
+const EVENT_TARGET_CONNECTIONS: usize = 64;
 /// Python hello-world cold start target with the zygote (issue #3), client-observed (µs).
 const COLD_START_TARGET_US: u64 = 10_000;
 /// Cold start target of a function creating a boto3 client at import (issue #3, µs)...
@@ -57,6 +60,8 @@ pub struct Settings {
     pub warmup: Duration,
     /// Connections of the concurrent throughput run.
     pub connections: usize,
+    /// Connections of each Event-acceptance run.
+    pub event_connections: Vec<usize>,
     /// Fresh functions timed.
     pub cold_starts: usize,
     /// Timed `python -c pass` runs.
@@ -93,6 +98,15 @@ pub struct ColdStart {
     pub init_duration_ms: Option<f64>,
     /// Why the reply was wrong, if it was.
     pub error: Option<String>,
+}
+
+/// Closed-loop `Event` invokes on a number of connections.
+#[derive(Debug)]
+pub struct EventRun {
+    /// Client connections.
+    pub connections: usize,
+    /// The 202s and their latency.
+    pub outcome: Outcome,
 }
 
 /// Closed-loop load on a number of connections: the invoke and its floor.
@@ -168,8 +182,8 @@ pub struct Results {
     pub warm: Outcome,
     /// Throughput runs, 1 connection first.
     pub throughput: Vec<ThroughputRun>,
-    /// `Event` invokes accepted (durably stored) on the concurrent connections.
-    pub events: Outcome,
+    /// `Event` invokes accepted (durably stored), one run per connection count.
+    pub events: Vec<EventRun>,
     /// Bursts of concurrent 0.5 s invocations.
     pub bursts: Vec<BurstRun>,
     /// Fresh functions' first invokes.
@@ -260,13 +274,20 @@ impl Results {
                 pass,
             });
         }
-        let events_rate = self.events.per_second();
-        checks.push(Check {
-            name: "Event invokes accepted".to_string(),
-            value: format_rate(events_rate),
-            target: format!("≥ {} (issue #5)", format_rate(EVENT_ACCEPT_TARGET)),
-            pass: self.events.errors == 0 && events_rate >= EVENT_ACCEPT_TARGET,
-        });
+        for run in &self.events {
+            let rate = run.outcome.per_second();
+            let (target, pass) = if run.connections == EVENT_TARGET_CONNECTIONS {
+                (format!("≥ {} (issue #5)", format_rate(EVENT_ACCEPT_TARGET)), rate >= EVENT_ACCEPT_TARGET)
+            } else {
+                ("no errors".to_string(), true)
+            };
+            checks.push(Check {
+                name: format!("Event invokes accepted, {}", connections_label(run.connections)),
+                value: format_rate(rate),
+                target,
+                pass: pass && run.outcome.errors == 0,
+            });
+        }
         for run in &self.bursts {
             let (target, pass) = if run.burst.count == BURST_TARGET_COUNT {
                 (
@@ -438,21 +459,24 @@ impl Results {
                 String::new(),
             ]);
         }
-        let events = Summary::of(&self.events.samples);
-        rows.push([
-            format!("Event invokes accepted, {}", connections_label(self.settings.connections)),
-            format_rate(self.events.per_second()),
-            String::new(),
-            target("Event invokes accepted"),
-            result("Event invokes accepted").into(),
-        ]);
-        rows.push([
-            "  latency p50 / p99".into(),
-            format!("{} / {}", format_ms(events.p50), format_ms(events.p99)),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
+        for run in &self.events {
+            let name = format!("Event invokes accepted, {}", connections_label(run.connections));
+            let latency = Summary::of(&run.outcome.samples);
+            rows.push([
+                name.clone(),
+                format_rate(run.outcome.per_second()),
+                String::new(),
+                target(&name),
+                result(&name).into(),
+            ]);
+            rows.push([
+                "  latency p50 / p99".into(),
+                format!("{} / {}", format_ms(latency.p50), format_ms(latency.p99)),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
+        }
         for run in &self.bursts {
             let name = format!("burst of {} × 0.5 s", run.burst.count);
             rows.push([
@@ -599,6 +623,9 @@ impl Results {
             push(format!("health load on {}", connections_label(run.connections)), &run.health);
             push(format!("invoke load on {}", connections_label(run.connections)), &run.invoke);
         }
+        for run in &self.events {
+            push(format!("Event invokes on {}", connections_label(run.connections)), &run.outcome);
+        }
         for (index, cold) in self.cold.iter().enumerate() {
             if let Some(error) = &cold.error {
                 lines.push(format!("cold start {index}: {error}"));
@@ -713,11 +740,11 @@ impl Results {
                 "median_ms": ms(Summary::of(&kind.cold.iter().map(|c| c.first_invoke).collect::<Vec<_>>()).p50),
                 "floor": { "command": kind.floor_name, "summary": Summary::of(&kind.floor).to_json() },
             })).collect::<Vec<_>>(),
-            "event_accept": {
-                "connections": s.connections,
-                "accepted_per_s": round(self.events.per_second()),
-                "latency": outcome(&self.events),
-            },
+            "event_accept": self.events.iter().map(|run| serde_json::json!({
+                "connections": run.connections,
+                "accepted_per_s": round(run.outcome.per_second()),
+                "latency": outcome(&run.outcome),
+            })).collect::<Vec<_>>(),
             "cold_start": {
                 "median_ms": ms(self.cold_summary().p50),
                 "ratio_to_python_start": round(self.cold_ratio()),
