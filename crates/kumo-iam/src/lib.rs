@@ -160,20 +160,7 @@ fn split_role_key(key: &str) -> (String, String) {
     (account.to_string(), name.to_string())
 }
 
-/// ISO 8601 in whole seconds, as IAM and STS write dates (`2024-05-01T12:00:00Z`).
-pub fn iso8601(millis: u64) -> String {
-    let seconds = i64::try_from(millis / 1000).unwrap_or(0);
-    let moment = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        moment.year(),
-        u8::from(moment.month()),
-        moment.day(),
-        moment.hour(),
-        moment.minute(),
-        moment.second()
-    )
-}
+pub use kumo_core::time::iso8601;
 
 /// The parts of an IAM ARN `arn:aws:iam::<account>:<kind><path><name>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -248,23 +248,17 @@ fn amz_date(parts: &RequestParts<'_>) -> Option<String> {
 
 /// Seconds since the epoch of a `YYYYMMDDTHHMMSSZ` timestamp.
 pub fn parse_amz_date(value: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(value, &format).ok().map(|moment| moment.assume_utc().unix_timestamp())
+    time::PrimitiveDateTime::parse(value, AMZ_DATE).ok().map(|moment| moment.assume_utc().unix_timestamp())
 }
 
 /// `YYYYMMDDTHHMMSSZ` of epoch seconds.
 pub fn format_amz_date(seconds: i64) -> String {
-    let moment = time::OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        moment.year(),
-        u8::from(moment.month()),
-        moment.day(),
-        moment.hour(),
-        moment.minute(),
-        moment.second()
-    )
+    crate::time::format_utc(seconds, AMZ_DATE)
 }
+
+/// SigV4's basic ISO 8601 form, `YYYYMMDDTHHMMSSZ`.
+pub(crate) const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'_>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// Checks the signature itself: the HMAC of the string to sign, compared in constant time.
 fn check_signature(
