@@ -165,33 +165,38 @@ async fn run_queue(store: Arc<MetadataStore>, mut receiver: tokio::sync::mpsc::U
         let (outcome, checkpoint_due) =
             match store.try_in_transaction(|connection| QueueChange::apply(connection, &mut batch)) {
                 Some(committed) => committed,
-                None => {
-                    // The connection is busy (a checkpoint, the logs writer, an API call): wait
-                    // for it on a blocking thread, not here.
-                    let (store, mut moved) = (Arc::clone(&store), std::mem::take(&mut batch));
-                    let waited = tokio::task::spawn_blocking(move || {
-                        let outcome = store.in_transaction(|connection| QueueChange::apply(connection, &mut moved));
-                        (outcome, moved)
-                    })
-                    .await;
-                    match waited {
-                        Ok((outcome, moved)) => {
-                            batch = moved;
-                            (outcome, false)
-                        }
-                        Err(error) => {
-                            // The batch went with the panic; its enqueuers see the writer gone.
-                            tracing::error!(%error, "writing an async queue batch panicked");
-                            continue;
-                        }
-                    }
-                }
+                None => match commit_blocking(&store, &mut batch).await {
+                    Some(outcome) => (outcome, false),
+                    None => continue,
+                },
             };
         finish(&mut batch, outcome, "async queue");
         if checkpoint_due {
             // After the 202s have gone: only events arriving meanwhile wait for it.
             let store = Arc::clone(&store);
             let _ = tokio::task::spawn_blocking(move || store.checkpoint()).await;
+        }
+    }
+}
+
+/// Commits a batch on a blocking thread, for when the connection is busy (a checkpoint, the logs
+/// writer, an API call): waiting for it must not hold the runtime. `None` if the commit
+/// panicked; the batch went with it, and its enqueuers see the writer gone.
+async fn commit_blocking(store: &Arc<MetadataStore>, batch: &mut Vec<QueueChange>) -> Option<Result<(), StoreError>> {
+    let (store, mut moved) = (Arc::clone(store), std::mem::take(batch));
+    let waited = tokio::task::spawn_blocking(move || {
+        let outcome = store.in_transaction(|connection| QueueChange::apply(connection, &mut moved));
+        (outcome, moved)
+    })
+    .await;
+    match waited {
+        Ok((outcome, moved)) => {
+            *batch = moved;
+            Some(outcome)
+        }
+        Err(error) => {
+            tracing::error!(%error, "writing an async queue batch panicked");
+            None
         }
     }
 }

@@ -460,18 +460,12 @@ impl MetadataStore {
         Ok(insert.insert(params![serde_json::to_string(event)?, event.payload])?)
     }
 
-    /// All queued async events, oldest first (read at start-up to resume work).
-    pub fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare("SELECT id, document, payload FROM async_events ORDER BY id")?;
-        let rows = statement
-            .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?)))?;
+    /// All queued async events, oldest first.
+    #[cfg(test)]
+    pub(crate) fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
         let mut events = Vec::new();
-        for row in rows {
-            let (id, document, payload) = row?;
-            let mut event: AsyncEvent = serde_json::from_str(&document)?;
-            event.payload = payload;
-            events.push((id, event));
+        for id in self.pending_async_ids()? {
+            events.extend(self.async_event(id)?.map(|event| (id, event)));
         }
         Ok(events)
     }
