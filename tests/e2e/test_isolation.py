@@ -210,7 +210,10 @@ def test_a_fork_bomb_is_contained(kumo, make_function):
     thread.join(60)
     result = answers["bomb"]
     assert result.function_error is None, result.raw
-    assert result.payload["most"] > 100 and 100 < peak() <= 1024, (result.payload, peak())
+    # The host's count is the proof the bomb grew to the cap; the handler's own /proc listings
+    # can be starved by the bomb (1,024 processes on its one CPU share) and once saw 56 while the
+    # cgroup's peak was 1,024.
+    assert 100 < peak() <= 1024, (result.payload, peak())
     assert result.payload["refused"] in (None, "Resource temporarily unavailable"), result.payload
     # The bomb keeps going (its processes come and go) until the environment goes; then all of it goes.
     processes = function_processes(kumo, bomb.name)
