@@ -715,6 +715,9 @@ fn package_error(error: PackageError) -> AwsError {
         PackageError::TooLarge(limit) => {
             AwsError::invalid_parameter(format!("Unzipped size must be smaller than {limit} bytes"))
         }
+        PackageError::TooManyEntries(limit) => AwsError::invalid_parameter(format!(
+            "Could not unzip uploaded file. The package holds more than {limit} files and directories."
+        )),
         PackageError::Io(detail) => internal(detail),
     }
 }
