@@ -63,9 +63,10 @@ impl LambdaService {
         action: &str,
     ) -> Result<(String, FunctionRef), AwsError> {
         let named = parse_function_ref(value)?;
-        let owner = match named.account {
+        let owner = match named.account.clone() {
             Some(account) if account != context.account => account,
             _ => {
+                self.authorize_function_identity(context, &context.account, &named, qualifier, action)?;
                 let reference = self.function_ref(&context.account, &context.region, value, qualifier)?;
                 return Ok((context.account.clone(), reference));
             }
@@ -87,7 +88,31 @@ impl LambdaService {
         if !granted {
             return Err(access_denied(&context.caller_arn, action, &resource));
         }
+        // Across accounts the caller's own policies must allow it too.
+        self.authorize_identity(context, action, &resource)?;
         Ok((owner, reference))
+    }
+
+    /// The identity check of an operation on `owner`'s function `named` (with the operation's
+    /// `qualifier` parameter, if any), before anything about the function is looked up: a role
+    /// session not allowed learns nothing about what exists.
+    pub(crate) fn authorize_function_identity(
+        &self,
+        context: &RequestContext,
+        owner: &str,
+        named: &FunctionRef,
+        qualifier: Option<&str>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        if context.role_arn.is_none() {
+            return Ok(());
+        }
+        let region = named.region.as_deref().unwrap_or(&context.region);
+        let resource = match qualifier.or(named.qualifier.as_deref()).filter(|q| *q != LATEST) {
+            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, owner, &named.name, qualifier),
+            None => kumo_core::arn::function_arn(region, owner, &named.name),
+        };
+        self.authorize_identity(context, action, &resource)
     }
 
     /// The context an operation on `function_name` runs in: the caller's own, or, for another
@@ -101,6 +126,8 @@ impl LambdaService {
         action: &str,
     ) -> Result<RequestContext, AwsError> {
         if !names_other_account(context, function_name) {
+            let named = parse_function_ref(function_name)?;
+            self.authorize_function_identity(context, &context.account, &named, qualifier, action)?;
             return Ok(context.clone());
         }
         let (owner, _) = self.shared_function_ref(context, function_name, qualifier, action)?;

@@ -188,6 +188,8 @@ impl LambdaService {
     ) -> Result<FunctionConfiguration, AwsError> {
         let name = request.function_name.ok_or_else(|| missing("FunctionName"))?;
         validation::function_name(&name)?;
+        let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
+        self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -372,6 +374,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListFunctionsResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:ListFunctions", "*")?;
         let max_items = page_size(max_items)?;
         let after = match marker {
             None => None,
@@ -616,6 +619,7 @@ impl LambdaService {
         self: &Arc<Self>,
         context: RequestContext,
     ) -> Result<GetAccountSettingsResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:GetAccountSettings", "*")?;
         self.blocking(move |service| {
             let mut total_code_size = 0;
             let mut function_count = 0;
