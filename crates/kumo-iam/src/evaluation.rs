@@ -15,11 +15,14 @@ use crate::IamService;
 
 pub use kumo_core::policy::{decide, evaluate, Authorizer, Caller, Denial, Effect, PolicyKind, Principal, Request};
 
+/// A role's parsed statements and the state generation they were read at, by role ARN.
+type CachedStatements = HashMap<String, (u64, Arc<Vec<Value>>)>;
+
 /// Parsed statements per role ARN, each tagged with the state generation it was read at.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyCache {
     generation: AtomicU64,
-    roles: Mutex<HashMap<String, (u64, Arc<Vec<Value>>)>>,
+    roles: Mutex<CachedStatements>,
 }
 
 impl PolicyCache {
@@ -32,7 +35,7 @@ impl PolicyCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Arc<Vec<Value>>)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, CachedStatements> {
         // Entries are whole values replaced at once; a panic cannot leave one torn.
         self.roles.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -42,6 +45,9 @@ impl IamService {
     /// Holds role sessions to their identity policies from now on (`--iam-enforcement on`),
     /// or stops doing so.
     pub fn set_identity_enforcement(&self, enforce: bool) {
+        if !enforce {
+            tracing::warn!("--iam-enforcement off: role sessions may call every API in their account");
+        }
         self.enforcing.store(enforce, Ordering::Release);
     }
 

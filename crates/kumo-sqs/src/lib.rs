@@ -13,6 +13,8 @@
 //! responses or AWS errors. Other Kumo services use the narrow in-process API in [`internal`].
 //! `design.md` beside this crate describes the state, the writes and the delivery guarantees.
 
+#[cfg(test)]
+mod accounts_tests;
 pub mod attributes;
 pub mod error;
 pub mod fifo;
