@@ -135,6 +135,26 @@ def test_a_queue_policy_opens_exactly_what_it_grants(two_accounts):
     assert (message["MessageId"], message["Body"]) == (sent["MessageId"], "from the other account")
     assert other.list_queues().get("QueueUrls", []) == [], "ListQueues shows the caller's own queues only"
 
+    # Kumo's own deliveries (event source mappings, destinations) stay within an account.
+    two_accounts.client("iam", **OTHER_KEYS).create_role(
+        RoleName="lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )
+    other_lambda = two_accounts.client("lambda", **OTHER_KEYS)
+    other_lambda.create_function(
+        FunctionName="poller",
+        Runtime="python3.12",
+        Role=f"arn:aws:iam::{OTHER}:role/lambda-role",
+        Handler="lambda_function.handler",
+        Code={"ZipFile": python_zip("def handler(event, context):\n    return 1\n")},
+    )
+    with pytest.raises(ClientError) as excinfo:
+        other_lambda.create_event_source_mapping(EventSourceArn=arn, FunctionName="poller")
+    assert error_of(excinfo) == (
+        "InvalidParameterValueException",
+        400,
+        "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+    )
+
     # A Deny in the queue's policy wins, for the owner's role sessions too.
     policy["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn})
     home.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})

@@ -39,6 +39,21 @@ pub(crate) fn names_other_account(context: &RequestContext, value: &str) -> bool
     parse_function_ref(value).ok().and_then(|reference| reference.account).is_some_and(|a| a != context.account)
 }
 
+/// Kumo's in-process deliveries to queues (event source mappings, destinations, dead-letter
+/// queues) act for the function's account and do not consult another account's queue policy,
+/// so a queue of another account is refused when configured, with the error AWS gives a role that
+/// cannot reach the queue.
+pub(crate) fn check_own_queue(account: &str, arn: &str, action: &str) -> Result<(), AwsError> {
+    let mut parts = arn.split(':');
+    let (service, owner) = (parts.nth(2), parts.nth(1));
+    if service == Some("sqs") && owner.is_some_and(|owner| owner != account) {
+        return Err(AwsError::invalid_parameter(format!(
+            "The provided execution role does not have permissions to call {action} on SQS"
+        )));
+    }
+    Ok(())
+}
+
 /// AWS's answer when no resource-based policy grants a cross-account call.
 pub(crate) fn access_denied(caller_arn: &str, action: &str, resource: &str) -> AwsError {
     AwsError::new(
@@ -199,6 +214,18 @@ mod tests {
     use super::*;
 
     const ROOT: &str = "arn:aws:iam::222222222222:root";
+
+    #[test]
+    fn queues_of_other_accounts_are_refused_as_delivery_targets() {
+        assert!(check_own_queue("000000000000", "arn:aws:sqs:us-east-1:000000000000:q", "SendMessage").is_ok());
+        let error =
+            check_own_queue("000000000000", "arn:aws:sqs:us-east-1:111111111111:q", "ReceiveMessage").unwrap_err();
+        assert_eq!(
+            error.message,
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+        );
+        assert!(check_own_queue("000000000000", "arn:aws:lambda:us-east-1:111111111111:function:f", "x").is_ok());
+    }
 
     #[test]
     fn denial_names_the_caller_action_and_resource_as_aws_does() {

@@ -228,6 +228,7 @@ impl LambdaService {
                 "Unsupported event source {source_arn}: Kumo maps SQS queues for now."
             )));
         }
+        crate::cross_account::check_own_queue(&context.account, &source_arn, "ReceiveMessage")?;
         let source = self
             .engine
             .event_sources()

@@ -190,6 +190,9 @@ impl LambdaService {
         validation::function_name(&name)?;
         let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
         self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
+        if let Some(target) = request.dead_letter_config.as_ref().and_then(|d| d.target_arn.as_deref()) {
+            crate::cross_account::check_own_queue(&context.account, target, "SendMessage")?;
+        }
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -541,6 +544,9 @@ impl LambdaService {
                 validation::apply_logging(&mut configuration.logging_config, logging)?;
             }
             if let Some(dead_letter) = request.dead_letter_config {
+                if let Some(arn) = &dead_letter.target_arn {
+                    crate::cross_account::check_own_queue(&context.account, arn, "SendMessage")?;
+                }
                 configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
             }
             if let Some(key) = request.kms_key_arn {
