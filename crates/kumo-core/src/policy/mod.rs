@@ -106,8 +106,12 @@ impl<'a> Request<'a> {
                 let role = matching::role_of_session(arn);
                 request.set("aws:PrincipalType", if role.is_some() { "AssumedRole" } else { "Account" });
                 // For a role session AWS sets aws:PrincipalArn to the role's ARN.
-                request.set("aws:PrincipalArn", role.unwrap_or_else(|| arn.to_string()));
-                request.set("aws:userid", if arn.ends_with(":root") { account.to_string() } else { arn.to_string() });
+                request.set("aws:PrincipalArn", role.clone().unwrap_or_else(|| arn.to_string()));
+                // A root's aws:userid is its account; a session's (`AROA…:<session>`) needs the
+                // role's id, which the request does not carry: absent.
+                if role.is_none() {
+                    request.set("aws:userid", account);
+                }
             }
             Principal::Service(service) => {
                 request.set("aws:PrincipalServiceName", service);
