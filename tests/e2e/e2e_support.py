@@ -347,6 +347,23 @@ class KumoServer:
             if error.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
 
+    def role_with_policies(self, name, managed=(), inline=None):
+        """The ARN of execution role `name`, created (trusting Lambda) if missing, with the
+        AWS-managed policies `managed` attached and the `inline` policy document (a dict) put,
+        as a real user grants a function what it calls."""
+        iam = self.client("iam")
+        try:
+            role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)["Role"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "EntityAlreadyExists":
+                raise
+            role = iam.get_role(RoleName=name)["Role"]
+        for policy in managed:
+            iam.attach_role_policy(RoleName=name, PolicyArn=policy)
+        if inline is not None:
+            iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(inline))
+        return role["Arn"]
+
     def lambda_client(self, region="us-east-1"):
         """A boto3 Lambda client for this server (cached per region); no retries."""
         if region not in self._clients:
@@ -464,16 +481,18 @@ class Deployer:
         name=None,
         prefix="fn",
         region="us-east-1",
+        role=ROLE,
         **params,
     ):
-        """Creates a function from Python `source`, a `files` dict or raw `zip_bytes`, and
-        waits until GetFunction reports it Active."""
+        """Creates a function from Python `source`, a `files` dict or raw `zip_bytes` (running as
+        `role`, by default ROLE, which allows nothing), and waits until GetFunction reports it
+        Active."""
         if zip_bytes is None:
             zip_bytes = make_zip(files) if files is not None else python_zip(source)
         name = name or unique_name(prefix)
         client = self.server.lambda_client(region)
         created = client.create_function(
-            FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler, Code={"ZipFile": zip_bytes}, **params
+            FunctionName=name, Runtime=runtime, Role=role, Handler=handler, Code={"ZipFile": zip_bytes}, **params
         )
         self.created.append((region, name))
         poll(

@@ -48,7 +48,15 @@ def handler(event, context):
 def a_and_b(kumo):
     deployer = Deployer(kumo)
     b = deployer.create(FUNCTION_B, prefix="canonical-b", Timeout=10)
-    a = deployer.create(FUNCTION_A, prefix="canonical-a", Timeout=10, Environment={"Variables": {"FUNCTION_B_ARN": b.arn}})
+    # A calls B: its role needs lambda:InvokeFunction, as on AWS.
+    invoker = kumo.role_with_policies("canonical-invoker", ["arn:aws:iam::aws:policy/service-role/AWSLambdaRole"])
+    a = deployer.create(
+        FUNCTION_A,
+        prefix="canonical-a",
+        role=invoker,
+        Timeout=10,
+        Environment={"Variables": {"FUNCTION_B_ARN": b.arn}},
+    )
     yield a, b
     deployer.cleanup()
 

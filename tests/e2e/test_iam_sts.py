@@ -33,10 +33,14 @@ TUTORIAL_POLICIES = [
 WHOAMI = """
 import os
 import boto3
+from botocore.exceptions import ClientError
 
 def handler(event, context):
     identity = boto3.client("sts").get_caller_identity()
-    functions = boto3.client("lambda").list_functions()["Functions"]
+    try:
+        functions = boto3.client("lambda").list_functions()["Functions"]
+    except ClientError as error:
+        functions = []
     return {
         "arn": identity["Arn"],
         "account": identity["Account"],
@@ -313,8 +317,12 @@ def test_get_caller_identity_of_the_configured_key(sts):
     )
 
 
-def test_assumed_role_credentials_work_until_tampered(kumo, sts, make_role):
+def test_assumed_role_credentials_work_until_tampered(kumo, sts, iam, make_role):
     role = make_role()
+    # The session lists functions and assumes a role again (chaining): its role allows both.
+    iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess")
+    assume = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="chain", PolicyDocument=json.dumps(assume))
     before = datetime.datetime.now(datetime.timezone.utc)
     assumed = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="e2e-session", DurationSeconds=900)
     credentials = assumed["Credentials"]
@@ -413,7 +421,11 @@ def test_presigned_urls(kumo, make_function, sts, make_role):
     assert (status, code) == (403, "InvalidSignatureException")
     assert "expired" in json.loads(body)["message"]
 
-    credentials = sts.assume_role(RoleArn=make_role()["Arn"], RoleSessionName="presigner")["Credentials"]
+    reader = make_role()
+    kumo.client("iam").attach_role_policy(
+        RoleName=reader["RoleName"], PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess"
+    )
+    credentials = sts.assume_role(RoleArn=reader["Arn"], RoleSessionName="presigner")["Credentials"]
     temporary = temporary_client(kumo, "lambda", credentials)
     url = temporary.generate_presigned_url("get_function", Params={"FunctionName": function.name}, ExpiresIn=60)
     assert "X-Amz-Security-Token=" in url
@@ -430,8 +442,10 @@ def test_presigned_urls(kumo, make_function, sts, make_role):
 # Execution roles
 
 
-def test_a_function_runs_as_a_session_of_its_role(kumo, deployer, make_role):
+def test_a_function_runs_as_a_session_of_its_role(kumo, deployer, make_role, iam):
     role = make_role()
+    # The function lists functions: its role must allow it.
+    iam.attach_role_policy(RoleName=role["RoleName"], PolicyArn="arn:aws:iam::aws:policy/AWSLambda_ReadOnlyAccess")
     name = unique_name()
     client = kumo.lambda_client()
     client.create_function(

@@ -16,6 +16,11 @@ pub struct FunctionRef {
     pub account: Option<String>,
 }
 
+/// The ARN of an event source mapping.
+pub fn event_source_mapping_arn(region: &str, account: &str, uuid: &str) -> String {
+    format!("arn:aws:lambda:{region}:{account}:event-source-mapping:{uuid}")
+}
+
 /// The ARN of a function (unqualified).
 pub fn function_arn(region: &str, account: &str, name: &str) -> String {
     format!("arn:aws:lambda:{region}:{account}:function:{name}")

@@ -5,6 +5,7 @@ pub mod arn;
 pub mod error;
 pub mod identity;
 pub mod limits;
+pub mod policy;
 pub mod sigv4;
 pub mod time;
 
@@ -27,6 +28,9 @@ pub struct RequestContext {
     /// The caller's ARN as AWS names it in `AccessDeniedException` messages: the account's root
     /// or an assumed-role session.
     pub caller_arn: String,
+    /// For a role session (a function's execution role, an AssumeRole session): the role's
+    /// ARN, whose identity policies decide what the caller may do. `None` for an account's root.
+    pub role_arn: Option<String>,
 }
 
 impl RequestContext {
@@ -34,7 +38,18 @@ impl RequestContext {
     pub fn new(account: impl Into<String>, region: impl Into<String>) -> Self {
         let account = account.into();
         let caller_arn = format!("arn:aws:iam::{account}:root");
-        Self { account, region: region.into(), request_id: uuid::Uuid::new_v4().to_string(), caller_arn }
+        Self {
+            account,
+            region: region.into(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            caller_arn,
+            role_arn: None,
+        }
+    }
+
+    /// The caller as authorization sees it.
+    pub fn caller(&self) -> policy::Caller<'_> {
+        policy::Caller { account: &self.account, arn: &self.caller_arn, role_arn: self.role_arn.as_deref() }
     }
 }
 

@@ -53,6 +53,7 @@ pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
     let caller = caller(services, parts);
     let mut context = RequestContext::new(caller.account.clone(), region);
     context.caller_arn.clone_from(&caller.arn);
+    context.role_arn.clone_from(&caller.role_arn);
     context
 }
 

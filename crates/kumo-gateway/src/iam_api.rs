@@ -29,6 +29,10 @@ pub async fn handle(services: Services, parts: Parts, body: Body) -> Response {
         Err(error) => return query::error_response(IAM_NAMESPACE, &error, &request_id),
     };
     let action = params.action().unwrap_or_default().to_string();
+    let (role, policy) = (params.optional("RoleName"), params.optional("PolicyArn"));
+    if let Err(error) = services.iam.authorize_iam_call(&context, &action, role.as_deref(), policy.as_deref()) {
+        return query::error_response(IAM_NAMESPACE, &error, &request_id);
+    }
     match call(&services.iam, context, &action, &params).await {
         Ok(result) => query::response(&action, IAM_NAMESPACE, result, &request_id),
         Err(error) => {

@@ -64,7 +64,15 @@ fn context(services: &Services, parts: &Parts) -> SqsContext {
         .map(str::to_string)
         .or_else(|| parts.uri.authority().map(|authority| authority.to_string()))
         .unwrap_or_else(|| "localhost:4566".to_string());
-    SqsContext { region, endpoint: format!("http://{host}"), sender_id }
+    let caller = crate::context::caller(services, parts);
+    SqsContext {
+        region,
+        endpoint: format!("http://{host}"),
+        sender_id,
+        account: caller.account.clone(),
+        caller_arn: caller.arn.clone(),
+        role_arn: caller.role_arn.clone(),
+    }
 }
 
 fn decode<T: DeserializeOwned>(input: Value) -> Result<T, AwsError> {

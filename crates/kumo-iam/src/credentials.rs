@@ -48,6 +48,8 @@ pub struct Principal {
     pub user_id: String,
     /// Whether this is a role session (AssumeRole from it is role chaining).
     pub role_session: bool,
+    /// For a role session: the role's ARN, whose identity policies apply.
+    pub role_arn: Option<String>,
 }
 
 impl Principal {
@@ -62,6 +64,7 @@ impl Principal {
             arn: format!("arn:aws:iam::{}:root", key.account),
             user_id: key.account.clone(),
             role_session: false,
+            role_arn: None,
         }
     }
 
@@ -85,6 +88,7 @@ impl Principal {
             arn: session.assumed_role_arn(),
             user_id: session.assumed_role_id(),
             role_session: true,
+            role_arn: Some(session.role_arn.clone()),
         }
     }
 

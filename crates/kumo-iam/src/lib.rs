@@ -4,14 +4,15 @@
 //! Lambda functions). It also holds the access keys Kumo accepts, so the gateway resolves the
 //! principal of every signed request here.
 //!
-//! Kumo authenticates requests but does not evaluate identity policies: an authenticated
-//! caller may call every API in its account. Trust policies are evaluated where they decide
-//! something: whether Lambda may assume an execution role, and whether another account may
+//! Identity policies are evaluated for role sessions (see [`evaluation`]): the services ask
+//! [`IamService`] as a [`kumo_core::policy::IdentityPolicies`] for the statements of the
+//! caller's role. Trust policies decide whether Lambda may assume an execution role and who may
 //! assume a role.
 
 mod credentials;
 pub mod documents;
 pub mod error;
+pub mod evaluation;
 pub mod ids;
 pub mod managed;
 pub mod model;
@@ -58,6 +59,10 @@ pub struct IamService {
     function_sessions: Mutex<HashMap<(String, String), SessionRecord>>,
     /// Account of callers Kumo cannot identify (insecure mode).
     default_account: String,
+    /// Parsed identity policies per role, valid for one generation of the state.
+    policy_cache: evaluation::PolicyCache,
+    /// Whether role sessions are held to their identity policies (`--iam-enforcement`).
+    enforcing: std::sync::atomic::AtomicBool,
 }
 
 impl IamService {
@@ -94,6 +99,9 @@ impl IamService {
             sessions: RwLock::new(sessions),
             function_sessions: Mutex::new(HashMap::new()),
             default_account,
+            policy_cache: evaluation::PolicyCache::default(),
+            // On by default, as on AWS.
+            enforcing: std::sync::atomic::AtomicBool::new(true),
         }))
     }
 
@@ -118,7 +126,14 @@ impl IamService {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, IamState> {
-        self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+        // Every change of roles or policies may change what a role session is allowed: parsed
+        // identity policies are dropped, so the next request sees the change (AWS: within
+        // seconds).
+        // Bumped while the write lock is held, so a reader sees either the old state with the
+        // old generation or the new state with the new one.
+        let guard = self.state.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.policy_cache.invalidate();
+        guard
     }
 
     fn begin_change(&self) -> std::sync::MutexGuard<'_, ()> {

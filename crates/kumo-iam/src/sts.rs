@@ -1,9 +1,9 @@
 //! STS: GetCallerIdentity and AssumeRole. Sessions from AssumeRole are accepted by Kumo's
 //! SigV4 check (with their session token) until they expire, across restarts.
 //!
-//! Within one account, any caller may assume any of its roles (Kumo does not evaluate identity
-//! policies, and a same-account trust policy naming the account root would allow it anyway);
-//! from another account, the role's trust policy must name the caller's account.
+//! Within one account, the account's root may assume any of its roles, and a role session
+//! needs its identity policies to allow `sts:AssumeRole` on the role (when enforced); from
+//! another account, the role's trust policy must name the caller's account too.
 
 use std::sync::Arc;
 
@@ -80,6 +80,7 @@ impl IamService {
             }
             packed_policy_size = Some(u32::try_from(size.div_ceil(SESSION_POLICY_MAX_CHARS / 100)).unwrap_or(100));
         }
+        let service_arc = Arc::clone(self);
         self.blocking(move |service| {
             let denied = || {
                 error::access_denied(format!(
@@ -87,6 +88,13 @@ impl IamService {
                     caller.arn, request.role_arn
                 ))
             };
+            if let (true, Some(role_arn)) = (service.enforces_identity(), caller.role_arn.as_deref()) {
+                let caller_ref = kumo_core::policy::Caller { account: &caller.account, arn: &caller.arn, role_arn: Some(role_arn) };
+                let authorizer = service_arc.authorizer();
+                if let Err(denial) = authorizer.authorize_identity(&caller_ref, "sts:AssumeRole", &request.role_arn) {
+                    return Err(error::access_denied(denial.message(&caller.arn, "sts:AssumeRole", &request.role_arn)));
+                }
+            }
             let role = service.role_by_arn(&request.role_arn).ok_or_else(denied)?;
             if role.account != caller.account && !documents::trusts_account(&role.trust_policy, &caller.account) {
                 return Err(denied());

@@ -228,6 +228,16 @@ async fn assume_role_checks_durations_trust_and_chaining() {
     assert_eq!((missing.code, missing.status), ("AccessDenied", 403));
     let foreign = assume(iam.principal("other").unwrap(), &role.arn, None).await.unwrap_err();
     assert_eq!(foreign.code, "AccessDenied");
+    // A role session's own policies must allow sts:AssumeRole (role r has none yet).
+    let refused = assume(Arc::clone(&session), &role.arn, Some(3600)).await.unwrap_err();
+    assert_eq!((refused.code, refused.status), ("AccessDenied", 403));
+    assert_eq!(
+        refused.message,
+        format!("User: arn:aws:sts::000000000000:assumed-role/r/s1 is not authorized to perform: sts:AssumeRole on resource: {} because no identity-based policy allows the sts:AssumeRole action", role.arn)
+    );
+    let may_assume =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#;
+    iam.put_role_policy(context(ACCOUNT), "r".into(), "assume".into(), may_assume.into()).await.unwrap();
     let chained = assume(Arc::clone(&session), &role.arn, Some(3600)).await.unwrap();
     assert!(iam.principal(&chained.credentials.access_key_id).unwrap().role_session);
 
@@ -262,4 +272,47 @@ async fn functions_get_role_sessions_and_lambda_checks_trust() {
     assert_ne!(first.access_key_id, other_function.access_key_id);
     let unknown = iam.credentials_for("arn:aws:iam::000000000000:role/never-created", "f");
     assert!(iam.principal(&unknown.access_key_id).unwrap().user_id.starts_with("AROA"));
+}
+
+#[tokio::test]
+async fn a_role_sessions_identity_policies_follow_every_change_at_once() {
+    use kumo_core::policy::{Authorizer, Caller, Denial, IdentityPolicies};
+
+    let dir = tempfile::tempdir().unwrap();
+    let iam = open(dir.path());
+    let role = iam.create_role(context(ACCOUNT), create_role_request("worker")).await.unwrap().role;
+    let authorizer = Authorizer::enforcing(Arc::clone(&iam) as Arc<dyn IdentityPolicies>);
+    let caller =
+        Caller { account: ACCOUNT, arn: "arn:aws:sts::000000000000:assumed-role/worker/s", role_arn: Some(&role.arn) };
+    let queue = "arn:aws:sqs:us-east-1:000000000000:jobs";
+    let send = |authorizer: &Authorizer| authorizer.authorize(&caller, "sqs:SendMessage", queue, ACCOUNT, None, &[]);
+    assert_eq!(send(&authorizer), Err(Denial::NoIdentityAllow), "a role with no policies may do nothing");
+
+    let inline = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:*:*:jobs"}]}"#;
+    iam.put_role_policy(context(ACCOUNT), "worker".into(), "send".into(), inline.into()).await.unwrap();
+    assert_eq!(send(&authorizer), Ok(()), "an inline policy applies to the next request");
+    iam.delete_role_policy(context(ACCOUNT), "worker".into(), "send".into()).await.unwrap();
+    assert_eq!(send(&authorizer), Err(Denial::NoIdentityAllow));
+
+    let full_access = "arn:aws:iam::aws:policy/AmazonSQSFullAccess";
+    iam.attach_role_policy(context(ACCOUNT), "worker".into(), full_access.into()).await.unwrap();
+    assert_eq!(send(&authorizer), Ok(()), "AWS-managed policies apply");
+    let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"sqs:Send*","Resource":"*"}]}"#;
+    let request =
+        CreatePolicyRequest { policy_name: "no-send".into(), policy_document: deny.into(), ..Default::default() };
+    let created = iam.create_policy(context(ACCOUNT), request).await.unwrap().policy;
+    iam.attach_role_policy(context(ACCOUNT), "worker".into(), created.arn.clone()).await.unwrap();
+    assert_eq!(send(&authorizer), Err(Denial::IdentityDeny), "a customer-managed deny wins");
+    iam.detach_role_policy(context(ACCOUNT), "worker".into(), created.arn).await.unwrap();
+    assert_eq!(send(&authorizer), Ok(()));
+
+    let missing = Caller { role_arn: Some("arn:aws:iam::000000000000:role/gone"), ..caller };
+    assert_eq!(
+        authorizer.authorize(&missing, "sqs:SendMessage", queue, ACCOUNT, None, &[]),
+        Err(Denial::NoIdentityAllow)
+    );
+    assert_eq!(
+        Authorizer::identity_not_enforced().authorize(&missing, "sqs:SendMessage", queue, ACCOUNT, None, &[]),
+        Ok(())
+    );
 }

@@ -39,6 +39,21 @@ pub(crate) fn names_other_account(context: &RequestContext, value: &str) -> bool
     parse_function_ref(value).ok().and_then(|reference| reference.account).is_some_and(|a| a != context.account)
 }
 
+/// Kumo's in-process deliveries to queues (event source mappings, destinations, dead-letter
+/// queues) act for the function's account and do not consult another account's queue policy,
+/// so a queue of another account is refused when configured, with the error AWS gives a role that
+/// cannot reach the queue.
+pub(crate) fn check_own_queue(account: &str, arn: &str, action: &str) -> Result<(), AwsError> {
+    let mut parts = arn.split(':');
+    let (service, owner) = (parts.nth(2), parts.nth(1));
+    if service == Some("sqs") && owner.is_some_and(|owner| owner != account) {
+        return Err(AwsError::invalid_parameter(format!(
+            "The provided execution role does not have permissions to call {action} on SQS"
+        )));
+    }
+    Ok(())
+}
+
 /// AWS's answer when no resource-based policy grants a cross-account call.
 pub(crate) fn access_denied(caller_arn: &str, action: &str, resource: &str) -> AwsError {
     AwsError::new(
@@ -63,9 +78,10 @@ impl LambdaService {
         action: &str,
     ) -> Result<(String, FunctionRef), AwsError> {
         let named = parse_function_ref(value)?;
-        let owner = match named.account {
+        let owner = match named.account.clone() {
             Some(account) if account != context.account => account,
             _ => {
+                self.authorize_function_identity(context, &context.account, &named, qualifier, action)?;
                 let reference = self.function_ref(&context.account, &context.region, value, qualifier)?;
                 return Ok((context.account.clone(), reference));
             }
@@ -87,7 +103,31 @@ impl LambdaService {
         if !granted {
             return Err(access_denied(&context.caller_arn, action, &resource));
         }
+        // Across accounts the caller's own policies must allow it too.
+        self.authorize_identity(context, action, &resource)?;
         Ok((owner, reference))
+    }
+
+    /// The identity check of an operation on `owner`'s function `named` (with the operation's
+    /// `qualifier` parameter, if any), before anything about the function is looked up: a role
+    /// session not allowed learns nothing about what exists.
+    pub(crate) fn authorize_function_identity(
+        &self,
+        context: &RequestContext,
+        owner: &str,
+        named: &FunctionRef,
+        qualifier: Option<&str>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        if context.role_arn.is_none() {
+            return Ok(());
+        }
+        let region = named.region.as_deref().unwrap_or(&context.region);
+        let resource = match qualifier.or(named.qualifier.as_deref()).filter(|q| *q != LATEST) {
+            Some(qualifier) => kumo_core::arn::qualified_function_arn(region, owner, &named.name, qualifier),
+            None => kumo_core::arn::function_arn(region, owner, &named.name),
+        };
+        self.authorize_identity(context, action, &resource)
     }
 
     /// The context an operation on `function_name` runs in: the caller's own, or, for another
@@ -101,6 +141,8 @@ impl LambdaService {
         action: &str,
     ) -> Result<RequestContext, AwsError> {
         if !names_other_account(context, function_name) {
+            let named = parse_function_ref(function_name)?;
+            self.authorize_function_identity(context, &context.account, &named, qualifier, action)?;
             return Ok(context.clone());
         }
         let (owner, _) = self.shared_function_ref(context, function_name, qualifier, action)?;
@@ -172,6 +214,18 @@ mod tests {
     use super::*;
 
     const ROOT: &str = "arn:aws:iam::222222222222:root";
+
+    #[test]
+    fn queues_of_other_accounts_are_refused_as_delivery_targets() {
+        assert!(check_own_queue("000000000000", "arn:aws:sqs:us-east-1:000000000000:q", "SendMessage").is_ok());
+        let error =
+            check_own_queue("000000000000", "arn:aws:sqs:us-east-1:111111111111:q", "ReceiveMessage").unwrap_err();
+        assert_eq!(
+            error.message,
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+        );
+        assert!(check_own_queue("000000000000", "arn:aws:lambda:us-east-1:111111111111:function:f", "x").is_ok());
+    }
 
     #[test]
     fn denial_names_the_caller_action_and_resource_as_aws_does() {

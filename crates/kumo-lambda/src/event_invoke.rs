@@ -164,6 +164,9 @@ impl LambdaService {
             if let Some(destinations) = request.destination_config {
                 check_destination(&destinations.on_success)?;
                 check_destination(&destinations.on_failure)?;
+                for arn in [&destinations.on_success.destination, &destinations.on_failure.destination].into_iter().flatten() {
+                    crate::cross_account::check_own_queue(&context.account, arn, "SendMessage")?;
+                }
                 if !merge || destinations.on_success.destination.is_some() {
                     record.destination_config.on_success = destinations.on_success;
                 }

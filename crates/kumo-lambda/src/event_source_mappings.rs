@@ -218,6 +218,7 @@ impl LambdaService {
         context: RequestContext,
         request: MappingRequest,
     ) -> Result<EventSourceMapping, AwsError> {
+        self.authorize_identity(&context, "lambda:CreateEventSourceMapping", "*")?;
         let source_arn = request
             .event_source_arn
             .clone()
@@ -227,6 +228,7 @@ impl LambdaService {
                 "Unsupported event source {source_arn}: Kumo maps SQS queues for now."
             )));
         }
+        crate::cross_account::check_own_queue(&context.account, &source_arn, "ReceiveMessage")?;
         let source = self
             .engine
             .event_sources()
@@ -280,6 +282,8 @@ impl LambdaService {
         context: RequestContext,
         uuid: String,
     ) -> Result<EventSourceMapping, AwsError> {
+        let mapping_arn = kumo_core::arn::event_source_mapping_arn(&context.region, &context.account, &uuid);
+        self.authorize_identity(&context, "lambda:GetEventSourceMapping", &mapping_arn)?;
         self.blocking(move |service| service.load_mapping(&context.account, &context.region, &uuid)).await
     }
 
@@ -290,6 +294,8 @@ impl LambdaService {
         uuid: String,
         request: MappingRequest,
     ) -> Result<EventSourceMapping, AwsError> {
+        let mapping_arn = kumo_core::arn::event_source_mapping_arn(&context.region, &context.account, &uuid);
+        self.authorize_identity(&context, "lambda:UpdateEventSourceMapping", &mapping_arn)?;
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let mut mapping = service.load_mapping(&context.account, &context.region, &uuid)?;
@@ -330,6 +336,8 @@ impl LambdaService {
         context: RequestContext,
         uuid: String,
     ) -> Result<EventSourceMapping, AwsError> {
+        let mapping_arn = kumo_core::arn::event_source_mapping_arn(&context.region, &context.account, &uuid);
+        self.authorize_identity(&context, "lambda:DeleteEventSourceMapping", &mapping_arn)?;
         self.blocking(move |service| {
             let mut mapping = service.load_mapping(&context.account, &context.region, &uuid)?;
             service.engine.event_sources().remove(&uuid);
@@ -349,6 +357,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListEventSourceMappingsResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:ListEventSourceMappings", "*")?;
         let max_items = crate::functions::page_size(max_items)?;
         self.blocking(move |service| {
             let function_arn = match &function_name {

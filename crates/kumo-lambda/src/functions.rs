@@ -188,6 +188,11 @@ impl LambdaService {
     ) -> Result<FunctionConfiguration, AwsError> {
         let name = request.function_name.ok_or_else(|| missing("FunctionName"))?;
         validation::function_name(&name)?;
+        let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
+        self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
+        if let Some(target) = request.dead_letter_config.as_ref().and_then(|d| d.target_arn.as_deref()) {
+            crate::cross_account::check_own_queue(&context.account, target, "SendMessage")?;
+        }
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -372,6 +377,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListFunctionsResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:ListFunctions", "*")?;
         let max_items = page_size(max_items)?;
         let after = match marker {
             None => None,
@@ -538,6 +544,9 @@ impl LambdaService {
                 validation::apply_logging(&mut configuration.logging_config, logging)?;
             }
             if let Some(dead_letter) = request.dead_letter_config {
+                if let Some(arn) = &dead_letter.target_arn {
+                    crate::cross_account::check_own_queue(&context.account, arn, "SendMessage")?;
+                }
                 configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
             }
             if let Some(key) = request.kms_key_arn {
@@ -616,6 +625,7 @@ impl LambdaService {
         self: &Arc<Self>,
         context: RequestContext,
     ) -> Result<GetAccountSettingsResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:GetAccountSettings", "*")?;
         self.blocking(move |service| {
             let mut total_code_size = 0;
             let mut function_count = 0;

@@ -37,6 +37,9 @@ impl LambdaService {
             })
             .await?
         } else {
+            let named = kumo_core::arn::parse_function_ref(&input.function_name)?;
+            let action = "lambda:InvokeFunction";
+            self.authorize_function_identity(&context, &context.account, &named, input.qualifier.as_deref(), action)?;
             let reference =
                 self.function_ref(&context.account, &context.region, &input.function_name, input.qualifier.as_deref())?;
             (context.account.clone(), reference)

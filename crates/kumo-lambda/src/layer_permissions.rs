@@ -140,6 +140,7 @@ impl LambdaService {
         revision_id: Option<String>,
         request: AddLayerVersionPermissionRequest,
     ) -> Result<AddLayerVersionPermissionResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:AddLayerVersionPermission", &layer_name, Some(version))?;
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let account = &context.account;
@@ -182,6 +183,7 @@ impl LambdaService {
         statement_id: String,
         revision_id: Option<String>,
     ) -> Result<(), AwsError> {
+        self.authorize_layer(&context, "lambda:RemoveLayerVersionPermission", &layer_name, Some(version))?;
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let account = &context.account;
@@ -206,6 +208,7 @@ impl LambdaService {
         layer_name: String,
         version: i64,
     ) -> Result<GetLayerVersionPolicyResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:GetLayerVersionPolicy", &layer_name, Some(version))?;
         self.blocking(move |service| {
             let (_, _, record) = service.permission_target(&context.account, &context.region, &layer_name, version)?;
             if record.policy.statements.is_empty() {

@@ -307,6 +307,33 @@ fn no_such_version() -> AwsError {
 }
 
 impl LambdaService {
+    /// The identity check of a layer operation: the resource is the layer version's ARN (or the
+    /// layer's, without a version), in the caller's account unless `layer_name` is an ARN.
+    pub(crate) fn authorize_layer(
+        &self,
+        context: &RequestContext,
+        action: &str,
+        layer_name: &str,
+        version: Option<i64>,
+    ) -> Result<(), AwsError> {
+        if context.role_arn.is_none() {
+            return Ok(());
+        }
+        let resource = match parse_layer_arn(layer_name) {
+            Some(layer) => match version.and_then(|v| u64::try_from(v).ok()).or(layer.version) {
+                Some(version) => kumo_core::arn::layer_version_arn(&layer.region, &layer.account, &layer.name, version),
+                None => kumo_core::arn::layer_arn(&layer.region, &layer.account, &layer.name),
+            },
+            None => match version.and_then(|v| u64::try_from(v).ok()) {
+                Some(version) => {
+                    kumo_core::arn::layer_version_arn(&context.region, &context.account, layer_name, version)
+                }
+                None => kumo_core::arn::layer_arn(&context.region, &context.account, layer_name),
+            },
+        };
+        self.authorize_identity(context, action, &resource)
+    }
+
     /// The layer a `LayerName` parameter names in this region and account: `None` when it is an
     /// ARN of another region or account (no such layer here).
     pub(crate) fn local_layer_name(
@@ -384,6 +411,7 @@ impl LambdaService {
         layer_name: String,
         request: PublishLayerVersionRequest,
     ) -> Result<LayerVersionResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:PublishLayerVersion", &layer_name, None)?;
         self.blocking(move |service| {
             let account = &context.account;
             let region = &context.region;
@@ -431,6 +459,7 @@ impl LambdaService {
         layer_name: String,
         version: i64,
     ) -> Result<LayerVersionResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:GetLayerVersion", &layer_name, Some(version))?;
         self.blocking(move |service| {
             let region = &context.region;
             // An unversioned layer ARN may name another account's layer.
@@ -456,6 +485,7 @@ impl LambdaService {
         context: RequestContext,
         arn: String,
     ) -> Result<LayerVersionResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:GetLayerVersion", &arn, None)?;
         let layer = parse_layer_arn(&arn).filter(|layer| layer.version.is_some()).ok_or_else(|| {
             validation::validation_error(format!(
                 "1 validation error detected: Value '{arn}' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:(eusc-)?[a-z]{{2}}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{{1}}:\\d{{12}}:layer:[a-zA-Z0-9-_]+:[0-9]+)|(arn:[a-zA-Z0-9-]+:lambda:::awslayer:[a-zA-Z0-9-_]+)"
@@ -481,6 +511,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListLayersResponse, AwsError> {
+        self.authorize_identity(&context, "lambda:ListLayers", "*")?;
         check_filters(&filters)?;
         let max_items = layer_page_size(max_items)?;
         let after = marker.as_deref().map(decode_marker).transpose()?;
@@ -522,6 +553,7 @@ impl LambdaService {
         marker: Option<String>,
         max_items: Option<i64>,
     ) -> Result<ListLayerVersionsResponse, AwsError> {
+        self.authorize_layer(&context, "lambda:ListLayerVersions", &layer_name, None)?;
         check_filters(&filters)?;
         let max_items = layer_page_size(max_items)?;
         let before = match marker.as_deref().map(decode_marker).transpose()? {
@@ -563,6 +595,7 @@ impl LambdaService {
         layer_name: String,
         version: i64,
     ) -> Result<(), AwsError> {
+        self.authorize_layer(&context, "lambda:DeleteLayerVersion", &layer_name, Some(version))?;
         self.blocking(move |service| {
             let account = &context.account;
             let region = &context.region;

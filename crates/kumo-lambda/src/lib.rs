@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use kumo_core::identity::ExecutionRoles;
+use kumo_core::policy::Authorizer;
 use kumo_core::AwsError;
 use kumo_invoke::{FunctionResolver, FunctionVersion, InvokeEngine};
 use kumo_store::Store;
@@ -44,6 +45,8 @@ pub struct LambdaService {
     updates: Mutex<()>,
     /// Checks execution roles on create and update; unset, any well-formed role ARN is taken.
     execution_roles: OnceLock<Arc<dyn ExecutionRoles>>,
+    /// Holds role sessions to their identity policies; unset, they are not evaluated.
+    authorizer: OnceLock<Authorizer>,
 }
 
 impl LambdaService {
@@ -57,6 +60,29 @@ impl LambdaService {
             cache: RwLock::new(HashMap::new()),
             updates: Mutex::new(()),
             execution_roles: OnceLock::new(),
+            authorizer: OnceLock::new(),
+        })
+    }
+
+    /// Makes every operation check the caller's identity policies (set once at start; left
+    /// unset by `--iam-enforcement off`).
+    pub fn set_authorizer(&self, authorizer: Authorizer) {
+        let _ = self.authorizer.set(authorizer);
+    }
+
+    /// `Ok` when the caller's identity policies allow `action` on `resource` (always, for an
+    /// account's root or without enforcement); else AWS's `AccessDeniedException`.
+    pub(crate) fn authorize_identity(
+        &self,
+        context: &kumo_core::RequestContext,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), AwsError> {
+        let Some(authorizer) = self.authorizer.get().filter(|_| context.role_arn.is_some()) else {
+            return Ok(());
+        };
+        authorizer.authorize_identity(&context.caller(), action, resource).map_err(|denial| {
+            AwsError::new("AccessDeniedException", 403, denial.message(&context.caller_arn, action, resource))
         })
     }
 

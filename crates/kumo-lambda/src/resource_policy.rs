@@ -5,12 +5,14 @@
 //! `SourceArn`/`SourceAccount` of the resource they act for.
 //!
 //! As in IAM, a matching `Deny` wins over any `Allow`, and a statement applies only when every
-//! one of its conditions holds. A condition key the request does not carry fails its test
-//! (no `…IfExists` operator is produced by Lambda's APIs), so a statement conditioned on
-//! `AWS:SourceArn` or `AWS:SourceAccount` grants no direct caller: AWS sets those keys only
-//! when a service calls on behalf of one of its resources.
+//! one of its conditions holds. A condition key the request does not carry fails a positive
+//! test, so a statement conditioned on `AWS:SourceArn` or `AWS:SourceAccount` grants no direct
+//! caller: AWS sets those keys only when a service calls on behalf of one of its resources.
 
+use kumo_core::policy::{evaluate, Effect, PolicyKind, Principal, Request};
 use serde_json::Value;
+
+pub use kumo_core::policy::arn_like;
 
 /// Who makes a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,156 +68,20 @@ impl<'a> AccessRequest<'a> {
     }
 }
 
-/// Whether the statements allow the request: some `Allow` applies and no `Deny` does.
+/// Whether the statements allow the request: some `Allow` applies and no `Deny` does. The
+/// matching is [`kumo_core::policy`]'s, which every service's policies share; the statements
+/// govern the function (or layer version) they are attached to, so `Resource` is not consulted.
 pub fn allows(statements: &[Value], request: &AccessRequest<'_>) -> bool {
-    let applies = |statement: &Value, unknown_condition_holds: bool| {
-        strings(&statement["Action"]).any(|granted| action_matches(granted, request.action))
-            && principal_matches(&statement["Principal"], &request.caller)
-            && conditions_hold(statement.get("Condition"), request, unknown_condition_holds)
+    let principal = match request.caller {
+        Caller::Iam { account, arn } => Principal::Iam { account, arn },
+        Caller::Service(service) => Principal::Service(service),
     };
-    // A condition Kumo cannot evaluate never lets an Allow grant, and never lets a Deny lapse.
-    let denied = statements.iter().any(|statement| statement["Effect"] == "Deny" && applies(statement, true));
-    !denied && statements.iter().any(|statement| statement["Effect"] == "Allow" && applies(statement, false))
-}
-
-/// The string or every string of a list, as IAM policy elements take either.
-fn strings(value: &Value) -> impl Iterator<Item = &str> {
-    let list = match value {
-        Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
-    list.into_iter().filter_map(Value::as_str)
-}
-
-/// IAM action names are case-insensitive; `lambda:*` and `*` cover every Lambda action.
-fn action_matches(granted: &str, action: &str) -> bool {
-    granted == "*" || granted.eq_ignore_ascii_case("lambda:*") || granted.eq_ignore_ascii_case(action)
-}
-
-fn principal_matches(principal: &Value, caller: &Caller<'_>) -> bool {
-    if principal == "*" {
-        return true;
-    }
-    match *caller {
-        Caller::Service(service) => {
-            strings(&principal["Service"]).any(|granted| granted == "*" || granted.eq_ignore_ascii_case(service))
-        }
-        Caller::Iam { account, arn } => {
-            let root = format!("arn:aws:iam::{account}:root");
-            let role = assumed_role_arn(arn);
-            strings(&principal["AWS"]).any(|granted| {
-                granted == "*"
-                    || granted == account
-                    || granted == root
-                    || granted == arn
-                    || role.as_deref() == Some(granted)
-            })
-        }
-    }
-}
-
-/// `arn:aws:iam::<account>:role/<name>` for a caller acting as a session of that role: a
-/// policy naming the role grants its sessions.
-fn assumed_role_arn(caller_arn: &str) -> Option<String> {
-    let rest = caller_arn.strip_prefix("arn:aws:sts::")?;
-    let (account, session) = rest.split_once(":assumed-role/")?;
-    let (role, _) = session.split_once('/')?;
-    Some(format!("arn:aws:iam::{account}:role/{role}"))
-}
-
-/// The value of a condition key in this request: `Ok(None)` when the request does not carry
-/// it, `Err(())` when Kumo cannot know it.
-fn context_value<'a>(key: &str, request: &AccessRequest<'a>) -> Result<Option<&'a str>, ()> {
-    // Condition key names are case-insensitive in IAM; their values are not.
-    match key.to_ascii_lowercase().as_str() {
-        "aws:sourcearn" => Ok(request.source_arn),
-        "aws:sourceaccount" => Ok(request.source_account),
-        "lambda:functionurlauthtype" => Ok(request.function_url_auth_type),
-        "aws:principalaccount" => Ok(match request.caller {
-            Caller::Iam { account, .. } => Some(account),
-            Caller::Service(_) => None,
-        }),
-        // `aws:PrincipalOrgID` needs AWS Organizations, which Kumo does not have: whether a
-        // caller belongs to an organisation cannot be known locally. `lambda:EventSourceToken`
-        // comes from Alexa, which never calls Kumo. Everything else is unknown too.
-        _ => Err(()),
-    }
-}
-
-/// Whether every condition of a statement holds; `unknown_holds` answers for conditions whose
-/// operator or key Kumo cannot evaluate.
-fn conditions_hold(condition: Option<&Value>, request: &AccessRequest<'_>, unknown_holds: bool) -> bool {
-    let Some(condition) = condition else {
-        return true;
-    };
-    let Some(operators) = condition.as_object() else {
-        return unknown_holds;
-    };
-    operators.iter().all(|(operator, keys)| {
-        let Some(keys) = keys.as_object() else {
-            return unknown_holds;
-        };
-        keys.iter().all(|(key, expected)| match context_value(key, request) {
-            Err(()) => unknown_holds,
-            Ok(actual) => match compare(operator, actual, expected) {
-                Some(holds) => holds,
-                None => unknown_holds,
-            },
-        })
-    })
-}
-
-/// One condition test: any of the expected values matching is enough. `None` for an operator
-/// Kumo does not evaluate.
-fn compare(operator: &str, actual: Option<&str>, expected: &Value) -> Option<bool> {
-    let matcher: fn(&str, &str) -> bool = match operator {
-        "StringEquals" => |pattern, value| pattern == value,
-        "StringEqualsIgnoreCase" => |pattern, value| pattern.eq_ignore_ascii_case(value),
-        "StringLike" => glob_matches,
-        "ArnEquals" | "ArnLike" => arn_like,
-        _ => return None,
-    };
-    // Without the key in the request a positive test fails (there are no `…IfExists` forms here).
-    let Some(actual) = actual else {
-        return Some(false);
-    };
-    Some(strings(expected).any(|pattern| matcher(pattern, actual)))
-}
-
-/// `ArnLike`: each of the six colon-separated parts of the ARN is matched on its own, with `*`
-/// and `?` wildcards, case-sensitively (the resource part keeps its own colons).
-pub fn arn_like(pattern: &str, arn: &str) -> bool {
-    let pattern_parts: Vec<&str> = pattern.splitn(6, ':').collect();
-    let arn_parts: Vec<&str> = arn.splitn(6, ':').collect();
-    pattern_parts.len() == 6
-        && arn_parts.len() == 6
-        && pattern_parts.iter().zip(&arn_parts).all(|(pattern, part)| glob_matches(pattern, part))
-}
-
-/// `*` matches any run of characters, `?` any one character; everything else itself.
-fn glob_matches(pattern: &str, value: &str) -> bool {
-    let pattern: Vec<char> = pattern.chars().collect();
-    let value: Vec<char> = value.chars().collect();
-    let (mut p, mut v) = (0, 0);
-    // Where the last `*` was and how much of the value it had taken: the classic backtracking
-    // matcher, linear in practice and never exponential.
-    let mut star: Option<(usize, usize)> = None;
-    while v < value.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == value[v]) {
-            p += 1;
-            v += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, v));
-            p += 1;
-        } else if let Some((star_p, star_v)) = star {
-            p = star_p + 1;
-            v = star_v + 1;
-            star = Some((star_p, star_v + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|c| *c == '*')
+    let mut evaluated = Request::new(principal, request.action, None);
+    evaluated
+        .set_optional("aws:SourceArn", request.source_arn)
+        .set_optional("aws:SourceAccount", request.source_account)
+        .set_optional("lambda:FunctionUrlAuthType", request.function_url_auth_type);
+    evaluate(statements, PolicyKind::Resource, &evaluated) == Effect::Allow
 }
 
 #[cfg(test)]
@@ -368,20 +234,7 @@ mod tests {
         assert!(!allows(&policy, &direct(INVOKE)));
         let stranger = AccessRequest::direct("333333333333", "arn:aws:iam::333333333333:root", INVOKE);
         assert!(allows(&policy, &stranger));
-        let unknown = with_condition(
-            grant(json!("*"), INVOKE),
-            json!({"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}),
-        );
+        let unknown = with_condition(grant(json!("*"), INVOKE), json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}));
         assert!(!allows(&unknown, &direct(INVOKE)));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_matches("a*c", "abbbc"));
-        assert!(glob_matches("*", ""));
-        assert!(glob_matches("a?c", "abc"));
-        assert!(!glob_matches("a?c", "ac"));
-        assert!(glob_matches("*b*b*", "abab"));
-        assert!(!glob_matches("*b*b*", "ab"));
     }
 }

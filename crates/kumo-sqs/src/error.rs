@@ -118,6 +118,12 @@ pub fn over_limit(message: impl Into<String>) -> AwsError {
     AwsError::new("OverLimit", 403, message)
 }
 
+/// The caller may not perform the action on the queue. SQS writes the action in lowercase;
+/// the JSON shape is AWS's generic `AccessDeniedException`, the query code `AccessDenied`.
+pub fn access_denied(denial: kumo_core::policy::Denial, caller_arn: &str, action: &str, queue_arn: &str) -> AwsError {
+    AwsError::new("AccessDeniedException", 403, denial.message(caller_arn, &action.to_ascii_lowercase(), queue_arn))
+}
+
 /// Logs an internal failure; the client sees a generic error.
 pub fn internal(error: impl std::fmt::Display) -> AwsError {
     tracing::error!(%error, "sqs service failure");
@@ -141,6 +147,7 @@ pub fn query_code(code: &str) -> &str {
         "InvalidParameterValueException" => "InvalidParameterValue",
         "MissingRequiredParameterException" => "MissingParameter",
         "UnknownOperationException" => "InvalidAction",
+        "AccessDeniedException" => "AccessDenied",
         other => other,
     }
 }

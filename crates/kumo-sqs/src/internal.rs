@@ -1,6 +1,7 @@
 //! The narrow in-process API other Kumo services use (Lambda destinations and dead-letter
 //! targets, the SQS event-source-mapping poller): queues are named by ARN (or, for sends, by
-//! name or URL too), and sends, receives and deletes keep every rule of the public API.
+//! URL too), and sends, receives and deletes keep every rule of the public API. An ARN or URL
+//! names the queue's account; a bare name means the configured account's queue.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +22,10 @@ impl SqsService {
         if queue.starts_with("arn:") {
             return self.queue_by_arn(queue).ok_or_else(error::queue_does_not_exist);
         }
-        let name = queue.rsplit('/').next().unwrap_or(queue);
-        self.queue_named(region, name).ok_or_else(error::queue_does_not_exist)
+        let mut segments = queue.rsplit('/');
+        let name = segments.next().unwrap_or(queue);
+        let account = segments.next().filter(|account| !account.is_empty()).unwrap_or(&self.default_account);
+        self.queue_named(account, region, name).ok_or_else(error::queue_does_not_exist)
     }
 
     /// Sends a message to a standard queue named by ARN, URL or name; returns its message id
@@ -81,13 +84,11 @@ impl SqsService {
     /// Deletes a received message from the queue with this ARN.
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;
-        let context = crate::SqsContext {
-            region: queue.region.clone(),
-            endpoint: String::new(),
-            sender_id: KUMO_SENDER_ID.to_string(),
-        };
+        // The queue's own account deletes (the poller acts for a function of that account).
+        let mut context = crate::SqsContext::root(&queue.account, &queue.region, "");
+        context.sender_id = KUMO_SENDER_ID.to_string();
         let request = crate::types::DeleteMessageRequest {
-            queue_url: Some(format!("/{}/{}", self.account, queue.name)),
+            queue_url: Some(format!("/{}/{}", queue.account, queue.name)),
             receipt_handle: Some(receipt_handle.to_string()),
         };
         self.delete_message(&context, request).await.map(|_| ())
@@ -105,8 +106,7 @@ mod tests {
     async fn send_receive_delete_by_arn() {
         let dir = tempfile::tempdir().unwrap();
         let service = SqsService::open(dir.path(), "000000000000").unwrap();
-        let context =
-            SqsContext { region: "us-east-1".into(), endpoint: "http://localhost:4566".into(), sender_id: "t".into() };
+        let context = SqsContext::root("000000000000", "us-east-1", "http://localhost:4566");
         let request = CreateQueueRequest { queue_name: Some("jobs".into()), ..Default::default() };
         service.create_queue(&context, request).await.unwrap();
         let arn = "arn:aws:sqs:us-east-1:000000000000:jobs";

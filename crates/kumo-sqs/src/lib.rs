@@ -1,12 +1,20 @@
 //! Amazon SQS for Kumo: standard and FIFO queues with AWS's semantics (visibility timeouts,
 //! receipt handles, delays, retention, dead-letter queues, FIFO ordering and deduplication).
 //!
+//! Queues belong to an account and a region (`(account, region, name)` is unique; URLs
+//! `http://<host>/<account>/<name>` and ARNs `arn:aws:sqs:<region>:<account>:<name>` name the
+//! owner). Every operation on a queue is authorized through [`kumo_core::policy`]: the
+//! caller's identity policies (role sessions, when enforced) and the queue's `Policy`, which is
+//! what lets another account in.
+//!
 //! Queues live in memory and in their own SQLite database; every change is written through
 //! one group-committing writer thread (see [`store`]), and a send answers only after its
 //! message is committed. Handlers take typed requests (decoded by the gateway) and return typed
 //! responses or AWS errors. Other Kumo services use the narrow in-process API in [`internal`].
 //! `design.md` beside this crate describes the state, the writes and the delivery guarantees.
 
+#[cfg(test)]
+mod accounts_tests;
 pub mod attributes;
 pub mod error;
 pub mod fifo;
@@ -39,12 +47,18 @@ pub use types::SqsContext;
 /// How often expired messages and deduplication entries are swept.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
+/// `(account, region, name)`.
+type QueueKey = (String, String, String);
+
 /// The SQS service of one Kumo node.
 pub struct SqsService {
-    account: String,
+    /// The configured account: owns queues stored before queues had accounts.
+    default_account: String,
     store: SqsStore,
-    /// Queues by (region, name).
-    queues: RwLock<HashMap<(String, String), Arc<Queue>>>,
+    /// Queues by (account, region, name).
+    queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
+    /// Decides who may do what to a queue; unset, identity policies are not enforced.
+    authorizer: std::sync::OnceLock<kumo_core::policy::Authorizer>,
     next_seq: AtomicU64,
     next_queue_id: AtomicI64,
     /// Serialises queue creation and deletion (name uniqueness).
@@ -56,18 +70,17 @@ impl SqsService {
     /// Opens the store under `data_dir` (blocking: call at start-up or via `spawn_blocking`)
     /// and restores every queue and message.
     pub fn open(data_dir: &Path, account: impl Into<String>) -> Result<Arc<Self>, StoreError> {
-        let (store, loaded) = SqsStore::open(data_dir)?;
+        let account = account.into();
+        let (store, loaded) = SqsStore::open(data_dir, &account)?;
         let mut queues = HashMap::new();
         let mut by_id = HashMap::new();
-        let account = account.into();
         for row in loaded.queues {
             let attributes: QueueAttributes = serde_json::from_str(&row.attributes)?;
             let tags = serde_json::from_str(&row.tags)?;
             let state = QueueState::new(attributes, tags, row.created_ms, row.modified_ms);
-            let arn = attributes::queue_arn(&row.region, &account, &row.name);
-            let queue = Arc::new(Queue::new(row.id, row.region.clone(), row.name.clone(), arn, state));
+            let queue = Arc::new(Queue::new(row.id, row.account.clone(), row.region.clone(), row.name.clone(), state));
             by_id.insert(row.id, Arc::clone(&queue));
-            queues.insert((row.region, row.name), queue);
+            queues.insert((row.account, row.region, row.name), queue);
         }
         let mut orphans = Vec::new();
         let message_count = loaded.messages.len();
@@ -88,8 +101,9 @@ impl SqsService {
         }
         tracing::info!(queues = queues.len(), messages = message_count, "sqs store opened");
         Ok(Arc::new(Self {
-            account,
+            default_account: account,
             store,
+            authorizer: std::sync::OnceLock::new(),
             queues: RwLock::new(queues),
             next_seq: AtomicU64::new(loaded.next_seq),
             next_queue_id: AtomicI64::new(loaded.next_queue_id),
@@ -132,12 +146,24 @@ impl SqsService {
         }
     }
 
-    /// Every queue's counters and visible count now, ordered by region and name.
+    /// Makes every operation hold role sessions to their identity policies (set once at
+    /// start; left unset by `--iam-enforcement off`). Queue policies are evaluated either way.
+    pub fn set_authorizer(&self, authorizer: kumo_core::policy::Authorizer) {
+        let _ = self.authorizer.set(authorizer);
+    }
+
+    /// The configured account's queues' counters and visible counts now (see [`Self::metrics_of`]).
     pub fn metrics(&self) -> Vec<metrics::QueueMetrics> {
+        self.metrics_of(&self.default_account)
+    }
+
+    /// Every queue of `account`: counters and visible count now, ordered by region and name.
+    pub fn metrics_of(&self, account: &str) -> Vec<metrics::QueueMetrics> {
         let now = kumo_core::time::now_millis();
         let mut snapshot: Vec<metrics::QueueMetrics> = self
             .all_queues()
             .iter()
+            .filter(|queue| queue.account == account)
             .map(|queue| {
                 let visible = queue.lock().counts(now).visible;
                 queue.counters.snapshot(&queue.region, &queue.name, visible)
@@ -147,40 +173,39 @@ impl SqsService {
         snapshot
     }
 
-    /// The account queues belong to.
+    /// The configured account (owner of queues from before queues had accounts).
     pub fn account(&self) -> &str {
-        &self.account
+        &self.default_account
     }
 
     fn all_queues(&self) -> Vec<Arc<Queue>> {
         self.queues_read().values().cloned().collect()
     }
 
-    fn queues_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<Queue>>> {
+    fn queues_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<QueueKey, Arc<Queue>>> {
         // The map is only ever inserted into or removed from; a panic cannot leave it torn.
         self.queues.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn queues_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<Queue>>> {
+    fn queues_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<QueueKey, Arc<Queue>>> {
         self.queues.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A queue by region and name.
-    fn queue_named(&self, region: &str, name: &str) -> Option<Arc<Queue>> {
-        self.queues_read().get(&(region.to_string(), name.to_string())).cloned()
+    /// A queue by account, region and name.
+    fn queue_named(&self, account: &str, region: &str, name: &str) -> Option<Arc<Queue>> {
+        self.queues_read().get(&(account.to_string(), region.to_string(), name.to_string())).cloned()
     }
 
-    /// A queue by ARN (of this account).
+    /// A queue by ARN (which names its account and region).
     fn queue_by_arn(&self, arn: &str) -> Option<Arc<Queue>> {
         let (region, account, name) = attributes::parse_queue_arn(arn)?;
-        if account != self.account {
-            return None;
-        }
-        self.queue_named(region, name)
+        self.queue_named(account, region, name)
     }
 
-    /// Resolves a `QueueUrl` parameter (`<anything>/<account>/<name>`) in the caller's region.
-    fn queue_for_url(&self, context: &SqsContext, url: Option<&str>) -> Result<Arc<Queue>, AwsError> {
+    /// Resolves a `QueueUrl` parameter (`<anything>/<account>/<name>`) in the caller's region and
+    /// authorizes `action` on it: a missing queue is `NonExistentQueue`, one the caller may not
+    /// act on `AccessDenied`.
+    fn queue_for_url(&self, context: &SqsContext, url: Option<&str>, action: &str) -> Result<Arc<Queue>, AwsError> {
         let url = url.filter(|url| !url.is_empty()).ok_or_else(|| error::missing_parameter("QueueUrl"))?;
         let path = match url.split_once("://") {
             Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
@@ -190,15 +215,39 @@ impl SqsService {
         let (Some(account), Some(name), None) = (segments.next(), segments.next(), segments.next()) else {
             return Err(AwsError::new("InvalidAddress", 404, "The address is not valid for this endpoint."));
         };
-        if account != self.account {
-            return Err(error::queue_does_not_exist());
-        }
-        self.queue_named(&context.region, name).ok_or_else(error::queue_does_not_exist)
+        let queue = self.queue_named(account, &context.region, name).ok_or_else(error::queue_does_not_exist)?;
+        self.authorize(context, &queue, action)?;
+        Ok(queue)
+    }
+
+    /// Whether the caller may perform `action` on `queue`: its identity policies (for role
+    /// sessions, when enforced) and the queue's `Policy` decide, as AWS decides; another
+    /// account needs the queue's policy to grant it.
+    fn authorize(&self, context: &SqsContext, queue: &Queue, action: &str) -> Result<(), AwsError> {
+        let policy = queue.lock().attributes.policy.clone();
+        let statements = policy.as_deref().map(kumo_core::policy::parse_statements);
+        self.authorize_resource(context, &queue.arn, &queue.account, statements.as_deref(), action)
+    }
+
+    /// [`Self::authorize`] for a resource that may not exist yet (CreateQueue, ListQueues).
+    fn authorize_resource(
+        &self,
+        context: &SqsContext,
+        resource: &str,
+        owner: &str,
+        statements: Option<&[serde_json::Value]>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        let not_enforced = kumo_core::policy::Authorizer::identity_not_enforced();
+        let authorizer = self.authorizer.get().unwrap_or(&not_enforced);
+        authorizer
+            .authorize(&context.caller(), action, resource, owner, statements, &[])
+            .map_err(|denial| error::access_denied(denial, &context.caller_arn, action, resource))
     }
 
     /// The URL of a queue as seen by this caller.
     fn queue_url(&self, context: &SqsContext, queue: &Queue) -> String {
-        format!("{}/{}/{}", context.endpoint.trim_end_matches('/'), self.account, queue.name)
+        format!("{}/{}/{}", context.endpoint.trim_end_matches('/'), queue.account, queue.name)
     }
 
     fn allocate_seq(&self) -> u64 {

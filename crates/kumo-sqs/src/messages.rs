@@ -294,7 +294,7 @@ impl SqsService {
         context: &SqsContext,
         request: SendMessageRequest,
     ) -> Result<SendMessageResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:SendMessage")?;
         let (maximum_size, content_based) = {
             let state = queue.lock();
             (state.attributes.maximum_message_size, state.attributes.content_based_deduplication)
@@ -339,7 +339,7 @@ impl SqsService {
         context: &SqsContext,
         request: SendMessageBatchRequest,
     ) -> Result<SendMessageBatchResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:SendMessage")?;
         validation::batch_ids(request.entries.iter().map(|e| e.id.as_str()), "SendMessageBatchRequestEntry")?;
         let total: usize = request
             .entries
@@ -618,7 +618,7 @@ impl SqsService {
         context: &SqsContext,
         request: ReceiveMessageRequest,
     ) -> Result<ReceiveMessageResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:ReceiveMessage")?;
         let max = match request.max_number_of_messages {
             None => 1,
             Some(n) if (1..=10).contains(&n) => n as usize,
@@ -676,7 +676,7 @@ impl SqsService {
 
     /// DeleteMessage.
     pub async fn delete_message(&self, context: &SqsContext, request: DeleteMessageRequest) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:DeleteMessage")?;
         let handle = required(&request.receipt_handle, "ReceiptHandle")?;
         if let Some(seq) = self.forget(&queue, handle)? {
             self.commit(vec![WriteOp::DeleteMessage(seq)]).await?;
@@ -693,7 +693,7 @@ impl SqsService {
         context: &SqsContext,
         request: ReceiptBatchRequest,
     ) -> Result<ReceiptBatchResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:DeleteMessage")?;
         validation::batch_ids(request.entries.iter().map(|e| e.id.as_str()), "DeleteMessageBatchRequestEntry")?;
         let mut response = ReceiptBatchResponse::default();
         let mut ops = Vec::new();
@@ -749,7 +749,7 @@ impl SqsService {
         context: &SqsContext,
         request: ChangeMessageVisibilityRequest,
     ) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:ChangeMessageVisibility")?;
         let handle = required(&request.receipt_handle, "ReceiptHandle")?;
         let timeout = visibility_timeout(
             request.visibility_timeout.ok_or_else(|| error::missing_parameter("VisibilityTimeout"))?,
@@ -766,7 +766,7 @@ impl SqsService {
         context: &SqsContext,
         request: ReceiptBatchRequest,
     ) -> Result<ReceiptBatchResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:ChangeMessageVisibility")?;
         validation::batch_ids(
             request.entries.iter().map(|e| e.id.as_str()),
             "ChangeMessageVisibilityBatchRequestEntry",
@@ -802,7 +802,7 @@ mod tests {
     use crate::SqsService;
 
     fn context() -> SqsContext {
-        SqsContext { region: "us-east-1".into(), endpoint: "http://h:1".into(), sender_id: "t".into() }
+        SqsContext::root("000000000000", "us-east-1", "http://h:1")
     }
 
     #[tokio::test]
@@ -833,7 +833,7 @@ mod tests {
         let delete =
             |handle: &str| DeleteMessageRequest { queue_url: url.clone(), receipt_handle: Some(handle.into()) };
         service.delete_message(&context(), delete(&first[0].receipt_handle)).await.unwrap();
-        let queue = service.queue_named("us-east-1", "v").unwrap();
+        let queue = service.queue_named("000000000000", "us-east-1", "v").unwrap();
         assert_eq!(queue.lock().messages.len(), 1);
         service.delete_message(&context(), delete(&second[0].receipt_handle)).await.unwrap();
         assert!(queue.lock().messages.is_empty());
@@ -889,6 +889,6 @@ mod tests {
         assert_eq!(one.sequence_number, two.sequence_number);
         assert_ne!(one.message_id, three.message_id);
         assert!(three.sequence_number > one.sequence_number);
-        assert_eq!(service.queue_named("us-east-1", "f.fifo").unwrap().lock().messages.len(), 2);
+        assert_eq!(service.queue_named("000000000000", "us-east-1", "f.fifo").unwrap().lock().messages.len(), 2);
     }
 }

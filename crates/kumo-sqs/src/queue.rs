@@ -185,6 +185,8 @@ impl QueueState {
 pub struct Queue {
     /// Store id, never reused.
     pub id: i64,
+    /// The owning account.
+    pub account: String,
     /// Region.
     pub region: String,
     /// Name.
@@ -203,10 +205,12 @@ pub struct Queue {
 
 impl Queue {
     /// A queue over `state`.
-    pub fn new(id: i64, region: String, name: String, arn: String, state: QueueState) -> Self {
+    pub fn new(id: i64, account: String, region: String, name: String, state: QueueState) -> Self {
         let fifo = state.attributes.fifo_queue;
+        let arn = crate::attributes::queue_arn(&region, &account, &name);
         Self {
             id,
+            account,
             region,
             name,
             arn,

@@ -23,6 +23,7 @@ impl SqsService {
     fn queue_row(&self, queue: &Queue, state: &QueueState) -> Result<QueueRow, AwsError> {
         Ok(QueueRow {
             id: queue.id,
+            account: queue.account.clone(),
             region: queue.region.clone(),
             name: queue.name.clone(),
             attributes: serde_json::to_string(&state.attributes).map_err(error::internal)?,
@@ -32,11 +33,13 @@ impl SqsService {
         })
     }
 
-    /// Checks a redrive policy against the queues that exist.
-    fn check_redrive(&self, attributes: &QueueAttributes, region: &str) -> Result<(), AwsError> {
+    /// Checks a redrive policy against the queues that exist: the dead-letter queue must be
+    /// the source's account's, in its region, as in AWS.
+    fn check_redrive(&self, attributes: &QueueAttributes, account: &str, region: &str) -> Result<(), AwsError> {
         let Some(text) = &attributes.redrive_policy else { return Ok(()) };
         let policy = RedrivePolicy::parse(text)?;
-        let target = self.queue_by_arn(&policy.dead_letter_target_arn).filter(|q| q.region == region);
+        let target =
+            self.queue_by_arn(&policy.dead_letter_target_arn).filter(|q| q.region == region && q.account == account);
         let Some(target) = target else {
             return Err(error::invalid_parameter_value(text, "RedrivePolicy", "Dead letter target does not exist."));
         };
@@ -64,8 +67,10 @@ impl SqsService {
         if request.tags.len() > MAX_TAGS {
             return Err(error::invalid_parameter(format!("Too many tags added for queue {name}.")));
         }
+        let arn = attributes::queue_arn(&context.region, &context.account, &name);
+        self.authorize_resource(context, &arn, &context.account, None, "sqs:CreateQueue")?;
         let _lifecycle = self.lifecycle.lock().await;
-        if let Some(existing) = self.queue_named(&context.region, &name) {
+        if let Some(existing) = self.queue_named(&context.account, &context.region, &name) {
             let current = existing.lock().attributes.configured();
             let requested = attributes.configured();
             for key in request.attributes.keys() {
@@ -76,15 +81,14 @@ impl SqsService {
             }
             return Ok(QueueUrlResponse { queue_url: self.queue_url(context, &existing) });
         }
-        self.check_redrive(&attributes, &context.region)?;
+        self.check_redrive(&attributes, &context.account, &context.region)?;
         let now = kumo_core::time::now_millis();
         let id = self.next_queue_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let arn = attributes::queue_arn(&context.region, &self.account, &name);
         let state = QueueState::new(attributes, request.tags, now, now);
-        let queue = Arc::new(Queue::new(id, context.region.clone(), name.clone(), arn, state));
+        let queue = Arc::new(Queue::new(id, context.account.clone(), context.region.clone(), name.clone(), state));
         let row = self.queue_row(&queue, &queue.lock())?;
         self.commit(vec![WriteOp::PutQueue(row)]).await?;
-        self.queues_write().insert((context.region.clone(), name), Arc::clone(&queue));
+        self.queues_write().insert((context.account.clone(), context.region.clone(), name), Arc::clone(&queue));
         tracing::info!(queue = %queue.arn, fifo, "queue created");
         Ok(QueueUrlResponse { queue_url: self.queue_url(context, &queue) })
     }
@@ -96,10 +100,10 @@ impl SqsService {
         request: GetQueueUrlRequest,
     ) -> Result<QueueUrlResponse, AwsError> {
         let name = required(&request.queue_name, "QueueName")?;
-        if request.queue_owner_aws_account_id.as_deref().is_some_and(|owner| owner != self.account) {
-            return Err(error::queue_does_not_exist());
-        }
-        let queue = self.queue_named(&context.region, name).ok_or_else(error::queue_does_not_exist)?;
+        let owner = request.queue_owner_aws_account_id.as_deref().filter(|owner| !owner.is_empty());
+        let owner = owner.unwrap_or(&context.account);
+        let queue = self.queue_named(owner, &context.region, name).ok_or_else(error::queue_does_not_exist)?;
+        self.authorize(context, &queue, "sqs:GetQueueUrl")?;
         Ok(QueueUrlResponse { queue_url: self.queue_url(context, &queue) })
     }
 
@@ -109,6 +113,9 @@ impl SqsService {
         context: &SqsContext,
         request: ListQueuesRequest,
     ) -> Result<ListQueuesResponse, AwsError> {
+        // The account's queues, as AWS names the resource of ListQueues.
+        let resource = format!("arn:aws:sqs:{}:{}:", context.region, context.account);
+        self.authorize_resource(context, &resource, &context.account, None, "sqs:ListQueues")?;
         let prefix = request.queue_name_prefix.unwrap_or_default();
         let limit = match request.max_results {
             None => 1000,
@@ -130,8 +137,10 @@ impl SqsService {
         let mut names: Vec<String> = self
             .queues_read()
             .keys()
-            .filter(|(region, name)| *region == context.region && name.starts_with(&prefix))
-            .map(|(_, name)| name.clone())
+            .filter(|(account, region, name)| {
+                *account == context.account && *region == context.region && name.starts_with(&prefix)
+            })
+            .map(|(_, _, name)| name.clone())
             .filter(|name| after.as_ref().is_none_or(|after| name > after))
             .collect();
         names.sort();
@@ -139,16 +148,16 @@ impl SqsService {
         names.truncate(limit);
         let next_token = if more { names.last().map(|last| URL_SAFE_NO_PAD.encode(last)) } else { None };
         let base = context.endpoint.trim_end_matches('/');
-        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", self.account)).collect();
+        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", context.account)).collect();
         Ok(ListQueuesResponse { queue_urls, next_token })
     }
 
     /// DeleteQueue: the queue and its messages go at once.
     pub async fn delete_queue(&self, context: &SqsContext, request: QueueUrlRequest) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:DeleteQueue")?;
         let _lifecycle = self.lifecycle.lock().await;
         self.commit(vec![WriteOp::DeleteQueue(queue.id)]).await?;
-        self.queues_write().remove(&(queue.region.clone(), queue.name.clone()));
+        self.queues_write().remove(&(queue.account.clone(), queue.region.clone(), queue.name.clone()));
         queue.lock().clear();
         queue.mark_deleted();
         tracing::info!(queue = %queue.arn, "queue deleted");
@@ -161,7 +170,7 @@ impl SqsService {
         context: &SqsContext,
         request: GetQueueAttributesRequest,
     ) -> Result<GetQueueAttributesResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:GetQueueAttributes")?;
         for name in &request.attribute_names {
             if !ALL_ATTRIBUTE_NAMES.contains(&name.as_str()) {
                 return Err(error::invalid_attribute_name(name));
@@ -193,11 +202,11 @@ impl SqsService {
         context: &SqsContext,
         request: SetQueueAttributesRequest,
     ) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:SetQueueAttributes")?;
         let mut attributes = queue.lock().attributes.clone();
         attributes.apply(&request.attributes, false)?;
         if request.attributes.contains_key("RedrivePolicy") {
-            self.check_redrive(&attributes, &context.region)?;
+            self.check_redrive(&attributes, &queue.account, &queue.region)?;
         }
         let row = {
             let mut state = queue.lock();
@@ -213,7 +222,7 @@ impl SqsService {
 
     /// PurgeQueue: at most once every 60 seconds, as in AWS.
     pub async fn purge_queue(&self, context: &SqsContext, request: QueueUrlRequest) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:PurgeQueue")?;
         let now = kumo_core::time::now_millis();
         {
             let mut state = queue.lock();
@@ -229,7 +238,7 @@ impl SqsService {
 
     /// TagQueue.
     pub async fn tag_queue(&self, context: &SqsContext, request: TagQueueRequest) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:TagQueue")?;
         if request.tags.is_empty() {
             return Err(error::missing_parameter("Tags"));
         }
@@ -249,7 +258,7 @@ impl SqsService {
 
     /// UntagQueue.
     pub async fn untag_queue(&self, context: &SqsContext, request: UntagQueueRequest) -> Result<Empty, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:UntagQueue")?;
         if request.tag_keys.is_empty() {
             return Err(error::missing_parameter("TagKeys"));
         }
@@ -270,7 +279,7 @@ impl SqsService {
         context: &SqsContext,
         request: QueueUrlRequest,
     ) -> Result<ListQueueTagsResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:ListQueueTags")?;
         let tags = queue.lock().tags.clone();
         Ok(ListQueueTagsResponse { tags })
     }

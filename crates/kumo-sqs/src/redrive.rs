@@ -76,7 +76,7 @@ impl SqsService {
         context: &SqsContext,
         request: ListDeadLetterSourceQueuesRequest,
     ) -> Result<ListDeadLetterSourceQueuesResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref())?;
+        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:ListDeadLetterSourceQueues")?;
         let limit = match request.max_results {
             None => 1000,
             Some(n) if (1..=1000).contains(&n) => n as usize,
@@ -94,8 +94,9 @@ impl SqsService {
             .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok());
         let mut names: Vec<String> = self
-            .dead_letter_sources(&context.region, &queue.arn)
+            .dead_letter_sources(&queue.region, &queue.arn)
             .into_iter()
+            .filter(|source| source.account == queue.account)
             .map(|source| source.name.clone())
             .filter(|name| after.as_ref().is_none_or(|after| name > after))
             .collect();
@@ -103,7 +104,7 @@ impl SqsService {
         names.truncate(limit);
         let next_token = if more { names.last().map(|last| URL_SAFE_NO_PAD.encode(last)) } else { None };
         let base = context.endpoint.trim_end_matches('/');
-        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", self.account)).collect();
+        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", queue.account)).collect();
         Ok(ListDeadLetterSourceQueuesResponse { queue_urls, next_token })
     }
 
@@ -118,12 +119,14 @@ impl SqsService {
         let not_found =
             || error::resource_not_found("The resource that you specified for the SourceArn parameter doesn't exist.");
         let source = self.queue_by_arn(&source_arn).filter(|q| q.region == context.region).ok_or_else(not_found)?;
+        self.authorize(context, &source, "sqs:StartMessageMoveTask")?;
         if self.dead_letter_sources(&context.region, &source_arn).is_empty() {
             return Err(error::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
         }
         let destination = match request.destination_arn.as_deref() {
             None => None,
-            Some(arn) => Some(self.queue_by_arn(arn).ok_or_else(|| {
+            // Messages move within the source's account only.
+            Some(arn) => Some(self.queue_by_arn(arn).filter(|q| q.account == source.account).ok_or_else(|| {
                 error::resource_not_found(
                     "The resource that you specified for the DestinationArn parameter doesn't exist.",
                 )
@@ -257,11 +260,12 @@ impl SqsService {
         request: ListMessageMoveTasksRequest,
     ) -> Result<ListMessageMoveTasksResponse, AwsError> {
         let source_arn = required(&request.source_arn, "SourceArn")?;
-        if self.queue_by_arn(source_arn).filter(|q| q.region == context.region).is_none() {
+        let Some(source) = self.queue_by_arn(source_arn).filter(|q| q.region == context.region) else {
             return Err(error::resource_not_found(
                 "The resource that you specified for the SourceArn parameter doesn't exist.",
             ));
-        }
+        };
+        self.authorize(context, &source, "sqs:ListMessageMoveTasks")?;
         let limit = match request.max_results {
             None => 1,
             Some(n) if (1..=10).contains(&n) => n as usize,

@@ -14,13 +14,14 @@ use crate::types::MessageAttributes;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queues (
     id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
     region TEXT NOT NULL,
     name TEXT NOT NULL,
     attributes TEXT NOT NULL,
     tags TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     modified_ms INTEGER NOT NULL,
-    UNIQUE (region, name)
+    UNIQUE (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY,
@@ -76,6 +77,8 @@ pub enum StoreError {
 pub struct QueueRow {
     /// Never reused, even after the queue is deleted.
     pub id: i64,
+    /// The owning account.
+    pub account: String,
     /// Region.
     pub region: String,
     /// Name.
@@ -204,22 +207,63 @@ pub struct SqsStore {
 /// Most operations one transaction applies before it commits.
 const MAX_OPS_PER_COMMIT: usize = 20_000;
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+/// Gives queues stored before queues had accounts (a `queues` table without an `account`
+/// column, unique by region and name) to `default_account`, rebuilding the table so names are
+/// unique per account. Runs once; a store that has the column is left alone.
+fn migrate_queue_accounts(connection: &mut Connection, default_account: &str) -> Result<(), StoreError> {
+    let has_account =
+        connection.prepare("SELECT 1 FROM pragma_table_info('queues') WHERE name = 'account'")?.exists([])?;
+    if has_account {
+        return Ok(());
+    }
+    let transaction = connection.transaction()?;
+    transaction.execute_batch(
+        "CREATE TABLE queues_with_accounts (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            region TEXT NOT NULL,
+            name TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            modified_ms INTEGER NOT NULL,
+            UNIQUE (account, region, name)
+        );",
+    )?;
+    let moved = transaction.execute(
+        "INSERT INTO queues_with_accounts (id, account, region, name, attributes, tags, created_ms, modified_ms)
+         SELECT id, ?1, region, name, attributes, tags, created_ms, modified_ms FROM queues",
+        [default_account],
+    )?;
+    transaction.execute_batch("DROP TABLE queues; ALTER TABLE queues_with_accounts RENAME TO queues;")?;
+    transaction.commit()?;
+    tracing::info!(queues = moved, account = default_account, "sqs store migrated: queues now belong to accounts");
+    Ok(())
+}
+
+fn open_connection(path: &Path, default_account: &str) -> Result<Connection, StoreError> {
     let connection = Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // WAL + NORMAL: a committed transaction survives a crash of Kumo (kill -9); only an OS
     // crash or power loss can lose the last commits, as with the rest of Kumo's state.
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mut connection = connection;
+    let existing =
+        connection.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queues'")?.exists([])?;
+    if existing {
+        migrate_queue_accounts(&mut connection, default_account)?;
+    }
     connection.execute_batch(SCHEMA)?;
     Ok(connection)
 }
 
 impl SqsStore {
-    /// Opens (creating) `sqs.sqlite3` in `data_dir`, reads everything, and starts the writer.
-    pub fn open(data_dir: &Path) -> Result<(Self, Loaded), StoreError> {
+    /// Opens (creating) `sqs.sqlite3` in `data_dir`, reads everything, and starts the writer;
+    /// queues stored before queues had accounts become `default_account`'s.
+    pub fn open(data_dir: &Path, default_account: &str) -> Result<(Self, Loaded), StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let connection = open_connection(&data_dir.join("sqs.sqlite3"))?;
+        let connection = open_connection(&data_dir.join("sqs.sqlite3"), default_account)?;
         let loaded = load(&connection)?;
         let (sender, receiver) = mpsc::channel::<Job>();
         std::thread::Builder::new().name("kumo-sqs-writer".into()).spawn(move || write_loop(connection, receiver))?;
@@ -253,18 +297,20 @@ impl SqsStore {
 }
 
 fn load(connection: &Connection) -> Result<Loaded, StoreError> {
-    let mut statement = connection
-        .prepare("SELECT id, region, name, attributes, tags, created_ms, modified_ms FROM queues ORDER BY id")?;
+    let mut statement = connection.prepare(
+        "SELECT id, account, region, name, attributes, tags, created_ms, modified_ms FROM queues ORDER BY id",
+    )?;
     let queues = statement
         .query_map([], |row| {
             Ok(QueueRow {
                 id: row.get(0)?,
-                region: row.get(1)?,
-                name: row.get(2)?,
-                attributes: row.get(3)?,
-                tags: row.get(4)?,
-                created_ms: row.get::<_, i64>(5)? as u64,
-                modified_ms: row.get::<_, i64>(6)? as u64,
+                account: row.get(1)?,
+                region: row.get(2)?,
+                name: row.get(3)?,
+                attributes: row.get(4)?,
+                tags: row.get(5)?,
+                created_ms: row.get::<_, i64>(6)? as u64,
+                modified_ms: row.get::<_, i64>(7)? as u64,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -401,8 +447,8 @@ fn apply_op(
             *max_queue_id = (*max_queue_id).max(queue.id);
             transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO queues (id, region, name, attributes, tags, created_ms, modified_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    "INSERT OR REPLACE INTO queues (id, region, name, attributes, tags, created_ms, modified_ms, account)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
                     queue.id,
@@ -411,7 +457,8 @@ fn apply_op(
                     queue.attributes,
                     queue.tags,
                     queue.created_ms as i64,
-                    queue.modified_ms as i64
+                    queue.modified_ms as i64,
+                    queue.account
                 ])?;
         }
         WriteOp::DeleteQueue(id) => {
@@ -511,10 +558,11 @@ mod tests {
     async fn committed_writes_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (store, loaded) = SqsStore::open(dir.path()).unwrap();
+            let (store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
             assert!(loaded.queues.is_empty());
             let queue = QueueRow {
                 id: 7,
+                account: "111111111111".into(),
                 region: "us-east-1".into(),
                 name: "q".into(),
                 attributes: "{}".into(),
@@ -532,10 +580,49 @@ mod tests {
                 .unwrap();
             store.commit(vec![WriteOp::DeleteMessage(10)]).await.unwrap();
         }
-        let (_store, loaded) = SqsStore::open(dir.path()).unwrap();
+        let (_store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
         assert_eq!(loaded.queues.len(), 1);
+        assert_eq!(loaded.queues[0].account, "111111111111");
         assert_eq!(loaded.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11]);
         assert_eq!(loaded.next_seq, 12);
         assert_eq!(loaded.next_queue_id, 8);
+    }
+
+    #[test]
+    fn queues_from_before_accounts_become_the_default_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let old = Connection::open(dir.path().join("sqs.sqlite3")).unwrap();
+            old.execute_batch(
+                "CREATE TABLE queues (id INTEGER PRIMARY KEY, region TEXT NOT NULL, name TEXT NOT NULL,
+                    attributes TEXT NOT NULL, tags TEXT NOT NULL, created_ms INTEGER NOT NULL,
+                    modified_ms INTEGER NOT NULL, UNIQUE (region, name));
+                 INSERT INTO queues VALUES (3, 'us-east-1', 'jobs', '{}', '{}', 1, 2);",
+            )
+            .unwrap();
+        }
+        let (_store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
+        assert_eq!(loaded.queues.len(), 1);
+        let row = &loaded.queues[0];
+        assert_eq!((row.id, row.account.as_str(), row.name.as_str(), row.modified_ms), (3, "000000000000", "jobs", 2));
+        assert_eq!(loaded.next_queue_id, 4);
+        drop(_store);
+        // Reopening does not migrate again, and the same name may now exist in another account.
+        let connection = open_connection(&dir.path().join("sqs.sqlite3"), "999999999999").unwrap();
+        connection
+            .execute(
+                "INSERT INTO queues (id, account, region, name, attributes, tags, created_ms, modified_ms)
+                 VALUES (4, '111111111111', 'us-east-1', 'jobs', '{}', '{}', 1, 1)",
+                [],
+            )
+            .unwrap();
+        let accounts: Vec<String> = connection
+            .prepare("SELECT account FROM queues ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(accounts, ["000000000000", "111111111111"]);
     }
 }

@@ -14,6 +14,32 @@ pub struct SqsContext {
     pub endpoint: String,
     /// Identity recorded as a message's `SenderId`.
     pub sender_id: String,
+    /// The caller's account: queues named without an account (CreateQueue, ListQueues,
+    /// GetQueueUrl) are its own.
+    pub account: String,
+    /// The caller's ARN (its account's root or a role session), named in `AccessDenied` errors.
+    pub caller_arn: String,
+    /// For a role session: the role whose identity policies apply. `None` for an account's root.
+    pub role_arn: Option<String>,
+}
+
+impl SqsContext {
+    /// The root of `account` calling in `region` through `endpoint`.
+    pub fn root(account: &str, region: &str, endpoint: &str) -> Self {
+        Self {
+            region: region.to_string(),
+            endpoint: endpoint.to_string(),
+            sender_id: account.to_string(),
+            account: account.to_string(),
+            caller_arn: format!("arn:aws:iam::{account}:root"),
+            role_arn: None,
+        }
+    }
+
+    /// The caller as authorization sees it.
+    pub fn caller(&self) -> kumo_core::policy::Caller<'_> {
+        kumo_core::policy::Caller { account: &self.account, arn: &self.caller_arn, role_arn: self.role_arn.as_deref() }
+    }
 }
 
 /// A message attribute value (`MessageAttributeValue` / `MessageSystemAttributeValue`).

@@ -41,6 +41,10 @@ pub struct ServeArgs {
     /// assume it.
     #[arg(long, env = "KUMO_SKIP_ROLE_CHECK", value_parser = clap::builder::BoolishValueParser::new())]
     skip_role_check: bool,
+    /// Whether role sessions (functions' execution roles, AssumeRole sessions) are held to their
+    /// role's identity policies, as on AWS; `off` lets them do everything in their account.
+    #[arg(long, env = "KUMO_IAM_ENFORCEMENT", default_value = "on", value_parser = ["on", "off"])]
+    iam_enforcement: String,
     /// Concurrent executions allowed per region (AWS's default account limit).
     #[arg(long, env = "KUMO_ACCOUNT_CONCURRENCY", default_value_t = kumo_core::limits::ACCOUNT_CONCURRENCY_DEFAULT)]
     account_concurrency: u32,
@@ -194,6 +198,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("opening the sqs store")?
     };
     sqs.start_sweeper();
+    iam.set_identity_enforcement(args.iam_enforcement == "on");
+    lambda.set_authorizer(iam.authorizer());
+    sqs.set_authorizer(iam.authorizer());
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
         [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();

@@ -1,0 +1,89 @@
+//! Matching of a statement's elements: actions, resources (wildcards) and principals.
+
+use serde_json::Value;
+
+use super::Principal;
+
+/// The string or every string of a list, as policy elements take either.
+pub(super) fn strings(value: &Value) -> impl Iterator<Item = &str> {
+    let list = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    list.into_iter().filter_map(Value::as_str)
+}
+
+/// Action names are case-insensitive and take `*` and `?` (`sqs:*`, `lambda:Get*`, `*`).
+pub fn action_matches(granted: &str, action: &str) -> bool {
+    glob_matches(&granted.to_ascii_lowercase(), &action.to_ascii_lowercase())
+}
+
+/// `arn:aws:iam::<account>:role/<name>` of a session ARN
+/// `arn:aws:sts::<account>:assumed-role/<name>/<session>`.
+pub(super) fn role_of_session(arn: &str) -> Option<String> {
+    let rest = arn.strip_prefix("arn:aws:sts::")?;
+    let (account, session) = rest.split_once(":assumed-role/")?;
+    let (role, _) = session.split_once('/')?;
+    Some(format!("arn:aws:iam::{account}:role/{role}"))
+}
+
+/// Whether a `Principal` element names the caller: `*`, the caller's account (as an id or its
+/// root ARN: every principal of the account), its role (every session of it), the session
+/// itself, or a service.
+pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>) -> bool {
+    if element == "*" {
+        return true;
+    }
+    match *principal {
+        Principal::Service(service) => {
+            strings(&element["Service"]).any(|granted| granted == "*" || granted.eq_ignore_ascii_case(service))
+        }
+        Principal::Iam { account, arn } => {
+            let root = format!("arn:aws:iam::{account}:root");
+            let role = role_of_session(arn);
+            strings(&element["AWS"]).any(|granted| {
+                granted == "*"
+                    || granted == account
+                    || granted == root
+                    || granted == arn
+                    || role.as_deref() == Some(granted)
+            })
+        }
+    }
+}
+
+/// `ArnLike`/`ArnEquals`: each of the six colon-separated parts of the ARN is matched on its own,
+/// with `*` and `?` wildcards, case-sensitively (the resource part keeps its own colons).
+pub fn arn_like(pattern: &str, arn: &str) -> bool {
+    let pattern_parts: Vec<&str> = pattern.splitn(6, ':').collect();
+    let arn_parts: Vec<&str> = arn.splitn(6, ':').collect();
+    pattern_parts.len() == 6
+        && arn_parts.len() == 6
+        && pattern_parts.iter().zip(&arn_parts).all(|(pattern, part)| glob_matches(pattern, part))
+}
+
+/// `*` matches any run of characters, `?` any one character; everything else itself.
+pub fn glob_matches(pattern: &str, value: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let value: Vec<char> = value.chars().collect();
+    let (mut p, mut v) = (0, 0);
+    // Where the last `*` was and how much of the value it had taken: the classic backtracking
+    // matcher, linear in practice and never exponential.
+    let mut star: Option<(usize, usize)> = None;
+    while v < value.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == value[v]) {
+            p += 1;
+            v += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, v));
+            p += 1;
+        } else if let Some((star_p, star_v)) = star {
+            p = star_p + 1;
+            v = star_v + 1;
+            star = Some((star_p, star_v + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
