@@ -87,7 +87,7 @@ pub struct StatusArgs {
 pub struct LogsArgs {
     /// Function name.
     name: String,
-    /// Account of the function (default: the server's configured account).
+    /// Account of the function (default, and the only one allowed: the signing key's account).
     #[arg(long)]
     account: Option<String>,
     /// Keep printing new lines.

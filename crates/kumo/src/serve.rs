@@ -94,8 +94,8 @@ fn ensure_python_packages(target: &Path) -> anyhow::Result<()> {
     let staging = target.with_extension("partial");
     let _ = std::fs::remove_dir_all(&staging);
     // The packages are mounted into every sandbox and read by its user: pip must make them
-    // world-readable whatever umask `serve` set for the data dir. Start-up runs this before
-    // anything else creates files, so the brief process-wide change affects nothing else.
+    // world-readable whatever umask `serve` set for the data dir. Start-up runs this alone
+    // (awaited before anything else starts), so the brief process-wide change affects nothing else.
     let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let status = std::process::Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--target"])
