@@ -27,7 +27,10 @@ import zipfile
 from pathlib import Path
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -406,36 +409,46 @@ class KumoServer:
 
     # -- Kumo's own endpoints
 
-    def get_json(self, path, region=None):
-        request = urllib.request.Request(self.endpoint + path)
-        if region is not None:
-            # The region comes from the SigV4 credential scope, as for the AWS APIs.
-            request.add_header(
-                "Authorization",
-                f"AWS4-HMAC-SHA256 Credential=test/20260101/{region}/lambda/aws4_request, "
-                "SignedHeaders=host, Signature=0",
-            )
+    def signed_request(self, path, region="us-east-1", credentials=None, method="GET", service="kumo"):
+        """A urllib request for `path` signed with SigV4 (botocore's signer) by `credentials`
+        (test/test unless given) for `service` (`kumo`, what `/_kumo` endpoints take)."""
+        keys = credentials or CREDENTIALS
+        signer = SigV4Auth(
+            Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"], keys.get("aws_session_token")),
+            service,
+            region,
+        )
+        request = AWSRequest(method=method, url=self.endpoint + path)
+        signer.add_auth(request)
+        return urllib.request.Request(request.url, headers=dict(request.headers.items()), method=method)
+
+    def get_json(self, path, region=None, credentials=None):
+        """GET of one of Kumo's `/_kumo` endpoints, signed (the region is the credential
+        scope's, as for the AWS APIs; the account is the signer's)."""
+        request = self.signed_request(path, region or "us-east-1", credentials)
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)
 
-    def log_events(self, function, after=0, region="us-east-1", account=None):
+    def log_events(self, function, after=0, region="us-east-1", account=None, credentials=None):
         """Every stored log event of `function` newer than event id `after` (all pages); of the
-        default account's function unless `account` names another."""
+        signer's account (test/test's unless `credentials` are given), or the one `account` names."""
         of_account = "" if account is None else f"&account={account}"
         events = []
         while True:
-            page = self.get_json(f"/_kumo/logs/{function}?after={after}{of_account}", region)["events"]
+            path = f"/_kumo/logs/{function}?after={after}{of_account}"
+            page = self.get_json(path, region, credentials)["events"]
             if not page:
                 return events
             events.extend(page)
             after = page[-1]["id"]
 
-    def log_text(self, function, region="us-east-1", account=None):
-        return "\n".join(event["message"] for event in self.log_events(function, region=region, account=account))
+    def log_text(self, function, region="us-east-1", account=None, credentials=None):
+        events = self.log_events(function, region=region, account=account, credentials=credentials)
+        return "\n".join(event["message"] for event in events)
 
-    def metering(self, function, region="us-east-1", account=None):
+    def metering(self, function, region="us-east-1", account=None, credentials=None):
         of_account = "" if account is None else f"?account={account}"
-        return self.get_json(f"/_kumo/metering/{function}{of_account}", region)["records"]
+        return self.get_json(f"/_kumo/metering/{function}{of_account}", region, credentials)["records"]
 
     def pools(self):
         return self.get_json("/_kumo/status")["pools"]

@@ -300,7 +300,9 @@ def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
     assert other.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["StatusCode"] == 202
 
     def requests(account=None):
-        return [record["request_id"] for record in server.metering(name, account=account)]
+        # Each account's data is read with its own keys: only an account's root reads it.
+        credentials = OTHER_KEYS if account == OTHER else None
+        return [record["request_id"] for record in server.metering(name, account=account, credentials=credentials)]
 
     # Without `account`, the default account's function, as before accounts existed.
     assert len(requests()) == 2
@@ -312,23 +314,25 @@ def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
 
     other_ids = set(poll(both_of_other, timeout=30, what="the async invocation's metering record"))
     assert not home_ids & other_ids
-    assert {record["account"] for record in server.metering(name, account=OTHER)} == {OTHER}
+    assert {record["account"] for record in server.metering(name, credentials=OTHER_KEYS)} == {OTHER}
 
     def starts(account=None):
-        lines = server.log_text(name, account=account).splitlines()
+        credentials = OTHER_KEYS if account == OTHER else None
+        lines = server.log_text(name, account=account, credentials=credentials).splitlines()
         return sorted(line.split()[2] for line in lines if line.startswith("START RequestId:"))
 
     assert starts() == sorted(home_ids)
     assert starts(OTHER) == sorted(other_ids)
-    assert server.log_events(name, account="333333333333") == []
-    printed = server.kumo_cli("logs", name, "--account", OTHER)
+    other_cli = ["--access-key", OTHER_KEYS["aws_access_key_id"], "--secret-key", OTHER_KEYS["aws_secret_access_key"]]
+    printed = server.kumo_cli("logs", name, *other_cli)
     assert printed.returncode == 0, printed.stderr
     assert all(request_id in printed.stdout for request_id in other_ids)
     assert not any(request_id in printed.stdout for request_id in home_ids)
 
     def function_metrics(account=None):
         query = "" if account is None else f"?account={account}"
-        entries = server.get_json(f"/_kumo/metrics{query}")["lambda"]["functions"]
+        credentials = OTHER_KEYS if account == OTHER else None
+        entries = server.get_json(f"/_kumo/metrics{query}", credentials=credentials)["lambda"]["functions"]
         return [entry for entry in entries if entry["FunctionName"] == name]
 
     assert function_metrics() == [], "the default account sent no async event"
@@ -338,3 +342,31 @@ def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         server.get_json(f"/_kumo/metering/{name}?account=nope")
     assert excinfo.value.code == 400
+
+
+def refused_read(server, path, credentials=None):
+    """The status and error body of a signed `/_kumo` read that must be refused."""
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        server.get_json(path, credentials=credentials)
+    return excinfo.value.code, excinfo.value.headers.get("x-amzn-ErrorType"), json.load(excinfo.value)["message"]
+
+
+def test_another_accounts_logs_metering_and_metrics_are_refused(two_accounts):
+    server = two_accounts
+    other = server.client("lambda", **OTHER_KEYS)
+    name = unique_name("private")
+    create(other, name, "other", OTHER)
+    invoke(other, name)
+    assert len(server.metering(name, credentials=OTHER_KEYS)) == 1
+    # The default account's root asks for OTHER's data: refused, whatever endpoint.
+    for path in (f"/_kumo/logs/{name}?account={OTHER}", f"/_kumo/metering/{name}?account={OTHER}", f"/_kumo/metrics?account={OTHER}"):
+        status, code, message = refused_read(server, path)
+        assert (status, code) == (403, "AccessDeniedException"), path
+        assert message.startswith(f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: kumo:Get"), message
+    # An account nobody holds keys of is nobody's to read.
+    assert refused_read(server, f"/_kumo/logs/{name}?account=333333333333")[0] == 403
+    # Node-wide status is the operator's (the configured account's root), not another tenant's.
+    assert refused_read(server, "/_kumo/status", OTHER_KEYS)[:2] == (403, "AccessDeniedException")
+    assert "pools" in server.get_json("/_kumo/status")
+    printed = server.kumo_cli("logs", name, "--account", OTHER)
+    assert printed.returncode != 0 and "AccessDeniedException" in printed.stderr, printed

@@ -270,7 +270,9 @@ impl Connection {
 
     /// `GET /_kumo/logs/{function}?after=`: a page of the function's stored log lines.
     pub async fn kumo_logs(&mut self, function: &str, after: i64) -> anyhow::Result<serde_json::Value> {
-        let request = Request::get(format!("/_kumo/logs/{function}?after={after}")).body(Full::default())?;
+        let mut request = Request::get(format!("/_kumo/logs/{function}?after={after}")).body(Full::default())?;
+        // `/_kumo` needs a signature, for the service `kumo`, like any AWS API.
+        self.sign_for("kumo", &mut request, &Bytes::new());
         let reply = self.send(request).await?;
         anyhow::ensure!(reply.status.is_success(), "logs failed: {}", reply.describe());
         Ok(serde_json::from_slice(&reply.body)?)
@@ -278,7 +280,8 @@ impl Connection {
 
     /// `GET /_kumo/status` (warm pools and concurrency), parsed.
     pub async fn status(&mut self) -> anyhow::Result<serde_json::Value> {
-        let request = Request::get("/_kumo/status").body(Full::default())?;
+        let mut request = Request::get("/_kumo/status").body(Full::default())?;
+        self.sign_for("kumo", &mut request, &Bytes::new());
         let reply = self.send(request).await?;
         anyhow::ensure!(reply.status.is_success(), "status failed: {}", reply.describe());
         Ok(serde_json::from_slice(&reply.body)?)

@@ -5,9 +5,12 @@
 //! working when they expire). The identified [`Principal`] goes into the request's extensions;
 //! the request context's account comes from it.
 //!
-//! Kumo's own `/_kumo/` endpoints are not AWS APIs and are not signed. With
-//! `--insecure-accept-any-credentials` nothing is verified (LocalStack-like): known keys still
-//! identify their principal, anything else acts as the default account's root.
+//! As AWS does, the credential scope must name a region, `X-Amz-Date`'s day and the service
+//! the request is routed to ([`routed_service`]), and `host` must be signed. Kumo's own
+//! `/_kumo/` endpoints are signed like any AWS API, for the service `kumo`; only
+//! `/_kumo/health` and the presigned code downloads (checked by their handler) pass unsigned.
+//! With `--insecure-accept-any-credentials` nothing is verified (LocalStack-like): known keys
+//! still identify their principal, anything else acts as the default account's root.
 
 use std::sync::Arc;
 
@@ -23,8 +26,7 @@ use kumo_iam::Principal;
 
 use crate::{ApiError, Services};
 
-/// Largest body Kumo reads to verify its hash (a 50 MB zip, base64-encoded, plus JSON).
-const MAX_SIGNED_BODY: usize = 72 * 1024 * 1024;
+use crate::limits::{BodyError, MAX_REQUEST_BODY};
 
 /// How requests are authenticated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,6 +56,12 @@ enum AuthFailure {
     ContentHashMismatch,
     /// The body is larger than Kumo verifies.
     TooLarge,
+    /// The body did not arrive in time.
+    BodyTimeout,
+    /// `host` is not a signed header.
+    HostNotSigned,
+    /// The credential scope does not fit the request (AWS's message).
+    Scope(String),
 }
 
 impl AuthFailure {
@@ -96,8 +104,21 @@ impl AuthFailure {
                 "RequestEntityTooLargeException",
                 "RequestEntityTooLarge",
                 413,
-                format!("Request must be smaller than {MAX_SIGNED_BODY} bytes"),
+                format!("Request must be smaller than {MAX_REQUEST_BODY} bytes"),
             ),
+            AuthFailure::BodyTimeout => (
+                "RequestTimeoutException",
+                "RequestTimeout",
+                408,
+                crate::limits::BODY_TIMEOUT_MESSAGE.to_string(),
+            ),
+            AuthFailure::HostNotSigned => (
+                "InvalidSignatureException",
+                "SignatureDoesNotMatch",
+                403,
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".to_string(),
+            ),
+            AuthFailure::Scope(message) => ("InvalidSignatureException", "SignatureDoesNotMatch", 403, message),
         };
         AwsError::new(if query_protocol { query_code } else { json_code }, status, message)
     }
@@ -121,29 +142,68 @@ impl Signature {
 /// Finds the request's signature: `Ok(None)` when it has none.
 fn signature_of(parts: &Parts) -> Result<Option<Signature>, AuthFailure> {
     if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
-        let parsed = header.to_str().ok().and_then(sigv4::parse_authorization);
-        return parsed.map(|authorization| Some(Signature::Header(authorization))).ok_or_else(|| {
-            AuthFailure::Incomplete(
-                "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters".to_string(),
-            )
-        });
+        let header = header
+            .to_str()
+            .map_err(|_| AuthFailure::Incomplete("Authorization header must be visible ASCII text".to_string()))?;
+        return sigv4::parse_authorization(header)
+            .map(|authorization| Some(Signature::Header(authorization)))
+            .map_err(|error| AuthFailure::Incomplete(error.0));
     }
     match parts.uri.query().filter(|query| sigv4::is_presigned(query)) {
         None => Ok(None),
-        Some(query) => {
-            sigv4::parse_presigned(query).map(|presigned| Some(Signature::Query(presigned))).ok_or_else(|| {
-                AuthFailure::Incomplete(
-                    "AWS query-string parameters must include 'X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Date', \
-                     'X-Amz-Expires', 'X-Amz-SignedHeaders' and 'X-Amz-Signature'"
-                        .to_string(),
-                )
-            })
-        }
+        Some(query) => sigv4::parse_presigned(query)
+            .map(|presigned| Some(Signature::Query(presigned)))
+            .map_err(|error| AuthFailure::Incomplete(error.0)),
     }
+}
+
+/// Path prefixes of Lambda's restJson1 API (its API versions), routed to Lambda by path.
+const LAMBDA_PATH_PREFIXES: [&str; 8] = [
+    "/2015-03-31/",
+    "/2016-08-19/",
+    "/2017-03-31/",
+    "/2017-10-31/",
+    "/2018-10-31/",
+    "/2019-09-25/",
+    "/2019-09-30/",
+    "/2020-06-30/",
+];
+
+/// The signing name of the service a request is routed to, which its credential scope must
+/// name: `kumo` for `/_kumo/…`, the service of an `X-Amz-Target` prefix, `lambda` for Lambda's
+/// paths; `None` when the scope's service itself picks the route (awsQuery services), so any
+/// scope is consistent with it. The service registry, which knows each service's signing name,
+/// replaces this table.
+pub(crate) fn routed_service(parts: &Parts) -> Option<&'static str> {
+    let path = parts.uri.path();
+    if path.starts_with("/_kumo/") {
+        return Some(KUMO_SIGNING_SERVICE);
+    }
+    if let Some(target) = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()) {
+        return match target.split_once('.').map(|(prefix, _)| prefix) {
+            Some("AmazonSQS") => Some("sqs"),
+            _ => None,
+        };
+    }
+    LAMBDA_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)).then_some("lambda")
+}
+
+/// The signing service of Kumo's own `/_kumo` endpoints (what the `kumo` CLI signs).
+pub const KUMO_SIGNING_SERVICE: &str = "kumo";
+
+/// Paths that pass without a signature: the health check, and code downloads, whose handler
+/// checks their presigned URL itself (signed by Kumo, not by a caller's key).
+fn is_open_path(path: &str) -> bool {
+    path == "/_kumo/health" || path.starts_with(kumo_lambda::code_urls::CODE_URL_PATH)
 }
 
 /// Whether errors for this request are rendered in awsQuery XML.
 fn speaks_query(parts: &Parts) -> bool {
+    // Routed by path (restJson1: Lambda, `/_kumo`) or `X-Amz-Target` (AWS JSON): JSON errors,
+    // whatever service the scope names.
+    if routed_service(parts).is_some() {
+        return false;
+    }
     matches!(
         crate::dispatch::classify(parts),
         crate::dispatch::Protocol::Scoped { service } if crate::query::is_query_service(&service)
@@ -162,11 +222,17 @@ fn refuse(parts: &Parts, failure: AuthFailure) -> Response {
 }
 
 /// Axum middleware: verifies the request's SigV4 signature, or answers 403 as AWS does.
+/// Also applies the limits every request meets first ([`crate::limits`]): a declared body over
+/// the global cap is refused before a byte of it is read, and the body gets its deadline.
 pub async fn authenticate(State(services): State<Services>, request: Request, next: Next) -> Response {
-    if request.uri().path().starts_with("/_kumo/") {
-        return next.run(request).await;
-    }
     let (mut parts, body) = request.into_parts();
+    if crate::limits::declares_too_large(&parts.headers) {
+        return refuse(&parts, AuthFailure::TooLarge);
+    }
+    let body = crate::limits::DeadlineBody::wrap(body, crate::limits::BODY_TIMEOUT);
+    if is_open_path(parts.uri.path()) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let signature = match signature_of(&parts) {
         Ok(signature) => signature,
         Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(&parts, failure),
@@ -211,7 +277,14 @@ async fn verify(
     if principal.is_expired(kumo_core::time::now_millis()) {
         return Err(AuthFailure::ExpiredToken);
     }
-    let body = Limited::new(body, MAX_SIGNED_BODY).collect().await.map_err(|_| AuthFailure::TooLarge)?.to_bytes();
+    let body = Limited::new(body, MAX_REQUEST_BODY)
+        .collect()
+        .await
+        .map_err(|error| match BodyError::of(&*error) {
+            BodyError::TimedOut => AuthFailure::BodyTimeout,
+            BodyError::TooLarge | BodyError::Other => AuthFailure::TooLarge,
+        })?
+        .to_bytes();
     let declared = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
     let authorization = match signature {
         Signature::Header(authorization) => authorization,
@@ -260,13 +333,14 @@ async fn verify(
     };
     let now = (kumo_core::time::now_millis() / 1000) as i64;
     let secret = &principal.secret_access_key;
+    let service = routed_service(parts);
     let verified = match signature {
-        Signature::Header(authorization) => sigv4::verify(&signed, authorization, secret, now),
-        Signature::Query(presigned) => match sigv4::verify_presigned(&signed, presigned, secret, now) {
+        Signature::Header(authorization) => sigv4::verify(&signed, authorization, secret, now, service),
+        Signature::Query(presigned) => match sigv4::verify_presigned(&signed, presigned, secret, now, service) {
             // Presigned URLs cover the body's hash (most services) or `UNSIGNED-PAYLOAD` (S3).
             Err(VerifyError::Mismatch) if declared.is_none() => {
                 signed.payload_hash = sigv4::UNSIGNED_PAYLOAD.to_string();
-                sigv4::verify_presigned(&signed, presigned, secret, now)
+                sigv4::verify_presigned(&signed, presigned, secret, now, service)
             }
             other => other,
         },
@@ -287,5 +361,7 @@ async fn verify(
         Err(VerifyError::UrlExpired { signed_at, expired_at }) => Err(AuthFailure::Expired(format!(
             "Signature expired: the request was signed at {signed_at} and expired at {expired_at}."
         ))),
+        Err(VerifyError::HostNotSigned) => Err(AuthFailure::HostNotSigned),
+        Err(VerifyError::ScopeMismatch(message)) => Err(AuthFailure::Scope(message)),
     }
 }

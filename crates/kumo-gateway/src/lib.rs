@@ -15,6 +15,8 @@ mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_policy_api;
 mod lambda_versions_api;
+mod limits;
+mod listener;
 mod query;
 mod sqs_api;
 mod sts_api;
@@ -24,9 +26,11 @@ use std::sync::Arc;
 use axum::Router;
 use kumo_lambda::LambdaService;
 
-pub use auth::AuthSettings;
+pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
 pub use error::ApiError;
+pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
+pub use listener::ListenerLimits;
 
 /// Everything the routes need.
 #[derive(Clone)]
@@ -55,11 +59,22 @@ pub fn app(services: Services) -> Router {
         .with_state(services)
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves.
+/// Serves `app` on `listener` until `shutdown` resolves, with the default listener limits.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     services: Services,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(services)).with_graceful_shutdown(shutdown).await
+    serve_with_limits(listener, services, ListenerLimits::default(), shutdown).await
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves: at most `limits.max_connections`
+/// connections at once, each with a deadline for its request headers.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    services: Services,
+    limits: ListenerLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener::serve(listener, app(services), limits, shutdown).await
 }

@@ -336,7 +336,7 @@ impl LambdaService {
                 configuration: record.configuration.clone(),
                 code: FunctionCodeLocation {
                     repository_type: "S3".to_string(),
-                    location: format!("{}/_kumo/code/{}.zip", service.endpoint_url, record.code_blob),
+                    location: service.code_location(&record.code_blob, &context.region),
                 },
                 tags: Some(record.tags.clone()).filter(|tags| !tags.is_empty()),
                 concurrency: service

@@ -395,7 +395,7 @@ impl LambdaService {
     ) -> LayerVersionResponse {
         LayerVersionResponse {
             content: LayerVersionContent {
-                location: format!("{}/_kumo/code/{}.zip", self.endpoint_url, record.blob),
+                location: self.code_location(&record.blob, region),
                 code_sha256: record.code_sha256.clone(),
                 code_size: record.code_size,
             },

@@ -2,6 +2,7 @@
 //! typed requests (decoded by the gateway) and return typed responses or AWS errors.
 
 pub mod aliases;
+pub mod code_urls;
 mod concurrency;
 mod cross_account;
 pub use cross_account::ServiceTrigger;
@@ -37,8 +38,8 @@ pub struct LambdaService {
     engine: Arc<InvokeEngine>,
     /// The configured account: owns async events and data from before accounts existed.
     default_account: String,
-    /// Base URL clients reach Kumo at, for `Code.Location`.
-    endpoint_url: String,
+    /// Presigned `Code.Location` URLs under the base URL clients reach Kumo at.
+    code_urls: code_urls::CodeUrls,
     /// Records by (account, region, name, version): invokes never touch SQLite when warm.
     cache: RwLock<HashMap<FunctionKey, Arc<FunctionRecord>>>,
     /// Serialises read-check-write updates so a `RevisionId` precondition holds.
@@ -56,7 +57,7 @@ impl LambdaService {
             store,
             engine,
             default_account: account,
-            endpoint_url,
+            code_urls: code_urls::CodeUrls::new(endpoint_url),
             cache: RwLock::new(HashMap::new()),
             updates: Mutex::new(()),
             execution_roles: OnceLock::new(),
@@ -84,6 +85,17 @@ impl LambdaService {
         authorizer.authorize_identity(&context.caller(), action, resource).map_err(|denial| {
             AwsError::new("AccessDeniedException", 403, denial.message(&context.caller_arn, action, resource))
         })
+    }
+
+    /// Makes and checks the presigned code-download URLs.
+    pub fn code_urls(&self) -> &code_urls::CodeUrls {
+        &self.code_urls
+    }
+
+    /// The presigned download URL of code blob `sha256_hex` in `region`, valid from now.
+    fn code_location(&self, sha256_hex: &str, region: &str) -> String {
+        let now = (kumo_core::time::now_millis() / 1000) as i64;
+        self.code_urls.location(sha256_hex, region, now)
     }
 
     /// Makes CreateFunction and UpdateFunctionConfiguration check that Lambda can assume the

@@ -87,7 +87,7 @@ pub struct StatusArgs {
 pub struct LogsArgs {
     /// Function name.
     name: String,
-    /// Account of the function (default: the server's configured account).
+    /// Account of the function (default, and the only one allowed: the signing key's account).
     #[arg(long)]
     account: Option<String>,
     /// Keep printing new lines.
@@ -289,7 +289,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
     loop {
         let of_account = args.account.as_ref().map(|account| format!("&account={account}")).unwrap_or_default();
         let path = format!("/_kumo/logs/{}?after={after}{of_account}", args.name);
-        let page = args.endpoint.send(Method::GET, &path, &[], Vec::new()).await?.json()?;
+        let page = args.endpoint.kumo(&path).await?;
         let events = page["events"].as_array().cloned().unwrap_or_default();
         let mut stdout = std::io::stdout().lock();
         for event in &events {
@@ -314,7 +314,7 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 
 /// `kumo status`: warm pools, concurrency limits and what runs now.
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let status = args.endpoint.send(Method::GET, "/_kumo/status", &[], Vec::new()).await?.json()?;
+    let status = args.endpoint.kumo("/_kumo/status").await?;
     if args.json {
         print_json(&status);
         return Ok(ExitCode::SUCCESS);

@@ -68,6 +68,12 @@ impl Endpoint {
         self.send_signed("lambda", method, path, headers, body).await
     }
 
+    /// Reads one of Kumo's own `/_kumo` endpoints (a GET), signed for the service `kumo` as
+    /// they require; an error answer becomes `Err("<Code>: <message>")`.
+    pub async fn kumo(&self, path: &str) -> anyhow::Result<serde_json::Value> {
+        self.send_signed(kumo_gateway::KUMO_SIGNING_SERVICE, http::Method::GET, path, &[], Vec::new()).await?.json()
+    }
+
     /// Calls an awsQuery operation (IAM, STS); an error answer becomes `Err("<Code>: <Message>")`.
     pub async fn query(&self, service: &str, params: &[(&str, &str)]) -> anyhow::Result<Reply> {
         let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();

@@ -55,6 +55,15 @@ pub struct ServeArgs {
     /// dir only and are read back when their turn comes.
     #[arg(long, env = "KUMO_ASYNC_BACKLOG_MEMORY", default_value_t = 64)]
     async_backlog_memory: usize,
+    /// Client connections served at once; more wait in the listen queue.
+    #[arg(long, env = "KUMO_MAX_CONNECTIONS", default_value_t = kumo_gateway::ListenerLimits::default().max_connections)]
+    max_connections: usize,
+    /// Seconds a client may take to send a request's headers.
+    #[arg(long, env = "KUMO_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds a presigned code-download URL works (AWS: 600); tests shorten it to see one expire.
+    #[arg(long, env = "KUMO_CODE_URL_EXPIRES", default_value_t = 600, hide = true)]
+    code_url_expires: i64,
 }
 
 /// Flags shared by `serve` and `prepare`.
@@ -88,12 +97,17 @@ fn ensure_python_packages(target: &Path) -> anyhow::Result<()> {
     tracing::info!(target = %target.display(), "installing boto3 for Python functions (first start only)");
     let staging = target.with_extension("partial");
     let _ = std::fs::remove_dir_all(&staging);
+    // The packages are mounted into every sandbox and read by its user: pip must make them
+    // world-readable whatever umask `serve` set for the data dir. Start-up runs this alone
+    // (awaited before anything else starts), so the brief process-wide change affects nothing else.
+    let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let status = std::process::Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--target"])
         .arg(&staging)
         .arg("boto3")
-        .status()
-        .context("running pip")?;
+        .status();
+    rustix::process::umask(umask);
+    let status = status.context("running pip")?;
     anyhow::ensure!(status.success(), "pip install boto3 failed ({status})");
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
@@ -117,10 +131,44 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
+/// Keeps the data dir (STS secrets, every account's data) to Kumo's own user: files Kumo
+/// creates from here on are `0600` and directories `0700` (umask `077`; code trees that the
+/// sandbox user reads get their modes set explicitly where they are unpacked), the data dir
+/// is created `0700`, and an existing one, with whatever files a looser umask left in it, is
+/// tightened.
+fn harden_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    // Parents are ordinary directories (made before the umask tightens); only the data dir is private.
+    if let Some(parent) = data_dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making the data dir {} private", data_dir.display()))?;
+    // The stores' files (SQLite databases and their journals) sit at the top; deeper trees are
+    // code and runtimes, which the sandbox user must still read (the data dir's 0700 keeps
+    // every other user out of them).
+    for entry in std::fs::read_dir(data_dir)? {
+        let entry = entry?;
+        let metadata = entry.metadata()?;
+        if metadata.is_file() && metadata.permissions().mode() & 0o077 != 0 {
+            let mode = metadata.permissions().mode() & 0o700;
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
 /// `kumo serve`.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing();
     let data_dir = args.prepare.data_dir.clone();
+    harden_data_dir(&data_dir)?;
     let store = Store::open(&data_dir, &args.account_id)
         .with_context(|| format!("opening the data dir {}", data_dir.display()))?;
     let packages = std::path::absolute(args.prepare.python_packages())?;
@@ -179,6 +227,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store_dir = store.data_dir().to_path_buf();
     engine.set_credential_issuer(Arc::clone(&iam) as Arc<dyn kumo_core::identity::CredentialIssuer>);
     let lambda = LambdaService::new(store, Arc::clone(&engine), args.account_id.clone(), endpoint_url);
+    lambda.code_urls().set_expires_seconds(args.code_url_expires);
     {
         let lambda = Arc::clone(&lambda);
         tokio::task::spawn_blocking(move || lambda.restore_settings())
@@ -224,6 +273,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             role_check: !args.skip_role_check,
         },
     };
+    let limits = kumo_gateway::ListenerLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
+    };
     tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
     let graceful = {
@@ -242,7 +295,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::select! {
-        served = kumo_gateway::serve(listener, services, graceful) => served?,
+        served = kumo_gateway::serve_with_limits(listener, services, limits, graceful) => served?,
         () = deadline => tracing::warn!("in-flight requests did not finish within the grace period; stopping anyway"),
     }
     tracing::info!("shutting down: stopping execution environments");

@@ -126,7 +126,9 @@ impl ChunkedPayloadDecoder {
             let available = &pending[consumed..];
             match &self.state {
                 State::Header => {
-                    let Some(end) = available.windows(2).position(|pair| pair == b"\r\n") else {
+                    // Only a header's worth is searched: a long line is refused, not scanned.
+                    let window = &available[..available.len().min(MAX_HEADER_BYTES + 2)];
+                    let Some(end) = window.windows(2).position(|pair| pair == b"\r\n") else {
                         if available.len() > MAX_HEADER_BYTES {
                             return Err(ChunkedError::Malformed("chunk header too long"));
                         }
@@ -148,6 +150,10 @@ impl ChunkedPayloadDecoder {
                     self.verify_chunk(data, &signature)?;
                     decoded.extend_from_slice(data);
                     self.decoded_length += size as u64;
+                    // Past the declared length the body is refused at once, not after it all arrived.
+                    if let Some(declared) = self.declared_length.filter(|declared| self.decoded_length > *declared) {
+                        return Err(ChunkedError::LengthMismatch { declared, decoded: self.decoded_length });
+                    }
                     consumed += size + 2;
                     // The empty chunk ends the body.
                     self.state = if size == 0 { State::Done } else { State::Header };
@@ -277,8 +283,8 @@ mod tests {
         };
         let authorization = parse_authorization(AUTHORIZATION).unwrap();
         let now = parse_amz_date(AMZ_DATE).unwrap();
-        assert_eq!(verify(&parts, &authorization, SECRET, now), Ok(()));
-        assert_eq!(verify(&parts, &authorization, "wrong", now), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&parts, &authorization, SECRET, now, None), Ok(()));
+        assert_eq!(verify(&parts, &authorization, "wrong", now, None), Err(VerifyError::Mismatch));
     }
 
     #[test]
@@ -351,7 +357,8 @@ mod tests {
             ChunkedPayloadDecoder::new(SECRET, &parse_authorization(AUTHORIZATION).unwrap(), AMZ_DATE, Some(1));
         assert_eq!(
             wrong_length.decode(&body).unwrap_err(),
-            ChunkedError::LengthMismatch { declared: 1, decoded: 66_560 }
+            ChunkedError::LengthMismatch { declared: 1, decoded: 65_536 },
+            "refused at the first chunk past the declared length"
         );
     }
 }

@@ -10,6 +10,15 @@
 //! service that takes such bodies (S3) reads them.
 
 pub mod chunked;
+mod parse;
+#[cfg(test)]
+mod proptests;
+
+pub use parse::{
+    credential_scope, is_presigned, is_valid_region, parse_authorization, parse_credential, parse_presigned,
+    percent_decode, Authorization, CredentialScope, MalformedSignature, Presigned, MAX_AUTHORIZATION_BYTES,
+    MAX_CREDENTIAL_BYTES, MAX_QUERY_PAIRS, MAX_SIGNED_HEADERS,
+};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -20,57 +29,6 @@ type HmacSha256 = Hmac<Sha256>;
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// How far a request's timestamp may be from Kumo's clock (AWS: 15 minutes).
 pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
-
-/// A parsed `Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Authorization {
-    /// Access key id.
-    pub access_key: String,
-    /// `YYYYMMDD` of the credential scope.
-    pub date: String,
-    /// Region of the scope.
-    pub region: String,
-    /// Service of the scope.
-    pub service: String,
-    /// Lowercase names of the signed headers, in order.
-    pub signed_headers: Vec<String>,
-    /// Hex signature.
-    pub signature: String,
-}
-
-impl Authorization {
-    /// `date/region/service/aws4_request`.
-    pub fn scope(&self) -> String {
-        format!("{}/{}/{}/aws4_request", self.date, self.region, self.service)
-    }
-}
-
-/// Parses an `Authorization` header value; `None` when it is not SigV4.
-pub fn parse_authorization(value: &str) -> Option<Authorization> {
-    let rest = value.strip_prefix(ALGORITHM)?.trim_start();
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    for part in rest.split(',') {
-        let (key, value) = part.trim().split_once('=')?;
-        match key {
-            "Credential" => credential = Some(value),
-            "SignedHeaders" => signed_headers = Some(value),
-            "Signature" => signature = Some(value),
-            _ => {}
-        }
-    }
-    let mut scope = credential?.split('/');
-    let authorization = Authorization {
-        access_key: scope.next()?.to_string(),
-        date: scope.next()?.to_string(),
-        region: scope.next()?.to_string(),
-        service: scope.next()?.to_string(),
-        signed_headers: signed_headers?.split(';').map(str::to_string).collect(),
-        signature: signature?.to_string(),
-    };
-    (scope.next() == Some("aws4_request")).then_some(authorization)
-}
 
 /// The parts of a request that SigV4 covers.
 #[derive(Debug, Clone)]
@@ -99,25 +57,6 @@ pub fn uri_encode(input: &str, keep_slash: bool) -> String {
         }
     }
     encoded
-}
-
-/// Decodes `%XX` escapes (invalid escapes are kept as they are).
-pub fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(&input[index + 1..index + 3], 16) {
-                decoded.push(byte);
-                index += 3;
-                continue;
-            }
-        }
-        decoded.push(bytes[index]);
-        index += 1;
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 fn canonical_query(query: &str) -> String {
@@ -236,6 +175,12 @@ pub enum VerifyError {
         /// When it expired (`YYYYMMDDTHHMMSSZ`).
         expired_at: String,
     },
+    /// `host` is not among the signed headers.
+    HostNotSigned,
+    /// The credential scope does not fit the request: its region is not a region, its
+    /// service is not the one the request is for, or its date is not `X-Amz-Date`'s day.
+    /// Carries AWS's message (each problem's sentence, in AWS's order).
+    ScopeMismatch(String),
 }
 
 /// Longest validity of a presigned URL (seven days).
@@ -248,6 +193,9 @@ fn amz_date(parts: &RequestParts<'_>) -> Option<String> {
 
 /// Seconds since the epoch of a `YYYYMMDDTHHMMSSZ` timestamp.
 pub fn parse_amz_date(value: &str) -> Option<i64> {
+    if value.len() != 16 {
+        return None;
+    }
     time::PrimitiveDateTime::parse(value, AMZ_DATE).ok().map(|moment| moment.assume_utc().unix_timestamp())
 }
 
@@ -276,85 +224,71 @@ fn check_signature(
     mac.verify_slice(&provided).map_err(|_| VerifyError::Mismatch)
 }
 
+/// Checks what AWS checks of a signature before its HMAC: `host` is signed, and the credential
+/// scope names a region, the service the request is routed to (`service`; `None` when the
+/// route is decided by the scope itself) and `X-Amz-Date`'s day.
+pub fn check_scope(authorization: &Authorization, amz_date: &str, service: Option<&str>) -> Result<(), VerifyError> {
+    if !authorization.signed_headers.iter().any(|name| name == "host" || name == ":authority") {
+        return Err(VerifyError::HostNotSigned);
+    }
+    let mut problems = String::new();
+    if !is_valid_region(&authorization.region) {
+        let region: String = authorization.region.chars().take(64).collect();
+        problems.push_str(&format!("Credential should be scoped to a valid region, not '{region}'. "));
+    }
+    if let Some(service) = service.filter(|service| *service != authorization.service) {
+        problems.push_str(&format!("Credential should be scoped to correct service: '{service}'. "));
+    }
+    // `get`, not slicing: a date shorter than 8 bytes or with a multi-byte character is no day.
+    let day = amz_date.get(..8).unwrap_or(amz_date);
+    if day != authorization.date {
+        let scope_date: String = authorization.date.chars().take(64).collect();
+        problems.push_str(&format!(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: \
+             '{scope_date}' != '{day}', from '{amz_date}'."
+        ));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(VerifyError::ScopeMismatch(problems.trim_end().to_string()))
+    }
+}
+
 /// Verifies a request signed in its `Authorization` header against the secret of its access
-/// key at time `now` (epoch seconds).
+/// key at time `now` (epoch seconds); `service` as for [`check_scope`].
 pub fn verify(
     parts: &RequestParts<'_>,
     authorization: &Authorization,
     secret: &str,
     now: i64,
+    service: Option<&str>,
 ) -> Result<(), VerifyError> {
     let date = amz_date(parts).ok_or(VerifyError::BadDate)?;
     let signed_at = parse_amz_date(&date).ok_or(VerifyError::BadDate)?;
+    check_scope(authorization, &date, service)?;
     if (now - signed_at).abs() > MAX_SKEW_SECONDS {
         return Err(VerifyError::Expired(date));
     }
     check_signature(parts, authorization, secret, &date)
 }
 
-/// A request signed in its query string (a presigned URL): `X-Amz-Algorithm`,
-/// `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`,
-/// `X-Amz-Signature` and, for temporary credentials, `X-Amz-Security-Token`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Presigned {
-    /// The credential, scope, signed headers and signature.
-    pub authorization: Authorization,
-    /// `X-Amz-Date`.
-    pub amz_date: String,
-    /// `X-Amz-Expires` in seconds.
-    pub expires_seconds: i64,
-    /// `X-Amz-Security-Token`, when temporary credentials signed.
-    pub security_token: Option<String>,
-}
-
-/// Whether a query string carries a SigV4 query signature.
-pub fn is_presigned(query: &str) -> bool {
-    query.split('&').any(|pair| pair.starts_with("X-Amz-Signature=") || pair.starts_with("X-Amz-Credential="))
-}
-
-/// Parses a presigned query string; `None` when a parameter is missing or malformed.
-pub fn parse_presigned(query: &str) -> Option<Presigned> {
-    let mut fields = std::collections::HashMap::new();
-    for pair in query.split('&').filter(|pair| pair.starts_with("X-Amz-")) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        fields.insert(key, percent_decode(value));
-    }
-    if fields.get("X-Amz-Algorithm").map(String::as_str) != Some(ALGORITHM) {
-        return None;
-    }
-    let mut scope = fields.get("X-Amz-Credential")?.split('/');
-    let authorization = Authorization {
-        access_key: scope.next()?.to_string(),
-        date: scope.next()?.to_string(),
-        region: scope.next()?.to_string(),
-        service: scope.next()?.to_string(),
-        signed_headers: fields.get("X-Amz-SignedHeaders")?.split(';').map(str::to_string).collect(),
-        signature: fields.get("X-Amz-Signature")?.clone(),
-    };
-    if scope.next() != Some("aws4_request") {
-        return None;
-    }
-    Some(Presigned {
-        authorization,
-        amz_date: fields.get("X-Amz-Date")?.clone(),
-        expires_seconds: fields.get("X-Amz-Expires")?.parse().ok()?,
-        security_token: fields.get("X-Amz-Security-Token").cloned(),
-    })
-}
-
 /// Verifies a presigned request at time `now`: valid from `X-Amz-Date` (less the clock skew
 /// allowance) until `X-Amz-Expires` seconds after it. `parts.payload_hash` is what the signer
-/// covered: `UNSIGNED-PAYLOAD` (S3) or the body's hash (other services).
+/// covered: `UNSIGNED-PAYLOAD` (S3) or the body's hash (other services); `service` as for
+/// [`check_scope`].
 pub fn verify_presigned(
     parts: &RequestParts<'_>,
     presigned: &Presigned,
     secret: &str,
     now: i64,
+    service: Option<&str>,
 ) -> Result<(), VerifyError> {
     if !(1..=MAX_PRESIGNED_EXPIRES_SECONDS).contains(&presigned.expires_seconds) {
         return Err(VerifyError::BadExpires);
     }
     let signed_at = parse_amz_date(&presigned.amz_date).ok_or(VerifyError::BadDate)?;
+    check_scope(&presigned.authorization, &presigned.amz_date, service)?;
     if signed_at - now > MAX_SKEW_SECONDS {
         return Err(VerifyError::Expired(presigned.amz_date.clone()));
     }
@@ -385,6 +319,7 @@ pub fn presign(
     let amz_date = format_amz_date(now);
     let mut authorization = Authorization {
         access_key: access_key.to_string(),
+        // format_amz_date writes ASCII `YYYYMMDDTHHMMSSZ`: byte 8 is a character boundary.
         date: amz_date[..8].to_string(),
         region: region.to_string(),
         service: service.to_string(),
@@ -424,6 +359,7 @@ pub fn sign(
     now: i64,
 ) -> Vec<(String, String)> {
     let amz_date = format_amz_date(now);
+    // format_amz_date writes ASCII `YYYYMMDDTHHMMSSZ`: byte 8 is a character boundary.
     let date = amz_date[..8].to_string();
     parts.headers.push(("x-amz-date".to_string(), amz_date.clone()));
     parts.headers.push(("x-amz-content-sha256".to_string(), parts.payload_hash.clone()));
@@ -489,9 +425,9 @@ mod tests {
         .unwrap();
         let now = parse_amz_date("20150830T123600Z").unwrap();
         let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-        assert_eq!(verify(&parts, &authorization, secret, now), Ok(()));
-        assert_eq!(verify(&parts, &authorization, "wrong", now), Err(VerifyError::Mismatch));
-        assert!(matches!(verify(&parts, &authorization, secret, now + 3600), Err(VerifyError::Expired(_))));
+        assert_eq!(verify(&parts, &authorization, secret, now, None), Ok(()));
+        assert_eq!(verify(&parts, &authorization, "wrong", now, None), Err(VerifyError::Mismatch));
+        assert!(matches!(verify(&parts, &authorization, secret, now + 3600, None), Err(VerifyError::Expired(_))));
     }
 
     #[test]
@@ -508,9 +444,9 @@ mod tests {
         let added = sign(&mut parts, "test", "test", "us-east-1", "lambda", now);
         let authorization = parse_authorization(&added[2].1).unwrap();
         assert_eq!(authorization.region, "us-east-1");
-        assert_eq!(verify(&parts, &authorization, "test", now), Ok(()));
+        assert_eq!(verify(&parts, &authorization, "test", now, None), Ok(()));
         parts.payload_hash = payload_hash(b"tampered");
-        assert_eq!(verify(&parts, &authorization, "test", now), Err(VerifyError::Mismatch));
+        assert_eq!(verify(&parts, &authorization, "test", now, None), Err(VerifyError::Mismatch));
     }
 
     /// AWS's published presigned-URL example (S3 "Authenticating Requests: Using Query
@@ -534,17 +470,20 @@ mod tests {
         };
         let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
         let signed_at = parse_amz_date("20130524T000000Z").unwrap();
-        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 60), Ok(()));
-        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 86_400), Ok(()));
+        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 60, None), Ok(()));
+        assert_eq!(verify_presigned(&parts, &presigned, secret, signed_at + 86_400, None), Ok(()));
         assert_eq!(
-            verify_presigned(&parts, &presigned, secret, signed_at + 86_401),
+            verify_presigned(&parts, &presigned, secret, signed_at + 86_401, None),
             Err(VerifyError::UrlExpired {
                 signed_at: "20130524T000000Z".into(),
                 expired_at: "20130525T000000Z".into()
             })
         );
-        assert!(matches!(verify_presigned(&parts, &presigned, secret, signed_at - 3600), Err(VerifyError::Expired(_))));
-        assert_eq!(verify_presigned(&parts, &presigned, "wrong", signed_at), Err(VerifyError::Mismatch));
+        assert!(matches!(
+            verify_presigned(&parts, &presigned, secret, signed_at - 3600, None),
+            Err(VerifyError::Expired(_))
+        ));
+        assert_eq!(verify_presigned(&parts, &presigned, "wrong", signed_at, None), Err(VerifyError::Mismatch));
     }
 
     #[test]
@@ -562,18 +501,89 @@ mod tests {
         assert_eq!(presigned.security_token.as_deref(), Some("to/ken+="));
         assert_eq!(presigned.authorization.region, "eu-west-1");
         let signed = RequestParts { query: &query, ..parts.clone() };
-        assert_eq!(verify_presigned(&signed, &presigned, "secret", now + 30), Ok(()));
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now + 30, None), Ok(()));
         assert!(matches!(
-            verify_presigned(&signed, &presigned, "secret", now + 61),
+            verify_presigned(&signed, &presigned, "secret", now + 61, None),
             Err(VerifyError::UrlExpired { .. })
         ));
         let tampered = query.replace("Qualifier=%24LATEST", "Qualifier=1");
         let signed = RequestParts { query: &tampered, ..parts.clone() };
-        assert_eq!(verify_presigned(&signed, &presigned, "secret", now), Err(VerifyError::Mismatch));
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now, None), Err(VerifyError::Mismatch));
         let too_long = presign(&parts, "AKID", "secret", None, "us-east-1", "lambda", now, 604_801);
         let presigned = parse_presigned(&too_long).unwrap();
         let signed = RequestParts { query: &too_long, ..parts };
-        assert_eq!(verify_presigned(&signed, &presigned, "secret", now), Err(VerifyError::BadExpires));
+        assert_eq!(verify_presigned(&signed, &presigned, "secret", now, None), Err(VerifyError::BadExpires));
+    }
+
+    /// A request signed now for `service`, with `edit` applied to its parts before signing.
+    fn signed_for(service: &str, region: &str, now: i64) -> (RequestParts<'static>, Authorization) {
+        let mut parts = RequestParts {
+            method: "GET",
+            path: "/2015-03-31/functions",
+            query: "",
+            headers: vec![("host".into(), "127.0.0.1:4566".into())],
+            payload_hash: payload_hash(b""),
+        };
+        let added = sign(&mut parts, "test", "test", region, service, now);
+        (parts, parse_authorization(&added[2].1).unwrap())
+    }
+
+    #[test]
+    fn the_scope_must_name_the_routed_service() {
+        let now = 1_764_181_617;
+        let (parts, authorization) = signed_for("sqs", "us-east-1", now);
+        assert_eq!(verify(&parts, &authorization, "test", now, Some("sqs")), Ok(()));
+        assert_eq!(verify(&parts, &authorization, "test", now, None), Ok(()));
+        assert_eq!(
+            verify(&parts, &authorization, "test", now, Some("lambda")),
+            Err(VerifyError::ScopeMismatch("Credential should be scoped to correct service: 'lambda'.".into()))
+        );
+    }
+
+    #[test]
+    fn the_scope_must_name_a_region() {
+        let now = 1_764_181_617;
+        let (parts, authorization) = signed_for("lambda", "Not A Region", now);
+        assert_eq!(
+            verify(&parts, &authorization, "test", now, Some("lambda")),
+            Err(VerifyError::ScopeMismatch(
+                "Credential should be scoped to a valid region, not 'Not A Region'.".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn the_scope_date_must_be_the_request_day() {
+        let now = 1_764_181_617;
+        let (parts, mut authorization) = signed_for("lambda", "us-east-1", now);
+        authorization.date = "20251125".into();
+        assert_eq!(
+            verify(&parts, &authorization, "test", now, Some("lambda")),
+            Err(VerifyError::ScopeMismatch(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: \
+                 '20251125' != '20251126', from '20251126T182657Z'."
+                    .into()
+            ))
+        );
+        // Several problems are named together, in AWS's order.
+        authorization.region = String::new();
+        let Err(VerifyError::ScopeMismatch(message)) = verify(&parts, &authorization, "test", now, Some("sts")) else {
+            panic!("a scope mismatch");
+        };
+        assert!(message.starts_with("Credential should be scoped to a valid region, not ''. Credential should be scoped to correct service: 'sts'. Date in Credential scope"), "{message}");
+    }
+
+    #[test]
+    fn host_must_be_signed() {
+        let now = 1_764_181_617;
+        let (parts, mut authorization) = signed_for("lambda", "us-east-1", now);
+        authorization.signed_headers.retain(|name| name != "host");
+        assert_eq!(verify(&parts, &authorization, "test", now, None), Err(VerifyError::HostNotSigned));
+        let query = presign(&parts, "test", "test", None, "us-east-1", "lambda", now, 60);
+        let unsigned_host = query.replace("X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=x-amz-date");
+        let presigned = parse_presigned(&unsigned_host).unwrap();
+        let signed = RequestParts { query: &unsigned_host, ..parts };
+        assert_eq!(verify_presigned(&signed, &presigned, "test", now, None), Err(VerifyError::HostNotSigned));
     }
 
     #[test]
