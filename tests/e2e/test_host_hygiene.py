@@ -1,6 +1,7 @@
 """The data dir holds every account's data and the STS session secrets: `kumo serve` keeps it to
-its own user (issue 10). It is created 0700 with files 0600, and a data dir left readable by an
-earlier, looser umask is tightened at start, while functions still run."""
+its own user (issue 10). It is created 0700 with its stores' files 0600, and a data dir left
+readable by an earlier, looser umask is tightened at start, while the sandbox stays on and
+functions still run."""
 
 import os
 import stat
@@ -23,6 +24,9 @@ def test_the_data_dir_is_kumos_alone(start_server, tmp_path):
 
     server = start_server()
     assert server.data_dir == data_dir
+    if os.geteuid() == 0:
+        # A private data dir must not cost the sandbox anything (a 077 umask once turned it off).
+        assert server.get_json("/_kumo/health")["sandbox"]["isolation"] == "full"
     function = Deployer(server).create("def handler(event, context):\n    return 'still runs'\n")
     assert function.invoke().payload == "still runs"
 
