@@ -142,7 +142,19 @@ mod tests {
     #[test]
     fn the_deny_list_covers_what_functions_never_need() {
         let denied = denied_syscalls();
-        for name in ["mount", "ptrace", "bpf", "kexec_load", "init_module", "unshare", "setns", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register"] {
+        for name in [
+            "mount",
+            "ptrace",
+            "bpf",
+            "kexec_load",
+            "init_module",
+            "unshare",
+            "setns",
+            "userfaultfd",
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+        ] {
             assert!(denied.contains(&name), "{name}");
         }
         assert!(!denied.contains(&"execve"));

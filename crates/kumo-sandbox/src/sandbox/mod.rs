@@ -29,11 +29,12 @@ use crate::config::{
 };
 use crate::logs::{output_pipe, OutputPipe};
 use crate::mounts::{self, EnvironmentMounts, RootLayout};
+use crate::network::{EndpointTask, FunctionEndpoint, NamespaceListeners, Network};
 use crate::parking::{EnvProcess, ParkedLauncher, ParkedPool, ParkingContext, Source};
 use crate::process::StatusReader;
 use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
 use crate::runtimes::LaunchPlan;
-use crate::{process, rlimits, seccomp};
+use crate::{network, process, rlimits, seccomp};
 
 /// Environment variable that turns the sandbox off (`KUMO_SANDBOX=off`), for debugging only.
 pub const SANDBOX_ENV: &str = "KUMO_SANDBOX";
@@ -49,6 +50,8 @@ pub enum Protection {
     IpcNamespace,
     /// Own uts namespace (host name).
     UtsNamespace,
+    /// Own network namespace: only loopback, with its own Runtime API and Kumo's endpoint.
+    NetworkNamespace,
     /// A user namespace (needed when Kumo is not root).
     UserNamespace,
     /// A minimal read-only root: no host home directories, data dir, other functions' code.
@@ -77,6 +80,7 @@ impl Protection {
             Protection::PidNamespace => "namespaces.pid",
             Protection::IpcNamespace => "namespaces.ipc",
             Protection::UtsNamespace => "namespaces.uts",
+            Protection::NetworkNamespace => "namespaces.net",
             Protection::UserNamespace => "namespaces.user",
             Protection::Filesystem => "filesystem",
             Protection::UnprivilegedUser => "unprivileged-user",
@@ -116,6 +120,11 @@ pub struct SandboxReport {
     pub cgroup: Option<CgroupVersion>,
     /// The user functions run as.
     pub user: Option<String>,
+    /// `isolated`: each environment has its own network namespace (its Runtime API at
+    /// `127.0.0.1:9001`, Kumo's endpoint, nothing else); `host`: environments share the host's
+    /// network and their Runtime APIs are ports on its loopback (the reason is under
+    /// `reasons["namespaces.net"]`).
+    pub network: &'static str,
     /// Anything an operator must know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -130,6 +139,8 @@ struct Features {
     no_new_privs: bool,
     seccomp: bool,
     rlimits: Vec<ResourceLimit>,
+    /// A network namespace per environment.
+    network: bool,
 }
 
 /// The sandbox of this host.
@@ -151,6 +162,8 @@ pub struct Sandbox {
     zygotes: Mutex<HashMap<PathBuf, ZygoteSlot>>,
     /// Runtimes started ahead for interpreters that cannot fork (Node.js), by pool.
     prestarted: Prestarted,
+    /// Environments' network namespaces, when this host gives them one.
+    network: Option<Arc<Network>>,
 }
 
 /// What a cold start takes its process from, besides a plain launcher.
@@ -190,6 +203,8 @@ pub(crate) struct Launched {
     pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
     /// The zygote's pool the process came from, if it did.
     pub zygote: Option<Arc<ParkedPool>>,
+    /// The listeners of the environment's network namespace, if it has one.
+    pub network: Option<NamespaceListeners>,
 }
 
 impl Sandbox {
@@ -208,6 +223,7 @@ impl Sandbox {
             zygote_support: Err(note.to_string()),
             zygotes: Mutex::new(HashMap::new()),
             prestarted: Prestarted::default(),
+            network: None,
             report: SandboxReport {
                 isolation: "off",
                 active: Vec::new(),
@@ -215,6 +231,7 @@ impl Sandbox {
                 reasons,
                 cgroup: None,
                 user: None,
+                network: "host",
                 note: Some(note.to_string()),
             },
         }
@@ -271,7 +288,18 @@ impl Sandbox {
             no_new_privs: true,
             seccomp: true,
             rlimits: rlimits::for_environment(pids_cgroup),
+            network: privileged,
         };
+        if !privileged {
+            // setns into a namespace Kumo made takes CAP_SYS_ADMIN over it, which a launcher in a
+            // user namespace of its own does not have.
+            reasons.insert(
+                Protection::NetworkNamespace,
+                "needs Kumo to run as root: environments share the host's network and their Runtime \
+                 APIs are ports on its loopback"
+                    .to_string(),
+            );
+        }
         if features.layout.is_none() {
             drop_root(&mut features, &mut reasons);
         }
@@ -295,8 +323,20 @@ impl Sandbox {
             };
             let mut config = launch_config(&features, &probe_plan(), &BTreeMap::new(), &probe_dir, 16);
             config.probe = true;
-            let prelude = Prelude { cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default() };
-            let outcome = process::run_probe(&launcher, &prelude, &config);
+            let namespace = match features.network.then(|| network::prepare(None)) {
+                Some(Ok((namespace, _listeners))) => Some(namespace),
+                Some(Err(error)) => {
+                    reasons.insert(Protection::NetworkNamespace, format!("cannot make a network namespace: {error}"));
+                    features.network = false;
+                    None
+                }
+                None => None,
+            };
+            let prelude = Prelude {
+                cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
+                network_namespace: namespace.is_some(),
+            };
+            let outcome = process::run_probe(&launcher, &prelude, &config, namespace.as_ref());
             if let Some(cgroup) = cgroup {
                 let reaper = Reaper::default();
                 reaper.remove(cgroup);
@@ -319,7 +359,9 @@ impl Sandbox {
         if let Err(reason) = &zygote_support {
             tracing::info!(%reason, "no zygotes: every cold start starts its interpreter");
         }
+        let network = features.network.then(|| Arc::new(Network::default()));
         Self {
+            network,
             features: Some(features),
             cgroups,
             reaper: Arc::new(Reaper::default()),
@@ -349,6 +391,43 @@ impl Sandbox {
             cgroups: self.cgroups.clone(),
             reaper: Arc::clone(&self.reaper),
             starting: Arc::clone(&self.starting),
+            network: self.network.clone(),
+        }
+    }
+
+    /// Whether each environment gets a network namespace of its own (its Runtime API then is
+    /// [`crate::RUNTIME_API_ADDRESS`]; otherwise a port on the host's loopback).
+    pub fn isolates_network(&self) -> bool {
+        self.network.is_some()
+    }
+
+    /// Serves Kumo's endpoint, listening on `kumo_port` on the host, inside every environment's
+    /// network namespace through `server` (see [`Sandbox::function_endpoint_url`]). Call before
+    /// [`Sandbox::keep_parked_launchers`]: namespaces made before have no such listener. Does
+    /// nothing where environments share the host's network.
+    pub fn connect_function_endpoint(&self, kumo_port: u16, server: Arc<dyn FunctionEndpoint>) {
+        if let Some(network) = &self.network {
+            if !network.connect(kumo_port, server) {
+                tracing::warn!("Kumo's endpoint was already connected to the environments' namespaces");
+            }
+        }
+    }
+
+    /// `AWS_ENDPOINT_URL` for functions when they have their own network namespace
+    /// (`http://127.0.0.1:<port>`); `None` when they reach Kumo at its host address.
+    pub fn function_endpoint_url(&self) -> Option<String> {
+        self.network.as_ref()?.endpoint_url()
+    }
+
+    /// Serves Kumo's endpoint to the environment `caller` on its namespace's listener.
+    pub(crate) fn serve_endpoint(
+        &self,
+        listener: std::net::TcpListener,
+        caller: kumo_core::CallerEnvironment,
+    ) -> std::io::Result<EndpointTask> {
+        match &self.network {
+            Some(network) => network.serve_endpoint(listener, caller),
+            None => Err(std::io::Error::other("environments have no network namespace")),
         }
     }
 
@@ -399,6 +478,7 @@ impl Sandbox {
                 status: None,
                 cgroup: None,
                 zygote: None,
+                network: None,
             });
         };
         let zygote = self.zygote_for(plan, environment);
@@ -422,7 +502,7 @@ impl Sandbox {
             None => (self.take_launcher().map_err(|error| (error, false))?, None),
         };
         let mut gone = false;
-        let ParkedLauncher { process, writer, status, output, cgroup } = parked;
+        let ParkedLauncher { process, writer, status, output, cgroup, network } = parked;
         let configured = (|| {
             if let Some(cgroup) = &cgroup {
                 cgroup.set_memory(cgroups::memory_bytes(memory_mb)).map_err(|e| e.to_string())?;
@@ -458,7 +538,7 @@ impl Sandbox {
             Some((Template::Zygote(pool), _)) => Some(pool),
             _ => None,
         };
-        Ok(Launched { process, output, status: Some(status), cgroup, zygote })
+        Ok(Launched { process, output, status: Some(status), cgroup, zygote, network })
     }
 
     /// Where a zygote's child or a pre-started runtime finds `code_dir` and `layers_dir`: below
@@ -576,6 +656,7 @@ fn current_gid() -> u32 {
 
 fn all_protections(needs_user_namespace: bool) -> Vec<Protection> {
     let mut all = Protection::NAMESPACES.to_vec();
+    all.push(Protection::NetworkNamespace);
     if needs_user_namespace {
         all.push(Protection::UserNamespace);
     }
@@ -709,6 +790,10 @@ fn degrade(
             note(&[Protection::Rlimits]);
             features.rlimits.clear();
         }
+        "network" if features.network => {
+            note(&[Protection::NetworkNamespace]);
+            features.network = false;
+        }
         _ => return false,
     }
     true
@@ -737,6 +822,9 @@ fn build_report(
         if namespaces.user.is_some() {
             active.insert(Protection::UserNamespace);
         }
+    }
+    if features.network {
+        active.insert(Protection::NetworkNamespace);
     }
     if features.layout.is_some() {
         active.insert(Protection::Filesystem);
@@ -778,6 +866,7 @@ fn build_report(
         reasons,
         cgroup: cgroups.map(|m| m.version()),
         user: features.identity.map(|id| format!("{SANDBOX_USER} ({}:{})", id.uid, id.gid)),
+        network: if features.network { "isolated" } else { "host" },
         note,
     }
 }
@@ -805,6 +894,7 @@ mod tests {
             no_new_privs: true,
             seccomp: true,
             rlimits: rlimits::for_environment(true),
+            network: true,
         }
     }
 
