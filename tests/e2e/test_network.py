@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from e2e_support import poll
+from e2e_support import Deployer, poll
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces per environment need a root Kumo")
 
@@ -191,14 +191,15 @@ def open_descriptors(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def test_environments_leave_no_descriptors_behind(kumo, make_function):
-    function = make_function(VICTIM, prefix="churn")
-    client = kumo.lambda_client()
+def test_environments_leave_no_descriptors_behind(start_server):
+    server = start_server()
+    function = Deployer(server).create(VICTIM, prefix="churn")
+    client = server.lambda_client()
 
     def cold_starts(count):
         for round in range(count):
             # A configuration change retires the environment: the next invoke is a cold start.
-            client.update_function_configuration(FunctionName=function.name, Description=f"round {round}")
+            client.update_function_configuration(FunctionName=function.name, Description=f"{count} {round}")
             poll(
                 lambda: client.get_function(FunctionName=function.name)["Configuration"]["LastUpdateStatus"]
                 == "Successful",
@@ -207,7 +208,34 @@ def test_environments_leave_no_descriptors_behind(kumo, make_function):
             assert function.invoke({"secret": round}).payload == {"kept": round}
 
     cold_starts(5)
-    before = open_descriptors(kumo.process.pid)
-    cold_starts(30)
+
+    def zygote_parked():
+        zygotes = server.get_json("/_kumo/status")["zygotes"]
+        return any(z["state"] == "ready" and z["parked"] == 2 for z in zygotes)
+
+    # Once the zygote (started in the background by the first cold start) holds its parked children.
+    if not server.get_json("/_kumo/status")["zygotes_unavailable"]:
+        poll(zygote_parked, timeout=60, what="the zygote's parked children")
+    cold_starts(5)
+    before = open_descriptors(server.process.pid)
+    cold_starts(40)
     # Parked processes are refilled in the background: wait for the count to settle.
-    poll(lambda: open_descriptors(kumo.process.pid) <= before + 8, what=f"Kumo's {before} descriptors again")
+    poll(lambda: open_descriptors(server.process.pid) <= before + 4, what=f"Kumo's {before} descriptors again")
+
+
+RUNTIME_API_REPORTER = """
+import os
+
+
+def handler(event, context):
+    return os.environ["AWS_LAMBDA_RUNTIME_API"]
+"""
+
+
+def test_without_the_sandbox_environments_share_the_hosts_network_and_health_says_so(start_server):
+    server = start_server(KUMO_SANDBOX="off")
+    sandbox = server.get_json("/_kumo/health")["sandbox"]
+    assert sandbox["network"] == "host"
+    assert "namespaces.net" in sandbox["missing"] and sandbox["reasons"]["namespaces.net"]
+    address = Deployer(server).create(RUNTIME_API_REPORTER, prefix="hostnet").invoke().payload
+    assert address.startswith("127.0.0.1:") and address != "127.0.0.1:9001", address

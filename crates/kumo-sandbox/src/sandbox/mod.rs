@@ -608,8 +608,8 @@ impl Sandbox {
     /// no filesystem isolation the host path is used as is.
     pub fn expose_program(&self, program: &Path) -> std::io::Result<ExposedProgram> {
         match self.features.as_ref().and_then(|features| features.layout.as_ref()) {
-            Some(layout) => rootfs::expose_program(&layout.userland, program),
-            None => Ok(ExposedProgram { path: program.to_path_buf(), prefix: None }),
+            Some(layout) => rootfs::expose_program(&layout.userland, &layout.userland.with_file_name("lang"), program),
+            None => Ok(ExposedProgram { path: program.to_path_buf(), dirs: Vec::new() }),
         }
     }
 
@@ -701,7 +701,7 @@ fn launch_config(
                 code_dir: code_dir.to_path_buf(),
                 runtime_dir: plan.mounts.runtime_dir.clone(),
                 runtime_packages: plan.mounts.runtime_packages.clone(),
-                interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
+                interpreter_dirs: plan.mounts.interpreter_dirs.clone(),
                 tmp_mb: ephemeral_mb,
                 layers_dir: plan.mounts.layers_dir.clone(),
             },
