@@ -931,6 +931,22 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_setns_leaves_environments_on_the_hosts_network_and_says_so() {
+        let mut features = full_features();
+        let report = build_report(&features, None, BTreeMap::new(), true);
+        assert_eq!(report.network, "isolated");
+        assert!(report.active.contains(&"namespaces.net"));
+        let mut reasons = BTreeMap::new();
+        assert!(degrade(&mut features, &mut None, &mut reasons, &failure("network"), true));
+        assert!(!features.network && features.namespaces.is_some());
+        let report = build_report(&features, None, reasons, true);
+        assert_eq!(report.network, "host");
+        assert!(report.missing.contains(&"namespaces.net"));
+        assert!(report.reasons["namespaces.net"].contains("Operation not permitted"));
+        assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("network"), true));
+    }
+
+    #[test]
     fn unattributable_failures_are_not_degraded_silently() {
         let mut features = full_features();
         assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("exec"), true));
