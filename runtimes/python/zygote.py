@@ -121,7 +121,7 @@ def main():
 
     library = ctypes.CDLL(os.environ.pop("KUMO_ZYGOTE_LIBRARY"))
     prepare = library.kumo_zygote_prepare
-    prepare.argtypes = []
+    prepare.argtypes = [ctypes.c_int]
     prepare.restype = ctypes.c_int
     enter = library.kumo_zygote_enter
     enter.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
@@ -142,15 +142,17 @@ def main():
     control.send(b"ready")
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 64, 3)
+            message, fds, _, _ = socket.recv_fds(control, 64, 4)
         except InterruptedError:
             continue
         if not message:
             os._exit(0)  # Kumo is gone
-        if len(fds) != 3:
+        # The configuration, status and output pipes, and the environment's network namespace
+        # when the host gives environments one.
+        if len(fds) not in (3, 4):
             for fd in fds:
                 os.close(fd)
-            control.send(b"error: expected 3 descriptors")
+            control.send(b"error: expected 3 or 4 descriptors")
             continue
         pid = os.fork()
         if pid == 0:
@@ -160,7 +162,7 @@ def main():
         control.send(b"%d" % pid)
 
 
-def _child(control, prepare, enter, config_fd, status_fd, output_fd):
+def _child(control, prepare, enter, config_fd, status_fd, output_fd, network_fd=-1):
     """One environment: get ready while parked, then take the configuration, enter the sandbox and
     run the bootstrap."""
     try:
@@ -182,8 +184,9 @@ def _child(control, prepare, enter, config_fd, status_fd, output_fd):
         # every process of the environment is accounted there.
         if not lines.next():
             os._exit(0)  # Kumo dropped the parked child
-        # Namespaces, init and the runtime's process, ahead of demand. Returns only in the latter.
-        prepare()
+        # Namespaces (the network's first: it closes network_fd), init and the runtime's process,
+        # ahead of demand. Returns only in the latter.
+        prepare(network_fd)
         # Parked here until Kumo has an environment for this child.
         config = lines.next()
         os.close(CONFIG_FD)

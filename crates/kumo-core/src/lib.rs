@@ -2,6 +2,7 @@
 //! Nothing here does I/O.
 
 pub mod arn;
+pub mod caller;
 pub mod error;
 pub mod identity;
 pub mod limits;
@@ -9,6 +10,7 @@ pub mod policy;
 pub mod sigv4;
 pub mod time;
 
+pub use caller::CallerEnvironment;
 pub use error::{AwsError, ErrorKind};
 
 /// Account id used when `KUMO_ACCOUNT_ID` is not set.

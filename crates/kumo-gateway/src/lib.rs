@@ -23,7 +23,7 @@ mod sts_api;
 
 use std::sync::Arc;
 
-use axum::Router;
+pub use axum::Router;
 use kumo_lambda::LambdaService;
 
 pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
@@ -77,4 +77,15 @@ pub async fn serve_with_limits(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener::serve(listener, app(services), limits, shutdown).await
+}
+
+/// Serves `router` on a listener inside an execution environment's network namespace (see the
+/// sandbox's `design.md`), every request carrying `caller` in its extensions so that the layers
+/// below know which environment called. Runs until the task running it is aborted.
+pub async fn serve_environment(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    caller: kumo_core::CallerEnvironment,
+) -> std::io::Result<()> {
+    axum::serve(listener, router.layer(axum::Extension(caller))).await
 }

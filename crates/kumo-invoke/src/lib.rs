@@ -379,11 +379,16 @@ impl InvokeEngine {
             ("AWS_LAMBDA_FUNCTION_VERSION", function.version.clone()),
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
             ("AWS_LAMBDA_LOG_GROUP_NAME", function.log_group()),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", stream),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", stream.clone()),
             ("AWS_ACCESS_KEY_ID", access_key_id),
             ("AWS_SECRET_ACCESS_KEY", secret_access_key),
             ("AWS_SESSION_TOKEN", session_token),
-            ("AWS_ENDPOINT_URL", self.config.endpoint_url.clone()),
+            // Inside a network namespace of its own the function reaches Kumo through the listener
+            // Kumo serves there; otherwise at Kumo's own address.
+            (
+                "AWS_ENDPOINT_URL",
+                self.runtimes.sandbox().function_endpoint_url().unwrap_or(self.config.endpoint_url.clone()),
+            ),
             ("LAMBDA_TASK_ROOT", task_root.clone()),
             ("LAMBDA_RUNTIME_DIR", "/var/runtime".to_string()),
             ("TZ", ":UTC".to_string()),
@@ -418,6 +423,13 @@ impl InvokeEngine {
             memory_mb: function.memory_mb,
             ephemeral_mb: function.ephemeral_mb,
             sandbox: std::sync::Arc::clone(self.runtimes.sandbox()),
+            caller: kumo_core::CallerEnvironment::new(
+                &function.region,
+                &function.account,
+                &function.name,
+                &function.version,
+                &stream,
+            ),
         })
     }
 

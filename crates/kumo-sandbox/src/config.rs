@@ -22,17 +22,24 @@ pub const LAUNCHER_COMMAND: &str = "sandbox-init";
 pub const CONFIG_FD: i32 = 3;
 /// Descriptor the launcher reports setup failures to (one [`SetupFailure`] JSON line).
 pub const STATUS_FD: i32 = 4;
+/// Descriptor of the environment's network namespace, when [`Prelude::network_namespace`] says
+/// the launcher inherited one.
+pub const NETWORK_NAMESPACE_FD: i32 = 5;
 /// The [`SetupFailure`] step of a pre-started runtime that ended before its handover.
 pub const PARKED_STEP: &str = "parked";
 /// Exit status of a launcher whose setup failed; the reason is on the status descriptor.
 pub const SETUP_FAILED_EXIT: i32 = 125;
 
 /// What the launcher does as soon as it starts, before its environment is known.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prelude {
     /// `cgroup.procs` files the launcher moves itself into before anything else, so that every
     /// process of the environment is accounted from its first instruction.
     pub cgroup_procs: Vec<PathBuf>,
+    /// The launcher inherited its environment's network namespace at [`NETWORK_NAMESPACE_FD`] and
+    /// enters it next (before any other namespace: see `network.rs`).
+    #[serde(default)]
+    pub network_namespace: bool,
 }
 
 /// Everything the launcher needs to start one sandboxed runtime.

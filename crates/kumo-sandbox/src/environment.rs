@@ -1,5 +1,5 @@
-//! One execution environment: a sandboxed runtime process, its cgroup, its Runtime API endpoint
-//! and its output.
+//! One execution environment: a sandboxed runtime process, its cgroup, its network namespace's
+//! listeners (its Runtime API endpoint and Kumo's), and its output.
 //!
 //! Lifecycle as on AWS: Init (start the process, wait for its first `/next`), then one
 //! invocation at a time, then Shutdown (kill the process group, remove the cgroup). A timeout, a
@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::cgroups::{CpuQuota, EnvironmentCgroup};
 use crate::config::{SetupFailure, PARKED_STEP};
 use crate::logs::{LogLine, OutputPipe};
+use crate::network::{EndpointTask, RUNTIME_API_ADDRESS};
 use crate::parking::{EnvProcess, Killer, ParkedPool};
 use crate::process::{self, StatusReader};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
@@ -41,6 +42,8 @@ pub struct EnvironmentSpec {
     pub ephemeral_mb: u32,
     /// The host's sandbox.
     pub sandbox: Arc<Sandbox>,
+    /// Who the environment is, as Kumo's endpoint tells requests from inside it.
+    pub caller: kumo_core::CallerEnvironment,
 }
 
 /// Why Init failed; reported to the caller as the invocation's function error.
@@ -135,6 +138,8 @@ pub struct ExecutionEnvironment {
     pid: u32,
     killer: Killer,
     runtime_api: RuntimeApiServer,
+    /// Kumo's endpoint served inside the environment's network namespace, if it has one.
+    _endpoint: Option<EndpointTask>,
     output: OutputPipe,
     exited: watch::Receiver<Option<Exit>>,
     sandbox: Arc<Sandbox>,
@@ -187,25 +192,57 @@ impl ExecutionEnvironment {
             log_lines: Vec::new(),
             init_duration,
         };
-        let runtime_api = RuntimeApiServer::start()
-            .await
-            .map_err(|e| Failed::new(failure(format!("cannot open the Runtime API: {e}"), started.elapsed())))?;
+        let cannot_open = |e: std::io::Error| failure(format!("cannot open the Runtime API: {e}"), started.elapsed());
+        // With a network namespace of its own the environment's Runtime API is AWS's address,
+        // served on a listener made with the namespace; otherwise a port on the host's loopback.
+        let host_runtime_api = match spec.sandbox.isolates_network() {
+            true => None,
+            false => Some(RuntimeApiServer::start().await.map_err(|e| Failed::new(cannot_open(e)))?),
+        };
         let mut environment = spec.environment.clone();
-        environment.insert("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api.address().to_string());
+        let runtime_api_address = match &host_runtime_api {
+            Some(server) => server.address().to_string(),
+            None => RUNTIME_API_ADDRESS.to_string(),
+        };
+        environment.insert("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api_address);
         let sandbox = Arc::clone(&spec.sandbox);
         let _starting = sandbox.starting();
         let launched = sandbox
             .launch(&spec.plan, &environment, &spec.code_dir, spec.memory_mb, spec.ephemeral_mb)
             .map_err(|message| Failed::new(failure(message, started.elapsed())))?;
-        let Launched { process, output, status, cgroup, zygote } = launched;
+        let Launched { process, output, status, cgroup, zygote, network } = launched;
         let pid = process.pid();
         let killer = process.killer();
+        // Kills the process if the namespace's listeners cannot be served (it could not start).
+        let served = (|| match (host_runtime_api, network) {
+            (Some(server), _) => Ok((server, None)),
+            (None, Some(listeners)) => {
+                let server = RuntimeApiServer::serve(listeners.runtime_api)?;
+                let endpoint = match listeners.endpoint {
+                    Some(listener) => Some(sandbox.serve_endpoint(listener, spec.caller.clone())?),
+                    None => None,
+                };
+                Ok((server, endpoint))
+            }
+            (None, None) => Err(std::io::Error::other("the environment's process came without a network namespace")),
+        })();
+        let (runtime_api, endpoint) = match served {
+            Ok(served) => served,
+            Err(error) => {
+                killer.kill();
+                if let Some(cgroup) = cgroup {
+                    sandbox.retire_cgroup(cgroup);
+                }
+                return Err(Failed::new(cannot_open(error)));
+            }
+        };
         let (exited, exit_task) = Self::watch_exit(process, status);
         let mut environment = Self {
             exit_task,
             pid,
             killer,
             runtime_api,
+            _endpoint: endpoint,
             output,
             exited,
             sandbox,

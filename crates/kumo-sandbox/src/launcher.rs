@@ -26,10 +26,10 @@ use std::process::ExitCode;
 
 use crate::config::{
     Handover, Identity, LaunchConfig, NamespaceConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND,
-    PARKED_STEP, SETUP_FAILED_EXIT, STATUS_FD,
+    NETWORK_NAMESPACE_FD, PARKED_STEP, SETUP_FAILED_EXIT, STATUS_FD,
 };
 use crate::syscalls::{Linux, Syscalls};
-use crate::{mounts, namespaces, rlimits, seccomp};
+use crate::{mounts, namespaces, network, rlimits, seccomp};
 
 /// Whether this process was started as the launcher (`<exe> sandbox-init`). Binaries that can
 /// start environments call this first thing in `main` and then [`main`].
@@ -49,6 +49,9 @@ pub fn main() -> ExitCode {
     let mut lines = std::io::BufReader::with_capacity(16 * 1024, file);
     let prelude: Prelude = read_line(&mut lines);
     join_cgroups(&prelude);
+    if prelude.network_namespace {
+        enter_network_namespace(NETWORK_NAMESPACE_FD);
+    }
     // A parked launcher waits here until Kumo has an environment for it.
     let config: LaunchConfig = read_line(&mut lines);
     if config.prestart {
@@ -80,10 +83,16 @@ fn prestart(config: &LaunchConfig, lines: Lines) -> ! {
 /// process, so that no fork remains on a cold start's path. Returns only in the runtime's process
 /// (pid 2 of the new namespace), which then waits for its configuration and calls
 /// [`enter_from_zygote`]; this process stays the relay and init stays init, neither returns.
-pub fn prepare_from_zygote() {
+///
+/// `network_namespace` (a descriptor, or -1 for none) is the environment's network namespace,
+/// entered first.
+pub fn prepare_from_zygote(network_namespace: libc::c_int) {
     // SAFETY: prctl with integer arguments. The zygote's child dies with the zygote, which dies with Kumo.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) } != 0 {
         fail("namespaces", last_error());
+    }
+    if network_namespace >= 0 {
+        enter_network_namespace(network_namespace);
     }
     let namespaces = NamespaceConfig { hostname: String::new(), user: None, mount_only: false };
     if let Err(error) = namespaces::enter(&Linux, &namespaces) {
@@ -130,6 +139,15 @@ fn join_cgroups(prelude: &Prelude) {
         if let Err(error) = sys.write_file(procs, "0") {
             fail("cgroups", format!("joining {}: {error}", procs.display()));
         }
+    }
+}
+
+/// Enters the environment's network namespace (see `network.rs`) and closes its descriptor. First
+/// of the namespaces: `setns` into a namespace Kumo made needs Kumo's privileges, which a user
+/// namespace made after would not have.
+fn enter_network_namespace(fd: libc::c_int) {
+    if let Err(error) = network::enter(fd) {
+        fail("network", format!("setns: {error}"));
     }
 }
 

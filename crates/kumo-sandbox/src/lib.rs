@@ -3,7 +3,7 @@
 //! endpoint, collects their output as log lines and enforces the invocation timeout.
 //!
 //! Isolation (see `design.md` beside this crate's sources): each environment runs in new mount,
-//! pid, ipc and uts namespaces (plus a user namespace when Kumo is not root) with a minimal
+//! pid, ipc, uts and network namespaces (plus a user namespace when Kumo is not root) with a minimal
 //! read-only root, as an unprivileged user, with `no_new_privs`, a seccomp filter, rlimits and a
 //! cgroup limiting memory, processes and CPU. The launcher that sets this up is the hidden
 //! `kumo sandbox-init` subcommand ([`launcher`]); [`Sandbox::probe`] finds out at start-up what
@@ -16,6 +16,7 @@ pub mod launcher;
 mod logs;
 mod mounts;
 mod namespaces;
+mod network;
 mod parking;
 mod process;
 mod rlimits;
@@ -33,6 +34,7 @@ pub use environment::{
 };
 pub use logs::LogLine;
 pub use mounts::{RUNTIME_DIR, TASK_ROOT};
+pub use network::{FunctionEndpoint, RUNTIME_API_ADDRESS};
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeMounts, RuntimeRegistry};
 pub use sandbox::{denied_syscalls, PrestartedStatus, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV};

@@ -55,9 +55,9 @@ pub struct EnvironmentMounts {
     pub runtime_dir: Option<PathBuf>,
     /// Kumo's Python packages, at [`RUNTIME_PACKAGES_DIR`].
     pub runtime_packages: Option<PathBuf>,
-    /// An interpreter installed outside `/usr/bin` (pyenv, nvm, `/usr/local`), at its own path
-    /// because such builds find their libraries through absolute paths (RPATH, prefix).
-    pub interpreter_prefix: Option<PathBuf>,
+    /// The interpreter's installation (host directory, sandbox path below `/var/lang`; see
+    /// `rootfs::expose_program`).
+    pub interpreter_dirs: Vec<(PathBuf, PathBuf)>,
     /// Size of `/tmp` in MiB (`EphemeralStorage`).
     pub tmp_mb: u32,
     /// The function's layers, merged, at [`LAYERS_DIR`]; without layers it is an empty directory.
@@ -204,8 +204,8 @@ fn shared_steps(layout: &RootLayout, environment: &EnvironmentMounts) -> Vec<Mou
         Some(dir) => steps.push(bind(dir, LAYERS_DIR, BindKind::Directory)),
         None => steps.push(MountStep::Dir { target: path(LAYERS_DIR) }),
     }
-    if let Some(prefix) = &environment.interpreter_prefix {
-        steps.push(MountStep::Bind { source: prefix.clone(), target: prefix.clone(), kind: BindKind::Directory });
+    for (source, target) in &environment.interpreter_dirs {
+        steps.push(MountStep::Bind { source: source.clone(), target: target.clone(), kind: BindKind::Directory });
     }
     steps
 }
@@ -387,7 +387,7 @@ mod tests {
             code_dir: PathBuf::from("/data/code/abc"),
             runtime_dir: Some(PathBuf::from("/data/runtimes/python")),
             runtime_packages: Some(PathBuf::from("/cache/python-packages")),
-            interpreter_prefix: Some(PathBuf::from("/root/.pyenv/versions/3.12.1")),
+            interpreter_dirs: vec![(PathBuf::from("/data/sandbox/lang/x/bin"), PathBuf::from("/var/lang/bin"))],
             tmp_mb: 512,
             layers_dir: None,
         }
@@ -416,7 +416,7 @@ mod tests {
         {
             assert!(targets.contains(&expected.to_string()), "{expected} missing from {targets:?}");
         }
-        assert!(targets.contains(&"/root/.pyenv/versions/3.12.1".to_string()));
+        assert!(targets.contains(&"/var/lang/bin".to_string()));
         let sources: Vec<&Path> = plan
             .steps
             .iter()
@@ -449,8 +449,12 @@ mod tests {
 
     #[test]
     fn without_a_runtime_dir_var_runtime_is_an_empty_directory() {
-        let environment =
-            EnvironmentMounts { runtime_dir: None, runtime_packages: None, interpreter_prefix: None, ..environment() };
+        let environment = EnvironmentMounts {
+            runtime_dir: None,
+            runtime_packages: None,
+            interpreter_dirs: Vec::new(),
+            ..environment()
+        };
         let plan = plan(&layout(), &environment);
         assert!(plan.steps.contains(&MountStep::Dir { target: PathBuf::from(RUNTIME_DIR) }));
     }

@@ -18,6 +18,7 @@ use tokio::process::Child;
 use crate::cgroups::{CgroupManager, EnvironmentCgroup, Limits, Reaper};
 use crate::config::{LaunchConfig, Prelude};
 use crate::logs::{output_pipe, OutputPipe};
+use crate::network::{NamespaceListeners, Network};
 use crate::process::{self, ConfigWriter, StatusReader};
 use crate::zygote::{ForkedProcess, Zygote};
 
@@ -88,6 +89,8 @@ pub(crate) struct ParkedLauncher {
     pub output: OutputPipe,
     /// Its cgroup, already joined.
     pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
+    /// The listeners of its network namespace (which it entered), when environments get one.
+    pub network: Option<NamespaceListeners>,
 }
 
 impl std::fmt::Debug for ParkedLauncher {
@@ -132,6 +135,8 @@ pub(crate) struct ParkingContext {
     pub reaper: Arc<Reaper>,
     /// Environments between launch and the end of Init.
     pub starting: Arc<AtomicUsize>,
+    /// Makes each parked process a network namespace, when environments get one.
+    pub network: Option<Arc<Network>>,
 }
 
 impl ParkedPool {
@@ -204,43 +209,63 @@ impl ParkedPool {
             None => None,
         };
         let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
-        let started = output_pipe().and_then(|(output, child_output)| match &self.source {
-            Source::Launcher(launcher) => {
-                let (fds, writer, status) = process::prepare_launch(&Prelude { cgroup_procs: procs })?;
-                let child = process::spawn_launcher(launcher, fds, child_output)?;
-                Ok(ParkedLauncher { process: EnvProcess::Child(child), writer, status, output, cgroup: cgroup.clone() })
-            }
-            Source::Prestarted(launcher, config) => {
-                let (fds, mut writer, status) = process::prepare_launch(&Prelude { cgroup_procs: procs })?;
-                let child = process::spawn_launcher(launcher, fds, child_output)?;
-                let process = EnvProcess::Child(child);
-                if let Err(error) = writer.prestart(config) {
-                    process.killer().kill();
-                    return Err(error);
+        let started = output_pipe().and_then(|(output, child_output)| {
+            // The namespace's descriptor goes to the process; Kumo keeps the listeners.
+            let (namespace, listeners) = match &context.network {
+                Some(network) => network.prepare().map(|(namespace, listeners)| (Some(namespace), Some(listeners)))?,
+                None => (None, None),
+            };
+            let prelude = Prelude { cgroup_procs: procs.clone(), network_namespace: namespace.is_some() };
+            let mut parked = match &self.source {
+                Source::Launcher(launcher) => {
+                    let (fds, writer, status) = process::prepare_launch(&prelude)?;
+                    let child = process::spawn_launcher(launcher, fds, child_output, namespace.as_ref())?;
+                    ParkedLauncher {
+                        process: EnvProcess::Child(child),
+                        writer,
+                        status,
+                        output,
+                        cgroup: cgroup.clone(),
+                        network: None,
+                    }
                 }
-                Ok(ParkedLauncher { process, writer, status, output, cgroup: cgroup.clone() })
-            }
-            Source::Zygote(zygote) => {
-                let (fds, writer, status) = process::launch_pipes()?;
-                let (config, status_fd) = fds.raw();
-                let forked = zygote.fork(config, status_fd, raw(&child_output))?;
-                drop((fds, child_output));
-                let mut parked = ParkedLauncher {
-                    process: EnvProcess::Forked(forked.clone()),
-                    writer,
-                    status,
-                    output,
-                    cgroup: cgroup.clone(),
-                };
-                // The child cannot join its cgroups itself (the zygote's root does not show them);
-                // it waits for the go-ahead before it starts the environment's other processes.
-                let joined = procs.iter().try_for_each(|procs| std::fs::write(procs, forked.pid().to_string()));
-                if let Err(error) = joined.and_then(|()| parked.writer.release()) {
-                    forked.kill();
-                    return Err(error);
+                Source::Prestarted(launcher, config) => {
+                    let (fds, mut writer, status) = process::prepare_launch(&prelude)?;
+                    let child = process::spawn_launcher(launcher, fds, child_output, namespace.as_ref())?;
+                    let process = EnvProcess::Child(child);
+                    if let Err(error) = writer.prestart(config) {
+                        process.killer().kill();
+                        return Err(error);
+                    }
+                    ParkedLauncher { process, writer, status, output, cgroup: cgroup.clone(), network: None }
                 }
-                Ok(parked)
-            }
+                Source::Zygote(zygote) => {
+                    let (fds, writer, status) = process::launch_pipes()?;
+                    let (config, status_fd) = fds.raw();
+                    let namespace_fd = namespace.as_ref().map(raw);
+                    let forked = zygote.fork(config, status_fd, raw(&child_output), namespace_fd)?;
+                    drop((fds, child_output));
+                    let mut parked = ParkedLauncher {
+                        process: EnvProcess::Forked(forked.clone()),
+                        writer,
+                        status,
+                        output,
+                        cgroup: cgroup.clone(),
+                        network: None,
+                    };
+                    // The child cannot join its cgroups itself (the zygote's root does not show
+                    // them); it waits for the go-ahead before it starts the environment's other
+                    // processes.
+                    let joined = procs.iter().try_for_each(|procs| std::fs::write(procs, forked.pid().to_string()));
+                    if let Err(error) = joined.and_then(|()| parked.writer.release()) {
+                        forked.kill();
+                        return Err(error);
+                    }
+                    parked
+                }
+            };
+            parked.network = listeners;
+            Ok(parked)
         });
         started.map_err(|error| {
             if let Some(cgroup) = cgroup {

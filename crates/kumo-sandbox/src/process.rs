@@ -12,8 +12,8 @@ use std::process::Stdio;
 use tokio::process::{Child, Command};
 
 use crate::config::{
-    Handover, LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, SETUP_FAILED_EXIT,
-    STATUS_FD,
+    Handover, LaunchConfig, Prelude, SetupFailure, StatusLine, CONFIG_FD, LAUNCHER_COMMAND, NETWORK_NAMESPACE_FD,
+    SETUP_FAILED_EXIT, STATUS_FD,
 };
 use crate::runtimes::LaunchPlan;
 
@@ -152,7 +152,7 @@ impl StatusReader {
 /// overwrites the other.
 const HIGH_FD: RawFd = 10;
 
-fn duplicate_high(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
+pub(crate) fn duplicate_high(fd: &OwnedFd) -> std::io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor, owned by nobody else.
     let duplicate = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, HIGH_FD) };
     if duplicate == -1 {
@@ -202,23 +202,39 @@ pub(crate) fn launch_pipes() -> std::io::Result<(LaunchFds, ConfigWriter, Status
     Ok((fds, writer, StatusReader(std::fs::File::from(status_read))))
 }
 
-/// Runs between fork and exec: puts the configuration at fd 3 and the status pipe at fd 4
-/// (dup2 clears close-on-exec on the copies).
+/// Runs between fork and exec: puts the configuration at fd 3, the status pipe at fd 4 and the
+/// network namespace, if any, at fd 5 (dup2 clears close-on-exec on the copies).
 ///
 /// # Safety
-/// Only async-signal-safe calls (dup2); `config` and `status` are open descriptors above 4.
-pub(crate) unsafe fn install_launch_fds(config: RawFd, status: RawFd) -> std::io::Result<()> {
-    // SAFETY: dup2 is async-signal-safe; both sources are open and distinct from 3 and 4.
+/// Only async-signal-safe calls (dup2); the descriptors are open and above 5.
+pub(crate) unsafe fn install_launch_fds(
+    config: RawFd,
+    status: RawFd,
+    network_namespace: Option<RawFd>,
+) -> std::io::Result<()> {
+    // SAFETY: dup2 is async-signal-safe; the sources are open and distinct from 3, 4 and 5.
     unsafe {
         if libc::dup2(config, CONFIG_FD) == -1 || libc::dup2(status, STATUS_FD) == -1 {
             return Err(std::io::Error::last_os_error());
+        }
+        if let Some(namespace) = network_namespace {
+            if libc::dup2(namespace, NETWORK_NAMESPACE_FD) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
     }
     Ok(())
 }
 
-/// Starts the launcher for one environment; its output (and the runtime's) goes to `output`.
-pub fn spawn_launcher(launcher: &Path, fds: LaunchFds, output: OwnedFd) -> std::io::Result<Child> {
+/// Starts the launcher for one environment; its output (and the runtime's) goes to `output`. It
+/// inherits `network_namespace` (see [`Prelude::network_namespace`]).
+pub fn spawn_launcher(
+    launcher: &Path,
+    fds: LaunchFds,
+    output: OwnedFd,
+    network_namespace: Option<&OwnedFd>,
+) -> std::io::Result<Child> {
+    let network_namespace = network_namespace.map(duplicate_high).transpose()?;
     let mut command = Command::new(launcher);
     command
         .arg(LAUNCHER_COMMAND)
@@ -229,23 +245,34 @@ pub fn spawn_launcher(launcher: &Path, fds: LaunchFds, output: OwnedFd) -> std::
         .process_group(0)
         .kill_on_drop(true);
     let (config, status) = (fds.config.as_raw_fd(), fds.status.as_raw_fd());
+    let namespace = network_namespace.as_ref().map(OwnedFd::as_raw_fd);
     // SAFETY: the closure only makes async-signal-safe calls; the descriptors stay open in
-    // Kumo until spawn returns (`fds` is dropped after it).
+    // Kumo until spawn returns (`fds` and the namespace's copy are dropped after it).
     unsafe {
         command.pre_exec(move || {
             die_with_parent()?;
-            install_launch_fds(config, status)
+            install_launch_fds(config, status, namespace)
         });
     }
     let child = command.spawn();
-    drop(fds);
+    drop((fds, network_namespace));
     child
 }
 
 /// Runs the launcher synchronously with a probe configuration (at start-up, to learn what the
-/// host allows). `Ok` when every step worked.
-pub fn run_probe(launcher: &Path, prelude: &Prelude, config: &LaunchConfig) -> Result<(), SetupFailure> {
+/// host allows), in `network_namespace` if given. `Ok` when every step worked.
+pub fn run_probe(
+    launcher: &Path,
+    prelude: &Prelude,
+    config: &LaunchConfig,
+    network_namespace: Option<&OwnedFd>,
+) -> Result<(), SetupFailure> {
     let unexpected = |message: String| SetupFailure { step: "launcher".to_string(), message };
+    let network_namespace = network_namespace
+        .map(duplicate_high)
+        .transpose()
+        .map_err(|e| unexpected(format!("preparing the probe: {e}")))?;
+    let namespace = network_namespace.as_ref().map(OwnedFd::as_raw_fd);
     let prepared =
         prepare_launch(prelude).and_then(|(fds, writer, status)| writer.send(config).map(|()| (fds, status)));
     let (fds, mut status) = prepared.map_err(|e| unexpected(format!("preparing the probe: {e}")))?;
@@ -254,10 +281,12 @@ pub fn run_probe(launcher: &Path, prelude: &Prelude, config: &LaunchConfig) -> R
     let (config_fd, status_fd) = (fds.config.as_raw_fd(), fds.status.as_raw_fd());
     // SAFETY: the closure only calls dup2; the descriptors stay open until spawn returns.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut command, move || install_launch_fds(config_fd, status_fd));
+        std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+            install_launch_fds(config_fd, status_fd, namespace)
+        });
     }
     let output = command.output();
-    drop(fds);
+    drop((fds, network_namespace));
     let output = output.map_err(|e| unexpected(format!("cannot start {}: {e}", launcher.display())))?;
     if output.status.success() {
         return Ok(());

@@ -334,28 +334,43 @@ fn write_if_changed(path: &Path, content: &[u8]) -> io::Result<()> {
     std::fs::rename(staging, path)
 }
 
+/// Where interpreters appear inside the sandbox, as in AWS's images (`/var/lang/bin/python3.12`,
+/// `/var/lang/bin/node`).
+pub const LANG_DIR: &str = "/var/lang";
+
 /// How a runtime's program is reached inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExposedProgram {
     /// The program's path inside the sandbox.
     pub path: PathBuf,
-    /// A directory to bind at its own path for the program to work (its installation prefix).
-    pub prefix: Option<PathBuf>,
+    /// Host directories to bind (read-only) at sandbox paths for the program to work: its
+    /// installation below [`LANG_DIR`].
+    pub dirs: Vec<(PathBuf, PathBuf)>,
 }
 
-/// Makes an interpreter reachable: one in `/usr/bin` joins the userland; one elsewhere (pyenv,
-/// nvm, `/usr/local`, `/opt`) is reached through its installation prefix, mounted at its own path
-/// because such builds find their libraries through absolute paths.
-pub fn expose_program(userland: &Path, program: &Path) -> io::Result<ExposedProgram> {
+/// Makes an interpreter reachable at [`LANG_DIR`]`/bin/<name>`, as on AWS, with no host path
+/// visible inside. One in `/usr/bin` is linked into a `bin` directory of its own under
+/// `lang_root` (and into the userland). One elsewhere (pyenv, nvm, `/usr/local`, `/opt`) brings
+/// its installation prefix: each directory of it is bound below [`LANG_DIR`], except `bin`,
+/// which is a directory of Kumo's holding the interpreter relocated: such builds find their
+/// shared library through an absolute `RUNPATH` into the prefix, rewritten to `$ORIGIN/../lib`.
+/// Python then finds its standard library from its own path, as AWS's does.
+pub fn expose_program(userland: &Path, lang_root: &Path, program: &Path) -> io::Result<ExposedProgram> {
     let real = std::fs::canonicalize(program)?;
     let parent = real.parent().unwrap_or(Path::new("/"));
+    let name = real.file_name().ok_or_else(|| io::Error::other("program without a file name"))?;
+    let lang = Path::new(LANG_DIR);
+    // One directory per interpreter: its path, flattened.
+    let bin = lang_root.join(real.display().to_string().trim_start_matches('/').replace('/', "_")).join("bin");
     if HOST_BIN_DIRS.iter().any(|dir| Path::new(dir) == parent) {
-        let name = program.file_name().ok_or_else(|| io::Error::other("program without a file name"))?;
-        install_program(&real, &userland.join(name))?;
-        return Ok(ExposedProgram { path: Path::new("/usr/bin").join(name), prefix: None });
+        let user_name = program.file_name().unwrap_or(name);
+        install_program(&real, &userland.join(user_name))?;
+        std::fs::create_dir_all(&bin)?;
+        install_program(&real, &bin.join(name))?;
+        return Ok(ExposedProgram { path: lang.join("bin").join(name), dirs: vec![(bin, lang.join("bin"))] });
     }
-    let prefix =
-        if parent.file_name().is_some_and(|name| name == "bin") { parent.parent().unwrap_or(parent) } else { parent };
+    let in_bin = parent.file_name().is_some_and(|dir| dir == "bin");
+    let prefix = if in_bin { parent.parent().unwrap_or(parent) } else { parent };
     if prefix == Path::new("/") || prefix == Path::new("/usr") {
         return Err(io::Error::other(format!(
             "cannot expose {} without the whole of {}",
@@ -363,7 +378,52 @@ pub fn expose_program(userland: &Path, program: &Path) -> io::Result<ExposedProg
             prefix.display()
         )));
     }
-    Ok(ExposedProgram { path: real.clone(), prefix: Some(prefix.to_path_buf()) })
+    if !in_bin {
+        let relative = real.strip_prefix(prefix).map_err(io::Error::other)?;
+        return Ok(ExposedProgram {
+            path: lang.join(relative),
+            dirs: vec![(prefix.to_path_buf(), lang.to_path_buf())],
+        });
+    }
+    std::fs::create_dir_all(&bin)?;
+    relocate(&real, &bin.join(name), prefix)?;
+    let mut dirs = vec![(bin, lang.join("bin"))];
+    for entry in std::fs::read_dir(prefix)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() && entry.file_name() != "bin" {
+            dirs.push((entry.path(), lang.join(entry.file_name())));
+        }
+    }
+    dirs.sort();
+    Ok(ExposedProgram { path: lang.join("bin").join(name), dirs })
+}
+
+/// Copies `source` to `target` with every `<prefix>/lib` in its dynamic strings (its `RUNPATH`)
+/// rewritten to `$ORIGIN/../lib`, padded with NULs to the same length; a program without one
+/// is linked as it is. Leaves an up-to-date `target` alone.
+fn relocate(source: &Path, target: &Path, prefix: &Path) -> io::Result<()> {
+    const RELOCATED: &[u8] = b"$ORIGIN/../lib";
+    let mut old = prefix.as_os_str().as_encoded_bytes().to_vec();
+    old.extend_from_slice(b"/lib\0");
+    let mut content = std::fs::read(source)?;
+    if old.len() <= RELOCATED.len() || !content.windows(old.len()).any(|window| window == old.as_slice()) {
+        return install_program(source, target);
+    }
+    let mut replacement = RELOCATED.to_vec();
+    replacement.resize(old.len(), 0);
+    let mut at = 0;
+    while let Some(found) = content[at..].windows(old.len()).position(|window| window == old.as_slice()) {
+        let start = at + found;
+        content[start..start + old.len()].copy_from_slice(&replacement);
+        at = start + old.len();
+    }
+    if std::fs::read(target).is_ok_and(|existing| existing == content) {
+        return Ok(());
+    }
+    let staging = target.with_extension("kumo-staging");
+    std::fs::write(&staging, &content)?;
+    std::fs::set_permissions(&staging, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(staging, target)
 }
 
 #[cfg(test)]
@@ -384,17 +444,42 @@ mod tests {
     }
 
     #[test]
-    fn interpreters_outside_usr_bin_bring_their_prefix() {
+    fn interpreters_outside_usr_bin_appear_at_var_lang_relocated() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("versions/3.12.1/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::write(bin.join("python3.12"), "").unwrap();
+        let prefix = dir.path().join("versions/3.12.1");
+        std::fs::create_dir_all(prefix.join("bin")).unwrap();
+        std::fs::create_dir_all(prefix.join("lib/python3.12")).unwrap();
+        let prefix = std::fs::canonicalize(prefix).unwrap();
+        let runpath = format!("{}/lib", prefix.display());
+        let elf = [b"\x7fELF..".as_slice(), runpath.as_bytes(), b"\0libc.so.6\0"].concat();
+        std::fs::write(prefix.join("bin/python3.12"), &elf).unwrap();
+        let userland = dir.path().join("userland");
+        let lang = dir.path().join("lang");
+        let exposed = expose_program(&userland, &lang, &prefix.join("bin/python3.12")).unwrap();
+        assert_eq!(exposed.path, PathBuf::from("/var/lang/bin/python3.12"));
+        let targets: Vec<&Path> = exposed.dirs.iter().map(|(_, target)| target.as_path()).collect();
+        assert_eq!(targets, [Path::new("/var/lang/bin"), Path::new("/var/lang/lib")]);
+        assert_eq!(exposed.dirs[1].0, prefix.join("lib"));
+        // The copy finds libpython next to itself; the same length keeps the ELF's offsets.
+        let relocated = std::fs::read(exposed.dirs[0].0.join("python3.12")).unwrap();
+        assert_eq!(relocated.len(), elf.len());
+        let text = String::from_utf8_lossy(&relocated);
+        assert!(text.contains("$ORIGIN/../lib\0") && !text.contains(&runpath), "{text:?}");
+        assert!(text.ends_with("\0libc.so.6\0"));
+    }
+
+    #[test]
+    fn interpreters_in_usr_bin_appear_at_var_lang_too() {
+        let Some(sh) = ["/usr/bin/sh", "/bin/sh"].into_iter().map(Path::new).find(|path| path.is_file()) else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
         let userland = dir.path().join("userland");
         std::fs::create_dir_all(&userland).unwrap();
-        let exposed = expose_program(&userland, &bin.join("python3.12")).unwrap();
-        let prefix = std::fs::canonicalize(dir.path().join("versions/3.12.1")).unwrap();
-        assert_eq!(exposed.prefix, Some(prefix.clone()));
-        assert_eq!(exposed.path, prefix.join("bin/python3.12"));
+        let exposed = expose_program(&userland, &dir.path().join("lang"), sh).unwrap();
+        let name = std::fs::canonicalize(sh).unwrap().file_name().unwrap().to_owned();
+        assert_eq!(exposed.path, Path::new("/var/lang/bin").join(&name));
+        assert!(exposed.dirs[0].0.join(&name).is_file());
     }
 
     #[test]

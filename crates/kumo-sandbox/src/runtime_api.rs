@@ -1,5 +1,6 @@
-//! The Lambda Runtime API (`/2018-06-01/runtime/...`) served to one execution environment on
-//! its own loopback port, as AWS gives each sandbox its own endpoint.
+//! The Lambda Runtime API (`/2018-06-01/runtime/...`) served to one execution environment at
+//! `127.0.0.1:9001` in its own network namespace, as AWS gives each sandbox its own endpoint (or,
+//! where the host gives environments no namespace, on a port of the host's loopback).
 //!
 //! One invocation is in flight at a time: `/next` hands out the event queued by the invoker,
 //! `/response` and `/error` complete it, `/init/error` fails the environment.
@@ -89,9 +90,19 @@ pub struct RuntimeApiServer {
 }
 
 impl RuntimeApiServer {
-    /// Binds a fresh loopback port and starts serving.
+    /// Binds a fresh port on the host's loopback and starts serving (environments without a
+    /// network namespace of their own).
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve_on(TcpListener::bind(("127.0.0.1", 0)).await?)
+    }
+
+    /// Serves a listener made in the environment's network namespace (`127.0.0.1:9001` there).
+    pub fn serve(listener: std::net::TcpListener) -> std::io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Self::serve_on(TcpListener::from_std(listener)?)
+    }
+
+    fn serve_on(listener: TcpListener) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let (sender, receiver) = mpsc::channel(1);
         let (state, _) = watch::channel(RuntimeState::Initializing);

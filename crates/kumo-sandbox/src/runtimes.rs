@@ -68,8 +68,8 @@ pub struct RuntimeMounts {
     pub runtime_dir: Option<PathBuf>,
     /// Kumo's Python packages (boto3), mounted at `/var/runtime/packages`.
     pub runtime_packages: Option<PathBuf>,
-    /// The interpreter's installation prefix, when it lives outside `/usr/bin`.
-    pub interpreter_prefix: Option<PathBuf>,
+    /// The interpreter's installation, bound below `/var/lang` (host directory, sandbox path).
+    pub interpreter_dirs: Vec<(PathBuf, PathBuf)>,
     /// The function's merged layers, mounted at `/opt`.
     pub layers_dir: Option<PathBuf>,
 }
@@ -158,10 +158,10 @@ impl RuntimeRegistry {
         &self.sandbox
     }
 
-    fn program_in_sandbox(&self, interpreter: &Path) -> (PathBuf, Option<PathBuf>) {
+    fn program_in_sandbox(&self, interpreter: &Path) -> (PathBuf, Vec<(PathBuf, PathBuf)>) {
         match self.exposed.get(interpreter) {
-            Some(exposed) => (exposed.path.clone(), exposed.prefix.clone()),
-            None => (interpreter.to_path_buf(), None),
+            Some(exposed) => (exposed.path.clone(), exposed.dirs.clone()),
+            None => (interpreter.to_path_buf(), Vec::new()),
         }
     }
 
@@ -215,7 +215,7 @@ impl RuntimeRegistry {
         environment.insert("PYTHONUNBUFFERED".to_string(), "1".to_string());
         let bootstrap_dir = self.runtime_dir.join("python");
         let bootstrap_seen_as = if isolated { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
-        let (program, interpreter_prefix) = self.program_in_sandbox(interpreter);
+        let (program, interpreter_dirs) = self.program_in_sandbox(interpreter);
         // Importing the bootstrap (instead of running it as a script) uses its cached bytecode:
         // the cold start then costs no more than a bare interpreter start.
         let start = |module: &str| {
@@ -228,7 +228,7 @@ impl RuntimeRegistry {
         let mounts = RuntimeMounts {
             runtime_dir: Some(bootstrap_dir),
             runtime_packages: self.python_packages.clone(),
-            interpreter_prefix,
+            interpreter_dirs,
             ..RuntimeMounts::default()
         };
         let zygote = LaunchPlan {
@@ -262,14 +262,14 @@ impl RuntimeRegistry {
         let bootstrap_dir = self.runtime_dir.join("node");
         let bootstrap_seen_as =
             if self.sandbox.isolates_filesystem() { PathBuf::from(RUNTIME_DIR) } else { bootstrap_dir.clone() };
-        let (program, interpreter_prefix) = self.program_in_sandbox(node);
+        let (program, interpreter_dirs) = self.program_in_sandbox(node);
         let plan = LaunchPlan {
             program,
             args: vec![bootstrap_seen_as.join("bootstrap.js").display().to_string()],
             environment: BTreeMap::from([("NODE_PATH".to_string(), node_path)]),
             warning,
             execution_env: Some(format!("AWS_Lambda_{runtime}")),
-            mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), interpreter_prefix, ..RuntimeMounts::default() },
+            mounts: RuntimeMounts { runtime_dir: Some(bootstrap_dir), interpreter_dirs, ..RuntimeMounts::default() },
             zygote: None,
             prestart: None,
         };

@@ -1,5 +1,5 @@
 //! The seccomp filter every runtime runs under: a deny list of what a function never needs
-//! (mounting, tracing other processes, loading kernel code, new namespaces, keyrings…), answered
+//! (mounting, tracing other processes, loading kernel code, new namespaces, keyrings, io_uring…), answered
 //! with `EPERM` so well-behaved programs see an ordinary permission error. Everything else is
 //! allowed: runtimes and the programs functions start use a wide and changing set of syscalls.
 
@@ -45,6 +45,11 @@ const DENIED: &[(&str, libc::c_long)] = &[
     ("request_key", libc::SYS_request_key),
     ("open_by_handle_at", libc::SYS_open_by_handle_at),
     ("userfaultfd", libc::SYS_userfaultfd),
+    // io_uring runs operations on kernel threads that the rest of this filter never sees, and
+    // has been a steady source of kernel exploits; no runtime needs it.
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
 ];
 
 /// `clone` flags that would create namespaces; `clone` itself must stay (fork, threads).
@@ -137,7 +142,19 @@ mod tests {
     #[test]
     fn the_deny_list_covers_what_functions_never_need() {
         let denied = denied_syscalls();
-        for name in ["mount", "ptrace", "bpf", "kexec_load", "init_module", "unshare", "setns", "userfaultfd"] {
+        for name in [
+            "mount",
+            "ptrace",
+            "bpf",
+            "kexec_load",
+            "init_module",
+            "unshare",
+            "setns",
+            "userfaultfd",
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+        ] {
             assert!(denied.contains(&name), "{name}");
         }
         assert!(!denied.contains(&"execve"));

@@ -6,7 +6,7 @@
 //! sandbox's root without any function, plus Kumo's data dir and `libkumo_zygote.so` under
 //! `/.kumo`), and it preloads what functions commonly import. For each environment Kumo hands it
 //! three descriptors over a `SOCK_SEQPACKET` socket (the child's configuration, status and output
-//! pipes); it forks a child that waits for its configuration like a parked launcher. Kumo moves
+//! pipes), and a fourth, the environment's network namespace, where environments have one; it forks a child that waits for its configuration like a parked launcher. Kumo moves
 //! the child into the environment's cgroups, and on a cold start sends the configuration; the child
 //! runs the launcher's own steps through the library (namespaces, init, code, `/tmp`, `/proc`,
 //! detaching `/.kumo`, uid, seccomp) and then the bootstrap, in the same process.
@@ -83,7 +83,7 @@ impl Zygote {
         startup_environment: BTreeMap<String, String>,
     ) -> io::Result<Self> {
         let (ours, theirs) = seqpacket_pair()?;
-        let (fds, writer, mut status) = process::prepare_launch(&Prelude { cgroup_procs: Vec::new() })?;
+        let (fds, writer, mut status) = process::prepare_launch(&Prelude::default())?;
         writer.send(config)?;
         let mut command = std::process::Command::new(launcher);
         let stderr = io::stderr().as_raw_fd();
@@ -102,7 +102,7 @@ impl Zygote {
         unsafe {
             std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
                 process::die_with_parent()?;
-                process::install_launch_fds(config_fd, status_fd)?;
+                process::install_launch_fds(config_fd, status_fd, None)?;
                 check(libc::dup2(control, CONTROL_FD)).map(drop)
             });
         }
@@ -154,11 +154,19 @@ impl Zygote {
         self.forks.load(Ordering::Relaxed)
     }
 
-    /// Forks a child that reads its configuration from `config`, reports on `status` and writes
-    /// its output to `output`.
-    pub(crate) fn fork(&self, config: RawFd, status: RawFd, output: RawFd) -> io::Result<ForkedProcess> {
+    /// Forks a child that reads its configuration from `config`, reports on `status`, writes
+    /// its output to `output` and enters `network_namespace` (if any) before its other namespaces.
+    pub(crate) fn fork(
+        &self,
+        config: RawFd,
+        status: RawFd,
+        output: RawFd,
+        network_namespace: Option<RawFd>,
+    ) -> io::Result<ForkedProcess> {
         let control = self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        send_with_fds(control.as_raw_fd(), b"fork", &[config, status, output])?;
+        let mut fds = vec![config, status, output];
+        fds.extend(network_namespace);
+        send_with_fds(control.as_raw_fd(), b"fork", &fds)?;
         let mut reply = [0u8; 64];
         let n = receive(control.as_raw_fd(), &mut reply, FORK_TIMEOUT)?;
         drop(control);

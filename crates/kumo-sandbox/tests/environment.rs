@@ -108,6 +108,13 @@ fn spec_with(dir: &Path, mode: &str, sandbox: Arc<Sandbox>, memory_mb: u32) -> E
         memory_mb,
         ephemeral_mb: 512,
         sandbox,
+        caller: kumo_core::CallerEnvironment::new(
+            "us-east-1",
+            "000000000000",
+            "test",
+            "$LATEST",
+            "2026/11/26/[$LATEST]test",
+        ),
     }
 }
 

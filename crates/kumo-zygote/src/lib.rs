@@ -4,14 +4,15 @@
 
 /// Prepares a parked child before its function is known: namespaces, init and the runtime's
 /// process. Returns 0, only in the runtime's process; the calling process stays the relay of the
-/// runtime's exit status and init stays init, neither returns.
+/// runtime's exit status and init stays init, neither returns. `network_namespace` is the
+/// descriptor of the environment's network namespace (entered first, then closed), or -1.
 ///
 /// # Safety
 /// The calling process must be single-threaded (a freshly forked child), with its configuration
 /// pipe at fd 3 and its status pipe at fd 4.
 #[no_mangle]
-pub unsafe extern "C" fn kumo_zygote_prepare() -> i32 {
-    kumo_sandbox::launcher::prepare_from_zygote();
+pub unsafe extern "C" fn kumo_zygote_prepare(network_namespace: i32) -> i32 {
+    kumo_sandbox::launcher::prepare_from_zygote(network_namespace);
     0
 }
 

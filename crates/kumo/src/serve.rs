@@ -180,8 +180,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Arc::new(tokio::task::spawn_blocking(move || kumo_sandbox::Sandbox::probe(&state_dir)).await?)
     };
     sandbox.log_startup();
-    // Launchers started ahead of demand take the launcher's exec and cgroup moves off cold starts.
-    sandbox.keep_parked_launchers(2);
     let runtimes = RuntimeRegistry::prepare(&store.data_dir().join("runtimes"), Some(packages), Arc::clone(&sandbox))
         .context("installing the runtime bootstraps")?;
     if runtimes.pythons().is_empty() {
@@ -209,6 +207,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let address = listener.local_addr()?;
     let endpoint_url = format!("http://{address}");
+    // Functions in network namespaces of their own reach Kumo through a listener in each; the
+    // router comes once the services exist (provisioned environments may start before that).
+    let (environment_router, router_ready) = tokio::sync::watch::channel(None);
+    sandbox.connect_function_endpoint(address.port(), Arc::new(EnvironmentEndpoint(router_ready)));
+    // Launchers started ahead of demand take the launcher's exec and cgroup moves off cold starts.
+    sandbox.keep_parked_launchers(2);
     let config = EngineConfig {
         endpoint_url: endpoint_url.clone(),
         access_key_id: function_key.access_key_id.clone(),
@@ -275,6 +279,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_connections: args.max_connections,
         header_read_timeout: Duration::from_secs(args.header_timeout.max(1)),
     };
+    environment_router.send_replace(Some(kumo_gateway::app(services.clone())));
     tracing::info!(%address, data_dir = %data_dir.display(), "kumo is ready");
     let (stopping, mut stop_requested) = tokio::sync::watch::channel(false);
     let graceful = {
@@ -302,6 +307,31 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // The stopped environments' cgroups go once their processes have exited.
     tokio::task::spawn_blocking(move || sandbox.shutdown()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Kumo's router served to one execution environment inside its network namespace, each request
+/// marked with the environment it came from.
+struct EnvironmentEndpoint(tokio::sync::watch::Receiver<Option<kumo_gateway::Router>>);
+
+impl kumo_sandbox::FunctionEndpoint for EnvironmentEndpoint {
+    fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        caller: kumo_core::CallerEnvironment,
+    ) -> tokio::task::JoinHandle<()> {
+        let mut router = self.0.clone();
+        tokio::spawn(async move {
+            let router = match router.wait_for(Option::is_some).await {
+                Ok(router) => router.clone(),
+                Err(_) => return,
+            };
+            if let Some(router) = router {
+                if let Err(error) = kumo_gateway::serve_environment(listener, router, caller).await {
+                    tracing::warn!(%error, "serving Kumo's endpoint to an environment failed");
+                }
+            }
+        })
+    }
 }
 
 /// Parses `KEY:SECRET[:ACCOUNT][,…]`; keys without an account belong to `default_account`.

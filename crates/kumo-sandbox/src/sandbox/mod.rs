@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+mod networking;
 mod prestart;
 mod zygotes;
 
@@ -29,11 +30,12 @@ use crate::config::{
 };
 use crate::logs::{output_pipe, OutputPipe};
 use crate::mounts::{self, EnvironmentMounts, RootLayout};
+use crate::network::{NamespaceListeners, Network};
 use crate::parking::{EnvProcess, ParkedLauncher, ParkedPool, ParkingContext, Source};
 use crate::process::StatusReader;
 use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
 use crate::runtimes::LaunchPlan;
-use crate::{process, rlimits, seccomp};
+use crate::{network, process, rlimits, seccomp};
 
 /// Environment variable that turns the sandbox off (`KUMO_SANDBOX=off`), for debugging only.
 pub const SANDBOX_ENV: &str = "KUMO_SANDBOX";
@@ -49,6 +51,8 @@ pub enum Protection {
     IpcNamespace,
     /// Own uts namespace (host name).
     UtsNamespace,
+    /// Own network namespace: only loopback, with its own Runtime API and Kumo's endpoint.
+    NetworkNamespace,
     /// A user namespace (needed when Kumo is not root).
     UserNamespace,
     /// A minimal read-only root: no host home directories, data dir, other functions' code.
@@ -77,6 +81,7 @@ impl Protection {
             Protection::PidNamespace => "namespaces.pid",
             Protection::IpcNamespace => "namespaces.ipc",
             Protection::UtsNamespace => "namespaces.uts",
+            Protection::NetworkNamespace => "namespaces.net",
             Protection::UserNamespace => "namespaces.user",
             Protection::Filesystem => "filesystem",
             Protection::UnprivilegedUser => "unprivileged-user",
@@ -116,6 +121,11 @@ pub struct SandboxReport {
     pub cgroup: Option<CgroupVersion>,
     /// The user functions run as.
     pub user: Option<String>,
+    /// `isolated`: each environment has its own network namespace (its Runtime API at
+    /// `127.0.0.1:9001`, Kumo's endpoint, nothing else); `host`: environments share the host's
+    /// network and their Runtime APIs are ports on its loopback (the reason is under
+    /// `reasons["namespaces.net"]`).
+    pub network: &'static str,
     /// Anything an operator must know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -130,6 +140,8 @@ struct Features {
     no_new_privs: bool,
     seccomp: bool,
     rlimits: Vec<ResourceLimit>,
+    /// A network namespace per environment.
+    network: bool,
 }
 
 /// The sandbox of this host.
@@ -151,6 +163,8 @@ pub struct Sandbox {
     zygotes: Mutex<HashMap<PathBuf, ZygoteSlot>>,
     /// Runtimes started ahead for interpreters that cannot fork (Node.js), by pool.
     prestarted: Prestarted,
+    /// Environments' network namespaces, when this host gives them one.
+    network: Option<Arc<Network>>,
 }
 
 /// What a cold start takes its process from, besides a plain launcher.
@@ -190,6 +204,8 @@ pub(crate) struct Launched {
     pub cgroup: Option<Arc<dyn EnvironmentCgroup>>,
     /// The zygote's pool the process came from, if it did.
     pub zygote: Option<Arc<ParkedPool>>,
+    /// The listeners of the environment's network namespace, if it has one.
+    pub network: Option<NamespaceListeners>,
 }
 
 impl Sandbox {
@@ -208,6 +224,7 @@ impl Sandbox {
             zygote_support: Err(note.to_string()),
             zygotes: Mutex::new(HashMap::new()),
             prestarted: Prestarted::default(),
+            network: None,
             report: SandboxReport {
                 isolation: "off",
                 active: Vec::new(),
@@ -215,6 +232,7 @@ impl Sandbox {
                 reasons,
                 cgroup: None,
                 user: None,
+                network: "host",
                 note: Some(note.to_string()),
             },
         }
@@ -271,7 +289,18 @@ impl Sandbox {
             no_new_privs: true,
             seccomp: true,
             rlimits: rlimits::for_environment(pids_cgroup),
+            network: privileged,
         };
+        if !privileged {
+            // setns into a namespace Kumo made takes CAP_SYS_ADMIN over it, which a launcher in a
+            // user namespace of its own does not have.
+            reasons.insert(
+                Protection::NetworkNamespace,
+                "needs Kumo to run as root: environments share the host's network and their Runtime \
+                 APIs are ports on its loopback"
+                    .to_string(),
+            );
+        }
         if features.layout.is_none() {
             drop_root(&mut features, &mut reasons);
         }
@@ -295,8 +324,20 @@ impl Sandbox {
             };
             let mut config = launch_config(&features, &probe_plan(), &BTreeMap::new(), &probe_dir, 16);
             config.probe = true;
-            let prelude = Prelude { cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default() };
-            let outcome = process::run_probe(&launcher, &prelude, &config);
+            let namespace = match features.network.then(|| network::prepare(None)) {
+                Some(Ok((namespace, _listeners))) => Some(namespace),
+                Some(Err(error)) => {
+                    reasons.insert(Protection::NetworkNamespace, format!("cannot make a network namespace: {error}"));
+                    features.network = false;
+                    None
+                }
+                None => None,
+            };
+            let prelude = Prelude {
+                cgroup_procs: cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default(),
+                network_namespace: namespace.is_some(),
+            };
+            let outcome = process::run_probe(&launcher, &prelude, &config, namespace.as_ref());
             if let Some(cgroup) = cgroup {
                 let reaper = Reaper::default();
                 reaper.remove(cgroup);
@@ -319,7 +360,9 @@ impl Sandbox {
         if let Err(reason) = &zygote_support {
             tracing::info!(%reason, "no zygotes: every cold start starts its interpreter");
         }
+        let network = features.network.then(|| Arc::new(Network::default()));
         Self {
+            network,
             features: Some(features),
             cgroups,
             reaper: Arc::new(Reaper::default()),
@@ -349,6 +392,7 @@ impl Sandbox {
             cgroups: self.cgroups.clone(),
             reaper: Arc::clone(&self.reaper),
             starting: Arc::clone(&self.starting),
+            network: self.network.clone(),
         }
     }
 
@@ -399,6 +443,7 @@ impl Sandbox {
                 status: None,
                 cgroup: None,
                 zygote: None,
+                network: None,
             });
         };
         let zygote = self.zygote_for(plan, environment);
@@ -422,7 +467,7 @@ impl Sandbox {
             None => (self.take_launcher().map_err(|error| (error, false))?, None),
         };
         let mut gone = false;
-        let ParkedLauncher { process, writer, status, output, cgroup } = parked;
+        let ParkedLauncher { process, writer, status, output, cgroup, network } = parked;
         let configured = (|| {
             if let Some(cgroup) = &cgroup {
                 cgroup.set_memory(cgroups::memory_bytes(memory_mb)).map_err(|e| e.to_string())?;
@@ -458,7 +503,7 @@ impl Sandbox {
             Some((Template::Zygote(pool), _)) => Some(pool),
             _ => None,
         };
-        Ok(Launched { process, output, status: Some(status), cgroup, zygote })
+        Ok(Launched { process, output, status: Some(status), cgroup, zygote, network })
     }
 
     /// Where a zygote's child or a pre-started runtime finds `code_dir` and `layers_dir`: below
@@ -528,8 +573,8 @@ impl Sandbox {
     /// no filesystem isolation the host path is used as is.
     pub fn expose_program(&self, program: &Path) -> std::io::Result<ExposedProgram> {
         match self.features.as_ref().and_then(|features| features.layout.as_ref()) {
-            Some(layout) => rootfs::expose_program(&layout.userland, program),
-            None => Ok(ExposedProgram { path: program.to_path_buf(), prefix: None }),
+            Some(layout) => rootfs::expose_program(&layout.userland, &layout.userland.with_file_name("lang"), program),
+            None => Ok(ExposedProgram { path: program.to_path_buf(), dirs: Vec::new() }),
         }
     }
 
@@ -576,6 +621,7 @@ fn current_gid() -> u32 {
 
 fn all_protections(needs_user_namespace: bool) -> Vec<Protection> {
     let mut all = Protection::NAMESPACES.to_vec();
+    all.push(Protection::NetworkNamespace);
     if needs_user_namespace {
         all.push(Protection::UserNamespace);
     }
@@ -620,7 +666,7 @@ fn launch_config(
                 code_dir: code_dir.to_path_buf(),
                 runtime_dir: plan.mounts.runtime_dir.clone(),
                 runtime_packages: plan.mounts.runtime_packages.clone(),
-                interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
+                interpreter_dirs: plan.mounts.interpreter_dirs.clone(),
                 tmp_mb: ephemeral_mb,
                 layers_dir: plan.mounts.layers_dir.clone(),
             },
@@ -709,6 +755,10 @@ fn degrade(
             note(&[Protection::Rlimits]);
             features.rlimits.clear();
         }
+        "network" if features.network => {
+            note(&[Protection::NetworkNamespace]);
+            features.network = false;
+        }
         _ => return false,
     }
     true
@@ -737,6 +787,9 @@ fn build_report(
         if namespaces.user.is_some() {
             active.insert(Protection::UserNamespace);
         }
+    }
+    if features.network {
+        active.insert(Protection::NetworkNamespace);
     }
     if features.layout.is_some() {
         active.insert(Protection::Filesystem);
@@ -778,6 +831,7 @@ fn build_report(
         reasons,
         cgroup: cgroups.map(|m| m.version()),
         user: features.identity.map(|id| format!("{SANDBOX_USER} ({}:{})", id.uid, id.gid)),
+        network: if features.network { "isolated" } else { "host" },
         note,
     }
 }
@@ -788,95 +842,4 @@ pub fn denied_syscalls() -> Vec<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn full_features() -> Features {
-        Features {
-            namespaces: Some(NamespaceConfig { hostname: "localhost".into(), user: None, mount_only: false }),
-            layout: Some(RootLayout {
-                mount_point: PathBuf::from("/s/root"),
-                userland: PathBuf::from("/s/userland"),
-                etc: PathBuf::from("/s/etc"),
-                system: Vec::new(),
-                resolv_conf: None,
-            }),
-            identity: Some(Identity { uid: SANDBOX_UID, gid: SANDBOX_GID }),
-            no_new_privs: true,
-            seccomp: true,
-            rlimits: rlimits::for_environment(true),
-        }
-    }
-
-    fn failure(step: &str) -> SetupFailure {
-        SetupFailure { step: step.to_string(), message: "Operation not permitted (os error 1)".to_string() }
-    }
-
-    #[test]
-    fn a_failed_unshare_drops_namespaces_and_the_root_with_a_reason() {
-        let mut features = full_features();
-        let mut reasons = BTreeMap::new();
-        assert!(degrade(&mut features, &mut None, &mut reasons, &failure("namespaces"), false));
-        assert!(features.namespaces.is_none() && features.layout.is_none() && features.identity.is_none());
-        let report = build_report(&features, None, reasons, false);
-        assert_eq!(report.isolation, "partial");
-        for name in ["namespaces.pid", "namespaces.user", "filesystem", "unprivileged-user", "cgroups.memory"] {
-            assert!(report.missing.contains(&name), "{name} not in {:?}", report.missing);
-        }
-        assert!(report.reasons["namespaces.pid"].contains("Operation not permitted"));
-        assert!(report.active.contains(&"seccomp"));
-    }
-
-    #[test]
-    fn without_its_own_root_the_sandbox_keeps_kumos_identity_and_says_so() {
-        let mut features = full_features();
-        let mut reasons = BTreeMap::new();
-        assert!(degrade(&mut features, &mut None, &mut reasons, &failure("mounts"), true));
-        assert!(features.layout.is_none() && features.identity.is_none());
-        assert!(features.namespaces.is_some(), "the namespaces themselves still work");
-        let report = build_report(&features, None, reasons, true);
-        assert!(report.missing.contains(&"filesystem") && report.missing.contains(&"unprivileged-user"));
-        assert!(report.reasons["unprivileged-user"].contains("own root"));
-        assert!(report.active.contains(&"namespaces.pid"));
-    }
-
-    #[test]
-    fn unattributable_failures_are_not_degraded_silently() {
-        let mut features = full_features();
-        assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("exec"), true));
-        assert!(degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("seccomp"), true));
-        assert!(!degrade(&mut features, &mut None, &mut BTreeMap::new(), &failure("seccomp"), true));
-    }
-
-    #[test]
-    fn off_is_loud() {
-        let sandbox = Sandbox::off("KUMO_SANDBOX=off");
-        let report = sandbox.report();
-        assert_eq!(report.isolation, "off");
-        assert!(report.active.is_empty());
-        assert!(report.missing.contains(&"seccomp"));
-        assert_eq!(sandbox.task_root(Path::new("/data/code/x")), PathBuf::from("/data/code/x"));
-        assert_eq!(sandbox.layers_root(Some(Path::new("/data/layers/y"))), PathBuf::from("/data/layers/y"));
-        assert_eq!(sandbox.layers_root(None), PathBuf::from("/opt"));
-    }
-
-    #[test]
-    fn the_launch_config_uses_sandbox_paths() {
-        let features = full_features();
-        let config = launch_config(
-            &features,
-            &probe_plan(),
-            &BTreeMap::from([("A".to_string(), "1".to_string())]),
-            Path::new("/data/code/x"),
-            512,
-        );
-        assert_eq!(config.working_dir, PathBuf::from("/var/task"));
-        assert_eq!(config.environment, [("A".to_string(), "1".to_string())]);
-        let plan = config.mounts.unwrap();
-        assert!(plan.steps.contains(&crate::config::MountStep::Tmpfs {
-            target: PathBuf::from("/tmp"),
-            size_mb: 512,
-            mode: 0o1777
-        }));
-    }
-}
+mod tests;

@@ -11,6 +11,7 @@ use super::{Features, Sandbox};
 use crate::config::{LaunchConfig, NamespaceConfig};
 use crate::mounts::{self, EnvironmentMounts};
 use crate::parking::{ParkedPool, Source};
+use crate::rootfs::LANG_DIR;
 use crate::runtimes::LaunchPlan;
 use crate::zygote::{self, Zygote};
 
@@ -167,7 +168,7 @@ pub(super) fn without_function(
         code_dir: PathBuf::new(),
         runtime_dir: plan.mounts.runtime_dir.clone(),
         runtime_packages: plan.mounts.runtime_packages.clone(),
-        interpreter_prefix: plan.mounts.interpreter_prefix.clone(),
+        interpreter_dirs: plan.mounts.interpreter_dirs.clone(),
         layers_dir: None,
         tmp_mb: 0,
     };
@@ -186,6 +187,19 @@ fn zygote_config(
     let layout = features.layout.as_ref()?;
     let (runtime, mut environment) = without_function(plan, startup);
     environment.insert("KUMO_ZYGOTE_LIBRARY".to_string(), mounts::ZYGOTE_LIBRARY.to_string());
+    // A relocated interpreter finds its shared library through `$ORIGIN`, which the dynamic loader
+    // reads from `/proc/self/exe`; a zygote's root has no `/proc` (its children mount their own),
+    // so the zygote is told where the library is. Its children never exec it again, and which
+    // functions a zygote accepts is decided by `startup`, not by this.
+    let lang_lib = Path::new(LANG_DIR).join("lib");
+    if plan.mounts.interpreter_dirs.iter().any(|(_, target)| *target == lang_lib) {
+        let lang_lib = lang_lib.display().to_string();
+        let paths = match environment.get("LD_LIBRARY_PATH") {
+            Some(paths) if !paths.is_empty() => format!("{lang_lib}:{paths}"),
+            _ => lang_lib,
+        };
+        environment.insert("LD_LIBRARY_PATH".to_string(), paths);
+    }
     Some(LaunchConfig {
         program: plan.program.clone(),
         args: plan.args.clone(),
