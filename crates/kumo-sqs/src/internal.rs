@@ -81,11 +81,8 @@ impl SqsService {
     /// Deletes a received message from the queue with this ARN.
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;
-        let context = crate::SqsContext {
-            region: queue.region.clone(),
-            endpoint: String::new(),
-            sender_id: KUMO_SENDER_ID.to_string(),
-        };
+        let request = kumo_core::RequestContext::new(self.account.clone(), queue.region.clone());
+        let context = crate::SqsContext::new(request, String::new(), KUMO_SENDER_ID);
         let request = crate::types::DeleteMessageRequest {
             queue_url: Some(format!("/{}/{}", self.account, queue.name)),
             receipt_handle: Some(receipt_handle.to_string()),
@@ -105,8 +102,8 @@ mod tests {
     async fn send_receive_delete_by_arn() {
         let dir = tempfile::tempdir().unwrap();
         let service = SqsService::open(dir.path(), "000000000000").unwrap();
-        let context =
-            SqsContext { region: "us-east-1".into(), endpoint: "http://localhost:4566".into(), sender_id: "t".into() };
+        let request = kumo_core::RequestContext::new("000000000000", "us-east-1");
+        let context = SqsContext::new(request, "http://localhost:4566", "t");
         let request = CreateQueueRequest { queue_name: Some("jobs".into()), ..Default::default() };
         service.create_queue(&context, request).await.unwrap();
         let arn = "arn:aws:sqs:us-east-1:000000000000:jobs";

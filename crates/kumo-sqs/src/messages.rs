@@ -802,7 +802,7 @@ mod tests {
     use crate::SqsService;
 
     fn context() -> SqsContext {
-        SqsContext { region: "us-east-1".into(), endpoint: "http://h:1".into(), sender_id: "t".into() }
+        SqsContext::new(kumo_core::RequestContext::new("000000000000", "us-east-1"), "http://h:1", "t")
     }
 
     #[tokio::test]

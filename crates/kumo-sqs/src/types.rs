@@ -3,17 +3,34 @@
 
 use std::collections::BTreeMap;
 
+use kumo_core::RequestContext;
 use serde::{Deserialize, Serialize};
 
-/// Who sends a request and where: the service never sees HTTP.
+/// Who sends a request and where: the request's [`RequestContext`] (account, region, caller,
+/// request id; its fields read through this type) plus what SQS adds. The service never sees HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsContext {
-    /// Region from the SigV4 credential scope.
-    pub region: String,
+    /// The request's context, as every service has it.
+    pub request: RequestContext,
     /// `http://<host>:<port>` as the client addressed Kumo; queue URLs start with it.
     pub endpoint: String,
     /// Identity recorded as a message's `SenderId`.
     pub sender_id: String,
+}
+
+impl SqsContext {
+    /// The context of a request addressed to `endpoint` by `sender_id`.
+    pub fn new(request: RequestContext, endpoint: impl Into<String>, sender_id: impl Into<String>) -> Self {
+        Self { request, endpoint: endpoint.into(), sender_id: sender_id.into() }
+    }
+}
+
+impl std::ops::Deref for SqsContext {
+    type Target = RequestContext;
+
+    fn deref(&self) -> &RequestContext {
+        &self.request
+    }
 }
 
 /// A message attribute value (`MessageAttributeValue` / `MessageSystemAttributeValue`).
