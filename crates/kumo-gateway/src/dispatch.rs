@@ -16,7 +16,8 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use kumo_core::AwsError;
 use kumo_protocol::{Registry, RequestId, Route};
 
 use crate::Services;
@@ -114,8 +115,13 @@ pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: 
             let context = crate::context::request_context(&gateway.services, &parts);
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
-                Err(_) => {
-                    let error = kumo_protocol::registry::too_large(limit, protocol);
+                Err(failure) => {
+                    let error = if failure.is::<LengthLimitError>() {
+                        kumo_protocol::registry::too_large(limit, protocol)
+                    } else {
+                        tracing::debug!(error = %failure, "reading a request body failed");
+                        AwsError::new("IncompleteBody", 400, "The request body could not be read")
+                    };
                     let route = Route::Service { index, protocol, operation };
                     return gateway.registry.render_error(&route, &error, &context.request_id).map(Body::from);
                 }

@@ -5,6 +5,8 @@
 //! services (Lambda's restJson1, `/_kumo`), its axum routes. Services never see HTTP.
 
 mod auth;
+#[cfg(test)]
+mod codec_tests;
 mod context;
 mod dispatch;
 mod error;
