@@ -40,17 +40,20 @@ pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
     let region = region.unwrap_or_else(|| services.default_region.clone());
     let identified = parts.extensions.get::<Arc<Principal>>().cloned();
     let caller = identified.clone().unwrap_or_else(|| caller(services, parts));
-    let mut context = RequestContext::new(caller.account.clone(), region);
-    context.caller_arn.clone_from(&caller.arn);
-    context.request_id = request_id(parts);
-    context.access_key = scope.map(|scope| scope.access_key).unwrap_or_default();
-    context.source = match identified {
+    let source = match identified {
         Some(principal) if principal.role_session => RequestSource::RoleSession,
         // Insecure mode's stand-in principals carry no secret: nothing was verified.
         Some(principal) if !principal.secret_access_key.is_empty() => RequestSource::AccountRoot,
         _ => RequestSource::Unverified,
     };
-    context
+    RequestContext {
+        account: caller.account.clone(),
+        region,
+        request_id: request_id(parts),
+        caller_arn: caller.arn.clone(),
+        access_key: scope.map(|scope| scope.access_key).unwrap_or_default(),
+        source,
+    }
 }
 
 impl FromRequestParts<Services> for RequestContextExtractor {
