@@ -18,14 +18,29 @@ pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 /// Region used when a request carries no SigV4 credential scope.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
-/// Who is calling and where: taken from the request's SigV4 credential scope.
+/// Where a request comes from, as far as its credentials tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RequestSource {
+    /// Signed with an account's configured long-term keys (its root).
+    #[default]
+    AccountRoot,
+    /// Signed with temporary credentials of a role session: a function's execution role or an
+    /// `AssumeRole` session.
+    RoleSession,
+    /// Not verified (Kumo's own endpoints, or `--insecure-accept-any-credentials`).
+    Unverified,
+}
+
+/// One request's context, the same for every service: who is calling, in which account and
+/// region, and the request's id. The gateway builds it from the SigV4 credential scope and the
+/// caller the signature identified; services never see HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {
     /// AWS account the request acts in.
     pub account: String,
     /// Region from the credential scope; resources are per region.
     pub region: String,
-    /// Unique id echoed in `x-amzn-RequestId`.
+    /// The request's one id, echoed in `x-amzn-RequestId` (and as a sync invoke's request id).
     pub request_id: String,
     /// The caller's ARN as AWS names it in `AccessDeniedException` messages: the account's root
     /// or an assumed-role session.
@@ -33,6 +48,10 @@ pub struct RequestContext {
     /// For a role session (a function's execution role, an AssumeRole session): the role's
     /// ARN, whose identity policies decide what the caller may do. `None` for an account's root.
     pub role_arn: Option<String>,
+    /// The access key the request was signed with (empty when unsigned).
+    pub access_key: String,
+    /// What kind of credentials the caller used.
+    pub source: RequestSource,
 }
 
 impl RequestContext {
@@ -46,6 +65,8 @@ impl RequestContext {
             request_id: uuid::Uuid::new_v4().to_string(),
             caller_arn,
             role_arn: None,
+            access_key: String::new(),
+            source: RequestSource::AccountRoot,
         }
     }
 

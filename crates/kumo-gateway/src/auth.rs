@@ -215,7 +215,7 @@ fn refuse(parts: &Parts, failure: AuthFailure) -> Response {
     let error = failure.into_error(query_protocol);
     if query_protocol {
         let service = crate::context::credential_scope(parts).map(|(_, _, _, service)| service).unwrap_or_default();
-        let request_id = uuid::Uuid::new_v4().to_string();
+        let request_id = crate::context::request_id(parts);
         return crate::query::error_response(crate::query::namespace(&service), &error, &request_id);
     }
     ApiError(error).into_response()

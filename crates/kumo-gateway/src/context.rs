@@ -1,39 +1,21 @@
-//! The request context: the region from the SigV4 credential scope, the account from the
-//! caller the SigV4 check identified.
+//! The request context, one for every service: the region from the SigV4 credential scope, the
+//! account and caller from the principal the SigV4 check identified, and the request's one id
+//! (minted by [`crate::dispatch::assign_request_id`]).
 
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use http::request::Parts;
-use kumo_core::RequestContext;
+use kumo_core::{RequestContext, RequestSource};
 use kumo_iam::Principal;
+use kumo_protocol::RequestId;
 
 use crate::{ApiError, Services};
 
 /// The `(access key, date, region, service)` of a SigV4 credential scope, from the
 /// `Authorization` header or the presigned `X-Amz-Credential` query parameter.
 pub fn credential_scope(parts: &Parts) -> Option<(String, String, String, String)> {
-    let from_header = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split("Credential=").nth(1))
-        .map(|rest| rest.split([',', ' ']).next().unwrap_or_default().to_string());
-    let from_query = || {
-        parts.uri.query().and_then(|query| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
-                .map(|value| value.replace("%2F", "/").replace("%2f", "/"))
-        })
-    };
-    let credential = from_header.or_else(from_query)?;
-    let mut fields = credential.split('/');
-    let access_key = fields.next()?.to_string();
-    let date = fields.next()?.to_string();
-    let region = fields.next()?.to_string();
-    let service = fields.next()?.to_string();
-    Some((access_key, date, region, service))
+    kumo_protocol::credential_scope(parts).map(|scope| (scope.access_key, scope.date, scope.region, scope.service))
 }
 
 /// The caller the authentication middleware identified (the default account's root for
@@ -46,15 +28,33 @@ pub fn caller(services: &Services, parts: &Parts) -> Arc<Principal> {
         .unwrap_or_else(|| Arc::new(Principal::unverified("anonymous", services.iam.default_account())))
 }
 
+/// The request's id: the one the request-id middleware assigned.
+pub fn request_id(parts: &Parts) -> String {
+    parts.extensions.get::<RequestId>().cloned().unwrap_or_else(kumo_protocol::request_id::current).to_string()
+}
+
 /// The context of a request: the caller's account and the credential scope's region.
 pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
-    let region = credential_scope(parts).map(|(_, _, region, _)| region).filter(|region| !region.is_empty());
+    let scope = kumo_protocol::credential_scope(parts);
+    let region = scope.as_ref().map(|scope| scope.region.clone()).filter(|region| !region.is_empty());
     let region = region.unwrap_or_else(|| services.default_region.clone());
-    let caller = caller(services, parts);
-    let mut context = RequestContext::new(caller.account.clone(), region);
-    context.caller_arn.clone_from(&caller.arn);
-    context.role_arn.clone_from(&caller.role_arn);
-    context
+    let identified = parts.extensions.get::<Arc<Principal>>().cloned();
+    let caller = identified.clone().unwrap_or_else(|| caller(services, parts));
+    let source = match identified {
+        Some(principal) if principal.role_session => RequestSource::RoleSession,
+        // Insecure mode's stand-in principals carry no secret: nothing was verified.
+        Some(principal) if !principal.secret_access_key.is_empty() => RequestSource::AccountRoot,
+        _ => RequestSource::Unverified,
+    };
+    RequestContext {
+        account: caller.account.clone(),
+        region,
+        request_id: request_id(parts),
+        caller_arn: caller.arn.clone(),
+        role_arn: caller.role_arn.clone(),
+        access_key: scope.map(|scope| scope.access_key).unwrap_or_default(),
+        source,
+    }
 }
 
 impl FromRequestParts<Services> for RequestContextExtractor {

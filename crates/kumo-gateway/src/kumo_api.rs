@@ -50,7 +50,7 @@ async fn health(State(services): State<Services>) -> Response {
             "insecure_accept_any_credentials": services.auth.insecure_accept_any_credentials,
             "role_check": services.auth.role_check,
         },
-        "services": { "lambda": "running", "sqs": "running", "iam": "running", "sts": "running" },
+        "services": crate::services_health(&services),
         "runtimes": { "python": pythons, "python_interpreters": interpreters, "node": node, "provided": true },
         "sandbox": runtimes.sandbox().report(),
     }))

@@ -1,9 +1,12 @@
-//! The gateway: one HTTP server for every AWS API Kumo speaks. It verifies each request's SigV4
-//! signature, decodes the wire protocol into typed requests, takes the region from the
-//! credential scope and the account from the verified caller, calls the service, and renders
-//! results and AWS errors. Services never see HTTP.
+//! The gateway: one HTTP server for every AWS API Kumo speaks. It gives each request its id,
+//! routes it through kumo-protocol's registry (see `dispatch`), verifies its SigV4 signature,
+//! builds its request context (region from the credential scope, account and caller from the
+//! verified principal), and lets the registry decode, call and render — or, for path-routed
+//! services (Lambda's restJson1, `/_kumo`), its axum routes. Services never see HTTP.
 
 mod auth;
+#[cfg(test)]
+mod codec_tests;
 mod context;
 mod dispatch;
 mod error;
@@ -25,6 +28,7 @@ use std::sync::Arc;
 
 pub use axum::Router;
 use kumo_lambda::LambdaService;
+use kumo_protocol::{PathService, Registry, ServiceHealth};
 
 pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
@@ -49,14 +53,42 @@ pub struct Services {
     pub auth: AuthSettings,
 }
 
+/// The registry of every service Kumo serves: one line per service.
+pub fn registry(services: &Services) -> Registry {
+    let mut registry = Registry::new();
+    registry.register_path_service(PathService {
+        name: "lambda",
+        signing_name: "lambda",
+        health: Box::new(|| ServiceHealth::Running),
+    });
+    registry.register(Arc::new(sqs_api::SqsApi::new(Arc::clone(&services.sqs))));
+    registry.register(Arc::new(iam_api::IamApi::new(Arc::clone(&services.iam))));
+    registry.register(Arc::new(sts_api::StsApi::new(Arc::clone(&services.iam))));
+    registry
+}
+
+/// Every service's health by name, from the registry's probes (for `/_kumo/health`).
+pub fn services_health(services: &Services) -> serde_json::Value {
+    let health = registry(services).health();
+    health.into_iter().map(|(name, health)| (name.to_string(), serde_json::Value::String(health.describe()))).collect()
+}
+
 /// Builds the router (tests drive it without a socket).
 pub fn app(services: Services) -> Router {
-    Router::new()
+    let gateway = dispatch::Gateway { registry: Arc::new(registry(&services)), services: services.clone() };
+    let routes = Router::new()
         .merge(kumo_api::routes())
         .merge(lambda_api::routes())
-        .fallback(dispatch::by_protocol)
-        .layer(axum::middleware::from_fn_with_state(services.clone(), auth::authenticate))
-        .with_state(services)
+        .fallback(dispatch::unrouted)
+        .with_state(services.clone());
+    // Layers run outermost last-added first: request id, routing and limits, authentication,
+    // then registered services (or the path routes).
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(gateway.clone(), dispatch::to_service))
+        .layer(axum::middleware::from_fn_with_state(services, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(gateway, dispatch::route_request))
+        .layer(axum::middleware::from_fn(dispatch::assign_request_id))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, with the default listener limits.

@@ -90,8 +90,8 @@ async fn role_sessions_need_their_identity_policies_when_enforced() {
     let statements = vec![json!({"Effect": "Allow", "Action": "sqs:Send*", "Resource": "*"})];
     service.set_authorizer(Authorizer::enforcing(Arc::new(Fixed(statements))));
     let mut session = root.clone();
-    session.caller_arn = "arn:aws:sts::000000000000:assumed-role/app/fn".into();
-    session.role_arn = Some("arn:aws:iam::000000000000:role/app".into());
+    session.request.caller_arn = "arn:aws:sts::000000000000:assumed-role/app/fn".into();
+    session.request.role_arn = Some("arn:aws:iam::000000000000:role/app".into());
     service.send_message(&session, send(&url, "allowed")).await.unwrap();
     let refused = service.receive_message(&session, receive(&url)).await.unwrap_err();
     assert_eq!(refused.code, "AccessDeniedException");

@@ -85,8 +85,8 @@ impl SqsService {
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;
         // The queue's own account deletes (the poller acts for a function of that account).
-        let mut context = crate::SqsContext::root(&queue.account, &queue.region, "");
-        context.sender_id = KUMO_SENDER_ID.to_string();
+        let request = kumo_core::RequestContext::new(queue.account.clone(), queue.region.clone());
+        let context = crate::SqsContext::new(request, String::new(), KUMO_SENDER_ID);
         let request = crate::types::DeleteMessageRequest {
             queue_url: Some(format!("/{}/{}", queue.account, queue.name)),
             receipt_handle: Some(receipt_handle.to_string()),

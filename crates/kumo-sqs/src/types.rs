@@ -3,42 +3,39 @@
 
 use std::collections::BTreeMap;
 
+use kumo_core::RequestContext;
 use serde::{Deserialize, Serialize};
 
-/// Who sends a request and where: the service never sees HTTP.
+/// Who sends a request and where: the request's [`RequestContext`] (account, region, caller,
+/// request id; its fields read through this type) plus what SQS adds. The service never sees HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsContext {
-    /// Region from the SigV4 credential scope.
-    pub region: String,
+    /// The request's context, as every service has it.
+    pub request: RequestContext,
     /// `http://<host>:<port>` as the client addressed Kumo; queue URLs start with it.
     pub endpoint: String,
     /// Identity recorded as a message's `SenderId`.
     pub sender_id: String,
-    /// The caller's account: queues named without an account (CreateQueue, ListQueues,
-    /// GetQueueUrl) are its own.
-    pub account: String,
-    /// The caller's ARN (its account's root or a role session), named in `AccessDenied` errors.
-    pub caller_arn: String,
-    /// For a role session: the role whose identity policies apply. `None` for an account's root.
-    pub role_arn: Option<String>,
 }
 
 impl SqsContext {
-    /// The root of `account` calling in `region` through `endpoint`.
+    /// The root of `account` calling in `region` through `endpoint` (a fresh request id; the
+    /// account is also the `SenderId`).
     pub fn root(account: &str, region: &str, endpoint: &str) -> Self {
-        Self {
-            region: region.to_string(),
-            endpoint: endpoint.to_string(),
-            sender_id: account.to_string(),
-            account: account.to_string(),
-            caller_arn: format!("arn:aws:iam::{account}:root"),
-            role_arn: None,
-        }
+        Self::new(RequestContext::new(account, region), endpoint, account)
     }
 
-    /// The caller as authorization sees it.
-    pub fn caller(&self) -> kumo_core::policy::Caller<'_> {
-        kumo_core::policy::Caller { account: &self.account, arn: &self.caller_arn, role_arn: self.role_arn.as_deref() }
+    /// The context of a request addressed to `endpoint` by `sender_id`.
+    pub fn new(request: RequestContext, endpoint: impl Into<String>, sender_id: impl Into<String>) -> Self {
+        Self { request, endpoint: endpoint.into(), sender_id: sender_id.into() }
+    }
+}
+
+impl std::ops::Deref for SqsContext {
+    type Target = RequestContext;
+
+    fn deref(&self) -> &RequestContext {
+        &self.request
     }
 }
 

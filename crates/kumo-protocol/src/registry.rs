@@ -1,0 +1,341 @@
+//! The service registry: which service a request is for, in AWS's order, and the one place that
+//! decodes, calls and renders (answer or error) for every registered service.
+//!
+//! Routing order ([`Registry::route`]):
+//! 1. Kumo's own `/_kumo/` paths, then the **host** (virtual-hosted S3 `bucket.s3.…`,
+//!    `id.execute-api.…`, `id.lambda-url.…`: services declare [`HostPattern`]s);
+//! 2. the **`X-Amz-Target`** prefix (AWS JSON), or **`smithy-protocol: rpc-v2-cbor`** with its
+//!    `/service/<Name>/operation/<Op>` path;
+//! 3. the **signing service** of the SigV4 credential scope (awsQuery services; services routed
+//!    by path, like Lambda, claim their signing name so that only requests signed for them reach
+//!    their paths: an S3 request for a bucket named `2015-03-31` never reaches Lambda);
+//! 4. **path routes** (Lambda's restJson1 routes, served by the gateway's router).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, StatusCode};
+use kumo_core::{AwsError, RequestContext};
+
+use crate::query::xml::XmlErrorFields;
+use crate::query::QueryRequest;
+use crate::service::{AwsService, Call, HostPattern, Input, Protocol, ServiceDescriptor, ServiceHealth};
+
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The gateway's path routes: `/_kumo`, and services routed by path (Lambda).
+    Paths,
+    /// A registered service.
+    Service {
+        /// Its index in the registry.
+        index: usize,
+        /// The protocol the request speaks.
+        protocol: Protocol,
+        /// The operation, when the headers name it (AWS JSON, CBOR); awsQuery names it in the body.
+        operation: Option<String>,
+    },
+    /// Addressed to a service Kumo does not have (an unknown target prefix or signing name).
+    Unknown {
+        /// What named it, for the error message.
+        name: String,
+    },
+}
+
+/// A service served by the gateway's path routes (Lambda's restJson1), known to the registry
+/// for routing by signing name and for health.
+pub struct PathService {
+    /// The name in `/_kumo/health`.
+    pub name: &'static str,
+    /// Its SigV4 signing name.
+    pub signing_name: &'static str,
+    /// Its health probe.
+    pub health: Box<dyn Fn() -> ServiceHealth + Send + Sync>,
+}
+
+/// The `(access key, date, region, service)` of a request's SigV4 credential scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialScope {
+    /// The access key id.
+    pub access_key: String,
+    /// `YYYYMMDD`.
+    pub date: String,
+    /// The region.
+    pub region: String,
+    /// The signing service.
+    pub service: String,
+}
+
+/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`.
+pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
+    let from_header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split("Credential=").nth(1))
+        .map(|rest| rest.split([',', ' ']).next().unwrap_or_default().to_string());
+    let from_query = || {
+        parts.uri.query().and_then(|query| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
+                .map(|value| value.replace("%2F", "/").replace("%2f", "/"))
+        })
+    };
+    let credential = from_header.or_else(from_query)?;
+    let mut fields = credential.split('/');
+    Some(CredentialScope {
+        access_key: fields.next()?.to_string(),
+        date: fields.next()?.to_string(),
+        region: fields.next()?.to_string(),
+        service: fields.next()?.to_string(),
+    })
+}
+
+/// Every service Kumo serves.
+#[derive(Default)]
+pub struct Registry {
+    services: Vec<Arc<dyn AwsService>>,
+    path_services: Vec<PathService>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a service (one line per service).
+    pub fn register(&mut self, service: Arc<dyn AwsService>) -> &mut Self {
+        self.services.push(service);
+        self
+    }
+
+    /// Registers a service whose operations are the gateway's path routes.
+    pub fn register_path_service(&mut self, service: PathService) -> &mut Self {
+        self.path_services.push(service);
+        self
+    }
+
+    /// The service at `index` of a [`Route::Service`].
+    pub fn service(&self, index: usize) -> Option<&Arc<dyn AwsService>> {
+        self.services.get(index)
+    }
+
+    /// Every service's health, by name.
+    pub fn health(&self) -> Vec<(&'static str, ServiceHealth)> {
+        let registered = self.services.iter().map(|service| (service.descriptor().name, service.health()));
+        let by_path = self.path_services.iter().map(|service| (service.name, (service.health)()));
+        by_path.chain(registered).collect()
+    }
+
+    /// Where `parts` goes, in AWS's order (see the module doc).
+    pub fn route(&self, parts: &Parts) -> Route {
+        if parts.uri.path().starts_with("/_kumo/") {
+            return Route::Paths;
+        }
+        if let Some(route) = self.route_by_host(parts) {
+            return route;
+        }
+        if let Some(route) = self.route_by_target(parts) {
+            return route;
+        }
+        if let Some(scope) = credential_scope(parts).filter(|scope| !scope.service.is_empty()) {
+            let found = self.services.iter().position(|service| service.descriptor().signing_name == scope.service);
+            if let Some(index) = found {
+                let descriptor = self.services[index].descriptor();
+                let protocol = if descriptor.protocols.contains(&Protocol::AwsQuery) {
+                    Protocol::AwsQuery
+                } else {
+                    descriptor.protocols.first().copied().unwrap_or(Protocol::AwsQuery)
+                };
+                return Route::Service { index, protocol, operation: None };
+            }
+            if self.path_services.iter().any(|service| service.signing_name == scope.service) {
+                return Route::Paths;
+            }
+            return Route::Unknown { name: scope.service };
+        }
+        Route::Paths
+    }
+
+    fn route_by_host(&self, parts: &Parts) -> Option<Route> {
+        let host =
+            parts.headers.get(http::header::HOST).and_then(|host| host.to_str().ok()).or_else(|| parts.uri.host())?;
+        let host = host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.bytes().all(|byte| byte.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        });
+        let second_label = host.split('.').nth(1)?;
+        self.services.iter().enumerate().find_map(|(index, service)| {
+            let descriptor = service.descriptor();
+            let claims = descriptor.hosts.iter().any(|HostPattern { label }| *label == second_label);
+            let protocol = descriptor.protocols.first().copied()?;
+            claims.then_some(Route::Service { index, protocol, operation: None })
+        })
+    }
+
+    fn route_by_target(&self, parts: &Parts) -> Option<Route> {
+        let header = |name: &str| parts.headers.get(name).and_then(|value| value.to_str().ok());
+        if let Some((prefix, operation)) = header("x-amz-target").and_then(|target| target.split_once('.')) {
+            let found =
+                self.services.iter().position(|service| service.descriptor().json_target_prefix == Some(prefix));
+            let Some(index) = found else {
+                return Some(Route::Unknown { name: prefix.to_string() });
+            };
+            let protocols = self.services[index].descriptor().protocols;
+            let json_1_1 = header("content-type").is_some_and(|kind| kind.contains("json-1.1"))
+                || !protocols.contains(&Protocol::AwsJson1_0);
+            let protocol = if json_1_1 { Protocol::AwsJson1_1 } else { Protocol::AwsJson1_0 };
+            return Some(Route::Service { index, protocol, operation: Some(operation.to_string()) });
+        }
+        if header("smithy-protocol") == Some(crate::cbor::SMITHY_PROTOCOL) {
+            let mut segments = parts.uri.path().trim_start_matches('/').split('/');
+            let (Some("service"), Some(name), Some("operation"), Some(operation), None) =
+                (segments.next(), segments.next(), segments.next(), segments.next(), segments.next())
+            else {
+                return Some(Route::Unknown { name: parts.uri.path().to_string() });
+            };
+            let found = self.services.iter().position(|service| service.descriptor().cbor_service_name == Some(name));
+            return Some(match found {
+                Some(index) => {
+                    Route::Service { index, protocol: Protocol::RpcV2Cbor, operation: Some(operation.to_string()) }
+                }
+                None => Route::Unknown { name: name.to_string() },
+            });
+        }
+        None
+    }
+
+    /// The largest body `route` accepts before it is read (`None`: not the registry's to say).
+    pub fn body_limit(&self, route: &Route) -> Option<usize> {
+        let Route::Service { index, operation, .. } = route else {
+            return None;
+        };
+        let service = self.services.get(*index)?;
+        let default = service.descriptor().default_body_limit;
+        Some(operation.as_deref().and_then(|operation| service.body_limit(operation)).unwrap_or(default))
+    }
+
+    /// Decodes, calls and renders one request routed to a service.
+    pub async fn handle(
+        &self,
+        index: usize,
+        protocol: Protocol,
+        operation: Option<String>,
+        parts: &Parts,
+        body: Bytes,
+        context: RequestContext,
+    ) -> http::Response<Bytes> {
+        let request_id = context.request_id.clone();
+        let Some(service) = self.services.get(index) else {
+            let error = AwsError::new("UnknownOperationException", 404, "No such service");
+            return crate::rest_json::error_response(&error, &request_id);
+        };
+        let descriptor = service.descriptor();
+        let body_length = body.len();
+        let outcome = async {
+            let (operation, input) = match protocol {
+                Protocol::AwsQuery => {
+                    let query = parts.uri.query().unwrap_or_default().as_bytes();
+                    let mut request = QueryRequest::parse(query, &body, &descriptor.query_limits)
+                        .map_err(|error| (descriptor.decode_error)(protocol, &error))?;
+                    let action = request.action.take().ok_or_else(|| (descriptor.unknown_operation)(None))?;
+                    service.prepare_query(parts, &mut request.params);
+                    (action, Input::Query(request.params))
+                }
+                Protocol::RpcV2Cbor => (operation.unwrap_or_default(), Input::Cbor(body)),
+                _ => (operation.unwrap_or_default(), Input::Json(body)),
+            };
+            let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
+            if body_length > body_limit {
+                return Err(too_large(body_limit, protocol));
+            }
+            let call = Call { operation: &operation, context, input, protocol, descriptor, parts, body_limit };
+            service.call(call).await
+        }
+        .await;
+        match outcome {
+            Ok(encoded) => crate::response(StatusCode::OK, encoded.content_type, encoded.body, &request_id),
+            Err(error) => {
+                tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
+                render_error(descriptor, protocol, &error, &request_id)
+            }
+        }
+    }
+
+    /// Renders `error` as `route`'s protocol does (restJson1 for path routes and unknown services).
+    pub fn render_error(&self, route: &Route, error: &AwsError, request_id: &str) -> http::Response<Bytes> {
+        match route {
+            Route::Service { index, protocol, .. } => match self.services.get(*index) {
+                Some(service) => render_error(service.descriptor(), *protocol, error, request_id),
+                None => crate::rest_json::error_response(error, request_id),
+            },
+            Route::Paths | Route::Unknown { .. } => crate::rest_json::error_response(error, request_id),
+        }
+    }
+}
+
+/// The error of a body larger than the operation accepts (413, with the protocol's code).
+pub fn too_large(limit: usize, protocol: Protocol) -> AwsError {
+    let code = if protocol == Protocol::AwsQuery { "RequestEntityTooLarge" } else { "RequestEntityTooLargeException" };
+    AwsError::new(code, 413, format!("Request must be smaller than {limit} bytes"))
+}
+
+/// `Sender` for the caller's faults, `Receiver` for the service's.
+fn fault(error: &AwsError) -> &'static str {
+    if error.status >= 500 {
+        "Receiver"
+    } else {
+        "Sender"
+    }
+}
+
+/// The one error renderer of each protocol, for a service.
+pub fn render_error(
+    descriptor: &ServiceDescriptor,
+    protocol: Protocol,
+    error: &AwsError,
+    request_id: &str,
+) -> http::Response<Bytes> {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match protocol {
+        Protocol::AwsQuery => {
+            let fields = XmlErrorFields {
+                fault: fault(error),
+                code: (descriptor.query_error_code)(error.code),
+                message: &error.message,
+                detail: descriptor.query_error_detail,
+            };
+            let body = crate::query::xml::error_document(descriptor.xml_namespace, fields, request_id);
+            crate::response(status, "text/xml", body, request_id)
+        }
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => {
+            let content_type = if protocol == Protocol::AwsJson1_1 {
+                crate::json::CONTENT_TYPE_1_1
+            } else {
+                crate::json::CONTENT_TYPE_1_0
+            };
+            let body = crate::json::error_body(descriptor.json_error_prefix, error.code, &error.message);
+            let mut response = crate::response(status, content_type, body, request_id);
+            if descriptor.json_query_error_header {
+                let value = format!("{};{}", (descriptor.query_error_code)(error.code), fault(error));
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert("x-amzn-query-error", value);
+                }
+            }
+            response
+        }
+        Protocol::RpcV2Cbor => {
+            let body = crate::cbor::error_body(error.code, &error.message);
+            let mut response = crate::response(status, crate::cbor::CONTENT_TYPE, body, request_id);
+            response.headers_mut().insert("smithy-protocol", HeaderValue::from_static(crate::cbor::SMITHY_PROTOCOL));
+            response
+        }
+        Protocol::RestJson1 | Protocol::RestXml => crate::rest_json::error_response(error, request_id),
+    }
+}
