@@ -93,17 +93,12 @@ fn ensure_python_packages(target: &Path) -> anyhow::Result<()> {
     tracing::info!(target = %target.display(), "installing boto3 for Python functions (first start only)");
     let staging = target.with_extension("partial");
     let _ = std::fs::remove_dir_all(&staging);
-    // The packages are mounted into every sandbox and read by its user: pip must make them
-    // world-readable whatever umask `serve` set for the data dir. Start-up runs this alone
-    // (awaited before anything else starts), so the brief process-wide change affects nothing else.
-    let umask = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     let status = std::process::Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--target"])
         .arg(&staging)
         .arg("boto3")
-        .status();
-    rustix::process::umask(umask);
-    let status = status.context("running pip")?;
+        .status()
+        .context("running pip")?;
     anyhow::ensure!(status.success(), "pip install boto3 failed ({status})");
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
@@ -127,18 +122,21 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
-/// Keeps the data dir (STS secrets, every account's data) to Kumo's own user: files Kumo
-/// creates from here on are `0600` and directories `0700` (umask `077`; code trees that the
-/// sandbox user reads get their modes set explicitly where they are unpacked), the data dir
-/// is created `0700`, and an existing one, with whatever files a looser umask left in it, is
-/// tightened.
+/// Keeps the data dir (STS secrets, every account's data) to Kumo's own user: it is created
+/// `0700` (an existing one is tightened), and its top-level files, the stores' SQLite databases,
+/// are made `0600` (SQLite gives the `-wal` and `-shm` files it creates later the database's
+/// mode). Called before the stores open and again once they have.
+///
+/// The process umask is left alone on purpose: the sandbox creates directories under the data
+/// dir that its unprivileged user must enter (a `077` umask made its launcher fail and the
+/// sandbox turn itself off), so privacy comes from the data dir's own mode, which keeps every
+/// other host user out of everything inside it.
 fn harden_data_dir(data_dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    // Parents are ordinary directories (made before the umask tightens); only the data dir is private.
+    // Parents are ordinary directories; only the data dir itself is private.
     if let Some(parent) = data_dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -146,9 +144,7 @@ fn harden_data_dir(data_dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
     std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
         .with_context(|| format!("making the data dir {} private", data_dir.display()))?;
-    // The stores' files (SQLite databases and their journals) sit at the top; deeper trees are
-    // code and runtimes, which the sandbox user must still read (the data dir's 0700 keeps
-    // every other user out of them).
+    // Deeper trees are code, layers and runtimes, which the sandbox user must still read.
     for entry in std::fs::read_dir(data_dir)? {
         let entry = entry?;
         let metadata = entry.metadata()?;
@@ -242,6 +238,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .context("opening the sqs store")?
     };
+    // Every store has created its files now: they get the data dir's privacy too.
+    harden_data_dir(&store_dir)?;
     sqs.start_sweeper();
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
