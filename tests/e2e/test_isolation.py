@@ -186,6 +186,12 @@ ECHO = "def handler(event, context):\n    return event\n"
 
 
 def test_a_fork_bomb_is_contained(kumo, make_function):
+    # Unconfined, the bomb would take the whole machine (and every other test run on it) down:
+    # it goes off only where the pid namespace and the pids cgroup are in force.
+    active = kumo.get_json("/_kumo/health")["sandbox"]["active"]
+    for protection in ("namespaces.pid", "cgroups.pids"):
+        if protection not in active:
+            pytest.fail(f"the sandbox lacks {protection} (active: {active}); not setting off a fork bomb")
     # A full vCPU (1,769 MB): at a smaller share a busy host can starve the bomb itself.
     bomb = make_function(FORK_BOMB, MemorySize=1769, Timeout=30)
     bystander = make_function(ECHO, prefix="bystander")

@@ -126,7 +126,9 @@ def handler(event, context):
 
 def test_boto3_inside_a_function_reaches_kumo_through_its_namespace(kumo, make_function):
     target = make_function(VICTIM, prefix="target")
-    caller = make_function(BOTO3_CALLER, prefix="caller", Timeout=30)
+    # The caller's role allows invoking, as a real user's would (IAM policies are enforced).
+    invoker = kumo.role_with_policies("network-invoker", ["arn:aws:iam::aws:policy/service-role/AWSLambdaRole"])
+    caller = make_function(BOTO3_CALLER, prefix="caller", Timeout=30, role=invoker)
     result = caller.invoke({"target": target.name}).payload
     assert result["endpoint"] == f"http://127.0.0.1:{kumo.port}"
     assert json.loads(result["answer"]) == {"kept": "through kumo"}
