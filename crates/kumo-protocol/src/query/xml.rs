@@ -171,8 +171,14 @@ pub fn error_document(namespace: &str, fields: XmlErrorFields<'_>, request_id: &
         },
         request_id,
     };
-    match quick_xml::se::to_string_with_root("ErrorResponse", &document) {
-        Ok(text) => text.into_bytes(),
+    // Messages escape quotes too (`'moon_base'` → `&apos;moon_base&apos;`), as AWS writes them.
+    let mut text = String::new();
+    let written = quick_xml::se::Serializer::with_root(&mut text, Some("ErrorResponse")).and_then(|mut serializer| {
+        serializer.set_quote_level(quick_xml::se::QuoteLevel::Full);
+        document.serialize(serializer)
+    });
+    match written {
+        Ok(_) => text.into_bytes(),
         Err(error) => {
             // Only a code that is not an XML name could fail; codes are constants.
             tracing::error!(%error, code = fields.code, "writing an awsQuery error failed");
@@ -184,6 +190,18 @@ pub fn error_document(namespace: &str, fields: XmlErrorFields<'_>, request_id: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_messages_escape_quotes_as_aws_does() {
+        let fields = XmlErrorFields {
+            fault: "Sender",
+            code: "SignatureDoesNotMatch",
+            message: "not 'a' <b> \"c\"",
+            detail: false,
+        };
+        let text = String::from_utf8(error_document("urn:x", fields, "r")).unwrap();
+        assert!(text.contains("<Message>not &apos;a&apos; &lt;b&gt; &quot;c&quot;</Message>"), "{text}");
+    }
 
     fn sqs_like(operation: &str, member: &str) -> Option<XmlMember> {
         match member {
