@@ -175,6 +175,11 @@ const LAMBDA_PATH_PREFIXES: [&str; 8] = [
 /// scope is consistent with it. The service registry, which knows each service's signing name,
 /// replaces this table.
 pub(crate) fn routed_service(parts: &Parts) -> Option<&'static str> {
+    // A scope naming a service Kumo does not have (S3 path-style on a path that looks like
+    // Lambda's) is routed nowhere: the registry answers it 404 after authentication.
+    if matches!(parts.extensions.get::<kumo_protocol::Route>(), Some(kumo_protocol::Route::Unknown { .. })) {
+        return None;
+    }
     let path = parts.uri.path();
     if path.starts_with("/_kumo/") {
         return Some(KUMO_SIGNING_SERVICE);
