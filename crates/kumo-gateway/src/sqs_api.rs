@@ -393,6 +393,29 @@ fn xml_error(error: &AwsError, request_id: &str) -> Response {
     xml_response(status, body, request_id)
 }
 
+/// Most parameters, key segments and key bytes a query request may have (SQS's largest
+/// requests, batches of 10 entries with 10 attributes each, stay far below).
+const MAX_QUERY_PARAMETERS: usize = 4096;
+const MAX_KEY_SEGMENTS: usize = 16;
+const MAX_KEY_BYTES: usize = 512;
+
+/// Why the `count`-th parameter `key` is refused, if it is.
+fn query_key_problem(count: usize, key: &str) -> Option<String> {
+    if count >= MAX_QUERY_PARAMETERS {
+        return Some(format!("The request has more than {MAX_QUERY_PARAMETERS} parameters."));
+    }
+    if key.split('.').nth(MAX_KEY_SEGMENTS).is_some() {
+        return Some(format!(
+            "Parameter {} is nested deeper than {MAX_KEY_SEGMENTS} levels.",
+            key.chars().take(64).collect::<String>()
+        ));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Some(format!("Parameter names are at most {MAX_KEY_BYTES} bytes long."));
+    }
+    None
+}
+
 /// Serves a query-protocol request (POST form or GET query string, to `/` or a queue URL).
 pub async fn query(services: Services, parts: Parts, body: Body) -> Response {
     let context = context(&services, &parts);
@@ -404,7 +427,13 @@ pub async fn query(services: Services, parts: Parts, body: Body) -> Response {
     let mut root = Node::default();
     let mut action = None;
     let from_query = parts.uri.query().unwrap_or_default().as_bytes();
-    for (key, value) in form_urlencoded::parse(from_query).chain(form_urlencoded::parse(&bytes)) {
+    let pairs = form_urlencoded::parse(from_query).chain(form_urlencoded::parse(&bytes));
+    for (count, (key, value)) in pairs.enumerate() {
+        // The key tree is built by recursion: bound it before a hostile key (30,000 levels)
+        // can exhaust the stack, and the number of parameters before they exhaust memory.
+        if let Some(problem) = query_key_problem(count, &key) {
+            return xml_error(&sqs_error::invalid_parameter(problem), &request_id);
+        }
         match key.as_ref() {
             "Action" => action = Some(value.into_owned()),
             "Version" => {}
