@@ -1,5 +1,6 @@
-"""A SigV4-signed SQS query request whose key is 30,000 levels deep aborted the whole server
-(stack overflow building its key tree): it gets an AWS error and Kumo keeps serving."""
+"""Hostile request bodies with real signatures: an SQS query key 30,000 levels deep (it aborted the
+whole server, a stack overflow building the key tree), too many parameters, and a JSON body nested
+100,000 deep each get an AWS error, and Kumo keeps serving."""
 
 import urllib.error
 import urllib.parse
@@ -46,3 +47,25 @@ def test_too_many_parameters_are_an_aws_error(kumo):
     status, answer = signed_query(kumo, urllib.parse.urlencode(pairs).encode())
     assert status == 400, answer[:300]
     assert b"more than 4096 parameters" in answer
+
+
+def test_a_json_body_nested_100000_deep_is_an_aws_error(kumo):
+    body = ("[" * 100_000 + "]" * 100_000).encode()
+    request = AWSRequest(
+        method="POST",
+        url=kumo.endpoint + "/",
+        data=body,
+        headers={"X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0"},
+    )
+    SigV4Auth(Credentials("test", "test"), "sqs", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    http_request = urllib.request.Request(prepared.url, data=prepared.body, headers=dict(prepared.headers), method="POST")
+    try:
+        with urllib.request.urlopen(http_request, timeout=30) as response:
+            status, answer = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer = error.code, error.read()
+    assert status == 400, answer[:300]
+    assert b"InvalidParameterValue" in answer or b"SerializationException" in answer, answer[:300]
+    assert kumo.process.poll() is None, kumo.log_tail()
+    kumo.client("sqs").list_queues()
