@@ -54,43 +54,13 @@ pub struct PathService {
     pub health: Box<dyn Fn() -> ServiceHealth + Send + Sync>,
 }
 
-/// The `(access key, date, region, service)` of a request's SigV4 credential scope.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialScope {
-    /// The access key id.
-    pub access_key: String,
-    /// `YYYYMMDD`.
-    pub date: String,
-    /// The region.
-    pub region: String,
-    /// The signing service.
-    pub service: String,
-}
+pub use kumo_core::sigv4::CredentialScope;
 
-/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`.
+/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`,
+/// through kumo-core's bounded parser (the one authentication uses).
 pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
-    let from_header = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split("Credential=").nth(1))
-        .map(|rest| rest.split([',', ' ']).next().unwrap_or_default().to_string());
-    let from_query = || {
-        parts.uri.query().and_then(|query| {
-            query
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
-                .map(|value| value.replace("%2F", "/").replace("%2f", "/"))
-        })
-    };
-    let credential = from_header.or_else(from_query)?;
-    let mut fields = credential.split('/');
-    Some(CredentialScope {
-        access_key: fields.next()?.to_string(),
-        date: fields.next()?.to_string(),
-        region: fields.next()?.to_string(),
-        service: fields.next()?.to_string(),
-    })
+    let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    kumo_core::sigv4::credential_scope(authorization, parts.uri.query())
 }
 
 /// Every service Kumo serves.
