@@ -87,6 +87,11 @@ mod tests {
         // 100,000 nested one-element arrays.
         let deep: Vec<u8> = std::iter::repeat_n(0x81u8, 100_000).chain([0x00]).collect();
         assert_eq!(decode::<serde_json::Value>(&deep, 1 << 20).unwrap_err(), DecodeError::TooDeep { limit: MAX_DEPTH });
+        // MAX_DEPTH levels are accepted, one more is refused.
+        let nested = |levels: usize| -> Vec<u8> { std::iter::repeat_n(0x81u8, levels).chain([0x00]).collect() };
+        assert!(decode::<serde_json::Value>(&nested(MAX_DEPTH), 1 << 20).is_ok());
+        let past = decode::<serde_json::Value>(&nested(MAX_DEPTH + 1), 1 << 20).unwrap_err();
+        assert_eq!(past, DecodeError::TooDeep { limit: MAX_DEPTH });
         assert!(!decode::<Datum>(&[0xff, 0x00], 1024).unwrap_err().is_limit());
         assert!(matches!(decode::<Datum>(&[0xa1], 1024).unwrap_err(), DecodeError::Syntax(_)));
         assert_eq!(encode(&()).unwrap(), [0xa0]);
