@@ -25,6 +25,17 @@ const INVOKE_BODY_LIMIT: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES + 1;
 
 pub(crate) type Params = Query<HashMap<String, String>>;
 
+/// Lambda as the registry knows it: its restJson1 operations are [`routes`], served by the
+/// gateway's router; the registry routes requests signed for `lambda` there and reports its
+/// health.
+pub fn lambda_path_service() -> kumo_protocol::PathService {
+    kumo_protocol::PathService {
+        name: "lambda",
+        signing_name: "lambda",
+        health: Box::new(|| kumo_protocol::ServiceHealth::Running),
+    }
+}
+
 /// The Lambda routes.
 pub fn routes() -> Router<Services> {
     Router::new()
