@@ -113,3 +113,24 @@ def test_only_the_operator_reads_them(kumo):
         assert denied.value.headers["x-amzn-ErrorType"] == "AccessDeniedException"
     finally:
         iam.delete_role(RoleName=role)
+
+
+def test_lambda_operations_count_under_their_names(kumo, make_function):
+    function = make_function("def handler(event, context):\n    return event\n")
+    client = kumo.client("lambda")
+    before = scrape(kumo)
+    client.invoke(FunctionName=function.name, Payload=b"{}")
+    client.invoke(FunctionName=function.name, Payload=b"{}")
+    client.get_function(FunctionName=function.name)
+    with pytest.raises(ClientError):
+        client.get_function(FunctionName=unique_name("missing"))
+    after = scrape(kumo)
+
+    def moved(key):
+        return after[key] - before[key]
+
+    assert moved(requests("lambda", "Invoke", "success")) == 2
+    assert moved(requests("lambda", "GetFunction", "success")) == 1
+    assert moved(requests("lambda", "GetFunction", "client_error")) == 1
+    assert moved(latency("lambda", "Invoke", "count")) == 2
+    assert requests("lambda", "ListLayerVersions", "success") in after

@@ -13,6 +13,7 @@ mod lambda_api;
 mod lambda_async_api;
 mod lambda_layers_api;
 mod lambda_mappings_api;
+mod lambda_operations;
 mod lambda_policy_api;
 mod lambda_versions_api;
 mod limits;
@@ -29,6 +30,7 @@ pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
 pub use error::ApiError;
 pub use lambda_api::lambda_path_service;
+pub use lambda_operations::LAMBDA_OPERATIONS;
 pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
 pub use listener::ListenerLimits;
 
@@ -61,7 +63,7 @@ pub fn app(services: Services) -> Router {
     let gateway = dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() };
     let routes = Router::new()
         .merge(kumo_api::routes())
-        .merge(lambda_api::routes())
+        .merge(lambda_api::routes(&services.registry))
         .fallback(dispatch::unrouted)
         .with_state(services.clone());
     // Layers run outermost last-added first: request id, routing and limits, authentication,

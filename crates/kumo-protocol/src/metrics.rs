@@ -126,6 +126,16 @@ impl ServiceMetrics {
         known.iter().find(|row| row.operation == operation).unwrap_or_else(|| self.unknown())
     }
 
+    /// The index of `operation`'s row, if the service has it.
+    pub fn index_of(&self, operation: &str) -> Option<usize> {
+        self.operations[..self.operations.len() - 1].iter().position(|row| row.operation == operation)
+    }
+
+    /// The row at `index` (of [`Self::index_of`]), or the `unknown` row.
+    pub fn row(&self, index: usize) -> &OperationMetrics {
+        self.operations.get(index).unwrap_or_else(|| self.unknown())
+    }
+
     /// The row of requests that name no operation of the service.
     pub fn unknown(&self) -> &OperationMetrics {
         // `new` always pushes the unknown row last, so the slice is never empty.

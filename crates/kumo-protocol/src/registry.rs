@@ -73,8 +73,25 @@ pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
 pub struct Registry {
     services: Vec<Arc<dyn AwsService>>,
     /// Each service's per-operation metrics, by the service's index.
-    metrics: Vec<ServiceMetrics>,
+    metrics: Vec<Arc<ServiceMetrics>>,
     path_services: Vec<PathService>,
+    /// The per-operation metrics of path-routed services that declared their operations.
+    path_metrics: Vec<Arc<ServiceMetrics>>,
+}
+
+/// One operation's counters, for a path route to count its requests in (the gateway makes one
+/// per route when it builds its router: no lookup per request).
+#[derive(Debug, Clone)]
+pub struct OperationCounter {
+    metrics: Arc<ServiceMetrics>,
+    index: usize,
+}
+
+impl OperationCounter {
+    /// Counts one request that ended with HTTP status `status` after `elapsed`.
+    pub fn record(&self, status: u16, elapsed: std::time::Duration) {
+        self.metrics.row(self.index).record(Outcome::of_status(status), elapsed);
+    }
 }
 
 impl Registry {
@@ -85,7 +102,7 @@ impl Registry {
 
     /// Registers a service (one line per service).
     pub fn register(&mut self, service: Arc<dyn AwsService>) -> &mut Self {
-        self.metrics.push(ServiceMetrics::new(service.descriptor().name, service.operation_names()));
+        self.metrics.push(Arc::new(ServiceMetrics::new(service.descriptor().name, service.operation_names())));
         self.services.push(service);
         self
     }
@@ -96,6 +113,20 @@ impl Registry {
         self
     }
 
+    /// Registers a path-routed service with its restJson1 operations: their requests count in
+    /// per-operation metrics through the [`OperationCounter`]s of [`Self::path_operation`].
+    pub fn register_rest_service(&mut self, service: PathService, operations: &'static crate::RestTable) -> &mut Self {
+        self.path_metrics.push(Arc::new(ServiceMetrics::new(service.name, operations.names())));
+        self.register_path_service(service)
+    }
+
+    /// The counter of a path-routed service's operation, if it declared it.
+    pub fn path_operation(&self, service: &str, operation: &str) -> Option<OperationCounter> {
+        let metrics = self.path_metrics.iter().find(|metrics| metrics.service() == service)?;
+        let index = metrics.index_of(operation)?;
+        Some(OperationCounter { metrics: Arc::clone(metrics), index })
+    }
+
     /// The service at `index` of a [`Route::Service`].
     pub fn service(&self, index: usize) -> Option<&Arc<dyn AwsService>> {
         self.services.get(index)
@@ -103,13 +134,14 @@ impl Registry {
 
     /// The per-operation metrics of the service at `index`.
     pub fn metrics(&self, index: usize) -> Option<&ServiceMetrics> {
-        self.metrics.get(index)
+        self.metrics.get(index).map(|metrics| &**metrics)
     }
 
     /// Every registered service's per-operation metrics in Prometheus' text format.
     pub fn render_prometheus(&self) -> String {
         let mut text = String::new();
-        crate::metrics::render(self.metrics.iter(), &mut text);
+        let services = self.path_metrics.iter().chain(self.metrics.iter()).map(|metrics| &**metrics);
+        crate::metrics::render(services, &mut text);
         text
     }
 
