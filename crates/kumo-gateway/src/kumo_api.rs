@@ -1,11 +1,12 @@
-//! Kumo's own endpoints under `/_kumo/`: health, status, metrics, code downloads and logs.
+//! Kumo's own endpoints under `/_kumo/`: health, status, metrics (an account's counters as
+//! JSON; the node's per-operation API metrics in Prometheus' format), code downloads and logs.
 //!
 //! Only `/_kumo/health` is open. Code downloads take the presigned URL `GetFunction` handed out
 //! (checked here, [`kumo_lambda::code_urls`]). Everything else needs a request SigV4-signed for
 //! the service `kumo` (the authentication middleware checks the signature) and is then decided
 //! by [`authorize`]: logs, metering and metrics are an account's (the signer's, or the one
-//! `?account=` names), and only that account's root may read them; status covers the whole
-//! node and is its operator's, the configured account's root.
+//! `?account=` names), and only that account's root may read them; status and the Prometheus
+//! metrics cover the whole node and are its operator's, the configured account's root.
 
 use std::collections::HashMap;
 
@@ -28,6 +29,7 @@ pub fn routes() -> Router<Services> {
         .route("/_kumo/health", get(health))
         .route("/_kumo/status", get(status))
         .route("/_kumo/metrics", get(metrics))
+        .route("/_kumo/metrics/prometheus", get(prometheus))
         .route("/_kumo/code/{file}", get(code))
         .route("/_kumo/logs/{function}", get(logs))
         .route("/_kumo/metering/{function}", get(metering))
@@ -145,7 +147,8 @@ fn authorized_account(
     Ok(account)
 }
 
-/// The in-memory counters (an account's async invocations per function, SQS per queue),
+/// The in-memory counters (an account's async invocations per function, and each registered
+/// service's, e.g. SQS per queue),
 /// read-only, named after the CloudWatch metrics they stand for so that an exporter can publish
 /// them as they are.
 async fn metrics(
@@ -155,13 +158,29 @@ async fn metrics(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let account = authorized_account(&services, &parts, &params, KumoAction::Metrics, &context.region)?;
-    // SQS keeps every queue in the configured account (their ARNs say so), whoever created them.
-    let queues = if account == services.sqs.account() { services.sqs.metrics() } else { Vec::new() };
-    Ok(Json(serde_json::json!({
-        "lambda": { "functions": services.lambda.engine().async_metrics().snapshot(&account) },
-        "sqs": { "queues": queues },
-    }))
-    .into_response())
+    let mut metrics = serde_json::Map::new();
+    let functions = services.lambda.engine().async_metrics().snapshot(&account);
+    metrics.insert("lambda".to_string(), serde_json::json!({ "functions": functions }));
+    for (service, counters) in services.registry.account_metrics(&account) {
+        metrics.insert(service.to_string(), counters);
+    }
+    Ok(Json(metrics).into_response())
+}
+
+/// Every registered service's requests by operation and outcome, and their latencies, in
+/// Prometheus' text format (`kumo_api_requests_total`, `kumo_api_request_duration_seconds`).
+/// They cover every account's requests: the node's operator's to read, as status is.
+async fn prometheus(
+    State(services): State<Services>,
+    Context(context): Context,
+    parts: http::request::Parts,
+) -> Result<Response, ApiError> {
+    let operator = services.lambda.default_account().to_string();
+    authorize(&crate::context::caller(&services, &parts), KumoAction::Metrics, &operator, &context.region)?;
+    let mut response = services.registry.render_prometheus().into_response();
+    let content_type = HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8");
+    response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
+    Ok(response)
 }
 
 /// Serves a code package to whoever holds its presigned URL, as S3 serves `Code.Location`.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -18,30 +18,48 @@ use crate::context::RequestContextExtractor as Context;
 use crate::error::request_id_header;
 use crate::{ApiError, Services};
 
-/// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
-const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
-/// Largest invoke body read before answering 413 (the service checks the exact limits).
-const INVOKE_BODY_LIMIT: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES + 1;
+use crate::lambda_operations::{LambdaRoutes, CONTROL_BODY_LIMIT, INVOKE_BODY_LIMIT};
 
 pub(crate) type Params = Query<HashMap<String, String>>;
 
+/// Lambda as the registry knows it: its restJson1 operations are [`routes`], served by the
+/// gateway's router; the registry routes requests signed for `lambda` there and reports its
+/// health.
+pub fn lambda_path_service() -> kumo_protocol::PathService {
+    kumo_protocol::PathService {
+        name: "lambda",
+        signing_name: "lambda",
+        health: Box::new(|| kumo_protocol::ServiceHealth::Running),
+    }
+}
+
 /// The Lambda routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/2015-03-31/functions", post(create_function).get(list_functions))
-        .route("/2015-03-31/functions/", post(create_function).get(list_functions))
-        .route("/2015-03-31/functions/{name}", get(get_function).delete(delete_function))
-        .route("/2015-03-31/functions/{name}/configuration", get(get_configuration).put(update_configuration))
-        .route("/2015-03-31/functions/{name}/code", put(update_code))
-        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
-        .route("/2016-08-19/account-settings", get(account_settings))
-        .route("/2016-08-19/account-settings/", get(account_settings))
-        .merge(crate::lambda_versions_api::routes())
-        .merge(crate::lambda_policy_api::routes())
-        .merge(crate::lambda_async_api::routes())
-        .merge(crate::lambda_mappings_api::routes())
-        .merge(crate::lambda_layers_api::routes())
-        .layer(axum::extract::DefaultBodyLimit::disable())
+pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
+    LambdaRoutes::new(registry).router(operations()).layer(axum::extract::DefaultBodyLimit::disable())
+}
+
+/// Every Lambda operation and its handler.
+pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    let functions = vec![
+        ("CreateFunction", post(create_function)),
+        ("ListFunctions", get(list_functions)),
+        ("GetFunction", get(get_function)),
+        ("DeleteFunction", delete(delete_function)),
+        ("GetFunctionConfiguration", get(get_configuration)),
+        ("UpdateFunctionConfiguration", put(update_configuration)),
+        ("UpdateFunctionCode", put(update_code)),
+        ("Invoke", post(invoke)),
+        ("GetAccountSettings", get(account_settings)),
+    ];
+    [
+        functions,
+        crate::lambda_versions_api::operations(),
+        crate::lambda_policy_api::operations(),
+        crate::lambda_async_api::operations(),
+        crate::lambda_mappings_api::operations(),
+        crate::lambda_layers_api::operations(),
+    ]
+    .concat()
 }
 
 /// Reads a body of at most `limit` bytes.

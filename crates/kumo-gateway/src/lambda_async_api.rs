@@ -3,22 +3,22 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
 
 use crate::context::RequestContextExtractor as Context;
 use crate::lambda_api::{json_body, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
-/// The routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route(
-            "/2019-09-25/functions/{name}/event-invoke-config",
-            get(get_config).put(put_config).post(update_config).delete(delete_config),
-        )
-        .route("/2019-09-25/functions/{name}/event-invoke-config/list", get(list_configs))
+/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
+pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    vec![
+        ("GetFunctionEventInvokeConfig", get(get_config)),
+        ("PutFunctionEventInvokeConfig", put(put_config)),
+        ("UpdateFunctionEventInvokeConfig", post(update_config)),
+        ("DeleteFunctionEventInvokeConfig", delete(delete_config)),
+        ("ListFunctionEventInvokeConfigs", get(list_configs)),
+    ]
 }
 
 async fn put_config(

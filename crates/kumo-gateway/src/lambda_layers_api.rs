@@ -3,8 +3,7 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
-use axum::Router;
+use axum::routing::{delete, get, post, MethodRouter};
 use http::StatusCode;
 use kumo_core::AwsError;
 use kumo_lambda::layers::LayerFilters;
@@ -13,18 +12,18 @@ use crate::context::RequestContextExtractor as Context;
 use crate::lambda_api::{json_body, max_items, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
-/// The routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/2018-10-31/layers", get(list_layers_or_find))
-        .route("/2018-10-31/layers/", get(list_layers_or_find))
-        .route("/2018-10-31/layers/{name}/versions", get(list_layer_versions).post(publish_layer_version))
-        .route("/2018-10-31/layers/{name}/versions/{version}", get(get_layer_version).delete(delete_layer_version))
-        .route(
-            "/2018-10-31/layers/{name}/versions/{version}/policy",
-            get(get_layer_version_policy).post(add_layer_version_permission),
-        )
-        .route("/2018-10-31/layers/{name}/versions/{version}/policy/{sid}", delete(remove_layer_version_permission))
+/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
+pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    vec![
+        ("ListLayers", get(list_layers_or_find)),
+        ("ListLayerVersions", get(list_layer_versions)),
+        ("PublishLayerVersion", post(publish_layer_version)),
+        ("GetLayerVersion", get(get_layer_version)),
+        ("DeleteLayerVersion", delete(delete_layer_version)),
+        ("GetLayerVersionPolicy", get(get_layer_version_policy)),
+        ("AddLayerVersionPermission", post(add_layer_version_permission)),
+        ("RemoveLayerVersionPermission", delete(remove_layer_version_permission)),
+    ]
 }
 
 /// `VersionNumber` from the path (a long in the model).

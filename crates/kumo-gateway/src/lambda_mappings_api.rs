@@ -3,20 +3,22 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
 
 use crate::context::RequestContextExtractor as Context;
 use crate::lambda_api::{json_body, max_items, with_status, Params};
 use crate::{ApiError, Services};
 
-/// The routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/2015-03-31/event-source-mappings", get(list_mappings).post(create_mapping))
-        .route("/2015-03-31/event-source-mappings/", get(list_mappings).post(create_mapping))
-        .route("/2015-03-31/event-source-mappings/{uuid}", get(get_mapping).put(update_mapping).delete(delete_mapping))
+/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
+pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    vec![
+        ("ListEventSourceMappings", get(list_mappings)),
+        ("CreateEventSourceMapping", post(create_mapping)),
+        ("GetEventSourceMapping", get(get_mapping)),
+        ("UpdateEventSourceMapping", put(update_mapping)),
+        ("DeleteEventSourceMapping", delete(delete_mapping)),
+    ]
 }
 
 async fn create_mapping(

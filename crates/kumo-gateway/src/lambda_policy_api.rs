@@ -3,21 +3,24 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::{delete, get};
-use axum::Router;
+use axum::routing::{delete, get, post, MethodRouter};
 use http::{StatusCode, Uri};
 
 use crate::context::RequestContextExtractor as Context;
 use crate::lambda_api::{json_body, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
-/// The routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/2015-03-31/functions/{name}/policy", get(get_policy).post(add_permission))
-        .route("/2015-03-31/functions/{name}/policy/{sid}", delete(remove_permission))
-        .route("/2017-03-31/tags/{arn}", get(list_tags).post(tag_resource).delete(untag_resource))
-        .route("/2020-06-30/functions/{name}/code-signing-config", get(code_signing_config))
+/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
+pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    vec![
+        ("GetPolicy", get(get_policy)),
+        ("AddPermission", post(add_permission)),
+        ("RemovePermission", delete(remove_permission)),
+        ("ListTags", get(list_tags)),
+        ("TagResource", post(tag_resource)),
+        ("UntagResource", delete(untag_resource)),
+        ("GetFunctionCodeSigningConfig", get(code_signing_config)),
+    ]
 }
 
 async fn add_permission(

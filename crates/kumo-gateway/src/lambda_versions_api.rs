@@ -3,26 +3,30 @@
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::{get, put};
-use axum::Router;
+use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
 
 use crate::context::RequestContextExtractor as Context;
 use crate::lambda_api::{json_body, max_items, no_content, with_status, Params};
 use crate::{ApiError, Services};
 
-/// The routes.
-pub fn routes() -> Router<Services> {
-    Router::new()
-        .route("/2015-03-31/functions/{name}/versions", get(list_versions).post(publish_version))
-        .route("/2015-03-31/functions/{name}/aliases", get(list_aliases).post(create_alias))
-        .route("/2015-03-31/functions/{name}/aliases/{alias}", get(get_alias).put(update_alias).delete(delete_alias))
-        .route("/2017-10-31/functions/{name}/concurrency", put(put_concurrency).delete(delete_concurrency))
-        .route("/2019-09-30/functions/{name}/concurrency", get(get_concurrency))
-        .route(
-            "/2019-09-30/functions/{name}/provisioned-concurrency",
-            get(get_provisioned).put(put_provisioned).delete(delete_provisioned),
-        )
+/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
+pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    vec![
+        ("ListVersionsByFunction", get(list_versions)),
+        ("PublishVersion", post(publish_version)),
+        ("ListAliases", get(list_aliases)),
+        ("CreateAlias", post(create_alias)),
+        ("GetAlias", get(get_alias)),
+        ("UpdateAlias", put(update_alias)),
+        ("DeleteAlias", delete(delete_alias)),
+        ("PutFunctionConcurrency", put(put_concurrency)),
+        ("DeleteFunctionConcurrency", delete(delete_concurrency)),
+        ("GetFunctionConcurrency", get(get_concurrency)),
+        ("GetProvisionedConcurrencyConfig", get(get_provisioned)),
+        ("PutProvisionedConcurrencyConfig", put(put_provisioned)),
+        ("DeleteProvisionedConcurrencyConfig", delete(delete_provisioned)),
+    ]
 }
 
 async fn publish_version(

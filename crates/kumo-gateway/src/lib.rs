@@ -5,80 +5,65 @@
 //! services (Lambda's restJson1, `/_kumo`), its axum routes. Services never see HTTP.
 
 mod auth;
-#[cfg(test)]
-mod codec_tests;
 mod context;
 mod dispatch;
 mod error;
-mod iam_api;
 mod kumo_api;
 mod lambda_api;
 mod lambda_async_api;
 mod lambda_layers_api;
 mod lambda_mappings_api;
+mod lambda_operations;
 mod lambda_policy_api;
 mod lambda_versions_api;
 mod limits;
 mod listener;
 mod query;
-mod sqs_api;
-mod sts_api;
 
 use std::sync::Arc;
 
 pub use axum::Router;
 use kumo_lambda::LambdaService;
-use kumo_protocol::{PathService, Registry, ServiceHealth};
+use kumo_protocol::Registry;
 
 pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
 pub use error::ApiError;
+pub use lambda_api::lambda_path_service;
+pub use lambda_operations::LAMBDA_OPERATIONS;
 pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
 pub use listener::ListenerLimits;
 
 /// Everything the routes need.
 #[derive(Clone)]
 pub struct Services {
-    /// The Lambda service.
+    /// The Lambda service (its restJson1 operations are the gateway's path routes).
     pub lambda: Arc<LambdaService>,
-    /// The SQS service.
-    pub sqs: Arc<kumo_sqs::SqsService>,
+    /// Every service the registry routes to, registered by the binary (one line each).
+    pub registry: Arc<Registry>,
     /// Region used when a request is unsigned.
     pub default_region: String,
     /// Kumo's version, reported by the health endpoint.
     pub version: &'static str,
-    /// IAM and STS; also resolves the access keys of signed requests.
+    /// Resolves the access keys of signed requests to principals (IAM's service also answers
+    /// IAM and STS requests, through the registry like every other service).
     pub iam: Arc<kumo_iam::IamService>,
     /// How requests are authenticated.
     pub auth: AuthSettings,
 }
 
-/// The registry of every service Kumo serves: one line per service.
-pub fn registry(services: &Services) -> Registry {
-    let mut registry = Registry::new();
-    registry.register_path_service(PathService {
-        name: "lambda",
-        signing_name: "lambda",
-        health: Box::new(|| ServiceHealth::Running),
-    });
-    registry.register(Arc::new(sqs_api::SqsApi::new(Arc::clone(&services.sqs))));
-    registry.register(Arc::new(iam_api::IamApi::new(Arc::clone(&services.iam))));
-    registry.register(Arc::new(sts_api::StsApi::new(Arc::clone(&services.iam))));
-    registry
-}
-
 /// Every service's health by name, from the registry's probes (for `/_kumo/health`).
 pub fn services_health(services: &Services) -> serde_json::Value {
-    let health = registry(services).health();
+    let health = services.registry.health();
     health.into_iter().map(|(name, health)| (name.to_string(), serde_json::Value::String(health.describe()))).collect()
 }
 
 /// Builds the router (tests drive it without a socket).
 pub fn app(services: Services) -> Router {
-    let gateway = dispatch::Gateway { registry: Arc::new(registry(&services)), services: services.clone() };
+    let gateway = dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() };
     let routes = Router::new()
         .merge(kumo_api::routes())
-        .merge(lambda_api::routes())
+        .merge(lambda_api::routes(&services.registry))
         .fallback(dispatch::unrouted)
         .with_state(services.clone());
     // Layers run outermost last-added first: request id, routing and limits, authentication,

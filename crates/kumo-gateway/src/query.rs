@@ -7,11 +7,8 @@ use http::StatusCode;
 use kumo_core::AwsError;
 use kumo_protocol::query::xml::{error_document, XmlErrorFields};
 
-/// IAM's XML namespace.
-pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
-/// STS's XML namespace.
-pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
-/// SQS's XML namespace.
+pub use kumo_iam::api::{IAM_NAMESPACE, STS_NAMESPACE};
+/// SQS's XML namespace (`kumo_sqs::api::NAMESPACE`; the gateway does not depend on SQS).
 pub const SQS_NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
 
 /// The XML namespace of an awsQuery service, by SigV4 service name.

@@ -9,6 +9,9 @@
 //! caller's role. Trust policies decide whether Lambda may assume an execution role and who may
 //! assume a role.
 
+pub mod api;
+#[cfg(test)]
+mod api_tests;
 mod credentials;
 pub mod documents;
 pub mod error;

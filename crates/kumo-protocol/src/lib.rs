@@ -24,21 +24,25 @@
 pub mod cbor;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod query;
 pub mod registry;
 pub mod request_id;
+pub mod rest;
 pub mod rest_json;
 pub mod service;
+pub mod testing;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 
 pub use error::DecodeError;
-pub use registry::{credential_scope, CredentialScope, PathService, Registry, Route};
+pub use registry::{credential_scope, CredentialScope, OperationCounter, PathService, Registry, Route};
 pub use request_id::RequestId;
+pub use rest::{RestOperation, RestTable};
 pub use service::{
-    AwsService, BoxFuture, Call, Encoded, HostPattern, Input, Operation, OperationTable, Protocol, ServiceDescriptor,
-    ServiceHealth,
+    AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
+    ServiceContext, ServiceDescriptor, ServiceHealth,
 };
 
 /// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`.

@@ -10,14 +10,19 @@
 //!    by path, like Lambda, claim their signing name so that only requests signed for them reach
 //!    their paths: an S3 request for a bucket named `2015-03-31` never reaches Lambda);
 //! 4. **path routes** (Lambda's restJson1 routes, served by the gateway's router).
+//!
+//! Every request [`Registry::handle`] serves counts in its operation's [`metrics`](crate::metrics)
+//! (outcome and latency), made when its service registers.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use kumo_core::{AwsError, RequestContext};
 
+use crate::metrics::{Outcome, ServiceMetrics};
 use crate::query::xml::XmlErrorFields;
 use crate::query::QueryRequest;
 use crate::service::{AwsService, Call, HostPattern, Input, Protocol, ServiceDescriptor, ServiceHealth};
@@ -67,7 +72,26 @@ pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
 #[derive(Default)]
 pub struct Registry {
     services: Vec<Arc<dyn AwsService>>,
+    /// Each service's per-operation metrics, by the service's index.
+    metrics: Vec<Arc<ServiceMetrics>>,
     path_services: Vec<PathService>,
+    /// The per-operation metrics of path-routed services that declared their operations.
+    path_metrics: Vec<Arc<ServiceMetrics>>,
+}
+
+/// One operation's counters, for a path route to count its requests in (the gateway makes one
+/// per route when it builds its router: no lookup per request).
+#[derive(Debug, Clone)]
+pub struct OperationCounter {
+    metrics: Arc<ServiceMetrics>,
+    index: usize,
+}
+
+impl OperationCounter {
+    /// Counts one request that ended with HTTP status `status` after `elapsed`.
+    pub fn record(&self, status: u16, elapsed: std::time::Duration) {
+        self.metrics.row(self.index).record(Outcome::of_status(status), elapsed);
+    }
 }
 
 impl Registry {
@@ -78,6 +102,7 @@ impl Registry {
 
     /// Registers a service (one line per service).
     pub fn register(&mut self, service: Arc<dyn AwsService>) -> &mut Self {
+        self.metrics.push(Arc::new(ServiceMetrics::new(service.descriptor().name, service.operation_names())));
         self.services.push(service);
         self
     }
@@ -88,9 +113,43 @@ impl Registry {
         self
     }
 
+    /// Registers a path-routed service with its restJson1 operations: their requests count in
+    /// per-operation metrics through the [`OperationCounter`]s of [`Self::path_operation`].
+    pub fn register_rest_service(&mut self, service: PathService, operations: &'static crate::RestTable) -> &mut Self {
+        self.path_metrics.push(Arc::new(ServiceMetrics::new(service.name, operations.names())));
+        self.register_path_service(service)
+    }
+
+    /// The counter of a path-routed service's operation, if it declared it.
+    pub fn path_operation(&self, service: &str, operation: &str) -> Option<OperationCounter> {
+        let metrics = self.path_metrics.iter().find(|metrics| metrics.service() == service)?;
+        let index = metrics.index_of(operation)?;
+        Some(OperationCounter { metrics: Arc::clone(metrics), index })
+    }
+
     /// The service at `index` of a [`Route::Service`].
     pub fn service(&self, index: usize) -> Option<&Arc<dyn AwsService>> {
         self.services.get(index)
+    }
+
+    /// The per-operation metrics of the service at `index`.
+    pub fn metrics(&self, index: usize) -> Option<&ServiceMetrics> {
+        self.metrics.get(index).map(|metrics| &**metrics)
+    }
+
+    /// Every registered service's per-operation metrics in Prometheus' text format.
+    pub fn render_prometheus(&self) -> String {
+        let mut text = String::new();
+        let services = self.path_metrics.iter().chain(self.metrics.iter()).map(|metrics| &**metrics);
+        crate::metrics::render(services, &mut text);
+        text
+    }
+
+    /// Every registered service's counters of `account`'s resources, by service name
+    /// ([`AwsService::account_metrics`]).
+    pub fn account_metrics(&self, account: &str) -> Vec<(&'static str, serde_json::Value)> {
+        let services = self.services.iter();
+        services.filter_map(|service| Some((service.descriptor().name, service.account_metrics(account)?))).collect()
     }
 
     /// Every service's health, by name.
@@ -201,13 +260,16 @@ impl Registry {
         body: Bytes,
         context: RequestContext,
     ) -> http::Response<Bytes> {
+        let started = Instant::now();
         let request_id = context.request_id.clone();
-        let Some(service) = self.services.get(index) else {
+        let (Some(service), Some(metrics)) = (self.services.get(index), self.metrics.get(index)) else {
             let error = AwsError::new("UnknownOperationException", 404, "No such service");
             return crate::rest_json::error_response(&error, &request_id);
         };
         let descriptor = service.descriptor();
         let body_length = body.len();
+        // The operation's row once its name is known (awsQuery names it in the body).
+        let mut counted = metrics.unknown();
         let outcome = async {
             let (operation, input) = match protocol {
                 Protocol::AwsQuery => {
@@ -221,6 +283,7 @@ impl Registry {
                 Protocol::RpcV2Cbor => (operation.unwrap_or_default(), Input::Cbor(body)),
                 _ => (operation.unwrap_or_default(), Input::Json(body)),
             };
+            counted = metrics.operation(&operation);
             let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
             if body_length > body_limit {
                 return Err(too_large(body_limit, protocol));
@@ -229,13 +292,15 @@ impl Registry {
             service.call(call).await
         }
         .await;
-        match outcome {
+        let response = match outcome {
             Ok(encoded) => crate::response(StatusCode::OK, encoded.content_type, encoded.body, &request_id),
             Err(error) => {
                 tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
                 render_error(descriptor, protocol, &error, &request_id)
             }
-        }
+        };
+        counted.record(Outcome::of_status(response.status().as_u16()), started.elapsed());
+        response
     }
 
     /// Renders `error` as `route`'s protocol does (restJson1 for path routes and unknown services).

@@ -170,15 +170,15 @@ impl Call<'_> {
         decoded.map_err(|error| (self.descriptor.decode_error)(self.protocol, &error))
     }
 
-    /// Encodes an output in the request's protocol. An output of type `()` is an answer without
-    /// a result (`{}` in JSON, no `<OpResult>` element in XML).
+    /// Encodes an output in the request's protocol. An output of type `()` or [`NoResult`] is an
+    /// answer without a result (`{}` in JSON, no `<OpResult>` element in XML).
     pub fn encode<T: Serialize + 'static>(&self, output: &T) -> Result<Encoded, AwsError> {
         let request_id = self.context.request_id.as_str();
         let internal = |error: &dyn std::fmt::Display| {
             tracing::error!(%error, operation = self.operation, "encoding an answer failed");
             AwsError::new("InternalFailure", 500, "An internal error occurred")
         };
-        let no_result = TypeId::of::<T>() == TypeId::of::<()>();
+        let no_result = TypeId::of::<T>() == TypeId::of::<()>() || TypeId::of::<T>() == TypeId::of::<NoResult>();
         match self.protocol {
             Protocol::AwsQuery => {
                 let namespace = self.descriptor.xml_namespace;
@@ -219,6 +219,56 @@ impl Call<'_> {
         let output = handler(request).await?;
         self.encode(&output)
     }
+}
+
+/// The output of an operation that answers nothing: `{}` in JSON, no `<OpResult>` element in
+/// XML (as `()`, but a type a service can name in its signatures).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct NoResult {}
+
+/// What a service's handlers take besides their input, made once per call from it (SQS: an
+/// `SqsContext` with the endpoint the client addressed; IAM: the [`RequestContext`]; STS: the
+/// verified caller). The [`operation!`](crate::operation) rows build it.
+pub trait ServiceContext {
+    /// The context type.
+    type Context: Send + Sync;
+
+    /// The context of `call`.
+    fn context(&self, call: &Call<'_>) -> Self::Context;
+}
+
+/// One row of an [`OperationTable`] without the decode/call/encode wrapper written out:
+/// - `operation!("SendMessage", LIMIT, send_message)` calls `service.send_message(&context,
+///   request)` with the service's [`ServiceContext`] and the decoded request;
+/// - `operation!("GetRole", LIMIT, |iam, context, request: RoleName| body)` runs `body` (a future
+///   of `Result<Output, AwsError>`) with the service, its context (by value) and the request
+///   decoded as the given wire shape.
+#[macro_export]
+macro_rules! operation {
+    ($name:literal, $limit:expr, $method:ident) => {
+        $crate::Operation {
+            name: $name,
+            body_limit: $limit,
+            handler: |service, call| {
+                ::std::boxed::Box::pin(async move {
+                    let context = $crate::ServiceContext::context(service, &call);
+                    call.run(|request| service.$method(&context, request)).await
+                })
+            },
+        }
+    };
+    ($name:literal, $limit:expr, |$service:ident, $context:pat_param, $request:ident : $shape:ty| $body:expr) => {
+        $crate::Operation {
+            name: $name,
+            body_limit: $limit,
+            handler: |$service, call| {
+                ::std::boxed::Box::pin(async move {
+                    let $context = $crate::ServiceContext::context($service, &call);
+                    call.run(|$request: $shape| async move { $body.await }).await
+                })
+            },
+        }
+    };
 }
 
 /// A handler in an operation table.
@@ -284,8 +334,20 @@ pub trait AwsService: Send + Sync + 'static {
     /// Runs one operation.
     fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>>;
 
+    /// The names of its operations (its operation table's), for per-operation metrics made
+    /// when it registers. None by default: its requests count as `unknown`.
+    fn operation_names(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// How the service is doing.
     fn health(&self) -> ServiceHealth {
         ServiceHealth::Running
+    }
+
+    /// Its in-memory counters of `account`'s resources for `/_kumo/metrics` (SQS: per queue),
+    /// under its name; `None` when it keeps none.
+    fn account_metrics(&self, _account: &str) -> Option<serde_json::Value> {
+        None
     }
 }

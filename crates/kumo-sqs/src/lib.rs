@@ -9,12 +9,16 @@
 //!
 //! Queues live in memory and in their own SQLite database; every change is written through
 //! one group-committing writer thread (see [`store`]), and a send answers only after its
-//! message is committed. Handlers take typed requests (decoded by the gateway) and return typed
-//! responses or AWS errors. Other Kumo services use the narrow in-process API in [`internal`].
+//! message is committed. Handlers take typed requests and return typed responses or AWS errors;
+//! [`api`] registers the service with kumo-protocol's registry, which decodes and encodes.
+//! Other Kumo services use the narrow in-process API in [`internal`].
 //! `design.md` beside this crate describes the state, the writes and the delivery guarantees.
 
 #[cfg(test)]
 mod accounts_tests;
+pub mod api;
+#[cfg(test)]
+mod api_tests;
 pub mod attributes;
 pub mod error;
 pub mod fifo;

@@ -551,6 +551,5 @@ pub struct ListMessageMoveTasksResponse {
     pub results: Vec<MessageMoveTask>,
 }
 
-/// Answer of operations that return nothing.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Empty {}
+/// Answer of operations that return nothing (`{}` in JSON, no result element in XML).
+pub use kumo_protocol::NoResult as Empty;

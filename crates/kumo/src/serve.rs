@@ -264,9 +264,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .map_err(|error| anyhow::anyhow!("restoring event source mappings: {error}"))?;
     }
+    // Every service the gateway routes to: one line each.
+    let mut registry = kumo_protocol::Registry::new();
+    registry.register_rest_service(kumo_gateway::lambda_path_service(), &kumo_gateway::LAMBDA_OPERATIONS);
+    registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
+    registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
+    registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
     let services = kumo_gateway::Services {
         lambda,
-        sqs,
+        registry: Arc::new(registry),
         default_region: kumo_core::DEFAULT_REGION.to_string(),
         version: env!("CARGO_PKG_VERSION"),
         iam,

@@ -8,6 +8,7 @@
 //! [`de`] then reads the tree into an operation's typed input with serde, and [`xml`] renders
 //! results and errors.
 
+pub mod adapter;
 pub mod de;
 pub mod xml;
 

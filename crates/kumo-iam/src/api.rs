@@ -1,89 +1,39 @@
-//! IAM behind the registry: awsQuery in (its wire shapes below, decoded by kumo-protocol), the
-//! typed requests of `kumo_iam`, XML-shaped results out. IAM is global: the region of the
-//! credential scope does not matter; the account is the caller's.
+//! IAM and STS behind kumo-protocol's registry, over awsQuery: the wire shapes botocore sends
+//! (decoded by kumo-protocol), mapped onto the typed requests of [`crate::types`], XML-shaped
+//! results out. [`IamApi`] is the registered IAM service; [`Sts`] registers STS, which the
+//! same service answers. IAM is global: the region of the credential scope does not matter; the
+//! account is the caller's.
 
 use std::sync::Arc;
 
-use kumo_core::AwsError;
-use kumo_iam::types::{
-    CreatePolicyRequest, CreateRoleRequest, ListAttachedRolePoliciesRequest, ListPoliciesRequest, ListRolesRequest,
-    Page, PolicyScope, Tag, UpdateRoleRequest,
+use kumo_core::{AwsError, RequestContext};
+use kumo_protocol::query::adapter::{invalid_action, xml_service, EmptyResult, NoInput};
+use kumo_protocol::{operation, AwsService, BoxFuture, Call, Encoded, Input, OperationTable};
+use kumo_protocol::{ServiceContext, ServiceDescriptor, ServiceHealth};
+use serde::Deserialize;
+
+use crate::types::{
+    AssumeRoleRequest, CreatePolicyRequest, CreateRoleRequest, ListAttachedRolePoliciesRequest, ListPoliciesRequest,
+    ListRolesRequest, Page, PolicyScope, Tag, UpdateRoleRequest,
 };
-use kumo_iam::IamService;
-use kumo_protocol::query::de::same_names;
-use kumo_protocol::query::QueryLimits;
-use kumo_protocol::service::same_code;
-use kumo_protocol::{AwsService, BoxFuture, Call, DecodeError, Encoded, Input, Operation, OperationTable, Protocol};
-use kumo_protocol::{ServiceDescriptor, ServiceHealth};
-use serde::{Deserialize, Serialize};
+use crate::{IamService, Principal};
 
-use crate::query::IAM_NAMESPACE;
-
-/// The API version IAM clients send.
-const VERSION: &str = "2010-05-08";
-/// Policy documents are at most a few KB; generous.
+/// IAM's awsQuery XML namespace.
+pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+/// STS's awsQuery XML namespace.
+pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// Policy documents are at most a few KB, a session policy 2,048 characters; generous.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// IAM as the registry sees it.
-pub struct IamApi {
-    iam: Arc<IamService>,
-}
-
-impl IamApi {
-    /// Wraps the service.
-    pub fn new(iam: Arc<IamService>) -> Self {
-        Self { iam }
-    }
-}
-
 /// IAM's declaration.
-pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
-    name: "iam",
-    signing_name: "iam",
-    json_target_prefix: None,
-    cbor_service_name: None,
-    hosts: &[],
-    protocols: &[Protocol::AwsQuery],
-    xml_namespace: IAM_NAMESPACE,
-    json_error_prefix: "",
-    json_query_error_header: false,
-    query_error_detail: false,
-    default_body_limit: BODY_LIMIT,
-    query_limits: QueryLimits::DEFAULT,
-    query_rename: same_names,
-    xml_shape: None,
-    query_error_code: same_code,
-    decode_error: query_decode_error,
-    unknown_operation: |operation| invalid_action(operation.unwrap_or_default(), VERSION),
-};
-
-/// `RoleName` → `roleName`, as AWS names members in validation messages.
-fn member_name(name: &str) -> String {
-    let mut chars = name.chars();
-    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
-}
-
-/// IAM's and STS's errors for awsQuery input they cannot decode.
-pub fn query_decode_error(protocol: Protocol, error: &DecodeError) -> AwsError {
-    match error {
-        DecodeError::MissingField(name) => kumo_iam::error::missing(&member_name(name)),
-        DecodeError::InvalidValue { field, value, expected } => kumo_iam::error::validation(format!(
-            "1 validation error detected: Value '{value}' at '{}' failed to satisfy constraint: Member must be a {expected}",
-            member_name(field)
-        )),
-        DecodeError::TooLarge { limit } => kumo_protocol::registry::too_large(*limit, protocol),
-        limit if limit.is_limit() => AwsError::new("MalformedQueryString", 400, limit.to_string()),
-        other => kumo_iam::error::validation(other.to_string()),
-    }
-}
-
-/// The answer to an `Action` the service does not have.
-pub fn invalid_action(action: &str, version: &str) -> AwsError {
-    AwsError::new("InvalidAction", 400, format!("Could not find operation {action} for version {version}"))
-}
+pub static IAM: ServiceDescriptor =
+    xml_service("iam", IAM_NAMESPACE, BODY_LIMIT, |action| invalid_action(action, "2010-05-08"));
+/// STS's declaration.
+pub static STS: ServiceDescriptor =
+    xml_service("sts", STS_NAMESPACE, BODY_LIMIT, |action| invalid_action(action, "2011-06-15"));
 
 // ------------------------------------------------------------------------------------------
-// Wire shapes (member names as botocore sends them)
+// IAM: wire shapes (member names as botocore sends them)
 
 /// A tag, `Tags.member.N.Key` / `.Value`.
 #[derive(Debug, Deserialize)]
@@ -236,39 +186,18 @@ struct RolePolicyName {
     policy_name: String,
 }
 
-/// UpdateRole's answer: an empty `<UpdateRoleResult/>` element.
-#[derive(Debug, Serialize)]
-struct EmptyResult {}
-
 fn scope(value: Option<String>) -> Result<PolicyScope, AwsError> {
     match value.as_deref() {
         None | Some("All") => Ok(PolicyScope::All),
         Some("AWS") => Ok(PolicyScope::Aws),
         Some("Local") => Ok(PolicyScope::Local),
-        Some(other) => Err(kumo_iam::error::pattern("scope", other, "[All, AWS, Local]")),
+        Some(other) => Err(crate::error::pattern("scope", other, "[All, AWS, Local]")),
     }
 }
 
-/// One row: `|iam, context, request| future` over the wire shape.
-macro_rules! operation {
-    ($name:literal, |$iam:ident, $context:ident, $request:ident: $shape:ty| $body:expr) => {
-        Operation {
-            name: $name,
-            body_limit: BODY_LIMIT,
-            handler: |api, call| {
-                Box::pin(async move {
-                    let $iam = &api.iam;
-                    let $context = call.context.clone();
-                    call.run(|$request: $shape| async move { $body.await }).await
-                })
-            },
-        }
-    };
-}
-
 /// Every IAM operation.
-static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
-    operation!("CreateRole", |iam, context, request: CreateRole| async move {
+static IAM_OPERATIONS: OperationTable<IamApi> = OperationTable(&[
+    operation!("CreateRole", BODY_LIMIT, |iam, context, request: CreateRole| async move {
         let request = CreateRoleRequest {
             role_name: request.role_name,
             path: request.path,
@@ -280,20 +209,20 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
         };
         iam.create_role(context, request).await
     }),
-    operation!("GetRole", |iam, context, request: RoleName| iam.get_role(context, request.role_name)),
-    operation!("ListRoles", |iam, context, request: ListRoles| {
+    operation!("GetRole", BODY_LIMIT, |iam, context, request: RoleName| iam.get_role(context, request.role_name)),
+    operation!("ListRoles", BODY_LIMIT, |iam, context, request: ListRoles| {
         let page = Page { marker: request.marker, max_items: request.max_items };
         iam.list_roles(context, ListRolesRequest { path_prefix: request.path_prefix, page })
     }),
-    operation!("UpdateRole", |iam, context, request: UpdateRole| async move {
+    operation!("UpdateRole", BODY_LIMIT, |iam, context, request: UpdateRole| async move {
         let request = UpdateRoleRequest {
             role_name: request.role_name,
             description: request.description,
             max_session_duration: request.max_session_duration,
         };
-        iam.update_role(context, request).await.map(|()| EmptyResult {})
+        iam.update_role(context, request).await.map(|()| EmptyResult::default())
     }),
-    operation!("UpdateRoleDescription", |iam, context, request: UpdateRoleDescription| async move {
+    operation!("UpdateRoleDescription", BODY_LIMIT, |iam, context, request: UpdateRoleDescription| async move {
         let update = UpdateRoleRequest {
             role_name: request.role_name.clone(),
             description: Some(request.description),
@@ -302,25 +231,25 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
         iam.update_role(context.clone(), update).await?;
         iam.get_role(context, request.role_name).await
     }),
-    operation!("UpdateAssumeRolePolicy", |iam, context, request: RoleDocument| {
+    operation!("UpdateAssumeRolePolicy", BODY_LIMIT, |iam, context, request: RoleDocument| {
         iam.update_assume_role_policy(context, request.role_name, request.policy_document)
     }),
-    operation!("DeleteRole", |iam, context, request: RoleName| iam.delete_role(context, request.role_name)),
-    operation!("TagRole", |iam, context, request: TagRole| iam.tag_role(
+    operation!("DeleteRole", BODY_LIMIT, |iam, context, request: RoleName| iam.delete_role(context, request.role_name)),
+    operation!("TagRole", BODY_LIMIT, |iam, context, request: TagRole| iam.tag_role(
         context,
         request.role_name,
         tags(request.tags)
     )),
-    operation!("UntagRole", |iam, context, request: UntagRole| iam.untag_role(
+    operation!("UntagRole", BODY_LIMIT, |iam, context, request: UntagRole| iam.untag_role(
         context,
         request.role_name,
         request.tag_keys
     )),
-    operation!("ListRoleTags", |iam, context, request: RolePage| {
+    operation!("ListRoleTags", BODY_LIMIT, |iam, context, request: RolePage| {
         let page = Page { marker: request.marker, max_items: request.max_items };
         iam.list_role_tags(context, request.role_name, page)
     }),
-    operation!("CreatePolicy", |iam, context, request: CreatePolicy| async move {
+    operation!("CreatePolicy", BODY_LIMIT, |iam, context, request: CreatePolicy| async move {
         let request = CreatePolicyRequest {
             policy_name: request.policy_name,
             path: request.path,
@@ -330,12 +259,13 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
         };
         iam.create_policy(context, request).await
     }),
-    operation!("GetPolicy", |iam, context, request: PolicyArn| iam.get_policy(context, request.policy_arn)),
-    operation!("GetPolicyVersion", |iam, context, request: PolicyVersion| {
+    operation!("GetPolicy", BODY_LIMIT, |iam, context, request: PolicyArn| iam.get_policy(context, request.policy_arn)),
+    operation!("GetPolicyVersion", BODY_LIMIT, |iam, context, request: PolicyVersion| {
         iam.get_policy_version(context, request.policy_arn, request.version_id)
     }),
-    operation!("DeletePolicy", |iam, context, request: PolicyArn| iam.delete_policy(context, request.policy_arn)),
-    operation!("ListPolicies", |iam, context, request: ListPolicies| async move {
+    operation!("DeletePolicy", BODY_LIMIT, |iam, context, request: PolicyArn| iam
+        .delete_policy(context, request.policy_arn)),
+    operation!("ListPolicies", BODY_LIMIT, |iam, context, request: ListPolicies| async move {
         let request = ListPoliciesRequest {
             scope: scope(request.scope)?,
             only_attached: request.only_attached.unwrap_or(false),
@@ -344,13 +274,13 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
         };
         iam.list_policies(context, request).await
     }),
-    operation!("AttachRolePolicy", |iam, context, request: RolePolicyArn| {
+    operation!("AttachRolePolicy", BODY_LIMIT, |iam, context, request: RolePolicyArn| {
         iam.attach_role_policy(context, request.role_name, request.policy_arn)
     }),
-    operation!("DetachRolePolicy", |iam, context, request: RolePolicyArn| {
+    operation!("DetachRolePolicy", BODY_LIMIT, |iam, context, request: RolePolicyArn| {
         iam.detach_role_policy(context, request.role_name, request.policy_arn)
     }),
-    operation!("ListAttachedRolePolicies", |iam, context, request: ListAttachedRolePolicies| {
+    operation!("ListAttachedRolePolicies", BODY_LIMIT, |iam, context, request: ListAttachedRolePolicies| {
         let request = ListAttachedRolePoliciesRequest {
             role_name: request.role_name,
             path_prefix: request.path_prefix,
@@ -358,38 +288,73 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
         };
         iam.list_attached_role_policies(context, request)
     }),
-    operation!("PutRolePolicy", |iam, context, request: PutRolePolicy| {
+    operation!("PutRolePolicy", BODY_LIMIT, |iam, context, request: PutRolePolicy| {
         iam.put_role_policy(context, request.role_name, request.policy_name, request.policy_document)
     }),
-    operation!("GetRolePolicy", |iam, context, request: RolePolicyName| {
+    operation!("GetRolePolicy", BODY_LIMIT, |iam, context, request: RolePolicyName| {
         iam.get_role_policy(context, request.role_name, request.policy_name)
     }),
-    operation!("DeleteRolePolicy", |iam, context, request: RolePolicyName| {
+    operation!("DeleteRolePolicy", BODY_LIMIT, |iam, context, request: RolePolicyName| {
         iam.delete_role_policy(context, request.role_name, request.policy_name)
     }),
-    operation!("ListRolePolicies", |iam, context, request: RolePage| {
+    operation!("ListRolePolicies", BODY_LIMIT, |iam, context, request: RolePage| {
         let page = Page { marker: request.marker, max_items: request.max_items };
         iam.list_role_policies(context, request.role_name, page)
     }),
 ]);
 
+/// IAM as the registry sees it: the service, whose methods its operation table calls.
+pub struct IamApi(Arc<IamService>);
+
+impl IamApi {
+    /// Wraps the service.
+    pub fn new(iam: Arc<IamService>) -> Self {
+        Self(iam)
+    }
+}
+
+impl std::ops::Deref for IamApi {
+    type Target = Arc<IamService>;
+
+    /// The table's rows call the service's methods on it (most take `self: &Arc<Self>`).
+    fn deref(&self) -> &Arc<IamService> {
+        &self.0
+    }
+}
+
+impl ServiceContext for IamApi {
+    type Context = RequestContext;
+
+    fn context(&self, call: &Call<'_>) -> RequestContext {
+        call.context.clone()
+    }
+}
+
 impl AwsService for IamApi {
     fn descriptor(&self) -> &'static ServiceDescriptor {
-        &DESCRIPTOR
+        &IAM
     }
 
     fn body_limit(&self, operation: &str) -> Option<usize> {
-        OPERATIONS.body_limit(operation)
+        IAM_OPERATIONS.body_limit(operation)
+    }
+
+    fn operation_names(&self) -> Vec<&'static str> {
+        IAM_OPERATIONS.names().collect()
     }
 
     fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
         // Identity policies first: a role session may call only what its role allows, on the
         // role (`RoleName`) or policy (`PolicyArn`) the call names.
-        if let Err(error) = self.authorize(&call) {
+        let (role, policy) = match &call.input {
+            Input::Query(params) => (params.child_value("RoleName"), params.child_value("PolicyArn")),
+            _ => (None, None),
+        };
+        if let Err(error) = self.authorize_iam_call(&call.context, call.operation, role, policy) {
             tracing::debug!(action = call.operation, code = error.code, message = %error.message, "iam error");
             return Box::pin(std::future::ready(Err(error)));
         }
-        OPERATIONS.call(self, call)
+        IAM_OPERATIONS.call(self, call)
     }
 
     fn health(&self) -> ServiceHealth {
@@ -397,13 +362,78 @@ impl AwsService for IamApi {
     }
 }
 
-impl IamApi {
-    /// [`IamService::authorize_iam_call`] for this call.
-    fn authorize(&self, call: &Call<'_>) -> Result<(), AwsError> {
-        let (role, policy) = match &call.input {
-            Input::Query(params) => (params.child_value("RoleName"), params.child_value("PolicyArn")),
-            _ => (None, None),
+// ------------------------------------------------------------------------------------------
+// STS
+
+/// STS as the registry sees it: IAM's service answers it.
+pub struct Sts {
+    iam: Arc<IamService>,
+}
+
+impl Sts {
+    /// STS over the identity service.
+    pub fn new(iam: Arc<IamService>) -> Self {
+        Self { iam }
+    }
+}
+
+impl ServiceContext for Sts {
+    type Context = Arc<Principal>;
+
+    /// The caller the authentication middleware identified (the default account's root when
+    /// nothing was verified).
+    fn context(&self, call: &Call<'_>) -> Arc<Principal> {
+        call.parts
+            .extensions
+            .get::<Arc<Principal>>()
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Principal::unverified("anonymous", self.iam.default_account())))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AssumeRole {
+    role_arn: String,
+    role_session_name: String,
+    duration_seconds: Option<i64>,
+    policy: Option<String>,
+}
+
+/// Every STS operation.
+static STS_OPERATIONS: OperationTable<Sts> = OperationTable(&[
+    operation!("GetCallerIdentity", BODY_LIMIT, |sts, caller, _request: NoInput| async move {
+        Ok(sts.iam.get_caller_identity(&caller))
+    }),
+    operation!("AssumeRole", BODY_LIMIT, |sts, caller, request: AssumeRole| {
+        let request = AssumeRoleRequest {
+            role_arn: request.role_arn,
+            role_session_name: request.role_session_name,
+            duration_seconds: request.duration_seconds,
+            policy: request.policy,
         };
-        self.iam.authorize_iam_call(&call.context, call.operation, role, policy)
+        sts.iam.assume_role(caller, request)
+    }),
+]);
+
+impl AwsService for Sts {
+    fn descriptor(&self) -> &'static ServiceDescriptor {
+        &STS
+    }
+
+    fn body_limit(&self, operation: &str) -> Option<usize> {
+        STS_OPERATIONS.body_limit(operation)
+    }
+
+    fn operation_names(&self) -> Vec<&'static str> {
+        STS_OPERATIONS.names().collect()
+    }
+
+    fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
+        STS_OPERATIONS.call(self, call)
+    }
+
+    fn health(&self) -> ServiceHealth {
+        ServiceHealth::Running
     }
 }

@@ -1,38 +1,53 @@
-//! SQS behind the registry: its descriptor (AWS JSON 1.0 with `X-Amz-Target: AmazonSQS.<Op>`,
-//! and the legacy awsQuery form to `/` or to a queue URL) and its operation table. Both
-//! protocols decode into the same typed requests (`kumo_sqs::types`, JSON-shaped); the awsQuery
-//! names and XML element names that differ from the JSON members are listed here.
+//! SQS behind kumo-protocol's registry: its descriptor (AWS JSON 1.0 with `X-Amz-Target:
+//! AmazonSQS.<Op>`, and the legacy awsQuery form to `/` or to a queue URL) and its operation
+//! table; [`SqsApi`] is the registered service. Both protocols decode into the same typed
+//! requests ([`crate::types`], JSON-shaped); the awsQuery names and XML element names that
+//! differ from the JSON members are listed here.
 
 use std::sync::Arc;
 
 use kumo_core::AwsError;
 use kumo_protocol::query::xml::XmlMember;
 use kumo_protocol::query::{QueryLimits, QueryNode};
-use kumo_protocol::{AwsService, BoxFuture, Call, DecodeError, Encoded, Operation, OperationTable, Protocol};
-use kumo_protocol::{ServiceDescriptor, ServiceHealth};
-use kumo_sqs::{error as sqs_error, SqsContext, SqsService};
+use kumo_protocol::{operation, AwsService, BoxFuture, Call, DecodeError, Encoded, OperationTable, Protocol};
+use kumo_protocol::{ServiceContext, ServiceDescriptor, ServiceHealth};
 
-use crate::query::SQS_NAMESPACE;
+use crate::error as sqs_error;
+use crate::types::CancelMessageMoveTaskRequest;
+use crate::{SqsContext, SqsService};
 
+/// SQS's awsQuery XML namespace.
+pub const NAMESPACE: &str = "http://queue.amazonaws.com/doc/2012-11-05/";
 /// Sends carry up to 1 MiB of messages, JSON-escaped (up to 6 bytes a character) or form-encoded.
 const SEND_LIMIT: usize = 8 * 1024 * 1024;
 /// Every other operation: names, URLs, attributes (a 20 KiB policy) and receipt handles.
 const OTHER_LIMIT: usize = 1024 * 1024;
 
-/// SQS as the registry sees it.
-pub struct SqsApi {
-    sqs: Arc<SqsService>,
-}
+/// SQS as the registry sees it: the service, whose methods its operation table calls.
+pub struct SqsApi(Arc<SqsService>);
 
 impl SqsApi {
     /// Wraps the service.
     pub fn new(sqs: Arc<SqsService>) -> Self {
-        Self { sqs }
+        Self(sqs)
     }
+}
+
+impl std::ops::Deref for SqsApi {
+    type Target = Arc<SqsService>;
+
+    /// The table's rows call the service's methods on it (some take `self: &Arc<Self>`).
+    fn deref(&self) -> &Arc<SqsService> {
+        &self.0
+    }
+}
+
+impl ServiceContext for SqsApi {
+    type Context = SqsContext;
 
     /// The SQS context of a call: its request context, the endpoint the client addressed (queue
     /// URLs start with it) and the signing access key (messages' `SenderId`).
-    fn context(call: &Call<'_>) -> SqsContext {
+    fn context(&self, call: &Call<'_>) -> SqsContext {
         let sender_id = call.context.access_key.clone();
         SqsContext::new(call.context.clone(), endpoint(call.parts), sender_id)
     }
@@ -58,7 +73,7 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     cbor_service_name: None,
     hosts: &[],
     protocols: &[Protocol::AwsJson1_0, Protocol::AwsQuery],
-    xml_namespace: SQS_NAMESPACE,
+    xml_namespace: NAMESPACE,
     json_error_prefix: "com.amazonaws.sqs#",
     json_query_error_header: true,
     query_error_detail: true,
@@ -133,64 +148,31 @@ fn unknown_operation(operation: Option<&str>) -> AwsError {
     }
 }
 
-/// One row: decode, call `SqsService::$method` with the SQS context, encode (`no_result`: the
-/// awsQuery answer has no `<OpResult>` element).
-macro_rules! operation {
-    ($name:literal, $limit:expr, $method:ident) => {
-        Operation {
-            name: $name,
-            body_limit: $limit,
-            handler: |api, call| {
-                Box::pin(async move {
-                    let context = SqsApi::context(&call);
-                    call.run(|request| api.sqs.$method(&context, request)).await
-                })
-            },
-        }
-    };
-    ($name:literal, $limit:expr, $method:ident, no_result) => {
-        Operation {
-            name: $name,
-            body_limit: $limit,
-            handler: |api, call| {
-                Box::pin(async move {
-                    let context = SqsApi::context(&call);
-                    call.run(|request| async { api.sqs.$method(&context, request).await.map(|_| ()) }).await
-                })
-            },
-        }
-    };
-}
-
 /// Every SQS operation.
 static OPERATIONS: OperationTable<SqsApi> = OperationTable(&[
     operation!("CreateQueue", OTHER_LIMIT, create_queue),
     operation!("GetQueueUrl", OTHER_LIMIT, get_queue_url),
     operation!("ListQueues", OTHER_LIMIT, list_queues),
-    operation!("DeleteQueue", OTHER_LIMIT, delete_queue, no_result),
+    operation!("DeleteQueue", OTHER_LIMIT, delete_queue),
     operation!("GetQueueAttributes", OTHER_LIMIT, get_queue_attributes),
-    operation!("SetQueueAttributes", OTHER_LIMIT, set_queue_attributes, no_result),
-    operation!("PurgeQueue", OTHER_LIMIT, purge_queue, no_result),
-    operation!("TagQueue", OTHER_LIMIT, tag_queue, no_result),
-    operation!("UntagQueue", OTHER_LIMIT, untag_queue, no_result),
+    operation!("SetQueueAttributes", OTHER_LIMIT, set_queue_attributes),
+    operation!("PurgeQueue", OTHER_LIMIT, purge_queue),
+    operation!("TagQueue", OTHER_LIMIT, tag_queue),
+    operation!("UntagQueue", OTHER_LIMIT, untag_queue),
     operation!("ListQueueTags", OTHER_LIMIT, list_queue_tags),
     operation!("SendMessage", SEND_LIMIT, send_message),
     operation!("SendMessageBatch", SEND_LIMIT, send_message_batch),
     operation!("ReceiveMessage", OTHER_LIMIT, receive_message),
-    operation!("DeleteMessage", OTHER_LIMIT, delete_message, no_result),
+    operation!("DeleteMessage", OTHER_LIMIT, delete_message),
     operation!("DeleteMessageBatch", OTHER_LIMIT, delete_message_batch),
-    operation!("ChangeMessageVisibility", OTHER_LIMIT, change_message_visibility, no_result),
+    operation!("ChangeMessageVisibility", OTHER_LIMIT, change_message_visibility),
     operation!("ChangeMessageVisibilityBatch", OTHER_LIMIT, change_message_visibility_batch),
     operation!("ListDeadLetterSourceQueues", OTHER_LIMIT, list_dead_letter_source_queues),
     operation!("StartMessageMoveTask", OTHER_LIMIT, start_message_move_task),
     operation!("ListMessageMoveTasks", OTHER_LIMIT, list_message_move_tasks),
-    Operation {
-        name: "CancelMessageMoveTask",
-        body_limit: OTHER_LIMIT,
-        handler: |api, call| {
-            Box::pin(async move { call.run(|request| api.sqs.cancel_message_move_task(request)).await })
-        },
-    },
+    operation!("CancelMessageMoveTask", OTHER_LIMIT, |sqs, _, request: CancelMessageMoveTaskRequest| {
+        sqs.cancel_message_move_task(request)
+    }),
 ]);
 
 impl AwsService for SqsApi {
@@ -200,6 +182,10 @@ impl AwsService for SqsApi {
 
     fn body_limit(&self, operation: &str) -> Option<usize> {
         OPERATIONS.body_limit(operation)
+    }
+
+    fn operation_names(&self) -> Vec<&'static str> {
+        OPERATIONS.names().collect()
     }
 
     /// A request sent to a queue URL (`/<account>/<queue>`) names its queue by its path.
@@ -218,5 +204,12 @@ impl AwsService for SqsApi {
 
     fn health(&self) -> ServiceHealth {
         ServiceHealth::Running
+    }
+
+    /// Every queue's counters and visible counts (`/_kumo/metrics`' `sqs.queues`).
+    fn account_metrics(&self, account: &str) -> Option<serde_json::Value> {
+        // SQS keeps every queue in the configured account (their ARNs say so), whoever created them.
+        let queues = if account == self.account() { self.metrics() } else { Vec::new() };
+        Some(serde_json::json!({ "queues": queues }))
     }
 }

@@ -1,0 +1,167 @@
+//! Lambda's operation table (restJson1: method, path template, body limit per operation) and
+//! the router built from it: every route is registered under its operation's name, and counts
+//! its requests in the registry's per-operation metrics (`kumo_api_requests_total{service=
+//! "lambda",operation=…}`) through a counter made once, when the router is built.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::MethodRouter;
+use axum::Router;
+use http::Method;
+use kumo_protocol::{OperationCounter, Registry, RestOperation, RestTable};
+
+use crate::Services;
+
+/// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
+pub(crate) const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
+/// Largest invoke body read before answering 413 (the service checks the exact limits).
+pub(crate) const INVOKE_BODY_LIMIT: usize = kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES + 1;
+
+/// Collection paths that botocore's older versions also send with a trailing `/`.
+const WITH_TRAILING_SLASH: [&str; 4] = [
+    "/2015-03-31/functions",
+    "/2016-08-19/account-settings",
+    "/2018-10-31/layers",
+    "/2015-03-31/event-source-mappings",
+];
+
+macro_rules! rows {
+    ($($name:literal $method:ident $path:literal $($limit:expr)?;)*) => {
+        &[$(RestOperation { name: $name, method: Method::$method, path: $path, body_limit: rows!(@limit $($limit)?) },)*]
+    };
+    (@limit) => { CONTROL_BODY_LIMIT };
+    (@limit $limit:expr) => { $limit };
+}
+
+/// Every Lambda operation Kumo serves, with the path templates of the botocore model.
+pub static LAMBDA_OPERATIONS: RestTable = RestTable(rows! {
+    "CreateFunction" POST "/2015-03-31/functions";
+    "ListFunctions" GET "/2015-03-31/functions";
+    "GetFunction" GET "/2015-03-31/functions/{FunctionName}";
+    "DeleteFunction" DELETE "/2015-03-31/functions/{FunctionName}";
+    "GetFunctionConfiguration" GET "/2015-03-31/functions/{FunctionName}/configuration";
+    "UpdateFunctionConfiguration" PUT "/2015-03-31/functions/{FunctionName}/configuration";
+    "UpdateFunctionCode" PUT "/2015-03-31/functions/{FunctionName}/code";
+    "Invoke" POST "/2015-03-31/functions/{FunctionName}/invocations" INVOKE_BODY_LIMIT;
+    "GetAccountSettings" GET "/2016-08-19/account-settings";
+    "ListVersionsByFunction" GET "/2015-03-31/functions/{FunctionName}/versions";
+    "PublishVersion" POST "/2015-03-31/functions/{FunctionName}/versions";
+    "ListAliases" GET "/2015-03-31/functions/{FunctionName}/aliases";
+    "CreateAlias" POST "/2015-03-31/functions/{FunctionName}/aliases";
+    "GetAlias" GET "/2015-03-31/functions/{FunctionName}/aliases/{Name}";
+    "UpdateAlias" PUT "/2015-03-31/functions/{FunctionName}/aliases/{Name}";
+    "DeleteAlias" DELETE "/2015-03-31/functions/{FunctionName}/aliases/{Name}";
+    "PutFunctionConcurrency" PUT "/2017-10-31/functions/{FunctionName}/concurrency";
+    "DeleteFunctionConcurrency" DELETE "/2017-10-31/functions/{FunctionName}/concurrency";
+    "GetFunctionConcurrency" GET "/2019-09-30/functions/{FunctionName}/concurrency";
+    "GetProvisionedConcurrencyConfig" GET "/2019-09-30/functions/{FunctionName}/provisioned-concurrency";
+    "PutProvisionedConcurrencyConfig" PUT "/2019-09-30/functions/{FunctionName}/provisioned-concurrency";
+    "DeleteProvisionedConcurrencyConfig" DELETE "/2019-09-30/functions/{FunctionName}/provisioned-concurrency";
+    "GetPolicy" GET "/2015-03-31/functions/{FunctionName}/policy";
+    "AddPermission" POST "/2015-03-31/functions/{FunctionName}/policy";
+    "RemovePermission" DELETE "/2015-03-31/functions/{FunctionName}/policy/{StatementId}";
+    "ListTags" GET "/2017-03-31/tags/{Resource}";
+    "TagResource" POST "/2017-03-31/tags/{Resource}";
+    "UntagResource" DELETE "/2017-03-31/tags/{Resource}";
+    "GetFunctionCodeSigningConfig" GET "/2020-06-30/functions/{FunctionName}/code-signing-config";
+    "GetFunctionEventInvokeConfig" GET "/2019-09-25/functions/{FunctionName}/event-invoke-config";
+    "PutFunctionEventInvokeConfig" PUT "/2019-09-25/functions/{FunctionName}/event-invoke-config";
+    "UpdateFunctionEventInvokeConfig" POST "/2019-09-25/functions/{FunctionName}/event-invoke-config";
+    "DeleteFunctionEventInvokeConfig" DELETE "/2019-09-25/functions/{FunctionName}/event-invoke-config";
+    "ListFunctionEventInvokeConfigs" GET "/2019-09-25/functions/{FunctionName}/event-invoke-config/list";
+    "ListEventSourceMappings" GET "/2015-03-31/event-source-mappings";
+    "CreateEventSourceMapping" POST "/2015-03-31/event-source-mappings";
+    "GetEventSourceMapping" GET "/2015-03-31/event-source-mappings/{UUID}";
+    "UpdateEventSourceMapping" PUT "/2015-03-31/event-source-mappings/{UUID}";
+    "DeleteEventSourceMapping" DELETE "/2015-03-31/event-source-mappings/{UUID}";
+    // GetLayerVersionByArn is ListLayers' path with `?find=LayerVersion`: one route, counted here.
+    "ListLayers" GET "/2018-10-31/layers";
+    "ListLayerVersions" GET "/2018-10-31/layers/{LayerName}/versions";
+    "PublishLayerVersion" POST "/2018-10-31/layers/{LayerName}/versions";
+    "GetLayerVersion" GET "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}";
+    "DeleteLayerVersion" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}";
+    "GetLayerVersionPolicy" GET "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
+    "AddLayerVersionPermission" POST "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
+    "RemoveLayerVersionPermission" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}";
+});
+
+/// Builds routes from [`LAMBDA_OPERATIONS`]: each handler at its operation's method and path.
+pub(crate) struct LambdaRoutes<'a> {
+    registry: &'a Registry,
+}
+
+impl<'a> LambdaRoutes<'a> {
+    /// Routes counting in `registry`'s metrics of the `lambda` service (none when it has no table).
+    pub(crate) fn new(registry: &'a Registry) -> Self {
+        Self { registry }
+    }
+
+    /// A router with each `(operation, handler)` at the operation's path; `handler` is a method
+    /// router for the operation's method (`post(invoke)`).
+    pub(crate) fn router(&self, operations: Vec<(&'static str, MethodRouter<Services>)>) -> Router<Services> {
+        let mut router = Router::new();
+        for (name, handler) in operations {
+            // The table and the bindings are written together; `every_operation_has_a_row` and
+            // `every_row_is_routed` hold them in step, so a missing row is a build-time mistake.
+            let operation =
+                LAMBDA_OPERATIONS.find(name).unwrap_or_else(|| panic!("{name} is not in LAMBDA_OPERATIONS"));
+            let handler = match self.registry.path_operation("lambda", name) {
+                Some(counter) => handler.route_layer(axum::middleware::from_fn_with_state(counter, count)),
+                None => handler,
+            };
+            if WITH_TRAILING_SLASH.contains(&operation.path) {
+                router = router.route(&format!("{}/", operation.path), handler.clone());
+            }
+            router = router.route(operation.path, handler);
+        }
+        router
+    }
+}
+
+/// Route middleware: counts the request in its operation's metrics (outcome by status, latency).
+async fn count(State(counter): State<OperationCounter>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let response = next.run(request).await;
+    counter.record(response.status().as_u16(), started.elapsed());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use kumo_protocol::{PathService, ServiceHealth};
+
+    use super::*;
+
+    #[test]
+    fn every_row_is_routed_once_and_every_route_has_a_row() {
+        let routed: Vec<&str> = crate::lambda_api::operations().into_iter().map(|(name, _)| name).collect();
+        let unique: BTreeSet<&str> = routed.iter().copied().collect();
+        assert_eq!(unique.len(), routed.len(), "an operation routed twice");
+        let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
+        assert_eq!(rows.len(), LAMBDA_OPERATIONS.0.len(), "a row named twice");
+        assert_eq!(unique, rows);
+    }
+
+    #[test]
+    fn the_router_builds_from_the_table_with_a_counter_per_operation() {
+        let mut registry = Registry::new();
+        let lambda =
+            PathService { name: "lambda", signing_name: "lambda", health: Box::new(|| ServiceHealth::Running) };
+        registry.register_rest_service(lambda, &LAMBDA_OPERATIONS);
+        // Conflicting templates would panic here, as axum refuses them.
+        let _router = crate::lambda_api::routes(&registry);
+        for name in LAMBDA_OPERATIONS.names() {
+            assert!(registry.path_operation("lambda", name).is_some(), "{name}");
+        }
+        registry.path_operation("lambda", "Invoke").unwrap().record(200, std::time::Duration::from_millis(1));
+        let text = registry.render_prometheus();
+        let line = r#"kumo_api_requests_total{service="lambda",operation="Invoke",outcome="success"} 1"#;
+        assert!(text.lines().any(|candidate| candidate == line), "{text}");
+        assert_eq!(LAMBDA_OPERATIONS.find("Invoke").map(|row| row.body_limit), Some(INVOKE_BODY_LIMIT));
+    }
+}
