@@ -20,9 +20,11 @@ mod lambda_policy_api;
 mod lambda_versions_api;
 mod limits;
 mod listener;
+mod payload;
 mod query;
 mod sqs_api;
 mod sts_api;
+mod test_service;
 
 use std::sync::Arc;
 
@@ -64,6 +66,9 @@ pub fn registry(services: &Services) -> Registry {
     registry.register(Arc::new(sqs_api::SqsApi::new(Arc::clone(&services.sqs))));
     registry.register(Arc::new(iam_api::IamApi::new(Arc::clone(&services.iam))));
     registry.register(Arc::new(sts_api::StsApi::new(Arc::clone(&services.iam))));
+    if test_service::enabled() {
+        registry.register(Arc::new(test_service::StreamingTestApi::default()));
+    }
     registry
 }
 

@@ -29,6 +29,7 @@ pub mod registry;
 pub mod request_id;
 pub mod rest_json;
 pub mod service;
+pub mod stream;
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
@@ -40,6 +41,7 @@ pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, Operation, OperationTable, Protocol, ServiceDescriptor,
     ServiceHealth,
 };
+pub use stream::{BodyStream, StreamingBody};
 
 /// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`.
 pub fn response(
