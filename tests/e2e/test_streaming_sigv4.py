@@ -265,6 +265,29 @@ def test_an_unsigned_trailer_body_as_botocore_frames_it(kumo_test):
     assert send(kumo_test, headers, [framed]) == (200, expected_digest(1))
 
 
+def test_a_body_declared_past_the_operations_own_limit_is_refused_before_it_is_read(kumo_test):
+    headers = sign(kumo_test, "Digest", {"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD", "Content-Length": str(6 * 1024 * MIB)})
+    status, body = send(kumo_test, headers, [])
+    assert (status, body["__type"]) == (413, "RequestEntityTooLargeException"), body
+    assert body["message"] == f"Request must be smaller than {5 * 1024 * MIB} bytes"
+
+
+def test_insecure_mode_still_decodes_and_checks_the_body(start_server):
+    server = start_server(KUMO_TEST_SERVICES="1", KUMO_INSECURE_ACCEPT_ANY_CREDENTIALS="1")
+    headers = sign(server, "Digest", {
+        "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "Content-Encoding": "aws-chunked",
+        "X-Amz-Decoded-Content-Length": str(MIB),
+        "Content-Length": str(chunked_length(MIB)),
+    })
+    # Signatures are not checked: a spoiled one passes, the framing is still removed.
+    assert send(server, headers, chunked(headers, small_body(), tamper=("signature", 3))) == (200, expected_digest(1))
+    wrong = hashlib.sha256(b"another body").hexdigest()
+    headers = sign(server, "Digest", {"X-Amz-Content-SHA256": wrong, "Content-Length": str(MIB)})
+    status, body = send(server, headers, blocks(1))
+    assert (status, body["__type"]) == (400, "XAmzContentSHA256Mismatch"), body
+
+
 def test_a_streaming_operation_needs_a_declared_payload(kumo_test):
     headers = sign(kumo_test, "Digest", {"Content-Length": "3"})
     status, code, body = send(kumo_test, headers, [b"abc"], error_type=True)

@@ -318,14 +318,16 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
             .iam
             .principal(key)
             .unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())));
-        // Nothing is verified, but an aws-chunked body is still decoded for the operation.
+        // No signature is verified, but an aws-chunked body is still decoded for the operation,
+        // and a declared hash still checked (it is the body's integrity, not the caller's identity).
         let body = match declared_payload(&parts, signature.as_ref()) {
             Ok(DeclaredPayload::Chunked(marker)) => {
                 let decoder =
                     ChunkedPayloadDecoder::unverified(&marker, decoded_length(&parts), declared_trailer(&parts));
                 crate::payload::ChunkedBody::wrap(body, decoder)
             }
-            _ => body,
+            Ok(DeclaredPayload::Sha256(expected)) => crate::payload::HashCheckedBody::wrap(body, expected),
+            Ok(DeclaredPayload::Unsigned) | Err(_) => body,
         };
         parts.extensions.insert(principal);
         return next.run(Request::from_parts(parts, body)).await;
