@@ -206,6 +206,12 @@ def small_body():
     return [bytes(piece) for piece in split(blocks(1))]
 
 
+def test_a_hash_in_upper_case_hex_is_signed_as_sent(kumo_test):
+    expected = expected_digest(1)
+    headers = sign(kumo_test, "Digest", {"X-Amz-Content-SHA256": expected["Sha256"].upper(), "Content-Length": str(MIB)})
+    assert send(kumo_test, headers, blocks(1)) == (200, expected)
+
+
 def test_a_wrong_declared_hash_is_refused_and_nothing_is_recorded(kumo_test):
     before = digests(kumo_test)
     wrong = hashlib.sha256(b"another body").hexdigest()

@@ -337,11 +337,10 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
     };
     let verified = identify(services, &parts, &signature).and_then(|principal| {
         let declared = declared_payload(&parts, Some(&signature))?;
-        let payload_hash = match &declared {
-            DeclaredPayload::Unsigned => sigv4::UNSIGNED_PAYLOAD.to_string(),
-            DeclaredPayload::Sha256(hash) => hex::encode(hash),
-            DeclaredPayload::Chunked(marker) => marker.clone(),
-        };
+        // The header's value exactly as signed (a hash in upper-case hex stays so); a presigned
+        // URL without it signs `UNSIGNED-PAYLOAD`.
+        let header = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
+        let payload_hash = header.unwrap_or(sigv4::UNSIGNED_PAYLOAD).to_string();
         check_signature(&parts, &signature, &principal, payload_hash)?;
         Ok((principal, declared))
     });
