@@ -11,6 +11,13 @@
 //! `/_kumo/health` and the presigned code downloads (checked by their handler) pass unsigned.
 //! With `--insecure-accept-any-credentials` nothing is verified (LocalStack-like): known keys
 //! still identify their principal, anything else acts as the default account's root.
+//!
+//! The body: a buffered operation's body (every JSON/query operation, a few MiB at most) is read
+//! here within the global cap and its SHA-256 computed, since non-S3 clients sign the body's
+//! hash without sending `x-amz-content-sha256`. A streaming operation's body (routing marks it
+//! with [`kumo_protocol::StreamingBody`]) is not read: the signature is checked over the head
+//! and the declared `x-amz-content-sha256` (which such a request must carry), and the body goes
+//! on wrapped by [`crate::payload`], which verifies it as it streams.
 
 use std::sync::Arc;
 
@@ -20,9 +27,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
+use kumo_core::sigv4::chunked::ChunkedPayloadDecoder;
 use kumo_core::sigv4::{self, Authorization, Presigned, RequestParts, VerifyError};
 use kumo_core::AwsError;
 use kumo_iam::Principal;
+use kumo_protocol::StreamingBody;
 
 use crate::{ApiError, Services};
 
@@ -54,6 +63,10 @@ enum AuthFailure {
     Expired(String),
     /// `x-amz-content-sha256` is not the body's hash.
     ContentHashMismatch,
+    /// A streamed body's request lacks `x-amz-content-sha256`.
+    MissingContentSha256,
+    /// `x-amz-content-sha256` is neither a SHA-256 nor a marker Kumo knows.
+    BadContentSha256,
     /// The body is larger than Kumo verifies.
     TooLarge,
     /// The body did not arrive in time.
@@ -100,6 +113,21 @@ impl AuthFailure {
                 400,
                 "The provided 'x-amz-content-sha256' header does not match what was computed.".to_string(),
             ),
+            AuthFailure::MissingContentSha256 => (
+                "InvalidRequest",
+                "InvalidRequest",
+                400,
+                "Missing required header for this request: x-amz-content-sha256".to_string(),
+            ),
+            AuthFailure::BadContentSha256 => (
+                "InvalidArgument",
+                "InvalidArgument",
+                400,
+                "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, \
+                 STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid \
+                 sha256 value."
+                    .to_string(),
+            ),
             AuthFailure::TooLarge => (
                 "RequestEntityTooLargeException",
                 "RequestEntityTooLarge",
@@ -132,9 +160,13 @@ enum Signature {
 
 impl Signature {
     fn access_key(&self) -> &str {
+        &self.authorization().access_key
+    }
+
+    fn authorization(&self) -> &Authorization {
         match self {
-            Signature::Header(authorization) => &authorization.access_key,
-            Signature::Query(presigned) => &presigned.authorization.access_key,
+            Signature::Header(authorization) => authorization,
+            Signature::Query(presigned) => &presigned.authorization,
         }
     }
 }
@@ -231,6 +263,10 @@ fn refuse(parts: &Parts, failure: AuthFailure) -> Response {
 /// the global cap is refused before a byte of it is read, and the body gets its deadline.
 pub async fn authenticate(State(services): State<Services>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
+    let streaming = parts.extensions.get::<StreamingBody>().is_some();
+    if streaming {
+        return authenticate_streaming(&services, parts, body, next).await;
+    }
     if crate::limits::declares_too_large(&parts.headers) {
         return refuse(&parts, AuthFailure::TooLarge);
     }
@@ -264,13 +300,132 @@ pub async fn authenticate(State(services): State<Services>, request: Request, ne
     }
 }
 
-/// Identifies the signer and checks the signature; returns the principal and the body read.
-async fn verify(
-    services: &Services,
-    parts: &Parts,
-    body: Body,
-    signature: &Signature,
-) -> Result<(Arc<Principal>, bytes::Bytes), AuthFailure> {
+/// [`authenticate`] for an operation that streams its body: the signature is checked over the
+/// head and the declared payload hash, and the body goes on unread, wrapped so that it is
+/// verified as it streams ([`crate::payload`]) and must keep arriving
+/// ([`crate::limits::ProgressDeadlineBody`]; the operation's own limit bounds its size).
+async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Body, next: Next) -> Response {
+    use crate::limits::{ProgressDeadlineBody, STREAM_PROGRESS_BYTES, STREAM_PROGRESS_WINDOW};
+    let body = ProgressDeadlineBody::wrap(body, STREAM_PROGRESS_WINDOW, STREAM_PROGRESS_BYTES);
+    let signature = match signature_of(&parts) {
+        Ok(signature) => signature,
+        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(&parts, failure),
+        Err(_) => None,
+    };
+    if services.auth.insecure_accept_any_credentials {
+        let key = signature.as_ref().map_or("anonymous", Signature::access_key);
+        let principal = services
+            .iam
+            .principal(key)
+            .unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())));
+        // No signature is verified, but an aws-chunked body is still decoded for the operation,
+        // and a declared hash still checked (it is the body's integrity, not the caller's identity).
+        let body = match declared_payload(&parts, signature.as_ref()) {
+            Ok(DeclaredPayload::Chunked(marker)) => {
+                let decoder =
+                    ChunkedPayloadDecoder::unverified(&marker, decoded_length(&parts), declared_trailer(&parts));
+                crate::payload::ChunkedBody::wrap(body, decoder)
+            }
+            Ok(DeclaredPayload::Sha256(expected)) => crate::payload::HashCheckedBody::wrap(body, expected),
+            Ok(DeclaredPayload::Unsigned) | Err(_) => body,
+        };
+        parts.extensions.insert(principal);
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let Some(signature) = signature else {
+        return refuse(&parts, AuthFailure::Missing);
+    };
+    let verified = identify(services, &parts, &signature).and_then(|principal| {
+        let declared = declared_payload(&parts, Some(&signature))?;
+        // The header's value exactly as signed (a hash in upper-case hex stays so); a presigned
+        // URL without it signs `UNSIGNED-PAYLOAD`.
+        let header = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
+        let payload_hash = header.unwrap_or(sigv4::UNSIGNED_PAYLOAD).to_string();
+        check_signature(&parts, &signature, &principal, payload_hash)?;
+        Ok((principal, declared))
+    });
+    let (principal, declared) = match verified {
+        Ok(verified) => verified,
+        Err(failure) => return refuse(&parts, failure),
+    };
+    let body = match declared {
+        DeclaredPayload::Unsigned => body,
+        DeclaredPayload::Sha256(expected) => crate::payload::HashCheckedBody::wrap(body, expected),
+        DeclaredPayload::Chunked(marker) => {
+            let authorization = signature.authorization();
+            let amz_date = signature_date(&parts, &signature);
+            let decoder = ChunkedPayloadDecoder::for_marker(
+                &marker,
+                &principal.secret_access_key,
+                authorization,
+                &amz_date,
+                decoded_length(&parts),
+                declared_trailer(&parts),
+            );
+            match decoder {
+                Some(decoder) => crate::payload::ChunkedBody::wrap(body, decoder),
+                None => return refuse(&parts, AuthFailure::BadContentSha256),
+            }
+        }
+    };
+    parts.extensions.insert(principal);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// What a streamed body's `x-amz-content-sha256` declares.
+enum DeclaredPayload {
+    /// `UNSIGNED-PAYLOAD` (or a presigned URL without the header, as S3 takes it).
+    Unsigned,
+    /// The body's SHA-256.
+    Sha256([u8; 32]),
+    /// An aws-chunked marker (`STREAMING-…`).
+    Chunked(String),
+}
+
+fn declared_payload(parts: &Parts, signature: Option<&Signature>) -> Result<DeclaredPayload, AuthFailure> {
+    let declared = parts.headers.get("x-amz-content-sha256").map(|value| value.to_str().unwrap_or_default());
+    match declared {
+        // A presigned URL signs `UNSIGNED-PAYLOAD` (S3); a header signature must declare its payload.
+        None if matches!(signature, Some(Signature::Query(_))) => Ok(DeclaredPayload::Unsigned),
+        None => Err(AuthFailure::MissingContentSha256),
+        Some(sigv4::UNSIGNED_PAYLOAD) => Ok(DeclaredPayload::Unsigned),
+        Some(
+            marker @ (sigv4::chunked::STREAMING_PAYLOAD
+            | sigv4::chunked::STREAMING_PAYLOAD_TRAILER
+            | sigv4::chunked::STREAMING_UNSIGNED_PAYLOAD_TRAILER),
+        ) => Ok(DeclaredPayload::Chunked(marker.to_string())),
+        Some(hash) => {
+            let mut expected = [0u8; 32];
+            hex::decode_to_slice(hash, &mut expected).map_err(|_| AuthFailure::BadContentSha256)?;
+            Ok(DeclaredPayload::Sha256(expected))
+        }
+    }
+}
+
+/// `x-amz-decoded-content-length`, the length of an aws-chunked body's data.
+fn decoded_length(parts: &Parts) -> Option<u64> {
+    let value = parts.headers.get("x-amz-decoded-content-length")?;
+    value.to_str().ok()?.trim().parse().ok()
+}
+
+/// `x-amz-trailer`, the trailer an aws-chunked body ends with.
+fn declared_trailer(parts: &Parts) -> Option<&str> {
+    parts.headers.get("x-amz-trailer").and_then(|value| value.to_str().ok())
+}
+
+/// The `X-Amz-Date` a signature was made at (what chunk signatures chain from).
+fn signature_date(parts: &Parts, signature: &Signature) -> String {
+    match signature {
+        Signature::Header(_) => {
+            parts.headers.get("x-amz-date").and_then(|value| value.to_str().ok()).unwrap_or_default().to_string()
+        }
+        Signature::Query(presigned) => presigned.amz_date.clone(),
+    }
+}
+
+/// The principal of a signature's access key, if its session token (if any) fits and it has
+/// not expired.
+fn identify(services: &Services, parts: &Parts, signature: &Signature) -> Result<Arc<Principal>, AuthFailure> {
     let principal = services.iam.principal(signature.access_key()).ok_or(AuthFailure::UnknownKey)?;
     let token = match signature {
         Signature::Header(_) => parts.headers.get("x-amz-security-token").and_then(|value| value.to_str().ok()),
@@ -282,6 +437,17 @@ async fn verify(
     if principal.is_expired(kumo_core::time::now_millis()) {
         return Err(AuthFailure::ExpiredToken);
     }
+    Ok(principal)
+}
+
+/// Identifies the signer and checks the signature; returns the principal and the body read.
+async fn verify(
+    services: &Services,
+    parts: &Parts,
+    body: Body,
+    signature: &Signature,
+) -> Result<(Arc<Principal>, bytes::Bytes), AuthFailure> {
+    let principal = identify(services, parts, signature)?;
     let body = Limited::new(body, MAX_REQUEST_BODY)
         .collect()
         .await
@@ -291,10 +457,7 @@ async fn verify(
         })?
         .to_bytes();
     let declared = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
-    let authorization = match signature {
-        Signature::Header(authorization) => authorization,
-        Signature::Query(presigned) => &presigned.authorization,
-    };
+    let authorization = signature.authorization();
     // What the signer covered: for S3 a declared `UNSIGNED-PAYLOAD` or streaming marker is signed
     // as itself (streaming chunk signatures are the S3 service's to check). Every other service
     // signs the body's hash whatever the header says, as AWS does: a marker must not let a
@@ -318,6 +481,19 @@ async fn verify(
         }
         None => sigv4::payload_hash(&body),
     };
+    check_signature(parts, signature, &principal, payload_hash)?;
+    Ok((principal, body))
+}
+
+/// Checks `signature` over the request's head and `payload_hash` (what the signer covered).
+fn check_signature(
+    parts: &Parts,
+    signature: &Signature,
+    principal: &Principal,
+    payload_hash: String,
+) -> Result<(), AuthFailure> {
+    let declared = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
+    let authorization = signature.authorization();
     let signed_headers = &authorization.signed_headers;
     // Only what the canonical request reads: the signed headers and the request's date.
     let headers: Vec<(String, String)> = parts
@@ -351,7 +527,7 @@ async fn verify(
         },
     };
     match verified {
-        Ok(()) => Ok((principal, body)),
+        Ok(()) => Ok(()),
         Err(VerifyError::Mismatch) => Err(AuthFailure::Mismatch),
         Err(VerifyError::BadDate) => Err(AuthFailure::Incomplete(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.".to_string(),

@@ -7,7 +7,8 @@
 //! 3. authentication (`auth.rs`) verifies the signature;
 //! 4. [`to_service`]: a request routed to a registered service is read (within the limit),
 //!    decoded, called and rendered by the registry; path routes (Lambda's restJson1, `/_kumo`)
-//!    go on to the router.
+//!    go on to the router. An operation that streams its body gets it unread, as a
+//!    [`kumo_protocol::BodyStream`] that authentication made verify itself as it arrives.
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kumo_core::AwsError;
-use kumo_protocol::{Registry, RequestId, Route};
+use kumo_protocol::{Registry, RequestId, Route, StreamingBody};
 
 use crate::Services;
 
@@ -95,6 +96,9 @@ pub async fn route_request(State(gateway): State<Gateway>, mut request: Request,
         }
     }
     request = Request::from_parts(parts, body);
+    if let Some(streaming) = gateway.registry.streaming_body(&route) {
+        request.extensions_mut().insert(streaming);
+    }
     request.extensions_mut().insert(route);
     next.run(request).await
 }
@@ -107,6 +111,18 @@ pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: 
         Route::Unknown { name } => {
             tracing::debug!(name, method = %request.method(), uri = %request.uri(), "no service");
             crate::ApiError(crate::error::no_route(request.method(), request.uri())).into_response()
+        }
+        Route::Service { index, protocol, operation: Some(operation) }
+            if request.extensions().get::<StreamingBody>().is_some() =>
+        {
+            // Authentication wrapped the body so that it verifies itself as it streams.
+            let (parts, body) = request.into_parts();
+            let limit = parts.extensions.get::<StreamingBody>().map_or(0, |streaming| streaming.limit);
+            let context = crate::context::request_context(&gateway.services, &parts);
+            let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+            let body = limited.map_err(move |error| crate::payload::stream_error(&*error, limit, protocol));
+            let stream = kumo_protocol::BodyStream::new(body);
+            gateway.registry.handle_stream(index, protocol, operation, &parts, stream, context).await.map(Body::from)
         }
         Route::Service { index, protocol, operation } => {
             let (parts, body) = request.into_parts();

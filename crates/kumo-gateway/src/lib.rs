@@ -18,7 +18,9 @@ mod lambda_policy_api;
 mod lambda_versions_api;
 mod limits;
 mod listener;
+mod payload;
 mod query;
+pub mod test_service;
 
 use std::sync::Arc;
 

@@ -31,6 +31,7 @@ pub mod request_id;
 pub mod rest;
 pub mod rest_json;
 pub mod service;
+pub mod stream;
 pub mod testing;
 
 use bytes::Bytes;
@@ -44,6 +45,7 @@ pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
     ServiceContext, ServiceDescriptor, ServiceHealth,
 };
+pub use stream::{BodyStream, StreamingBody};
 
 /// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`.
 pub fn response(

@@ -250,6 +250,49 @@ impl Registry {
         Some(operation.as_deref().and_then(|operation| service.body_limit(operation)).unwrap_or(default))
     }
 
+    /// The body limit of `route` when its operation streams its body ([`AwsService::streams_body`];
+    /// only operations named in the request's head can: AWS JSON, CBOR, host or path routes).
+    pub fn streaming_body(&self, route: &Route) -> Option<crate::StreamingBody> {
+        let Route::Service { index, operation: Some(operation), .. } = route else {
+            return None;
+        };
+        let service = self.services.get(*index)?;
+        if !service.streams_body(operation) {
+            return None;
+        }
+        let limit = service.body_limit(operation).unwrap_or(service.descriptor().default_body_limit);
+        Some(crate::StreamingBody { limit: limit as u64 })
+    }
+
+    /// Calls and renders one request to a streaming operation: its body goes to the operation
+    /// unread, as [`Input::Stream`].
+    pub async fn handle_stream(
+        &self,
+        index: usize,
+        protocol: Protocol,
+        operation: String,
+        parts: &Parts,
+        body: crate::BodyStream,
+        context: RequestContext,
+    ) -> http::Response<Bytes> {
+        let request_id = context.request_id.clone();
+        let Some(service) = self.services.get(index) else {
+            let error = AwsError::new("UnknownOperationException", 404, "No such service");
+            return crate::rest_json::error_response(&error, &request_id);
+        };
+        let descriptor = service.descriptor();
+        let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
+        let input = Input::Stream(body);
+        let call = Call { operation: &operation, context, input, protocol, descriptor, parts, body_limit };
+        match service.call(call).await {
+            Ok(encoded) => crate::response(StatusCode::OK, encoded.content_type, encoded.body, &request_id),
+            Err(error) => {
+                tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
+                render_error(descriptor, protocol, &error, &request_id)
+            }
+        }
+    }
+
     /// Decodes, calls and renders one request routed to a service.
     pub async fn handle(
         &self,

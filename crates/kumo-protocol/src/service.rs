@@ -121,7 +121,7 @@ pub fn same_code(code: &'static str) -> &'static str {
 }
 
 /// The request body as its protocol carries the input.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Input {
     /// An AWS JSON body.
     Json(Bytes),
@@ -129,6 +129,8 @@ pub enum Input {
     Query(QueryNode),
     /// A CBOR body.
     Cbor(Bytes),
+    /// The body of an operation that streams it ([`AwsService::streams_body`]), unread.
+    Stream(crate::BodyStream),
 }
 
 /// An operation's encoded answer.
@@ -166,6 +168,8 @@ impl Call<'_> {
             Input::Json(body) => crate::json::decode(body, self.body_limit),
             Input::Query(node) => crate::query::de::from_node(node, self.descriptor.query_rename),
             Input::Cbor(body) => crate::cbor::decode(body, self.body_limit),
+            // A streaming operation reads its body itself; it has no encoded input to decode.
+            Input::Stream(_) => Err(DecodeError::Syntax("a streamed body is not decoded".to_string())),
         };
         decoded.map_err(|error| (self.descriptor.decode_error)(self.protocol, &error))
     }
@@ -326,6 +330,13 @@ pub trait AwsService: Send + Sync + 'static {
 
     /// The body limit of `operation`; `None` when the service has no such operation.
     fn body_limit(&self, operation: &str) -> Option<usize>;
+
+    /// Whether `operation` takes its body as a stream ([`Input::Stream`]) instead of buffered:
+    /// its body limit may then exceed the gateway's cap for buffered bodies (72 MiB), and the
+    /// body is verified as it arrives. No operation streams by default.
+    fn streams_body(&self, _operation: &str) -> bool {
+        false
+    }
 
     /// Adds what the request's head implies to awsQuery parameters (SQS: `QueueUrl` from a
     /// request sent to a queue URL). Nothing by default.

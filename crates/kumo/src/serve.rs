@@ -270,6 +270,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
     registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
+    if kumo_gateway::test_service::enabled() {
+        registry.register(Arc::new(kumo_gateway::test_service::StreamingTestApi::default()));
+    }
     let services = kumo_gateway::Services {
         lambda,
         registry: Arc::new(registry),

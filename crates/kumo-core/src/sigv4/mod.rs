@@ -5,9 +5,10 @@
 //! Non-S3 services sign the path URI-encoded twice (clients send it encoded once and the
 //! canonical form encodes that again) and hash the body. Both the `Authorization` header form
 //! and the query-string (presigned URL) form are verified here. An `aws-chunked` streaming
-//! payload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`) has its seed signature checked with the
-//! request; its per-chunk signatures are checked by [`chunked::ChunkedPayloadDecoder`] as the
-//! service that takes such bodies (S3) reads them.
+//! payload (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD` and the `…-TRAILER` forms) has its seed
+//! signature checked with the request; its per-chunk and trailer signatures are checked by
+//! [`chunked::ChunkedPayloadDecoder`] incrementally, as the gateway streams the body to an
+//! operation that takes it as a stream.
 
 pub mod chunked;
 mod parse;

@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 
-use super::chunked::ChunkedPayloadDecoder;
+use super::chunked::{self, ChunkedPayloadDecoder};
 use super::*;
 
 /// Strings built from the characters these parsers split on, escapes and multi-byte text, so
@@ -108,19 +108,50 @@ proptest! {
             (0usize..0x2000, "[0-9a-f]{0,70}").prop_map(|(size, signature)| {
                 format!("{size:x};chunk-signature={signature}\r\n").into_bytes()
             }),
+            // Unsigned framing with trailers, and fragments of it.
+            (0usize..0x40, proptest::collection::vec(any::<u8>(), 0..80), "[a-z0-9:=+/ -]{0,40}").prop_map(
+                |(size, data, trailer)| {
+                    let mut body = format!("{size:x}\r\n").into_bytes();
+                    body.extend(data);
+                    body.extend_from_slice(format!("\r\n0\r\n{trailer}\r\n\r\n").as_bytes());
+                    body
+                }
+            ),
         ],
-        split in 0usize..600,
+        splits in proptest::collection::vec(0usize..600, 0..6),
         declared in proptest::option::of(0u64..100_000),
+        form in 0usize..4,
     ) {
         let authorization = parse_authorization(
             "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00",
         )
         .expect("a well-formed header");
-        let mut decoder = ChunkedPayloadDecoder::new("secret", &authorization, "20130524T000000Z", declared);
-        let split = split.min(body.len());
-        let first = decoder.push(&body[..split]);
-        if first.is_ok() && decoder.push(&body[split..]).is_ok() {
+        let marker = [
+            chunked::STREAMING_PAYLOAD,
+            chunked::STREAMING_PAYLOAD_TRAILER,
+            chunked::STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+            chunked::STREAMING_UNSIGNED_PAYLOAD_TRAILER,
+        ][form];
+        let trailer = (form != 3).then_some("x-amz-checksum-crc32");
+        let mut decoder =
+            ChunkedPayloadDecoder::for_marker(marker, "secret", &authorization, "20130524T000000Z", declared, trailer)
+                .expect("a streaming marker");
+        let mut splits: Vec<usize> = splits.into_iter().map(|split| split.min(body.len())).collect();
+        splits.sort_unstable();
+        let mut start = 0;
+        let mut out = Vec::new();
+        let mut failed = false;
+        for end in splits.into_iter().chain([body.len()]) {
+            if decoder.push(&bytes::Bytes::copy_from_slice(&body[start..end]), &mut out).is_err() {
+                failed = true;
+                break;
+            }
+            start = end;
+        }
+        if !failed {
             let _ = decoder.finish();
         }
+        // Nothing is released beyond what arrived.
+        prop_assert!(out.iter().map(bytes::Bytes::len).sum::<usize>() <= body.len());
     }
 }
