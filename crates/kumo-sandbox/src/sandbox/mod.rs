@@ -124,8 +124,13 @@ pub struct SandboxReport {
     /// `isolated`: each environment has its own network namespace (its Runtime API at
     /// `127.0.0.1:9001`, Kumo's endpoint, nothing else); `host`: environments share the host's
     /// network and their Runtime APIs are ports on its loopback (the reason is under
-    /// `reasons["namespaces.net"]`).
+    /// `reasons["namespaces.net"]`); `outbound`: isolated as that, and each namespace reaches
+    /// other hosts through the user-mode network stack `network_tool` (`--function-network
+    /// outbound`).
     pub network: &'static str,
+    /// The user-mode network stack giving namespaces outbound access (`pasta`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_tool: Option<&'static str>,
     /// Anything an operator must know.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -165,6 +170,15 @@ pub struct Sandbox {
     prestarted: Prestarted,
     /// Environments' network namespaces, when this host gives them one.
     network: Option<Arc<Network>>,
+}
+
+/// A pool of parked processes in `/_kumo/status`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ParkedStatus {
+    /// Processes waiting for an environment.
+    pub parked: usize,
+    /// How many the pool keeps (never more).
+    pub target: usize,
 }
 
 /// What a cold start takes its process from, besides a plain launcher.
@@ -233,6 +247,7 @@ impl Sandbox {
                 cgroup: None,
                 user: None,
                 network: "host",
+                network_tool: None,
                 note: Some(note.to_string()),
             },
         }
@@ -385,6 +400,11 @@ impl Sandbox {
         }
         self.launchers.set_target(count);
         self.launchers.refill(&self.parking());
+    }
+
+    /// The parked launchers, for `/_kumo/status`: how many wait, and how many are kept.
+    pub fn parked_launchers(&self) -> ParkedStatus {
+        ParkedStatus { parked: self.launchers.len(), target: self.launchers.target() }
     }
 
     fn parking(&self) -> ParkingContext {
@@ -832,6 +852,7 @@ fn build_report(
         cgroup: cgroups.map(|m| m.version()),
         user: features.identity.map(|id| format!("{SANDBOX_USER} ({}:{})", id.uid, id.gid)),
         network: if features.network { "isolated" } else { "host" },
+        network_tool: None,
         note,
     }
 }
