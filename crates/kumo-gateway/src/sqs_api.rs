@@ -184,13 +184,7 @@ static OPERATIONS: OperationTable<SqsApi> = OperationTable(&[
     operation!("ListDeadLetterSourceQueues", OTHER_LIMIT, list_dead_letter_source_queues),
     operation!("StartMessageMoveTask", OTHER_LIMIT, start_message_move_task),
     operation!("ListMessageMoveTasks", OTHER_LIMIT, list_message_move_tasks),
-    Operation {
-        name: "CancelMessageMoveTask",
-        body_limit: OTHER_LIMIT,
-        handler: |api, call| {
-            Box::pin(async move { call.run(|request| api.sqs.cancel_message_move_task(request)).await })
-        },
-    },
+    operation!("CancelMessageMoveTask", OTHER_LIMIT, cancel_message_move_task),
 ]);
 
 impl AwsService for SqsApi {
