@@ -214,6 +214,13 @@ struct RolePolicyArn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct RoleBoundary {
+    role_name: String,
+    permissions_boundary: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct ListAttachedRolePolicies {
     role_name: String,
     path_prefix: Option<String>,
@@ -349,6 +356,12 @@ static OPERATIONS: OperationTable<IamApi> = OperationTable(&[
     }),
     operation!("DetachRolePolicy", |iam, context, request: RolePolicyArn| {
         iam.detach_role_policy(context, request.role_name, request.policy_arn)
+    }),
+    operation!("PutRolePermissionsBoundary", |iam, context, request: RoleBoundary| {
+        iam.put_role_permissions_boundary(context, request.role_name, request.permissions_boundary)
+    }),
+    operation!("DeleteRolePermissionsBoundary", |iam, context, request: RoleName| {
+        iam.delete_role_permissions_boundary(context, request.role_name)
     }),
     operation!("ListAttachedRolePolicies", |iam, context, request: ListAttachedRolePolicies| {
         let request = ListAttachedRolePoliciesRequest {

@@ -75,6 +75,14 @@ struct AssumeRole {
     role_session_name: String,
     duration_seconds: Option<i64>,
     policy: Option<String>,
+    #[serde(default)]
+    policy_arns: Vec<WirePolicyArn>,
+}
+
+/// A managed session policy, `PolicyArns.member.N.arn`.
+#[derive(Debug, Deserialize)]
+struct WirePolicyArn {
+    arn: String,
 }
 
 /// Every STS operation.
@@ -101,6 +109,7 @@ static OPERATIONS: OperationTable<StsApi> = OperationTable(&[
                         role_session_name: request.role_session_name,
                         duration_seconds: request.duration_seconds,
                         policy: request.policy,
+                        policy_arns: request.policy_arns.into_iter().map(|policy| policy.arn).collect(),
                     };
                     api.iam.assume_role(caller, request).await
                 })
