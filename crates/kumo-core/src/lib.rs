@@ -72,7 +72,12 @@ impl RequestContext {
 
     /// The caller as authorization sees it.
     pub fn caller(&self) -> policy::Caller<'_> {
-        policy::Caller { account: &self.account, arn: &self.caller_arn, role_arn: self.role_arn.as_deref() }
+        policy::Caller {
+            account: &self.account,
+            arn: &self.caller_arn,
+            role_arn: self.role_arn.as_deref(),
+            access_key: &self.access_key,
+        }
     }
 }
 

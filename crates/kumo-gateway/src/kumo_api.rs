@@ -51,6 +51,8 @@ async fn health(State(services): State<Services>) -> Response {
             "sigv4": if services.auth.insecure_accept_any_credentials { "insecure-accept-any-credentials" } else { "enforced" },
             "insecure_accept_any_credentials": services.auth.insecure_accept_any_credentials,
             "role_check": services.auth.role_check,
+            // Whether role sessions are held to their IAM policies (`--iam-enforcement`).
+            "iam_enforcement": if services.iam.enforces_identity() { "on" } else { "off" },
         },
         "services": crate::services_health(&services),
         "runtimes": { "python": pythons, "python_interpreters": interpreters, "node": node, "provided": true },
@@ -74,6 +76,7 @@ async fn status(
         "zygotes": sandbox.zygote_status(),
         "zygotes_unavailable": sandbox.zygotes_unavailable(),
         "prestarted": sandbox.prestarted_status(),
+        "parked_launchers": sandbox.parked_launchers(),
     }))
     .into_response())
 }

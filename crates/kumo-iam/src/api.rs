@@ -164,6 +164,13 @@ struct RolePolicyArn {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+struct RoleBoundary {
+    role_name: String,
+    permissions_boundary: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 struct ListAttachedRolePolicies {
     role_name: String,
     path_prefix: Option<String>,
@@ -279,6 +286,12 @@ static IAM_OPERATIONS: OperationTable<IamApi> = OperationTable(&[
     }),
     operation!("DetachRolePolicy", BODY_LIMIT, |iam, context, request: RolePolicyArn| {
         iam.detach_role_policy(context, request.role_name, request.policy_arn)
+    }),
+    operation!("PutRolePermissionsBoundary", BODY_LIMIT, |iam, context, request: RoleBoundary| {
+        iam.put_role_permissions_boundary(context, request.role_name, request.permissions_boundary)
+    }),
+    operation!("DeleteRolePermissionsBoundary", BODY_LIMIT, |iam, context, request: RoleName| {
+        iam.delete_role_permissions_boundary(context, request.role_name)
     }),
     operation!("ListAttachedRolePolicies", BODY_LIMIT, |iam, context, request: ListAttachedRolePolicies| {
         let request = ListAttachedRolePoliciesRequest {
@@ -398,6 +411,14 @@ struct AssumeRole {
     role_session_name: String,
     duration_seconds: Option<i64>,
     policy: Option<String>,
+    #[serde(default)]
+    policy_arns: Vec<WirePolicyArn>,
+}
+
+/// A managed session policy, `PolicyArns.member.N.arn`.
+#[derive(Debug, Deserialize)]
+struct WirePolicyArn {
+    arn: String,
 }
 
 /// Every STS operation.
@@ -411,6 +432,7 @@ static STS_OPERATIONS: OperationTable<Sts> = OperationTable(&[
             role_session_name: request.role_session_name,
             duration_seconds: request.duration_seconds,
             policy: request.policy,
+            policy_arns: request.policy_arns.into_iter().map(|policy| policy.arn).collect(),
         };
         sts.iam.assume_role(caller, request)
     }),

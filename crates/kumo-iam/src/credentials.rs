@@ -50,6 +50,10 @@ pub struct Principal {
     pub role_session: bool,
     /// For a role session: the role's ARN, whose identity policies apply.
     pub role_arn: Option<String>,
+    /// For an AssumeRole session: its inline session policy, if any.
+    pub session_policy: Option<String>,
+    /// For an AssumeRole session: its managed session policies.
+    pub session_policy_arns: Vec<String>,
 }
 
 impl Principal {
@@ -65,6 +69,8 @@ impl Principal {
             user_id: key.account.clone(),
             role_session: false,
             role_arn: None,
+            session_policy: None,
+            session_policy_arns: Vec::new(),
         }
     }
 
@@ -89,6 +95,8 @@ impl Principal {
             user_id: session.assumed_role_id(),
             role_session: true,
             role_arn: Some(session.role_arn.clone()),
+            session_policy: session.session_policy.clone(),
+            session_policy_arns: session.session_policy_arns.clone(),
         }
     }
 
@@ -161,6 +169,8 @@ impl IamService {
             role_id,
             session_name: session_name.to_string(),
             chained,
+            session_policy: None,
+            session_policy_arns: Vec::new(),
         }
     }
 }
@@ -232,6 +242,8 @@ mod tests {
             role_id: "AROAEXAMPLE".into(),
             session_name: "s".into(),
             chained: false,
+            session_policy: None,
+            session_policy_arns: Vec::new(),
         };
         let principal = Principal::session(&session);
         assert!(principal.accepts_token(Some("token")));

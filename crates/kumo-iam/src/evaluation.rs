@@ -1,6 +1,8 @@
 //! Identity-based policies in force for a role session: the statements of the role's inline
 //! policies and of the managed policies attached to it (customer-managed ones from this
-//! account, AWS-managed ones from [`crate::managed::CATALOGUE`]). The decision itself is
+//! account, AWS-managed ones from [`crate::managed::CATALOGUE`]), and what limits them: the
+//! role's permissions boundary and the session's own policies (AssumeRole's `Policy` and
+//! `PolicyArns`). The decision itself is
 //! [`kumo_core::policy`]'s; this module only gathers documents, parsed once per role and state
 //! generation so a request of a role session costs a map lookup.
 
@@ -124,19 +126,44 @@ impl IdentityPolicies for IamService {
         entries.insert(role_arn.to_string(), (generation, Arc::clone(&statements)));
         statements
     }
+
+    fn boundary_of_role(&self, role_arn: &str) -> Option<Arc<Vec<Value>>> {
+        let state = self.read();
+        let boundary = role_of(&state, role_arn)?.permissions_boundary.as_deref()?;
+        // A boundary policy that no longer exists allows nothing.
+        Some(Arc::new(managed_statements(&state, boundary)))
+    }
+
+    fn session_statements(&self, access_key: &str) -> Option<Arc<Vec<Value>>> {
+        let principal = self.principal(access_key)?;
+        if principal.session_policy.is_none() && principal.session_policy_arns.is_empty() {
+            return None;
+        }
+        let mut statements: Vec<Value> = principal.session_policy.as_deref().map(parse_statements).unwrap_or_default();
+        let state = self.read();
+        for arn in &principal.session_policy_arns {
+            statements.extend(managed_statements(&state, arn));
+        }
+        Some(Arc::new(statements))
+    }
+}
+
+/// The statements of a managed policy: AWS-managed from the catalogue, else the account's own
+/// (none when it does not exist).
+fn managed_statements(state: &crate::IamState, arn: &str) -> Vec<Value> {
+    if let Some(managed) = crate::managed::find(arn) {
+        parse_statements(managed.document)
+    } else if let Some(policy) = state.policies.get(&arn.to_ascii_lowercase()) {
+        parse_statements(&policy.document)
+    } else {
+        Vec::new()
+    }
 }
 
 /// Every statement of the role's inline and attached policies; none when the role does not exist
 /// (a deleted role's sessions, or a function created with `--skip-role-check`, may do nothing).
 fn role_statements(state: &crate::IamState, role_arn: &str) -> Vec<Value> {
-    let Some(parsed) = crate::parse_iam_arn(role_arn).filter(|arn| arn.kind == "role") else {
-        return Vec::new();
-    };
-    let Some(role) = state
-        .roles
-        .get(&(parsed.account.clone(), parsed.name.to_ascii_lowercase()))
-        .filter(|role| role.path == parsed.path)
-    else {
+    let Some(role) = role_of(state, role_arn) else {
         return Vec::new();
     };
     let mut statements = Vec::new();
@@ -144,11 +171,13 @@ fn role_statements(state: &crate::IamState, role_arn: &str) -> Vec<Value> {
         statements.extend(parse_statements(document));
     }
     for arn in &role.attached_policies {
-        if let Some(managed) = crate::managed::find(arn) {
-            statements.extend(parse_statements(managed.document));
-        } else if let Some(policy) = state.policies.get(&arn.to_ascii_lowercase()) {
-            statements.extend(parse_statements(&policy.document));
-        }
+        statements.extend(managed_statements(state, arn));
     }
     statements
+}
+
+/// The role named by `role_arn`, if it exists.
+fn role_of<'a>(state: &'a crate::IamState, role_arn: &str) -> Option<&'a crate::model::RoleRecord> {
+    let parsed = crate::parse_iam_arn(role_arn).filter(|arn| arn.kind == "role")?;
+    state.roles.get(&(parsed.account.clone(), parsed.name.to_ascii_lowercase())).filter(|role| role.path == parsed.path)
 }

@@ -92,6 +92,12 @@ pub struct SessionRecord {
     pub session_name: String,
     /// Whether these came from AssumeRole by another role session (role chaining).
     pub chained: bool,
+    /// AssumeRole's inline session policy, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
+    /// AssumeRole's managed session policies (`PolicyArns`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_policy_arns: Vec<String>,
 }
 
 impl SessionRecord {

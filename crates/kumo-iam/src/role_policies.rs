@@ -70,6 +70,41 @@ impl IamService {
         .await
     }
 
+    /// `PutRolePermissionsBoundary`: the managed policy `policy_arn` (which must exist) caps what
+    /// the role's policies allow its sessions, from the next request on.
+    pub async fn put_role_permissions_boundary(
+        self: &Arc<Self>,
+        context: RequestContext,
+        role_name: String,
+        policy_arn: String,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let _changing = service.begin_change();
+            let mut role = service.role(&context.account, &role_name)?;
+            let policy = service.check_policy_exists(&context.account, &policy_arn)?;
+            role.permissions_boundary = Some(policy.arn);
+            service.save_role(role)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// `DeleteRolePermissionsBoundary`.
+    pub async fn delete_role_permissions_boundary(
+        self: &Arc<Self>,
+        context: RequestContext,
+        role_name: String,
+    ) -> Result<(), AwsError> {
+        self.blocking(move |service| {
+            let _changing = service.begin_change();
+            let mut role = service.role(&context.account, &role_name)?;
+            role.permissions_boundary = None;
+            service.save_role(role)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// `ListAttachedRolePolicies`, in attachment order.
     pub async fn list_attached_role_policies(
         self: &Arc<Self>,

@@ -3,7 +3,8 @@
 //!
 //! Within one account, the account's root may assume any of its roles, and a role session
 //! needs its identity policies to allow `sts:AssumeRole` on the role (when enforced); from
-//! another account, the role's trust policy must name the caller's account too.
+//! another account, the role's trust policy must name the caller's account too. Session policies
+//! (`Policy`, `PolicyArns`) are kept with the session and limit it (see `evaluation`).
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ pub const DURATION_DEFAULT_SECONDS: i64 = 3600;
 pub const CHAINED_DURATION_MAX_SECONDS: i64 = 3600;
 /// Largest session policy.
 const SESSION_POLICY_MAX_CHARS: usize = 2048;
+/// Most managed session policies (`PolicyArns`), as AWS allows.
+const SESSION_POLICY_ARNS_MAX: usize = 10;
 
 fn check_session_name(value: &str) -> Result<(), AwsError> {
     let length = value.chars().count();
@@ -80,6 +83,17 @@ impl IamService {
             }
             packed_policy_size = Some(u32::try_from(size.div_ceil(SESSION_POLICY_MAX_CHARS / 100)).unwrap_or(100));
         }
+        if request.policy_arns.len() > SESSION_POLICY_ARNS_MAX {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value at 'policyArns' failed to satisfy constraint: Member must have \
+                 length less than or equal to {SESSION_POLICY_ARNS_MAX}"
+            )));
+        }
+        for arn in &request.policy_arns {
+            if crate::parse_iam_arn(arn).is_none_or(|parsed| parsed.kind != "policy") {
+                return Err(error::validation(format!("Invalid ARN provided: {arn}")));
+            }
+        }
         let service_arc = Arc::clone(self);
         self.blocking(move |service| {
             let denied = || {
@@ -89,7 +103,12 @@ impl IamService {
                 ))
             };
             if let (true, Some(role_arn)) = (service.enforces_identity(), caller.role_arn.as_deref()) {
-                let caller_ref = kumo_core::policy::Caller { account: &caller.account, arn: &caller.arn, role_arn: Some(role_arn) };
+                let caller_ref = kumo_core::policy::Caller {
+                    account: &caller.account,
+                    arn: &caller.arn,
+                    role_arn: Some(role_arn),
+                    access_key: &caller.access_key_id,
+                };
                 let authorizer = service_arc.authorizer();
                 if let Err(denial) = authorizer.authorize_identity(&caller_ref, "sts:AssumeRole", &request.role_arn) {
                     return Err(error::access_denied(denial.message(&caller.arn, "sts:AssumeRole", &request.role_arn)));
@@ -110,7 +129,11 @@ impl IamService {
                 ));
             }
             let lifetime_ms = u64::try_from(duration).unwrap_or(0) * 1000;
-            let session = service.mint_session(&role.arn, &request.role_session_name, lifetime_ms, caller.role_session);
+            let mut session =
+                service.mint_session(&role.arn, &request.role_session_name, lifetime_ms, caller.role_session);
+            // The session may do at most what these allow, within what the role allows.
+            session.session_policy = request.policy.clone();
+            session.session_policy_arns = request.policy_arns.clone();
             service.admit_session(&session).map_err(error::internal)?;
             tracing::info!(
                 role = %role.arn,

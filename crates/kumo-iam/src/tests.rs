@@ -208,6 +208,7 @@ async fn assume_role_checks_durations_trust_and_chaining() {
             role_session_name: "s1".into(),
             duration_seconds: duration,
             policy: None,
+            policy_arns: Vec::new(),
         };
         let iam = Arc::clone(&iam);
         async move { iam.assume_role(caller, request).await }
@@ -282,8 +283,12 @@ async fn a_role_sessions_identity_policies_follow_every_change_at_once() {
     let iam = open(dir.path());
     let role = iam.create_role(context(ACCOUNT), create_role_request("worker")).await.unwrap().role;
     let authorizer = Authorizer::enforcing(Arc::clone(&iam) as Arc<dyn IdentityPolicies>);
-    let caller =
-        Caller { account: ACCOUNT, arn: "arn:aws:sts::000000000000:assumed-role/worker/s", role_arn: Some(&role.arn) };
+    let caller = Caller {
+        account: ACCOUNT,
+        arn: "arn:aws:sts::000000000000:assumed-role/worker/s",
+        role_arn: Some(&role.arn),
+        access_key: "",
+    };
     let queue = "arn:aws:sqs:us-east-1:000000000000:jobs";
     let send = |authorizer: &Authorizer| authorizer.authorize(&caller, "sqs:SendMessage", queue, ACCOUNT, None, &[]);
     assert_eq!(send(&authorizer), Err(Denial::NoIdentityAllow), "a role with no policies may do nothing");

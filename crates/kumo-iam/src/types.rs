@@ -130,8 +130,10 @@ pub struct AssumeRoleRequest {
     pub role_session_name: String,
     /// Lifetime (900 s to the role's `MaxSessionDuration`; default 3,600).
     pub duration_seconds: Option<i64>,
-    /// Session policy JSON (validated; Kumo does not evaluate policies).
+    /// Inline session policy JSON: the session may do at most what it allows.
     pub policy: Option<String>,
+    /// Managed policies (ARNs) used as session policies, likewise.
+    pub policy_arns: Vec<String>,
 }
 
 // ------------------------------------------------------------------------------------------

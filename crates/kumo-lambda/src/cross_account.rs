@@ -5,6 +5,7 @@
 //! ask [`LambdaService::service_may_invoke`].
 
 use kumo_core::arn::{parse_function_ref, FunctionRef};
+use kumo_core::policy::Denial;
 use kumo_core::{AwsError, RequestContext};
 
 use crate::functions::LATEST;
@@ -123,11 +124,40 @@ impl LambdaService {
             return Ok(());
         }
         let region = named.region.as_deref().unwrap_or(&context.region);
-        let resource = match qualifier.or(named.qualifier.as_deref()).filter(|q| *q != LATEST) {
+        let qualifier = qualifier.or(named.qualifier.as_deref()).filter(|q| *q != LATEST);
+        let resource = match qualifier {
             Some(qualifier) => kumo_core::arn::qualified_function_arn(region, owner, &named.name, qualifier),
             None => kumo_core::arn::function_arn(region, owner, &named.name),
         };
-        self.authorize_identity(context, action, &resource)
+        let Some(authorizer) = self.authorizer() else { return Ok(()) };
+        let caller = context.caller();
+        let denial = match authorizer.authorize_identity(&caller, action, &resource) {
+            Ok(()) => return Ok(()),
+            Err(Denial::NoIdentityAllow) if owner == context.account => {
+                // Within its account a function's own policy (AddPermission naming the role or the
+                // session) is enough, as on AWS; it is read only when the role's policies fall short.
+                let statements = self.function_policy_statements(owner, region, &named.name, qualifier);
+                match authorizer.authorize(&caller, action, &resource, owner, statements.as_deref(), &[]) {
+                    Ok(()) => return Ok(()),
+                    Err(denial) => denial,
+                }
+            }
+            Err(denial) => denial,
+        };
+        Err(AwsError::new("AccessDeniedException", 403, denial.message(&context.caller_arn, action, &resource)))
+    }
+
+    /// The statements of the policy of `owner`'s function `name` for `qualifier` (a version or
+    /// alias; `None` for the unqualified function), if the function and that policy exist.
+    fn function_policy_statements(
+        &self,
+        owner: &str,
+        region: &str,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Option<Vec<serde_json::Value>> {
+        let latest = self.load_record(owner, region, name, None).ok()?;
+        latest.settings.policies.get(qualifier.unwrap_or_default()).map(|policy| policy.statements.clone())
     }
 
     /// The context an operation on `function_name` runs in: the caller's own, or, for another

@@ -71,6 +71,11 @@ impl LambdaService {
         let _ = self.authorizer.set(authorizer);
     }
 
+    /// What holds role sessions to their policies (`None` until Kumo sets it at start).
+    pub(crate) fn authorizer(&self) -> Option<&kumo_core::policy::Authorizer> {
+        self.authorizer.get()
+    }
+
     /// `Ok` when the caller's identity policies allow `action` on `resource` (always, for an
     /// account's root or without enforcement); else AWS's `AccessDeniedException`.
     pub(crate) fn authorize_identity(

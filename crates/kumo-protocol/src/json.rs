@@ -55,9 +55,19 @@ pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(&value)
 }
 
-/// The body of an AWS JSON error: `{"__type": "<type_prefix><code>", "message": …}`.
+/// The namespace of the errors AWS's front layer raises before a request reaches a service's
+/// own model, whatever that service's namespace (SQS answers a refused call with
+/// `com.amazon.coral.service#AccessDeniedException`, not `com.amazonaws.sqs#…`).
+const FRONT_LAYER_PREFIX: &str = "com.amazon.coral.service#";
+/// The codes of those errors.
+const FRONT_LAYER_CODES: &[&str] = &["AccessDeniedException"];
+
+/// The body of an AWS JSON error: `{"__type": "<type_prefix><code>", "message": …}` (the front
+/// layer's namespace for its own codes, where the service names its errors with a prefix).
 pub fn error_body(type_prefix: &str, code: &str, message: &str) -> Vec<u8> {
-    serde_json::json!({ "__type": format!("{type_prefix}{code}"), "message": message }).to_string().into_bytes()
+    let prefix =
+        if !type_prefix.is_empty() && FRONT_LAYER_CODES.contains(&code) { FRONT_LAYER_PREFIX } else { type_prefix };
+    serde_json::json!({ "__type": format!("{prefix}{code}"), "message": message }).to_string().into_bytes()
 }
 
 #[cfg(test)]
@@ -94,6 +104,10 @@ mod tests {
         assert_eq!(
             error_body("com.amazonaws.sqs#", "QueueDoesNotExist", "no"),
             br#"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"no"}"#
+        );
+        assert_eq!(
+            error_body("com.amazonaws.sqs#", "AccessDeniedException", "no"),
+            br#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"no"}"#
         );
     }
 }

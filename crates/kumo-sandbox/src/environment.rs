@@ -18,6 +18,7 @@ use crate::cgroups::{CpuQuota, EnvironmentCgroup};
 use crate::config::{SetupFailure, PARKED_STEP};
 use crate::logs::{LogLine, OutputPipe};
 use crate::network::{EndpointTask, RUNTIME_API_ADDRESS};
+use crate::outbound::OutboundLink;
 use crate::parking::{EnvProcess, Killer, ParkedPool};
 use crate::process::{self, StatusReader};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
@@ -140,6 +141,8 @@ pub struct ExecutionEnvironment {
     runtime_api: RuntimeApiServer,
     /// Kumo's endpoint served inside the environment's network namespace, if it has one.
     _endpoint: Option<EndpointTask>,
+    /// The namespace's user-mode network stack (`--function-network outbound`), stopped with it.
+    _outbound: Option<OutboundLink>,
     output: OutputPipe,
     exited: watch::Receiver<Option<Exit>>,
     sandbox: Arc<Sandbox>,
@@ -215,18 +218,18 @@ impl ExecutionEnvironment {
         let killer = process.killer();
         // Kills the process if the namespace's listeners cannot be served (it could not start).
         let served = (|| match (host_runtime_api, network) {
-            (Some(server), _) => Ok((server, None)),
+            (Some(server), _) => Ok((server, None, None)),
             (None, Some(listeners)) => {
                 let server = RuntimeApiServer::serve(listeners.runtime_api)?;
                 let endpoint = match listeners.endpoint {
                     Some(listener) => Some(sandbox.serve_endpoint(listener, spec.caller.clone())?),
                     None => None,
                 };
-                Ok((server, endpoint))
+                Ok((server, endpoint, listeners.outbound))
             }
             (None, None) => Err(std::io::Error::other("the environment's process came without a network namespace")),
         })();
-        let (runtime_api, endpoint) = match served {
+        let (runtime_api, endpoint, outbound) = match served {
             Ok(served) => served,
             Err(error) => {
                 killer.kill();
@@ -243,6 +246,7 @@ impl ExecutionEnvironment {
             killer,
             runtime_api,
             _endpoint: endpoint,
+            _outbound: outbound,
             output,
             exited,
             sandbox,

@@ -17,6 +17,7 @@ mod logs;
 mod mounts;
 mod namespaces;
 mod network;
+mod outbound;
 mod parking;
 mod process;
 mod rlimits;
@@ -37,4 +38,6 @@ pub use mounts::{RUNTIME_DIR, TASK_ROOT};
 pub use network::{FunctionEndpoint, RUNTIME_API_ADDRESS};
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeMounts, RuntimeRegistry};
-pub use sandbox::{denied_syscalls, PrestartedStatus, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV};
+pub use sandbox::{
+    denied_syscalls, ParkedStatus, PrestartedStatus, Sandbox, SandboxReport, ZygoteStatus, SANDBOX_ENV, ZYGOTE_ENV,
+};

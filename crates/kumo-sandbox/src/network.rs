@@ -23,6 +23,8 @@ use std::sync::{Arc, OnceLock};
 
 use kumo_core::CallerEnvironment;
 
+use crate::outbound::{OutboundLink, OutboundStack};
+
 /// Where the Runtime API listens inside an environment's namespace, as on AWS.
 pub const RUNTIME_API_PORT: u16 = 9001;
 /// `AWS_LAMBDA_RUNTIME_API` of an environment with a network namespace of its own.
@@ -48,11 +50,16 @@ struct Endpoint {
 #[derive(Default)]
 pub(crate) struct Network {
     endpoint: OnceLock<Endpoint>,
+    /// The user-mode network stack attached to each namespace (`--function-network outbound`).
+    outbound: OnceLock<OutboundStack>,
 }
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Network").field("endpoint_port", &self.endpoint.get().map(|e| e.port)).finish()
+        f.debug_struct("Network")
+            .field("endpoint_port", &self.endpoint.get().map(|e| e.port))
+            .field("outbound", &self.outbound.get())
+            .finish()
     }
 }
 
@@ -68,10 +75,24 @@ impl Network {
         self.endpoint.get().map(|endpoint| format!("http://127.0.0.1:{}", endpoint.port))
     }
 
-    /// Makes a namespace with its listeners.
+    /// Gives every namespace made from now on outbound access through `stack`; false if one
+    /// was already set.
+    pub(crate) fn set_outbound(&self, stack: OutboundStack) -> bool {
+        self.outbound.set(stack).is_ok()
+    }
+
+    /// Makes a namespace with its listeners (and its outbound link, when enabled). Call within
+    /// a tokio runtime.
     pub(crate) fn prepare(&self) -> io::Result<(OwnedFd, NamespaceListeners)> {
-        prepare(self.endpoint.get().map(|endpoint| endpoint.port))
-            .map_err(|error| io::Error::new(error.kind(), format!("cannot make a network namespace: {error}")))
+        let (namespace, mut listeners) = prepare(self.endpoint.get().map(|endpoint| endpoint.port))
+            .map_err(|error| io::Error::new(error.kind(), format!("cannot make a network namespace: {error}")))?;
+        if let Some(stack) = self.outbound.get() {
+            let link = stack.attach(&namespace).map_err(|error| {
+                io::Error::new(error.kind(), format!("cannot give the namespace outbound access: {error}"))
+            })?;
+            listeners.outbound = Some(link);
+        }
+        Ok((namespace, listeners))
     }
 
     /// Starts serving Kumo's endpoint on `listener` for `caller`; `None` before
@@ -102,6 +123,9 @@ pub(crate) struct NamespaceListeners {
     pub runtime_api: TcpListener,
     /// `127.0.0.1:<endpoint port>`, once Kumo's endpoint is connected.
     pub endpoint: Option<TcpListener>,
+    /// The namespace's user-mode network stack (`--function-network outbound`); it goes with the
+    /// environment.
+    pub outbound: Option<OutboundLink>,
 }
 
 /// Serves Kumo's endpoint to one environment until dropped.
@@ -140,7 +164,7 @@ fn prepare_on_this_thread(endpoint_port: Option<u16>) -> io::Result<(OwnedFd, Na
     let listen = |port| TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
     let runtime_api = listen(RUNTIME_API_PORT)?;
     let endpoint = endpoint_port.map(listen).transpose()?;
-    Ok((namespace, NamespaceListeners { runtime_api, endpoint }))
+    Ok((namespace, NamespaceListeners { runtime_api, endpoint, outbound: None }))
 }
 
 /// A new network namespace's loopback interface is down: `SIOCSIFFLAGS` with `IFF_UP`.

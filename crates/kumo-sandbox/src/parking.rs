@@ -9,7 +9,7 @@
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -124,6 +124,9 @@ pub(crate) struct ParkedPool {
     target: AtomicUsize,
     /// Processes handed out to environments.
     taken: AtomicU64,
+    /// Whether a refill task runs: one per pool, so that two cold starts close together do not
+    /// each count the same gap and park past the target.
+    refilling: AtomicBool,
 }
 
 /// What parking needs from the sandbox: the cgroups, and the count of starting environments.
@@ -142,7 +145,13 @@ pub(crate) struct ParkingContext {
 impl ParkedPool {
     /// A pool that keeps `target` processes parked once [`ParkedPool::refill`] runs.
     pub(crate) fn new(source: Source, target: usize) -> Self {
-        Self { source, parked: Mutex::new(Vec::new()), target: AtomicUsize::new(target), taken: AtomicU64::new(0) }
+        Self {
+            source,
+            parked: Mutex::new(Vec::new()),
+            target: AtomicUsize::new(target),
+            taken: AtomicU64::new(0),
+            refilling: AtomicBool::new(false),
+        }
     }
 
     /// The zygote this pool forks from, if any.
@@ -166,6 +175,11 @@ impl ParkedPool {
     fn parked(&self) -> std::sync::MutexGuard<'_, Vec<ParkedLauncher>> {
         // Pushing and popping cannot panic half-way; recover the list if a panic ever poisons it.
         self.parked.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How many it keeps parked.
+    pub(crate) fn target(&self) -> usize {
+        self.target.load(Ordering::Relaxed)
     }
 
     /// How many are parked now.
@@ -280,32 +294,71 @@ impl ParkedPool {
         })
     }
 
+    /// How many processes the pool lacks.
+    fn missing(&self) -> usize {
+        self.target.load(Ordering::Relaxed).saturating_sub(self.len())
+    }
+
     /// Tops the parked processes up to the target, in the background; call within a tokio runtime.
+    /// At most one refill runs per pool: it parks one process at a time until none is missing, so
+    /// the pool never holds more than its target, however many cold starts overlap a slow refill.
     pub(crate) fn refill(self: &Arc<Self>, context: &ParkingContext) {
-        let missing = self.target.load(Ordering::Relaxed).saturating_sub(self.len());
-        if missing == 0 {
+        if self.missing() == 0 || self.refilling.swap(true, Ordering::AcqRel) {
             return;
         }
         let pool = Arc::clone(self);
         let context = context.clone();
         tokio::spawn(async move {
             tokio::time::sleep(REFILL_DELAY).await;
-            for _ in 0..missing {
-                // Moving a process into a cgroup takes a lock that stalls every fork and exec on
-                // the host for an RCU grace period (milliseconds): not while an environment starts.
-                let deadline = std::time::Instant::now() + REFILL_PATIENCE;
-                while context.starting.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                match pool.park(&context) {
-                    Ok(parked) => pool.parked().push(parked),
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot park an environment process");
-                        return;
+            loop {
+                while pool.missing() > 0 {
+                    // Moving a process into a cgroup takes a lock that stalls every fork and exec
+                    // on the host for an RCU grace period (milliseconds): not while an
+                    // environment starts.
+                    let deadline = std::time::Instant::now() + REFILL_PATIENCE;
+                    while context.starting.load(Ordering::Relaxed) > 0 && std::time::Instant::now() < deadline {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
+                    // Parking forks, writes cgroup files and (with outbound network) waits for
+                    // pasta: blocking work, off the async threads.
+                    let parked = {
+                        let (pool, context) = (Arc::clone(&pool), context.clone());
+                        tokio::task::spawn_blocking(move || pool.park(&context))
+                            .await
+                            .unwrap_or_else(|error| Err(format!("the parking task failed: {error}")))
+                    };
+                    match parked {
+                        Ok(parked) => pool.keep(parked, &context),
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot park an environment process");
+                            pool.refilling.store(false, Ordering::Release);
+                            return;
+                        }
+                    }
+                }
+                pool.refilling.store(false, Ordering::Release);
+                // A take between the last look and the reset saw a refill running and left its
+                // gap to this one: look once more.
+                if pool.missing() == 0 || pool.refilling.swap(true, Ordering::AcqRel) {
+                    return;
                 }
             }
         });
+    }
+
+    /// Parks `parked` unless the pool is full (drained at shutdown while it was being started):
+    /// then it is killed.
+    fn keep(&self, mut parked: ParkedLauncher, context: &ParkingContext) {
+        let mut pool = self.parked();
+        if pool.len() < self.target.load(Ordering::Relaxed) {
+            pool.push(parked);
+            return;
+        }
+        drop(pool);
+        parked.process.killer().kill();
+        if let Some(cgroup) = parked.cgroup.take() {
+            context.reaper.remove(cgroup);
+        }
     }
 
     /// Kills every parked process (at shutdown).

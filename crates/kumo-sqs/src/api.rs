@@ -170,9 +170,7 @@ static OPERATIONS: OperationTable<SqsApi> = OperationTable(&[
     operation!("ListDeadLetterSourceQueues", OTHER_LIMIT, list_dead_letter_source_queues),
     operation!("StartMessageMoveTask", OTHER_LIMIT, start_message_move_task),
     operation!("ListMessageMoveTasks", OTHER_LIMIT, list_message_move_tasks),
-    operation!("CancelMessageMoveTask", OTHER_LIMIT, |sqs, _, request: CancelMessageMoveTaskRequest| {
-        sqs.cancel_message_move_task(request)
-    }),
+    operation!("CancelMessageMoveTask", OTHER_LIMIT, cancel_message_move_task),
 ]);
 
 impl AwsService for SqsApi {

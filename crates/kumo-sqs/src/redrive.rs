@@ -11,7 +11,7 @@ use kumo_core::AwsError;
 
 use crate::queue::Queue;
 use crate::types::*;
-use crate::{error, required, SqsService};
+use crate::{attributes, error, required, SqsService};
 
 /// A finished task's status and failure reason.
 type Finished = Option<(String, Option<String>)>;
@@ -238,9 +238,12 @@ impl SqsService {
         Ok(())
     }
 
-    /// CancelMessageMoveTask.
+    /// CancelMessageMoveTask: authorized as `sqs:CancelMessageMoveTask` on the task's source
+    /// queue, so only whoever may act on that queue (its account, or what its policy grants) can
+    /// stop its redrive.
     pub async fn cancel_message_move_task(
         &self,
+        context: &SqsContext,
         request: CancelMessageMoveTaskRequest,
     ) -> Result<CancelMessageMoveTaskResponse, AwsError> {
         let handle = required(&request.task_handle, "TaskHandle")?;
@@ -249,6 +252,15 @@ impl SqsService {
             .iter()
             .find(|task| task.handle == handle && task.status().0 == "RUNNING")
             .ok_or_else(|| error::resource_not_found("Task does not exist."))?;
+        let action = "sqs:CancelMessageMoveTask";
+        match self.queue_by_arn(&task.source_arn) {
+            Some(source) => self.authorize(context, &source, action)?,
+            // A source deleted since: its account still owns the task.
+            None => {
+                let owner = attributes::parse_queue_arn(&task.source_arn).map_or("", |(_, account, _)| account);
+                self.authorize_resource(context, &task.source_arn, owner, None, action)?;
+            }
+        }
         task.cancelled.store(true, Ordering::Relaxed);
         Ok(CancelMessageMoveTaskResponse { approximate_number_of_messages_moved: task.moved.load(Ordering::Relaxed) })
     }

@@ -45,6 +45,11 @@ pub struct ServeArgs {
     /// role's identity policies, as on AWS; `off` lets them do everything in their account.
     #[arg(long, env = "KUMO_IAM_ENFORCEMENT", default_value = "on", value_parser = ["on", "off"])]
     iam_enforcement: String,
+    /// What functions reach over the network: `loopback` (Kumo's endpoint and their own Runtime
+    /// API only) or `outbound` (also other hosts, through a `pasta` user-mode network stack per
+    /// environment; Kumo refuses to start when pasta cannot be used).
+    #[arg(long, env = "KUMO_FUNCTION_NETWORK", default_value = "loopback", value_parser = ["loopback", "outbound"])]
+    function_network: String,
     /// Concurrent executions allowed per region (AWS's default account limit).
     #[arg(long, env = "KUMO_ACCOUNT_CONCURRENCY", default_value_t = kumo_core::limits::ACCOUNT_CONCURRENCY_DEFAULT)]
     account_concurrency: u32,
@@ -177,7 +182,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let sandbox = {
         let state_dir = store.data_dir().join("sandbox");
-        Arc::new(tokio::task::spawn_blocking(move || kumo_sandbox::Sandbox::probe(&state_dir)).await?)
+        let outbound = args.function_network == "outbound";
+        let runtime = tokio::runtime::Handle::current();
+        let sandbox = tokio::task::spawn_blocking(move || {
+            let mut sandbox = kumo_sandbox::Sandbox::probe(&state_dir);
+            if outbound {
+                // pasta runs as a tokio child process (killed and reaped with its environment).
+                let _entered = runtime.enter();
+                sandbox.enable_outbound_network(&state_dir).map_err(anyhow::Error::msg)?;
+            }
+            anyhow::Ok(sandbox)
+        })
+        .await?
+        .context("--function-network outbound")?;
+        Arc::new(sandbox)
     };
     sandbox.log_startup();
     let runtimes = RuntimeRegistry::prepare(&store.data_dir().join("runtimes"), Some(packages), Arc::clone(&sandbox))

@@ -28,9 +28,9 @@ pub(super) fn role_of_session(arn: &str) -> Option<String> {
 }
 
 /// Whether a `Principal` element names the caller: `*`, the caller's account (as an id or its
-/// root ARN: every principal of the account), its role (every session of it), the session
-/// itself, or a service.
-pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>) -> bool {
+/// root ARN: every principal of the account, when `account_counts`), its role (every session of
+/// it), the session itself, or a service.
+pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>, account_counts: bool) -> bool {
     if element == "*" {
         return true;
     }
@@ -43,8 +43,7 @@ pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>) -> b
             let role = role_of_session(arn);
             strings(&element["AWS"]).any(|granted| {
                 granted == "*"
-                    || granted == account
-                    || granted == root
+                    || (account_counts && (granted == account || granted == root))
                     || granted == arn
                     || role.as_deref() == Some(granted)
             })

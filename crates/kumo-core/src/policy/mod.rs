@@ -183,15 +183,31 @@ pub fn parse_statements(document: &str) -> Vec<Value> {
 
 /// Evaluates statements of one kind against a request.
 pub fn evaluate(statements: &[Value], kind: PolicyKind, request: &Request<'_>) -> Effect {
+    evaluate_with(statements, kind, request, AccountGrants::Count)
+}
+
+/// Whether an `Allow` naming the caller's account (its id or root ARN) grants the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AccountGrants {
+    /// It does: across accounts, where the caller's own identity policies are checked as well.
+    Count,
+    /// It only delegates to the account's identity policies (AWS's rule within the resource's
+    /// own account): only an `Allow` naming the role, the session or `*` grants by itself.
+    Delegate,
+}
+
+fn evaluate_with(statements: &[Value], kind: PolicyKind, request: &Request<'_>, accounts: AccountGrants) -> Effect {
     // A condition Kumo cannot evaluate never lets an Allow grant, and never lets a Deny lapse.
     let denied = statements.iter().any(|statement| {
-        statement.get("Effect").and_then(Value::as_str) == Some("Deny") && applies(statement, kind, request, true)
+        statement.get("Effect").and_then(Value::as_str) == Some("Deny")
+            && applies(statement, kind, request, true, AccountGrants::Count)
     });
     if denied {
         return Effect::ExplicitDeny;
     }
     let allowed = statements.iter().any(|statement| {
-        statement.get("Effect").and_then(Value::as_str) == Some("Allow") && applies(statement, kind, request, false)
+        statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && applies(statement, kind, request, false, accounts)
     });
     if allowed {
         Effect::Allow
@@ -202,7 +218,13 @@ pub fn evaluate(statements: &[Value], kind: PolicyKind, request: &Request<'_>) -
 
 /// Whether one statement applies to the request; `unknown_holds` answers for what Kumo cannot
 /// evaluate.
-fn applies(statement: &Value, kind: PolicyKind, request: &Request<'_>, unknown_holds: bool) -> bool {
+fn applies(
+    statement: &Value,
+    kind: PolicyKind,
+    request: &Request<'_>,
+    unknown_holds: bool,
+    accounts: AccountGrants,
+) -> bool {
     let action = match (statement.get("Action"), statement.get("NotAction")) {
         (Some(actions), _) => matching::strings(actions).any(|granted| action_matches(granted, request.action)),
         (None, Some(excluded)) => !matching::strings(excluded).any(|granted| action_matches(granted, request.action)),
@@ -224,8 +246,10 @@ fn applies(statement: &Value, kind: PolicyKind, request: &Request<'_>, unknown_h
     }
     if kind == PolicyKind::Resource {
         let principal = match (statement.get("Principal"), statement.get("NotPrincipal")) {
-            (Some(principal), _) => matching::principal_matches(principal, &request.principal),
-            (None, Some(excluded)) => !matching::principal_matches(excluded, &request.principal),
+            (Some(principal), _) => {
+                matching::principal_matches(principal, &request.principal, accounts == AccountGrants::Count)
+            }
+            (None, Some(excluded)) => !matching::principal_matches(excluded, &request.principal, true),
             (None, None) => false,
         };
         if !principal {
@@ -246,6 +270,14 @@ pub enum Denial {
     NoResourceAllow,
     /// The resource's policy denies it.
     ResourceDeny,
+    /// The caller's session policy (AssumeRole's `Policy`/`PolicyArns`) does not allow it.
+    NoSessionAllow,
+    /// The caller's session policy denies it.
+    SessionDeny,
+    /// The role's permissions boundary does not allow it.
+    NoBoundaryAllow,
+    /// The role's permissions boundary denies it.
+    BoundaryDeny,
 }
 
 impl Denial {
@@ -257,6 +289,10 @@ impl Denial {
             Denial::IdentityDeny => "with an explicit deny in an identity-based policy".to_string(),
             Denial::NoResourceAllow => format!("because no resource-based policy allows the {action} action"),
             Denial::ResourceDeny => "with an explicit deny in a resource-based policy".to_string(),
+            Denial::NoSessionAllow => format!("because no session policy allows the {action} action"),
+            Denial::SessionDeny => "with an explicit deny in a session policy".to_string(),
+            Denial::NoBoundaryAllow => format!("because no permissions boundary allows the {action} action"),
+            Denial::BoundaryDeny => "with an explicit deny in a permissions boundary".to_string(),
         };
         format!("User: {caller_arn} is not authorized to perform: {action} on resource: {resource} {reason}")
     }
@@ -271,20 +307,30 @@ pub struct Caller<'a> {
     pub arn: &'a str,
     /// For a role session, the role whose identity policies apply; `None` for an account's root.
     pub role_arn: Option<&'a str>,
+    /// The access key the request was signed with (a session's own policies are found by it;
+    /// empty when unsigned).
+    pub access_key: &'a str,
 }
 
 /// The whole decision for one request: `identity` holds the caller's identity-policy statements
 /// (`None` for an account's root, which needs none in its own account), `resource_policy` the
 /// resource's (if it has one), `owner` the resource's account.
+///
+/// Within the owner's account an `Allow` of either kind is enough, but a resource policy's
+/// `Allow` naming only the account (`"AWS": "<account>"` or its root ARN) delegates to the
+/// account's identity policies and grants no role session by itself; one naming the role, the
+/// session or `*` does (AWS's same-account rule).
 pub fn decide(
     request: &Request<'_>,
     identity: Option<&[Value]>,
     resource_policy: Option<&[Value]>,
     owner: &str,
 ) -> Result<(), Denial> {
+    let same_account = request.principal.account() == Some(owner);
+    let accounts = if same_account { AccountGrants::Delegate } else { AccountGrants::Count };
     let identity_effect = identity.map(|statements| evaluate(statements, PolicyKind::Identity, request));
-    let resource_effect =
-        resource_policy.map_or(Effect::NotApplicable, |statements| evaluate(statements, PolicyKind::Resource, request));
+    let resource_effect = resource_policy
+        .map_or(Effect::NotApplicable, |statements| evaluate_with(statements, PolicyKind::Resource, request, accounts));
     if identity_effect == Some(Effect::ExplicitDeny) {
         return Err(Denial::IdentityDeny);
     }
@@ -293,7 +339,6 @@ pub fn decide(
     }
     let identity_allows = identity_effect.is_none_or(|effect| effect == Effect::Allow);
     let resource_allows = resource_effect == Effect::Allow;
-    let same_account = request.principal.account() == Some(owner);
     if same_account {
         if identity_allows || resource_allows {
             return Ok(());
@@ -314,6 +359,39 @@ pub trait IdentityPolicies: Send + Sync + 'static {
     /// Every statement of the role's inline and attached managed policies (empty when the role
     /// does not exist). Called on every request of a role session: answer from memory.
     fn statements_of_role(&self, role_arn: &str) -> Arc<Vec<Value>>;
+
+    /// The statements of the role's permissions boundary, if it has one: the most its identity
+    /// policies can grant.
+    fn boundary_of_role(&self, _role_arn: &str) -> Option<Arc<Vec<Value>>> {
+        None
+    }
+
+    /// The statements of the session policies (AssumeRole's `Policy` and `PolicyArns`) of the
+    /// temporary credentials `access_key`, if they were given any: the most the session may do.
+    fn session_statements(&self, _access_key: &str) -> Option<Arc<Vec<Value>>> {
+        None
+    }
+}
+
+/// What limits a role session beyond its identity policies: its role's permissions boundary
+/// and its session policies. Each must allow what the identity policies allow (an intersection);
+/// an explicit `Deny` in either wins.
+fn limits(source: &dyn IdentityPolicies, caller: &Caller<'_>, role: &str, request: &Request<'_>) -> Result<(), Denial> {
+    if let Some(boundary) = source.boundary_of_role(role) {
+        match evaluate(&boundary, PolicyKind::Identity, request) {
+            Effect::Allow => {}
+            Effect::ExplicitDeny => return Err(Denial::BoundaryDeny),
+            Effect::NotApplicable => return Err(Denial::NoBoundaryAllow),
+        }
+    }
+    if let Some(session) = source.session_statements(caller.access_key) {
+        match evaluate(&session, PolicyKind::Identity, request) {
+            Effect::Allow => {}
+            Effect::ExplicitDeny => return Err(Denial::SessionDeny),
+            Effect::NotApplicable => return Err(Denial::NoSessionAllow),
+        }
+    }
+    Ok(())
 }
 
 /// What a service asks before it acts: the caller's identity policies (when enforcement is on)
@@ -349,8 +427,8 @@ impl Authorizer {
     }
 
     /// The identity half alone: whether the caller's own policies allow `action` on `resource`
-    /// (for services that check the resource's policy themselves). Roots and callers without
-    /// enforcement pass.
+    /// (for services that check the resource's policy themselves), within its role's permissions
+    /// boundary and its session policies. Roots and callers without enforcement pass.
     pub fn authorize_identity(&self, caller: &Caller<'_>, action: &str, resource: &str) -> Result<(), Denial> {
         let (Some(source), Some(role)) = (&self.identity, caller.role_arn) else {
             return Ok(());
@@ -358,7 +436,7 @@ impl Authorizer {
         let statements = source.statements_of_role(role);
         let request = Request::new(Principal::Iam { account: caller.account, arn: caller.arn }, action, Some(resource));
         match evaluate(&statements, PolicyKind::Identity, &request) {
-            Effect::Allow => Ok(()),
+            Effect::Allow => limits(source.as_ref(), caller, role, &request),
             Effect::ExplicitDeny => Err(Denial::IdentityDeny),
             Effect::NotApplicable => Err(Denial::NoIdentityAllow),
         }
@@ -389,6 +467,11 @@ impl Authorizer {
         for (key, value) in keys {
             request.set(key, *value);
         }
-        decide(&request, identity.as_deref().map(Vec::as_slice), resource_policy, owner)
+        decide(&request, identity.as_deref().map(Vec::as_slice), resource_policy, owner)?;
+        // A session policy or permissions boundary limits whatever the policies above allowed.
+        match (&self.identity, caller.role_arn) {
+            (Some(source), Some(role)) => limits(source.as_ref(), caller, role, &request),
+            _ => Ok(()),
+        }
     }
 }

@@ -265,8 +265,8 @@ impl IdentityPolicies for Fixed {
 
 #[test]
 fn the_authorizer_holds_role_sessions_to_their_policies_when_enforcing() {
-    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE) };
-    let root = Caller { account: HOME, arn: "arn:aws:iam::000000000000:root", role_arn: None };
+    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE), access_key: "" };
+    let root = Caller { account: HOME, arn: "arn:aws:iam::000000000000:root", role_arn: None, access_key: "" };
     let nothing = Authorizer::enforcing(Arc::new(Fixed(Vec::new())));
     assert_eq!(nothing.authorize(&caller, SEND, QUEUE, HOME, None, &[]), Err(Denial::NoIdentityAllow));
     assert_eq!(nothing.authorize(&root, SEND, QUEUE, HOME, None, &[]), Ok(()));
@@ -274,7 +274,7 @@ fn the_authorizer_holds_role_sessions_to_their_policies_when_enforcing() {
     assert_eq!(sender.authorize(&caller, SEND, QUEUE, HOME, None, &[]), Ok(()));
     let off = Authorizer::identity_not_enforced();
     assert_eq!(off.authorize(&caller, SEND, QUEUE, HOME, None, &[]), Ok(()));
-    let stranger = Caller { account: OTHER, arn: "arn:aws:iam::222222222222:root", role_arn: None };
+    let stranger = Caller { account: OTHER, arn: "arn:aws:iam::222222222222:root", role_arn: None, access_key: "" };
     assert_eq!(off.authorize(&stranger, SEND, QUEUE, HOME, None, &[]), Err(Denial::NoResourceAllow));
     let conditioned = identity(json!([{"Effect": "Allow", "Action": "sqs:*", "Resource": "*",
         "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:sns:us-east-1:000000000000:t"}}}]));
@@ -295,4 +295,84 @@ fn globs() {
     assert!(arn_like("arn:aws:sns:*:222222222222:topic-?", "arn:aws:sns:eu-west-1:222222222222:topic-a"));
     assert!(!arn_like("arn:aws:s3:::Uploads", "arn:aws:s3:::uploads"));
     assert!(!arn_like("*", "arn:aws:s3:::uploads"), "a pattern must have the six parts of an ARN");
+}
+
+#[test]
+fn within_an_account_a_resource_policy_naming_only_the_account_delegates() {
+    let request = session_request(SEND, QUEUE);
+    for account in [json!(HOME), json!("arn:aws:iam::000000000000:root")] {
+        let policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": account}, "Action": SEND})];
+        assert_eq!(decide(&request, Some(&[]), Some(&policy), HOME), Err(Denial::NoIdentityAllow));
+        let allowed = identity(json!([allow(json!(SEND), json!("*"))]));
+        assert_eq!(decide(&request, Some(&allowed), Some(&policy), HOME), Ok(()));
+        // Across accounts naming the account is the grant (the caller's own policies decide too).
+        let stranger = Request::new(
+            Principal::Iam { account: OTHER, arn: "arn:aws:sts::222222222222:assumed-role/r/s" },
+            SEND,
+            Some(QUEUE),
+        );
+        let policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": SEND})];
+        assert_eq!(decide(&stranger, None, Some(&policy), HOME), Ok(()));
+    }
+    // A Deny naming the account still applies to each of its principals.
+    let deny = vec![json!({"Effect": "Deny", "Principal": {"AWS": HOME}, "Action": SEND})];
+    let allowed = identity(json!([allow(json!(SEND), json!("*"))]));
+    assert_eq!(decide(&request, Some(&allowed), Some(&deny), HOME), Err(Denial::ResourceDeny));
+    let session = vec![json!({"Effect": "Allow", "Principal": {"AWS": SESSION}, "Action": SEND})];
+    assert_eq!(decide(&request, Some(&[]), Some(&session), HOME), Ok(()));
+}
+
+/// Identity policies with a permissions boundary and session policies.
+struct Limited {
+    identity: Vec<Value>,
+    boundary: Option<Vec<Value>>,
+    session: Option<Vec<Value>>,
+}
+
+impl IdentityPolicies for Limited {
+    fn statements_of_role(&self, _role_arn: &str) -> Arc<Vec<Value>> {
+        Arc::new(self.identity.clone())
+    }
+
+    fn boundary_of_role(&self, _role_arn: &str) -> Option<Arc<Vec<Value>>> {
+        self.boundary.clone().map(Arc::new)
+    }
+
+    fn session_statements(&self, access_key: &str) -> Option<Arc<Vec<Value>>> {
+        self.session.clone().filter(|_| access_key == "ASIASESSION").map(Arc::new)
+    }
+}
+
+#[test]
+fn boundaries_and_session_policies_intersect_with_identity_policies() {
+    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE), access_key: "ASIASESSION" };
+    let everything = identity(json!([allow(json!("*"), json!("*"))]));
+    let sqs_only = identity(json!([allow(json!("sqs:*"), json!("*"))]));
+    let authorizer = |boundary: Option<Vec<Value>>, session: Option<Vec<Value>>| {
+        Authorizer::enforcing(Arc::new(Limited { identity: everything.clone(), boundary, session }))
+    };
+    let list = "lambda:ListFunctions";
+    let bounded = authorizer(Some(sqs_only.clone()), None);
+    assert_eq!(bounded.authorize_identity(&caller, SEND, QUEUE), Ok(()));
+    assert_eq!(bounded.authorize_identity(&caller, list, "*"), Err(Denial::NoBoundaryAllow));
+    assert_eq!(bounded.authorize(&caller, list, "*", HOME, None, &[]), Err(Denial::NoBoundaryAllow));
+    let session = authorizer(None, Some(sqs_only.clone()));
+    assert_eq!(session.authorize_identity(&caller, list, "*"), Err(Denial::NoSessionAllow));
+    assert_eq!(session.authorize(&caller, SEND, QUEUE, HOME, None, &[]), Ok(()));
+    let other_key = Caller { access_key: "ASIAOTHER", ..caller };
+    assert_eq!(session.authorize_identity(&other_key, list, "*"), Ok(()), "session policies are per session");
+    let denying =
+        identity(json!([allow(json!("*"), json!("*")), {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"}]));
+    assert_eq!(
+        authorizer(None, Some(denying.clone())).authorize_identity(&caller, SEND, QUEUE),
+        Err(Denial::SessionDeny)
+    );
+    assert_eq!(authorizer(Some(denying), None).authorize_identity(&caller, SEND, QUEUE), Err(Denial::BoundaryDeny));
+    // Neither grants what the role's own policies do not.
+    let bare =
+        Authorizer::enforcing(Arc::new(Limited { identity: Vec::new(), boundary: None, session: Some(everything) }));
+    assert_eq!(bare.authorize_identity(&caller, SEND, QUEUE), Err(Denial::NoIdentityAllow));
+    assert!(Denial::NoSessionAllow
+        .message(SESSION, list, "*")
+        .ends_with("because no session policy allows the lambda:ListFunctions action"));
 }

@@ -7,7 +7,7 @@
 //! and in a start-up warning; it never silently runs with less. `KUMO_SANDBOX=off` turns the
 //! sandbox off for debugging, and the report says so loudly.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,14 +17,17 @@ use serde::Serialize;
 
 mod networking;
 mod prestart;
+mod report;
 mod zygotes;
 
 use prestart::Prestarted;
 pub use prestart::PrestartedStatus;
+use report::{all_protections, build_report};
+pub use report::{Protection, SandboxReport};
 use zygotes::{zygote_support, ZygoteSlot, ZygoteSupport};
 pub use zygotes::{ZygoteStatus, ZYGOTE_ENV};
 
-use crate::cgroups::{self, CgroupManager, CgroupVersion, Controller, CpuQuota, EnvironmentCgroup, Limits, Reaper};
+use crate::cgroups::{self, CgroupManager, Controller, CpuQuota, EnvironmentCgroup, Limits, Reaper};
 use crate::config::{
     Handover, Identity, LaunchConfig, NamespaceConfig, Prelude, ResourceLimit, SetupFailure, UserMapping,
 };
@@ -33,103 +36,12 @@ use crate::mounts::{self, EnvironmentMounts, RootLayout};
 use crate::network::{NamespaceListeners, Network};
 use crate::parking::{EnvProcess, ParkedLauncher, ParkedPool, ParkingContext, Source};
 use crate::process::StatusReader;
-use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID, SANDBOX_USER};
+use crate::rootfs::{self, ExposedProgram, SANDBOX_GID, SANDBOX_UID};
 use crate::runtimes::LaunchPlan;
 use crate::{network, process, rlimits, seccomp};
 
 /// Environment variable that turns the sandbox off (`KUMO_SANDBOX=off`), for debugging only.
 pub const SANDBOX_ENV: &str = "KUMO_SANDBOX";
-
-/// A protection an environment can have; the names appear in the health report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Protection {
-    /// Own mount namespace.
-    MountNamespace,
-    /// Own pid namespace: sees only its processes, all of them die with it.
-    PidNamespace,
-    /// Own ipc namespace.
-    IpcNamespace,
-    /// Own uts namespace (host name).
-    UtsNamespace,
-    /// Own network namespace: only loopback, with its own Runtime API and Kumo's endpoint.
-    NetworkNamespace,
-    /// A user namespace (needed when Kumo is not root).
-    UserNamespace,
-    /// A minimal read-only root: no host home directories, data dir, other functions' code.
-    Filesystem,
-    /// Runs as an unprivileged uid.
-    UnprivilegedUser,
-    /// `PR_SET_NO_NEW_PRIVS`.
-    NoNewPrivs,
-    /// Kumo's seccomp filter.
-    Seccomp,
-    /// rlimits (open files, core dumps).
-    Rlimits,
-    /// Memory limit, peak and OOM detection.
-    MemoryCgroup,
-    /// Process count limit.
-    PidsCgroup,
-    /// CPU quota.
-    CpuCgroup,
-}
-
-impl Protection {
-    /// The name in the health report.
-    pub fn name(self) -> &'static str {
-        match self {
-            Protection::MountNamespace => "namespaces.mount",
-            Protection::PidNamespace => "namespaces.pid",
-            Protection::IpcNamespace => "namespaces.ipc",
-            Protection::UtsNamespace => "namespaces.uts",
-            Protection::NetworkNamespace => "namespaces.net",
-            Protection::UserNamespace => "namespaces.user",
-            Protection::Filesystem => "filesystem",
-            Protection::UnprivilegedUser => "unprivileged-user",
-            Protection::NoNewPrivs => "no-new-privs",
-            Protection::Seccomp => "seccomp",
-            Protection::Rlimits => "rlimits",
-            Protection::MemoryCgroup => "cgroups.memory",
-            Protection::PidsCgroup => "cgroups.pids",
-            Protection::CpuCgroup => "cgroups.cpu",
-        }
-    }
-
-    fn of_controller(controller: Controller) -> Self {
-        match controller {
-            Controller::Memory => Protection::MemoryCgroup,
-            Controller::Pids => Protection::PidsCgroup,
-            Controller::Cpu => Protection::CpuCgroup,
-        }
-    }
-
-    const NAMESPACES: [Protection; 4] =
-        [Protection::MountNamespace, Protection::PidNamespace, Protection::IpcNamespace, Protection::UtsNamespace];
-}
-
-/// What `/_kumo/health` shows under `sandbox`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SandboxReport {
-    /// `full`, `partial`, `none`, or `off` (`KUMO_SANDBOX=off`).
-    pub isolation: &'static str,
-    /// Protections every environment gets.
-    pub active: Vec<&'static str>,
-    /// Protections this host cannot give (each with its reason in `reasons`).
-    pub missing: Vec<&'static str>,
-    /// Why each missing protection is missing.
-    pub reasons: BTreeMap<&'static str, String>,
-    /// The cgroup hierarchy in use.
-    pub cgroup: Option<CgroupVersion>,
-    /// The user functions run as.
-    pub user: Option<String>,
-    /// `isolated`: each environment has its own network namespace (its Runtime API at
-    /// `127.0.0.1:9001`, Kumo's endpoint, nothing else); `host`: environments share the host's
-    /// network and their Runtime APIs are ports on its loopback (the reason is under
-    /// `reasons["namespaces.net"]`).
-    pub network: &'static str,
-    /// Anything an operator must know.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
 
 /// The settings the launcher applies, as far as this host allows.
 #[derive(Debug, Clone)]
@@ -165,6 +77,15 @@ pub struct Sandbox {
     prestarted: Prestarted,
     /// Environments' network namespaces, when this host gives them one.
     network: Option<Arc<Network>>,
+}
+
+/// A pool of parked processes in `/_kumo/status`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ParkedStatus {
+    /// Processes waiting for an environment.
+    pub parked: usize,
+    /// How many the pool keeps (never more).
+    pub target: usize,
 }
 
 /// What a cold start takes its process from, besides a plain launcher.
@@ -233,6 +154,7 @@ impl Sandbox {
                 cgroup: None,
                 user: None,
                 network: "host",
+                network_tool: None,
                 note: Some(note.to_string()),
             },
         }
@@ -385,6 +307,11 @@ impl Sandbox {
         }
         self.launchers.set_target(count);
         self.launchers.refill(&self.parking());
+    }
+
+    /// The parked launchers, for `/_kumo/status`: how many wait, and how many are kept.
+    pub fn parked_launchers(&self) -> ParkedStatus {
+        ParkedStatus { parked: self.launchers.len(), target: self.launchers.target() }
     }
 
     fn parking(&self) -> ParkingContext {
@@ -619,25 +546,6 @@ fn current_gid() -> u32 {
     unsafe { libc::getegid() }
 }
 
-fn all_protections(needs_user_namespace: bool) -> Vec<Protection> {
-    let mut all = Protection::NAMESPACES.to_vec();
-    all.push(Protection::NetworkNamespace);
-    if needs_user_namespace {
-        all.push(Protection::UserNamespace);
-    }
-    all.extend([
-        Protection::Filesystem,
-        Protection::UnprivilegedUser,
-        Protection::NoNewPrivs,
-        Protection::Seccomp,
-        Protection::Rlimits,
-        Protection::MemoryCgroup,
-        Protection::PidsCgroup,
-        Protection::CpuCgroup,
-    ]);
-    all
-}
-
 /// The self-test's "runtime": never started (the probe stops right before exec).
 fn probe_plan() -> LaunchPlan {
     LaunchPlan {
@@ -772,67 +680,6 @@ fn drop_root(features: &mut Features, reasons: &mut BTreeMap<Protection, String>
         reasons.entry(Protection::UnprivilegedUser).or_insert_with(|| {
             "needs the sandbox's own root: the host's paths are not readable by the sandbox user".to_string()
         });
-    }
-}
-
-fn build_report(
-    features: &Features,
-    cgroups: Option<&dyn CgroupManager>,
-    reasons: BTreeMap<Protection, String>,
-    privileged: bool,
-) -> SandboxReport {
-    let mut active = BTreeSet::new();
-    if let Some(namespaces) = &features.namespaces {
-        active.extend(Protection::NAMESPACES);
-        if namespaces.user.is_some() {
-            active.insert(Protection::UserNamespace);
-        }
-    }
-    if features.network {
-        active.insert(Protection::NetworkNamespace);
-    }
-    if features.layout.is_some() {
-        active.insert(Protection::Filesystem);
-    }
-    if features.identity.is_some() {
-        active.insert(Protection::UnprivilegedUser);
-    }
-    if features.no_new_privs {
-        active.insert(Protection::NoNewPrivs);
-    }
-    if features.seccomp {
-        active.insert(Protection::Seccomp);
-    }
-    if !features.rlimits.is_empty() {
-        active.insert(Protection::Rlimits);
-    }
-    if let Some(manager) = cgroups {
-        active.extend(manager.controllers().into_iter().map(Protection::of_controller));
-    }
-    let expected = all_protections(!privileged);
-    let missing: Vec<Protection> = expected.iter().copied().filter(|p| !active.contains(p)).collect();
-    let reasons: BTreeMap<&'static str, String> = missing
-        .iter()
-        .map(|p| (p.name(), reasons.get(p).cloned().unwrap_or_else(|| "not available on this host".to_string())))
-        .collect();
-    let isolation = match (missing.is_empty(), active.is_empty()) {
-        (true, _) => "full",
-        (false, true) => "none",
-        (false, false) => "partial",
-    };
-    let pids_cgroup = cgroups.is_some_and(|m| m.controllers().contains(&Controller::Pids));
-    let shared_nproc = features.rlimits.iter().any(|limit| limit.resource == crate::config::Resource::Processes);
-    let note = (!pids_cgroup && shared_nproc)
-        .then(|| "without the pids cgroup, RLIMIT_NPROC caps the processes of all environments together".to_string());
-    SandboxReport {
-        isolation,
-        active: active.iter().map(|p| p.name()).collect(),
-        missing: missing.iter().map(|p| p.name()).collect(),
-        reasons,
-        cgroup: cgroups.map(|m| m.version()),
-        user: features.identity.map(|id| format!("{SANDBOX_USER} ({}:{})", id.uid, id.gid)),
-        network: if features.network { "isolated" } else { "host" },
-        note,
     }
 }
 

@@ -59,6 +59,8 @@ pub struct PrestartedStatus {
     pub environments: u64,
     /// Runtimes waiting for a function.
     pub parked: usize,
+    /// How many it keeps started (never more).
+    pub target: usize,
 }
 
 /// Variables Node reads only while it starts: the pre-started runtime must have had the
@@ -119,6 +121,7 @@ impl Sandbox {
                 variables: pool.key.startup.keys().cloned().collect(),
                 environments: pool.pool.taken(),
                 parked: pool.pool.len(),
+                target: PRESTARTED_PARKED,
             })
             .collect();
         status.sort_by(|a, b| a.program.cmp(&b.program));

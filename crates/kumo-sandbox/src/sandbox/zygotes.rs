@@ -54,6 +54,8 @@ pub struct ZygoteStatus {
     pub environments: u64,
     /// Children waiting for an environment.
     pub parked: usize,
+    /// How many children it keeps parked (never more).
+    pub target: usize,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -127,7 +129,8 @@ impl Sandbox {
                     }
                     ZygoteSlot::Failed(error) => ("failed", 0, 0, 0, Some(error.clone())),
                 };
-                ZygoteStatus { program: program.display().to_string(), state, forks, environments, parked, error }
+                let program = program.display().to_string();
+                ZygoteStatus { program, state, forks, environments, parked, target: ZYGOTE_PARKED, error }
             })
             .collect();
         status.sort_by(|a, b| a.program.cmp(&b.program));

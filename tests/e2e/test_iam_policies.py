@@ -1,0 +1,203 @@
+"""The rest of AWS's policy evaluation: within one account a function's own policy naming the
+role is enough (naming the account only delegates to the account's identity policies), session
+policies and permissions boundaries cap what a role's policies allow, CancelMessageMoveTask is
+authorized, the health report says whether policies are enforced, and SQS's JSON AccessDenied
+has AWS's shape."""
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+
+from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, error_of, unique_name
+
+OTHER = "111111111111"
+OTHER_KEYS = {"aws_access_key_id": "other", "aws_secret_access_key": "othersecret"}
+KEYS = f"test:test,other:othersecret:{OTHER}"
+ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
+
+REACHED = "def handler(event, context):\n    return 'reached'\n"
+
+
+def session_keys(kumo, role_arn, name="s1", **params):
+    """Credentials of an AssumeRole session of `role_arn` (assumed by the account's root)."""
+    credentials = kumo.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=name, **params)["Credentials"]
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def refused(call):
+    """(code, status, message) of the ClientError `call` raises."""
+    with pytest.raises(ClientError) as excinfo:
+        call()
+    return error_of(excinfo)
+
+
+def document(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def test_within_an_account_a_functions_policy_naming_the_role_is_enough(kumo, make_function):
+    lambda_root, iam = kumo.lambda_client(), kumo.client("iam")
+    target = make_function(REACHED, prefix="granted-target")
+    role_name = unique_name("granted")
+    role_arn = kumo.role_with_policies(role_name)
+    session = kumo.client("lambda", **session_keys(kumo, role_arn))
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1"
+
+    def invoke():
+        return json.load(session.invoke(FunctionName=target.name, Payload=b"{}")["Payload"])
+
+    denied = (
+        "AccessDeniedException",
+        403,
+        f"User: {session_arn} is not authorized to perform: lambda:InvokeFunction on resource: {target.arn} "
+        "because no identity-based policy allows the lambda:InvokeFunction action",
+    )
+    assert refused(invoke) == denied
+    # Naming the account delegates to the account's identity policies: the role has none.
+    lambda_root.add_permission(
+        FunctionName=target.name, StatementId="account", Action="lambda:InvokeFunction", Principal=ACCOUNT
+    )
+    assert refused(invoke) == denied
+    # Naming the role grants its sessions what the statement names, whatever their own policies.
+    lambda_root.add_permission(
+        FunctionName=target.name, StatementId="role", Action="lambda:InvokeFunction", Principal=role_arn
+    )
+    assert invoke() == "reached"
+    assert refused(lambda: session.get_function(FunctionName=target.name))[:2] == ("AccessDeniedException", 403)
+    # An explicit Deny in the role's own policies still wins.
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="deny",
+        PolicyDocument=document({"Effect": "Deny", "Action": "lambda:InvokeFunction", "Resource": "*"}),
+    )
+    try:
+        assert refused(invoke)[2].endswith("with an explicit deny in an identity-based policy")
+    finally:
+        iam.delete_role_policy(RoleName=role_name, PolicyName="deny")
+
+
+def test_session_policies_limit_what_an_assumed_role_session_may_do(kumo):
+    role_name = unique_name("capped")
+    role_arn = kumo.role_with_policies(role_name, [ADMINISTRATOR])
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1"
+    try:
+        # An inline session policy: only what both it and the role allow.
+        keys = session_keys(
+            kumo, role_arn, Policy=document({"Effect": "Allow", "Action": "lambda:ListFunctions", "Resource": "*"})
+        )
+        assert "Functions" in kumo.client("lambda", **keys).list_functions()
+        code, status, message = refused(lambda: kumo.client("sqs", **keys).list_queues())
+        assert (code, status) == ("AccessDenied", 403)
+        assert message.startswith(f"User: {session_arn} is not authorized to perform: sqs:listqueues"), message
+        assert message.endswith("because no session policy allows the sqs:listqueues action"), message
+
+        # Managed session policies (PolicyArns) likewise.
+        keys = session_keys(kumo, role_arn, PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AmazonSQSFullAccess"}])
+        assert kumo.client("sqs", **keys).list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert refused(lambda: kumo.client("lambda", **keys).list_functions()) == (
+            "AccessDeniedException",
+            403,
+            f"User: {session_arn} is not authorized to perform: lambda:ListFunctions on resource: * "
+            "because no session policy allows the lambda:ListFunctions action",
+        )
+
+        # A Deny in the session policy wins over its own Allow and the role's.
+        keys = session_keys(
+            kumo,
+            role_arn,
+            Policy=document(
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "lambda:List*", "Resource": "*"},
+            ),
+        )
+        assert refused(lambda: kumo.client("lambda", **keys).list_functions())[2].endswith(
+            "with an explicit deny in a session policy"
+        )
+        # A session without session policies has all the role allows.
+        assert "Functions" in kumo.client("lambda", **session_keys(kumo, role_arn)).list_functions()
+    finally:
+        kumo.client("iam").detach_role_policy(RoleName=role_name, PolicyArn=ADMINISTRATOR)
+
+    # A session policy grants nothing the role does not allow.
+    bare_arn = kumo.role_with_policies(unique_name("bare"))
+    keys = session_keys(kumo, bare_arn, Policy=document({"Effect": "Allow", "Action": "*", "Resource": "*"}))
+    assert refused(lambda: kumo.client("lambda", **keys).list_functions())[2].endswith(
+        "because no identity-based policy allows the lambda:ListFunctions action"
+    )
+
+
+def test_a_permissions_boundary_caps_a_roles_policies(kumo):
+    iam = kumo.client("iam")
+    boundary = iam.create_policy(
+        PolicyName=unique_name("sqs-only"), PolicyDocument=document({"Effect": "Allow", "Action": "sqs:*", "Resource": "*"})
+    )["Policy"]["Arn"]
+    role_name = unique_name("bounded")
+    role_arn = iam.create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY, PermissionsBoundary=boundary
+    )["Role"]["Arn"]
+    iam.attach_role_policy(RoleName=role_name, PolicyArn=ADMINISTRATOR)
+    try:
+        keys = session_keys(kumo, role_arn)
+        assert kumo.client("sqs", **keys).list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
+        assert refused(lambda: kumo.client("lambda", **keys).list_functions())[2].endswith(
+            "because no permissions boundary allows the lambda:ListFunctions action"
+        )
+        iam.delete_role_permissions_boundary(RoleName=role_name)
+        assert "PermissionsBoundary" not in iam.get_role(RoleName=role_name)["Role"]
+        assert "Functions" in kumo.client("lambda", **keys).list_functions(), "the next request sees the change"
+        iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=boundary)
+        assert iam.get_role(RoleName=role_name)["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"] == boundary
+        assert refused(lambda: kumo.client("lambda", **keys).list_functions())[:2] == ("AccessDeniedException", 403)
+        code, _, message = refused(
+            lambda: iam.put_role_permissions_boundary(
+                RoleName=role_name, PermissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/missing"
+            )
+        )
+        assert code == "NoSuchEntity", message
+    finally:
+        iam.detach_role_policy(RoleName=role_name, PolicyArn=ADMINISTRATOR)
+
+
+def test_the_health_report_says_policies_are_enforced(kumo):
+    assert kumo.get_json("/_kumo/health")["auth"]["iam_enforcement"] == "on"
+
+
+def test_cancelling_a_move_task_needs_a_grant_on_its_source_queue(start_server):
+    server = start_server(KUMO_ACCESS_KEYS=KEYS)
+    home, other = server.client("sqs"), server.client("sqs", **OTHER_KEYS)
+    arn_of = lambda url: home.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dead = home.create_queue(QueueName="dead")["QueueUrl"]
+    dead_arn = arn_of(dead)
+    work = home.create_queue(
+        QueueName="work",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "1"})},
+    )["QueueUrl"]
+    for index in range(30):
+        home.send_message(QueueUrl=dead, MessageBody=str(index))
+    handle = home.start_message_move_task(SourceArn=dead_arn, DestinationArn=arn_of(work), MaxNumberOfMessagesPerSecond=1)[
+        "TaskHandle"
+    ]
+    assert refused(lambda: other.cancel_message_move_task(TaskHandle=handle)) == (
+        "AccessDenied",
+        403,
+        f"User: arn:aws:iam::{OTHER}:root is not authorized to perform: sqs:cancelmessagemovetask on resource: "
+        f"{dead_arn} because no resource-based policy allows the sqs:cancelmessagemovetask action",
+    )
+    assert home.cancel_message_move_task(TaskHandle=handle)["ApproximateNumberOfMessagesMoved"] < 30
+
+
+def test_sqs_json_access_denied_has_awss_type(start_server):
+    server = start_server(KUMO_ACCESS_KEYS=KEYS)
+    url = server.client("sqs").create_queue(QueueName="private")["QueueUrl"]
+    other = server.client("sqs", **OTHER_KEYS)
+    seen = {}
+    other.meta.events.register("before-parse.sqs.SendMessage", lambda response_dict, **_: seen.update(response_dict))
+    assert refused(lambda: other.send_message(QueueUrl=url, MessageBody="x"))[:2] == ("AccessDenied", 403)
+    # AWS raises it in its front layer, not the SQS model: coral's namespace, not com.amazonaws.sqs.
+    assert json.loads(seen["body"])["__type"] == "com.amazon.coral.service#AccessDeniedException"
+    assert seen["headers"]["x-amzn-query-error"] == "AccessDenied;Sender"
