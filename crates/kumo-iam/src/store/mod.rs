@@ -1,24 +1,54 @@
-//! Durable IAM state in its own SQLite file under the data dir (`iam.sqlite3`): one table of
-//! JSON documents keyed by kind (`role`, `policy`, `session`) and key. IAM state is small, so
-//! it is all loaded at start and written through on every change. Calls block; the service
-//! makes them from blocking threads.
+//! What IAM stores, behind [`IamStore`]: JSON documents keyed by kind (`role`, `policy`,
+//! `session`) and key, sessions with an expiry. IAM state is small, so it is all loaded at
+//! start and written through on every change. Calls block; the service makes them from
+//! blocking threads. [`SqliteIamStore`] keeps them in `iam.sqlite3` under the data dir.
 
-use std::path::Path;
-use std::sync::Mutex;
+mod sqlite;
+#[cfg(test)]
+mod suite;
 
-use rusqlite::{params, Connection};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS iam_documents (
-    kind TEXT NOT NULL,
-    key TEXT NOT NULL,
-    document TEXT NOT NULL,
-    expires_ms INTEGER,
-    PRIMARY KEY (kind, key)
-);
-";
+pub use sqlite::SqliteIamStore;
+
+/// IAM's durable documents.
+pub trait IamStore: Send + Sync {
+    /// Writes a document (replacing one with the same kind and key); `expires_ms` marks it for
+    /// [`Self::purge_expired`].
+    fn put_document(&self, kind: Kind, key: &str, document: &str, expires_ms: Option<u64>) -> Result<(), StoreError>;
+
+    /// Deletes a document; deleting a missing one is not an error.
+    fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError>;
+
+    /// Every document of a kind as `(key, document)`, by key.
+    fn load_documents(&self, kind: Kind) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Removes documents that expired before `now_ms` (sessions); returns how many went.
+    fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
+}
+
+impl dyn IamStore {
+    /// Writes a record as its JSON document.
+    pub fn put<T: Serialize>(
+        &self,
+        kind: Kind,
+        key: &str,
+        record: &T,
+        expires_ms: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.put_document(kind, key, &serde_json::to_string(record)?, expires_ms)
+    }
+
+    /// Every record of a kind, by key.
+    pub fn load<T: DeserializeOwned>(&self, kind: Kind) -> Result<Vec<(String, T)>, StoreError> {
+        let mut loaded = Vec::new();
+        for (key, text) in self.load_documents(kind)? {
+            loaded.push((key, serde_json::from_str(&text)?));
+        }
+        Ok(loaded)
+    }
+}
 
 /// Kinds of stored documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +62,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    /// The kind's name in the store.
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Role => "role",
             Kind::Policy => "policy",
@@ -70,98 +101,5 @@ impl From<rusqlite::Error> for StoreError {
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> Self {
         StoreError::Json(error)
-    }
-}
-
-/// The IAM database.
-pub struct IamStore {
-    connection: Mutex<Connection>,
-}
-
-impl IamStore {
-    /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let connection = Connection::open(path)?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        connection.execute_batch(SCHEMA)?;
-        Ok(Self { connection: Mutex::new(connection) })
-    }
-
-    fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // No statement panics half-way; a poisoned lock still guards a usable connection.
-        self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Writes a document (replacing one with the same key).
-    pub fn put<T: Serialize>(
-        &self,
-        kind: Kind,
-        key: &str,
-        document: &T,
-        expires_ms: Option<u64>,
-    ) -> Result<(), StoreError> {
-        let text = serde_json::to_string(document)?;
-        let expires = expires_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
-        self.connection().execute(
-            "INSERT OR REPLACE INTO iam_documents (kind, key, document, expires_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![kind.as_str(), key, text, expires],
-        )?;
-        Ok(())
-    }
-
-    /// Deletes a document; deleting a missing one is not an error.
-    pub fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute("DELETE FROM iam_documents WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key])?;
-        Ok(())
-    }
-
-    /// Every document of a kind, by key.
-    pub fn load<T: DeserializeOwned>(&self, kind: Kind) -> Result<Vec<(String, T)>, StoreError> {
-        let connection = self.connection();
-        let mut statement =
-            connection.prepare("SELECT key, document FROM iam_documents WHERE kind = ?1 ORDER BY key")?;
-        let rows = statement.query_map(params![kind.as_str()], |row| Ok((row.get(0)?, row.get::<_, String>(1)?)))?;
-        let mut loaded = Vec::new();
-        for row in rows {
-            let (key, text): (String, String) = row?;
-            loaded.push((key, serde_json::from_str(&text)?));
-        }
-        Ok(loaded)
-    }
-
-    /// Removes documents that expired before `now_ms` (sessions).
-    pub fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
-        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        Ok(self
-            .connection()
-            .execute("DELETE FROM iam_documents WHERE expires_ms IS NOT NULL AND expires_ms < ?1", [now])?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_documents_until_deleted_or_expired() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("iam.sqlite3");
-        {
-            let store = IamStore::open(&path).unwrap();
-            store.put(Kind::Role, "000000000000/a", &"first", None).unwrap();
-            store.put(Kind::Role, "000000000000/a", &"replaced", None).unwrap();
-            store.put(Kind::Role, "000000000000/b", &"second", None).unwrap();
-            store.put(Kind::Session, "ASIA1", &"old", Some(1_000)).unwrap();
-            store.put(Kind::Session, "ASIA2", &"new", Some(5_000)).unwrap();
-            store.delete(Kind::Role, "000000000000/b").unwrap();
-            assert_eq!(store.purge_expired(2_000).unwrap(), 1);
-        }
-        let store = IamStore::open(&path).unwrap();
-        let roles: Vec<(String, String)> = store.load(Kind::Role).unwrap();
-        assert_eq!(roles, vec![("000000000000/a".to_string(), "replaced".to_string())]);
-        let sessions: Vec<(String, String)> = store.load(Kind::Session).unwrap();
-        assert_eq!(sessions, vec![("ASIA2".to_string(), "new".to_string())]);
     }
 }
