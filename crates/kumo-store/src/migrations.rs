@@ -1,10 +1,10 @@
-//! Schema migrations, the same way for every service's database: a service lists its
-//! migrations in order, the database records how many it has applied in `PRAGMA user_version`,
-//! and opening applies the missing ones in one transaction.
-//!
-//! Databases from before this counter existed are at version 0 with their tables already
-//! there, so every migration is written to be a no-op on a schema that already has its change
-//! (`CREATE TABLE IF NOT EXISTS`, a column check before a rebuild).
+//! Schema migrations, the same way for every service's database, in one transaction at open:
+//! - **versions**: a service lists its schema versions in order, the database records how many
+//!   it has applied in `PRAGMA user_version`, and opening applies the missing ones;
+//! - **shape checks**: the changes made before versions were counted (tables keyed without an
+//!   account, an `AUTOINCREMENT` queue) are recognised by the shape they change and run on every
+//!   open, each a no-op on a schema that already has its change. A data dir from that time is
+//!   at version 0, but so may be one whose tables were rewritten by hand: the shape decides.
 
 use rusqlite::{params, Connection, Transaction};
 
@@ -12,25 +12,36 @@ use rusqlite::{params, Connection, Transaction};
 /// (Lambda's and SQS's: the account that owns rows from before accounts existed).
 pub type Migration<C, E> = fn(&Transaction<'_>, &C) -> Result<(), E>;
 
-/// Applies the migrations of `migrations` the database has not had yet, in order, in one
-/// transaction, and records their count in `user_version`. A database newer than the binary
-/// (a higher version) is left alone.
+/// A service's schema: how to bring any of its databases up to date.
+pub struct Schema<'a, C: ?Sized, E> {
+    /// Run on every open, first: changes from before versions were counted, each checking the
+    /// shape it changes.
+    pub shape_checks: &'a [Migration<C, E>],
+    /// Versions in order; a database has had the first `user_version` of them.
+    pub versions: &'a [Migration<C, E>],
+}
+
+/// Runs `schema`'s shape checks and the versions the database has not had yet, in order, in
+/// one transaction, and records the count of versions in `user_version`. A database newer than
+/// the binary (a higher version) gets no version applied.
 pub fn migrate<C: ?Sized, E: From<rusqlite::Error>>(
     connection: &mut Connection,
     context: &C,
-    migrations: &[Migration<C, E>],
+    schema: &Schema<'_, C, E>,
 ) -> Result<(), E> {
     let transaction = connection.transaction()?;
+    for check in schema.shape_checks {
+        check(&transaction, context)?;
+    }
     let applied: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
     let applied = usize::try_from(applied).unwrap_or(0);
-    if applied >= migrations.len() {
-        return Ok(());
+    if applied < schema.versions.len() {
+        for version in &schema.versions[applied..] {
+            version(&transaction, context)?;
+        }
+        // PRAGMA takes no bound parameters; the count is a small number of our own.
+        transaction.execute_batch(&format!("PRAGMA user_version = {}", schema.versions.len()))?;
     }
-    for migration in &migrations[applied..] {
-        migration(&transaction, context)?;
-    }
-    // PRAGMA takes no bound parameters; the count is a small number of our own.
-    transaction.execute_batch(&format!("PRAGMA user_version = {}", migrations.len()))?;
     transaction.commit()?;
     Ok(())
 }
@@ -99,21 +110,40 @@ mod tests {
         connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap()
     }
 
+    fn versions(versions: &[Migration<(), rusqlite::Error>]) -> Schema<'_, (), rusqlite::Error> {
+        Schema { shape_checks: &[], versions }
+    }
+
     #[test]
-    fn applies_each_migration_once_in_order() {
+    fn applies_each_version_once_in_order() {
         let mut connection = Connection::open_in_memory().unwrap();
-        migrate::<(), rusqlite::Error>(&mut connection, &(), &[create_a]).unwrap();
+        migrate(&mut connection, &(), &versions(&[create_a])).unwrap();
         assert_eq!(version(&connection), 1);
         // `create_b` would fail if run twice: only the new one runs.
-        migrate::<(), rusqlite::Error>(&mut connection, &(), &[create_a, create_b]).unwrap();
-        migrate::<(), rusqlite::Error>(&mut connection, &(), &[create_a, create_b]).unwrap();
+        migrate(&mut connection, &(), &versions(&[create_a, create_b])).unwrap();
+        migrate(&mut connection, &(), &versions(&[create_a, create_b])).unwrap();
         assert_eq!(version(&connection), 2);
+    }
+
+    #[test]
+    fn shape_checks_run_on_every_open_before_the_versions() {
+        fn drop_b(transaction: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+            transaction.execute_batch("DROP TABLE IF EXISTS b")
+        }
+        let mut connection = Connection::open_in_memory().unwrap();
+        let schema = Schema { shape_checks: &[drop_b], versions: &[create_a, create_b] };
+        migrate(&mut connection, &(), &schema).unwrap();
+        migrate(&mut connection, &(), &schema).unwrap();
+        // The second open dropped `b` again and did not recreate it: versions run once.
+        let tables: i64 =
+            connection.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", [], |row| row.get(0)).unwrap();
+        assert_eq!((tables, version(&connection)), (0, 2));
     }
 
     #[test]
     fn a_failing_migration_leaves_the_database_as_it_was() {
         let mut connection = Connection::open_in_memory().unwrap();
-        assert!(migrate::<(), rusqlite::Error>(&mut connection, &(), &[create_a, fail]).is_err());
+        assert!(migrate(&mut connection, &(), &versions(&[create_a, fail])).is_err());
         assert_eq!(version(&connection), 0);
         let tables: i64 = connection.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0)).unwrap();
         assert_eq!(tables, 0);

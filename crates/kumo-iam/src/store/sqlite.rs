@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use kumo_store::migrations::Migration;
+use kumo_store::migrations::Schema;
 use rusqlite::{params, Connection, Transaction};
 
 use super::{IamStore, Kind, StoreError};
@@ -18,8 +18,8 @@ CREATE TABLE IF NOT EXISTS iam_documents (
 );
 ";
 
-/// IAM's schema versions, in order.
-const MIGRATIONS: [Migration<(), StoreError>; 1] = [create_tables];
+/// IAM's schema.
+const SCHEMA_MIGRATIONS: Schema<'static, (), StoreError> = Schema { shape_checks: &[], versions: &[create_tables] };
 
 /// Version 1: the documents table.
 fn create_tables(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
@@ -35,7 +35,7 @@ impl SqliteIamStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut connection = kumo_store::sqlite::open(path, kumo_store::sqlite::OpenOptions::default())?;
-        kumo_store::migrations::migrate(&mut connection, &(), &MIGRATIONS)?;
+        kumo_store::migrations::migrate(&mut connection, &(), &SCHEMA_MIGRATIONS)?;
         Ok(Self { connection: Mutex::new(connection) })
     }
 

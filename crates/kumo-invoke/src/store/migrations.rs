@@ -1,9 +1,9 @@
-//! Lambda's schema versions (`kumo_store::migrations`). Version 1 creates the tables, first
-//! giving the rows of a data dir from before accounts existed to the configured account;
-//! version 2 rebuilds an async queue created with `AUTOINCREMENT` without it. Both are no-ops on
-//! a schema that already has their change, as data dirs from before versions were counted have.
+//! Lambda's schema (`kumo_store::migrations`). Version 1 creates the tables. Two changes from
+//! before versions were counted are shape checks, run on every open: the rows of tables keyed
+//! without an account go to the configured account, and an async queue created with
+//! `AUTOINCREMENT` is rebuilt without it.
 
-use kumo_store::migrations::{give_tables_to_account, Migration};
+use kumo_store::migrations::{give_tables_to_account, Schema};
 use kumo_store::StoreError;
 use rusqlite::{Connection, Transaction};
 
@@ -21,21 +21,28 @@ const SINGLE_ACCOUNT_TABLES: [(&str, &str); 5] = [
     ("log_events", "id, region, log_group, log_stream, timestamp_ms, message"),
 ];
 
-/// Lambda's schema versions, in order.
-const MIGRATIONS: [Migration<str, StoreError>; 2] = [create_tables, drop_async_autoincrement];
+/// Lambda's schema.
+const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> =
+    Schema { shape_checks: &[give_to_account, drop_async_autoincrement], versions: &[create_tables] };
 
 /// Brings the schema of `connection` up to date; rows from before accounts existed become
 /// `default_account`'s.
 pub(super) fn migrate(connection: &mut Connection, default_account: &str) -> Result<(), StoreError> {
-    kumo_store::migrations::migrate(connection, default_account, &MIGRATIONS)
+    kumo_store::migrations::migrate(connection, default_account, &SCHEMA_MIGRATIONS)
 }
 
-/// Version 1: the tables, keyed by account.
-fn create_tables(transaction: &Transaction<'_>, default_account: &str) -> Result<(), StoreError> {
+/// Shape check: tables keyed without an account get one, their rows given to
+/// `default_account` (creating the schema's tables as it goes).
+fn give_to_account(transaction: &Transaction<'_>, default_account: &str) -> Result<(), StoreError> {
     Ok(give_tables_to_account(transaction, &SINGLE_ACCOUNT_TABLES, SCHEMA, default_account)?)
 }
 
-/// Version 2: rebuilds an `async_events` table created with `AUTOINCREMENT` without it, keeping
+/// Version 1: the tables, keyed by account.
+fn create_tables(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(SCHEMA)?)
+}
+
+/// Shape check: rebuilds an `async_events` table created with `AUTOINCREMENT` without it, keeping
 /// its rows and ids. `AUTOINCREMENT` made every batch of the Event-invoke path also write
 /// `sqlite_sequence`: one more WAL frame per commit (4 → 5 for a batch of four 1 KB events).
 /// Without it an id can be used again, but only after its row is deleted, which is the last

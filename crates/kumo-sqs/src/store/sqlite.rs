@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use kumo_store::group_commit::{self, BatchedWrite, WriterName};
-use kumo_store::migrations::{give_tables_to_account, Migration};
+use kumo_store::migrations::{give_tables_to_account, Schema};
 use rusqlite::{params, Connection, Transaction};
 
 use super::{DedupRow, Done, Loaded, QueueRow, SqsStore, StoreError, StoredMessage, WriteOp};
@@ -56,15 +56,21 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 ";
 
-/// SQS's schema versions, in order.
-const MIGRATIONS: [Migration<str, StoreError>; 1] = [create_tables];
+/// SQS's schema.
+const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> =
+    Schema { shape_checks: &[give_to_account], versions: &[create_tables] };
 
-/// Version 1: the tables. Queues stored before queues had accounts (a `queues` table without
-/// an `account` column, unique by region and name) become `default_account`'s, in a table
-/// whose names are unique per account.
-fn create_tables(transaction: &Transaction<'_>, default_account: &str) -> Result<(), StoreError> {
+/// Shape check: queues stored before queues had accounts (a `queues` table without an
+/// `account` column, unique by region and name) become `default_account`'s, in a table whose
+/// names are unique per account (creating the schema's tables as it goes).
+fn give_to_account(transaction: &Transaction<'_>, default_account: &str) -> Result<(), StoreError> {
     let single_account = [("queues", "id, region, name, attributes, tags, created_ms, modified_ms")];
     Ok(give_tables_to_account(transaction, &single_account, SCHEMA, default_account)?)
+}
+
+/// Version 1: the tables.
+fn create_tables(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(SCHEMA)?)
 }
 
 /// A batch of changes and who to tell once it is committed.
@@ -83,7 +89,7 @@ pub struct SqliteSqsStore {
 
 fn open_connection(path: &Path, default_account: &str) -> Result<Connection, StoreError> {
     let mut connection = kumo_store::sqlite::open(path, kumo_store::sqlite::OpenOptions::default())?;
-    kumo_store::migrations::migrate(&mut connection, default_account, &MIGRATIONS)?;
+    kumo_store::migrations::migrate(&mut connection, default_account, &SCHEMA_MIGRATIONS)?;
     Ok(connection)
 }
 
