@@ -23,7 +23,7 @@ mod pagination;
 mod policies;
 mod role_policies;
 mod roles;
-mod store;
+pub mod store;
 mod sts;
 pub mod types;
 
@@ -36,7 +36,7 @@ use kumo_core::AwsError;
 pub use credentials::{AccessKey, Principal};
 use model::{PolicyRecord, RoleRecord, SessionRecord};
 pub use store::StoreError;
-use store::{IamStore, Kind};
+use store::{IamStore, Kind, SqliteIamStore};
 
 /// Roles and customer-managed policies of every account.
 #[derive(Debug, Default)]
@@ -49,7 +49,7 @@ struct IamState {
 
 /// The IAM and STS service.
 pub struct IamService {
-    store: Arc<IamStore>,
+    store: Arc<dyn IamStore>,
     /// Read by lookups; written only while `writing` is held, after the store accepted it.
     state: RwLock<IamState>,
     /// Serialises read-check-write changes so checks hold when they are applied.
@@ -72,7 +72,16 @@ impl IamService {
     /// Opens the service's state under `data_dir` (`iam.sqlite3`) with the configured access
     /// keys; `default_account` is the account of callers Kumo cannot identify.
     pub fn open(data_dir: &Path, keys: Vec<AccessKey>, default_account: String) -> Result<Arc<Self>, StoreError> {
-        let store = IamStore::open(&data_dir.join("iam.sqlite3"))?;
+        let store = SqliteIamStore::open(&data_dir.join("iam.sqlite3"))?;
+        Self::with_store(Arc::new(store), keys, default_account)
+    }
+
+    /// The service over `store`, whose state it loads, with the configured access keys.
+    pub fn with_store(
+        store: Arc<dyn IamStore>,
+        keys: Vec<AccessKey>,
+        default_account: String,
+    ) -> Result<Arc<Self>, StoreError> {
         let now = kumo_core::time::now_millis();
         store.purge_expired(now)?;
         let mut state = IamState::default();
@@ -95,7 +104,7 @@ impl IamService {
         let static_keys =
             keys.into_iter().map(|key| (key.access_key_id.clone(), Arc::new(Principal::root_with_key(&key)))).collect();
         Ok(Arc::new(Self {
-            store: Arc::new(store),
+            store,
             state: RwLock::new(state),
             writing: Mutex::new(()),
             static_keys,

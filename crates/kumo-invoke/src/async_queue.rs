@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::{AsyncEvent, QueueWriter};
 use kumo_core::AwsError;
-use kumo_store::{AsyncEvent, QueueWriter};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use kumo_store::AsyncEvent;
+use crate::store::AsyncEvent;
 
 use crate::InvokeResponse;
 

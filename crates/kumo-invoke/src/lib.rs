@@ -9,6 +9,7 @@ mod function;
 pub mod metrics;
 mod pool;
 pub mod report;
+pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -20,7 +21,7 @@ use kumo_core::AwsError;
 use kumo_sandbox::{
     EnvironmentSpec, InitErrorDetail, InitFailure, Invocation, InvokeOutcome, LogLine, RuntimeRegistry,
 };
-use kumo_store::{BatchWrite, BatchWriter, LogEvent, Store};
+use store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
 pub use concurrency::{ConcurrencyLimits, ConcurrencyPermit};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use crate::store::MeteringRecord;
 use kumo_sandbox::LogLine;
-use kumo_store::MeteringRecord;
 
 use crate::FunctionVersion;
 

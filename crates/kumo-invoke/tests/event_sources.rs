@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use kumo_core::AwsError;
 use kumo_invoke::event_sources::{MappingSpec, QueueSource, SourceMessage};
+use kumo_invoke::store::Store;
 use kumo_invoke::{BoxFuture, EngineConfig, FunctionResolver, FunctionVersion, InvokeEngine};
 use kumo_sandbox::RuntimeRegistry;
-use kumo_store::Store;
 
 /// A queue in memory: received messages stay in flight until deleted, as in SQS.
 #[derive(Default)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use bytes::Bytes;
 use kumo_core::{limits, AwsError, RequestContext};
+use kumo_invoke::store::AsyncEvent;
 use kumo_invoke::InvokeRequest;
-use kumo_store::AsyncEvent;
 
 use crate::types::{InvocationType, InvokeInput, InvokeOutput};
 use crate::LambdaService;

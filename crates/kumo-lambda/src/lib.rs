@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use kumo_core::identity::ExecutionRoles;
 use kumo_core::policy::Authorizer;
 use kumo_core::AwsError;
+use kumo_invoke::store::Store;
 use kumo_invoke::{FunctionResolver, FunctionVersion, InvokeEngine};
-use kumo_store::Store;
 
 use types::FunctionRecord;
 

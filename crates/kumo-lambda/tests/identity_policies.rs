@@ -9,11 +9,11 @@ use std::time::Duration;
 use base64::Engine as _;
 use kumo_core::policy::{Authorizer, IdentityPolicies};
 use kumo_core::RequestContext;
+use kumo_invoke::store::Store;
 use kumo_invoke::{EngineConfig, InvokeEngine};
 use kumo_lambda::types::InvokeInput;
 use kumo_lambda::LambdaService;
 use kumo_sandbox::RuntimeRegistry;
-use kumo_store::Store;
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "000000000000";

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use kumo_core::RequestContext;
+use kumo_invoke::store::Store;
 use kumo_invoke::{EngineConfig, InvokeEngine};
 use kumo_lambda::permissions::AddPermissionRequest;
 use kumo_lambda::{LambdaService, ServiceTrigger};
 use kumo_sandbox::RuntimeRegistry;
-use kumo_store::Store;
 
 const ACCOUNT: &str = "000000000000";
 const REGION: &str = "us-east-1";

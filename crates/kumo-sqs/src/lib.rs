@@ -44,7 +44,7 @@ use kumo_core::AwsError;
 
 use attributes::QueueAttributes;
 use queue::{Queue, QueueState};
-use store::{SqsStore, StoreError, WriteOp};
+use store::{Loaded, SqliteSqsStore, SqsStore, StoreError, WriteOp};
 
 pub use types::SqsContext;
 
@@ -58,7 +58,7 @@ type QueueKey = (String, String, String);
 pub struct SqsService {
     /// The configured account: owns queues stored before queues had accounts.
     default_account: String,
-    store: SqsStore,
+    store: Arc<dyn SqsStore>,
     /// Queues by (account, region, name).
     queues: RwLock<HashMap<QueueKey, Arc<Queue>>>,
     /// Decides who may do what to a queue; unset, identity policies are not enforced.
@@ -75,7 +75,13 @@ impl SqsService {
     /// and restores every queue and message.
     pub fn open(data_dir: &Path, account: impl Into<String>) -> Result<Arc<Self>, StoreError> {
         let account = account.into();
-        let (store, loaded) = SqsStore::open(data_dir, &account)?;
+        let (store, loaded) = SqliteSqsStore::open(data_dir, &account)?;
+        Self::with_store(Arc::new(store), loaded, account)
+    }
+
+    /// Restores every queue and message `loaded` from `store`, which takes the changes from now
+    /// on; queues stored before queues had accounts belong to `account`.
+    pub fn with_store(store: Arc<dyn SqsStore>, loaded: Loaded, account: String) -> Result<Arc<Self>, StoreError> {
         let mut queues = HashMap::new();
         let mut by_id = HashMap::new();
         for row in loaded.queues {

@@ -1,30 +1,63 @@
-//! Schema migrations of the metadata store, run on open. Lambda resources became per account
-//! after data dirs existed: tables keyed without an account are rebuilt with one, their rows
-//! given to the configured account. The async queue's ids lost `AUTOINCREMENT`.
+//! Schema migrations, the same way for every service's database, in one transaction at open:
+//! - **versions**: a service lists its schema versions in order, the database records how many
+//!   it has applied in `PRAGMA user_version`, and opening applies the missing ones;
+//! - **shape checks**: the changes made before versions were counted (tables keyed without an
+//!   account, an `AUTOINCREMENT` queue) are recognised by the shape they change and run on every
+//!   open, each a no-op on a schema that already has its change. A data dir from that time is
+//!   at version 0, but so may be one whose tables were rewritten by hand: the shape decides.
 
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Transaction};
 
-use crate::metadata::SCHEMA;
-use crate::StoreError;
+/// One step of a schema, applied inside the migrating transaction with the service's context
+/// (Lambda's and SQS's: the account that owns rows from before accounts existed).
+pub type Migration<C, E> = fn(&Transaction<'_>, &C) -> Result<(), E>;
 
-/// Tables that were keyed without an account before resources became per account, with the
-/// columns they had then; data dirs from that time are migrated on open.
-const SINGLE_ACCOUNT_TABLES: [(&str, &str); 5] = [
-    ("functions", "region, name, version, document"),
-    ("event_source_mappings", "uuid, region, document"),
-    ("layers", "region, name, latest_version"),
-    ("layer_versions", "region, name, version, document"),
-    // Keeps its ids, so a `kumo logs --follow` position stays valid. Its old index goes with
-    // the old table: the new one has another name.
-    ("log_events", "id, region, log_group, log_stream, timestamp_ms, message"),
-];
+/// A service's schema: how to bring any of its databases up to date.
+pub struct Schema<'a, C: ?Sized, E> {
+    /// Run on every open, first: changes from before versions were counted, each checking the
+    /// shape it changes.
+    pub shape_checks: &'a [Migration<C, E>],
+    /// Versions in order; a database has had the first `user_version` of them.
+    pub versions: &'a [Migration<C, E>],
+}
 
-/// Creates the schema, first moving the Lambda tables of a data dir from before accounts
-/// existed aside and then copying their rows in as `default_account`'s, all in one transaction.
-pub(crate) fn migrate_to_accounts(connection: &mut Connection, default_account: &str) -> Result<(), StoreError> {
+/// Runs `schema`'s shape checks and the versions the database has not had yet, in order, in
+/// one transaction, and records the count of versions in `user_version`. A database newer than
+/// the binary (a higher version) gets no version applied.
+pub fn migrate<C: ?Sized, E: From<rusqlite::Error>>(
+    connection: &mut Connection,
+    context: &C,
+    schema: &Schema<'_, C, E>,
+) -> Result<(), E> {
     let transaction = connection.transaction()?;
+    for check in schema.shape_checks {
+        check(&transaction, context)?;
+    }
+    let applied: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied < schema.versions.len() {
+        for version in &schema.versions[applied..] {
+            version(&transaction, context)?;
+        }
+        // PRAGMA takes no bound parameters; the count is a small number of our own.
+        transaction.execute_batch(&format!("PRAGMA user_version = {}", schema.versions.len()))?;
+    }
+    transaction.commit()?;
+    Ok(())
+}
+
+/// Creates `schema`, first moving tables that were keyed without an account (their columns
+/// then listed beside them) aside and then copying their rows in as `default_account`'s: how
+/// Lambda's and SQS's resources became per account after data dirs existed. A table that has an
+/// `account` column, or does not exist, is left to `schema`.
+pub fn give_tables_to_account(
+    transaction: &Transaction<'_>,
+    tables: &[(&str, &str)],
+    schema: &str,
+    default_account: &str,
+) -> rusqlite::Result<()> {
     let mut migrated = Vec::new();
-    for (table, columns) in SINGLE_ACCOUNT_TABLES {
+    for &(table, columns) in tables {
         let exists: bool = transaction.query_row(
             "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
             params![table],
@@ -40,129 +73,105 @@ pub(crate) fn migrate_to_accounts(connection: &mut Connection, default_account: 
             migrated.push((table, columns));
         }
     }
-    transaction.execute_batch(SCHEMA)?;
+    transaction.execute_batch(schema)?;
     for (table, columns) in migrated {
-        transaction.execute(
+        let moved = transaction.execute(
             &format!("INSERT INTO {table} (account, {columns}) SELECT ?1, {columns} FROM {table}_single_account"),
             params![default_account],
         )?;
         transaction.execute_batch(&format!("DROP TABLE {table}_single_account"))?;
-        tracing::info!(table, account = default_account, "gave a single-account table's rows to the default account");
+        tracing::info!(
+            table,
+            rows = moved,
+            account = default_account,
+            "gave a single-account table's rows to the default account"
+        );
     }
-    transaction.commit()?;
-    Ok(())
-}
-
-/// Rebuilds an `async_events` table created with `AUTOINCREMENT` without it, keeping its rows
-/// and ids. `AUTOINCREMENT` made every batch of the Event-invoke path also write
-/// `sqlite_sequence`: one more WAL frame per commit (4 → 5 for a batch of four 1 KB events).
-/// Without it an id can be used again, but only after its row is deleted, which is the last
-/// change the queue makes to an event.
-pub(crate) fn drop_async_autoincrement(connection: &mut Connection) -> Result<(), StoreError> {
-    let transaction = connection.transaction()?;
-    let definition: String = transaction.query_row(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'async_events'",
-        [],
-        |row| row.get(0),
-    )?;
-    if definition.contains("AUTOINCREMENT") {
-        transaction.execute_batch(
-            "ALTER TABLE async_events RENAME TO async_events_autoincrement;
-             CREATE TABLE async_events (
-                 id INTEGER PRIMARY KEY,
-                 document TEXT NOT NULL,
-                 payload BLOB NOT NULL DEFAULT x''
-             );
-             INSERT INTO async_events (id, document, payload)
-                 SELECT id, document, payload FROM async_events_autoincrement;
-             DROP TABLE async_events_autoincrement;",
-        )?;
-        tracing::info!("rebuilt the async queue's table without AUTOINCREMENT");
-    }
-    transaction.commit()?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::MetadataStore;
 
-    const A: &str = "111111111111";
-    const B: &str = "222222222222";
+    fn create_a(transaction: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+        transaction.execute_batch("CREATE TABLE IF NOT EXISTS a (x INTEGER)")
+    }
 
-    #[test]
-    fn a_single_account_data_dir_becomes_the_default_accounts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        // The schema as it was before accounts existed.
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(
-            "CREATE TABLE functions (region TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, \
-             document TEXT NOT NULL, PRIMARY KEY (region, name, version));
-             CREATE TABLE event_source_mappings (uuid TEXT PRIMARY KEY, region TEXT NOT NULL, document TEXT NOT NULL);
-             CREATE TABLE layers (region TEXT NOT NULL, name TEXT NOT NULL, latest_version INTEGER NOT NULL, \
-             PRIMARY KEY (region, name));
-             CREATE TABLE layer_versions (region TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL, \
-             document TEXT NOT NULL, PRIMARY KEY (region, name, version));
-             INSERT INTO functions VALUES ('us-east-1', 'f', '$LATEST', 'doc');
-             INSERT INTO event_source_mappings VALUES ('u1', 'us-east-1', 'esm');
-             INSERT INTO layers VALUES ('us-east-1', 'deps', 4);
-             INSERT INTO layer_versions VALUES ('us-east-1', 'deps', 4, 'layer');
-             CREATE TABLE log_events (id INTEGER PRIMARY KEY AUTOINCREMENT, region TEXT NOT NULL, \
-             log_group TEXT NOT NULL, log_stream TEXT NOT NULL, timestamp_ms INTEGER NOT NULL, message TEXT NOT NULL);
-             CREATE INDEX log_events_by_group ON log_events (region, log_group, id);
-             INSERT INTO log_events VALUES (7, 'us-east-1', '/aws/lambda/f', 'stream', 1, 'hello');",
-        )
-        .unwrap();
-        drop(old);
-        for _ in 0..2 {
-            // Opening twice proves the migration runs once and keeps the rows.
-            let store = MetadataStore::open(&path, A).unwrap();
-            assert_eq!(store.get_function(A, "us-east-1", "f", "$LATEST").unwrap().as_deref(), Some("doc"));
-            assert!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().is_none());
-            assert_eq!(store.get_event_source_mapping("u1", A, "us-east-1").unwrap().as_deref(), Some("esm"));
-            assert_eq!(store.get_layer_version(A, "us-east-1", "deps", 4).unwrap().as_deref(), Some("layer"));
-            let logs = store.log_events(A, "us-east-1", "/aws/lambda/f", 0, 10).unwrap();
-            assert_eq!(logs.iter().map(|e| (e.id, e.message.as_str())).collect::<Vec<_>>(), [(7, "hello")]);
-            assert!(store.log_events(B, "us-east-1", "/aws/lambda/f", 0, 10).unwrap().is_empty());
-        }
-        let store = MetadataStore::open(&path, A).unwrap();
-        assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "next").unwrap(), 5);
+    fn create_b(transaction: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+        transaction.execute_batch("CREATE TABLE b (y INTEGER)")
+    }
+
+    fn fail(transaction: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+        transaction.execute_batch("CREATE TABLE c (z INTEGER); SELECT * FROM missing")
+    }
+
+    fn version(connection: &Connection) -> i64 {
+        connection.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap()
+    }
+
+    fn versions(versions: &[Migration<(), rusqlite::Error>]) -> Schema<'_, (), rusqlite::Error> {
+        Schema { shape_checks: &[], versions }
     }
 
     #[test]
-    fn an_autoincrement_async_queue_keeps_its_events_and_ids() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let old = Connection::open(&path).unwrap();
-        old.execute_batch(
-            "CREATE TABLE async_events (id INTEGER PRIMARY KEY AUTOINCREMENT, document TEXT NOT NULL, \
-             payload BLOB NOT NULL DEFAULT x'');
-             INSERT INTO async_events (id, document, payload) VALUES (7, \
-             '{\"request_id\":\"r7\",\"region\":\"us-east-1\",\"function_name\":\"f\",\"qualifier\":null,\
-             \"client_context\":null,\"enqueued_ms\":1,\"attempts\":2}', x'7b7d');",
-        )
-        .unwrap();
-        drop(old);
-        for _ in 0..2 {
-            let store = MetadataStore::open(&path, A).unwrap();
-            let pending = store.pending_async().unwrap();
-            assert_eq!(pending.len(), 1);
-            let (id, event) = &pending[0];
-            assert_eq!(
-                (*id, event.request_id.as_str(), event.attempts, event.payload.as_slice()),
-                (7, "r7", 2, &b"{}"[..])
-            );
+    fn applies_each_version_once_in_order() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        migrate(&mut connection, &(), &versions(&[create_a])).unwrap();
+        assert_eq!(version(&connection), 1);
+        // `create_b` would fail if run twice: only the new one runs.
+        migrate(&mut connection, &(), &versions(&[create_a, create_b])).unwrap();
+        migrate(&mut connection, &(), &versions(&[create_a, create_b])).unwrap();
+        assert_eq!(version(&connection), 2);
+    }
+
+    #[test]
+    fn shape_checks_run_on_every_open_before_the_versions() {
+        fn drop_b(transaction: &Transaction<'_>, _: &()) -> rusqlite::Result<()> {
+            transaction.execute_batch("DROP TABLE IF EXISTS b")
         }
-        let store = MetadataStore::open(&path, A).unwrap();
-        let (_, event) = store.pending_async().unwrap().remove(0);
-        assert_eq!(store.enqueue_async(&event).unwrap(), 8);
-        drop(store);
-        let definition: String = Connection::open(&path)
-            .unwrap()
-            .query_row("SELECT sql FROM sqlite_master WHERE name = 'async_events'", [], |row| row.get(0))
+        let mut connection = Connection::open_in_memory().unwrap();
+        let schema = Schema { shape_checks: &[drop_b], versions: &[create_a, create_b] };
+        migrate(&mut connection, &(), &schema).unwrap();
+        migrate(&mut connection, &(), &schema).unwrap();
+        // The second open dropped `b` again and did not recreate it: versions run once.
+        let tables: i64 =
+            connection.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'b'", [], |row| row.get(0)).unwrap();
+        assert_eq!((tables, version(&connection)), (0, 2));
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_database_as_it_was() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        assert!(migrate(&mut connection, &(), &versions(&[create_a, fail])).is_err());
+        assert_eq!(version(&connection), 0);
+        let tables: i64 = connection.query_row("SELECT COUNT(*) FROM sqlite_master", [], |row| row.get(0)).unwrap();
+        assert_eq!(tables, 0);
+    }
+
+    #[test]
+    fn single_account_rows_go_to_the_default_account() {
+        let mut connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE things (region TEXT, name TEXT, UNIQUE (region, name));
+                 INSERT INTO things VALUES ('us-east-1', 'a');",
+            )
             .unwrap();
-        assert!(!definition.contains("AUTOINCREMENT"), "{definition}");
+        let schema = "CREATE TABLE IF NOT EXISTS things (account TEXT, region TEXT, name TEXT, \
+                      UNIQUE (account, region, name));";
+        for _ in 0..2 {
+            let transaction = connection.transaction().unwrap();
+            give_tables_to_account(&transaction, &[("things", "region, name")], schema, "111111111111").unwrap();
+            transaction.commit().unwrap();
+        }
+        let rows: Vec<(String, String)> = connection
+            .prepare("SELECT account, name FROM things")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("111111111111".to_string(), "a".to_string())]);
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use kumo_invoke::store::Store;
 use kumo_invoke::{EngineConfig, InvokeEngine};
 use kumo_lambda::event_invoke::Destinations;
 use kumo_lambda::{LambdaService, Resolver};
 use kumo_sandbox::RuntimeRegistry;
-use kumo_store::Store;
 
 /// How long in-flight requests may run after SIGTERM/SIGINT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

@@ -1,14 +1,15 @@
-//! SQS's durable store: its own SQLite database (`sqs.sqlite3`, WAL) written by one thread that
-//! commits whatever jobs have queued up in one transaction (group commit). A job's `done`
-//! callback runs after its transaction committed, in submission order, so "sent = stored":
-//! SendMessage answers only from that callback. Reads happen once, at start-up.
+//! [`SqsStore`] on SQLite: its own database (`sqs.sqlite3`, WAL) written by one group-commit
+//! thread that owns the connection (`kumo_store::group_commit`).
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Arc;
 
+use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::migrations::{give_tables_to_account, Schema};
 use rusqlite::{params, Connection, Transaction};
 
+use super::{DedupRow, Done, Loaded, QueueRow, SqsStore, StoreError, StoredMessage, WriteOp};
 use crate::types::MessageAttributes;
 
 const SCHEMA: &str = "
@@ -55,223 +56,58 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 ";
 
-/// Errors of the store; the service logs them and answers with an internal error.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A stored document could not be read.
-    #[error("json: {0}")]
-    Json(#[from] serde_json::Error),
-    /// The filesystem failed.
-    #[error("io: {0}")]
-    Io(#[from] std::io::Error),
-    /// The writer thread is gone.
-    #[error("the sqs writer has stopped")]
-    WriterStopped,
+/// SQS's schema.
+const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> =
+    Schema { shape_checks: &[give_to_account], versions: &[create_tables] };
+
+/// Shape check: queues stored before queues had accounts (a `queues` table without an
+/// `account` column, unique by region and name) become `default_account`'s, in a table whose
+/// names are unique per account (creating the schema's tables as it goes).
+fn give_to_account(transaction: &Transaction<'_>, default_account: &str) -> Result<(), StoreError> {
+    let single_account = [("queues", "id, region, name, attributes, tags, created_ms, modified_ms")];
+    Ok(give_tables_to_account(transaction, &single_account, SCHEMA, default_account)?)
 }
 
-/// A queue's row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueRow {
-    /// Never reused, even after the queue is deleted.
-    pub id: i64,
-    /// The owning account.
-    pub account: String,
-    /// Region.
-    pub region: String,
-    /// Name.
-    pub name: String,
-    /// [`crate::attributes::QueueAttributes`] as JSON.
-    pub attributes: String,
-    /// Tags as a JSON object.
-    pub tags: String,
-    /// Creation time, epoch ms.
-    pub created_ms: u64,
-    /// Last attribute change, epoch ms.
-    pub modified_ms: u64,
+/// Version 1: the tables.
+fn create_tables(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(SCHEMA)?)
 }
 
-/// A message as stored and as held in memory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredMessage {
-    /// Global, increasing position (the FIFO sequence number derives from it).
-    pub seq: u64,
-    /// The queue holding it.
-    pub queue_id: i64,
-    /// Message id (kept when moved to a dead-letter queue).
-    pub message_id: String,
-    /// The body.
-    pub body: Arc<str>,
-    /// User attributes.
-    pub attributes: Arc<MessageAttributes>,
-    /// System attributes (`AWSTraceHeader`).
-    pub system_attributes: Arc<MessageAttributes>,
-    /// `SentTimestamp`, epoch ms.
-    pub sent_ms: u64,
-    /// Start of the retention period, epoch ms.
-    pub enqueued_ms: u64,
-    /// When it can next be received (after a delay or a visibility timeout), epoch ms.
-    pub available_ms: u64,
-    /// Receives so far.
-    pub receive_count: u32,
-    /// First receive, epoch ms (0 = never).
-    pub first_receive_ms: u64,
-    /// Token of the latest receive's handle (0 = never received).
-    pub receipt: u64,
-    /// FIFO group.
-    pub group_id: Option<String>,
-    /// FIFO deduplication id.
-    pub dedup_id: Option<String>,
-    /// `SenderId`.
-    pub sender_id: String,
-    /// ARN of the queue it was dead-lettered from (for StartMessageMoveTask).
-    pub dead_letter_source: Option<String>,
-}
-
-/// A FIFO deduplication record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DedupRow {
-    /// Queue.
-    pub queue_id: i64,
-    /// Deduplication id (prefixed with the group for `messageGroup` scope).
-    pub key: String,
-    /// Message id the first send got.
-    pub message_id: String,
-    /// Its sequence position.
-    pub seq: u64,
-    /// End of the 5-minute window, epoch ms.
-    pub expires_ms: u64,
-}
-
-/// One change to the database.
-#[derive(Debug, Clone)]
-pub enum WriteOp {
-    /// Inserts or replaces a queue row.
-    PutQueue(QueueRow),
-    /// Deletes a queue with its messages and deduplication records.
-    DeleteQueue(i64),
-    /// Deletes every message of a queue.
-    PurgeQueue(i64),
-    /// Stores a message (new, or moved with a new `seq`).
-    InsertMessage(Box<StoredMessage>),
-    /// Records a receive or visibility change.
-    UpdateMessage {
-        /// Message position.
-        seq: u64,
-        /// New availability.
-        available_ms: u64,
-        /// Receives so far.
-        receive_count: u32,
-        /// First receive.
-        first_receive_ms: u64,
-        /// Current receipt token.
-        receipt: u64,
-    },
-    /// Deletes a message.
-    DeleteMessage(u64),
-    /// Records a FIFO deduplication id.
-    InsertDedup(DedupRow),
-    /// Forgets deduplication records that expired before this time.
-    ExpireDedup(u64),
-}
-
-/// Called once the job's transaction committed (`true`) or failed (`false`).
-pub type Done = Box<dyn FnOnce(bool) + Send>;
-
+/// A batch of changes and who to tell once it is committed.
 struct Job {
     ops: Vec<WriteOp>,
     done: Option<Done>,
 }
 
-/// Everything the store holds, read at start-up.
-pub struct Loaded {
-    /// Queue rows.
-    pub queues: Vec<QueueRow>,
-    /// Messages, by `seq`.
-    pub messages: Vec<StoredMessage>,
-    /// Deduplication records.
-    pub dedup: Vec<DedupRow>,
-    /// Next free message position.
-    pub next_seq: u64,
-    /// Next free queue id.
-    pub next_queue_id: i64,
-}
-
-/// Handle on the store and its writer thread.
-pub struct SqsStore {
-    sender: mpsc::Sender<Job>,
-}
-
 /// Most operations one transaction applies before it commits.
 const MAX_OPS_PER_COMMIT: usize = 20_000;
 
-/// Gives queues stored before queues had accounts (a `queues` table without an `account`
-/// column, unique by region and name) to `default_account`, rebuilding the table so names are
-/// unique per account. Runs once; a store that has the column is left alone.
-fn migrate_queue_accounts(connection: &mut Connection, default_account: &str) -> Result<(), StoreError> {
-    let has_account =
-        connection.prepare("SELECT 1 FROM pragma_table_info('queues') WHERE name = 'account'")?.exists([])?;
-    if has_account {
-        return Ok(());
-    }
-    let transaction = connection.transaction()?;
-    transaction.execute_batch(
-        "CREATE TABLE queues_with_accounts (
-            id INTEGER PRIMARY KEY,
-            account TEXT NOT NULL,
-            region TEXT NOT NULL,
-            name TEXT NOT NULL,
-            attributes TEXT NOT NULL,
-            tags TEXT NOT NULL,
-            created_ms INTEGER NOT NULL,
-            modified_ms INTEGER NOT NULL,
-            UNIQUE (account, region, name)
-        );",
-    )?;
-    let moved = transaction.execute(
-        "INSERT INTO queues_with_accounts (id, account, region, name, attributes, tags, created_ms, modified_ms)
-         SELECT id, ?1, region, name, attributes, tags, created_ms, modified_ms FROM queues",
-        [default_account],
-    )?;
-    transaction.execute_batch("DROP TABLE queues; ALTER TABLE queues_with_accounts RENAME TO queues;")?;
-    transaction.commit()?;
-    tracing::info!(queues = moved, account = default_account, "sqs store migrated: queues now belong to accounts");
-    Ok(())
+/// SQS's SQLite database and the thread that writes it.
+pub struct SqliteSqsStore {
+    sender: mpsc::Sender<Job>,
 }
 
 fn open_connection(path: &Path, default_account: &str) -> Result<Connection, StoreError> {
-    let connection = Connection::open(path)?;
-    connection.pragma_update(None, "journal_mode", "WAL")?;
-    // WAL + NORMAL: a committed transaction survives a crash of Kumo (kill -9); only an OS
-    // crash or power loss can lose the last commits, as with the rest of Kumo's state.
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
-    connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    let mut connection = connection;
-    let existing =
-        connection.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'queues'")?.exists([])?;
-    if existing {
-        migrate_queue_accounts(&mut connection, default_account)?;
-    }
-    connection.execute_batch(SCHEMA)?;
+    let mut connection = kumo_store::sqlite::open(path, kumo_store::sqlite::OpenOptions::default())?;
+    kumo_store::migrations::migrate(&mut connection, default_account, &SCHEMA_MIGRATIONS)?;
     Ok(connection)
 }
 
-impl SqsStore {
+impl SqliteSqsStore {
     /// Opens (creating) `sqs.sqlite3` in `data_dir`, reads everything, and starts the writer;
     /// queues stored before queues had accounts become `default_account`'s.
     pub fn open(data_dir: &Path, default_account: &str) -> Result<(Self, Loaded), StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let connection = open_connection(&data_dir.join("sqs.sqlite3"), default_account)?;
         let loaded = load(&connection)?;
-        let (sender, receiver) = mpsc::channel::<Job>();
-        std::thread::Builder::new().name("kumo-sqs-writer".into()).spawn(move || write_loop(connection, receiver))?;
+        let name = WriterName { thread: "kumo-sqs-writer", what: "sqs" };
+        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT)?;
         Ok((Self { sender }, loaded))
     }
+}
 
-    /// Queues `ops`; `done` runs after they committed (or failed).
-    pub fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>) {
+impl SqsStore for SqliteSqsStore {
+    fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>) {
         if let Err(mpsc::SendError(job)) = self.sender.send(Job { ops, done }) {
             tracing::error!("sqs writer stopped; a write was dropped");
             if let Some(done) = job.done {
@@ -279,19 +115,41 @@ impl SqsStore {
             }
         }
     }
+}
 
-    /// Queues `ops` and waits until they are committed.
-    pub async fn commit(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        self.submit(
-            ops,
-            Some(Box::new(move |ok| {
-                let _ = sender.send(ok);
-            })),
-        );
-        match receiver.await {
-            Ok(true) => Ok(()),
-            _ => Err(StoreError::WriterStopped),
+impl BatchedWrite for Job {
+    type Error = StoreError;
+
+    fn weight(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn apply(connection: &Connection, jobs: &mut [Self]) -> Result<(), StoreError> {
+        let mut max_seq = 0u64;
+        let mut max_queue_id = 0i64;
+        for op in jobs.iter().flat_map(|job| job.ops.iter()) {
+            apply_op(connection, op, &mut max_seq, &mut max_queue_id)?;
+        }
+        if max_seq > 0 {
+            connection.execute(
+                "INSERT INTO counters (name, value) VALUES ('next_seq', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                [max_seq as i64 + 1],
+            )?;
+        }
+        if max_queue_id > 0 {
+            connection.execute(
+                "INSERT INTO counters (name, value) VALUES ('next_queue_id', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+                [max_queue_id + 1],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn finish(self, outcome: Result<(), &str>) {
+        if let Some(done) = self.done {
+            done(outcome.is_ok());
         }
     }
 }
@@ -375,35 +233,6 @@ fn load(connection: &Connection) -> Result<Loaded, StoreError> {
     Ok(Loaded { queues, messages, dedup, next_seq, next_queue_id })
 }
 
-fn write_loop(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
-    while let Ok(first) = receiver.recv() {
-        let mut jobs = vec![first];
-        let mut op_count = jobs[0].ops.len();
-        while op_count < MAX_OPS_PER_COMMIT {
-            match receiver.try_recv() {
-                Ok(job) => {
-                    op_count += job.ops.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
-        let committed = match apply(&mut connection, &jobs) {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(%error, jobs = jobs.len(), "sqs store commit failed");
-                false
-            }
-        };
-        for job in jobs {
-            if let Some(done) = job.done {
-                done(committed);
-            }
-        }
-    }
-    tracing::debug!("sqs writer stopped");
-}
-
 fn json_or_null(attributes: &MessageAttributes) -> Result<Option<String>, StoreError> {
     if attributes.is_empty() {
         return Ok(None);
@@ -411,33 +240,8 @@ fn json_or_null(attributes: &MessageAttributes) -> Result<Option<String>, StoreE
     Ok(Some(serde_json::to_string(attributes)?))
 }
 
-fn apply(connection: &mut Connection, jobs: &[Job]) -> Result<(), StoreError> {
-    let transaction = connection.transaction()?;
-    let mut max_seq = 0u64;
-    let mut max_queue_id = 0i64;
-    for op in jobs.iter().flat_map(|job| job.ops.iter()) {
-        apply_op(&transaction, op, &mut max_seq, &mut max_queue_id)?;
-    }
-    if max_seq > 0 {
-        transaction.execute(
-            "INSERT INTO counters (name, value) VALUES ('next_seq', ?1)
-             ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
-            [max_seq as i64 + 1],
-        )?;
-    }
-    if max_queue_id > 0 {
-        transaction.execute(
-            "INSERT INTO counters (name, value) VALUES ('next_queue_id', ?1)
-             ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
-            [max_queue_id + 1],
-        )?;
-    }
-    transaction.commit()?;
-    Ok(())
-}
-
 fn apply_op(
-    transaction: &Transaction<'_>,
+    transaction: &Connection,
     op: &WriteOp,
     max_seq: &mut u64,
     max_queue_id: &mut i64,
@@ -558,7 +362,8 @@ mod tests {
     async fn committed_writes_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let (store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
+            let (store, loaded) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
+            let store: Box<dyn SqsStore> = Box::new(store);
             assert!(loaded.queues.is_empty());
             let queue = QueueRow {
                 id: 7,
@@ -580,7 +385,7 @@ mod tests {
                 .unwrap();
             store.commit(vec![WriteOp::DeleteMessage(10)]).await.unwrap();
         }
-        let (_store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
+        let (_store, loaded) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
         assert_eq!(loaded.queues.len(), 1);
         assert_eq!(loaded.queues[0].account, "111111111111");
         assert_eq!(loaded.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11]);
@@ -601,7 +406,7 @@ mod tests {
             )
             .unwrap();
         }
-        let (_store, loaded) = SqsStore::open(dir.path(), "000000000000").unwrap();
+        let (_store, loaded) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
         assert_eq!(loaded.queues.len(), 1);
         let row = &loaded.queues[0];
         assert_eq!((row.id, row.account.as_str(), row.name.as_str(), row.modified_ms), (3, "000000000000", "jobs", 2));

@@ -1,21 +1,19 @@
-//! SQLite metadata: function records and layer versions (as JSON documents), the durable
-//! async-invoke queue, log events and metering. Calls are blocking; async callers go through `spawn_blocking`.
-//! High-rate writes (the async queue, logs, metering) go through the group-commit writers of
-//! `group_commit.rs`, one transaction per batch.
+//! [`LambdaStore`] on SQLite: `kumo.sqlite3` under the data dir, one exclusive connection
+//! ([`SharedConnection`]) shared by API calls and the group-commit writers of the async queue
+//! (a task on the runtime) and of logs and metering (a thread).
 
-use std::cell::Cell;
-use std::ffi::c_int;
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::Arc;
 
-use rusqlite::hooks::Wal;
+use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::sqlite::SharedConnection;
+use kumo_store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde::{Deserialize, Serialize};
 
-use crate::group_commit::{BatchWriter, QueueWriter};
-use crate::StoreError;
+use super::writers::{BatchWrite, BatchWriter, QueueChange, QueueWriter};
+use super::{AsyncEvent, LambdaStore, MeteringRecord, StoredLogEvent};
 
-pub(crate) const SCHEMA: &str = "
+/// The tables, as version 1 of the schema creates them.
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (
     account TEXT NOT NULL,
     region TEXT NOT NULL,
@@ -66,128 +64,72 @@ CREATE TABLE IF NOT EXISTS layer_versions (
 );
 ";
 
-/// An accepted `Event` invocation waiting to run; removed only after it ran.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct AsyncEvent {
-    /// Request id returned to the caller with the 202.
-    pub request_id: String,
-    /// Account of the function; empty for events queued before accounts existed, which belong
-    /// to the configured account.
-    #[serde(default)]
-    pub account: String,
-    /// Region of the function.
-    pub region: String,
-    /// Function name.
-    pub function_name: String,
-    /// Version or alias requested.
-    pub qualifier: Option<String>,
-    /// The event payload (stored in its own column, not in the JSON document).
-    #[serde(skip)]
-    pub payload: Vec<u8>,
-    /// Decoded client context JSON, if the caller sent one.
-    pub client_context: Option<String>,
-    /// When it was accepted.
-    pub enqueued_ms: u64,
-    /// How many times it has been tried.
-    pub attempts: u32,
-}
+/// Most writes one transaction takes; the rest wait for the next one.
+const MAX_BATCH: usize = 4096;
 
-/// One billed invocation, as Lambda meters it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct MeteringRecord {
-    /// Invocation request id.
-    pub request_id: String,
-    /// Account of the function; empty in records from before accounts existed, which belong
-    /// to the configured account.
-    #[serde(default)]
-    pub account: String,
-    /// Region of the function.
-    pub region: String,
-    /// Function name.
-    pub function_name: String,
-    /// Version that ran.
-    pub version: String,
-    /// When the invocation started (epoch ms).
-    pub started_ms: u64,
-    /// Handler duration in ms.
-    pub duration_ms: f64,
-    /// Duration rounded up to the next ms.
-    pub billed_ms: u64,
-    /// Configured memory in MB.
-    pub memory_mb: u32,
-    /// Peak memory used in MB.
-    pub max_memory_used_mb: u64,
-    /// Init duration when this invocation was a cold start.
-    pub init_duration_ms: Option<f64>,
-    /// Billed GB-seconds: memory in GB × billed seconds.
-    pub gb_seconds: f64,
-}
-
-/// One line of a function's log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEvent {
-    /// Account of the function.
-    pub account: String,
-    /// Region of the function.
-    pub region: String,
-    /// `/aws/lambda/<function>`.
-    pub log_group: String,
-    /// Stream of the execution environment.
-    pub log_stream: String,
-    /// When the line was written (epoch ms).
-    pub timestamp_ms: u64,
-    /// The line, without its newline.
-    pub message: String,
-}
-
-/// A stored log line with its position, for following.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct StoredLogEvent {
-    /// Monotonic position; pass the last one back to follow.
-    pub id: i64,
-    /// Stream it was written to.
-    pub log_stream: String,
-    /// When it was written (epoch ms).
-    pub timestamp_ms: u64,
-    /// The line.
-    pub message: String,
-}
-
-/// The SQLite metadata store.
-pub struct MetadataStore {
-    connection: Mutex<Connection>,
+/// Lambda's tables in one SQLite database.
+pub struct SqliteLambdaStore {
+    shared: Arc<SharedConnection>,
     /// The configured account: owns metering records from before accounts existed.
     default_account: String,
 }
 
-impl MetadataStore {
-    /// Opens the database in WAL mode and creates the schema; Lambda resources of a data dir
-    /// from before accounts existed become `default_account`'s.
-    pub fn open(path: &Path, default_account: &str) -> Result<Self, StoreError> {
-        let mut connection = Connection::open(path)?;
-        // Only this process opens the database, through this one connection: exclusive locking
-        // keeps the WAL index in memory and spares every transaction its file-lock syscalls
-        // (they were a tenth of the async queue writer's time). Set before WAL is entered.
-        connection.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
-        connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "NORMAL")?;
-        // The hook replaces SQLite's automatic checkpoint inside `COMMIT`: the store checkpoints
-        // when a commit leaves the WAL long (see `Held`), and the async queue's writer, which
-        // commits on the async runtime, hands that checkpoint to a blocking thread.
-        connection.wal_hook(Some(record_wal_frames));
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        crate::migrations::migrate_to_accounts(&mut connection, default_account)?;
-        crate::migrations::drop_async_autoincrement(&mut connection)?;
-        Ok(Self { connection: Mutex::new(connection), default_account: default_account.to_string() })
+impl SqliteLambdaStore {
+    /// Opens the database in WAL mode and brings its schema up to date; Lambda resources of a
+    /// data dir from before accounts existed become `default_account`'s.
+    pub fn open(path: &std::path::Path, default_account: &str) -> Result<Self, StoreError> {
+        let shared =
+            SharedConnection::open(path, |connection| super::migrations::migrate(connection, default_account))?;
+        Ok(Self { shared: Arc::new(shared), default_account: default_account.to_string() })
     }
 
-    fn lock(&self) -> Held<'_> {
-        // A panic while holding the lock cannot leave SQLite inconsistent (transactions roll back).
-        Held(self.connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    /// The connection the writers share (tests hold it to make them wait).
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<SharedConnection> {
+        &self.shared
     }
 
+    /// Counts an account's functions (their `$LATEST`) across regions.
+    #[cfg(test)]
+    pub fn function_count(&self, account: &str) -> Result<u64, StoreError> {
+        let count: i64 = self.shared.lock().query_row(
+            "SELECT COUNT(*) FROM functions WHERE account = ?1 AND version = '$LATEST'",
+            params![account],
+            |row| row.get(0),
+        )?;
+        Ok(count as u64)
+    }
+
+    /// Durably stores one async event and returns its queue id (the Event invoke path goes
+    /// through [`QueueWriter`] instead, which shares one commit among concurrent events).
+    #[cfg(test)]
+    pub fn enqueue_async(&self, event: &AsyncEvent) -> Result<i64, StoreError> {
+        let connection = self.shared.lock();
+        let mut insert = connection.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+        Ok(insert.insert(params![serde_json::to_string(event)?, event.payload])?)
+    }
+
+    /// All queued async events, oldest first.
+    #[cfg(test)]
+    pub fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
+        let mut events = Vec::new();
+        for id in self.pending_async_ids()? {
+            events.extend(self.async_event(id)?.map(|event| (id, event)));
+        }
+        Ok(events)
+    }
+
+    /// Removes an async event once it has been handled.
+    #[cfg(test)]
+    pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
+        self.shared.lock().execute("DELETE FROM async_events WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+}
+
+impl LambdaStore for SqliteLambdaStore {
     /// Inserts or replaces a function version document.
-    pub fn put_function(
+    fn put_function(
         &self,
         account: &str,
         region: &str,
@@ -195,7 +137,7 @@ impl MetadataStore {
         version: &str,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.shared.lock().execute(
             "INSERT OR REPLACE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![account, region, name, version, document],
         )?;
@@ -203,7 +145,7 @@ impl MetadataStore {
     }
 
     /// Inserts a function version only if it does not exist; returns whether it was inserted.
-    pub fn insert_function(
+    fn insert_function(
         &self,
         account: &str,
         region: &str,
@@ -211,7 +153,7 @@ impl MetadataStore {
         version: &str,
         document: &str,
     ) -> Result<bool, StoreError> {
-        let inserted = self.lock().execute(
+        let inserted = self.shared.lock().execute(
             "INSERT OR IGNORE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![account, region, name, version, document],
         )?;
@@ -219,7 +161,7 @@ impl MetadataStore {
     }
 
     /// Reads one function version document.
-    pub fn get_function(
+    fn get_function(
         &self,
         account: &str,
         region: &str,
@@ -227,6 +169,7 @@ impl MetadataStore {
         version: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(self
+            .shared
             .lock()
             .query_row(
                 "SELECT document FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
@@ -237,7 +180,7 @@ impl MetadataStore {
     }
 
     /// Lists `(name, document)` of one version across functions, ordered by name, after `marker`.
-    pub fn list_functions(
+    fn list_functions(
         &self,
         account: &str,
         region: &str,
@@ -245,7 +188,7 @@ impl MetadataStore {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached(
             "SELECT name, document FROM functions \
              WHERE account = ?1 AND region = ?2 AND version = ?3 AND name > ?4 ORDER BY name LIMIT ?5",
@@ -258,13 +201,13 @@ impl MetadataStore {
     }
 
     /// Every stored version of one function as `(version, document)`, unordered.
-    pub fn list_function_versions(
+    fn list_function_versions(
         &self,
         account: &str,
         region: &str,
         name: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let connection = self.lock();
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached(
             "SELECT version, document FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
         )?;
@@ -274,8 +217,8 @@ impl MetadataStore {
 
     /// Every `$LATEST` document of every account and region as `(account, region, document)`,
     /// for start-up work (reservations, provisioning).
-    pub fn all_latest_functions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let connection = self.lock();
+    fn all_latest_functions(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement =
             connection.prepare("SELECT account, region, document FROM functions WHERE version = '$LATEST'")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -283,14 +226,14 @@ impl MetadataStore {
     }
 
     /// Deletes one version of a function; returns whether it existed.
-    pub fn delete_function_version(
+    fn delete_function_version(
         &self,
         account: &str,
         region: &str,
         name: &str,
         version: &str,
     ) -> Result<bool, StoreError> {
-        let deleted = self.lock().execute(
+        let deleted = self.shared.lock().execute(
             "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
             params![account, region, name, version],
         )?;
@@ -299,14 +242,8 @@ impl MetadataStore {
 
     /// Stores a new version of a layer under the next number and returns it: numbers count up
     /// per layer name and are never reused, even after every version was deleted.
-    pub fn insert_layer_version(
-        &self,
-        account: &str,
-        region: &str,
-        name: &str,
-        document: &str,
-    ) -> Result<u64, StoreError> {
-        let mut connection = self.lock();
+    fn insert_layer_version(&self, account: &str, region: &str, name: &str, document: &str) -> Result<u64, StoreError> {
+        let mut connection = self.shared.lock();
         let transaction = connection.transaction()?;
         transaction.execute(
             "INSERT INTO layers (account, region, name, latest_version) VALUES (?1, ?2, ?3, 1) \
@@ -327,7 +264,7 @@ impl MetadataStore {
     }
 
     /// Replaces the document of an existing layer version (its policy changed).
-    pub fn update_layer_version(
+    fn update_layer_version(
         &self,
         account: &str,
         region: &str,
@@ -335,7 +272,7 @@ impl MetadataStore {
         version: u64,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.shared.lock().execute(
             "UPDATE layer_versions SET document = ?5 WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
             params![account, region, name, version as i64, document],
         )?;
@@ -343,7 +280,7 @@ impl MetadataStore {
     }
 
     /// Reads one layer version document.
-    pub fn get_layer_version(
+    fn get_layer_version(
         &self,
         account: &str,
         region: &str,
@@ -351,6 +288,7 @@ impl MetadataStore {
         version: u64,
     ) -> Result<Option<String>, StoreError> {
         Ok(self
+            .shared
             .lock()
             .query_row(
                 "SELECT document FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
@@ -362,8 +300,8 @@ impl MetadataStore {
 
     /// Every version of every layer of an account's region as `(name, version, document)`, by
     /// name, newest version first.
-    pub fn list_layer_versions(&self, account: &str, region: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
-        let connection = self.lock();
+    fn list_layer_versions(&self, account: &str, region: &str) -> Result<Vec<(String, u64, String)>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached(
             "SELECT name, version, document FROM layer_versions WHERE account = ?1 AND region = ?2 \
              ORDER BY name, version DESC",
@@ -374,14 +312,8 @@ impl MetadataStore {
     }
 
     /// Deletes one layer version; returns whether it existed. The layer's numbering stays.
-    pub fn delete_layer_version(
-        &self,
-        account: &str,
-        region: &str,
-        name: &str,
-        version: u64,
-    ) -> Result<bool, StoreError> {
-        let deleted = self.lock().execute(
+    fn delete_layer_version(&self, account: &str, region: &str, name: &str, version: u64) -> Result<bool, StoreError> {
+        let deleted = self.shared.lock().execute(
             "DELETE FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
             params![account, region, name, version as i64],
         )?;
@@ -389,14 +321,14 @@ impl MetadataStore {
     }
 
     /// Inserts or replaces an event source mapping.
-    pub fn put_event_source_mapping(
+    fn put_event_source_mapping(
         &self,
         uuid: &str,
         account: &str,
         region: &str,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
+        self.shared.lock().execute(
             "INSERT OR REPLACE INTO event_source_mappings (uuid, account, region, document) VALUES (?1, ?2, ?3, ?4)",
             params![uuid, account, region, document],
         )?;
@@ -404,13 +336,9 @@ impl MetadataStore {
     }
 
     /// Reads an event source mapping of an account's region.
-    pub fn get_event_source_mapping(
-        &self,
-        uuid: &str,
-        account: &str,
-        region: &str,
-    ) -> Result<Option<String>, StoreError> {
+    fn get_event_source_mapping(&self, uuid: &str, account: &str, region: &str) -> Result<Option<String>, StoreError> {
         Ok(self
+            .shared
             .lock()
             .query_row(
                 "SELECT document FROM event_source_mappings WHERE uuid = ?1 AND account = ?2 AND region = ?3",
@@ -421,8 +349,8 @@ impl MetadataStore {
     }
 
     /// Every event source mapping as `(account, region, document)`, ordered by UUID.
-    pub fn list_event_source_mappings(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let connection = self.lock();
+    fn list_event_source_mappings(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement =
             connection.prepare_cached("SELECT account, region, document FROM event_source_mappings ORDER BY uuid")?;
         let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
@@ -430,58 +358,30 @@ impl MetadataStore {
     }
 
     /// Deletes an event source mapping; returns whether it existed.
-    pub fn delete_event_source_mapping(&self, uuid: &str) -> Result<bool, StoreError> {
-        Ok(self.lock().execute("DELETE FROM event_source_mappings WHERE uuid = ?1", params![uuid])? == 1)
+    fn delete_event_source_mapping(&self, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self.shared.lock().execute("DELETE FROM event_source_mappings WHERE uuid = ?1", params![uuid])? == 1)
     }
 
     /// Deletes every version of a function; returns how many rows went.
-    pub fn delete_function(&self, account: &str, region: &str, name: &str) -> Result<usize, StoreError> {
-        Ok(self.lock().execute(
+    fn delete_function(&self, account: &str, region: &str, name: &str) -> Result<usize, StoreError> {
+        Ok(self.shared.lock().execute(
             "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
             params![account, region, name],
         )?)
     }
 
-    /// Counts an account's functions (their `$LATEST`) across regions.
-    pub fn function_count(&self, account: &str) -> Result<u64, StoreError> {
-        let count: i64 = self.lock().query_row(
-            "SELECT COUNT(*) FROM functions WHERE account = ?1 AND version = '$LATEST'",
-            params![account],
-            |row| row.get(0),
-        )?;
-        Ok(count as u64)
-    }
-
-    /// Durably stores one async event and returns its queue id (the Event invoke path goes
-    /// through [`QueueWriter`] instead, which shares one commit among concurrent events).
-    pub fn enqueue_async(&self, event: &AsyncEvent) -> Result<i64, StoreError> {
-        let connection = self.lock();
-        let mut insert = connection.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
-        Ok(insert.insert(params![serde_json::to_string(event)?, event.payload])?)
-    }
-
-    /// All queued async events, oldest first.
-    #[cfg(test)]
-    pub(crate) fn pending_async(&self) -> Result<Vec<(i64, AsyncEvent)>, StoreError> {
-        let mut events = Vec::new();
-        for id in self.pending_async_ids()? {
-            events.extend(self.async_event(id)?.map(|event| (id, event)));
-        }
-        Ok(events)
-    }
-
     /// Ids of all queued async events, oldest first: what start-up resumes, without holding
     /// their payloads in memory.
-    pub fn pending_async_ids(&self) -> Result<Vec<i64>, StoreError> {
-        let connection = self.lock();
+    fn pending_async_ids(&self) -> Result<Vec<i64>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement = connection.prepare("SELECT id FROM async_events ORDER BY id")?;
         let ids = statement.query_map([], |row| row.get::<_, i64>(0))?;
         Ok(ids.collect::<Result<_, _>>()?)
     }
 
     /// One queued async event, if it is still queued.
-    pub fn async_event(&self, id: i64) -> Result<Option<AsyncEvent>, StoreError> {
-        let connection = self.lock();
+    fn async_event(&self, id: i64) -> Result<Option<AsyncEvent>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached("SELECT document, payload FROM async_events WHERE id = ?1")?;
         let row = statement
             .query_row(params![id], |row| Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?)))
@@ -492,14 +392,8 @@ impl MetadataStore {
         Ok(Some(event))
     }
 
-    /// Removes an async event once it has been handled.
-    pub fn complete_async(&self, id: i64) -> Result<(), StoreError> {
-        self.lock().execute("DELETE FROM async_events WHERE id = ?1", params![id])?;
-        Ok(())
-    }
-
     /// Log lines of an account's group after position `after_id`, oldest first.
-    pub fn log_events(
+    fn log_events(
         &self,
         account: &str,
         region: &str,
@@ -507,7 +401,7 @@ impl MetadataStore {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<StoredLogEvent>, StoreError> {
-        let connection = self.lock();
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached(
             "SELECT id, log_stream, timestamp_ms, message FROM log_events \
              WHERE account = ?1 AND region = ?2 AND log_group = ?3 AND id > ?4 ORDER BY id LIMIT ?5",
@@ -524,13 +418,8 @@ impl MetadataStore {
     }
 
     /// Metering records of an account's function, oldest first.
-    pub fn metering(
-        &self,
-        account: &str,
-        region: &str,
-        function_name: &str,
-    ) -> Result<Vec<MeteringRecord>, StoreError> {
-        let connection = self.lock();
+    fn metering(&self, account: &str, region: &str, function_name: &str) -> Result<Vec<MeteringRecord>, StoreError> {
+        let connection = self.shared.lock();
         let mut statement = connection.prepare_cached("SELECT document FROM metering ORDER BY rowid")?;
         let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
         let mut records = Vec::new();
@@ -544,135 +433,87 @@ impl MetadataStore {
         Ok(records)
     }
 
-    /// Starts the task that writes the async queue in batches (call it within a Tokio runtime):
-    /// many events are committed in one transaction, and each enqueuer is told its id only after
-    /// that commit (group commit).
-    pub fn spawn_queue_writer(self: &Arc<Self>) -> QueueWriter {
-        QueueWriter::spawn(self)
+    fn spawn_queue_writer(&self) -> QueueWriter {
+        QueueWriter::new(group_commit::spawn_task(Arc::clone(&self.shared), "async queue", MAX_BATCH))
     }
 
-    /// Starts the thread that commits logs and metering in batches (group commit).
-    pub fn spawn_batch_writer(self: &Arc<Self>) -> BatchWriter {
-        BatchWriter::spawn(self)
-    }
-
-    /// Runs `work` in one transaction and commits it; rolls back if it fails. `BEGIN` and
-    /// `COMMIT` are cached statements: the group-commit writers run one transaction per batch,
-    /// and parsing them each time showed in the async queue writer's profile.
-    pub(crate) fn in_transaction<T>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        commit(&self.lock(), work)
-    }
-
-    /// Like [`Self::in_transaction`], but only if the connection is free right now (`None`
-    /// otherwise) and without checkpointing: for a caller on the async runtime, which must not
-    /// wait. The flag says a checkpoint is due ([`Self::checkpoint`], on a blocking thread).
-    pub(crate) fn try_in_transaction<T>(
-        &self,
-        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Option<(Result<T, StoreError>, bool)> {
-        let guard = match self.connection.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
-        let outcome = commit(&guard, work);
-        Some((outcome, take_checkpoint_due()))
-    }
-
-    /// Copies the WAL into the database file (blocking: it syncs both).
-    pub(crate) fn checkpoint(&self) {
-        checkpoint(&self.lock());
+    fn spawn_batch_writer(&self) -> BatchWriter {
+        let name = WriterName { thread: "kumo-store-writer", what: "logs and metering" };
+        // Start-up cannot continue without it.
+        let sender = group_commit::spawn_thread(Arc::clone(&self.shared), name, MAX_BATCH)
+            .expect("spawning the logs and metering writer thread");
+        BatchWriter::new(sender)
     }
 }
 
-/// WAL length, in frames, from which a commit is followed by a checkpoint (SQLite's default).
-const CHECKPOINT_FRAMES: i32 = 1000;
+impl BatchedWrite for QueueChange {
+    type Error = StoreError;
 
-thread_local! {
-    /// The WAL's length after this thread's last commit, as the WAL hook reported it.
-    static WAL_FRAMES: Cell<i32> = const { Cell::new(0) };
-}
-
-fn record_wal_frames(_wal: &Wal, frames: c_int) -> rusqlite::Result<()> {
-    WAL_FRAMES.set(frames);
-    Ok(())
-}
-
-/// Whether this thread's last commit left the WAL long enough for a checkpoint (read once).
-fn take_checkpoint_due() -> bool {
-    WAL_FRAMES.take() >= CHECKPOINT_FRAMES
-}
-
-fn checkpoint(connection: &Connection) {
-    // Only this process's one connection uses the database (exclusive locking), so a PASSIVE
-    // checkpoint copies every frame and the next write starts the WAL from its beginning.
-    if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::error!(%error, "checkpointing the WAL failed");
-    }
-}
-
-/// Runs `work` in one transaction on a held connection and commits it.
-fn commit<T>(
-    connection: &Connection,
-    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
-) -> Result<T, StoreError> {
-    connection.prepare_cached("BEGIN")?.execute([])?;
-    let mut open = OpenTransaction { connection, committed: false };
-    let value = work(open.connection)?;
-    open.connection.prepare_cached("COMMIT")?.execute([])?;
-    open.committed = true;
-    Ok(value)
-}
-
-/// The connection, held by a blocking caller; when released after a commit that left the WAL
-/// long, it checkpoints first (what SQLite's automatic checkpoint did inside `COMMIT`).
-struct Held<'a>(MutexGuard<'a, Connection>);
-
-impl std::ops::Deref for Held<'_> {
-    type Target = Connection;
-
-    fn deref(&self) -> &Connection {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Held<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.0
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        if take_checkpoint_due() {
-            checkpoint(&self.0);
-        }
-    }
-}
-
-/// Rolls back a transaction that [`MetadataStore::in_transaction`] did not commit: its work
-/// failed or panicked, or `COMMIT` itself failed and left it open.
-struct OpenTransaction<'a> {
-    connection: &'a Connection,
-    committed: bool,
-}
-
-impl Drop for OpenTransaction<'_> {
-    fn drop(&mut self) {
-        if !self.committed && !self.connection.is_autocommit() {
-            if let Err(error) = self.connection.execute_batch("ROLLBACK") {
-                tracing::error!(%error, "rolling back a failed batch failed");
+    fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError> {
+        let mut insert = connection.prepare_cached("INSERT INTO async_events (document, payload) VALUES (?1, ?2)")?;
+        let mut update = connection.prepare_cached("UPDATE async_events SET document = ?2 WHERE id = ?1")?;
+        let mut delete = connection.prepare_cached("DELETE FROM async_events WHERE id = ?1")?;
+        for change in batch {
+            match change {
+                Self::Enqueue { event, document, id, .. } => {
+                    *id = insert.insert(params![*document, event.payload])?;
+                }
+                Self::Update { id, document } => {
+                    update.execute(params![*id, *document])?;
+                }
+                Self::Complete(id) => {
+                    delete.execute(params![*id])?;
+                }
             }
         }
+        Ok(())
+    }
+
+    fn finish(self, outcome: Result<(), &str>) {
+        self.tell_enqueuer(outcome);
+    }
+}
+
+impl BatchedWrite for BatchWrite {
+    type Error = StoreError;
+
+    fn apply(connection: &Connection, batch: &mut [Self]) -> Result<(), StoreError> {
+        let mut insert_log = connection.prepare_cached(
+            "INSERT INTO log_events (account, region, log_group, log_stream, timestamp_ms, message) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut insert_metering =
+            connection.prepare_cached("INSERT INTO metering (request_id, document) VALUES (?1, ?2)")?;
+        for write in batch.iter() {
+            match write {
+                Self::Log(event) => {
+                    insert_log.execute(params![
+                        event.account,
+                        event.region,
+                        event.log_group,
+                        event.log_stream,
+                        event.timestamp_ms as i64,
+                        event.message
+                    ])?;
+                }
+                Self::Metering(record) => {
+                    insert_metering.execute(params![record.request_id, serde_json::to_string(record)?])?;
+                }
+                Self::Flush(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, _outcome: Result<(), &str>) {
+        self.run_flush();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{BatchWrite, LogEvent};
 
     const A: &str = "111111111111";
     const B: &str = "222222222222";
@@ -692,8 +533,8 @@ mod tests {
             enqueued_ms: 1,
             attempts: 0,
         };
-        let id = MetadataStore::open(&path, A).unwrap().enqueue_async(&event).unwrap();
-        let reopened = MetadataStore::open(&path, A).unwrap();
+        let id = SqliteLambdaStore::open(&path, A).unwrap().enqueue_async(&event).unwrap();
+        let reopened = SqliteLambdaStore::open(&path, A).unwrap();
         assert_eq!(reopened.pending_async().unwrap(), vec![(id, event.clone())]);
         assert_eq!(reopened.pending_async_ids().unwrap(), vec![id]);
         assert_eq!(reopened.async_event(id).unwrap(), Some(event));
@@ -706,7 +547,7 @@ mod tests {
     #[test]
     fn lists_functions_in_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
+        let store = SqliteLambdaStore::open(&dir.path().join("db"), A).unwrap();
         for name in ["c", "a", "b"] {
             assert!(store.insert_function(A, "us-east-1", name, "$LATEST", "{}").unwrap());
         }
@@ -721,7 +562,7 @@ mod tests {
     #[test]
     fn layer_version_numbers_are_never_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
+        let store = SqliteLambdaStore::open(&dir.path().join("db"), A).unwrap();
         assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "d").unwrap(), 1);
         assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "d").unwrap(), 2);
         assert_eq!(store.insert_layer_version(A, "eu-west-1", "deps", "d").unwrap(), 1);
@@ -738,7 +579,7 @@ mod tests {
     #[test]
     fn the_same_names_in_two_accounts_are_two_resources() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetadataStore::open(&dir.path().join("db"), A).unwrap();
+        let store = SqliteLambdaStore::open(&dir.path().join("db"), A).unwrap();
         assert!(store.insert_function(A, "us-east-1", "f", "$LATEST", "a").unwrap());
         assert!(store.insert_function(B, "us-east-1", "f", "$LATEST", "b").unwrap());
         assert_eq!(store.get_function(B, "us-east-1", "f", "$LATEST").unwrap().as_deref(), Some("b"));
@@ -753,9 +594,8 @@ mod tests {
 
     #[test]
     fn logs_and_metering_of_two_accounts_stay_apart() {
-        use crate::group_commit::BatchWrite;
         let dir = tempfile::tempdir().unwrap();
-        let store = std::sync::Arc::new(MetadataStore::open(&dir.path().join("db"), A).unwrap());
+        let store = std::sync::Arc::new(SqliteLambdaStore::open(&dir.path().join("db"), A).unwrap());
         let writer = store.spawn_batch_writer();
         let metering = |account: &str, request_id: &str| MeteringRecord {
             request_id: request_id.into(),
