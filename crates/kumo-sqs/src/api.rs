@@ -13,7 +13,6 @@ use kumo_protocol::{operation, AwsService, BoxFuture, Call, DecodeError, Encoded
 use kumo_protocol::{ServiceContext, ServiceDescriptor, ServiceHealth};
 
 use crate::error as sqs_error;
-use crate::types::CancelMessageMoveTaskRequest;
 use crate::{SqsContext, SqsService};
 
 /// SQS's awsQuery XML namespace.
