@@ -339,6 +339,21 @@ def test_logs_metering_and_metrics_are_each_accounts_own(two_accounts):
     [entry] = function_metrics(OTHER)
     assert (entry["Account"], entry["AsyncEventsReceived"]) == (OTHER, 1)
 
+    # Queues too: two accounts' queues of one name, each counted in its own account's metrics.
+    queue = unique_name("counted")
+    for client, sent in ((server.client("sqs"), 1), (server.client("sqs", **OTHER_KEYS), 3)):
+        url = client.create_queue(QueueName=queue)["QueueUrl"]
+        for _ in range(sent):
+            client.send_message(QueueUrl=url, MessageBody="x")
+
+    def queue_metrics(account=None):
+        credentials = OTHER_KEYS if account == OTHER else None
+        entries = server.get_json("/_kumo/metrics", credentials=credentials)["sqs"]["queues"]
+        return [(entry["QueueName"], entry["NumberOfMessagesSent"]) for entry in entries if entry["QueueName"] == queue]
+
+    assert queue_metrics() == [(queue, 1)]
+    assert queue_metrics(OTHER) == [(queue, 3)]
+
     with pytest.raises(urllib.error.HTTPError) as excinfo:
         server.get_json(f"/_kumo/metering/{name}?account=nope")
     assert excinfo.value.code == 400

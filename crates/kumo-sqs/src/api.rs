@@ -205,8 +205,6 @@ impl AwsService for SqsApi {
 
     /// Every queue's counters and visible counts (`/_kumo/metrics`' `sqs.queues`).
     fn account_metrics(&self, account: &str) -> Option<serde_json::Value> {
-        // SQS keeps every queue in the configured account (their ARNs say so), whoever created them.
-        let queues = if account == self.account() { self.metrics() } else { Vec::new() };
-        Some(serde_json::json!({ "queues": queues }))
+        Some(serde_json::json!({ "queues": self.metrics_of(account) }))
     }
 }

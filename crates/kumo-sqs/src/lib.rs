@@ -162,11 +162,6 @@ impl SqsService {
         let _ = self.authorizer.set(authorizer);
     }
 
-    /// The configured account's queues' counters and visible counts now (see [`Self::metrics_of`]).
-    pub fn metrics(&self) -> Vec<metrics::QueueMetrics> {
-        self.metrics_of(&self.default_account)
-    }
-
     /// Every queue of `account`: counters and visible count now, ordered by region and name.
     pub fn metrics_of(&self, account: &str) -> Vec<metrics::QueueMetrics> {
         let now = kumo_core::time::now_millis();
