@@ -30,10 +30,8 @@ impl IamService {
         role_name: String,
         policy_arn: String,
     ) -> Result<(), AwsError> {
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
-            let policy = service.check_policy_exists(&context.account, &policy_arn)?;
+        self.change_role(context, role_name, move |service, role| {
+            let policy = service.check_policy_exists(&role.account, &policy_arn)?;
             if role.attached_policies.contains(&policy.arn) {
                 return Ok(());
             }
@@ -43,7 +41,6 @@ impl IamService {
                 )));
             }
             role.attached_policies.push(policy.arn);
-            service.save_role(role)?;
             Ok(())
         })
         .await
@@ -56,15 +53,12 @@ impl IamService {
         role_name: String,
         policy_arn: String,
     ) -> Result<(), AwsError> {
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
+        self.change_role(context, role_name, move |_, role| {
             let before = role.attached_policies.len();
             role.attached_policies.retain(|arn| *arn != policy_arn);
             if role.attached_policies.len() == before {
                 return Err(error::no_such_entity(format!("Policy {policy_arn} was not found.")));
             }
-            service.save_role(role)?;
             Ok(())
         })
         .await
@@ -78,12 +72,9 @@ impl IamService {
         role_name: String,
         policy_arn: String,
     ) -> Result<(), AwsError> {
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
-            let policy = service.check_policy_exists(&context.account, &policy_arn)?;
+        self.change_role(context, role_name, move |service, role| {
+            let policy = service.check_policy_exists(&role.account, &policy_arn)?;
             role.permissions_boundary = Some(policy.arn);
-            service.save_role(role)?;
             Ok(())
         })
         .await
@@ -95,11 +86,8 @@ impl IamService {
         context: RequestContext,
         role_name: String,
     ) -> Result<(), AwsError> {
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
+        self.change_role(context, role_name, move |_, role| {
             role.permissions_boundary = None;
-            service.save_role(role)?;
             Ok(())
         })
         .await
@@ -145,9 +133,7 @@ impl IamService {
     ) -> Result<(), AwsError> {
         check_name("policyName", &policy_name, 128)?;
         documents::parse(&policy_document, PolicyKind::Identity)?;
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
+        self.change_role(context, role_name, move |_, role| {
             role.inline_policies.insert(policy_name, policy_document);
             let total: usize = role.inline_policies.values().map(|document| documents::counted_size(document)).sum();
             if total > documents::INLINE_POLICIES_MAX_CHARS {
@@ -157,7 +143,6 @@ impl IamService {
                     role.name
                 )));
             }
-            service.save_role(role)?;
             Ok(())
         })
         .await
@@ -189,11 +174,8 @@ impl IamService {
         role_name: String,
         policy_name: String,
     ) -> Result<(), AwsError> {
-        self.blocking(move |service| {
-            let _changing = service.begin_change();
-            let mut role = service.role(&context.account, &role_name)?;
+        self.change_role(context, role_name, move |_, role| {
             role.inline_policies.remove(&policy_name).ok_or_else(|| no_such_role_policy(&policy_name))?;
-            service.save_role(role)?;
             Ok(())
         })
         .await

@@ -245,7 +245,7 @@ impl IamService {
         if let Some(duration) = request.max_session_duration {
             check_max_session_duration(duration)?;
         }
-        self.change_role(context, request.role_name.clone(), move |role| {
+        self.change_role(context, request.role_name.clone(), move |_, role| {
             if let Some(description) = request.description {
                 role.description = Some(description).filter(|d| !d.is_empty());
             }
@@ -265,7 +265,7 @@ impl IamService {
         policy_document: String,
     ) -> Result<(), AwsError> {
         check_trust_policy(&policy_document)?;
-        self.change_role(context, role_name, move |role| {
+        self.change_role(context, role_name, move |_, role| {
             role.trust_policy = policy_document;
             Ok(())
         })
@@ -298,7 +298,7 @@ impl IamService {
         tags: Vec<Tag>,
     ) -> Result<(), AwsError> {
         check_tags(&tags)?;
-        self.change_role(context, role_name, move |role| {
+        self.change_role(context, role_name, move |_, role| {
             for tag in tags {
                 role.tags.retain(|existing| !existing.key.eq_ignore_ascii_case(&tag.key));
                 role.tags.push(tag);
@@ -315,7 +315,7 @@ impl IamService {
         role_name: String,
         tag_keys: Vec<String>,
     ) -> Result<(), AwsError> {
-        self.change_role(context, role_name, move |role| {
+        self.change_role(context, role_name, move |_, role| {
             role.tags.retain(|tag| !tag_keys.iter().any(|key| key.eq_ignore_ascii_case(&tag.key)));
             Ok(())
         })
@@ -342,17 +342,17 @@ impl IamService {
         .await
     }
 
-    /// Applies `change` to a role and stores it.
+    /// Applies `change` to a role and stores it (nothing is stored when `change` fails).
     pub(crate) async fn change_role(
         self: &Arc<Self>,
         context: RequestContext,
         role_name: String,
-        change: impl FnOnce(&mut RoleRecord) -> Result<(), AwsError> + Send + 'static,
+        change: impl FnOnce(&IamService, &mut RoleRecord) -> Result<(), AwsError> + Send + 'static,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
             let _changing = service.begin_change();
             let mut role = service.role(&context.account, &role_name)?;
-            change(&mut role)?;
+            change(service, &mut role)?;
             service.save_role(role)?;
             Ok(())
         })
