@@ -3,7 +3,8 @@
 //! connections without finishing its headers (slowloris) holds one slot per connection for
 //! at most the header timeout, and never more than the cap; past the cap new connections wait
 //! in the kernel's accept queue. Responses have no deadline: a synchronous invoke may run for
-//! 900 seconds. The body deadline is [`crate::limits::BODY_TIMEOUT`].
+//! 900 seconds. A buffered body must arrive within [`crate::limits::BODY_TIMEOUT`]; a streamed
+//! one must keep arriving ([`crate::limits::ProgressDeadlineBody`]).
 
 use std::sync::Arc;
 use std::time::Duration;
