@@ -8,7 +8,9 @@ For each one, botocore builds and sends, from the model:
 - **full**: a skeleton of every member of the input shape (optional ones, nested lists, maps and
   structures included) under the example's values, when there is an example;
 - **minimal**: the required members only (plus the few values an operation needs to succeed),
-  which must succeed.
+  which must succeed;
+- **absent**: the minimal request naming resources that do not exist (not for creates), for the
+  error path.
 Resource names in them are replaced by resources created first (a function, version, alias,
 layer, queue, role, policy …); an operation that consumes its resource (deletes, receipt
 handles, move tasks) gets a throwaway one per request.
@@ -17,7 +19,8 @@ Each answer must not be a decode-class error (`SerializationException`, "Could n
 `MalformedQueryString`, an unknown or missing field, `InternalFailure`/5xx, an unknown
 operation): Kumo decoded what botocore sent. Each answer that succeeds must carry, in its raw
 body, only members of the model's output shape at each level, with the model's types (strings,
-integers, doubles, booleans, timestamps, blobs), and botocore must have parsed it."""
+integers, doubles, booleans, timestamps, blobs, enum values), and botocore must have parsed it;
+the JSON body of a modeled error only members of that error's shape."""
 
 import base64
 import datetime
@@ -705,7 +708,43 @@ def requests_for(service, operation, world):
         if kind == "minimal":
             params = merged(params, without_deleted({key: value for key, value in fresh.items()
                                                      if key in input_shape.members} if input_shape else {}))
+            # The same request for resources that do not exist: the error path's shapes.
+            if not operation.startswith(("Create", "Publish")):
+                absent = {key: value for key, value in absent_values(service, world).items() if key in params}
+                if absent:
+                    yield "absent", fill_payload_zip({**params, **absent}, world)
         yield kind, fill_payload_zip(params, world)
+
+
+def absent_values(service, world):
+    """Names of resources that do not exist, by member name."""
+    region_account = f"us-east-1:{ACCOUNT}"
+    return {
+        "lambda": {"FunctionName": "absent-function", "UUID": str(uuid.uuid4()), "LayerName": "absent-layer",
+                   "Arn": f"arn:aws:lambda:{region_account}:layer:absent-layer:1",
+                   "Resource": f"arn:aws:lambda:{region_account}:function:absent-function"},
+        "sqs": {"QueueUrl": f"{world.kumo.endpoint}/{ACCOUNT}/absent-queue", "QueueName": "absent-queue",
+                "SourceArn": f"arn:aws:sqs:{region_account}:absent-queue"},
+        "iam": {"RoleName": "absent-role", "PolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/absent-policy"},
+        "sts": {"RoleArn": f"arn:aws:iam::{ACCOUNT}:role/absent-role"},
+    }[service]
+
+
+def error_problems(service, error, response):
+    """What in the raw body of a modeled error (JSON protocols) is not a member of its shape:
+    botocore fills a modeled error's fields from their own names only."""
+    model = MODELS[service]
+    if model.resolved_protocol == "query" or response is None or not response["body"]:
+        return []
+    code = error.response["Error"].get("Code", "")
+    shapes = [shape for shape in model.error_shapes
+              if code in (shape.name, shape.metadata.get("error", {}).get("code"))]
+    if not shapes:
+        return []
+    body = json.loads(response["body"])
+    problems = []
+    check_json(body, shapes[0], "", problems)
+    return [f"{code}{problem}" for problem in problems]
 
 
 @pytest.mark.parametrize("service,operation", OPERATIONS, ids=[f"{s}.{o}" for s, o in OPERATIONS])
@@ -721,6 +760,7 @@ def test_operation_decodes_and_answers_in_its_model_shape(world, service, operat
                 failures.append(f"{kind}: decode-class error {error.response['Error']} for {params!r}")
             elif kind == "minimal" and (service, operation) not in EXPECTED_ERRORS:
                 failures.append(f"{kind}: {error.response['Error']} for {params!r}")
+            failures.extend(f"{kind}: {problem}" for problem in error_problems(service, error, raw))
             continue
         assert raw is not None, "no raw answer recorded"
         for problem in shape_problems(service, model, raw):
