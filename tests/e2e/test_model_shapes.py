@@ -483,6 +483,15 @@ def member_values(service, world):
             "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com", "SourceAccount": ACCOUNT,
             "Variables": {"GREETING": "hello"}, "Description": "described", "Publish": False,
             "ClientContext": base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode(),
+            # Valid values for the members of a full skeleton, so that a request with every member
+            # can succeed and its whole answer be checked; what Kumo cannot run (images, S3 code,
+            # VPCs, file systems, code signing, capacity providers) is left out.
+            "PackageType": "Zip", "ImageUri": DELETE, "ImageConfig": DELETE, "S3Bucket": DELETE, "S3Key": DELETE,
+            "S3ObjectVersion": DELETE, "S3ObjectStorageMode": DELETE, "SourceKMSKeyArn": DELETE,
+            "KMSKeyArn": DELETE, "VpcConfig": DELETE, "FileSystemConfigs": DELETE, "CodeSigningConfigArn": DELETE,
+            "CapacityProviderConfig": DELETE, "TenancyConfig": DELETE, "PublishTo": DELETE, "DurableConfig": DELETE,
+            "Pattern": json.dumps({"body": ["hello"]}), "CodeSha256": DELETE, "AdditionalVersionWeights": DELETE,
+            "LogGroup": DELETE, "MasterRegion": DELETE, "TenantId": DELETE, "DurableExecutionName": DELETE,
         }
     if service == "sqs":
         return {
