@@ -228,3 +228,20 @@ def test_deep_or_malformed_cbor_is_refused_in_cbor(kumo_test):
     status, headers, body = signed_cbor(kumo_test, "DescribeAlarms", b"\xa0")
     assert (status, body["__type"]) == (404, "UnknownOperationException")
     assert headers["smithy-protocol"] == "rpc-v2-cbor"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "kumo-gateway's auth.rs picks its error format from the credential scope's service, not from the "
+    "route the registry gave the request, so a CBOR request's signature failure is answered in awsQuery XML "
+    "(`monitoring` is a query service there), which botocore's CBOR parser cannot read; auth.rs is being "
+    "reworked on another branch"))
+def test_a_bad_signature_is_refused_in_cbor(kumo_test, cbor_model_path):
+    session = botocore.session.get_session()
+    session.set_config_variable("data_path", str(cbor_model_path))
+    client = boto3.session.Session(botocore_session=session).client(
+        "cloudwatch", endpoint_url=kumo_test.endpoint, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="not-the-secret", config=Config(retries={"total_max_attempts": 1}))
+    with pytest.raises(ClientError) as excinfo:
+        client.list_metrics()
+    code, status, _ = error_of(excinfo)
+    assert (code, status) == ("InvalidSignatureException", 403)
