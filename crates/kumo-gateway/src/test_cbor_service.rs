@@ -31,8 +31,9 @@ const PUT_LIMIT: usize = 1024 * 1024;
 const SMALL_LIMIT: usize = 64 * 1024;
 /// Data points kept per account and region; the oldest go first.
 const KEPT_POINTS: usize = 100_000;
-/// CloudWatch's limits on one `PutMetricData` and on a metric's dimensions.
+/// Data a `PutMetricData` may carry (CloudWatch's limit).
 const MAX_DATA: usize = 1000;
+/// Dimensions a metric may have (CloudWatch's limit).
 const MAX_DIMENSIONS: usize = 30;
 
 /// A metric's dimension (also `ListMetrics`' `DimensionFilter`, whose `Value` is optional).
@@ -385,7 +386,8 @@ impl CborTestApi {
                         && stat.unit.as_ref().is_none_or(|unit| point.unit.as_ref() == Some(unit))
                 });
                 for point in selected {
-                    let period_start = (point.timestamp as i64).div_euclid(stat.period) * stat.period;
+                    // `floor` first: a cast truncates toward zero, misplacing points before 1970.
+                    let period_start = (point.timestamp.floor() as i64).div_euclid(stat.period) * stat.period;
                     periods.entry(period_start).or_default().push(point.samples);
                 }
             });
