@@ -2,7 +2,8 @@
 //! `KUMO_TEST_SERVICES=1`: it is not part of Kumo's AWS surface. It speaks Smithy RPC v2 CBOR
 //! under CloudWatch's Smithy service name (`GraniteServiceVersion20100801`) and signing name
 //! (`monitoring`), so that end-to-end tests drive Kumo's CBOR codec, routing and error rendering
-//! with a real client (botocore's `cloudwatch` client speaks `smithy-rpc-v2-cbor` by default).
+//! with a real client (botocore's `cloudwatch` client, made to pick the model's own protocol,
+//! `smithy-rpc-v2-cbor`, over the `json` it prefers).
 //!
 //! Three operations with CloudWatch's shapes, their data in memory per account and region:
 //! - `PutMetricData` records data points (a `Value`, `Values` with `Counts`, or

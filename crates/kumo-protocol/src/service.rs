@@ -331,8 +331,8 @@ impl<S: 'static> OperationTable<S> {
 /// reached. Requests routed by their head (an `X-Amz-Target` prefix, a CBOR service path) are
 /// routed before their scope is read, and authentication only ties some of them to a signing
 /// name, so a signature made for `sqs` must not be accepted by the service behind a CBOR path.
-/// awsQuery requests are routed by the scope's service itself; unsigned requests (insecure mode)
-/// have no scope to check.
+/// awsQuery requests are routed by the scope's service itself; unsigned requests have no scope to
+/// check. Insecure mode accepts any credentials, not a signature made for another service.
 fn scoped_to_another_service(call: &Call<'_>) -> Option<AwsError> {
     if !matches!(call.protocol, Protocol::AwsJson1_0 | Protocol::AwsJson1_1 | Protocol::RpcV2Cbor) {
         return None;
