@@ -20,6 +20,7 @@ mod limits;
 mod listener;
 mod payload;
 mod query;
+pub mod test_cbor_service;
 pub mod test_service;
 
 use std::sync::Arc;

@@ -2,11 +2,15 @@
 //! `POST /service/<ServiceName>/operation/<Operation>`, the input as a CBOR map, the output as
 //! one, errors as a map with `__type` and `message`.
 //!
+//! Timestamps are epoch seconds under CBOR tag 1 ([`Timestamp`]); serde's `f64` alone would refuse
+//! the integer form clients send for whole seconds.
+//!
 //! Limits: the body's size (the operation's limit) and nesting ([`MAX_DEPTH`], enforced by
 //! ciborium's recursion limit, so deep input is refused without deep recursion).
 
+use ciborium::tag::{Accepted, Required};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::DecodeError;
 
@@ -16,6 +20,44 @@ pub const CONTENT_TYPE: &str = "application/cbor";
 pub const SMITHY_PROTOCOL: &str = "rpc-v2-cbor";
 /// How deep a CBOR document may nest.
 pub const MAX_DEPTH: usize = 64;
+
+/// CBOR's tag for an epoch-based date/time (RFC 8949 §3.4.2).
+const EPOCH_TAG: u64 = 1;
+
+/// A Smithy `timestamp` as RPC v2 CBOR carries it: epoch seconds under tag 1. Encoded as a float
+/// (sub-second precision survives; every SDK's decoder accepts it); decoded from an integer or a
+/// float, tagged or not (botocore sends an integer for whole seconds, a double otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Timestamp(pub f64);
+
+/// The number under a timestamp's tag.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EpochNumber {
+    Integer(i64),
+    Float(f64),
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Required::<f64, EPOCH_TAG>(self.0).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let Accepted(number) = Accepted::<EpochNumber, EPOCH_TAG>::deserialize(deserializer)?;
+        let seconds = match number {
+            // Epoch seconds of any representable date fit an f64 exactly (|n| < 2^53).
+            EpochNumber::Integer(seconds) => seconds as f64,
+            EpochNumber::Float(seconds) => seconds,
+        };
+        if !seconds.is_finite() {
+            return Err(serde::de::Error::custom("a timestamp must be a finite number of seconds"));
+        }
+        Ok(Timestamp(seconds))
+    }
+}
 
 /// Why an output could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -98,5 +140,42 @@ mod tests {
         let error: std::collections::BTreeMap<String, String> =
             decode(&error_body("ThrottlingException", "slow"), 1024).unwrap();
         assert_eq!(error["__type"], "ThrottlingException");
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Stamped {
+        #[serde(rename = "Timestamp")]
+        timestamp: Timestamp,
+    }
+
+    /// `{"Timestamp": <tag> <value>}` as botocore's serializer writes it.
+    fn stamped(value: &[u8]) -> Vec<u8> {
+        let mut body = vec![0xa1, 0x69];
+        body.extend_from_slice(b"Timestamp");
+        body.extend_from_slice(value);
+        body
+    }
+
+    #[test]
+    fn timestamps_are_tag_1_epoch_seconds_integer_or_float() {
+        // Tag 1 over an integer (botocore, whole seconds): 1_700_000_000 = 0x6553f100.
+        let whole = decode::<Stamped>(&stamped(&[0xc1, 0x1a, 0x65, 0x53, 0xf1, 0x00]), 1024).unwrap();
+        assert_eq!(whole.timestamp, Timestamp(1_700_000_000.0));
+        // Tag 1 over a double (botocore, sub-second precision).
+        let mut double = vec![0xc1, 0xfb];
+        double.extend_from_slice(&1_700_000_000.25f64.to_be_bytes());
+        assert_eq!(decode::<Stamped>(&stamped(&double), 1024).unwrap().timestamp, Timestamp(1_700_000_000.25));
+        // Untagged numbers are accepted too; another tag, a string or NaN are not.
+        assert_eq!(decode::<Stamped>(&stamped(&[0x18, 0x2a]), 1024).unwrap().timestamp, Timestamp(42.0));
+        assert!(decode::<Stamped>(&stamped(&[0xc0, 0x18, 0x2a]), 1024).is_err());
+        assert!(decode::<Stamped>(&stamped(&[0xc1, 0x61, 0x78]), 1024).is_err());
+        assert!(decode::<Stamped>(&stamped(&[0xc1, 0xf9, 0x7e, 0x00]), 1024).is_err());
+        // Encoded under tag 1, as a float; and it reads back.
+        let encoded = encode(&Stamped { timestamp: Timestamp(1_700_000_000.5) }).unwrap();
+        let value: ciborium::Value = ciborium::de::from_reader(&encoded[..]).unwrap();
+        let entry = value.as_map().unwrap()[0].1.clone();
+        let ciborium::Value::Tag(EPOCH_TAG, inner) = entry else { panic!("not tag 1: {entry:?}") };
+        assert_eq!(inner.as_float(), Some(1_700_000_000.5));
+        assert_eq!(decode::<Stamped>(&encoded, 1024).unwrap().timestamp, Timestamp(1_700_000_000.5));
     }
 }

@@ -47,7 +47,8 @@ pub use service::{
 };
 pub use stream::{BodyStream, StreamingBody};
 
-/// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`.
+/// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`; a CBOR
+/// answer also names its protocol in `smithy-protocol`, as RPC v2 CBOR requires of every response.
 pub fn response(
     status: StatusCode,
     content_type: &'static str,
@@ -60,6 +61,9 @@ pub fn response(
     headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(request_id::HEADER, value);
+    }
+    if content_type == cbor::CONTENT_TYPE {
+        headers.insert("smithy-protocol", HeaderValue::from_static(cbor::SMITHY_PROTOCOL));
     }
     response
 }

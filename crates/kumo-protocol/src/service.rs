@@ -307,8 +307,12 @@ impl<S: 'static> OperationTable<S> {
         self.0.iter().map(|row| row.name)
     }
 
-    /// Runs `call` through its row, or answers the service's unknown-operation error.
+    /// Runs `call` through its row, or answers the service's unknown-operation error. A request
+    /// signed for another service is refused first ([`scoped_to_another_service`]).
     pub fn call<'a>(&self, service: &'a S, mut call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
+        if let Some(error) = scoped_to_another_service(&call) {
+            return Box::pin(std::future::ready(Err(error)));
+        }
         match self.find(call.operation) {
             Some(row) => {
                 // The table's name, never the client's text, goes into XML element names.
@@ -321,6 +325,24 @@ impl<S: 'static> OperationTable<S> {
             }
         }
     }
+}
+
+/// AWS's error for a request whose SigV4 credential scope names another service than the one it
+/// reached. Requests routed by their head (an `X-Amz-Target` prefix, a CBOR service path) are
+/// routed before their scope is read, and authentication only ties some of them to a signing
+/// name, so a signature made for `sqs` must not be accepted by the service behind a CBOR path.
+/// awsQuery requests are routed by the scope's service itself; unsigned requests have no scope to
+/// check. Insecure mode accepts any credentials, not a signature made for another service.
+fn scoped_to_another_service(call: &Call<'_>) -> Option<AwsError> {
+    if !matches!(call.protocol, Protocol::AwsJson1_0 | Protocol::AwsJson1_1 | Protocol::RpcV2Cbor) {
+        return None;
+    }
+    let scope = crate::credential_scope(call.parts)?;
+    let expected = call.descriptor.signing_name;
+    (scope.service != expected).then(|| {
+        let message = format!("Credential should be scoped to correct service: '{expected}'.");
+        AwsError::new("InvalidSignatureException", 403, message)
+    })
 }
 
 /// An AWS service behind the registry: decoded, typed calls in, encoded answers out.

@@ -296,3 +296,34 @@ async fn errors_render_per_protocol_with_the_request_id() {
     assert_eq!(refused.status(), 400);
     assert!(std::str::from_utf8(refused.body()).unwrap().contains("deeper than 16"));
 }
+
+#[tokio::test]
+async fn a_request_signed_for_another_service_is_refused_in_its_protocol() {
+    let registry = registry(true);
+    let context = RequestContext::new("000000000000", "us-east-1");
+    let input = kumo_protocol::cbor::encode(&serde_json::json!({"Name": "c"})).unwrap();
+    let path = "/service/GraniteServiceVersion20100801/operation/Echo";
+    let registry = &registry;
+    let call = |signing_name: &str| {
+        let authorization = signed_for(signing_name);
+        let parts = request(path, &[("smithy-protocol", "rpc-v2-cbor"), ("authorization", &authorization)]);
+        let route = registry.route(&parts);
+        let Route::Service { index, protocol, operation } = route else { panic!("not routed: {route:?}") };
+        let (context, input) = (context.clone(), Bytes::copy_from_slice(&input));
+        async move { registry.handle(index, protocol, operation, &parts, input, context).await }
+    };
+    // Routed by its path to the CBOR service, but signed for SQS: CBOR's 403, never the operation.
+    let refused = call("sqs").await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(refused.headers()["content-type"], "application/cbor");
+    assert_eq!(refused.headers()["smithy-protocol"], "rpc-v2-cbor");
+    let body: serde_json::Value = kumo_protocol::cbor::decode(refused.body(), 1024).unwrap();
+    assert_eq!(body["__type"], "InvalidSignatureException");
+    assert_eq!(body["message"], "Credential should be scoped to correct service: 'monitoring'.");
+    // Signed for the service it reached: answered, and a CBOR answer names its protocol too.
+    let answered = call("monitoring").await;
+    assert_eq!(answered.status(), 200);
+    assert_eq!(answered.headers()["smithy-protocol"], "rpc-v2-cbor");
+    let output: EchoOutput = kumo_protocol::cbor::decode(answered.body(), 1024).unwrap();
+    assert_eq!(output.greeting, "hello c");
+}

@@ -290,6 +290,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
     if kumo_gateway::test_service::enabled() {
         registry.register(Arc::new(kumo_gateway::test_service::StreamingTestApi::default()));
+        registry.register(Arc::new(kumo_gateway::test_cbor_service::CborTestApi::default()));
     }
     let services = kumo_gateway::Services {
         lambda,
