@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::store::{AsyncEvent, QueueWriter};
 use kumo_core::AwsError;
+use kumo_store::health::Status;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};
@@ -34,6 +35,8 @@ pub struct AsyncQueue {
     sender: mpsc::UnboundedSender<Queued>,
     writer: QueueWriter,
     backlog: Arc<Backlog>,
+    /// The task that hands events to workers: if it ends, accepted events wait forever.
+    dispatcher: Status,
 }
 
 /// A stored event waiting for a worker: with its contents while they fit the memory budget,
@@ -80,9 +83,19 @@ impl AsyncQueue {
         }
         let writer = engine.store.metadata.spawn_queue_writer();
         let backlog = Arc::new(Backlog { held: AtomicUsize::new(0), budget: engine.config.async_backlog_memory });
-        let queue = Self { engine: Arc::clone(&engine), sender, writer, backlog };
-        tokio::spawn(run(queue.clone(), resolver, receiver));
+        let dispatcher = Status::new("the async queue dispatcher");
+        let queue = Self { engine: Arc::clone(&engine), sender, writer, backlog, dispatcher };
+        let (running, for_task) = (queue.dispatcher.guard(), queue.clone());
+        tokio::spawn(async move {
+            let _running = running;
+            run(for_task, resolver, receiver).await;
+        });
         Ok(queue)
+    }
+
+    /// `Ok` while accepted events are handed to workers; otherwise why not.
+    pub fn health(&self) -> Result<(), String> {
+        self.dispatcher.check()
     }
 
     /// Durably stores an event and schedules it; returns once it is committed (its commit is

@@ -144,6 +144,17 @@ impl InvokeEngine {
         let _ = self.destinations.set(sender);
     }
 
+    /// `Ok` while the engine can take and run invocations: its store keeps what it is given,
+    /// the async queue hands events to workers, and every enabled mapping's poller runs;
+    /// otherwise the first thing that does not. O(1) (health is polled).
+    pub fn health(&self) -> Result<(), String> {
+        self.store.metadata.health()?;
+        if let Some(queue) = self.async_queue.get() {
+            queue.health()?;
+        }
+        self.event_sources.health()
+    }
+
     /// The event source mappings' pollers.
     pub fn event_sources(&self) -> &event_sources::EventSources {
         &self.event_sources

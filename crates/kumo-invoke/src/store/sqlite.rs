@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::health::{DatabaseFile, Status};
 use kumo_store::sqlite::SharedConnection;
 use kumo_store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -70,6 +71,12 @@ const MAX_BATCH: usize = 4096;
 /// Lambda's tables in one SQLite database.
 pub struct SqliteLambdaStore {
     shared: Arc<SharedConnection>,
+    /// The async queue's writer: every Event invoke waits for its commits.
+    queue_writer: Status,
+    /// The logs-and-metering writer.
+    batch_writer: Status,
+    /// `kumo.sqlite3` as opened.
+    file: DatabaseFile,
     /// The configured account: owns metering records from before accounts existed.
     default_account: String,
 }
@@ -80,7 +87,13 @@ impl SqliteLambdaStore {
     pub fn open(path: &std::path::Path, default_account: &str) -> Result<Self, StoreError> {
         let shared =
             SharedConnection::open(path, |connection| super::migrations::migrate(connection, default_account))?;
-        Ok(Self { shared: Arc::new(shared), default_account: default_account.to_string() })
+        Ok(Self {
+            shared: Arc::new(shared),
+            queue_writer: Status::new("the async queue writer"),
+            batch_writer: Status::new("the logs and metering writer"),
+            file: DatabaseFile::at(path)?,
+            default_account: default_account.to_string(),
+        })
     }
 
     /// The connection the writers share (tests hold it to make them wait).
@@ -434,15 +447,22 @@ impl LambdaStore for SqliteLambdaStore {
     }
 
     fn spawn_queue_writer(&self) -> QueueWriter {
-        QueueWriter::new(group_commit::spawn_task(Arc::clone(&self.shared), "async queue", MAX_BATCH))
+        let status = self.queue_writer.clone();
+        QueueWriter::new(group_commit::spawn_task(Arc::clone(&self.shared), "async queue", MAX_BATCH, status))
     }
 
     fn spawn_batch_writer(&self) -> BatchWriter {
         let name = WriterName { thread: "kumo-store-writer", what: "logs and metering" };
         // Start-up cannot continue without it.
-        let sender = group_commit::spawn_thread(Arc::clone(&self.shared), name, MAX_BATCH)
+        let sender = group_commit::spawn_thread(Arc::clone(&self.shared), name, MAX_BATCH, self.batch_writer.clone())
             .expect("spawning the logs and metering writer thread");
         BatchWriter::new(sender)
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.queue_writer.check()?;
+        self.batch_writer.check()?;
+        self.file.check()
     }
 }
 
