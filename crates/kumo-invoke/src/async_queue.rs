@@ -221,7 +221,7 @@ impl AsyncQueue {
                             "Success",
                             Some(&response),
                         );
-                        if !self.deliver(destination, record.to_string(), Vec::new()).await {
+                        if !self.deliver(&event, &config, destination, record.to_string(), Vec::new()).await {
                             counters.destination_delivery_failed();
                         }
                     }
@@ -293,7 +293,7 @@ impl AsyncQueue {
                 response.map_or_else(|| event.qualifier.as_deref().unwrap_or("$LATEST"), |r| &r.executed_version);
             let function_arn = self.executed_arn(event, version);
             let record = invocation_record(event, &function_arn, condition, response);
-            if !self.deliver(destination, record.to_string(), Vec::new()).await {
+            if !self.deliver(event, config, destination, record.to_string(), Vec::new()).await {
                 counters.destination_delivery_failed();
             }
         }
@@ -311,7 +311,7 @@ impl AsyncQueue {
                 ("ErrorMessage".to_string(), message),
             ];
             let body = String::from_utf8_lossy(&event.payload).into_owned();
-            if !self.deliver(dead_letter, body, attributes).await {
+            if !self.deliver(event, config, dead_letter, body, attributes).await {
                 counters.dead_letter_failed();
             }
         }
@@ -331,12 +331,35 @@ impl AsyncQueue {
         }
     }
 
-    /// Sends a record or failed event to a destination; returns whether it was delivered.
-    async fn deliver(&self, destination: &str, body: String, attributes: Vec<(String, String)>) -> bool {
+    /// Sends a record or failed event to a destination as the function's execution role;
+    /// returns whether it was delivered. A delivery the role may not make is dropped and
+    /// logged, as AWS drops it.
+    async fn deliver(
+        &self,
+        event: &AsyncEvent,
+        config: &AsyncConfig,
+        destination: &str,
+        body: String,
+        attributes: Vec<(String, String)>,
+    ) -> bool {
         let Some(sender) = self.engine.destinations() else {
             tracing::error!(destination, "no destination sender is wired; the record is dropped");
             return false;
         };
+        if let Some(role) = &config.role {
+            let role = kumo_core::policy::ExecutionRole::new(role, &event.function_name);
+            let action = crate::destinations::delivery_action(destination);
+            if let Err(why) = sender.authorize(destination, &role.caller(), action) {
+                tracing::warn!(
+                    request_id = %event.request_id,
+                    function = %event.function_name,
+                    destination,
+                    %why,
+                    "the execution role may not deliver to the destination; the record is dropped"
+                );
+                return false;
+            }
+        }
         match sender.send(destination, body, attributes).await {
             Ok(()) => true,
             Err(error) => {

@@ -25,7 +25,7 @@ use store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
 pub use concurrency::{ConcurrencyLimits, ConcurrencyPermit};
-pub use destinations::{invocation_record, AsyncConfig, BoxFuture, DestinationSender};
+pub use destinations::{delivery_action, invocation_record, AsyncConfig, BoxFuture, DestinationSender};
 pub use function::{FunctionResolver, FunctionVersion};
 pub use pool::{PoolCounts, WarmPool};
 use report::Measurements;

@@ -51,6 +51,10 @@ pub trait QueueSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<SourceMessage>, String>>;
     /// Deletes received messages by receipt handle.
     fn delete<'a>(&'a self, arn: &'a str, receipt_handles: Vec<String>) -> BoxFuture<'a, Result<(), String>>;
+    /// Whether `caller` (the function's execution role, which the poller acts as) may perform
+    /// `action` (`sqs:ReceiveMessage`, …) on the queue, as the queue's service decides it;
+    /// `Err` says why not.
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String>;
 }
 
 /// What a running mapping needs (the Lambda service owns the full configuration).
