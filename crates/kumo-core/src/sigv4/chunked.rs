@@ -14,9 +14,9 @@
 //! delivers (split anywhere, even inside a header line or a CRLF) and hands back data as
 //! zero-copy slices of those pieces. A signed chunk's data is handed back only once its
 //! signature has been checked, so at most one chunk ([`MAX_CHUNK_BYTES`]) is held; unsigned
-//! data is handed back at once. A trailing `x-amz-checksum-crc32` or `-sha256` is checked against
-//! the decoded data; other checksum algorithms (`crc32c`, `crc64nvme`, `sha1`) are accepted
-//! without being checked (no crate for them in Kumo's tree yet).
+//! data is handed back at once. A trailing checksum (`x-amz-checksum-crc32`, `-crc32c`,
+//! `-crc64nvme`, `-sha1`, `-sha256`: every algorithm S3 takes) is checked against the decoded
+//! data, S3's `BadDigest` when it differs.
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -104,43 +104,78 @@ impl ChunkedError {
 }
 
 /// The running checksum of a declared trailer (`x-amz-trailer`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum TrailingChecksum {
     Crc32(crc32fast::Hasher),
+    /// The CRC-32C so far (`crc32c` appends to a plain value).
+    Crc32c(u32),
+    Crc64Nvme(crc64fast_nvme::Digest),
+    Sha1(sha1::Sha1),
     Sha256(Sha256),
-    /// An algorithm Kumo does not compute: the trailer is required but its value not checked.
+    /// A name that is no checksum S3 knows: the trailer is required but its value not checked.
     Unchecked,
+}
+
+impl std::fmt::Debug for TrailingChecksum {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.algorithm().unwrap_or("unchecked"))
+    }
 }
 
 impl TrailingChecksum {
     fn for_trailer(name: &str) -> Self {
         match name {
             "x-amz-checksum-crc32" => Self::Crc32(crc32fast::Hasher::new()),
+            "x-amz-checksum-crc32c" => Self::Crc32c(0),
+            "x-amz-checksum-crc64nvme" => Self::Crc64Nvme(crc64fast_nvme::Digest::new()),
+            "x-amz-checksum-sha1" => Self::Sha1(sha1::Sha1::new()),
             "x-amz-checksum-sha256" => Self::Sha256(Sha256::new()),
             _ => Self::Unchecked,
+        }
+    }
+
+    /// The algorithm's name as S3's `BadDigest` message spells it.
+    fn algorithm(&self) -> Option<&'static str> {
+        match self {
+            Self::Crc32(_) => Some("CRC32"),
+            Self::Crc32c(_) => Some("CRC32C"),
+            Self::Crc64Nvme(_) => Some("CRC64NVME"),
+            Self::Sha1(_) => Some("SHA1"),
+            Self::Sha256(_) => Some("SHA256"),
+            Self::Unchecked => None,
         }
     }
 
     fn update(&mut self, data: &[u8]) {
         match self {
             Self::Crc32(hasher) => hasher.update(data),
+            Self::Crc32c(crc) => *crc = crc32c::crc32c_append(*crc, data),
+            Self::Crc64Nvme(digest) => digest.write(data),
+            Self::Sha1(hasher) => hasher.update(data),
             Self::Sha256(hasher) => hasher.update(data),
             Self::Unchecked => {}
         }
     }
 
+    /// The checksum as its trailer carries it: base64 of the big-endian value or the digest.
+    fn finish(self) -> Option<String> {
+        let engine = base64::engine::general_purpose::STANDARD;
+        Some(match self {
+            Self::Crc32(hasher) => engine.encode(hasher.finalize().to_be_bytes()),
+            Self::Crc32c(crc) => engine.encode(crc.to_be_bytes()),
+            Self::Crc64Nvme(digest) => engine.encode(digest.sum64().to_be_bytes()),
+            Self::Sha1(hasher) => engine.encode(hasher.finalize()),
+            Self::Sha256(hasher) => engine.encode(hasher.finalize()),
+            Self::Unchecked => return None,
+        })
+    }
+
     /// Checks a trailer value (base64 of the big-endian checksum).
     fn check(self, value: &str) -> Result<(), ChunkedError> {
-        let engine = base64::engine::general_purpose::STANDARD;
-        let (computed, algorithm) = match self {
-            Self::Crc32(hasher) => (engine.encode(hasher.finalize().to_be_bytes()), "CRC32"),
-            Self::Sha256(hasher) => (engine.encode(hasher.finalize()), "SHA256"),
-            Self::Unchecked => return Ok(()),
-        };
-        if computed == value {
-            Ok(())
-        } else {
-            Err(ChunkedError::ChecksumMismatch { algorithm })
+        let Some(algorithm) = self.algorithm() else { return Ok(()) };
+        match self.finish() {
+            Some(computed) if computed != value => Err(ChunkedError::ChecksumMismatch { algorithm }),
+            _ => Ok(()),
         }
     }
 }
@@ -767,6 +802,40 @@ mod tests {
         let body = format!("d\r\nunsigned data\r\n0\r\nx-amz-checksum-sha256:{sha}\r\n\r\n");
         let decoder = ChunkedPayloadDecoder::unsigned(None).with_trailers(Some("x-amz-checksum-sha256"));
         assert_eq!(decoder.decode(body.as_bytes()).unwrap(), data);
+    }
+
+    /// Known check values: "123456789" for the CRCs (CRC-32C 0xE3069283, CRC-64/NVME
+    /// 0xAE8B14860A799888, as the CRC catalogue lists them), "abc" for SHA-1 (FIPS 180's example).
+    #[test]
+    fn every_s3_checksum_trailer_is_checked_against_known_vectors() {
+        let engine = base64::engine::general_purpose::STANDARD;
+        let vectors = [
+            ("x-amz-checksum-crc32c", "123456789", engine.encode(0xE306_9283_u32.to_be_bytes()), "CRC32C"),
+            (
+                "x-amz-checksum-crc64nvme",
+                "123456789",
+                engine.encode(0xAE8B_1486_0A79_9888_u64.to_be_bytes()),
+                "CRC64NVME",
+            ),
+            ("x-amz-checksum-sha1", "abc", "qZk+NkcGgWq6PiVxeFDCbJzQ2J0=".to_string(), "SHA1"),
+        ];
+        for (trailer, data, checksum, algorithm) in vectors {
+            let decoder = || ChunkedPayloadDecoder::unsigned(Some(data.len() as u64)).with_trailers(Some(trailer));
+            // The data split over two chunks: the checksum runs across them.
+            let (first, second) = data.split_at(2);
+            let body = format!(
+                "{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n{trailer}:{checksum}\r\n\r\n",
+                first.len(),
+                second.len()
+            );
+            assert_eq!(decoder().decode(body.as_bytes()).unwrap(), data.as_bytes(), "{trailer}");
+            let wrong = format!("{:x}\r\n{data}\r\n0\r\n{trailer}:AAAAAAAAAAA=\r\n\r\n", data.len());
+            let error = decoder().decode(wrong.as_bytes()).unwrap_err();
+            assert_eq!(error, ChunkedError::ChecksumMismatch { algorithm });
+            let aws = error.to_aws_error();
+            assert_eq!((aws.code, aws.status), ("BadDigest", 400));
+            assert_eq!(aws.message, format!("The {algorithm} you specified did not match the calculated checksum."));
+        }
     }
 
     #[test]
