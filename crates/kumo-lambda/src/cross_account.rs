@@ -240,6 +240,10 @@ impl LambdaService {
         function_name: &str,
         target: &str,
     ) -> Result<(), AwsError> {
+        // Only SQS targets are delivered by Kumo; others (SNS) are stored as given.
+        if target.split(':').nth(2) != Some("sqs") {
+            return Ok(());
+        }
         let Some(sender) = self.engine.destinations().cloned() else { return Ok(()) };
         let action = kumo_invoke::delivery_action(target);
         self.check_role_on_queue(role, function_name, &[action], |caller, action| {
