@@ -161,3 +161,16 @@ async fn health_reports_a_failing_or_stopped_queue_writer() {
     }
     assert_eq!(store.health(), Err("the async queue writer stopped".to_string()));
 }
+
+#[test]
+fn health_reports_a_failed_control_plane_write_until_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteLambdaStore::open(&dir.path().join("kumo.sqlite3"), "111111111111").unwrap();
+    store.shared().lock().execute_batch("ALTER TABLE functions RENAME TO moved").unwrap();
+    assert!(store.put_function("111111111111", "us-east-1", "f", "$LATEST", "{}").is_err());
+    let why = store.health().unwrap_err();
+    assert!(why.starts_with("the lambda store failed its last commit: no such table: functions"), "{why}");
+    store.shared().lock().execute_batch("ALTER TABLE moved RENAME TO functions").unwrap();
+    store.put_function("111111111111", "us-east-1", "f", "$LATEST", "{}").unwrap();
+    assert_eq!(store.health(), Ok(()));
+}
