@@ -38,6 +38,7 @@ KUMO_BIN = Path(os.environ.get("KUMO_BIN") or REPO / "target/release/kumo")
 AWS_CLI = Path(sys.executable).parent / "aws"
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+SQS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 LAMBDA_TRUST_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -366,6 +367,18 @@ class KumoServer:
         if inline is not None:
             iam.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=json.dumps(inline))
         return role["Arn"]
+
+    def delivery_role(self):
+        """The ARN of an execution role allowed what Lambda does with it for a function, as AWS
+        requires: read and delete its event source queue (AWSLambdaSQSQueueExecutionRole), send
+        to queues and invoke functions (its destinations and dead-letter queue)."""
+        inline = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": ["sqs:SendMessage", "lambda:InvokeFunction"], "Resource": "*"}
+            ],
+        }
+        return self.role_with_policies("lambda-delivery-role", [SQS_EXECUTION_POLICY], inline)
 
     def lambda_client(self, region="us-east-1"):
         """A boto3 Lambda client for this server (cached per region); no retries."""

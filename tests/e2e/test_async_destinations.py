@@ -68,7 +68,7 @@ def test_event_invoke_config_api(make_function):
 
 def test_failing_event_is_retried_twice_then_sent_to_the_on_failure_destination(kumo, make_function):
     target = make_function(RECORDER)
-    function = make_function(FAILING)
+    function = make_function(FAILING, role=kumo.delivery_role())
     function.client.put_function_event_invoke_config(
         FunctionName=function.name, DestinationConfig={"OnFailure": {"Destination": target.arn}}
     )
@@ -92,7 +92,7 @@ def test_failing_event_is_retried_twice_then_sent_to_the_on_failure_destination(
 
 def test_zero_retries_means_one_attempt(kumo, make_function):
     target = make_function(RECORDER)
-    function = make_function(FAILING)
+    function = make_function(FAILING, role=kumo.delivery_role())
     function.client.put_function_event_invoke_config(
         FunctionName=function.name,
         MaximumRetryAttempts=0,
@@ -106,7 +106,7 @@ def test_zero_retries_means_one_attempt(kumo, make_function):
 
 def test_success_goes_to_the_on_success_destination(kumo, make_function):
     target = make_function(RECORDER)
-    function = make_function(SUCCEEDING)
+    function = make_function(SUCCEEDING, role=kumo.delivery_role())
     function.client.put_function_event_invoke_config(
         FunctionName=function.name, DestinationConfig={"OnSuccess": {"Destination": target.arn}}
     )

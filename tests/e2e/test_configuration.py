@@ -17,9 +17,10 @@ def handler(event, context):
 """
 
 
-def test_configuration_fields_are_stored_and_returned(make_function):
+def test_configuration_fields_are_stored_and_returned(kumo, make_function):
     function = make_function(
         LOGGER,
+        role=kumo.delivery_role(),
         DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
         TracingConfig={"Mode": "Active"},
         KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/abc",

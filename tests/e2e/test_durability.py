@@ -153,6 +153,7 @@ def handler(event, context):
         print(f"handled event {json.loads(record['body'])['n']}")
     time.sleep(0.05)
 """,
+        role=spare_kumo.delivery_role(),
         Timeout=10,
     )
     for start in range(0, 300, 10):

@@ -9,7 +9,16 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, error_of, invoke, poll, python_zip, unique_name
+from e2e_support import (
+    ACCOUNT,
+    LAMBDA_TRUST_POLICY,
+    SQS_EXECUTION_POLICY,
+    error_of,
+    invoke,
+    poll,
+    python_zip,
+    unique_name,
+)
 
 OTHER = "111111111111"
 OTHER_KEYS = {"aws_access_key_id": "other", "aws_secret_access_key": "othersecret"}
@@ -35,6 +44,17 @@ def handler(event, context):
             "status": error.response["ResponseMetadata"]["HTTPStatusCode"],
             "message": error.response["Error"]["Message"],
         }
+"""
+
+
+# What an SQS event source mapping's execution role needs on its queue.
+QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+
+RECEIVER = """
+def handler(event, context):
+    for record in event.get("Records", []):
+        print("GOT " + record["body"])
+    return event
 """
 
 
@@ -135,10 +155,10 @@ def test_a_queue_policy_opens_exactly_what_it_grants(two_accounts):
     assert (message["MessageId"], message["Body"]) == (sent["MessageId"], "from the other account")
     assert other.list_queues().get("QueueUrls", []) == [], "ListQueues shows the caller's own queues only"
 
-    # Kumo's own deliveries (event source mappings, destinations) stay within an account.
-    two_accounts.client("iam", **OTHER_KEYS).create_role(
-        RoleName="lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
-    )
+    # A mapping reads with the function's role: across accounts both the role's policies and
+    # the queue's policy must allow it.
+    other_iam = two_accounts.client("iam", **OTHER_KEYS)
+    other_iam.create_role(RoleName="lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
     other_lambda = two_accounts.client("lambda", **OTHER_KEYS)
     other_lambda.create_function(
         FunctionName="poller",
@@ -154,6 +174,22 @@ def test_a_queue_policy_opens_exactly_what_it_grants(two_accounts):
         400,
         "The provided execution role does not have permissions to call ReceiveMessage on SQS",
     )
+    other_iam.attach_role_policy(RoleName="lambda-role", PolicyArn=SQS_EXECUTION_POLICY)
+    with pytest.raises(ClientError) as excinfo:
+        other_lambda.create_event_source_mapping(EventSourceArn=arn, FunctionName="poller")
+    assert error_of(excinfo)[2] == "The provided execution role does not have permissions to call ReceiveMessage on SQS"
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{OTHER}:role/lambda-role"},
+            "Action": QUEUE_ACTIONS,
+            "Resource": arn,
+        }
+    )
+    home.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    mapping = other_lambda.create_event_source_mapping(EventSourceArn=arn, FunctionName="poller")
+    assert mapping["EventSourceArn"] == arn
+    other_lambda.delete_event_source_mapping(UUID=mapping["UUID"])
 
     # A Deny in the queue's policy wins, for the owner's role sessions too.
     policy["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "sqs:SendMessage", "Resource": arn})
@@ -286,4 +322,107 @@ def test_enforcement_off_lets_role_sessions_do_everything_in_their_account(start
     assert invoke(client, "caller", {"call": "invoke", "function": target["FunctionArn"]}).payload == {"ok": "reached"}
     (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
     assert message["Body"] == "open"
+    # Lambda's own reads with the role are not held to its policies either.
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    assert client.create_event_source_mapping(EventSourceArn=queue, FunctionName="target")["EventSourceArn"] == queue
 
+
+
+def test_an_event_source_mapping_needs_a_role_that_may_read_and_delete_the_queue(kumo, make_function):
+    sqs, iam = kumo.client("sqs"), kumo.client("iam")
+    url = sqs.create_queue(QueueName=unique_name("mapped"))["QueueUrl"]
+    arn = queue_arn(sqs, url)
+    role_name = unique_name("poller")
+    role = kumo.role_with_policies(role_name, ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+    function = make_function(RECEIVER, role=role)
+    lacks = "The provided execution role does not have permissions to call {} on SQS"
+    with pytest.raises(ClientError) as excinfo:
+        function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name)
+    assert error_of(excinfo) == ("InvalidParameterValueException", 400, lacks.format("ReceiveMessage"))
+    receive_only = {"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": arn}
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName="receive",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [receive_only]}),
+    )
+    with pytest.raises(ClientError) as excinfo:
+        function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name)
+    assert error_of(excinfo) == ("InvalidParameterValueException", 400, lacks.format("DeleteMessage"))
+
+    iam.attach_role_policy(RoleName=role_name, PolicyArn=SQS_EXECUTION_POLICY)
+    mapping = function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name)
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="polled with the role")
+        poll(lambda: "GOT polled with the role" in kumo.log_text(function.name), timeout=20, what="the message")
+    finally:
+        function.client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_within_the_account_a_queue_policy_naming_the_role_is_enough_for_a_mapping(kumo, make_function):
+    sqs = kumo.client("sqs")
+    url = sqs.create_queue(QueueName=unique_name("granted"))["QueueUrl"]
+    arn = queue_arn(sqs, url)
+    role = kumo.role_with_policies(unique_name("bare"), [])
+    function = make_function(RECEIVER, role=role)
+    statement = {"Effect": "Allow", "Principal": {"AWS": role}, "Action": QUEUE_ACTIONS, "Resource": arn}
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": json.dumps({"Version": "2012-10-17", "Statement": [statement]})}
+    )
+    mapping = function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name)
+    function.client.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_a_dead_letter_queue_needs_a_role_that_may_send_to_it(kumo, make_function):
+    sqs = kumo.client("sqs")
+    arn = queue_arn(sqs, sqs.create_queue(QueueName=unique_name("dlq"))["QueueUrl"])
+    role_name = unique_name("nodlq")
+    role = kumo.role_with_policies(role_name, [])
+    with pytest.raises(ClientError) as excinfo:
+        make_function(RECEIVER, role=role, DeadLetterConfig={"TargetArn": arn})
+    assert error_of(excinfo) == (
+        "InvalidParameterValueException",
+        400,
+        "The provided execution role does not have permissions to call SendMessage on SQS",
+    )
+    function = make_function(RECEIVER, role=role)
+    with pytest.raises(ClientError) as excinfo:
+        function.client.update_function_configuration(FunctionName=function.name, DeadLetterConfig={"TargetArn": arn})
+    assert error_of(excinfo)[:2] == ("InvalidParameterValueException", 400)
+    send = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}
+    kumo.client("iam").put_role_policy(
+        RoleName=role_name, PolicyName="dlq", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]})
+    )
+    updated = function.client.update_function_configuration(FunctionName=function.name, DeadLetterConfig={"TargetArn": arn})
+    assert updated["DeadLetterConfig"] == {"TargetArn": arn}
+
+
+def test_a_destination_the_role_may_not_reach_gets_nothing_until_a_policy_grants_it(kumo, make_function):
+    from test_metrics import function_metrics
+
+    sqs, iam = kumo.client("sqs"), kumo.client("iam")
+    url = sqs.create_queue(QueueName=unique_name("outcomes"))["QueueUrl"]
+    arn = queue_arn(sqs, url)
+    role_name = unique_name("nodest")
+    function = make_function(RECEIVER, role=kumo.role_with_policies(role_name, []))
+    function.client.put_function_event_invoke_config(
+        FunctionName=function.name, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    function.client.invoke(FunctionName=function.name, InvocationType="Event", Payload=b'{"n": 1}')
+    poll(
+        lambda: function_metrics(kumo, function.name)["DestinationDeliveryFailures"] == 1,
+        timeout=20,
+        what="the delivery to be refused",
+    )
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+    send = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}
+    iam.put_role_policy(
+        RoleName=role_name, PolicyName="send", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]})
+    )
+    function.client.invoke(FunctionName=function.name, InvocationType="Event", Payload=b'{"n": 2}')
+    (message,) = poll(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), timeout=20, what="the record"
+    )
+    record = json.loads(message["Body"])
+    assert (record["requestContext"]["condition"], record["requestPayload"]) == ("Success", {"n": 2})
+    assert function_metrics(kumo, function.name)["DestinationDeliveryFailures"] == 1

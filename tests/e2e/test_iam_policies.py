@@ -1,5 +1,5 @@
 """The rest of AWS's policy evaluation: within one account a function's own policy naming the
-role is enough (naming the account only delegates to the account's identity policies), session
+role is enough (and a layer version's policy shared with everyone) (naming the account only delegates to the account's identity policies), session
 policies and permissions boundaries cap what a role's policies allow, CancelMessageMoveTask is
 authorized, the health report says whether policies are enforced, and SQS's JSON AccessDenied
 has AWS's shape."""
@@ -79,6 +79,42 @@ def test_within_an_account_a_functions_policy_naming_the_role_is_enough(kumo, ma
         assert refused(invoke)[2].endswith("with an explicit deny in an identity-based policy")
     finally:
         iam.delete_role_policy(RoleName=role_name, PolicyName="deny")
+
+
+def test_within_an_account_a_layer_versions_policy_is_enough(kumo, make_layer):
+    layer = make_layer({"python/shared.py": "VALUE = 1\n"})
+    name, version, arn = layer["LayerArn"].rsplit(":", 1)[1], layer["Version"], layer["LayerVersionArn"]
+    role_name = unique_name("layer-reader")
+    session = kumo.client("lambda", **session_keys(kumo, kumo.role_with_policies(role_name)))
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1"
+
+    def get():
+        return session.get_layer_version(LayerName=name, VersionNumber=version)["LayerVersionArn"]
+
+    denied = (
+        "AccessDeniedException",
+        403,
+        f"User: {session_arn} is not authorized to perform: lambda:GetLayerVersion on resource: {arn} "
+        "because no identity-based policy allows the lambda:GetLayerVersion action",
+    )
+    assert refused(get) == denied
+    # Naming the account delegates to the account's identity policies: the role has none.
+    lambda_root = kumo.lambda_client()
+    lambda_root.add_layer_version_permission(
+        LayerName=name, VersionNumber=version, StatementId="account", Action="lambda:GetLayerVersion", Principal=ACCOUNT
+    )
+    assert refused(get) == denied
+    # A layer version shared with everyone may be read by every session of its account too.
+    lambda_root.add_layer_version_permission(
+        LayerName=name, VersionNumber=version, StatementId="all", Action="lambda:GetLayerVersion", Principal="*"
+    )
+    assert get() == arn
+    assert session.get_layer_version_by_arn(Arn=arn)["Version"] == version
+    # It grants what it names only.
+    assert refused(lambda: session.delete_layer_version(LayerName=name, VersionNumber=version))[:2] == (
+        "AccessDeniedException",
+        403,
+    )
 
 
 def test_session_policies_limit_what_an_assumed_role_session_may_do(kumo):

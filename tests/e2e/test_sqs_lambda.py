@@ -35,7 +35,7 @@ def counts(sqs, url):
 
 
 def test_mapping_api_and_errors(kumo, sqs, make_queue, make_function):
-    function = make_function(DRAIN)
+    function = make_function(DRAIN, role=kumo.delivery_role())
     url = make_queue()
     arn = queue_arn(sqs, url)
     client = function.client
@@ -71,7 +71,7 @@ def test_thousand_messages_drained_with_partial_failures_to_the_dlq(kumo, sqs, m
     # As AWS advises, the visibility timeout leaves room for a batch to finish; poison messages
     # come back after it and reach the DLQ on their third receive.
     url = make_queue("work", VisibilityTimeout=4, RedrivePolicy=redrive)
-    function = make_function(DRAIN, Timeout=30)
+    function = make_function(DRAIN, role=kumo.delivery_role(), Timeout=30)
     bodies = [f"poison-{i}" if i % 200 == 13 else f"msg-{i}" for i in range(1000)]
     for start in range(0, len(bodies), 10):
         entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
@@ -103,7 +103,7 @@ def test_thousand_messages_drained_with_partial_failures_to_the_dlq(kumo, sqs, m
 
 def test_filter_criteria_drop_unmatched_messages(kumo, sqs, make_queue, make_function):
     url = make_queue()
-    function = make_function(DRAIN)
+    function = make_function(DRAIN, role=kumo.delivery_role())
     function.client.create_event_source_mapping(
         EventSourceArn=queue_arn(sqs, url),
         FunctionName=function.name,
@@ -119,7 +119,7 @@ def test_filter_criteria_drop_unmatched_messages(kumo, sqs, make_queue, make_fun
 def test_failed_event_goes_to_an_sqs_destination_and_dead_letter_queue(kumo, sqs, make_queue, make_function):
     destination = make_queue("dest")
     dead_letters = make_queue("dlq")
-    function = make_function(FAILING, DeadLetterConfig={"TargetArn": queue_arn(sqs, dead_letters)})
+    function = make_function(FAILING, role=kumo.delivery_role(), DeadLetterConfig={"TargetArn": queue_arn(sqs, dead_letters)})
     function.client.put_function_event_invoke_config(
         FunctionName=function.name,
         MaximumRetryAttempts=0,

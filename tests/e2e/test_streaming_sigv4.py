@@ -6,7 +6,7 @@ SHA-256, recording the digest only once the body ended verified. 1 GiB (generate
 goes through each payload form — a signed hex SHA-256, `UNSIGNED-PAYLOAD`, and aws-chunked
 `STREAMING-AWS4-HMAC-SHA256-PAYLOAD` with chunk signatures computed here per AWS's spec — while
 Kumo's peak RSS stays under 100 MB. A wrong declared hash, a tampered chunk signature or chunk,
-and a wrong trailing checksum are refused with AWS's errors, and nothing is recorded.
+and a wrong trailing checksum (each algorithm S3 takes) are refused with AWS's errors, and nothing is recorded.
 
 `KUMO_STREAM_TEST_MIB` sets the size of the large uploads (default 1024)."""
 
@@ -240,16 +240,56 @@ def test_a_tampered_chunk_is_refused_and_nothing_is_recorded(kumo_test, tamper):
     assert digests(kumo_test) == before
 
 
-def test_a_signed_trailing_checksum_is_checked(kumo_test):
+def reflected_crc_table(polynomial):
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ polynomial if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+CRC32C_TABLE = reflected_crc_table(0x82F63B78)
+CRC64NVME_TABLE = reflected_crc_table(0x9A6C9329AC4BC9B5)
+
+
+def reflected_crc(data, table, width):
+    mask = (1 << width) - 1
+    crc = mask
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return (crc ^ mask).to_bytes(width // 8, "big")
+
+
+# Each checksum S3 takes, as its trailer carries it (base64 of the big-endian value or digest).
+CHECKSUMS = {
+    "crc32": (lambda data: zlib.crc32(data).to_bytes(4, "big"), "CRC32"),
+    "crc32c": (lambda data: reflected_crc(data, CRC32C_TABLE, 32), "CRC32C"),
+    "crc64nvme": (lambda data: reflected_crc(data, CRC64NVME_TABLE, 64), "CRC64NVME"),
+    "sha1": (lambda data: hashlib.sha1(data).digest(), "SHA1"),
+    "sha256": (lambda data: hashlib.sha256(data).digest(), "SHA256"),
+}
+
+
+def test_the_checksums_computed_here_match_their_known_check_values():
+    assert reflected_crc(b"123456789", CRC32C_TABLE, 32).hex() == "e3069283"
+    assert reflected_crc(b"123456789", CRC64NVME_TABLE, 64).hex() == "ae8b14860a799888"
+
+
+@pytest.mark.parametrize("algorithm", sorted(CHECKSUMS))
+def test_a_signed_trailing_checksum_is_checked(kumo_test, algorithm):
     payload = b"".join(small_body())
-    good = base64.b64encode(zlib.crc32(payload).to_bytes(4, "big")).decode()
+    compute, name = CHECKSUMS[algorithm]
+    good = base64.b64encode(compute(payload)).decode()
+    wrong = base64.b64encode(bytes(len(compute(b"")))).decode()
 
     def upload(value):
-        trailer = ("x-amz-checksum-crc32", value)
+        trailer = (f"x-amz-checksum-{algorithm}", value)
         headers = sign(kumo_test, "Digest", {
             "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
             "Content-Encoding": "aws-chunked",
-            "X-Amz-Trailer": "x-amz-checksum-crc32",
+            "X-Amz-Trailer": f"x-amz-checksum-{algorithm}",
             "X-Amz-Decoded-Content-Length": str(MIB),
             "Content-Length": str(chunked_length(MIB, trailer=trailer)),
         })
@@ -257,9 +297,9 @@ def test_a_signed_trailing_checksum_is_checked(kumo_test):
 
     assert upload(good) == (200, expected_digest(1))
     before = digests(kumo_test)
-    status, body = upload("AAAAAA==")
+    status, body = upload(wrong)
     assert (status, body["__type"]) == (400, "BadDigest"), body
-    assert body["message"] == "The CRC32 you specified did not match the calculated checksum."
+    assert body["message"] == f"The {name} you specified did not match the calculated checksum."
     assert digests(kumo_test) == before
 
 

@@ -35,6 +35,10 @@ pub fn routes() -> Router<Services> {
         .route("/_kumo/metering/{function}", get(metering))
 }
 
+/// Kumo's health, open to anyone. 200 only while every service can serve (DESIGN: "200 only once
+/// ready to serve"); a service that cannot (its store no longer keeps writes, a worker died)
+/// makes it 503 with the same body, `status` then `unavailable`, so a readiness probe or a
+/// supervisor watching the status code sees it, and the services map says which and why.
 async fn health(State(services): State<Services>) -> Response {
     let runtimes = services.lambda.engine().runtimes();
     let pythons: Vec<String> = runtimes.pythons().keys().map(|minor| format!("python3.{minor}")).collect();
@@ -44,8 +48,11 @@ async fn health(State(services): State<Services>) -> Response {
         .map(|(minor, path)| (format!("python3.{minor}"), path.display().to_string().into()))
         .collect();
     let node = runtimes.node().map(|(major, path)| serde_json::json!({ "major": major, "path": path }));
-    Json(serde_json::json!({
-        "status": "ok",
+    let health = services.registry.health();
+    let ready = health.iter().all(|(_, health)| *health == kumo_protocol::ServiceHealth::Running);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Json(serde_json::json!({
+        "status": if ready { "ok" } else { "unavailable" },
         "version": services.version,
         "auth": {
             "sigv4": if services.auth.insecure_accept_any_credentials { "insecure-accept-any-credentials" } else { "enforced" },
@@ -54,11 +61,11 @@ async fn health(State(services): State<Services>) -> Response {
             // Whether role sessions are held to their IAM policies (`--iam-enforcement`).
             "iam_enforcement": if services.iam.enforces_identity() { "on" } else { "off" },
         },
-        "services": crate::services_health(&services),
+        "services": crate::describe_health(health),
         "runtimes": { "python": pythons, "python_interpreters": interpreters, "node": node, "provided": true },
         "sandbox": runtimes.sandbox().report(),
-    }))
-    .into_response()
+    }));
+    (status, body).into_response()
 }
 
 async fn status(

@@ -24,13 +24,13 @@ pub(crate) type Params = Query<HashMap<String, String>>;
 
 /// Lambda as the registry knows it: its restJson1 operations are [`routes`], served by the
 /// gateway's router; the registry routes requests signed for `lambda` there and reports its
-/// health.
-pub fn lambda_path_service() -> kumo_protocol::PathService {
-    kumo_protocol::PathService {
-        name: "lambda",
-        signing_name: "lambda",
-        health: Box::new(|| kumo_protocol::ServiceHealth::Running),
-    }
+/// health: the invoke engine's (its store, async queue and event source pollers).
+pub fn lambda_path_service(lambda: std::sync::Arc<kumo_lambda::LambdaService>) -> kumo_protocol::PathService {
+    let health = move || match lambda.engine().health() {
+        Ok(()) => kumo_protocol::ServiceHealth::Running,
+        Err(why) => kumo_protocol::ServiceHealth::Unavailable(why),
+    };
+    kumo_protocol::PathService { name: "lambda", signing_name: "lambda", health: Box::new(health) }
 }
 
 /// The Lambda routes.

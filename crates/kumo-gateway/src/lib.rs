@@ -57,7 +57,11 @@ pub struct Services {
 
 /// Every service's health by name, from the registry's probes (for `/_kumo/health`).
 pub fn services_health(services: &Services) -> serde_json::Value {
-    let health = services.registry.health();
+    describe_health(services.registry.health())
+}
+
+/// Services' health as the health endpoint shows it: `running` or `unavailable: <why>` by name.
+fn describe_health(health: Vec<(&'static str, kumo_protocol::ServiceHealth)>) -> serde_json::Value {
     health.into_iter().map(|(name, health)| (name.to_string(), serde_json::Value::String(health.describe()))).collect()
 }
 

@@ -370,8 +370,9 @@ impl AwsService for IamApi {
         IAM_OPERATIONS.call(self, call)
     }
 
+    /// Running while the store keeps what IAM writes through it.
     fn health(&self) -> ServiceHealth {
-        ServiceHealth::Running
+        store_health(self)
     }
 }
 
@@ -438,6 +439,14 @@ static STS_OPERATIONS: OperationTable<Sts> = OperationTable(&[
     }),
 ]);
 
+/// IAM's and STS's health: their store's.
+fn store_health(iam: &IamService) -> ServiceHealth {
+    match iam.store_health() {
+        Ok(()) => ServiceHealth::Running,
+        Err(why) => ServiceHealth::Unavailable(why),
+    }
+}
+
 impl AwsService for Sts {
     fn descriptor(&self) -> &'static ServiceDescriptor {
         &STS
@@ -455,7 +464,8 @@ impl AwsService for Sts {
         STS_OPERATIONS.call(self, call)
     }
 
+    /// STS keeps its sessions in IAM's store: running while that store is.
     fn health(&self) -> ServiceHealth {
-        ServiceHealth::Running
+        store_health(&self.iam)
     }
 }

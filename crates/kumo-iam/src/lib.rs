@@ -117,6 +117,11 @@ impl IamService {
         }))
     }
 
+    /// Whether the store still keeps what IAM writes (see [`IamStore::health`]).
+    pub fn store_health(&self) -> Result<(), String> {
+        self.store.health()
+    }
+
     /// Account of callers Kumo cannot identify.
     pub fn default_account(&self) -> &str {
         &self.default_account

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::store::{AsyncEvent, QueueWriter};
 use kumo_core::AwsError;
+use kumo_store::health::Status;
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{invocation_record, AsyncConfig, FunctionResolver, InvokeEngine, InvokeRequest, InvokeResponse};
@@ -34,6 +35,8 @@ pub struct AsyncQueue {
     sender: mpsc::UnboundedSender<Queued>,
     writer: QueueWriter,
     backlog: Arc<Backlog>,
+    /// The task that hands events to workers: if it ends, accepted events wait forever.
+    dispatcher: Status,
 }
 
 /// A stored event waiting for a worker: with its contents while they fit the memory budget,
@@ -80,9 +83,19 @@ impl AsyncQueue {
         }
         let writer = engine.store.metadata.spawn_queue_writer();
         let backlog = Arc::new(Backlog { held: AtomicUsize::new(0), budget: engine.config.async_backlog_memory });
-        let queue = Self { engine: Arc::clone(&engine), sender, writer, backlog };
-        tokio::spawn(run(queue.clone(), resolver, receiver));
+        let dispatcher = Status::new("the async queue dispatcher");
+        let queue = Self { engine: Arc::clone(&engine), sender, writer, backlog, dispatcher };
+        let (running, for_task) = (queue.dispatcher.guard(), queue.clone());
+        tokio::spawn(async move {
+            let _running = running;
+            run(for_task, resolver, receiver).await;
+        });
         Ok(queue)
+    }
+
+    /// `Ok` while accepted events are handed to workers; otherwise why not.
+    pub fn health(&self) -> Result<(), String> {
+        self.dispatcher.check()
     }
 
     /// Durably stores an event and schedules it; returns once it is committed (its commit is
@@ -208,7 +221,7 @@ impl AsyncQueue {
                             "Success",
                             Some(&response),
                         );
-                        if !self.deliver(destination, record.to_string(), Vec::new()).await {
+                        if !self.deliver(&event, &config, destination, record.to_string(), Vec::new()).await {
                             counters.destination_delivery_failed();
                         }
                     }
@@ -280,7 +293,7 @@ impl AsyncQueue {
                 response.map_or_else(|| event.qualifier.as_deref().unwrap_or("$LATEST"), |r| &r.executed_version);
             let function_arn = self.executed_arn(event, version);
             let record = invocation_record(event, &function_arn, condition, response);
-            if !self.deliver(destination, record.to_string(), Vec::new()).await {
+            if !self.deliver(event, config, destination, record.to_string(), Vec::new()).await {
                 counters.destination_delivery_failed();
             }
         }
@@ -298,7 +311,7 @@ impl AsyncQueue {
                 ("ErrorMessage".to_string(), message),
             ];
             let body = String::from_utf8_lossy(&event.payload).into_owned();
-            if !self.deliver(dead_letter, body, attributes).await {
+            if !self.deliver(event, config, dead_letter, body, attributes).await {
                 counters.dead_letter_failed();
             }
         }
@@ -318,12 +331,35 @@ impl AsyncQueue {
         }
     }
 
-    /// Sends a record or failed event to a destination; returns whether it was delivered.
-    async fn deliver(&self, destination: &str, body: String, attributes: Vec<(String, String)>) -> bool {
+    /// Sends a record or failed event to a destination as the function's execution role;
+    /// returns whether it was delivered. A delivery the role may not make is dropped and
+    /// logged, as AWS drops it.
+    async fn deliver(
+        &self,
+        event: &AsyncEvent,
+        config: &AsyncConfig,
+        destination: &str,
+        body: String,
+        attributes: Vec<(String, String)>,
+    ) -> bool {
         let Some(sender) = self.engine.destinations() else {
             tracing::error!(destination, "no destination sender is wired; the record is dropped");
             return false;
         };
+        if let Some(role) = &config.role {
+            let role = kumo_core::policy::ExecutionRole::new(role, &event.function_name);
+            let action = crate::destinations::delivery_action(destination);
+            if let Err(why) = sender.authorize(destination, &role.caller(), action) {
+                tracing::warn!(
+                    request_id = %event.request_id,
+                    function = %event.function_name,
+                    destination,
+                    %why,
+                    "the execution role may not deliver to the destination; the record is dropped"
+                );
+                return false;
+            }
+        }
         match sender.send(destination, body, attributes).await {
             Ok(()) => true,
             Err(error) => {

@@ -22,6 +22,21 @@ pub trait DestinationSender: Send + Sync + 'static {
         body: String,
         attributes: Vec<(String, String)>,
     ) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Whether `caller` (the execution role of the function whose outcome is delivered, as
+    /// Lambda delivers with it) may perform `action` (`sqs:SendMessage`,
+    /// `lambda:InvokeFunction`) on `arn`, as the target's service decides it; `Err` says why not.
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String>;
+}
+
+/// The action a delivery to `arn` performs, by the target's service.
+pub fn delivery_action(arn: &str) -> &'static str {
+    match arn.split(':').nth(2) {
+        Some("lambda") => "lambda:InvokeFunction",
+        Some("sns") => "sns:Publish",
+        Some("events") => "events:PutEvents",
+        _ => "sqs:SendMessage",
+    }
 }
 
 /// How async invocations of a function are retried and where their outcome goes
@@ -38,6 +53,8 @@ pub struct AsyncConfig {
     pub on_failure: Option<String>,
     /// Where failed events themselves go (`DeadLetterConfig.TargetArn`).
     pub dead_letter: Option<String>,
+    /// The function's execution role, which deliveries act as (`None`: not checked).
+    pub role: Option<String>,
 }
 
 impl Default for AsyncConfig {
@@ -48,6 +65,7 @@ impl Default for AsyncConfig {
             on_success: None,
             on_failure: None,
             dead_letter: None,
+            role: None,
         }
     }
 }

@@ -25,7 +25,7 @@ use store::{BatchWrite, BatchWriter, LogEvent, Store};
 
 pub use async_queue::AsyncQueue;
 pub use concurrency::{ConcurrencyLimits, ConcurrencyPermit};
-pub use destinations::{invocation_record, AsyncConfig, BoxFuture, DestinationSender};
+pub use destinations::{delivery_action, invocation_record, AsyncConfig, BoxFuture, DestinationSender};
 pub use function::{FunctionResolver, FunctionVersion};
 pub use pool::{PoolCounts, WarmPool};
 use report::Measurements;
@@ -142,6 +142,17 @@ impl InvokeEngine {
     /// Sets where async invocations' outcomes are delivered (destinations, dead-letter queues).
     pub fn set_destinations(&self, sender: Arc<dyn DestinationSender>) {
         let _ = self.destinations.set(sender);
+    }
+
+    /// `Ok` while the engine can take and run invocations: its store keeps what it is given,
+    /// the async queue hands events to workers, and every enabled mapping's poller runs;
+    /// otherwise the first thing that does not. O(1) (health is polled).
+    pub fn health(&self) -> Result<(), String> {
+        self.store.metadata.health()?;
+        if let Some(queue) = self.async_queue.get() {
+            queue.health()?;
+        }
+        self.event_sources.health()
     }
 
     /// The event source mappings' pollers.

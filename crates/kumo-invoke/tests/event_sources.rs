@@ -80,6 +80,10 @@ impl QueueSource for MemoryQueue {
             Ok(())
         })
     }
+
+    fn authorize(&self, _arn: &str, _caller: &kumo_core::policy::Caller<'_>, _action: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Resolves every name to one Python function in `code_dir`.

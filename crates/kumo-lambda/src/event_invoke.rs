@@ -164,9 +164,6 @@ impl LambdaService {
             if let Some(destinations) = request.destination_config {
                 check_destination(&destinations.on_success)?;
                 check_destination(&destinations.on_failure)?;
-                for arn in [&destinations.on_success.destination, &destinations.on_failure.destination].into_iter().flatten() {
-                    crate::cross_account::check_own_queue(&context.account, arn, "SendMessage")?;
-                }
                 if !merge || destinations.on_success.destination.is_some() {
                     record.destination_config.on_success = destinations.on_success;
                 }
@@ -284,6 +281,11 @@ impl LambdaService {
         }
         if let Ok(version) = self.load_record(account, region, name, qualifier) {
             config.dead_letter = version.configuration.dead_letter_config.as_ref().and_then(|d| d.target_arn.clone());
+            // Deliveries act as the role; under --skip-role-check it need not exist, so they
+            // are not checked.
+            if self.execution_roles.get().is_some() {
+                config.role = Some(version.configuration.role.clone());
+            }
         }
         config
     }
@@ -338,5 +340,16 @@ impl DestinationSender for Destinations {
                 None => Err(format!("Kumo cannot deliver to {service} destinations yet ({arn})")),
             }
         })
+    }
+
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        let service = arn.split(':').nth(2).unwrap_or_default();
+        if service == "lambda" {
+            return self.lambda.role_may_invoke(arn, caller);
+        }
+        match self.others.get(service) {
+            Some(sender) => sender.authorize(arn, caller, action),
+            None => Err(format!("Kumo cannot deliver to {service} destinations yet ({arn})")),
+        }
     }
 }

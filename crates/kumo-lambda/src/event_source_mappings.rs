@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{internal, validation, LambdaService};
 
+/// What an SQS event source mapping's execution role must be allowed on its queue (AWS's
+/// `AWSLambdaSQSQueueExecutionRole` grants these), in the order AWS reports a missing one.
+pub const QUEUE_ACTIONS: [&str; 3] = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
+
 /// `FilterCriteria`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -212,7 +216,8 @@ impl LambdaService {
         })
     }
 
-    /// `CreateEventSourceMapping`.
+    /// `CreateEventSourceMapping`: the function's execution role must be allowed what the poller
+    /// does with the queue ([`QUEUE_ACTIONS`]).
     pub async fn create_event_source_mapping(
         self: &Arc<Self>,
         context: RequestContext,
@@ -228,7 +233,6 @@ impl LambdaService {
                 "Unsupported event source {source_arn}: Kumo maps SQS queues for now."
             )));
         }
-        crate::cross_account::check_own_queue(&context.account, &source_arn, "ReceiveMessage")?;
         let source = self
             .engine
             .event_sources()
@@ -245,6 +249,15 @@ impl LambdaService {
                 .clone()
                 .ok_or_else(|| AwsError::invalid_parameter("FunctionName is a required parameter"))?;
             let function_arn = service.mapping_function_arn(&context.account, &context.region, &function_name)?;
+            // The poller reads and deletes with the function's execution role, as on AWS.
+            let reference = service.function_ref(&context.account, &context.region, &function_name, None)?;
+            let function = service.load_record(&context.account, &context.region, &reference.name, None)?;
+            service.check_role_on_queue(
+                &function.configuration.role,
+                &reference.name,
+                &QUEUE_ACTIONS,
+                |caller, action| source.authorize(&source_arn, caller, action),
+            )?;
             let uuid = uuid::Uuid::new_v4().to_string();
             let mut mapping = EventSourceMapping {
                 event_source_mapping_arn: format!(

@@ -190,9 +190,6 @@ impl LambdaService {
         validation::function_name(&name)?;
         let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
         self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
-        if let Some(target) = request.dead_letter_config.as_ref().and_then(|d| d.target_arn.as_deref()) {
-            crate::cross_account::check_own_queue(&context.account, target, "SendMessage")?;
-        }
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -230,6 +227,9 @@ impl LambdaService {
         let code = request.code.ok_or_else(|| missing("Code"))?;
         let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
         self.check_execution_role(&context.account, &role)?;
+        if let Some(target) = request.dead_letter_config.as_ref().and_then(|d| d.target_arn.as_deref()) {
+            self.check_dead_letter_target(&role, &name, target)?;
+        }
         if self
             .store
             .metadata
@@ -545,7 +545,7 @@ impl LambdaService {
             }
             if let Some(dead_letter) = request.dead_letter_config {
                 if let Some(arn) = &dead_letter.target_arn {
-                    crate::cross_account::check_own_queue(&context.account, arn, "SendMessage")?;
+                    service.check_dead_letter_target(&configuration.role, &configuration.function_name, arn)?;
                 }
                 configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
             }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use kumo_core::arn::{layer_arn, layer_version_arn, parse_layer_arn};
+use kumo_core::policy::Denial;
 use kumo_core::{limits, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
@@ -308,7 +309,10 @@ fn no_such_version() -> AwsError {
 
 impl LambdaService {
     /// The identity check of a layer operation: the resource is the layer version's ARN (or the
-    /// layer's, without a version), in the caller's account unless `layer_name` is an ARN.
+    /// layer's, without a version), in the caller's account unless `layer_name` is an ARN. Within
+    /// its account the layer version's own policy (`AddLayerVersionPermission`) is enough when the
+    /// caller's identity policies fall short, as for functions and queues on AWS; across accounts
+    /// the version's policy is checked by [`Self::shared_layer_version`] as well.
     pub(crate) fn authorize_layer(
         &self,
         context: &RequestContext,
@@ -319,19 +323,32 @@ impl LambdaService {
         if context.role_arn.is_none() {
             return Ok(());
         }
-        let resource = match parse_layer_arn(layer_name) {
-            Some(layer) => match version.and_then(|v| u64::try_from(v).ok()).or(layer.version) {
-                Some(version) => kumo_core::arn::layer_version_arn(&layer.region, &layer.account, &layer.name, version),
-                None => kumo_core::arn::layer_arn(&layer.region, &layer.account, &layer.name),
-            },
-            None => match version.and_then(|v| u64::try_from(v).ok()) {
-                Some(version) => {
-                    kumo_core::arn::layer_version_arn(&context.region, &context.account, layer_name, version)
-                }
-                None => kumo_core::arn::layer_arn(&context.region, &context.account, layer_name),
-            },
+        let version = version.and_then(|v| u64::try_from(v).ok());
+        let (region, owner, name, version) = match parse_layer_arn(layer_name) {
+            Some(layer) => (layer.region, layer.account, layer.name, version.or(layer.version)),
+            None => (context.region.clone(), context.account.clone(), layer_name.to_string(), version),
         };
-        self.authorize_identity(context, action, &resource)
+        let resource = match version {
+            Some(version) => layer_version_arn(&region, &owner, &name, version),
+            None => layer_arn(&region, &owner, &name),
+        };
+        let Some(authorizer) = self.authorizer() else { return Ok(()) };
+        let caller = context.caller();
+        let denial = match authorizer.authorize_identity(&caller, action, &resource) {
+            Ok(()) => return Ok(()),
+            Err(Denial::NoIdentityAllow) if owner == context.account && region == context.region => {
+                // Read only when the role's policies fall short, as for a function's policy.
+                let statements = version
+                    .and_then(|version| self.load_layer_version(&owner, &region, &name, version).ok().flatten())
+                    .map(|record| record.policy.statements);
+                match authorizer.authorize(&caller, action, &resource, &owner, statements.as_deref(), &[]) {
+                    Ok(()) => return Ok(()),
+                    Err(denial) => denial,
+                }
+            }
+            Err(denial) => denial,
+        };
+        Err(AwsError::new("AccessDeniedException", 403, denial.message(&context.caller_arn, action, &resource)))
     }
 
     /// The layer a `LayerName` parameter names in this region and account: `None` when it is an

@@ -199,8 +199,13 @@ impl AwsService for SqsApi {
         OPERATIONS.call(self, call)
     }
 
+    /// Running while the store keeps what it is given (its writer alive and committing, its
+    /// file in place): SQS answers a send only after its commit, so it cannot serve without.
     fn health(&self) -> ServiceHealth {
-        ServiceHealth::Running
+        match self.store_health() {
+            Ok(()) => ServiceHealth::Running,
+            Err(why) => ServiceHealth::Unavailable(why),
+        }
     }
 
     /// Every queue's counters and visible counts (`/_kumo/metrics`' `sqs.queues`).

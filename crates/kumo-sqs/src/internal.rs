@@ -81,6 +81,28 @@ impl SqsService {
         self.queue_by_arn(queue_arn).is_some()
     }
 
+    /// Whether `caller` (a function's execution role, for which Kumo reads or writes the queue
+    /// in-process) may perform `action` (`sqs:ReceiveMessage`, …) on the queue with this ARN:
+    /// decided as for a call of the public API, by the caller's identity policies and the
+    /// queue's `Policy` (another account's queue needs its policy to grant it too). A queue that
+    /// does not exist (yet) has no policy: the role's own policies decide, as IAM does on AWS.
+    pub fn authorize_internal(
+        &self,
+        queue_arn: &str,
+        caller: &kumo_core::policy::Caller<'_>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        let queue = self.queue_by_arn(queue_arn);
+        let policy = queue.as_ref().and_then(|queue| queue.lock().attributes.policy.clone());
+        let statements = policy.as_deref().map(kumo_core::policy::parse_statements);
+        let owner = queue_arn.split(':').nth(4).unwrap_or_default();
+        let not_enforced = kumo_core::policy::Authorizer::identity_not_enforced();
+        let authorizer = self.authorizer.get().unwrap_or(&not_enforced);
+        authorizer
+            .authorize(caller, action, queue_arn, owner, statements.as_deref(), &[])
+            .map_err(|denial| error::access_denied(denial, caller.arn, action, queue_arn))
+    }
+
     /// Deletes a received message from the queue with this ARN.
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;

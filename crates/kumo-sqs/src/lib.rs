@@ -122,6 +122,11 @@ impl SqsService {
         }))
     }
 
+    /// Whether the store still keeps what SQS gives it (see [`SqsStore::health`]).
+    pub fn store_health(&self) -> Result<(), String> {
+        self.store.health()
+    }
+
     /// Starts the background sweep of expired messages and deduplication entries.
     pub fn start_sweeper(self: &Arc<Self>) {
         let service = Arc::downgrade(self);

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use rusqlite::Connection;
 
+use crate::health::Status;
 use crate::sqlite::{commit, SharedConnection};
 
 /// One kind of write a group-commit writer applies.
@@ -78,20 +79,29 @@ pub struct WriterName {
 
 /// Starts a writer thread committing on `target` and returns its queue. A batch holds writes
 /// until their weights reach `max_weight`; the rest wait for the next transaction. The thread
-/// ends once every sender is dropped and the queue is drained.
+/// ends once every sender is dropped and the queue is drained. `status` follows its commits
+/// and its end (for health reports).
 pub fn spawn_thread<W: BatchedWrite, C: CommitTarget>(
     target: C,
     name: WriterName,
     max_weight: usize,
+    status: Status,
 ) -> std::io::Result<mpsc::Sender<W>> {
     let (sender, receiver) = mpsc::channel::<W>();
-    std::thread::Builder::new()
-        .name(name.thread.into())
-        .spawn(move || run(target, &receiver, name.what, max_weight))?;
+    std::thread::Builder::new().name(name.thread.into()).spawn(move || {
+        let _running = status.guard();
+        run(target, &receiver, name.what, max_weight, &status);
+    })?;
     Ok(sender)
 }
 
-fn run<W: BatchedWrite, C: CommitTarget>(mut target: C, receiver: &mpsc::Receiver<W>, what: &str, max_weight: usize) {
+fn run<W: BatchedWrite, C: CommitTarget>(
+    mut target: C,
+    receiver: &mpsc::Receiver<W>,
+    what: &str,
+    max_weight: usize,
+    status: &Status,
+) {
     // Reused across batches: a batch costs no allocation once the vector has grown.
     let mut batch = Vec::new();
     while let Ok(first) = receiver.recv() {
@@ -107,20 +117,25 @@ fn run<W: BatchedWrite, C: CommitTarget>(mut target: C, receiver: &mpsc::Receive
             }
         }
         let outcome = target.in_transaction(|connection| W::apply(connection, &mut batch));
-        finish(&mut batch, outcome, what);
+        finish(&mut batch, outcome, what, status);
     }
     tracing::debug!(writer = what, "group-commit writer stopped");
 }
 
 /// Starts a writer task on the current Tokio runtime (call it from within one) committing on
-/// `shared`, at most `max_batch` writes per transaction, and returns its queue.
+/// `shared`, at most `max_batch` writes per transaction, and returns its queue. `status`
+/// follows its commits and its end.
 pub fn spawn_task<W: BatchedWrite>(
     shared: Arc<SharedConnection>,
     what: &'static str,
     max_batch: usize,
+    status: Status,
 ) -> tokio::sync::mpsc::UnboundedSender<W> {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(run_task(shared, receiver, what, max_batch));
+    tokio::spawn(async move {
+        let _running = status.guard();
+        run_task(shared, receiver, what, max_batch, &status).await;
+    });
     sender
 }
 
@@ -129,6 +144,7 @@ async fn run_task<W: BatchedWrite>(
     mut receiver: tokio::sync::mpsc::UnboundedReceiver<W>,
     what: &'static str,
     max_batch: usize,
+    status: &Status,
 ) {
     // Reused across batches: a batch costs no allocation once the vector has grown.
     let mut batch = Vec::new();
@@ -147,10 +163,13 @@ async fn run_task<W: BatchedWrite>(
             Some(committed) => committed,
             None => match commit_blocking(&shared, &mut batch, what).await {
                 Some(outcome) => (outcome, false),
-                None => continue,
+                None => {
+                    status.failed("writing a batch panicked");
+                    continue;
+                }
             },
         };
-        finish(&mut batch, outcome, what);
+        finish(&mut batch, outcome, what, status);
         if checkpoint_due {
             // After the senders were told: only writes arriving meanwhile wait for it.
             let shared = Arc::clone(&shared);
@@ -186,12 +205,16 @@ async fn commit_blocking<W: BatchedWrite>(
 }
 
 /// Tells every write of a batch how its commit went, in order, emptying the batch.
-fn finish<W: BatchedWrite>(batch: &mut Vec<W>, outcome: Result<(), W::Error>, what: &str) {
+fn finish<W: BatchedWrite>(batch: &mut Vec<W>, outcome: Result<(), W::Error>, what: &str, status: &Status) {
     match outcome {
-        Ok(()) => batch.drain(..).for_each(|write| write.finish(Ok(()))),
+        Ok(()) => {
+            status.succeeded();
+            batch.drain(..).for_each(|write| write.finish(Ok(())));
+        }
         Err(error) => {
             tracing::error!(%error, batch = what, writes = batch.len(), "writing a batch failed");
             let message = error.to_string();
+            status.failed(&message);
             batch.drain(..).for_each(|write| write.finish(Err(&message)));
         }
     }
@@ -239,7 +262,7 @@ mod tests {
         let path = dir.path().join("db");
         let connection = crate::sqlite::open(&path, crate::sqlite::OpenOptions::default()).unwrap();
         connection.execute_batch("CREATE TABLE numbers (n INTEGER NOT NULL)").unwrap();
-        let writer = spawn_thread::<Numbered, _>(connection, NAME, 3).unwrap();
+        let writer = spawn_thread::<Numbered, _>(connection, NAME, 3, Status::new("test writer")).unwrap();
         let (done, told) = mpsc::channel();
         for number in 0..10 {
             writer.send(Numbered { number, done: done.clone() }).unwrap();
@@ -264,7 +287,8 @@ mod tests {
             })
             .unwrap(),
         );
-        let writer = spawn_task::<Numbered>(Arc::clone(&shared), "test", 100);
+        let status = Status::new("test writer");
+        let writer = spawn_task::<Numbered>(Arc::clone(&shared), "test", 100, status.clone());
         let (done, told) = mpsc::channel();
         // Sent before the task first runs: one batch, which the negative number fails.
         for number in [1, -1, 2] {
@@ -278,5 +302,41 @@ mod tests {
         assert_eq!(outcomes.iter().map(|(number, _)| *number).collect::<Vec<_>>(), [1, -1, 2]);
         assert!(outcomes.iter().all(|(_, outcome)| outcome.is_err()));
         assert!(numbers(&shared.lock()).is_empty());
+        let why = status.check().unwrap_err();
+        assert!(why.starts_with("test writer failed its last commit: "), "{why}");
+        // A good batch afterwards: the writer is well again.
+        writer.send(Numbered { number: 3, done: done.clone() }).unwrap_or_else(|_| panic!("writer gone"));
+        while told.try_recv().is_err() {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(status.check(), Ok(()));
+    }
+
+    /// A write whose apply panics, as a bug in a service's batch code would.
+    struct Panicking;
+
+    impl BatchedWrite for Panicking {
+        type Error = rusqlite::Error;
+
+        fn apply(_: &Connection, _: &mut [Self]) -> Result<(), rusqlite::Error> {
+            panic!("a bug in a batch");
+        }
+
+        fn finish(self, _: Result<(), &str>) {}
+    }
+
+    #[test]
+    fn a_writer_thread_that_died_reports_it_and_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = crate::sqlite::open(&dir.path().join("db"), crate::sqlite::OpenOptions::default()).unwrap();
+        let status = Status::new("test writer");
+        let writer = spawn_thread::<Panicking, _>(connection, NAME, 3, status.clone()).unwrap();
+        assert_eq!(status.check(), Ok(()));
+        writer.send(Panicking).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while status.check().is_ok() && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        assert_eq!(status.check(), Err("test writer panicked".to_string()));
     }
 }

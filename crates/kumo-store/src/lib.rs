@@ -1,11 +1,12 @@
 //! Kumo's storage infrastructure, shared by every service: opening a SQLite file the one way
 //! ([`sqlite`]), the group-commit writer ([`group_commit`]), schema migrations
-//! ([`migrations`]), and the content-addressed blob store for code packages and layers. What a
+//! ([`migrations`]), what health reports ask of a store ([`health`]), and the content-addressed blob store for code packages and layers. What a
 //! service stores lives behind a trait in that service's crate (Lambda's in
 //! `kumo_invoke::store`, SQS's in `kumo_sqs::store`, IAM's in `kumo_iam::store`).
 
 mod blobs;
 pub mod group_commit;
+pub mod health;
 mod layered;
 pub mod migrations;
 pub mod sqlite;

@@ -72,6 +72,10 @@ impl QueueSource for SqsQueues {
             Ok(())
         })
     }
+
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
+    }
 }
 
 impl DestinationSender for SqsQueues {
@@ -96,5 +100,9 @@ impl DestinationSender for SqsQueues {
                 .collect::<BTreeMap<_, _>>();
             self.0.send_internal(&region, arn, body, attributes).await.map(|_| ()).map_err(|e| e.to_string())
         })
+    }
+
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
     }
 }

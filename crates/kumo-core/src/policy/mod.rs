@@ -16,6 +16,7 @@
 //!   `aws:SourceIp`) never lets an `Allow` grant and never lets a `Deny` lapse.
 
 mod conditions;
+mod execution_role;
 mod matching;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use execution_role::ExecutionRole;
 pub use matching::{action_matches, arn_like, glob_matches};
 
 /// Who makes a request.

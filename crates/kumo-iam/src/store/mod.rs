@@ -26,6 +26,10 @@ pub trait IamStore: Send + Sync {
 
     /// Removes documents that expired before `now_ms` (sessions); returns how many went.
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError>;
+
+    /// `Ok` while writes made now would be kept; otherwise why not (for `/_kumo/health`).
+    /// Called on every health poll: O(1), no I/O beyond a `stat`.
+    fn health(&self) -> Result<(), String>;
 }
 
 impl dyn IamStore {
@@ -79,6 +83,8 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     /// A document did not (de)serialise.
     Json(serde_json::Error),
+    /// The filesystem failed.
+    Io(std::io::Error),
 }
 
 impl std::fmt::Display for StoreError {
@@ -86,6 +92,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Sqlite(error) => write!(f, "sqlite: {error}"),
             StoreError::Json(error) => write!(f, "json: {error}"),
+            StoreError::Io(error) => write!(f, "io: {error}"),
         }
     }
 }
@@ -95,6 +102,12 @@ impl std::error::Error for StoreError {}
 impl From<rusqlite::Error> for StoreError {
     fn from(error: rusqlite::Error) -> Self {
         StoreError::Sqlite(error)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(error: std::io::Error) -> Self {
+        StoreError::Io(error)
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
+use kumo_store::health::{DatabaseFile, Status};
 use kumo_store::migrations::Schema;
 use rusqlite::{params, Connection, Transaction};
 
@@ -29,6 +30,10 @@ fn create_tables(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError
 /// IAM's documents in one SQLite database.
 pub struct SqliteIamStore {
     connection: Mutex<Connection>,
+    /// How the last write went.
+    writes: Status,
+    /// `iam.sqlite3` as opened.
+    file: DatabaseFile,
 }
 
 impl SqliteIamStore {
@@ -36,7 +41,17 @@ impl SqliteIamStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut connection = kumo_store::sqlite::open(path, kumo_store::sqlite::OpenOptions::default())?;
         kumo_store::migrations::migrate(&mut connection, &(), &SCHEMA_MIGRATIONS)?;
-        Ok(Self { connection: Mutex::new(connection) })
+        let file = DatabaseFile::at(path)?;
+        Ok(Self { connection: Mutex::new(connection), writes: Status::new("the iam store"), file })
+    }
+
+    /// Records how a write went, for [`IamStore::health`].
+    fn record<T>(&self, outcome: rusqlite::Result<T>) -> Result<T, StoreError> {
+        match &outcome {
+            Ok(_) => self.writes.succeeded(),
+            Err(error) => self.writes.failed(&error.to_string()),
+        }
+        Ok(outcome?)
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -48,16 +63,18 @@ impl SqliteIamStore {
 impl IamStore for SqliteIamStore {
     fn put_document(&self, kind: Kind, key: &str, document: &str, expires_ms: Option<u64>) -> Result<(), StoreError> {
         let expires = expires_ms.map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
-        self.connection().execute(
+        self.record(self.connection().execute(
             "INSERT OR REPLACE INTO iam_documents (kind, key, document, expires_ms) VALUES (?1, ?2, ?3, ?4)",
             params![kind.as_str(), key, document, expires],
-        )?;
+        ))?;
         Ok(())
     }
 
     fn delete(&self, kind: Kind, key: &str) -> Result<(), StoreError> {
-        self.connection()
-            .execute("DELETE FROM iam_documents WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key])?;
+        let deleted = self
+            .connection()
+            .execute("DELETE FROM iam_documents WHERE kind = ?1 AND key = ?2", params![kind.as_str(), key]);
+        self.record(deleted)?;
         Ok(())
     }
 
@@ -71,8 +88,14 @@ impl IamStore for SqliteIamStore {
 
     fn purge_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        Ok(self
+        let purged = self
             .connection()
-            .execute("DELETE FROM iam_documents WHERE expires_ms IS NOT NULL AND expires_ms < ?1", [now])?)
+            .execute("DELETE FROM iam_documents WHERE expires_ms IS NOT NULL AND expires_ms < ?1", [now]);
+        self.record(purged)
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.writes.check()?;
+        self.file.check()
     }
 }

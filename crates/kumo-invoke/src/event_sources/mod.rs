@@ -51,6 +51,10 @@ pub trait QueueSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<SourceMessage>, String>>;
     /// Deletes received messages by receipt handle.
     fn delete<'a>(&'a self, arn: &'a str, receipt_handles: Vec<String>) -> BoxFuture<'a, Result<(), String>>;
+    /// Whether `caller` (the function's execution role, which the poller acts as) may perform
+    /// `action` (`sqs:ReceiveMessage`, …) on the queue, as the queue's service decides it;
+    /// `Err` says why not.
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String>;
 }
 
 /// What a running mapping needs (the Lambda service owns the full configuration).
@@ -103,6 +107,48 @@ pub struct EventSources {
     resolver: Mutex<Option<Arc<dyn FunctionResolver>>>,
     running: Mutex<HashMap<String, Running>>,
     processed: Mutex<HashMap<String, ProcessingResult>>,
+    /// Mappings whose poller ended without being stopped (it panicked): they deliver nothing.
+    dead: Arc<DeadPollers>,
+}
+
+/// Pollers that ended while their mapping still wanted them, by mapping id.
+#[derive(Default)]
+struct DeadPollers {
+    /// How many; health reads only this unless it is non-zero.
+    count: std::sync::atomic::AtomicUsize,
+    by_uuid: Mutex<HashMap<String, &'static str>>,
+}
+
+impl DeadPollers {
+    fn mark(&self, uuid: &str, why: &'static str) {
+        let mut by_uuid = EventSources::lock(&self.by_uuid);
+        by_uuid.insert(uuid.to_string(), why);
+        self.count.store(by_uuid.len(), std::sync::atomic::Ordering::Release);
+    }
+
+    fn clear(&self, uuid: &str) {
+        let mut by_uuid = EventSources::lock(&self.by_uuid);
+        if by_uuid.remove(uuid).is_some() {
+            self.count.store(by_uuid.len(), std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Marks its mapping's poller dead if dropped while the mapping was not stopped: the poller's
+/// task panicked (or its runtime went away).
+struct PollerLiveness {
+    uuid: String,
+    stopped: watch::Receiver<bool>,
+    dead: Arc<DeadPollers>,
+}
+
+impl Drop for PollerLiveness {
+    fn drop(&mut self) {
+        if !*self.stopped.borrow() {
+            let why = if std::thread::panicking() { "panicked" } else { "stopped" };
+            self.dead.mark(&self.uuid, why);
+        }
+    }
 }
 
 /// Most pollers a mapping runs when `MaximumConcurrency` is not set (AWS's default ceiling).
@@ -121,6 +167,20 @@ impl EventSources {
             resolver: Mutex::new(None),
             running: Mutex::new(HashMap::new()),
             processed: Mutex::new(HashMap::new()),
+            dead: Arc::default(),
+        }
+    }
+
+    /// `Ok` while every enabled mapping's poller runs; otherwise which one ended. O(1) while
+    /// all run (health is polled).
+    pub fn health(&self) -> Result<(), String> {
+        if self.dead.count.load(std::sync::atomic::Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        let dead = Self::lock(&self.dead.by_uuid);
+        match dead.iter().min() {
+            Some((uuid, why)) => Err(format!("the event source poller of mapping {uuid} {why}")),
+            None => Ok(()),
         }
     }
 
@@ -147,6 +207,7 @@ impl EventSources {
     /// Starts, restarts or stops a mapping's pollers to match `spec`.
     pub fn apply(&self, spec: MappingSpec) {
         self.remove(&spec.uuid);
+        self.dead.clear(&spec.uuid);
         let (stop, stopped) = watch::channel(false);
         let source = Self::lock(&self.source).clone();
         let resolver = Self::lock(&self.resolver).clone();
@@ -154,7 +215,12 @@ impl EventSources {
             (spec.enabled, source, resolver, self.engine.upgrade())
         {
             let poller = Poller { spec: spec.clone(), source, resolver, engine: Arc::downgrade(&engine) };
-            tokio::spawn(poller.run(stopped));
+            let liveness =
+                PollerLiveness { uuid: spec.uuid.clone(), stopped: stopped.clone(), dead: Arc::clone(&self.dead) };
+            tokio::spawn(async move {
+                let _liveness = liveness;
+                poller.run(stopped).await;
+            });
         }
         Self::lock(&self.running).insert(spec.uuid.clone(), Running { spec, stop });
     }
@@ -164,6 +230,7 @@ impl EventSources {
         if let Some(running) = Self::lock(&self.running).remove(uuid) {
             let _ = running.stop.send(true);
         }
+        self.dead.clear(uuid);
     }
 
     /// `LastProcessingResult` of a mapping.
@@ -379,5 +446,30 @@ mod tests {
         );
         assert_eq!(batch_item_failures(br#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#), Some(None));
         assert_eq!(batch_item_failures(br#"{"batchItemFailures": "nope"}"#), Some(None));
+    }
+
+    #[tokio::test]
+    async fn a_poller_that_died_shows_in_health_until_its_mapping_is_reapplied_or_removed() {
+        let sources = EventSources::new(Weak::new());
+        let (stop, stopped) = watch::channel(false);
+        let liveness = PollerLiveness { uuid: "m-1".into(), stopped, dead: Arc::clone(&sources.dead) };
+        let task = tokio::spawn(async move {
+            let _liveness = liveness;
+            panic!("a bug in the poller");
+        });
+        assert!(task.await.is_err());
+        assert_eq!(sources.health(), Err("the event source poller of mapping m-1 panicked".to_string()));
+        sources.remove("m-1");
+        assert_eq!(sources.health(), Ok(()));
+        // A poller stopped on purpose is not a failure.
+        let (stop_two, stopped) = watch::channel(false);
+        drop(PollerLiveness { uuid: "m-2".into(), stopped, dead: Arc::clone(&sources.dead) });
+        assert!(sources.health().is_err());
+        sources.remove("m-2");
+        let _ = stop.send(true);
+        let _ = stop_two.send(true);
+        let (_stop, stopped) = watch::channel(true);
+        drop(PollerLiveness { uuid: "m-3".into(), stopped, dead: Arc::clone(&sources.dead) });
+        assert_eq!(sources.health(), Ok(()));
     }
 }

@@ -162,6 +162,11 @@ pub trait LambdaStore: Send + Sync {
 
     /// Starts the writer that commits logs and metering in batches.
     fn spawn_batch_writer(&self) -> BatchWriter;
+
+    /// `Ok` while writes made now would be kept (the writers alive and committing, the
+    /// database in place); otherwise why not, for `/_kumo/health`. Called on every health
+    /// poll: O(1), no I/O beyond a `stat`.
+    fn health(&self) -> Result<(), String>;
 }
 
 /// An accepted `Event` invocation waiting to run; removed only after it ran.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::health::{DatabaseFile, Status};
 use kumo_store::sqlite::SharedConnection;
 use kumo_store::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -70,6 +71,14 @@ const MAX_BATCH: usize = 4096;
 /// Lambda's tables in one SQLite database.
 pub struct SqliteLambdaStore {
     shared: Arc<SharedConnection>,
+    /// The async queue's writer: every Event invoke waits for its commits.
+    queue_writer: Status,
+    /// The logs-and-metering writer.
+    batch_writer: Status,
+    /// How the last control-plane write (functions, layers, mappings) went.
+    writes: Status,
+    /// `kumo.sqlite3` as opened.
+    file: DatabaseFile,
     /// The configured account: owns metering records from before accounts existed.
     default_account: String,
 }
@@ -80,7 +89,24 @@ impl SqliteLambdaStore {
     pub fn open(path: &std::path::Path, default_account: &str) -> Result<Self, StoreError> {
         let shared =
             SharedConnection::open(path, |connection| super::migrations::migrate(connection, default_account))?;
-        Ok(Self { shared: Arc::new(shared), default_account: default_account.to_string() })
+        Ok(Self {
+            shared: Arc::new(shared),
+            queue_writer: Status::new("the async queue writer"),
+            batch_writer: Status::new("the logs and metering writer"),
+            writes: Status::new("the lambda store"),
+            file: DatabaseFile::at(path)?,
+            default_account: default_account.to_string(),
+        })
+    }
+
+    /// Runs a control-plane write on the shared connection and records how it went (health).
+    fn write<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let outcome = work(&self.shared.lock());
+        match &outcome {
+            Ok(_) => self.writes.succeeded(),
+            Err(error) => self.writes.failed(&error.to_string()),
+        }
+        Ok(outcome?)
     }
 
     /// The connection the writers share (tests hold it to make them wait).
@@ -137,10 +163,12 @@ impl LambdaStore for SqliteLambdaStore {
         version: &str,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.shared.lock().execute(
+        self.write(|connection| {
+            connection.execute(
             "INSERT OR REPLACE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![account, region, name, version, document],
-        )?;
+        )
+        })?;
         Ok(())
     }
 
@@ -153,10 +181,12 @@ impl LambdaStore for SqliteLambdaStore {
         version: &str,
         document: &str,
     ) -> Result<bool, StoreError> {
-        let inserted = self.shared.lock().execute(
+        let inserted = self.write(|connection| {
+            connection.execute(
             "INSERT OR IGNORE INTO functions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![account, region, name, version, document],
-        )?;
+        )
+        })?;
         Ok(inserted == 1)
     }
 
@@ -233,34 +263,38 @@ impl LambdaStore for SqliteLambdaStore {
         name: &str,
         version: &str,
     ) -> Result<bool, StoreError> {
-        let deleted = self.shared.lock().execute(
-            "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
-            params![account, region, name, version],
-        )?;
+        let deleted = self.write(|connection| {
+            connection.execute(
+                "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+                params![account, region, name, version],
+            )
+        })?;
         Ok(deleted == 1)
     }
 
     /// Stores a new version of a layer under the next number and returns it: numbers count up
     /// per layer name and are never reused, even after every version was deleted.
     fn insert_layer_version(&self, account: &str, region: &str, name: &str, document: &str) -> Result<u64, StoreError> {
-        let mut connection = self.shared.lock();
-        let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO layers (account, region, name, latest_version) VALUES (?1, ?2, ?3, 1) \
-             ON CONFLICT (account, region, name) DO UPDATE SET latest_version = latest_version + 1",
-            params![account, region, name],
-        )?;
-        let version: i64 = transaction.query_row(
-            "SELECT latest_version FROM layers WHERE account = ?1 AND region = ?2 AND name = ?3",
-            params![account, region, name],
-            |row| row.get(0),
-        )?;
-        transaction.execute(
-            "INSERT INTO layer_versions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![account, region, name, version, document],
-        )?;
-        transaction.commit()?;
-        Ok(version as u64)
+        self.write(|connection| {
+            // The connection is held exclusively for the closure: no other transaction can be open.
+            let transaction = connection.unchecked_transaction()?;
+            transaction.execute(
+                "INSERT INTO layers (account, region, name, latest_version) VALUES (?1, ?2, ?3, 1) \
+                 ON CONFLICT (account, region, name) DO UPDATE SET latest_version = latest_version + 1",
+                params![account, region, name],
+            )?;
+            let version: i64 = transaction.query_row(
+                "SELECT latest_version FROM layers WHERE account = ?1 AND region = ?2 AND name = ?3",
+                params![account, region, name],
+                |row| row.get(0),
+            )?;
+            transaction.execute(
+                "INSERT INTO layer_versions (account, region, name, version, document) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![account, region, name, version, document],
+            )?;
+            transaction.commit()?;
+            Ok(version as u64)
+        })
     }
 
     /// Replaces the document of an existing layer version (its policy changed).
@@ -272,10 +306,12 @@ impl LambdaStore for SqliteLambdaStore {
         version: u64,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.shared.lock().execute(
+        self.write(|connection| {
+            connection.execute(
             "UPDATE layer_versions SET document = ?5 WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
             params![account, region, name, version as i64, document],
-        )?;
+        )
+        })?;
         Ok(())
     }
 
@@ -313,10 +349,12 @@ impl LambdaStore for SqliteLambdaStore {
 
     /// Deletes one layer version; returns whether it existed. The layer's numbering stays.
     fn delete_layer_version(&self, account: &str, region: &str, name: &str, version: u64) -> Result<bool, StoreError> {
-        let deleted = self.shared.lock().execute(
-            "DELETE FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
-            params![account, region, name, version as i64],
-        )?;
+        let deleted = self.write(|connection| {
+            connection.execute(
+                "DELETE FROM layer_versions WHERE account = ?1 AND region = ?2 AND name = ?3 AND version = ?4",
+                params![account, region, name, version as i64],
+            )
+        })?;
         Ok(deleted == 1)
     }
 
@@ -328,10 +366,12 @@ impl LambdaStore for SqliteLambdaStore {
         region: &str,
         document: &str,
     ) -> Result<(), StoreError> {
-        self.shared.lock().execute(
+        self.write(|connection| {
+            connection.execute(
             "INSERT OR REPLACE INTO event_source_mappings (uuid, account, region, document) VALUES (?1, ?2, ?3, ?4)",
             params![uuid, account, region, document],
-        )?;
+        )
+        })?;
         Ok(())
     }
 
@@ -359,15 +399,19 @@ impl LambdaStore for SqliteLambdaStore {
 
     /// Deletes an event source mapping; returns whether it existed.
     fn delete_event_source_mapping(&self, uuid: &str) -> Result<bool, StoreError> {
-        Ok(self.shared.lock().execute("DELETE FROM event_source_mappings WHERE uuid = ?1", params![uuid])? == 1)
+        Ok(self.write(|connection| {
+            connection.execute("DELETE FROM event_source_mappings WHERE uuid = ?1", params![uuid])
+        })? == 1)
     }
 
     /// Deletes every version of a function; returns how many rows went.
     fn delete_function(&self, account: &str, region: &str, name: &str) -> Result<usize, StoreError> {
-        Ok(self.shared.lock().execute(
-            "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
-            params![account, region, name],
-        )?)
+        self.write(|connection| {
+            connection.execute(
+                "DELETE FROM functions WHERE account = ?1 AND region = ?2 AND name = ?3",
+                params![account, region, name],
+            )
+        })
     }
 
     /// Ids of all queued async events, oldest first: what start-up resumes, without holding
@@ -434,15 +478,23 @@ impl LambdaStore for SqliteLambdaStore {
     }
 
     fn spawn_queue_writer(&self) -> QueueWriter {
-        QueueWriter::new(group_commit::spawn_task(Arc::clone(&self.shared), "async queue", MAX_BATCH))
+        let status = self.queue_writer.clone();
+        QueueWriter::new(group_commit::spawn_task(Arc::clone(&self.shared), "async queue", MAX_BATCH, status))
     }
 
     fn spawn_batch_writer(&self) -> BatchWriter {
         let name = WriterName { thread: "kumo-store-writer", what: "logs and metering" };
         // Start-up cannot continue without it.
-        let sender = group_commit::spawn_thread(Arc::clone(&self.shared), name, MAX_BATCH)
+        let sender = group_commit::spawn_thread(Arc::clone(&self.shared), name, MAX_BATCH, self.batch_writer.clone())
             .expect("spawning the logs and metering writer thread");
         BatchWriter::new(sender)
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.queue_writer.check()?;
+        self.batch_writer.check()?;
+        self.writes.check()?;
+        self.file.check()
     }
 }
 

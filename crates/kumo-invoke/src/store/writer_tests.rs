@@ -135,3 +135,42 @@ fn a_flush_runs_after_the_writes_before_it_are_committed() {
     receiver.recv().unwrap();
     assert_eq!(store.log_events("111111111111", "us-east-1", "/aws/lambda/f", 0, 1000).unwrap().len(), 100);
 }
+
+#[tokio::test]
+async fn health_reports_a_failing_or_stopped_queue_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteLambdaStore::open(&dir.path().join("kumo.sqlite3"), "111111111111").unwrap());
+    let writer = store.spawn_queue_writer();
+    assert_eq!(store.health(), Ok(()));
+    store.shared().lock().execute_batch("ALTER TABLE async_events RENAME TO moved").unwrap();
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    writer.enqueue(event("a"), Box::new(move |_, id| done.send(id).unwrap()));
+    assert!(outcome.await.unwrap().is_err());
+    let why = store.health().unwrap_err();
+    assert!(why.starts_with("the async queue writer failed its last commit: sqlite: no such table"), "{why}");
+    store.shared().lock().execute_batch("ALTER TABLE moved RENAME TO async_events").unwrap();
+    let (done, outcome) = tokio::sync::oneshot::channel();
+    writer.enqueue(event("b"), Box::new(move |_, id| done.send(id).unwrap()));
+    assert!(outcome.await.unwrap().is_ok());
+    assert_eq!(store.health(), Ok(()));
+    // Every handle dropped: the writer task ends, and with it the queue's durability.
+    drop(writer);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.health().is_ok() && tokio::time::Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(store.health(), Err("the async queue writer stopped".to_string()));
+}
+
+#[test]
+fn health_reports_a_failed_control_plane_write_until_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteLambdaStore::open(&dir.path().join("kumo.sqlite3"), "111111111111").unwrap();
+    store.shared().lock().execute_batch("ALTER TABLE functions RENAME TO moved").unwrap();
+    assert!(store.put_function("111111111111", "us-east-1", "f", "$LATEST", "{}").is_err());
+    let why = store.health().unwrap_err();
+    assert!(why.starts_with("the lambda store failed its last commit: no such table: functions"), "{why}");
+    store.shared().lock().execute_batch("ALTER TABLE moved RENAME TO functions").unwrap();
+    store.put_function("111111111111", "us-east-1", "f", "$LATEST", "{}").unwrap();
+    assert_eq!(store.health(), Ok(()));
+}

@@ -20,6 +20,10 @@ pub trait SqsStore: Send + Sync {
     /// Queues `ops`; `done` runs after they committed (`true`) or failed (`false`), in the
     /// order the writes were submitted.
     fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>);
+
+    /// `Ok` while writes submitted now would be kept; otherwise why not (for
+    /// `/_kumo/health`). Called on every health poll: O(1), no I/O beyond a `stat`.
+    fn health(&self) -> Result<(), String>;
 }
 
 impl dyn SqsStore {

@@ -6,6 +6,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::health::{DatabaseFile, Status};
 use kumo_store::migrations::{give_tables_to_account, Schema};
 use rusqlite::{params, Connection, Transaction};
 
@@ -85,6 +86,10 @@ const MAX_OPS_PER_COMMIT: usize = 20_000;
 /// SQS's SQLite database and the thread that writes it.
 pub struct SqliteSqsStore {
     sender: mpsc::Sender<Job>,
+    /// The writer thread's commits and end.
+    writer: Status,
+    /// `sqs.sqlite3` as opened.
+    file: DatabaseFile,
 }
 
 fn open_connection(path: &Path, default_account: &str) -> Result<Connection, StoreError> {
@@ -98,11 +103,14 @@ impl SqliteSqsStore {
     /// queues stored before queues had accounts become `default_account`'s.
     pub fn open(data_dir: &Path, default_account: &str) -> Result<(Self, Loaded), StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let connection = open_connection(&data_dir.join("sqs.sqlite3"), default_account)?;
+        let path = data_dir.join("sqs.sqlite3");
+        let connection = open_connection(&path, default_account)?;
+        let file = DatabaseFile::at(&path)?;
         let loaded = load(&connection)?;
         let name = WriterName { thread: "kumo-sqs-writer", what: "sqs" };
-        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT)?;
-        Ok((Self { sender }, loaded))
+        let writer = Status::new("the sqs writer");
+        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT, writer.clone())?;
+        Ok((Self { sender, writer, file }, loaded))
     }
 }
 
@@ -114,6 +122,11 @@ impl SqsStore for SqliteSqsStore {
                 done(false);
             }
         }
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.writer.check()?;
+        self.file.check()
     }
 }
 
@@ -391,6 +404,29 @@ mod tests {
         assert_eq!(loaded.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![11]);
         assert_eq!(loaded.next_seq, 12);
         assert_eq!(loaded.next_queue_id, 8);
+    }
+
+    #[tokio::test]
+    async fn health_follows_failed_commits_and_a_removed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
+        let store: Box<dyn SqsStore> = Box::new(store);
+        assert_eq!(store.health(), Ok(()));
+        // Another hand breaks the schema under the running writer: its commits fail.
+        let other = Connection::open(dir.path().join("sqs.sqlite3")).unwrap();
+        other.execute_batch("DROP TABLE messages").unwrap();
+        assert!(store.commit(vec![WriteOp::InsertMessage(Box::new(message(1, 7)))]).await.is_err());
+        let why = store.health().unwrap_err();
+        assert!(why.starts_with("the sqs writer failed its last commit: sqlite: no such table: messages"), "{why}");
+        // A commit that succeeds again: the store keeps writes again.
+        other.execute_batch(SCHEMA).unwrap();
+        store.commit(vec![WriteOp::InsertMessage(Box::new(message(2, 7)))]).await.unwrap();
+        assert_eq!(store.health(), Ok(()));
+        std::fs::remove_file(dir.path().join("sqs.sqlite3")).unwrap();
+        assert_eq!(
+            store.health(),
+            Err("database file sqs.sqlite3 was removed while open; writes would be lost at restart".to_string())
+        );
     }
 
     #[test]
