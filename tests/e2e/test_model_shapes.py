@@ -37,7 +37,7 @@ from botocore.exceptions import ClientError
 from botocore import xform_name
 from botocore.utils import parse_timestamp
 
-from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, ROLE, python_zip, unique_name
+from e2e_support import ACCOUNT, LAMBDA_TRUST_POLICY, python_zip, unique_name
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = {
@@ -349,6 +349,9 @@ class World:
                                         self._record(service))
         self.cleanups = []
         self.zip = python_zip(FUNCTION_SOURCE)
+        # The functions' role may do what Lambda does for them (read the mapping's queue, send
+        # to a dead-letter queue), as AWS requires of an execution role.
+        self.execution_role = kumo.delivery_role()
         lam, sqs, iam = self.clients["lambda"], self.clients["sqs"], self.clients["iam"]
         self.function = self.new_function()
         self.function_arn = lam.get_function(FunctionName=self.function)["Configuration"]["FunctionArn"]
@@ -388,7 +391,7 @@ class World:
     def new_function(self):
         name = unique_name("shapes")
         lam = self.clients["lambda"]
-        lam.create_function(FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="lambda_function.handler",
+        lam.create_function(FunctionName=name, Runtime="python3.12", Role=self.execution_role, Handler="lambda_function.handler",
                             Code={"ZipFile": self.zip})
         self.cleanups.append(lambda: ignore_missing(lambda: lam.delete_function(FunctionName=name)))
         return name
@@ -472,7 +475,7 @@ def member_values(service, world):
         return {
             "FunctionName": world.function, "Qualifier": world.alias, "FunctionVersion": "1", "Name": world.alias,
             "LayerName": world.layer, "VersionNumber": world.layer_version, "Arn": world.layer_version_arn,
-            "Role": ROLE, "Resource": world.function_arn, "UUID": world.mapping, "EventSourceArn": world.queue_arn,
+            "Role": world.execution_role, "Resource": world.function_arn, "UUID": world.mapping, "EventSourceArn": world.queue_arn,
             "Layers": [world.layer_version_arn], "Runtime": "python3.12", "Handler": "lambda_function.handler",
             "ZipFile": world.zip, "CompatibleRuntimes": ["python3.12"], "CompatibleArchitectures": ["x86_64"],
             "Architectures": ["x86_64"], "RevisionId": DELETE, "Marker": DELETE, "MaxItems": 10,
