@@ -66,9 +66,9 @@ pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
 async fn read_body(body: Body, limit: usize, operation: &str) -> Result<Bytes, ApiError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(ApiError(AwsError::request_too_large(
-            format!("Request must be smaller than {} bytes for the {operation} operation", limit - 1),
-        ))),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError(crate::lambda_operations::body_too_large(limit, operation)))
+        }
         Err(_) => Err(ApiError(AwsError::invalid_request_content("Could not read the request body"))),
     }
 }

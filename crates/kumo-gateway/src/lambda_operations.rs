@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::routing::MethodRouter;
 use axum::Router;
 use http::Method;
+use kumo_core::AwsError;
 use kumo_protocol::{OperationCounter, Registry, RestOperation, RestTable};
 
 use crate::Services;
@@ -37,7 +38,24 @@ macro_rules! rows {
 }
 
 /// Every Lambda operation Kumo serves, with the path templates of the botocore model.
-pub static LAMBDA_OPERATIONS: RestTable = RestTable(rows! {
+pub static LAMBDA_OPERATIONS: RestTable = RestTable {
+    operations: LAMBDA_ROWS,
+    trailing_slash: &WITH_TRAILING_SLASH,
+    too_large: |operation| {
+        // AWS's message names Invoke by its older name.
+        let name = if operation.name == "Invoke" { "InvokeFunction" } else { operation.name };
+        body_too_large(operation.body_limit, name)
+    },
+};
+
+/// Lambda's error for a body over `limit` bytes (what AWS answers a 7 MB Invoke).
+pub(crate) fn body_too_large(limit: usize, operation: &str) -> AwsError {
+    let message =
+        format!("Request must be smaller than {} bytes for the {operation} operation", limit.saturating_sub(1));
+    AwsError::new("RequestEntityTooLargeException", 413, message)
+}
+
+const LAMBDA_ROWS: &[RestOperation] = rows! {
     "CreateFunction" POST "/2015-03-31/functions";
     "ListFunctions" GET "/2015-03-31/functions";
     "GetFunction" GET "/2015-03-31/functions/{FunctionName}";
@@ -86,7 +104,7 @@ pub static LAMBDA_OPERATIONS: RestTable = RestTable(rows! {
     "GetLayerVersionPolicy" GET "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "AddLayerVersionPermission" POST "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "RemoveLayerVersionPermission" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}";
-});
+};
 
 /// Builds routes from [`LAMBDA_OPERATIONS`]: each handler at its operation's method and path.
 pub(crate) struct LambdaRoutes<'a> {
@@ -112,7 +130,7 @@ impl<'a> LambdaRoutes<'a> {
                 Some(counter) => handler.route_layer(axum::middleware::from_fn_with_state(counter, count)),
                 None => handler,
             };
-            if WITH_TRAILING_SLASH.contains(&operation.path) {
+            if LAMBDA_OPERATIONS.trailing_slash.contains(&operation.path) {
                 router = router.route(&format!("{}/", operation.path), handler.clone());
             }
             router = router.route(operation.path, handler);
@@ -143,7 +161,7 @@ mod tests {
         let unique: BTreeSet<&str> = routed.iter().copied().collect();
         assert_eq!(unique.len(), routed.len(), "an operation routed twice");
         let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
-        assert_eq!(rows.len(), LAMBDA_OPERATIONS.0.len(), "a row named twice");
+        assert_eq!(rows.len(), LAMBDA_OPERATIONS.operations.len(), "a row named twice");
         assert_eq!(unique, rows);
     }
 

@@ -40,7 +40,7 @@ use http::{HeaderValue, StatusCode};
 pub use error::DecodeError;
 pub use registry::{credential_scope, CredentialScope, OperationCounter, PathService, Registry, Route};
 pub use request_id::RequestId;
-pub use rest::{RestOperation, RestTable};
+pub use rest::{RestMatch, RestOperation, RestTable};
 pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
     ServiceContext, ServiceDescriptor, ServiceHealth,

@@ -25,6 +25,7 @@ use kumo_core::{AwsError, RequestContext};
 use crate::metrics::{Outcome, ServiceMetrics};
 use crate::query::xml::XmlErrorFields;
 use crate::query::QueryRequest;
+use crate::rest::{RestMatch, RestTable};
 use crate::service::{AwsService, Call, HostPattern, Input, Protocol, ServiceDescriptor, ServiceHealth};
 
 /// Where a request goes.
@@ -77,6 +78,8 @@ pub struct Registry {
     path_services: Vec<PathService>,
     /// The per-operation metrics of path-routed services that declared their operations.
     path_metrics: Vec<Arc<ServiceMetrics>>,
+    /// The operation tables of path-routed services, matched while routing.
+    rest_tables: Vec<&'static RestTable>,
 }
 
 /// One operation's counters, for a path route to count its requests in (the gateway makes one
@@ -115,9 +118,17 @@ impl Registry {
 
     /// Registers a path-routed service with its restJson1 operations: their requests count in
     /// per-operation metrics through the [`OperationCounter`]s of [`Self::path_operation`].
-    pub fn register_rest_service(&mut self, service: PathService, operations: &'static crate::RestTable) -> &mut Self {
+    pub fn register_rest_service(&mut self, service: PathService, operations: &'static RestTable) -> &mut Self {
         self.path_metrics.push(Arc::new(ServiceMetrics::new(service.name, operations.names())));
+        self.rest_tables.push(operations);
         self.register_path_service(service)
+    }
+
+    /// The restJson1 operation a path-routed request names by its method and path, with the
+    /// table it is in (whose `too_large` is the service's error for a body over its limit).
+    pub fn rest_operation<'a>(&self, parts: &'a Parts) -> Option<(&'static RestTable, RestMatch<'a>)> {
+        let path = parts.uri.path();
+        self.rest_tables.iter().find_map(|table| Some((*table, table.route(&parts.method, path)?)))
     }
 
     /// The counter of a path-routed service's operation, if it declared it.
