@@ -19,13 +19,12 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kumo_core::AwsError;
-use kumo_protocol::{Registry, RequestId, Route, StreamingBody};
+use kumo_protocol::{Registry, RequestId, Route, SignedHead, StreamingBody};
 
 use crate::limits::MAX_REQUEST_BODY;
 use crate::Services;
 
-/// What the routing middlewares share.
-#[derive(Clone)]
+/// What the routing middlewares share (behind one `Arc`).
 pub struct Gateway {
     /// Every service.
     pub services: Services,
@@ -59,8 +58,8 @@ pub fn classify(parts: &http::request::Parts) -> Protocol {
     if let Some((prefix, operation)) = target.and_then(|target| target.split_once('.')) {
         return Protocol::Json { prefix: prefix.to_string(), operation: operation.to_string() };
     }
-    match kumo_protocol::credential_scope(parts) {
-        Some(scope) if !scope.service.is_empty() => Protocol::Scoped { service: scope.service },
+    match SignedHead::of(parts).service() {
+        Some(service) if !service.is_empty() => Protocol::Scoped { service: service.to_string() },
         _ => Protocol::Unknown,
     }
 }
@@ -77,8 +76,10 @@ pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
 }
 
 /// Middleware: routes the request and refuses a declared body larger than its operation takes.
-pub async fn route_request(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
+pub async fn route_request(State(gateway): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    // Parsed once: routing by signing name, authentication and the request context read it.
+    parts.extensions.insert(Arc::new(SignedHead::parse(&parts)));
     let route = gateway.registry.route(&parts);
     if let Some(error) = declared_too_large(&gateway.registry, &route, &parts) {
         let request_id = crate::context::request_id(&parts);
@@ -117,7 +118,7 @@ fn declared_too_large(registry: &Registry, route: &Route, parts: &http::request:
 }
 
 /// Middleware (after authentication): serves requests routed to a registered service.
-pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<Route>().cloned().unwrap_or(Route::Paths);
     match route {
         Route::Paths => next.run(request).await,

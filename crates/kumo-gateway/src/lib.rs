@@ -62,7 +62,8 @@ pub fn services_health(services: &Services) -> serde_json::Value {
 
 /// Builds the router (tests drive it without a socket).
 pub fn app(services: Services) -> Router {
-    let gateway = dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() };
+    // Shared by the middlewares behind one `Arc`: their state is cloned for every request.
+    let gateway = Arc::new(dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() });
     let routes = Router::new()
         .merge(kumo_api::routes())
         .merge(lambda_api::routes(&services.registry))
@@ -72,8 +73,8 @@ pub fn app(services: Services) -> Router {
     // then registered services (or the path routes).
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(gateway.clone(), dispatch::to_service))
-        .layer(axum::middleware::from_fn_with_state(services, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), dispatch::to_service))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(gateway, dispatch::route_request))
         .layer(axum::middleware::from_fn(dispatch::assign_request_id))
 }

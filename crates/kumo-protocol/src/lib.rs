@@ -31,6 +31,7 @@ pub mod request_id;
 pub mod rest;
 pub mod rest_json;
 pub mod service;
+pub mod signature;
 pub mod stream;
 pub mod testing;
 
@@ -45,6 +46,7 @@ pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
     ServiceContext, ServiceDescriptor, ServiceHealth,
 };
+pub use signature::{Signature, SignedHead};
 pub use stream::{BodyStream, StreamingBody};
 
 /// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`.

@@ -27,6 +27,7 @@ use crate::query::xml::XmlErrorFields;
 use crate::query::QueryRequest;
 use crate::rest::{RestMatch, RestTable};
 use crate::service::{AwsService, Call, HostPattern, Input, Protocol, ServiceDescriptor, ServiceHealth};
+use crate::signature::SignedHead;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +63,10 @@ pub struct PathService {
 
 pub use kumo_core::sigv4::CredentialScope;
 
-/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`,
-/// through kumo-core's bounded parser (the one authentication uses).
+/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`
+/// (from the [`SignedHead`] routing parsed, else parsed now).
 pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
-    let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    kumo_core::sigv4::credential_scope(authorization, parts.uri.query())
+    SignedHead::of(parts).scope()
 }
 
 /// Every service Kumo serves.
@@ -181,8 +181,9 @@ impl Registry {
         if let Some(route) = self.route_by_target(parts) {
             return route;
         }
-        if let Some(scope) = credential_scope(parts).filter(|scope| !scope.service.is_empty()) {
-            let found = self.services.iter().position(|service| service.descriptor().signing_name == scope.service);
+        let head = SignedHead::of(parts);
+        if let Some(signing_name) = head.service().filter(|service| !service.is_empty()) {
+            let found = self.services.iter().position(|service| service.descriptor().signing_name == signing_name);
             if let Some(index) = found {
                 let descriptor = self.services[index].descriptor();
                 let protocol = if descriptor.protocols.contains(&Protocol::AwsQuery) {
@@ -192,10 +193,10 @@ impl Registry {
                 };
                 return Route::Service { index, protocol, operation: None };
             }
-            if self.path_services.iter().any(|service| service.signing_name == scope.service) {
+            if self.path_services.iter().any(|service| service.signing_name == signing_name) {
                 return Route::Paths;
             }
-            return Route::Unknown { name: scope.service };
+            return Route::Unknown { name: signing_name.to_string() };
         }
         Route::Paths
     }
