@@ -96,11 +96,12 @@ pub(crate) fn max_items(params: &std::collections::HashMap<String, String>) -> R
     match params.get("MaxItems") {
         None => Ok(None),
         Some(value) => value.parse::<i64>().map(Some).map_err(|_| {
-            ApiError(AwsError::new(
-                "ValidationException",
-                400,
-                format!("Value '{value}' at 'maxItems' is not a number"),
-            ))
+            let error = kumo_protocol::DecodeError::InvalidValue {
+                field: "MaxItems".to_string(),
+                value: value.clone(),
+                expected: "number",
+            };
+            ApiError(crate::lambda_operations::decode_error(&error))
         }),
     }
 }

@@ -12,6 +12,7 @@ use axum::routing::MethodRouter;
 use axum::Router;
 use http::Method;
 use kumo_core::AwsError;
+use kumo_protocol::DecodeError;
 use kumo_protocol::{OperationCounter, Registry, RestOperation, RestTable};
 
 use crate::Services;
@@ -53,6 +54,33 @@ pub(crate) fn body_too_large(limit: usize, operation: &str) -> AwsError {
     let message =
         format!("Request must be smaller than {} bytes for the {operation} operation", limit.saturating_sub(1));
     AwsError::new("RequestEntityTooLargeException", 413, message)
+}
+
+/// Lambda's error for a request the restJson1 codec could not decode, in the words its handlers
+/// answer (`MaxItems=abc`: "Value 'abc' at 'maxItems' is not a number").
+pub(crate) fn decode_error(error: &DecodeError) -> AwsError {
+    match error {
+        DecodeError::InvalidValue { field, value, expected } => {
+            let field = lower_camel(field);
+            let message = match *expected {
+                "number" => format!("Value '{value}' at '{field}' is not a number"),
+                expected => {
+                    format!("Value '{value}' at '{field}' failed to satisfy constraint: Member must be a {expected}")
+                }
+            };
+            AwsError::new("ValidationException", 400, message)
+        }
+        DecodeError::Syntax(message) | DecodeError::Shape(message) => {
+            AwsError::invalid_request_content(format!("Could not parse request body into json: {message}"))
+        }
+        other => AwsError::new("ValidationException", 400, other.to_string()),
+    }
+}
+
+/// `MaxItems` → `maxItems`, as AWS names members in validation messages.
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 const LAMBDA_ROWS: &[RestOperation] = rows! {
@@ -163,6 +191,23 @@ mod tests {
         let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
         assert_eq!(rows.len(), LAMBDA_OPERATIONS.operations.len(), "a row named twice");
         assert_eq!(unique, rows);
+    }
+
+    #[test]
+    fn decode_errors_keep_the_handlers_texts() {
+        let error = decode_error(&DecodeError::InvalidValue {
+            field: "MaxItems".into(),
+            value: "abc".into(),
+            expected: "number",
+        });
+        assert_eq!((error.code, error.status), ("ValidationException", 400));
+        assert_eq!(error.message, "Value 'abc' at 'maxItems' is not a number");
+        let error = decode_error(&DecodeError::Syntax("EOF while parsing an object at line 1 column 1".into()));
+        assert_eq!(error.code, "InvalidRequestContentException");
+        assert_eq!(
+            error.message,
+            "Could not parse request body into json: EOF while parsing an object at line 1 column 1"
+        );
     }
 
     #[test]

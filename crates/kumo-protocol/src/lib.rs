@@ -7,7 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | awsQuery (IAM, STS, SQS legacy) | [`query`]: form pairs → tree → serde | XML ([`query::xml`]) | `<ErrorResponse>` |
 //! | AWS JSON 1.0/1.1 (SQS) | [`json`] | JSON | `__type` (+ SQS's `x-amzn-query-error`) |
-//! | restJson1 (Lambda) | the gateway's routes | JSON | [`rest_json`]: `x-amzn-ErrorType` |
+//! | restJson1 (Lambda) | [`rest_json::decode`]: labels, query, headers, body | [`rest_json::encode`] | [`rest_json`]: `x-amzn-ErrorType` |
 //! | RPC v2 CBOR | [`cbor`] | CBOR | `__type` in CBOR |
 //!
 //! Every decoder has hard limits and returns a [`DecodeError`] (which the service turns into its

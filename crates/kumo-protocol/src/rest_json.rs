@@ -1,6 +1,11 @@
-//! restJson1 errors (Lambda, API Gateway): the code in `x-amzn-ErrorType` (which botocore reads),
-//! the status, and a JSON body with `Type` (`User`/`Service`) and `message` (plus `Reason` where
-//! AWS sends one, as on throttles).
+//! restJson1 (Lambda, API Gateway): errors with the code in `x-amzn-ErrorType` (which botocore
+//! reads), the status, and a JSON body with `Type` (`User`/`Service`) and `message` (plus `Reason`
+//! where AWS sends one, as on throttles); and the codec of an operation's input and output
+//! bindings (path labels, query, headers, status code, body): [`bindings`].
+
+pub mod bindings;
+
+pub use bindings::{decode, encode, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
