@@ -105,7 +105,9 @@ fn declared_too_large(registry: &Registry, route: &Route, parts: &http::request:
     match route {
         Route::Service { protocol, .. } => {
             let limit = registry.body_limit(route)?;
-            (declared > limit as u64).then(|| kumo_protocol::registry::too_large(limit, *protocol))
+            // Over the global cap, a path-routed operation is refused by authentication (below).
+            let capped = *protocol == kumo_protocol::Protocol::RestJson1 && declared > MAX_REQUEST_BODY as u64;
+            (declared > limit as u64 && !capped).then(|| registry.too_large(route, limit))
         }
         Route::Paths => {
             let (table, matched) = registry.rest_operation(parts)?;
@@ -146,13 +148,13 @@ pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, n
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(failure) => {
+                    let route = Route::Service { index, protocol, operation };
                     let error = if failure.is::<LengthLimitError>() {
-                        kumo_protocol::registry::too_large(limit, protocol)
+                        gateway.registry.too_large(&route, limit)
                     } else {
                         tracing::debug!(error = %failure, "reading a request body failed");
                         AwsError::new("IncompleteBody", 400, "The request body could not be read")
                     };
-                    let route = Route::Service { index, protocol, operation };
                     return gateway.registry.render_error(&route, &error, &context.request_id).map(Body::from);
                 }
             };

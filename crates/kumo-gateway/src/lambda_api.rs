@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put, MethodRouter};
+use axum::routing::{post, put, MethodRouter};
 use axum::{Json, Router};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -40,16 +40,13 @@ pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
 
 /// Every Lambda operation and its handler.
 pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
+    // GetAccountSettings, ListFunctions, GetFunction, GetFunctionConfiguration and DeleteFunction
+    // are served by the registry (`lambda_service.rs`).
     let functions = vec![
         ("CreateFunction", post(create_function)),
-        ("ListFunctions", get(list_functions)),
-        ("GetFunction", get(get_function)),
-        ("DeleteFunction", delete(delete_function)),
-        ("GetFunctionConfiguration", get(get_configuration)),
         ("UpdateFunctionConfiguration", put(update_configuration)),
         ("UpdateFunctionCode", put(update_code)),
         ("Invoke", post(invoke)),
-        ("GetAccountSettings", get(account_settings)),
     ];
     [
         functions,
@@ -122,37 +119,6 @@ async fn create_function(
     Ok(with_status(StatusCode::CREATED, created))
 }
 
-async fn list_functions(
-    State(services): State<Services>,
-    Context(context): Context,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let max_items = max_items(&params)?;
-    let listed = services.lambda.list_functions(context, params.get("Marker").cloned(), max_items).await?;
-    Ok(with_status(StatusCode::OK, listed))
-}
-
-async fn get_function(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let function = services.lambda.get_function(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(with_status(StatusCode::OK, function))
-}
-
-async fn get_configuration(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let configuration =
-        services.lambda.get_function_configuration(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(with_status(StatusCode::OK, configuration))
-}
-
 async fn update_configuration(
     State(services): State<Services>,
     Context(context): Context,
@@ -173,21 +139,6 @@ async fn update_code(
     let request = json_body(body, "UpdateFunctionCode").await?;
     let updated = services.lambda.update_function_code(context, name, request).await?;
     Ok(with_status(StatusCode::OK, updated))
-}
-
-async fn delete_function(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_function(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(no_content())
-}
-
-async fn account_settings(State(services): State<Services>, Context(context): Context) -> Result<Response, ApiError> {
-    let settings = services.lambda.get_account_settings(context).await?;
-    Ok(with_status(StatusCode::OK, settings))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -1,8 +1,9 @@
 //! The gateway: one HTTP server for every AWS API Kumo speaks. It gives each request its id,
 //! routes it through kumo-protocol's registry (see `dispatch`), verifies its SigV4 signature,
 //! builds its request context (region from the credential scope, account and caller from the
-//! verified principal), and lets the registry decode, call and render — or, for path-routed
-//! services (Lambda's restJson1, `/_kumo`), its axum routes. Services never see HTTP.
+//! verified principal), and lets the registry decode, call and render (Lambda too, through
+//! `LambdaApi`) — or, for Lambda's remaining operations and `/_kumo`, its axum routes.
+//! Services never see HTTP.
 
 mod auth;
 mod context;
@@ -15,6 +16,7 @@ mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_operations;
 mod lambda_policy_api;
+mod lambda_service;
 mod lambda_versions_api;
 mod limits;
 mod listener;
@@ -33,13 +35,14 @@ pub use context::credential_scope;
 pub use error::ApiError;
 pub use lambda_api::lambda_path_service;
 pub use lambda_operations::LAMBDA_OPERATIONS;
+pub use lambda_service::LambdaApi;
 pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
 pub use listener::ListenerLimits;
 
 /// Everything the routes need.
 #[derive(Clone)]
 pub struct Services {
-    /// The Lambda service (its restJson1 operations are the gateway's path routes).
+    /// The Lambda service (the operations `LambdaApi` does not serve yet are the gateway's path routes).
     pub lambda: Arc<LambdaService>,
     /// Every service the registry routes to, registered by the binary (one line each).
     pub registry: Arc<Registry>,

@@ -44,7 +44,7 @@ pub use request_id::RequestId;
 pub use rest::{RestMatch, RestOperation, RestTable};
 pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
-    ServiceContext, ServiceDescriptor, ServiceHealth,
+    RestAnswer, ServiceContext, ServiceDescriptor, ServiceHealth,
 };
 pub use signature::{Signature, SignedHead};
 pub use stream::{BodyStream, StreamingBody};

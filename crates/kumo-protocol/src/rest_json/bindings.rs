@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::DecodeError;
+use crate::{DecodeError, RestAnswer};
 
 /// Where an input or output member travels (the model's `location` and `locationName`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,8 +204,7 @@ pub fn encode<T: Serialize>(
     status: StatusCode,
     output: &T,
     payload: Option<Bytes>,
-    request_id: &str,
-) -> Result<http::Response<Bytes>, serde_json::Error> {
+) -> Result<RestAnswer, serde_json::Error> {
     let mut object = match serde_json::to_value(output)? {
         Value::Object(object) => object,
         _ => Map::new(),
@@ -234,16 +233,16 @@ pub fn encode<T: Serialize>(
             Location::Label(_) | Location::Query(_) => {}
         }
     }
-    let body = match bindings.payload {
-        Payload::Json => Bytes::from(serde_json::to_vec(&Value::Object(object))?),
-        Payload::Blob => payload.unwrap_or_default(),
-        Payload::Empty => Bytes::new(),
+    let (content_type, body) = match bindings.payload {
+        Payload::Json => (Some(JSON), Bytes::from(serde_json::to_vec(&Value::Object(object))?)),
+        Payload::Blob => (Some(JSON), payload.unwrap_or_default()),
+        Payload::Empty => (None, Bytes::new()),
     };
-    let mut response = crate::response(status, "application/json", Vec::new(), request_id);
-    *response.body_mut() = body;
-    response.headers_mut().extend(headers);
-    Ok(response)
+    Ok(RestAnswer { status, headers, content_type, body })
 }
+
+/// The `Content-Type` of restJson1 bodies.
+const JSON: &str = "application/json";
 
 #[cfg(test)]
 #[path = "bindings_tests.rs"]

@@ -1,0 +1,207 @@
+//! Lambda as a registered [`AwsService`]: its operations decode their input with kumo-protocol's
+//! restJson1 codec (path labels, query, headers, body, as the botocore model binds them), call
+//! `kumo_lambda`, and encode the output with its status and header bindings. The registry routes
+//! a request here by method and path ([`LAMBDA_OPERATIONS`]) for the operations this table has;
+//! Lambda's other operations are still the gateway's axum routes (`lambda_*api.rs`), counted in
+//! the same per-operation metrics.
+
+use std::sync::Arc;
+
+use http::StatusCode;
+use kumo_core::AwsError;
+use kumo_lambda::LambdaService;
+use kumo_protocol::query::de::same_names;
+use kumo_protocol::query::QueryLimits;
+use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
+use kumo_protocol::service::same_code;
+use kumo_protocol::{AwsService, BoxFuture, Call, Encoded, Input, NoResult, Protocol, RestAnswer, ServiceDescriptor};
+use serde::Deserialize;
+
+use crate::lambda_operations::{decode_error, CONTROL_BODY_LIMIT, LAMBDA_OPERATIONS};
+
+/// Lambda behind the registry.
+pub struct LambdaApi {
+    lambda: Arc<LambdaService>,
+}
+
+impl LambdaApi {
+    /// Serves `lambda`'s operations.
+    pub fn new(lambda: Arc<LambdaService>) -> Self {
+        Self { lambda }
+    }
+}
+
+/// What Lambda declares to the registry (restJson1 only: no target prefix, no query).
+pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
+    name: "lambda",
+    signing_name: "lambda",
+    json_target_prefix: None,
+    cbor_service_name: None,
+    hosts: &[],
+    protocols: &[Protocol::RestJson1],
+    xml_namespace: "",
+    json_error_prefix: "",
+    json_query_error_header: false,
+    query_error_detail: false,
+    default_body_limit: CONTROL_BODY_LIMIT,
+    query_limits: QueryLimits::DEFAULT,
+    query_rename: same_names,
+    xml_shape: None,
+    query_error_code: same_code,
+    decode_error: |_, error| decode_error(error),
+    unknown_operation: |operation| {
+        AwsError::new(
+            "UnknownOperationException",
+            404,
+            format!("Kumo does not implement {}", operation.unwrap_or_default()),
+        )
+    },
+};
+
+type Handler = for<'a> fn(&'a LambdaApi, Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>>;
+
+/// The operations served here, by name (their method, path and limit are [`LAMBDA_OPERATIONS`]').
+static HANDLERS: &[(&str, Handler)] = &[
+    ("GetAccountSettings", |api, call| Box::pin(api.get_account_settings(call))),
+    ("ListFunctions", |api, call| Box::pin(api.list_functions(call))),
+    ("GetFunction", |api, call| Box::pin(api.get_function(call))),
+    ("GetFunctionConfiguration", |api, call| Box::pin(api.get_function_configuration(call))),
+    ("DeleteFunction", |api, call| Box::pin(api.delete_function(call))),
+];
+
+/// The names of the operations served here (the rest are axum routes).
+#[cfg(test)]
+pub(crate) fn served() -> impl Iterator<Item = &'static str> {
+    HANDLERS.iter().map(|(name, _)| *name)
+}
+
+/// A struct literal, so that binding tables are promoted to `'static`.
+macro_rules! member {
+    ($name:literal, $location:expr, $shape:expr) => {
+        Member { name: $name, location: $location, shape: $shape }
+    };
+}
+
+const FUNCTION_NAME: Member = member!("FunctionName", Location::Label("FunctionName"), Shape::String);
+const QUALIFIER: Member = member!("Qualifier", Location::Query("Qualifier"), Shape::String);
+// Operations without body members ignore a body, as AWS does.
+const NAME_AND_QUALIFIER: Bindings = Bindings { members: &[FUNCTION_NAME, QUALIFIER], payload: Payload::Empty };
+const JSON_OUT: Bindings = Bindings { members: &[], payload: Payload::Json };
+const NO_BODY: Bindings = Bindings { members: &[], payload: Payload::Empty };
+
+/// Decodes `call`'s input as `bindings` say.
+fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Result<T, AwsError> {
+    let body = match &call.input {
+        Input::Json(body) => body.clone(),
+        _ => bytes::Bytes::new(),
+    };
+    let parts = call.parts;
+    // The registry routed by this table: the path matches (labels are re-read, not re-routed).
+    let labels = LAMBDA_OPERATIONS.route(&parts.method, parts.uri.path()).map(|matched| matched.labels);
+    let labels = labels.unwrap_or_default();
+    rest_json::decode(bindings, &RestLimits::default(), parts, &labels, body).map_err(|error| decode_error(&error))
+}
+
+/// Encodes `output` with `status`.
+fn answer<T: serde::Serialize>(bindings: &Bindings, status: StatusCode, output: &T) -> Result<RestAnswer, AwsError> {
+    rest_json::encode(bindings, status, output, None).map_err(|error| {
+        tracing::error!(%error, "encoding an answer failed");
+        AwsError::new("ServiceException", 500, "An internal error occurred")
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FunctionNameInput {
+    function_name: String,
+    qualifier: Option<String>,
+}
+
+impl RestInput for FunctionNameInput {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListFunctionsInput {
+    marker: Option<String>,
+    max_items: Option<i64>,
+}
+
+impl RestInput for ListFunctionsInput {}
+
+const LIST_FUNCTIONS: Bindings = Bindings {
+    members: &[
+        member!("MasterRegion", Location::Query("MasterRegion"), Shape::String),
+        member!("FunctionVersion", Location::Query("FunctionVersion"), Shape::String),
+        member!("Marker", Location::Query("Marker"), Shape::String),
+        member!("MaxItems", Location::Query("MaxItems"), Shape::Integer),
+    ],
+    payload: Payload::Empty,
+};
+
+impl LambdaApi {
+    async fn get_account_settings(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let settings = self.lambda.get_account_settings(call.context).await?;
+        answer(&JSON_OUT, StatusCode::OK, &settings)
+    }
+
+    async fn list_functions(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: ListFunctionsInput = decode(&call, &LIST_FUNCTIONS)?;
+        let listed = self.lambda.list_functions(call.context, input.marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
+    }
+
+    async fn get_function(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        let function = self.lambda.get_function(call.context, input.function_name, input.qualifier).await?;
+        answer(&JSON_OUT, StatusCode::OK, &function)
+    }
+
+    async fn get_function_configuration(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        let lambda = &self.lambda;
+        let configuration =
+            lambda.get_function_configuration(call.context, input.function_name, input.qualifier).await?;
+        answer(&JSON_OUT, StatusCode::OK, &configuration)
+    }
+
+    async fn delete_function(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        self.lambda.delete_function(call.context, input.function_name, input.qualifier).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
+}
+
+impl AwsService for LambdaApi {
+    fn descriptor(&self) -> &'static ServiceDescriptor {
+        &DESCRIPTOR
+    }
+
+    fn body_limit(&self, operation: &str) -> Option<usize> {
+        HANDLERS.iter().any(|(name, _)| *name == operation).then_some(())?;
+        LAMBDA_OPERATIONS.find(operation).map(|row| row.body_limit)
+    }
+
+    fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
+        // Lambda speaks restJson1 only: the registry calls `call_rest`.
+        let error = (DESCRIPTOR.unknown_operation)(Some(call.operation));
+        Box::pin(std::future::ready(Err(error)))
+    }
+
+    fn call_rest<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>> {
+        match HANDLERS.iter().find(|(name, _)| *name == call.operation) {
+            Some((_, handler)) => handler(self, call),
+            None => Box::pin(std::future::ready(Err((DESCRIPTOR.unknown_operation)(Some(call.operation))))),
+        }
+    }
+
+    fn too_large(&self, operation: Option<&str>, limit: usize, _protocol: Protocol) -> AwsError {
+        match operation.and_then(|operation| LAMBDA_OPERATIONS.find(operation)) {
+            Some(row) => (LAMBDA_OPERATIONS.too_large)(row),
+            None => crate::lambda_operations::body_too_large(limit, operation.unwrap_or_default()),
+        }
+    }
+
+    fn operation_names(&self) -> Vec<&'static str> {
+        LAMBDA_OPERATIONS.names().collect()
+    }
+}
