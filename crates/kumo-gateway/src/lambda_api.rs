@@ -8,17 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put, MethodRouter};
 use axum::{Json, Router};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
 use kumo_core::AwsError;
-use kumo_lambda::types::InvokeInput;
 use serde::de::DeserializeOwned;
 
 use crate::context::RequestContextExtractor as Context;
 use crate::error::request_id_header;
 use crate::{ApiError, Services};
 
-use crate::lambda_operations::{LambdaRoutes, CONTROL_BODY_LIMIT, INVOKE_BODY_LIMIT};
+use crate::lambda_operations::{LambdaRoutes, CONTROL_BODY_LIMIT};
 
 pub(crate) type Params = Query<HashMap<String, String>>;
 
@@ -40,13 +39,12 @@ pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
 
 /// Every Lambda operation and its handler.
 pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    // GetAccountSettings, ListFunctions, GetFunction, GetFunctionConfiguration and DeleteFunction
-    // are served by the registry (`lambda_service.rs`).
+    // GetAccountSettings, ListFunctions, GetFunction, GetFunctionConfiguration, DeleteFunction and
+    // Invoke are served by the registry (`lambda_service.rs`).
     let functions = vec![
         ("CreateFunction", post(create_function)),
         ("UpdateFunctionConfiguration", put(update_configuration)),
         ("UpdateFunctionCode", put(update_code)),
-        ("Invoke", post(invoke)),
     ];
     [
         functions,
@@ -139,48 +137,4 @@ async fn update_code(
     let request = json_body(body, "UpdateFunctionCode").await?;
     let updated = services.lambda.update_function_code(context, name, request).await?;
     Ok(with_status(StatusCode::OK, updated))
-}
-
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string)
-}
-
-async fn invoke(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let payload = read_body(body, INVOKE_BODY_LIMIT, "InvokeFunction").await?;
-    let input = InvokeInput {
-        function_name: name,
-        qualifier: params.get("Qualifier").cloned(),
-        invocation_type: header(&headers, "x-amz-invocation-type"),
-        log_type: header(&headers, "x-amz-log-type"),
-        client_context: header(&headers, "x-amz-client-context"),
-        payload,
-    };
-    let output = services.lambda.invoke(context, input).await?;
-    let status = StatusCode::from_u16(output.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, output.payload).into_response();
-    let response_headers = response.headers_mut();
-    response_headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let mut put = |name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            response_headers.insert(name, value);
-        }
-    };
-    put("x-amzn-requestid", &output.request_id);
-    if let Some(error) = output.function_error {
-        put("x-amz-function-error", error);
-    }
-    if let Some(log) = &output.log_result {
-        put("x-amz-log-result", log);
-    }
-    if let Some(version) = &output.executed_version {
-        put("x-amz-executed-version", version);
-    }
-    Ok(response)
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use http::StatusCode;
 use kumo_core::AwsError;
+use kumo_lambda::types::InvokeInput;
 use kumo_lambda::LambdaService;
 use kumo_protocol::query::de::same_names;
 use kumo_protocol::query::QueryLimits;
@@ -67,6 +68,7 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("GetFunction", |api, call| Box::pin(api.get_function(call))),
     ("GetFunctionConfiguration", |api, call| Box::pin(api.get_function_configuration(call))),
     ("DeleteFunction", |api, call| Box::pin(api.delete_function(call))),
+    ("Invoke", |api, call| Box::pin(api.invoke(call))),
 ];
 
 /// The names of the operations served here (the rest are axum routes).
@@ -138,7 +140,83 @@ const LIST_FUNCTIONS: Bindings = Bindings {
     payload: Payload::Empty,
 };
 
+/// Invoke's input: the payload is the body, as sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InvokeRequest {
+    function_name: String,
+    qualifier: Option<String>,
+    invocation_type: Option<String>,
+    log_type: Option<String>,
+    client_context: Option<String>,
+    #[serde(skip)]
+    payload: bytes::Bytes,
+}
+
+impl RestInput for InvokeRequest {
+    fn set_payload(&mut self, payload: bytes::Bytes) {
+        self.payload = payload;
+    }
+}
+
+const INVOKE_IN: Bindings = Bindings {
+    members: &[
+        FUNCTION_NAME,
+        QUALIFIER,
+        member!("InvocationType", Location::Header("X-Amz-Invocation-Type"), Shape::String),
+        member!("LogType", Location::Header("X-Amz-Log-Type"), Shape::String),
+        member!("ClientContext", Location::Header("X-Amz-Client-Context"), Shape::String),
+    ],
+    payload: Payload::Blob,
+};
+
+/// Invoke's answer besides its payload; `RequestId` is the invocation's own id.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct InvokeResponse<'a> {
+    status_code: u16,
+    function_error: Option<&'a str>,
+    log_result: Option<&'a str>,
+    executed_version: Option<&'a str>,
+    request_id: &'a str,
+}
+
+const INVOKE_OUT: Bindings = Bindings {
+    members: &[
+        member!("StatusCode", Location::StatusCode, Shape::Integer),
+        member!("FunctionError", Location::Header("X-Amz-Function-Error"), Shape::String),
+        member!("LogResult", Location::Header("X-Amz-Log-Result"), Shape::String),
+        member!("ExecutedVersion", Location::Header("X-Amz-Executed-Version"), Shape::String),
+        member!("RequestId", Location::Header("x-amzn-RequestId"), Shape::String),
+    ],
+    payload: Payload::Blob,
+};
+
 impl LambdaApi {
+    async fn invoke(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let request: InvokeRequest = decode(&call, &INVOKE_IN)?;
+        let input = InvokeInput {
+            function_name: request.function_name,
+            qualifier: request.qualifier,
+            invocation_type: request.invocation_type,
+            log_type: request.log_type,
+            client_context: request.client_context,
+            payload: request.payload,
+        };
+        let output = self.lambda.invoke(call.context, input).await?;
+        let response = InvokeResponse {
+            status_code: output.status,
+            function_error: output.function_error,
+            log_result: output.log_result.as_deref(),
+            executed_version: output.executed_version.as_deref(),
+            request_id: &output.request_id,
+        };
+        rest_json::encode(&INVOKE_OUT, StatusCode::OK, &response, Some(output.payload)).map_err(|error| {
+            tracing::error!(%error, "encoding an answer failed");
+            AwsError::new("ServiceException", 500, "An internal error occurred")
+        })
+    }
+
     async fn get_account_settings(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
         let settings = self.lambda.get_account_settings(call.context).await?;
         answer(&JSON_OUT, StatusCode::OK, &settings)
