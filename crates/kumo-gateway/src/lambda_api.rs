@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put, MethodRouter};
+use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use bytes::Bytes;
 use http::StatusCode;
@@ -13,7 +13,6 @@ use http_body_util::{BodyExt, Limited};
 use kumo_core::AwsError;
 use serde::de::DeserializeOwned;
 
-use crate::context::RequestContextExtractor as Context;
 use crate::error::request_id_header;
 use crate::{ApiError, Services};
 
@@ -39,15 +38,9 @@ pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
 
 /// Every Lambda operation and its handler.
 pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    // GetAccountSettings, ListFunctions, GetFunction, GetFunctionConfiguration, DeleteFunction and
-    // Invoke are served by the registry (`lambda_service.rs`).
-    let functions = vec![
-        ("CreateFunction", post(create_function)),
-        ("UpdateFunctionConfiguration", put(update_configuration)),
-        ("UpdateFunctionCode", put(update_code)),
-    ];
+    // Lambda's function operations (CreateFunction, Get/Update/Delete, Invoke, GetAccountSettings)
+    // are served by the registry (`lambda_service.rs`).
     [
-        functions,
         crate::lambda_versions_api::operations(),
         crate::lambda_policy_api::operations(),
         crate::lambda_async_api::operations(),
@@ -105,36 +98,4 @@ pub(crate) fn with_status<T: serde::Serialize>(status: StatusCode, value: T) -> 
     let mut response = (status, Json(value)).into_response();
     response.headers_mut().insert("x-amzn-requestid", request_id_header());
     response
-}
-
-async fn create_function(
-    State(services): State<Services>,
-    Context(context): Context,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "CreateFunction").await?;
-    let created = services.lambda.create_function(context, request).await?;
-    Ok(with_status(StatusCode::CREATED, created))
-}
-
-async fn update_configuration(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "UpdateFunctionConfiguration").await?;
-    let updated = services.lambda.update_function_configuration(context, name, request).await?;
-    Ok(with_status(StatusCode::OK, updated))
-}
-
-async fn update_code(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "UpdateFunctionCode").await?;
-    let updated = services.lambda.update_function_code(context, name, request).await?;
-    Ok(with_status(StatusCode::OK, updated))
 }

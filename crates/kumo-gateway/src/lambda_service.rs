@@ -69,6 +69,9 @@ static HANDLERS: &[(&str, Handler)] = &[
     ("GetFunctionConfiguration", |api, call| Box::pin(api.get_function_configuration(call))),
     ("DeleteFunction", |api, call| Box::pin(api.delete_function(call))),
     ("Invoke", |api, call| Box::pin(api.invoke(call))),
+    ("CreateFunction", |api, call| Box::pin(api.create_function(call))),
+    ("UpdateFunctionConfiguration", |api, call| Box::pin(api.update_function_configuration(call))),
+    ("UpdateFunctionCode", |api, call| Box::pin(api.update_function_code(call))),
 ];
 
 /// The names of the operations served here (the rest are axum routes).
@@ -102,6 +105,29 @@ fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Result<T, AwsEr
     let labels = LAMBDA_OPERATIONS.route(&parts.method, parts.uri.path()).map(|matched| matched.labels);
     let labels = labels.unwrap_or_default();
     rest_json::decode(bindings, &RestLimits::default(), parts, &labels, body).map_err(|error| decode_error(&error))
+}
+
+/// A body that is the whole input (a `kumo_lambda` request type).
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+struct JsonBody<T>(T);
+
+impl<T: serde::de::DeserializeOwned> RestInput for JsonBody<T> {}
+
+const NAME_ONLY: Bindings = Bindings { members: &[FUNCTION_NAME], payload: Payload::Empty };
+const BODY_ONLY: Bindings = Bindings { members: &[], payload: Payload::Json };
+
+/// The body of `call` as `T`; an empty body is `T`'s default, as Lambda's handlers always took it.
+fn body<T: serde::de::DeserializeOwned + Default>(call: &Call<'_>) -> Result<T, AwsError> {
+    if matches!(&call.input, Input::Json(body) if body.iter().all(u8::is_ascii_whitespace)) {
+        return Ok(T::default());
+    }
+    decode::<JsonBody<T>>(call, &BODY_ONLY).map(|body| body.0)
+}
+
+/// The `FunctionName` label of `call`.
+fn function_name(call: &Call<'_>) -> Result<String, AwsError> {
+    decode::<FunctionNameInput>(call, &NAME_ONLY).map(|input| input.function_name)
 }
 
 /// Encodes `output` with `status`.
@@ -215,6 +241,24 @@ impl LambdaApi {
             tracing::error!(%error, "encoding an answer failed");
             AwsError::new("ServiceException", 500, "An internal error occurred")
         })
+    }
+
+    async fn create_function(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let request = body(&call)?;
+        let created = self.lambda.create_function(call.context, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &created)
+    }
+
+    async fn update_function_configuration(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (name, request) = (function_name(&call)?, body(&call)?);
+        let updated = self.lambda.update_function_configuration(call.context, name, request).await?;
+        answer(&JSON_OUT, StatusCode::OK, &updated)
+    }
+
+    async fn update_function_code(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (name, request) = (function_name(&call)?, body(&call)?);
+        let updated = self.lambda.update_function_code(call.context, name, request).await?;
+        answer(&JSON_OUT, StatusCode::OK, &updated)
     }
 
     async fn get_account_settings(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {

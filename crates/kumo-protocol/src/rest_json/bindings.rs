@@ -105,6 +105,14 @@ pub fn decode<T: RestInput>(
     labels: &[(&'static str, &str)],
     body: Bytes,
 ) -> Result<T, DecodeError> {
+    if bindings.payload == Payload::Json && bindings.members.is_empty() {
+        // Nothing to merge: the body is the input, deserialized straight from its bytes.
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &body };
+        return serde_json::from_slice(body).map_err(|error| match error.classify() {
+            serde_json::error::Category::Data => DecodeError::Shape(error.to_string()),
+            _ => DecodeError::Syntax(error.to_string()),
+        });
+    }
     let mut object = match bindings.payload {
         Payload::Json if !body.iter().all(u8::is_ascii_whitespace) => match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(object)) => object,

@@ -163,3 +163,19 @@ fn outputs_send_header_members_as_headers_and_the_status_member_as_the_status() 
     let answer = encode(&empty, StatusCode::NO_CONTENT, &crate::NoResult {}, None).unwrap();
     assert_eq!((answer.status, answer.body.len(), answer.content_type), (StatusCode::NO_CONTENT, 0, None));
 }
+
+#[test]
+fn a_body_without_bound_members_is_deserialized_straight_from_its_bytes() {
+    let bare = Bindings { members: &[], payload: Payload::Json };
+    let input: Input = decode(&bare, &RestLimits::default(), &parts("/", &[]), &[], Bytes::from_static(b" ")).unwrap();
+    assert_eq!(input, Input::default(), "an empty body is {{}}");
+    let body = Bytes::from_static(br#"{"Description": "d"}"#);
+    let input: Input = decode(&bare, &RestLimits::default(), &parts("/", &[]), &[], body).unwrap();
+    assert_eq!(input.description.as_deref(), Some("d"));
+    let body = Bytes::from_static(br#"{"Description": 5}"#);
+    let error = decode::<Input>(&bare, &RestLimits::default(), &parts("/", &[]), &[], body).unwrap_err();
+    assert!(matches!(error, DecodeError::Shape(ref message) if message.ends_with("at line 1 column 17")), "{error:?}");
+    let error =
+        decode::<Input>(&bare, &RestLimits::default(), &parts("/", &[]), &[], Bytes::from_static(b"{")).unwrap_err();
+    assert!(matches!(error, DecodeError::Syntax(_)), "{error:?}");
+}
