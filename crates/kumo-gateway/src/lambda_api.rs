@@ -38,10 +38,9 @@ pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
 
 /// Every Lambda operation and its handler.
 pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    // Lambda's function operations (CreateFunction, Get/Update/Delete, Invoke, GetAccountSettings)
-    // are served by the registry (`lambda_service.rs`).
+    // Lambda's function operations (CreateFunction, Get/Update/Delete, Invoke, GetAccountSettings),
+    // versions, aliases and concurrency are served by the registry (`lambda_service.rs`).
     [
-        crate::lambda_versions_api::operations(),
         crate::lambda_policy_api::operations(),
         crate::lambda_async_api::operations(),
         crate::lambda_mappings_api::operations(),

@@ -22,7 +22,7 @@ use crate::lambda_operations::{decode_error, CONTROL_BODY_LIMIT, LAMBDA_OPERATIO
 
 /// Lambda behind the registry.
 pub struct LambdaApi {
-    lambda: Arc<LambdaService>,
+    pub(crate) lambda: Arc<LambdaService>,
 }
 
 impl LambdaApi {
@@ -59,10 +59,19 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     },
 };
 
-type Handler = for<'a> fn(&'a LambdaApi, Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>>;
+pub(crate) type Handler = for<'a> fn(&'a LambdaApi, Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>>;
 
-/// The operations served here, by name (their method, path and limit are [`LAMBDA_OPERATIONS`]').
-static HANDLERS: &[(&str, Handler)] = &[
+/// The operation families served here, each a list of handlers by operation name (their
+/// method, path and limit are [`LAMBDA_OPERATIONS`]').
+static FAMILIES: &[&[(&str, Handler)]] = &[FUNCTIONS, crate::lambda_versions_api::HANDLERS];
+
+/// The handler of `operation`, if it is served here.
+fn handler(operation: &str) -> Option<Handler> {
+    FAMILIES.iter().flat_map(|family| family.iter()).find(|(name, _)| *name == operation).map(|(_, handler)| *handler)
+}
+
+/// Functions, their code and configuration, Invoke, account settings.
+const FUNCTIONS: &[(&str, Handler)] = &[
     ("GetAccountSettings", |api, call| Box::pin(api.get_account_settings(call))),
     ("ListFunctions", |api, call| Box::pin(api.list_functions(call))),
     ("GetFunction", |api, call| Box::pin(api.get_function(call))),
@@ -77,7 +86,7 @@ static HANDLERS: &[(&str, Handler)] = &[
 /// The names of the operations served here (the rest are axum routes).
 #[cfg(test)]
 pub(crate) fn served() -> impl Iterator<Item = &'static str> {
-    HANDLERS.iter().map(|(name, _)| *name)
+    FAMILIES.iter().flat_map(|family| family.iter()).map(|(name, _)| *name)
 }
 
 /// A struct literal, so that binding tables are promoted to `'static`.
@@ -87,15 +96,16 @@ macro_rules! member {
     };
 }
 
-const FUNCTION_NAME: Member = member!("FunctionName", Location::Label("FunctionName"), Shape::String);
-const QUALIFIER: Member = member!("Qualifier", Location::Query("Qualifier"), Shape::String);
+pub(crate) const FUNCTION_NAME: Member = member!("FunctionName", Location::Label("FunctionName"), Shape::String);
+pub(crate) const QUALIFIER: Member = member!("Qualifier", Location::Query("Qualifier"), Shape::String);
 // Operations without body members ignore a body, as AWS does.
-const NAME_AND_QUALIFIER: Bindings = Bindings { members: &[FUNCTION_NAME, QUALIFIER], payload: Payload::Empty };
-const JSON_OUT: Bindings = Bindings { members: &[], payload: Payload::Json };
-const NO_BODY: Bindings = Bindings { members: &[], payload: Payload::Empty };
+pub(crate) const NAME_AND_QUALIFIER: Bindings =
+    Bindings { members: &[FUNCTION_NAME, QUALIFIER], payload: Payload::Empty };
+pub(crate) const JSON_OUT: Bindings = Bindings { members: &[], payload: Payload::Json };
+pub(crate) const NO_BODY: Bindings = Bindings { members: &[], payload: Payload::Empty };
 
 /// Decodes `call`'s input as `bindings` say.
-fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Result<T, AwsError> {
+pub(crate) fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Result<T, AwsError> {
     let body = match &call.input {
         Input::Json(body) => body.clone(),
         _ => bytes::Bytes::new(),
@@ -118,7 +128,7 @@ const NAME_ONLY: Bindings = Bindings { members: &[FUNCTION_NAME], payload: Paylo
 const BODY_ONLY: Bindings = Bindings { members: &[], payload: Payload::Json };
 
 /// The body of `call` as `T`; an empty body is `T`'s default, as Lambda's handlers always took it.
-fn body<T: serde::de::DeserializeOwned + Default>(call: &Call<'_>) -> Result<T, AwsError> {
+pub(crate) fn body<T: serde::de::DeserializeOwned + Default>(call: &Call<'_>) -> Result<T, AwsError> {
     if matches!(&call.input, Input::Json(body) if body.iter().all(u8::is_ascii_whitespace)) {
         return Ok(T::default());
     }
@@ -126,12 +136,16 @@ fn body<T: serde::de::DeserializeOwned + Default>(call: &Call<'_>) -> Result<T, 
 }
 
 /// The `FunctionName` label of `call`.
-fn function_name(call: &Call<'_>) -> Result<String, AwsError> {
+pub(crate) fn function_name(call: &Call<'_>) -> Result<String, AwsError> {
     decode::<FunctionNameInput>(call, &NAME_ONLY).map(|input| input.function_name)
 }
 
 /// Encodes `output` with `status`.
-fn answer<T: serde::Serialize>(bindings: &Bindings, status: StatusCode, output: &T) -> Result<RestAnswer, AwsError> {
+pub(crate) fn answer<T: serde::Serialize>(
+    bindings: &Bindings,
+    status: StatusCode,
+    output: &T,
+) -> Result<RestAnswer, AwsError> {
     rest_json::encode(bindings, status, output, None).map_err(|error| {
         tracing::error!(%error, "encoding an answer failed");
         AwsError::new("ServiceException", 500, "An internal error occurred")
@@ -140,9 +154,9 @@ fn answer<T: serde::Serialize>(bindings: &Bindings, status: StatusCode, output: 
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct FunctionNameInput {
-    function_name: String,
-    qualifier: Option<String>,
+pub(crate) struct FunctionNameInput {
+    pub(crate) function_name: String,
+    pub(crate) qualifier: Option<String>,
 }
 
 impl RestInput for FunctionNameInput {}
@@ -299,7 +313,7 @@ impl AwsService for LambdaApi {
     }
 
     fn body_limit(&self, operation: &str) -> Option<usize> {
-        HANDLERS.iter().any(|(name, _)| *name == operation).then_some(())?;
+        handler(operation)?;
         LAMBDA_OPERATIONS.find(operation).map(|row| row.body_limit)
     }
 
@@ -310,8 +324,8 @@ impl AwsService for LambdaApi {
     }
 
     fn call_rest<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>> {
-        match HANDLERS.iter().find(|(name, _)| *name == call.operation) {
-            Some((_, handler)) => handler(self, call),
+        match handler(call.operation) {
+            Some(handler) => handler(self, call),
             None => Box::pin(std::future::ready(Err((DESCRIPTOR.unknown_operation)(Some(call.operation))))),
         }
     }
