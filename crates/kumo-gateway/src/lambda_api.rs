@@ -38,15 +38,9 @@ pub fn routes(registry: &kumo_protocol::Registry) -> Router<Services> {
 
 /// Every Lambda operation and its handler.
 pub(crate) fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    // Lambda's function operations (CreateFunction, Get/Update/Delete, Invoke, GetAccountSettings),
-    // versions, aliases and concurrency are served by the registry (`lambda_service.rs`).
-    [
-        crate::lambda_policy_api::operations(),
-        crate::lambda_async_api::operations(),
-        crate::lambda_mappings_api::operations(),
-        crate::lambda_layers_api::operations(),
-    ]
-    .concat()
+    // Functions, Invoke, account settings, versions, aliases, concurrency, policies, tags and
+    // event-invoke configuration are served by the registry (`lambda_service.rs`).
+    [crate::lambda_mappings_api::operations(), crate::lambda_layers_api::operations()].concat()
 }
 
 /// Reads a body of at most `limit` bytes.

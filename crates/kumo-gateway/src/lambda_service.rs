@@ -63,7 +63,12 @@ pub(crate) type Handler = for<'a> fn(&'a LambdaApi, Call<'a>) -> BoxFuture<'a, R
 
 /// The operation families served here, each a list of handlers by operation name (their
 /// method, path and limit are [`LAMBDA_OPERATIONS`]').
-static FAMILIES: &[&[(&str, Handler)]] = &[FUNCTIONS, crate::lambda_versions_api::HANDLERS];
+static FAMILIES: &[&[(&str, Handler)]] = &[
+    FUNCTIONS,
+    crate::lambda_versions_api::HANDLERS,
+    crate::lambda_policy_api::HANDLERS,
+    crate::lambda_async_api::HANDLERS,
+];
 
 /// The handler of `operation`, if it is served here.
 fn handler(operation: &str) -> Option<Handler> {
