@@ -174,7 +174,12 @@ mod tests {
 
     fn lambda_registry() -> Registry {
         let mut registry = Registry::new();
-        registry.register_rest_service(crate::lambda_path_service(), &crate::LAMBDA_OPERATIONS);
+        let lambda = kumo_protocol::PathService {
+            name: "lambda",
+            signing_name: "lambda",
+            health: Box::new(|| kumo_protocol::ServiceHealth::Running),
+        };
+        registry.register_rest_service(lambda, &crate::LAMBDA_OPERATIONS);
         registry
     }
 

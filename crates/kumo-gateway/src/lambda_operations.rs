@@ -1,21 +1,11 @@
-//! Lambda's operation table (restJson1: method, path template, body limit per operation) and
-//! the router built from it: every route is registered under its operation's name, and counts
-//! its requests in the registry's per-operation metrics (`kumo_api_requests_total{service=
-//! "lambda",operation=…}`) through a counter made once, when the router is built.
+//! Lambda's operation table (restJson1: method, path template, body limit per operation), by
+//! which the registry routes Lambda's requests to `LambdaApi` and makes their per-operation
+//! metrics (`kumo_api_requests_total{service="lambda",operation=…}`), and Lambda's wording of
+//! body-limit and decode errors.
 
-use std::time::Instant;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::routing::MethodRouter;
-use axum::Router;
 use http::Method;
 use kumo_core::AwsError;
-use kumo_protocol::DecodeError;
-use kumo_protocol::{OperationCounter, Registry, RestOperation, RestTable};
-
-use crate::Services;
+use kumo_protocol::{DecodeError, RestOperation, RestTable};
 
 /// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
 pub(crate) const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
@@ -134,62 +124,19 @@ const LAMBDA_ROWS: &[RestOperation] = rows! {
     "RemoveLayerVersionPermission" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}";
 };
 
-/// Builds routes from [`LAMBDA_OPERATIONS`]: each handler at its operation's method and path.
-pub(crate) struct LambdaRoutes<'a> {
-    registry: &'a Registry,
-}
-
-impl<'a> LambdaRoutes<'a> {
-    /// Routes counting in `registry`'s metrics of the `lambda` service (none when it has no table).
-    pub(crate) fn new(registry: &'a Registry) -> Self {
-        Self { registry }
-    }
-
-    /// A router with each `(operation, handler)` at the operation's path; `handler` is a method
-    /// router for the operation's method (`post(invoke)`).
-    pub(crate) fn router(&self, operations: Vec<(&'static str, MethodRouter<Services>)>) -> Router<Services> {
-        let mut router = Router::new();
-        for (name, handler) in operations {
-            // The table and the bindings are written together; `every_operation_has_a_row` and
-            // `every_row_is_routed` hold them in step, so a missing row is a build-time mistake.
-            let operation =
-                LAMBDA_OPERATIONS.find(name).unwrap_or_else(|| panic!("{name} is not in LAMBDA_OPERATIONS"));
-            let handler = match self.registry.path_operation("lambda", name) {
-                Some(counter) => handler.route_layer(axum::middleware::from_fn_with_state(counter, count)),
-                None => handler,
-            };
-            if LAMBDA_OPERATIONS.trailing_slash.contains(&operation.path) {
-                router = router.route(&format!("{}/", operation.path), handler.clone());
-            }
-            router = router.route(operation.path, handler);
-        }
-        router
-    }
-}
-
-/// Route middleware: counts the request in its operation's metrics (outcome by status, latency).
-async fn count(State(counter): State<OperationCounter>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let response = next.run(request).await;
-    counter.record(response.status().as_u16(), started.elapsed());
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use kumo_protocol::{PathService, ServiceHealth};
+    use kumo_protocol::{PathService, Registry, ServiceHealth};
 
     use super::*;
 
     #[test]
-    fn every_row_is_routed_once_and_every_route_has_a_row() {
-        let mut routed: Vec<&str> = crate::lambda_api::operations().into_iter().map(|(name, _)| name).collect();
-        // The operations the registry serves (`LambdaApi`) have no axum route.
-        routed.extend(crate::lambda_service::served());
-        let unique: BTreeSet<&str> = routed.iter().copied().collect();
-        assert_eq!(unique.len(), routed.len(), "an operation routed twice");
+    fn every_row_is_served_once_and_every_handler_has_a_row() {
+        let served: Vec<&str> = crate::lambda_service::served().collect();
+        let unique: BTreeSet<&str> = served.iter().copied().collect();
+        assert_eq!(unique.len(), served.len(), "an operation served twice");
         let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
         assert_eq!(rows.len(), LAMBDA_OPERATIONS.operations.len(), "a row named twice");
         assert_eq!(unique, rows);
@@ -213,13 +160,11 @@ mod tests {
     }
 
     #[test]
-    fn the_router_builds_from_the_table_with_a_counter_per_operation() {
+    fn the_table_makes_a_counter_per_operation() {
         let mut registry = Registry::new();
         let lambda =
             PathService { name: "lambda", signing_name: "lambda", health: Box::new(|| ServiceHealth::Running) };
         registry.register_rest_service(lambda, &LAMBDA_OPERATIONS);
-        // Conflicting templates would panic here, as axum refuses them.
-        let _router = crate::lambda_api::routes(&registry);
         for name in LAMBDA_OPERATIONS.names() {
             assert!(registry.path_operation("lambda", name).is_some(), "{name}");
         }

@@ -68,6 +68,8 @@ static FAMILIES: &[&[(&str, Handler)]] = &[
     crate::lambda_versions_api::HANDLERS,
     crate::lambda_policy_api::HANDLERS,
     crate::lambda_async_api::HANDLERS,
+    crate::lambda_mappings_api::HANDLERS,
+    crate::lambda_layers_api::HANDLERS,
 ];
 
 /// The handler of `operation`, if it is served here.

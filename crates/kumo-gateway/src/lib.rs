@@ -10,7 +10,6 @@ mod context;
 mod dispatch;
 mod error;
 mod kumo_api;
-mod lambda_api;
 mod lambda_async_api;
 mod lambda_layers_api;
 mod lambda_mappings_api;
@@ -33,7 +32,6 @@ use kumo_protocol::Registry;
 pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
 pub use error::ApiError;
-pub use lambda_api::lambda_path_service;
 pub use lambda_operations::LAMBDA_OPERATIONS;
 pub use lambda_service::LambdaApi;
 pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
@@ -67,11 +65,7 @@ pub fn services_health(services: &Services) -> serde_json::Value {
 pub fn app(services: Services) -> Router {
     // Shared by the middlewares behind one `Arc`: their state is cloned for every request.
     let gateway = Arc::new(dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() });
-    let routes = Router::new()
-        .merge(kumo_api::routes())
-        .merge(lambda_api::routes(&services.registry))
-        .fallback(dispatch::unrouted)
-        .with_state(services.clone());
+    let routes = Router::new().merge(kumo_api::routes()).fallback(dispatch::unrouted).with_state(services.clone());
     // Layers run outermost last-added first: request id, routing and limits, authentication,
     // then registered services (or the path routes).
     Router::new()
