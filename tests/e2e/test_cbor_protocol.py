@@ -230,11 +230,6 @@ def test_deep_or_malformed_cbor_is_refused_in_cbor(kumo_test):
     assert headers["smithy-protocol"] == "rpc-v2-cbor"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kumo-gateway's auth.rs picks its error format from the credential scope's service, not from the "
-    "route the registry gave the request, so a CBOR request's signature failure is answered in awsQuery XML "
-    "(`monitoring` is a query service there), which botocore's CBOR parser cannot read; auth.rs is being "
-    "reworked on another branch"))
 def test_a_bad_signature_is_refused_in_cbor(kumo_test, cbor_model_path):
     session = botocore.session.get_session()
     session.set_config_variable("data_path", str(cbor_model_path))

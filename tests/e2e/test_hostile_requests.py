@@ -105,6 +105,30 @@ def test_a_declared_body_over_the_cap_is_refused_before_it_is_read(kumo):
     assert healthy(kumo)
 
 
+def declare_and_send_little(server, method, path, declared, body=b"{}"):
+    """A signed request declaring `declared` bytes and sending only `body`: (status, code, body,
+    seconds until the answer)."""
+    headers = signed_headers(server, method, path, body=body)
+    headers["Content-Length"] = str(declared)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    started = time.monotonic()
+    response = raw_exchange(server, f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n{head}\r\n".encode() + body, timeout=10)
+    return (*status_and_error(response), time.monotonic() - started)
+
+
+def test_a_declared_body_over_the_lambda_operations_limit_is_refused_before_it_is_read(kumo):
+    # 7 MB is within the global cap but over Invoke's 6 MB: the route knows its operation.
+    status, code, body, seconds = declare_and_send_little(kumo, "POST", "/2015-03-31/functions/x/invocations", 7 * 1024 * 1024)
+    assert (status, code) == (413, "RequestEntityTooLargeException"), body[:300]
+    assert json.loads(body)["message"] == "Request must be smaller than 6291456 bytes for the InvokeFunction operation"
+    assert seconds < 5, "answered at once, without waiting for the body"
+    assert healthy(kumo)
+    status, code, body, seconds = declare_and_send_little(kumo, "POST", "/2015-03-31/functions", 80 * 1000 * 1000)
+    assert (status, code) == (413, "RequestEntityTooLargeException"), body[:300]
+    assert seconds < 5
+    assert healthy(kumo)
+
+
 def test_a_100_mb_body_behind_a_small_content_length_gets_an_error(kumo):
     host = f"127.0.0.1:{kumo.port}"
     junk = b"x" * (1024 * 1024)

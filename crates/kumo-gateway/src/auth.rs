@@ -28,10 +28,10 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
 use kumo_core::sigv4::chunked::ChunkedPayloadDecoder;
-use kumo_core::sigv4::{self, Authorization, Presigned, RequestParts, VerifyError};
+use kumo_core::sigv4::{self, RequestParts, VerifyError};
 use kumo_core::AwsError;
 use kumo_iam::Principal;
-use kumo_protocol::StreamingBody;
+use kumo_protocol::{Signature, SignedHead, StreamingBody};
 
 use crate::{ApiError, Services};
 
@@ -152,40 +152,11 @@ impl AuthFailure {
     }
 }
 
-/// Where a request carries its signature.
-enum Signature {
-    Header(Authorization),
-    Query(Presigned),
-}
-
-impl Signature {
-    fn access_key(&self) -> &str {
-        &self.authorization().access_key
-    }
-
-    fn authorization(&self) -> &Authorization {
-        match self {
-            Signature::Header(authorization) => authorization,
-            Signature::Query(presigned) => &presigned.authorization,
-        }
-    }
-}
-
-/// Finds the request's signature: `Ok(None)` when it has none.
-fn signature_of(parts: &Parts) -> Result<Option<Signature>, AuthFailure> {
-    if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
-        let header = header
-            .to_str()
-            .map_err(|_| AuthFailure::Incomplete("Authorization header must be visible ASCII text".to_string()))?;
-        return sigv4::parse_authorization(header)
-            .map(|authorization| Some(Signature::Header(authorization)))
-            .map_err(|error| AuthFailure::Incomplete(error.0));
-    }
-    match parts.uri.query().filter(|query| sigv4::is_presigned(query)) {
-        None => Ok(None),
-        Some(query) => sigv4::parse_presigned(query)
-            .map(|presigned| Some(Signature::Query(presigned)))
-            .map_err(|error| AuthFailure::Incomplete(error.0)),
+/// The request's signature as routing parsed it (once per request): `Ok(None)` when it has none.
+fn signature_of(head: &SignedHead) -> Result<Option<&Signature>, AuthFailure> {
+    match &head.signature {
+        Ok(signature) => Ok(signature.as_ref()),
+        Err(error) => Err(AuthFailure::Incomplete(error.0.clone())),
     }
 }
 
@@ -247,13 +218,21 @@ fn speaks_query(parts: &Parts) -> bool {
     )
 }
 
-fn refuse(parts: &Parts, failure: AuthFailure) -> Response {
+fn refuse(services: &Services, parts: &Parts, failure: AuthFailure) -> Response {
+    // A CBOR client reads only CBOR: its refusal is rendered in the protocol it was routed by.
+    let route = parts.extensions.get::<kumo_protocol::Route>();
+    if let Some(route @ kumo_protocol::Route::Service { protocol: kumo_protocol::Protocol::RpcV2Cbor, .. }) = route {
+        let error = failure.into_error(false);
+        let request_id = crate::context::request_id(parts);
+        return services.registry.render_error(route, &error, &request_id).map(Body::from);
+    }
     let query_protocol = speaks_query(parts);
     let error = failure.into_error(query_protocol);
     if query_protocol {
-        let service = crate::context::credential_scope(parts).map(|(_, _, _, service)| service).unwrap_or_default();
+        let head = SignedHead::of(parts);
+        let service = head.service().unwrap_or_default();
         let request_id = crate::context::request_id(parts);
-        return crate::query::error_response(crate::query::namespace(&service), &error, &request_id);
+        return crate::query::error_response(crate::query::namespace(service), &error, &request_id);
     }
     ApiError(error).into_response()
 }
@@ -261,26 +240,32 @@ fn refuse(parts: &Parts, failure: AuthFailure) -> Response {
 /// Axum middleware: verifies the request's SigV4 signature, or answers 403 as AWS does.
 /// Also applies the limits every request meets first ([`crate::limits`]): a declared body over
 /// the global cap is refused before a byte of it is read, and the body gets its deadline.
-pub async fn authenticate(State(services): State<Services>, request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(gateway): State<Arc<crate::dispatch::Gateway>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let services = &gateway.services;
     let (mut parts, body) = request.into_parts();
     let streaming = parts.extensions.get::<StreamingBody>().is_some();
     if streaming {
-        return authenticate_streaming(&services, parts, body, next).await;
+        return authenticate_streaming(services, parts, body, next).await;
     }
     if crate::limits::declares_too_large(&parts.headers) {
-        return refuse(&parts, AuthFailure::TooLarge);
+        return refuse(services, &parts, AuthFailure::TooLarge);
     }
     let body = crate::limits::DeadlineBody::wrap(body, crate::limits::BODY_TIMEOUT);
     if is_open_path(parts.uri.path()) {
         return next.run(Request::from_parts(parts, body)).await;
     }
-    let signature = match signature_of(&parts) {
+    let head = SignedHead::of(&parts);
+    let signature = match signature_of(&head) {
         Ok(signature) => signature,
-        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(&parts, failure),
+        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(services, &parts, failure),
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
-        let key = signature.as_ref().map_or("anonymous", Signature::access_key);
+        let key = signature.map_or("anonymous", Signature::access_key);
         let principal = services
             .iam
             .principal(key)
@@ -289,14 +274,14 @@ pub async fn authenticate(State(services): State<Services>, request: Request, ne
         return next.run(Request::from_parts(parts, body)).await;
     }
     let Some(signature) = signature else {
-        return refuse(&parts, AuthFailure::Missing);
+        return refuse(services, &parts, AuthFailure::Missing);
     };
-    match verify(&services, &parts, body, &signature).await {
+    match verify(services, &parts, body, signature).await {
         Ok((principal, body)) => {
             parts.extensions.insert(principal);
             next.run(Request::from_parts(parts, Body::from(body))).await
         }
-        Err(failure) => refuse(&parts, failure),
+        Err(failure) => refuse(services, &parts, failure),
     }
 }
 
@@ -307,20 +292,21 @@ pub async fn authenticate(State(services): State<Services>, request: Request, ne
 async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Body, next: Next) -> Response {
     use crate::limits::{ProgressDeadlineBody, STREAM_PROGRESS_BYTES, STREAM_PROGRESS_WINDOW};
     let body = ProgressDeadlineBody::wrap(body, STREAM_PROGRESS_WINDOW, STREAM_PROGRESS_BYTES);
-    let signature = match signature_of(&parts) {
+    let head = SignedHead::of(&parts);
+    let signature = match signature_of(&head) {
         Ok(signature) => signature,
-        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(&parts, failure),
+        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(services, &parts, failure),
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
-        let key = signature.as_ref().map_or("anonymous", Signature::access_key);
+        let key = signature.map_or("anonymous", Signature::access_key);
         let principal = services
             .iam
             .principal(key)
             .unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())));
         // No signature is verified, but an aws-chunked body is still decoded for the operation,
         // and a declared hash still checked (it is the body's integrity, not the caller's identity).
-        let body = match declared_payload(&parts, signature.as_ref()) {
+        let body = match declared_payload(&parts, signature) {
             Ok(DeclaredPayload::Chunked(marker)) => {
                 let decoder =
                     ChunkedPayloadDecoder::unverified(&marker, decoded_length(&parts), declared_trailer(&parts));
@@ -333,27 +319,27 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
         return next.run(Request::from_parts(parts, body)).await;
     }
     let Some(signature) = signature else {
-        return refuse(&parts, AuthFailure::Missing);
+        return refuse(services, &parts, AuthFailure::Missing);
     };
-    let verified = identify(services, &parts, &signature).and_then(|principal| {
-        let declared = declared_payload(&parts, Some(&signature))?;
+    let verified = identify(services, &parts, signature).and_then(|principal| {
+        let declared = declared_payload(&parts, Some(signature))?;
         // The header's value exactly as signed (a hash in upper-case hex stays so); a presigned
         // URL without it signs `UNSIGNED-PAYLOAD`.
         let header = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
         let payload_hash = header.unwrap_or(sigv4::UNSIGNED_PAYLOAD).to_string();
-        check_signature(&parts, &signature, &principal, payload_hash)?;
+        check_signature(&parts, signature, &principal, payload_hash)?;
         Ok((principal, declared))
     });
     let (principal, declared) = match verified {
         Ok(verified) => verified,
-        Err(failure) => return refuse(&parts, failure),
+        Err(failure) => return refuse(services, &parts, failure),
     };
     let body = match declared {
         DeclaredPayload::Unsigned => body,
         DeclaredPayload::Sha256(expected) => crate::payload::HashCheckedBody::wrap(body, expected),
         DeclaredPayload::Chunked(marker) => {
             let authorization = signature.authorization();
-            let amz_date = signature_date(&parts, &signature);
+            let amz_date = signature_date(&parts, signature);
             let decoder = ChunkedPayloadDecoder::for_marker(
                 &marker,
                 &principal.secret_access_key,
@@ -364,7 +350,7 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
             );
             match decoder {
                 Some(decoder) => crate::payload::ChunkedBody::wrap(body, decoder),
-                None => return refuse(&parts, AuthFailure::BadContentSha256),
+                None => return refuse(services, &parts, AuthFailure::BadContentSha256),
             }
         }
     };

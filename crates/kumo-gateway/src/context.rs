@@ -8,14 +8,14 @@ use axum::extract::FromRequestParts;
 use http::request::Parts;
 use kumo_core::{RequestContext, RequestSource};
 use kumo_iam::Principal;
-use kumo_protocol::RequestId;
+use kumo_protocol::{RequestId, SignedHead};
 
 use crate::{ApiError, Services};
 
 /// The `(access key, date, region, service)` of a SigV4 credential scope, from the
 /// `Authorization` header or the presigned `X-Amz-Credential` query parameter.
 pub fn credential_scope(parts: &Parts) -> Option<(String, String, String, String)> {
-    kumo_protocol::credential_scope(parts).map(|scope| (scope.access_key, scope.date, scope.region, scope.service))
+    SignedHead::of(parts).scope().map(|scope| (scope.access_key, scope.date, scope.region, scope.service))
 }
 
 /// The caller the authentication middleware identified (the default account's root for
@@ -35,9 +35,8 @@ pub fn request_id(parts: &Parts) -> String {
 
 /// The context of a request: the caller's account and the credential scope's region.
 pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
-    let scope = kumo_protocol::credential_scope(parts);
-    let region = scope.as_ref().map(|scope| scope.region.clone()).filter(|region| !region.is_empty());
-    let region = region.unwrap_or_else(|| services.default_region.clone());
+    let head = SignedHead::of(parts);
+    let region = head.region().filter(|region| !region.is_empty()).unwrap_or(&services.default_region).to_string();
     let identified = parts.extensions.get::<Arc<Principal>>().cloned();
     let caller = identified.clone().unwrap_or_else(|| caller(services, parts));
     let source = match identified {
@@ -52,7 +51,7 @@ pub fn request_context(services: &Services, parts: &Parts) -> RequestContext {
         request_id: request_id(parts),
         caller_arn: caller.arn.clone(),
         role_arn: caller.role_arn.clone(),
-        access_key: scope.map(|scope| scope.access_key).unwrap_or_default(),
+        access_key: head.access_key().unwrap_or_default().to_string(),
         source,
     }
 }

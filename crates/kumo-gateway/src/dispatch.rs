@@ -19,12 +19,12 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use kumo_core::AwsError;
-use kumo_protocol::{Registry, RequestId, Route, StreamingBody};
+use kumo_protocol::{Registry, RequestId, Route, SignedHead, StreamingBody};
 
+use crate::limits::MAX_REQUEST_BODY;
 use crate::Services;
 
-/// What the routing middlewares share.
-#[derive(Clone)]
+/// What the routing middlewares share (behind one `Arc`).
 pub struct Gateway {
     /// Every service.
     pub services: Services,
@@ -58,8 +58,8 @@ pub fn classify(parts: &http::request::Parts) -> Protocol {
     if let Some((prefix, operation)) = target.and_then(|target| target.split_once('.')) {
         return Protocol::Json { prefix: prefix.to_string(), operation: operation.to_string() };
     }
-    match kumo_protocol::credential_scope(parts) {
-        Some(scope) if !scope.service.is_empty() => Protocol::Scoped { service: scope.service },
+    match SignedHead::of(parts).service() {
+        Some(service) if !service.is_empty() => Protocol::Scoped { service: service.to_string() },
         _ => Protocol::Unknown,
     }
 }
@@ -76,24 +76,14 @@ pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
 }
 
 /// Middleware: routes the request and refuses a declared body larger than its operation takes.
-pub async fn route_request(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
+pub async fn route_request(State(gateway): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    // Parsed once: routing by signing name, authentication and the request context read it.
+    parts.extensions.insert(Arc::new(SignedHead::parse(&parts)));
     let route = gateway.registry.route(&parts);
-    if let Some(limit) = gateway.registry.body_limit(&route) {
-        let declared = parts
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
-            let protocol = match &route {
-                Route::Service { protocol, .. } => *protocol,
-                _ => kumo_protocol::Protocol::RestJson1,
-            };
-            let error = kumo_protocol::registry::too_large(limit, protocol);
-            let request_id = crate::context::request_id(&parts);
-            return gateway.registry.render_error(&route, &error, &request_id).map(Body::from);
-        }
+    if let Some(error) = declared_too_large(&gateway.registry, &route, &parts) {
+        let request_id = crate::context::request_id(&parts);
+        return gateway.registry.render_error(&route, &error, &request_id).map(Body::from);
     }
     request = Request::from_parts(parts, body);
     if let Some(streaming) = gateway.registry.streaming_body(&route) {
@@ -103,8 +93,34 @@ pub async fn route_request(State(gateway): State<Gateway>, mut request: Request,
     next.run(request).await
 }
 
+/// The error for a request whose declared `Content-Length` is over its operation's limit: a
+/// registered service's (in its protocol), or a path-routed operation's (matched by method
+/// and path in its service's `RestTable`, Lambda's error).
+fn declared_too_large(registry: &Registry, route: &Route, parts: &http::request::Parts) -> Option<AwsError> {
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())?;
+    match route {
+        Route::Service { protocol, .. } => {
+            let limit = registry.body_limit(route)?;
+            // Over the global cap, a path-routed operation is refused by authentication (below).
+            let capped = *protocol == kumo_protocol::Protocol::RestJson1 && declared > MAX_REQUEST_BODY as u64;
+            (declared > limit as u64 && !capped).then(|| registry.too_large(route, limit))
+        }
+        Route::Paths => {
+            let (table, matched) = registry.rest_operation(parts)?;
+            // Over the global cap, authentication refuses it with the cap's message, as any path.
+            let over = declared > matched.operation.body_limit as u64 && declared <= MAX_REQUEST_BODY as u64;
+            over.then(|| (table.too_large)(matched.operation))
+        }
+        Route::Unknown { .. } => None,
+    }
+}
+
 /// Middleware (after authentication): serves requests routed to a registered service.
-pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<Route>().cloned().unwrap_or(Route::Paths);
     match route {
         Route::Paths => next.run(request).await,
@@ -132,13 +148,13 @@ pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: 
             let bytes = match Limited::new(body, limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(failure) => {
+                    let route = Route::Service { index, protocol, operation };
                     let error = if failure.is::<LengthLimitError>() {
-                        kumo_protocol::registry::too_large(limit, protocol)
+                        gateway.registry.too_large(&route, limit)
                     } else {
                         tracing::debug!(error = %failure, "reading a request body failed");
                         AwsError::new("IncompleteBody", 400, "The request body could not be read")
                     };
-                    let route = Route::Service { index, protocol, operation };
                     return gateway.registry.render_error(&route, &error, &context.request_id).map(Body::from);
                 }
             };
@@ -150,4 +166,73 @@ pub async fn to_service(State(gateway): State<Gateway>, request: Request, next: 
 /// The router's fallback: a path no route serves.
 pub async fn unrouted(request: Request) -> Response {
     crate::error::unknown_operation(request.method().clone(), request.uri().clone()).await.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lambda_registry() -> Registry {
+        let mut registry = Registry::new();
+        let lambda = kumo_protocol::PathService {
+            name: "lambda",
+            signing_name: "lambda",
+            health: Box::new(|| kumo_protocol::ServiceHealth::Running),
+        };
+        registry.register_rest_service(lambda, &crate::LAMBDA_OPERATIONS);
+        registry
+    }
+
+    fn parts(method: &str, path: &str, length: u64) -> http::request::Parts {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00")
+            .header("content-length", length.to_string())
+            .body(())
+            .unwrap();
+        request.into_parts().0
+    }
+
+    fn refusal(method: &str, path: &str, length: u64) -> Option<AwsError> {
+        let registry = lambda_registry();
+        let parts = parts(method, path, length);
+        let route = registry.route(&parts);
+        assert_eq!(route, Route::Paths);
+        declared_too_large(&registry, &route, &parts)
+    }
+
+    #[test]
+    fn a_lambda_route_knows_its_operation_limit_before_the_body() {
+        let invoke = "/2015-03-31/functions/my-function/invocations";
+        let error = refusal("POST", invoke, 7 * 1024 * 1024).expect("7 MB is over Invoke's limit");
+        assert_eq!((error.code, error.status), ("RequestEntityTooLargeException", 413));
+        assert_eq!(error.message, "Request must be smaller than 6291456 bytes for the InvokeFunction operation");
+        // At the limit the body is read, and the service checks the exact payload size.
+        assert!(refusal("POST", invoke, kumo_core::limits::SYNC_PAYLOAD_MAX_BYTES as u64 + 1).is_none());
+        // The same size to a control-plane operation is within its limit.
+        assert!(refusal("PUT", "/2015-03-31/functions/f/configuration", 7 * 1024 * 1024).is_none());
+        // Over the global cap, authentication answers with the cap's message.
+        assert!(refusal("POST", invoke, 80 * 1024 * 1024).is_none());
+        // A path no operation has is left to the router (404), whatever it declares.
+        assert!(refusal("POST", "/2015-03-31/functions/f/invocations/extra", 7 * 1024 * 1024).is_none());
+    }
+
+    #[test]
+    fn every_lambda_template_and_its_trailing_slash_variant_routes_to_its_row() {
+        let registry = lambda_registry();
+        for row in crate::LAMBDA_OPERATIONS.operations {
+            let path = row.path.replace('{', "x").replace('}', "");
+            let request = http::Request::builder().method(row.method.clone()).uri(&path).body(()).unwrap();
+            let parts = request.into_parts().0;
+            let (_, matched) = registry.rest_operation(&parts).unwrap_or_else(|| panic!("{}", row.name));
+            // GetLayerVersionByArn shares ListLayers' row; every other row is its own.
+            assert_eq!(matched.operation.name, row.name, "{path}");
+            let slashed = format!("{path}/");
+            let request = http::Request::builder().method(row.method.clone()).uri(&slashed).body(()).unwrap();
+            let found = registry.rest_operation(&request.into_parts().0).map(|(_, matched)| matched.operation.name);
+            let expected = crate::LAMBDA_OPERATIONS.trailing_slash.contains(&row.path).then_some(row.name);
+            assert_eq!(found, expected, "{slashed}");
+        }
+    }
 }

@@ -3,7 +3,6 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::HeaderValue;
 use kumo_core::AwsError;
 
 /// An AWS error on its way to the client.
@@ -21,11 +20,6 @@ impl IntoResponse for ApiError {
         let request_id = kumo_protocol::request_id::current();
         kumo_protocol::rest_json::error_response(&self.0, request_id.as_str()).map(Body::from)
     }
-}
-
-/// The `x-amzn-RequestId` value of the request being handled.
-pub fn request_id_header() -> HeaderValue {
-    HeaderValue::from_str(kumo_protocol::request_id::current().as_str()).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// The answer for a path and method no service handles.

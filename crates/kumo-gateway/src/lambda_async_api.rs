@@ -1,77 +1,47 @@
-//! Lambda's restJson1 binding for asynchronous invocation configuration.
+//! Lambda's asynchronous invocation configuration (`event-invoke-config`), served by
+//! [`LambdaApi`]: each operation's input decoded by the restJson1 codec.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
+use kumo_core::AwsError;
+use kumo_protocol::{Call, NoResult, RestAnswer};
 
-use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, no_content, with_status, Params};
-use crate::{ApiError, Services};
+use crate::lambda_service::{
+    answer, body, decode, function_name, FunctionNameInput, Handler, LambdaApi, JSON_OUT, NAME_AND_QUALIFIER, NO_BODY,
+};
 
-/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
-pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    vec![
-        ("GetFunctionEventInvokeConfig", get(get_config)),
-        ("PutFunctionEventInvokeConfig", put(put_config)),
-        ("UpdateFunctionEventInvokeConfig", post(update_config)),
-        ("DeleteFunctionEventInvokeConfig", delete(delete_config)),
-        ("ListFunctionEventInvokeConfigs", get(list_configs)),
-    ]
-}
+/// The family's handlers by operation name.
+pub(crate) const HANDLERS: &[(&str, Handler)] = &[
+    ("GetFunctionEventInvokeConfig", |api, call| Box::pin(api.get_event_invoke_config(call))),
+    ("PutFunctionEventInvokeConfig", |api, call| Box::pin(api.put_event_invoke_config(call, false))),
+    ("UpdateFunctionEventInvokeConfig", |api, call| Box::pin(api.put_event_invoke_config(call, true))),
+    ("DeleteFunctionEventInvokeConfig", |api, call| Box::pin(api.delete_event_invoke_config(call))),
+    ("ListFunctionEventInvokeConfigs", |api, call| Box::pin(api.list_event_invoke_configs(call))),
+];
 
-async fn put_config(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "PutFunctionEventInvokeConfig").await?;
-    let qualifier = params.get("Qualifier").cloned();
-    let config = services.lambda.put_event_invoke_config(context, name, qualifier, request, false).await?;
-    Ok(with_status(StatusCode::OK, config))
-}
+impl LambdaApi {
+    /// Put replaces the configuration; Update (`update`) changes only the fields it names.
+    async fn put_event_invoke_config(&self, call: Call<'_>, update: bool) -> Result<RestAnswer, AwsError> {
+        let (input, request): (FunctionNameInput, _) = (decode(&call, &NAME_AND_QUALIFIER)?, body(&call)?);
+        let (name, qualifier) = (input.function_name, input.qualifier);
+        let config = self.lambda.put_event_invoke_config(call.context, name, qualifier, request, update).await?;
+        answer(&JSON_OUT, StatusCode::OK, &config)
+    }
 
-async fn update_config(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "UpdateFunctionEventInvokeConfig").await?;
-    let qualifier = params.get("Qualifier").cloned();
-    let config = services.lambda.put_event_invoke_config(context, name, qualifier, request, true).await?;
-    Ok(with_status(StatusCode::OK, config))
-}
+    async fn get_event_invoke_config(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        let config = self.lambda.get_event_invoke_config(call.context, input.function_name, input.qualifier).await?;
+        answer(&JSON_OUT, StatusCode::OK, &config)
+    }
 
-async fn get_config(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let config = services.lambda.get_event_invoke_config(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(with_status(StatusCode::OK, config))
-}
+    async fn list_event_invoke_configs(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let name = function_name(&call)?;
+        let configs = self.lambda.list_event_invoke_configs(call.context, name).await?;
+        answer(&JSON_OUT, StatusCode::OK, &configs)
+    }
 
-async fn list_configs(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let configs = services.lambda.list_event_invoke_configs(context, name).await?;
-    Ok(with_status(StatusCode::OK, configs))
-}
-
-async fn delete_config(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_event_invoke_config(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(no_content())
+    async fn delete_event_invoke_config(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        self.lambda.delete_event_invoke_config(call.context, input.function_name, input.qualifier).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
 }

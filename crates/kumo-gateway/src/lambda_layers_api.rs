@@ -1,138 +1,162 @@
-//! Lambda's restJson1 binding for layers and their permissions (`/2018-10-31/layers…`).
+//! Lambda's layers and layer version permissions, served by [`LambdaApi`]: each operation's input
+//! decoded by the restJson1 codec, its output encoded with its status.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::{delete, get, post, MethodRouter};
 use http::StatusCode;
 use kumo_core::AwsError;
 use kumo_lambda::layers::LayerFilters;
+use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, RestInput, Shape};
+use kumo_protocol::{Call, NoResult, RestAnswer};
+use serde::Deserialize;
 
-use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, max_items, no_content, with_status, Params};
-use crate::{ApiError, Services};
+use crate::lambda_service::{answer, body, decode, Handler, LambdaApi, JSON_OUT, NO_BODY};
 
-/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
-pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    vec![
-        ("ListLayers", get(list_layers_or_find)),
-        ("ListLayerVersions", get(list_layer_versions)),
-        ("PublishLayerVersion", post(publish_layer_version)),
-        ("GetLayerVersion", get(get_layer_version)),
-        ("DeleteLayerVersion", delete(delete_layer_version)),
-        ("GetLayerVersionPolicy", get(get_layer_version_policy)),
-        ("AddLayerVersionPermission", post(add_layer_version_permission)),
-        ("RemoveLayerVersionPermission", delete(remove_layer_version_permission)),
-    ]
+/// The family's handlers by operation name.
+pub(crate) const HANDLERS: &[(&str, Handler)] = &[
+    ("ListLayers", |api, call| Box::pin(api.list_layers_or_find(call))),
+    ("ListLayerVersions", |api, call| Box::pin(api.list_layer_versions(call))),
+    ("PublishLayerVersion", |api, call| Box::pin(api.publish_layer_version(call))),
+    ("GetLayerVersion", |api, call| Box::pin(api.get_layer_version(call))),
+    ("DeleteLayerVersion", |api, call| Box::pin(api.delete_layer_version(call))),
+    ("GetLayerVersionPolicy", |api, call| Box::pin(api.get_layer_version_policy(call))),
+    ("AddLayerVersionPermission", |api, call| Box::pin(api.add_layer_version_permission(call))),
+    ("RemoveLayerVersionPermission", |api, call| Box::pin(api.remove_layer_version_permission(call))),
+];
+
+const fn query(name: &'static str) -> Member {
+    Member { name, location: Location::Query(name), shape: Shape::String }
 }
 
-/// `VersionNumber` from the path (a long in the model).
-fn version_number(value: &str) -> Result<i64, ApiError> {
-    value.parse().map_err(|_| {
-        ApiError(AwsError::new(
-            "ValidationException",
-            400,
-            format!("1 validation error detected: Value '{value}' at 'versionNumber' failed to satisfy constraint: Member must be a number"),
-        ))
-    })
+const fn label(name: &'static str) -> Member {
+    Member { name, location: Location::Label(name), shape: Shape::String }
 }
 
-fn filters(params: &std::collections::HashMap<String, String>) -> LayerFilters {
-    LayerFilters {
-        runtime: params.get("CompatibleRuntime").cloned(),
-        architecture: params.get("CompatibleArchitecture").cloned(),
-    }
-}
-
-async fn publish_layer_version(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "PublishLayerVersion").await?;
-    let published = services.lambda.publish_layer_version(context, name, request).await?;
-    Ok(with_status(StatusCode::CREATED, published))
-}
+const LAYER_NAME: Member = label("LayerName");
+// A string here: a bad `VersionNumber` gets the message Lambda's handlers gave it (below).
+const VERSION_NUMBER: Member = label("VersionNumber");
+const MAX_ITEMS: Member = Member { name: "MaxItems", location: Location::Query("MaxItems"), shape: Shape::Integer };
+const RUNTIME: Member = query("CompatibleRuntime");
+const ARCHITECTURE: Member = query("CompatibleArchitecture");
+const MARKER: Member = query("Marker");
 
 /// `ListLayers`, or `GetLayerVersionByArn` (`?find=LayerVersion&Arn=…`) on the same path.
-async fn list_layers_or_find(
-    State(services): State<Services>,
-    Context(context): Context,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    if params.get("find").map(String::as_str) == Some("LayerVersion") {
-        let arn = params.get("Arn").cloned().unwrap_or_default();
-        let found = services.lambda.get_layer_version_by_arn(context, arn).await?;
-        return Ok(with_status(StatusCode::OK, found));
+const LIST_LAYERS: Bindings = Bindings {
+    members: &[RUNTIME, ARCHITECTURE, MARKER, MAX_ITEMS, query("find"), query("Arn")],
+    payload: Payload::Empty,
+};
+const LIST_VERSIONS: Bindings =
+    Bindings { members: &[LAYER_NAME, RUNTIME, ARCHITECTURE, MARKER, MAX_ITEMS], payload: Payload::Empty };
+const LAYER: Bindings = Bindings { members: &[LAYER_NAME], payload: Payload::Empty };
+const VERSION: Bindings = Bindings {
+    members: &[LAYER_NAME, VERSION_NUMBER, label("StatementId"), query("RevisionId")],
+    payload: Payload::Empty,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    layer_name: Option<String>,
+    compatible_runtime: Option<String>,
+    compatible_architecture: Option<String>,
+    marker: Option<String>,
+    max_items: Option<i64>,
+    #[serde(rename = "find")]
+    find: Option<String>,
+    arn: Option<String>,
+}
+
+impl RestInput for ListInput {}
+
+impl ListInput {
+    fn filters(&mut self) -> LayerFilters {
+        LayerFilters { runtime: self.compatible_runtime.take(), architecture: self.compatible_architecture.take() }
     }
-    let max_items = max_items(&params)?;
-    let marker = params.get("Marker").cloned();
-    let listed = services.lambda.list_layers(context, filters(&params), marker, max_items).await?;
-    Ok(with_status(StatusCode::OK, listed))
 }
 
-async fn list_layer_versions(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let max_items = max_items(&params)?;
-    let marker = params.get("Marker").cloned();
-    let listed = services.lambda.list_layer_versions(context, name, filters(&params), marker, max_items).await?;
-    Ok(with_status(StatusCode::OK, listed))
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct VersionInput {
+    layer_name: String,
+    version_number: Option<String>,
+    statement_id: Option<String>,
+    revision_id: Option<String>,
 }
 
-async fn get_layer_version(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let found = services.lambda.get_layer_version(context, name, version_number(&version)?).await?;
-    Ok(with_status(StatusCode::OK, found))
+impl RestInput for VersionInput {}
+
+impl VersionInput {
+    /// `VersionNumber` (a long in the model), with the message Lambda answers for a bad one.
+    fn version_number(&self) -> Result<i64, AwsError> {
+        let value = self.version_number.as_deref().unwrap_or_default();
+        value.parse().map_err(|_| {
+            AwsError::new(
+                "ValidationException",
+                400,
+                format!("1 validation error detected: Value '{value}' at 'versionNumber' failed to satisfy constraint: Member must be a number"),
+            )
+        })
+    }
 }
 
-async fn delete_layer_version(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_layer_version(context, name, version_number(&version)?).await?;
-    Ok(no_content())
-}
+impl LambdaApi {
+    async fn publish_layer_version(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (VersionInput, _) = (decode(&call, &LAYER)?, body(&call)?);
+        let published = self.lambda.publish_layer_version(call.context, input.layer_name, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &published)
+    }
 
-async fn add_layer_version_permission(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, version)): Path<(String, String)>,
-    Query(params): Params,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "AddLayerVersionPermission").await?;
-    let version = version_number(&version)?;
-    let revision = params.get("RevisionId").cloned();
-    let added = services.lambda.add_layer_version_permission(context, name, version, revision, request).await?;
-    Ok(with_status(StatusCode::CREATED, added))
-}
+    async fn list_layers_or_find(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let mut input: ListInput = decode(&call, &LIST_LAYERS)?;
+        if input.find.as_deref() == Some("LayerVersion") {
+            let found = self.lambda.get_layer_version_by_arn(call.context, input.arn.unwrap_or_default()).await?;
+            return answer(&JSON_OUT, StatusCode::OK, &found);
+        }
+        let filters = input.filters();
+        let listed = self.lambda.list_layers(call.context, filters, input.marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
+    }
 
-async fn get_layer_version_policy(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, version)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let policy = services.lambda.get_layer_version_policy(context, name, version_number(&version)?).await?;
-    Ok(with_status(StatusCode::OK, policy))
-}
+    async fn list_layer_versions(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let mut input: ListInput = decode(&call, &LIST_VERSIONS)?;
+        let (filters, name) = (input.filters(), input.layer_name.unwrap_or_default());
+        let listed =
+            self.lambda.list_layer_versions(call.context, name, filters, input.marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
+    }
 
-async fn remove_layer_version_permission(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, version, sid)): Path<(String, String, String)>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let version = version_number(&version)?;
-    let revision = params.get("RevisionId").cloned();
-    services.lambda.remove_layer_version_permission(context, name, version, sid, revision).await?;
-    Ok(no_content())
+    async fn get_layer_version(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: VersionInput = decode(&call, &VERSION)?;
+        let found =
+            self.lambda.get_layer_version(call.context, input.layer_name.clone(), input.version_number()?).await?;
+        answer(&JSON_OUT, StatusCode::OK, &found)
+    }
+
+    async fn delete_layer_version(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: VersionInput = decode(&call, &VERSION)?;
+        let version = input.version_number()?;
+        self.lambda.delete_layer_version(call.context, input.layer_name, version).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
+
+    async fn add_layer_version_permission(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (VersionInput, _) = (decode(&call, &VERSION)?, body(&call)?);
+        let version = input.version_number()?;
+        let (name, revision) = (input.layer_name, input.revision_id);
+        let added = self.lambda.add_layer_version_permission(call.context, name, version, revision, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &added)
+    }
+
+    async fn get_layer_version_policy(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: VersionInput = decode(&call, &VERSION)?;
+        let version = input.version_number()?;
+        let policy = self.lambda.get_layer_version_policy(call.context, input.layer_name, version).await?;
+        answer(&JSON_OUT, StatusCode::OK, &policy)
+    }
+
+    async fn remove_layer_version_permission(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: VersionInput = decode(&call, &VERSION)?;
+        let version = input.version_number()?;
+        let (name, sid, revision) = (input.layer_name, input.statement_id.unwrap_or_default(), input.revision_id);
+        self.lambda.remove_layer_version_permission(call.context, name, version, sid, revision).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
 }

@@ -1,80 +1,86 @@
-//! Lambda's restJson1 binding for event source mappings.
+//! Lambda's event source mappings, served by [`LambdaApi`]: each operation's input decoded by
+//! the restJson1 codec, its output encoded with its status (`202` for changes, as AWS answers).
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
+use kumo_core::AwsError;
+use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, RestInput, Shape};
+use kumo_protocol::{Call, RestAnswer};
+use serde::Deserialize;
 
-use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, max_items, with_status, Params};
-use crate::{ApiError, Services};
+use crate::lambda_service::{answer, body, decode, Handler, LambdaApi, JSON_OUT};
 
-/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
-pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    vec![
-        ("ListEventSourceMappings", get(list_mappings)),
-        ("CreateEventSourceMapping", post(create_mapping)),
-        ("GetEventSourceMapping", get(get_mapping)),
-        ("UpdateEventSourceMapping", put(update_mapping)),
-        ("DeleteEventSourceMapping", delete(delete_mapping)),
-    ]
+/// The family's handlers by operation name.
+pub(crate) const HANDLERS: &[(&str, Handler)] = &[
+    ("ListEventSourceMappings", |api, call| Box::pin(api.list_mappings(call))),
+    ("CreateEventSourceMapping", |api, call| Box::pin(api.create_mapping(call))),
+    ("GetEventSourceMapping", |api, call| Box::pin(api.get_mapping(call))),
+    ("UpdateEventSourceMapping", |api, call| Box::pin(api.update_mapping(call))),
+    ("DeleteEventSourceMapping", |api, call| Box::pin(api.delete_mapping(call))),
+];
+
+const BY_UUID: Bindings = Bindings {
+    members: &[Member { name: "UUID", location: Location::Label("UUID"), shape: Shape::String }],
+    payload: Payload::Empty,
+};
+const LIST: Bindings = Bindings {
+    members: &[
+        Member { name: "EventSourceArn", location: Location::Query("EventSourceArn"), shape: Shape::String },
+        Member { name: "FunctionName", location: Location::Query("FunctionName"), shape: Shape::String },
+        Member { name: "Marker", location: Location::Query("Marker"), shape: Shape::String },
+        Member { name: "MaxItems", location: Location::Query("MaxItems"), shape: Shape::Integer },
+    ],
+    payload: Payload::Empty,
+};
+
+#[derive(Debug, Deserialize)]
+struct UuidInput {
+    #[serde(rename = "UUID")]
+    uuid: String,
 }
 
-async fn create_mapping(
-    State(services): State<Services>,
-    Context(context): Context,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "CreateEventSourceMapping").await?;
-    let mapping = services.lambda.create_event_source_mapping(context, request).await?;
-    Ok(with_status(StatusCode::ACCEPTED, mapping))
+impl RestInput for UuidInput {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    event_source_arn: Option<String>,
+    function_name: Option<String>,
+    marker: Option<String>,
+    max_items: Option<i64>,
 }
 
-async fn get_mapping(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(uuid): Path<String>,
-) -> Result<Response, ApiError> {
-    let mapping = services.lambda.get_event_source_mapping(context, uuid).await?;
-    Ok(with_status(StatusCode::OK, mapping))
-}
+impl RestInput for ListInput {}
 
-async fn update_mapping(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(uuid): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "UpdateEventSourceMapping").await?;
-    let mapping = services.lambda.update_event_source_mapping(context, uuid, request).await?;
-    Ok(with_status(StatusCode::ACCEPTED, mapping))
-}
+impl LambdaApi {
+    async fn create_mapping(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let request = body(&call)?;
+        let mapping = self.lambda.create_event_source_mapping(call.context, request).await?;
+        answer(&JSON_OUT, StatusCode::ACCEPTED, &mapping)
+    }
 
-async fn delete_mapping(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(uuid): Path<String>,
-) -> Result<Response, ApiError> {
-    let mapping = services.lambda.delete_event_source_mapping(context, uuid).await?;
-    Ok(with_status(StatusCode::ACCEPTED, mapping))
-}
+    async fn get_mapping(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: UuidInput = decode(&call, &BY_UUID)?;
+        let mapping = self.lambda.get_event_source_mapping(call.context, input.uuid).await?;
+        answer(&JSON_OUT, StatusCode::OK, &mapping)
+    }
 
-async fn list_mappings(
-    State(services): State<Services>,
-    Context(context): Context,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let max_items = max_items(&params)?;
-    let listed = services
-        .lambda
-        .list_event_source_mappings(
-            context,
-            params.get("EventSourceArn").cloned(),
-            params.get("FunctionName").cloned(),
-            params.get("Marker").cloned(),
-            max_items,
-        )
-        .await?;
-    Ok(with_status(StatusCode::OK, listed))
+    async fn update_mapping(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (UuidInput, _) = (decode(&call, &BY_UUID)?, body(&call)?);
+        let mapping = self.lambda.update_event_source_mapping(call.context, input.uuid, request).await?;
+        answer(&JSON_OUT, StatusCode::ACCEPTED, &mapping)
+    }
+
+    async fn delete_mapping(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: UuidInput = decode(&call, &BY_UUID)?;
+        let mapping = self.lambda.delete_event_source_mapping(call.context, input.uuid).await?;
+        answer(&JSON_OUT, StatusCode::ACCEPTED, &mapping)
+    }
+
+    async fn list_mappings(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: ListInput = decode(&call, &LIST)?;
+        let (source, function, marker) = (input.event_source_arn, input.function_name, input.marker);
+        let listed =
+            self.lambda.list_event_source_mappings(call.context, source, function, marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
+    }
 }

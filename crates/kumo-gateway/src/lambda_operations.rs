@@ -1,19 +1,11 @@
-//! Lambda's operation table (restJson1: method, path template, body limit per operation) and
-//! the router built from it: every route is registered under its operation's name, and counts
-//! its requests in the registry's per-operation metrics (`kumo_api_requests_total{service=
-//! "lambda",operation=…}`) through a counter made once, when the router is built.
+//! Lambda's operation table (restJson1: method, path template, body limit per operation), by
+//! which the registry routes Lambda's requests to `LambdaApi` and makes their per-operation
+//! metrics (`kumo_api_requests_total{service="lambda",operation=…}`), and Lambda's wording of
+//! body-limit and decode errors.
 
-use std::time::Instant;
-
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
-use axum::routing::MethodRouter;
-use axum::Router;
 use http::Method;
-use kumo_protocol::{OperationCounter, Registry, RestOperation, RestTable};
-
-use crate::Services;
+use kumo_core::AwsError;
+use kumo_protocol::{DecodeError, RestOperation, RestTable};
 
 /// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
 pub(crate) const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
@@ -37,7 +29,51 @@ macro_rules! rows {
 }
 
 /// Every Lambda operation Kumo serves, with the path templates of the botocore model.
-pub static LAMBDA_OPERATIONS: RestTable = RestTable(rows! {
+pub static LAMBDA_OPERATIONS: RestTable = RestTable {
+    operations: LAMBDA_ROWS,
+    trailing_slash: &WITH_TRAILING_SLASH,
+    too_large: |operation| {
+        // AWS's message names Invoke by its older name.
+        let name = if operation.name == "Invoke" { "InvokeFunction" } else { operation.name };
+        body_too_large(operation.body_limit, name)
+    },
+};
+
+/// Lambda's error for a body over `limit` bytes (what AWS answers a 7 MB Invoke).
+pub(crate) fn body_too_large(limit: usize, operation: &str) -> AwsError {
+    let message =
+        format!("Request must be smaller than {} bytes for the {operation} operation", limit.saturating_sub(1));
+    AwsError::new("RequestEntityTooLargeException", 413, message)
+}
+
+/// Lambda's error for a request the restJson1 codec could not decode, in the words its handlers
+/// answer (`MaxItems=abc`: "Value 'abc' at 'maxItems' is not a number").
+pub(crate) fn decode_error(error: &DecodeError) -> AwsError {
+    match error {
+        DecodeError::InvalidValue { field, value, expected } => {
+            let field = lower_camel(field);
+            let message = match *expected {
+                "number" => format!("Value '{value}' at '{field}' is not a number"),
+                expected => {
+                    format!("Value '{value}' at '{field}' failed to satisfy constraint: Member must be a {expected}")
+                }
+            };
+            AwsError::new("ValidationException", 400, message)
+        }
+        DecodeError::Syntax(message) | DecodeError::Shape(message) => {
+            AwsError::invalid_request_content(format!("Could not parse request body into json: {message}"))
+        }
+        other => AwsError::new("ValidationException", 400, other.to_string()),
+    }
+}
+
+/// `MaxItems` → `maxItems`, as AWS names members in validation messages.
+fn lower_camel(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+const LAMBDA_ROWS: &[RestOperation] = rows! {
     "CreateFunction" POST "/2015-03-31/functions";
     "ListFunctions" GET "/2015-03-31/functions";
     "GetFunction" GET "/2015-03-31/functions/{FunctionName}";
@@ -86,75 +122,49 @@ pub static LAMBDA_OPERATIONS: RestTable = RestTable(rows! {
     "GetLayerVersionPolicy" GET "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "AddLayerVersionPermission" POST "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "RemoveLayerVersionPermission" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}";
-});
-
-/// Builds routes from [`LAMBDA_OPERATIONS`]: each handler at its operation's method and path.
-pub(crate) struct LambdaRoutes<'a> {
-    registry: &'a Registry,
-}
-
-impl<'a> LambdaRoutes<'a> {
-    /// Routes counting in `registry`'s metrics of the `lambda` service (none when it has no table).
-    pub(crate) fn new(registry: &'a Registry) -> Self {
-        Self { registry }
-    }
-
-    /// A router with each `(operation, handler)` at the operation's path; `handler` is a method
-    /// router for the operation's method (`post(invoke)`).
-    pub(crate) fn router(&self, operations: Vec<(&'static str, MethodRouter<Services>)>) -> Router<Services> {
-        let mut router = Router::new();
-        for (name, handler) in operations {
-            // The table and the bindings are written together; `every_operation_has_a_row` and
-            // `every_row_is_routed` hold them in step, so a missing row is a build-time mistake.
-            let operation =
-                LAMBDA_OPERATIONS.find(name).unwrap_or_else(|| panic!("{name} is not in LAMBDA_OPERATIONS"));
-            let handler = match self.registry.path_operation("lambda", name) {
-                Some(counter) => handler.route_layer(axum::middleware::from_fn_with_state(counter, count)),
-                None => handler,
-            };
-            if WITH_TRAILING_SLASH.contains(&operation.path) {
-                router = router.route(&format!("{}/", operation.path), handler.clone());
-            }
-            router = router.route(operation.path, handler);
-        }
-        router
-    }
-}
-
-/// Route middleware: counts the request in its operation's metrics (outcome by status, latency).
-async fn count(State(counter): State<OperationCounter>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let response = next.run(request).await;
-    counter.record(response.status().as_u16(), started.elapsed());
-    response
-}
+};
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use kumo_protocol::{PathService, ServiceHealth};
+    use kumo_protocol::{PathService, Registry, ServiceHealth};
 
     use super::*;
 
     #[test]
-    fn every_row_is_routed_once_and_every_route_has_a_row() {
-        let routed: Vec<&str> = crate::lambda_api::operations().into_iter().map(|(name, _)| name).collect();
-        let unique: BTreeSet<&str> = routed.iter().copied().collect();
-        assert_eq!(unique.len(), routed.len(), "an operation routed twice");
+    fn every_row_is_served_once_and_every_handler_has_a_row() {
+        let served: Vec<&str> = crate::lambda_service::served().collect();
+        let unique: BTreeSet<&str> = served.iter().copied().collect();
+        assert_eq!(unique.len(), served.len(), "an operation served twice");
         let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
-        assert_eq!(rows.len(), LAMBDA_OPERATIONS.0.len(), "a row named twice");
+        assert_eq!(rows.len(), LAMBDA_OPERATIONS.operations.len(), "a row named twice");
         assert_eq!(unique, rows);
     }
 
     #[test]
-    fn the_router_builds_from_the_table_with_a_counter_per_operation() {
+    fn decode_errors_keep_the_handlers_texts() {
+        let error = decode_error(&DecodeError::InvalidValue {
+            field: "MaxItems".into(),
+            value: "abc".into(),
+            expected: "number",
+        });
+        assert_eq!((error.code, error.status), ("ValidationException", 400));
+        assert_eq!(error.message, "Value 'abc' at 'maxItems' is not a number");
+        let error = decode_error(&DecodeError::Syntax("EOF while parsing an object at line 1 column 1".into()));
+        assert_eq!(error.code, "InvalidRequestContentException");
+        assert_eq!(
+            error.message,
+            "Could not parse request body into json: EOF while parsing an object at line 1 column 1"
+        );
+    }
+
+    #[test]
+    fn the_table_makes_a_counter_per_operation() {
         let mut registry = Registry::new();
         let lambda =
             PathService { name: "lambda", signing_name: "lambda", health: Box::new(|| ServiceHealth::Running) };
         registry.register_rest_service(lambda, &LAMBDA_OPERATIONS);
-        // Conflicting templates would panic here, as axum refuses them.
-        let _router = crate::lambda_api::routes(&registry);
         for name in LAMBDA_OPERATIONS.names() {
             assert!(registry.path_operation("lambda", name).is_some(), "{name}");
         }

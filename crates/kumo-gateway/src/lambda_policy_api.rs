@@ -1,105 +1,108 @@
-//! Lambda's restJson1 binding for resource-based policies, tags and code signing.
+//! Lambda's resource policies, tags and code-signing configuration, served by [`LambdaApi`]:
+//! each operation's input decoded by the restJson1 codec, its output encoded with its status.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::{delete, get, post, MethodRouter};
-use http::{StatusCode, Uri};
+use http::StatusCode;
+use kumo_core::AwsError;
+use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, RestInput, Shape};
+use kumo_protocol::{Call, NoResult, RestAnswer};
+use serde::Deserialize;
 
-use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, no_content, with_status, Params};
-use crate::{ApiError, Services};
+use crate::lambda_service::{
+    answer, body, decode, function_name, FunctionNameInput, Handler, LambdaApi, FUNCTION_NAME, JSON_OUT,
+    NAME_AND_QUALIFIER, NO_BODY, QUALIFIER,
+};
 
-/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
-pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    vec![
-        ("GetPolicy", get(get_policy)),
-        ("AddPermission", post(add_permission)),
-        ("RemovePermission", delete(remove_permission)),
-        ("ListTags", get(list_tags)),
-        ("TagResource", post(tag_resource)),
-        ("UntagResource", delete(untag_resource)),
-        ("GetFunctionCodeSigningConfig", get(code_signing_config)),
-    ]
+/// The family's handlers by operation name.
+pub(crate) const HANDLERS: &[(&str, Handler)] = &[
+    ("GetPolicy", |api, call| Box::pin(api.get_policy(call))),
+    ("AddPermission", |api, call| Box::pin(api.add_permission(call))),
+    ("RemovePermission", |api, call| Box::pin(api.remove_permission(call))),
+    ("ListTags", |api, call| Box::pin(api.list_tags(call))),
+    ("TagResource", |api, call| Box::pin(api.tag_resource(call))),
+    ("UntagResource", |api, call| Box::pin(api.untag_resource(call))),
+    ("GetFunctionCodeSigningConfig", |api, call| Box::pin(api.code_signing_config(call))),
+];
+
+const RESOURCE: Member = Member { name: "Resource", location: Location::Label("Resource"), shape: Shape::String };
+const TAGGED: Bindings = Bindings { members: &[RESOURCE], payload: Payload::Empty };
+/// `tagKeys` repeats (`?tagKeys=a&tagKeys=b`): a list.
+const UNTAG: Bindings = Bindings {
+    members: &[RESOURCE, Member { name: "TagKeys", location: Location::Query("tagKeys"), shape: Shape::StringList }],
+    payload: Payload::Empty,
+};
+const REMOVE_PERMISSION: Bindings = Bindings {
+    members: &[
+        FUNCTION_NAME,
+        Member { name: "StatementId", location: Location::Label("StatementId"), shape: Shape::String },
+        QUALIFIER,
+        Member { name: "RevisionId", location: Location::Query("RevisionId"), shape: Shape::String },
+    ],
+    payload: Payload::Empty,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TaggedInput {
+    resource: String,
+    #[serde(default)]
+    tag_keys: Vec<String>,
 }
 
-async fn add_permission(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "AddPermission").await?;
-    let qualifier = params.get("Qualifier").cloned();
-    let added = services.lambda.add_permission(context, name, qualifier, request).await?;
-    Ok(with_status(StatusCode::CREATED, added))
+impl RestInput for TaggedInput {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RemovePermissionInput {
+    function_name: String,
+    statement_id: String,
+    qualifier: Option<String>,
+    revision_id: Option<String>,
 }
 
-async fn get_policy(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let policy = services.lambda.get_policy(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(with_status(StatusCode::OK, policy))
-}
+impl RestInput for RemovePermissionInput {}
 
-async fn remove_permission(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, sid)): Path<(String, String)>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    let (qualifier, revision) = (params.get("Qualifier").cloned(), params.get("RevisionId").cloned());
-    services.lambda.remove_permission(context, name, sid, qualifier, revision).await?;
-    Ok(no_content())
-}
+impl LambdaApi {
+    async fn add_permission(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (FunctionNameInput, _) = (decode(&call, &NAME_AND_QUALIFIER)?, body(&call)?);
+        let added = self.lambda.add_permission(call.context, input.function_name, input.qualifier, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &added)
+    }
 
-async fn tag_resource(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(arn): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "TagResource").await?;
-    services.lambda.tag_resource(context, arn, request).await?;
-    Ok(no_content())
-}
+    async fn get_policy(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        let policy = self.lambda.get_policy(call.context, input.function_name, input.qualifier).await?;
+        answer(&JSON_OUT, StatusCode::OK, &policy)
+    }
 
-async fn untag_resource(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(arn): Path<String>,
-    uri: Uri,
-) -> Result<Response, ApiError> {
-    // `tagKeys` repeats (`?tagKeys=a&tagKeys=b`), which a map of parameters would collapse.
-    let keys: Vec<String> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.strip_prefix("tagKeys="))
-        .map(kumo_core::sigv4::percent_decode)
-        .collect();
-    services.lambda.untag_resource(context, arn, keys).await?;
-    Ok(no_content())
-}
+    async fn remove_permission(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: RemovePermissionInput = decode(&call, &REMOVE_PERMISSION)?;
+        let (name, sid, qualifier, revision) =
+            (input.function_name, input.statement_id, input.qualifier, input.revision_id);
+        self.lambda.remove_permission(call.context, name, sid, qualifier, revision).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
 
-async fn list_tags(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(arn): Path<String>,
-) -> Result<Response, ApiError> {
-    let tags = services.lambda.list_tags(context, arn).await?;
-    Ok(with_status(StatusCode::OK, tags))
-}
+    async fn tag_resource(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (TaggedInput, _) = (decode(&call, &TAGGED)?, body(&call)?);
+        self.lambda.tag_resource(call.context, input.resource, request).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
 
-async fn code_signing_config(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let config = services.lambda.get_function_code_signing_config(context, name).await?;
-    Ok(with_status(StatusCode::OK, config))
+    async fn untag_resource(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: TaggedInput = decode(&call, &UNTAG)?;
+        self.lambda.untag_resource(call.context, input.resource, input.tag_keys).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
+    }
+
+    async fn list_tags(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: TaggedInput = decode(&call, &TAGGED)?;
+        let tags = self.lambda.list_tags(call.context, input.resource).await?;
+        answer(&JSON_OUT, StatusCode::OK, &tags)
+    }
+
+    async fn code_signing_config(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let name = function_name(&call)?;
+        let config = self.lambda.get_function_code_signing_config(call.context, name).await?;
+        answer(&JSON_OUT, StatusCode::OK, &config)
+    }
 }

@@ -1,170 +1,169 @@
-//! Lambda's restJson1 binding for versions, aliases, reserved and provisioned concurrency.
+//! Lambda's versions, aliases, reserved and provisioned concurrency, served by [`LambdaApi`]:
+//! each operation's input decoded by the restJson1 codec, its output encoded with its status.
 
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::response::Response;
-use axum::routing::{delete, get, post, put, MethodRouter};
 use http::StatusCode;
+use kumo_core::AwsError;
+use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, RestInput, Shape};
+use kumo_protocol::{Call, RestAnswer};
+use serde::Deserialize;
 
-use crate::context::RequestContextExtractor as Context;
-use crate::lambda_api::{json_body, max_items, no_content, with_status, Params};
-use crate::{ApiError, Services};
+use crate::lambda_service::{
+    answer, body, decode, function_name, FunctionNameInput, Handler, LambdaApi, FUNCTION_NAME, JSON_OUT,
+    NAME_AND_QUALIFIER, NO_BODY,
+};
 
-/// Its operations and their handlers (routed by [`crate::lambda_operations`]).
-pub fn operations() -> Vec<(&'static str, MethodRouter<Services>)> {
-    vec![
-        ("ListVersionsByFunction", get(list_versions)),
-        ("PublishVersion", post(publish_version)),
-        ("ListAliases", get(list_aliases)),
-        ("CreateAlias", post(create_alias)),
-        ("GetAlias", get(get_alias)),
-        ("UpdateAlias", put(update_alias)),
-        ("DeleteAlias", delete(delete_alias)),
-        ("PutFunctionConcurrency", put(put_concurrency)),
-        ("DeleteFunctionConcurrency", delete(delete_concurrency)),
-        ("GetFunctionConcurrency", get(get_concurrency)),
-        ("GetProvisionedConcurrencyConfig", get(get_provisioned)),
-        ("PutProvisionedConcurrencyConfig", put(put_provisioned)),
-        ("DeleteProvisionedConcurrencyConfig", delete(delete_provisioned)),
-    ]
+/// The family's handlers by operation name.
+pub(crate) const HANDLERS: &[(&str, Handler)] = &[
+    ("ListVersionsByFunction", |api, call| Box::pin(api.list_versions(call))),
+    ("PublishVersion", |api, call| Box::pin(api.publish_version(call))),
+    ("ListAliases", |api, call| Box::pin(api.list_aliases(call))),
+    ("CreateAlias", |api, call| Box::pin(api.create_alias(call))),
+    ("GetAlias", |api, call| Box::pin(api.get_alias(call))),
+    ("UpdateAlias", |api, call| Box::pin(api.update_alias(call))),
+    ("DeleteAlias", |api, call| Box::pin(api.delete_alias(call))),
+    ("PutFunctionConcurrency", |api, call| Box::pin(api.put_concurrency(call))),
+    ("DeleteFunctionConcurrency", |api, call| Box::pin(api.delete_concurrency(call))),
+    ("GetFunctionConcurrency", |api, call| Box::pin(api.get_concurrency(call))),
+    ("GetProvisionedConcurrencyConfig", |api, call| Box::pin(api.get_provisioned(call))),
+    ("PutProvisionedConcurrencyConfig", |api, call| Box::pin(api.put_provisioned(call))),
+    ("DeleteProvisionedConcurrencyConfig", |api, call| Box::pin(api.delete_provisioned(call))),
+];
+
+const MARKER: Member = Member { name: "Marker", location: Location::Query("Marker"), shape: Shape::String };
+const MAX_ITEMS: Member = Member { name: "MaxItems", location: Location::Query("MaxItems"), shape: Shape::Integer };
+const FUNCTION_VERSION: Member =
+    Member { name: "FunctionVersion", location: Location::Query("FunctionVersion"), shape: Shape::String };
+const LIST_VERSIONS: Bindings = Bindings { members: &[FUNCTION_NAME, MARKER, MAX_ITEMS], payload: Payload::Empty };
+const LIST_ALIASES: Bindings =
+    Bindings { members: &[FUNCTION_NAME, FUNCTION_VERSION, MARKER, MAX_ITEMS], payload: Payload::Empty };
+const ALIAS: Bindings = Bindings {
+    members: &[FUNCTION_NAME, Member { name: "Name", location: Location::Label("Name"), shape: Shape::String }],
+    payload: Payload::Empty,
+};
+/// `?List=ALL` turns GetProvisionedConcurrencyConfig's path into ListProvisionedConcurrencyConfigs.
+const PROVISIONED: Bindings = Bindings {
+    members: &[
+        FUNCTION_NAME,
+        crate::lambda_service::QUALIFIER,
+        Member { name: "List", location: Location::Query("List"), shape: Shape::String },
+    ],
+    payload: Payload::Empty,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    function_name: String,
+    function_version: Option<String>,
+    marker: Option<String>,
+    max_items: Option<i64>,
 }
 
-async fn publish_version(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "PublishVersion").await?;
-    let published = services.lambda.publish_version(context, name, request).await?;
-    Ok(with_status(StatusCode::CREATED, published))
+impl RestInput for ListInput {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct AliasInput {
+    function_name: String,
+    name: String,
 }
 
-async fn list_versions(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let max_items = max_items(&params)?;
-    let listed = services.lambda.list_versions(context, name, params.get("Marker").cloned(), max_items).await?;
-    Ok(with_status(StatusCode::OK, listed))
+impl RestInput for AliasInput {}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProvisionedInput {
+    function_name: String,
+    qualifier: Option<String>,
+    list: Option<String>,
 }
 
-async fn put_concurrency(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "PutFunctionConcurrency").await?;
-    let concurrency = services.lambda.put_function_concurrency(context, name, request).await?;
-    Ok(with_status(StatusCode::OK, concurrency))
-}
+impl RestInput for ProvisionedInput {}
 
-async fn get_concurrency(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    let concurrency = services.lambda.get_function_concurrency(context, name).await?;
-    Ok(with_status(StatusCode::OK, concurrency))
-}
-
-async fn delete_concurrency(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_function_concurrency(context, name).await?;
-    Ok(no_content())
-}
-
-async fn put_provisioned(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "PutProvisionedConcurrencyConfig").await?;
-    let qualifier = params.get("Qualifier").cloned();
-    let config = services.lambda.put_provisioned_concurrency(context, name, qualifier, request).await?;
-    Ok(with_status(StatusCode::ACCEPTED, config))
-}
-
-async fn get_provisioned(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    if params.contains_key("List") {
-        let listed = services.lambda.list_provisioned_concurrency(context, name).await?;
-        return Ok(with_status(StatusCode::OK, listed));
+impl LambdaApi {
+    async fn list_versions(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: ListInput = decode(&call, &LIST_VERSIONS)?;
+        let listed =
+            self.lambda.list_versions(call.context, input.function_name, input.marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
     }
-    let config = services.lambda.get_provisioned_concurrency(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(with_status(StatusCode::OK, config))
-}
 
-async fn delete_provisioned(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    Query(params): Params,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_provisioned_concurrency(context, name, params.get("Qualifier").cloned()).await?;
-    Ok(no_content())
-}
+    async fn publish_version(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (name, request) = (function_name(&call)?, body(&call)?);
+        let published = self.lambda.publish_version(call.context, name, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &published)
+    }
 
-async fn create_alias(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "CreateAlias").await?;
-    let alias = services.lambda.create_alias(context, name, request).await?;
-    Ok(with_status(StatusCode::CREATED, alias))
-}
+    async fn list_aliases(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: ListInput = decode(&call, &LIST_ALIASES)?;
+        let (name, version, marker) = (input.function_name, input.function_version, input.marker);
+        let listed = self.lambda.list_aliases(call.context, name, version, marker, input.max_items).await?;
+        answer(&JSON_OUT, StatusCode::OK, &listed)
+    }
 
-async fn get_alias(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, alias)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let alias = services.lambda.get_alias(context, name, alias).await?;
-    Ok(with_status(StatusCode::OK, alias))
-}
+    async fn create_alias(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (name, request) = (function_name(&call)?, body(&call)?);
+        let alias = self.lambda.create_alias(call.context, name, request).await?;
+        answer(&JSON_OUT, StatusCode::CREATED, &alias)
+    }
 
-async fn update_alias(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, alias)): Path<(String, String)>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let request = json_body(body, "UpdateAlias").await?;
-    let alias = services.lambda.update_alias(context, name, alias, request).await?;
-    Ok(with_status(StatusCode::OK, alias))
-}
+    async fn get_alias(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: AliasInput = decode(&call, &ALIAS)?;
+        let alias = self.lambda.get_alias(call.context, input.function_name, input.name).await?;
+        answer(&JSON_OUT, StatusCode::OK, &alias)
+    }
 
-async fn delete_alias(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path((name, alias)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    services.lambda.delete_alias(context, name, alias).await?;
-    Ok(no_content())
-}
+    async fn update_alias(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (AliasInput, _) = (decode(&call, &ALIAS)?, body(&call)?);
+        let alias = self.lambda.update_alias(call.context, input.function_name, input.name, request).await?;
+        answer(&JSON_OUT, StatusCode::OK, &alias)
+    }
 
-async fn list_aliases(
-    State(services): State<Services>,
-    Context(context): Context,
-    Path(name): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let max_items = max_items(&params)?;
-    let version = params.get("FunctionVersion").cloned();
-    let listed = services.lambda.list_aliases(context, name, version, params.get("Marker").cloned(), max_items).await?;
-    Ok(with_status(StatusCode::OK, listed))
+    async fn delete_alias(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: AliasInput = decode(&call, &ALIAS)?;
+        self.lambda.delete_alias(call.context, input.function_name, input.name).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &kumo_protocol::NoResult {})
+    }
+
+    async fn put_concurrency(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (name, request) = (function_name(&call)?, body(&call)?);
+        let concurrency = self.lambda.put_function_concurrency(call.context, name, request).await?;
+        answer(&JSON_OUT, StatusCode::OK, &concurrency)
+    }
+
+    async fn get_concurrency(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let name = function_name(&call)?;
+        let concurrency = self.lambda.get_function_concurrency(call.context, name).await?;
+        answer(&JSON_OUT, StatusCode::OK, &concurrency)
+    }
+
+    async fn delete_concurrency(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let name = function_name(&call)?;
+        self.lambda.delete_function_concurrency(call.context, name).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &kumo_protocol::NoResult {})
+    }
+
+    async fn put_provisioned(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (FunctionNameInput, _) = (decode(&call, &NAME_AND_QUALIFIER)?, body(&call)?);
+        let (name, qualifier) = (input.function_name, input.qualifier);
+        let config = self.lambda.put_provisioned_concurrency(call.context, name, qualifier, request).await?;
+        answer(&JSON_OUT, StatusCode::ACCEPTED, &config)
+    }
+
+    async fn get_provisioned(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: ProvisionedInput = decode(&call, &PROVISIONED)?;
+        if input.list.is_some() {
+            let listed = self.lambda.list_provisioned_concurrency(call.context, input.function_name).await?;
+            return answer(&JSON_OUT, StatusCode::OK, &listed);
+        }
+        let config =
+            self.lambda.get_provisioned_concurrency(call.context, input.function_name, input.qualifier).await?;
+        answer(&JSON_OUT, StatusCode::OK, &config)
+    }
+
+    async fn delete_provisioned(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: FunctionNameInput = decode(&call, &NAME_AND_QUALIFIER)?;
+        self.lambda.delete_provisioned_concurrency(call.context, input.function_name, input.qualifier).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &kumo_protocol::NoResult {})
+    }
 }

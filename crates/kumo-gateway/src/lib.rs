@@ -1,20 +1,21 @@
 //! The gateway: one HTTP server for every AWS API Kumo speaks. It gives each request its id,
 //! routes it through kumo-protocol's registry (see `dispatch`), verifies its SigV4 signature,
 //! builds its request context (region from the credential scope, account and caller from the
-//! verified principal), and lets the registry decode, call and render — or, for path-routed
-//! services (Lambda's restJson1, `/_kumo`), its axum routes. Services never see HTTP.
+//! verified principal), and lets the registry decode, call and render (Lambda too, through
+//! `LambdaApi`) — or, for Lambda's remaining operations and `/_kumo`, its axum routes.
+//! Services never see HTTP.
 
 mod auth;
 mod context;
 mod dispatch;
 mod error;
 mod kumo_api;
-mod lambda_api;
 mod lambda_async_api;
 mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_operations;
 mod lambda_policy_api;
+mod lambda_service;
 mod lambda_versions_api;
 mod limits;
 mod listener;
@@ -32,15 +33,15 @@ use kumo_protocol::Registry;
 pub use auth::{AuthSettings, KUMO_SIGNING_SERVICE};
 pub use context::credential_scope;
 pub use error::ApiError;
-pub use lambda_api::lambda_path_service;
 pub use lambda_operations::LAMBDA_OPERATIONS;
+pub use lambda_service::LambdaApi;
 pub use limits::{BODY_TIMEOUT, MAX_REQUEST_BODY};
 pub use listener::ListenerLimits;
 
 /// Everything the routes need.
 #[derive(Clone)]
 pub struct Services {
-    /// The Lambda service (its restJson1 operations are the gateway's path routes).
+    /// The Lambda service (the operations `LambdaApi` does not serve yet are the gateway's path routes).
     pub lambda: Arc<LambdaService>,
     /// Every service the registry routes to, registered by the binary (one line each).
     pub registry: Arc<Registry>,
@@ -67,18 +68,15 @@ fn describe_health(health: Vec<(&'static str, kumo_protocol::ServiceHealth)>) ->
 
 /// Builds the router (tests drive it without a socket).
 pub fn app(services: Services) -> Router {
-    let gateway = dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() };
-    let routes = Router::new()
-        .merge(kumo_api::routes())
-        .merge(lambda_api::routes(&services.registry))
-        .fallback(dispatch::unrouted)
-        .with_state(services.clone());
+    // Shared by the middlewares behind one `Arc`: their state is cloned for every request.
+    let gateway = Arc::new(dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() });
+    let routes = Router::new().merge(kumo_api::routes()).fallback(dispatch::unrouted).with_state(services.clone());
     // Layers run outermost last-added first: request id, routing and limits, authentication,
     // then registered services (or the path routes).
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(gateway.clone(), dispatch::to_service))
-        .layer(axum::middleware::from_fn_with_state(services, auth::authenticate))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), dispatch::to_service))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(gateway, dispatch::route_request))
         .layer(axum::middleware::from_fn(dispatch::assign_request_id))
 }

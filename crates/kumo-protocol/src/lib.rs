@@ -7,7 +7,7 @@
 //! | --- | --- | --- | --- |
 //! | awsQuery (IAM, STS, SQS legacy) | [`query`]: form pairs → tree → serde | XML ([`query::xml`]) | `<ErrorResponse>` |
 //! | AWS JSON 1.0/1.1 (SQS) | [`json`] | JSON | `__type` (+ SQS's `x-amzn-query-error`) |
-//! | restJson1 (Lambda) | the gateway's routes | JSON | [`rest_json`]: `x-amzn-ErrorType` |
+//! | restJson1 (Lambda) | [`rest_json::decode`]: labels, query, headers, body | [`rest_json::encode`] | [`rest_json`]: `x-amzn-ErrorType` |
 //! | RPC v2 CBOR | [`cbor`] | CBOR | `__type` in CBOR |
 //!
 //! Every decoder has hard limits and returns a [`DecodeError`] (which the service turns into its
@@ -31,6 +31,7 @@ pub mod request_id;
 pub mod rest;
 pub mod rest_json;
 pub mod service;
+pub mod signature;
 pub mod stream;
 pub mod testing;
 
@@ -40,11 +41,12 @@ use http::{HeaderValue, StatusCode};
 pub use error::DecodeError;
 pub use registry::{credential_scope, CredentialScope, OperationCounter, PathService, Registry, Route};
 pub use request_id::RequestId;
-pub use rest::{RestOperation, RestTable};
+pub use rest::{RestMatch, RestOperation, RestTable};
 pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
-    ServiceContext, ServiceDescriptor, ServiceHealth,
+    RestAnswer, ServiceContext, ServiceDescriptor, ServiceHealth,
 };
+pub use signature::{Signature, SignedHead};
 pub use stream::{BodyStream, StreamingBody};
 
 /// An answer with a body, its `Content-Type` and the request's id in `x-amzn-RequestId`; a CBOR

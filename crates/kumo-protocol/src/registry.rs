@@ -25,7 +25,9 @@ use kumo_core::{AwsError, RequestContext};
 use crate::metrics::{Outcome, ServiceMetrics};
 use crate::query::xml::XmlErrorFields;
 use crate::query::QueryRequest;
-use crate::service::{AwsService, Call, HostPattern, Input, Protocol, ServiceDescriptor, ServiceHealth};
+use crate::rest::{RestMatch, RestTable};
+use crate::service::{AwsService, Call, HostPattern, Input, Protocol, RestAnswer, ServiceDescriptor, ServiceHealth};
+use crate::signature::SignedHead;
 
 /// Where a request goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +63,10 @@ pub struct PathService {
 
 pub use kumo_core::sigv4::CredentialScope;
 
-/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`,
-/// through kumo-core's bounded parser (the one authentication uses).
+/// The credential scope of the `Authorization` header or of a presigned URL's `X-Amz-Credential`
+/// (from the [`SignedHead`] routing parsed, else parsed now).
 pub fn credential_scope(parts: &Parts) -> Option<CredentialScope> {
-    let authorization = parts.headers.get(http::header::AUTHORIZATION).and_then(|value| value.to_str().ok());
-    kumo_core::sigv4::credential_scope(authorization, parts.uri.query())
+    SignedHead::of(parts).scope()
 }
 
 /// Every service Kumo serves.
@@ -77,6 +78,9 @@ pub struct Registry {
     path_services: Vec<PathService>,
     /// The per-operation metrics of path-routed services that declared their operations.
     path_metrics: Vec<Arc<ServiceMetrics>>,
+    /// The operation tables of path-routed services, matched while routing, with the index of
+    /// the registered service that serves them (`None`: the gateway's router serves them all).
+    rest_tables: Vec<(&'static RestTable, Option<usize>)>,
 }
 
 /// One operation's counters, for a path route to count its requests in (the gateway makes one
@@ -115,9 +119,30 @@ impl Registry {
 
     /// Registers a path-routed service with its restJson1 operations: their requests count in
     /// per-operation metrics through the [`OperationCounter`]s of [`Self::path_operation`].
-    pub fn register_rest_service(&mut self, service: PathService, operations: &'static crate::RestTable) -> &mut Self {
+    pub fn register_rest_service(&mut self, service: PathService, operations: &'static RestTable) -> &mut Self {
         self.path_metrics.push(Arc::new(ServiceMetrics::new(service.name, operations.names())));
+        self.rest_tables.push((operations, None));
         self.register_path_service(service)
+    }
+
+    /// Registers a restJson1 service routed by method and path through `operations`: a request
+    /// for an operation the service serves ([`AwsService::body_limit`] knows it) is routed to it
+    /// ([`Route::Service`]), any other of the table's to the gateway's path routes, which count
+    /// in the same per-operation metrics ([`Self::path_operation`]).
+    pub fn register_rest(&mut self, service: Arc<dyn AwsService>, operations: &'static RestTable) -> &mut Self {
+        let metrics = Arc::new(ServiceMetrics::new(service.descriptor().name, operations.names()));
+        self.rest_tables.push((operations, Some(self.services.len())));
+        self.path_metrics.push(Arc::clone(&metrics));
+        self.metrics.push(metrics);
+        self.services.push(service);
+        self
+    }
+
+    /// The restJson1 operation a path-routed request names by its method and path, with the
+    /// table it is in (whose `too_large` is the service's error for a body over its limit).
+    pub fn rest_operation<'a>(&self, parts: &'a Parts) -> Option<(&'static RestTable, RestMatch<'a>)> {
+        let path = parts.uri.path();
+        self.rest_tables.iter().find_map(|(table, _)| Some((*table, table.route(&parts.method, path)?)))
     }
 
     /// The counter of a path-routed service's operation, if it declared it.
@@ -140,7 +165,10 @@ impl Registry {
     /// Every registered service's per-operation metrics in Prometheus' text format.
     pub fn render_prometheus(&self) -> String {
         let mut text = String::new();
-        let services = self.path_metrics.iter().chain(self.metrics.iter()).map(|metrics| &**metrics);
+        // A restJson1 service's metrics are both its own and its path routes': rendered once.
+        let path_only =
+            self.path_metrics.iter().filter(|metrics| !self.metrics.iter().any(|own| Arc::ptr_eq(own, metrics)));
+        let services = path_only.chain(self.metrics.iter()).map(|metrics| &**metrics);
         crate::metrics::render(services, &mut text);
         text
     }
@@ -170,9 +198,13 @@ impl Registry {
         if let Some(route) = self.route_by_target(parts) {
             return route;
         }
-        if let Some(scope) = credential_scope(parts).filter(|scope| !scope.service.is_empty()) {
-            let found = self.services.iter().position(|service| service.descriptor().signing_name == scope.service);
+        let head = SignedHead::of(parts);
+        if let Some(signing_name) = head.service().filter(|service| !service.is_empty()) {
+            let found = self.services.iter().position(|service| service.descriptor().signing_name == signing_name);
             if let Some(index) = found {
+                if let Some(route) = self.route_rest(parts, Some(index)) {
+                    return route;
+                }
                 let descriptor = self.services[index].descriptor();
                 let protocol = if descriptor.protocols.contains(&Protocol::AwsQuery) {
                     Protocol::AwsQuery
@@ -181,12 +213,47 @@ impl Registry {
                 };
                 return Route::Service { index, protocol, operation: None };
             }
-            if self.path_services.iter().any(|service| service.signing_name == scope.service) {
+            if self.path_services.iter().any(|service| service.signing_name == signing_name) {
                 return Route::Paths;
             }
-            return Route::Unknown { name: scope.service };
+            return Route::Unknown { name: signing_name.to_string() };
         }
-        Route::Paths
+        self.route_rest(parts, None).unwrap_or(Route::Paths)
+    }
+
+    /// The route of a request for a restJson1 service's paths: the service, for an operation it
+    /// serves; else the path routes. `None` when `only` (a service's index) has no table, or no
+    /// table has the request's operation and `only` is `None`.
+    fn route_rest(&self, parts: &Parts, only: Option<usize>) -> Option<Route> {
+        let mut tables = self.rest_tables.iter().filter(|(_, index)| only.is_none() || *index == only).peekable();
+        tables.peek()?;
+        for (table, index) in tables {
+            let Some(matched) = table.route(&parts.method, parts.uri.path()) else {
+                continue;
+            };
+            let served = index.filter(|index| {
+                self.services.get(*index).is_some_and(|service| service.body_limit(matched.operation.name).is_some())
+            });
+            return Some(match served {
+                Some(index) => {
+                    let operation = Some(matched.operation.name.to_string());
+                    Route::Service { index, protocol: Protocol::RestJson1, operation }
+                }
+                None => Route::Paths,
+            });
+        }
+        only.map(|_| Route::Paths)
+    }
+
+    /// The error for a body over `limit` on `route`, in its service's words and protocol.
+    pub fn too_large(&self, route: &Route, limit: usize) -> AwsError {
+        match route {
+            Route::Service { index, protocol, operation } => match self.services.get(*index) {
+                Some(service) => service.too_large(operation.as_deref(), limit, *protocol),
+                None => too_large(limit, *protocol),
+            },
+            _ => too_large(limit, Protocol::RestJson1),
+        }
     }
 
     fn route_by_host(&self, parts: &Parts) -> Option<Route> {
@@ -329,14 +396,23 @@ impl Registry {
             counted = metrics.operation(&operation);
             let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
             if body_length > body_limit {
-                return Err(too_large(body_limit, protocol));
+                return Err(service.too_large(Some(&operation), body_limit, protocol));
             }
             let call = Call { operation: &operation, context, input, protocol, descriptor, parts, body_limit };
-            service.call(call).await
+            if protocol == Protocol::RestJson1 {
+                return service.call_rest(call).await;
+            }
+            let encoded = service.call(call).await?;
+            Ok(RestAnswer {
+                status: StatusCode::OK,
+                headers: Vec::new(),
+                content_type: Some(encoded.content_type),
+                body: Bytes::from(encoded.body),
+            })
         }
         .await;
         let response = match outcome {
-            Ok(encoded) => crate::response(StatusCode::OK, encoded.content_type, encoded.body, &request_id),
+            Ok(answer) => rest_response(answer, &request_id),
             Err(error) => {
                 tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
                 render_error(descriptor, protocol, &error, &request_id)
@@ -356,6 +432,28 @@ impl Registry {
             Route::Paths | Route::Unknown { .. } => crate::rest_json::error_response(error, request_id),
         }
     }
+}
+
+/// The answer of an operation: its status, headers, body and the request's id.
+fn rest_response(answer: RestAnswer, request_id: &str) -> http::Response<Bytes> {
+    let mut response = http::Response::new(answer.body);
+    *response.status_mut() = answer.status;
+    let headers = response.headers_mut();
+    if let Some(content_type) = answer.content_type {
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if content_type == crate::cbor::CONTENT_TYPE {
+            // RPC v2 CBOR requires it of every response.
+            headers.insert("smithy-protocol", HeaderValue::from_static(crate::cbor::SMITHY_PROTOCOL));
+        }
+    }
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(crate::request_id::HEADER, value);
+    }
+    // Header-bound members (Invoke's own `x-amzn-RequestId` among them) take precedence.
+    for (name, value) in answer.headers {
+        headers.insert(name, value);
+    }
+    response
 }
 
 /// The error of a body larger than the operation accepts (413, with the protocol's code).

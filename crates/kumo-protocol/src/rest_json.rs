@@ -1,7 +1,13 @@
-//! restJson1 errors (Lambda, API Gateway): the code in `x-amzn-ErrorType` (which botocore reads),
-//! the status, and a JSON body with `Type` (`User`/`Service`) and the message (plus `Reason` where
-//! AWS sends one, as on throttles). The message member is named as the error's shape in the model
-//! names it: `Message` for the errors in [`CAPITALIZED_MESSAGE`], `message` for the others.
+//! restJson1 (Lambda, API Gateway): errors with the code in `x-amzn-ErrorType` (which botocore
+//! reads), the status, and a JSON body with `Type` (`User`/`Service`) and the message (plus
+//! `Reason` where AWS sends one, as on throttles), its member named as the error's shape in the
+//! model names it: `Message` for the errors in [`CAPITALIZED_MESSAGE`], `message` for the others;
+//! and the codec of an operation's input and output bindings (path labels, query, headers, status
+//! code, body): [`bindings`].
+
+pub mod bindings;
+
+pub use bindings::{decode, encode, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};

@@ -142,6 +142,20 @@ pub struct Encoded {
     pub body: Vec<u8>,
 }
 
+/// A restJson1 operation's answer: its own status and header-bound members besides the body
+/// ([`crate::rest_json::encode`] makes it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestAnswer {
+    /// The status (`201` for a create, `204` for an answer without a body, Invoke's own).
+    pub status: http::StatusCode,
+    /// Headers the output's members are bound to.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// `Content-Type`, when there is a body.
+    pub content_type: Option<&'static str>,
+    /// The body.
+    pub body: Bytes,
+}
+
 /// One call of one operation: what the registry hands a service.
 pub struct Call<'a> {
     /// The operation, as the operation table names it.
@@ -366,6 +380,25 @@ pub trait AwsService: Send + Sync + 'static {
 
     /// Runs one operation.
     fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>>;
+
+    /// Calls a restJson1 operation, whose answer carries its status and headers (a service
+    /// routed by path; others answer through [`Self::call`]).
+    fn call_rest<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>> {
+        Box::pin(async move {
+            let encoded = self.call(call).await?;
+            Ok(RestAnswer {
+                status: http::StatusCode::OK,
+                headers: Vec::new(),
+                content_type: Some(encoded.content_type),
+                body: Bytes::from(encoded.body),
+            })
+        })
+    }
+
+    /// The error for a body over `limit`, the operation's (Lambda words it per operation).
+    fn too_large(&self, _operation: Option<&str>, limit: usize, protocol: Protocol) -> AwsError {
+        crate::registry::too_large(limit, protocol)
+    }
 
     /// The names of its operations (its operation table's), for per-operation metrics made
     /// when it registers. None by default: its requests count as `unknown`.

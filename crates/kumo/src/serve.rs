@@ -284,8 +284,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // Every service the gateway routes to: one line each.
     let mut registry = kumo_protocol::Registry::new();
-    let lambda_service = kumo_gateway::lambda_path_service(Arc::clone(&lambda));
-    registry.register_rest_service(lambda_service, &kumo_gateway::LAMBDA_OPERATIONS);
+    registry
+        .register_rest(Arc::new(kumo_gateway::LambdaApi::new(Arc::clone(&lambda))), &kumo_gateway::LAMBDA_OPERATIONS);
     registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
     registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
