@@ -160,23 +160,36 @@ impl Connection {
         self.send(request).await
     }
 
-    /// Creates [`ROLE_NAME`], the execution role of the benchmark's functions, unless it exists.
+    /// Creates [`ROLE_NAME`], the execution role of the benchmark's functions, unless it exists,
+    /// with what the SQS→Lambda mapping needs of it (AWSLambdaSQSQueueExecutionRole, as on AWS).
     pub async fn ensure_role(&mut self) -> anyhow::Result<()> {
         let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-        let body = format!(
+        let create = format!(
             "Action=CreateRole&Version=2010-05-08&RoleName={ROLE_NAME}&AssumeRolePolicyDocument={}",
             kumo_core::sigv4::uri_encode(trust, false)
         );
+        let reply = self.iam(create).await?;
+        let exists = reply.status == StatusCode::CONFLICT
+            && reply.body.windows(19).any(|window| window == b"EntityAlreadyExists");
+        anyhow::ensure!(reply.status.is_success() || exists, "CreateRole {ROLE_NAME} failed: {}", reply.describe());
+        let policy = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole";
+        let attach = format!(
+            "Action=AttachRolePolicy&Version=2010-05-08&RoleName={ROLE_NAME}&PolicyArn={}",
+            kumo_core::sigv4::uri_encode(policy, false)
+        );
+        let reply = self.iam(attach).await?;
+        anyhow::ensure!(reply.status.is_success(), "AttachRolePolicy {ROLE_NAME} failed: {}", reply.describe());
+        Ok(())
+    }
+
+    /// An IAM awsQuery request with the form `body`.
+    async fn iam(&mut self, body: String) -> anyhow::Result<Reply> {
         let body = Bytes::from(body);
         let mut request = Request::post("/")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
             .body(Full::new(body.clone()))?;
         self.sign_for("iam", &mut request, &body);
-        let reply = self.send(request).await?;
-        let exists = reply.status == StatusCode::CONFLICT
-            && reply.body.windows(19).any(|window| window == b"EntityAlreadyExists");
-        anyhow::ensure!(reply.status.is_success() || exists, "CreateRole {ROLE_NAME} failed: {}", reply.describe());
-        Ok(())
+        self.send(request).await
     }
 
     /// `CreateFunction` for the echo handler; `zip_base64` is [`echo_function_zip`], encoded.

@@ -97,11 +97,14 @@ pub async fn route_request(State(gateway): State<Arc<Gateway>>, mut request: Req
 /// registered service's (in its protocol), or a path-routed operation's (matched by method
 /// and path in its service's `RestTable`, Lambda's error).
 fn declared_too_large(registry: &Registry, route: &Route, parts: &http::request::Parts) -> Option<AwsError> {
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())?;
+    let length = |name| {
+        let value = parts.headers.get(name)?.to_str().ok()?;
+        value.trim().parse::<u64>().ok()
+    };
+    // A streamed aws-chunked body's Content-Length counts its chunk framing too; the operation's
+    // limit is on its data, which the client declares in `x-amz-decoded-content-length`.
+    let decoded = registry.streaming_body(route).and_then(|_| length("x-amz-decoded-content-length"));
+    let declared = decoded.or_else(|| length(http::header::CONTENT_LENGTH.as_str()))?;
     match route {
         Route::Service { protocol, .. } => {
             let limit = registry.body_limit(route)?;
@@ -216,6 +219,34 @@ mod tests {
         assert!(refusal("POST", invoke, 80 * 1024 * 1024).is_none());
         // A path no operation has is left to the router (404), whatever it declares.
         assert!(refusal("POST", "/2015-03-31/functions/f/invocations/extra", 7 * 1024 * 1024).is_none());
+    }
+
+    #[test]
+    fn a_streamed_chunked_body_is_held_to_its_limit_by_its_decoded_length() {
+        let mut registry = Registry::new();
+        registry.register(Arc::new(crate::test_service::StreamingTestApi::default()));
+        let limit: u64 = 5 * 1024 * 1024 * 1024;
+        let refusal = |content_length: u64, decoded: Option<u64>| {
+            let mut request = http::Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("x-amz-target", "KumoTest.Digest")
+                .header("content-type", "application/x-amz-json-1.0")
+                .header("content-length", content_length.to_string());
+            if let Some(decoded) = decoded {
+                request = request.header("x-amz-decoded-content-length", decoded.to_string());
+            }
+            let parts = request.body(()).unwrap().into_parts().0;
+            let route = registry.route(&parts);
+            assert!(registry.streaming_body(&route).is_some(), "Digest streams");
+            declared_too_large(&registry, &route, &parts)
+        };
+        // 5 GiB of data in chunks: the framing takes Content-Length past the limit.
+        assert!(refusal(limit + 90_000, Some(limit)).is_none());
+        assert_eq!(refusal(limit + 90_000, Some(limit + 1)).map(|error| error.status), Some(413));
+        // An unchunked body is held to its Content-Length.
+        assert_eq!(refusal(limit + 1, None).map(|error| error.status), Some(413));
+        assert!(refusal(limit, None).is_none());
     }
 
     #[test]
