@@ -265,12 +265,7 @@ pub async fn authenticate(
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
-        let key = signature.map_or("anonymous", Signature::access_key);
-        let principal = services
-            .iam
-            .principal(key)
-            .unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())));
-        parts.extensions.insert(principal);
+        parts.extensions.insert(unverified_principal(services, signature));
         return next.run(Request::from_parts(parts, body)).await;
     }
     let Some(signature) = signature else {
@@ -283,6 +278,13 @@ pub async fn authenticate(
         }
         Err(failure) => refuse(services, &parts, failure),
     }
+}
+
+/// Insecure mode's caller: the principal of the access key the request names, if Kumo knows it,
+/// else an unverified one of the default account.
+fn unverified_principal(services: &Services, signature: Option<&Signature>) -> Arc<Principal> {
+    let key = signature.map_or("anonymous", Signature::access_key);
+    services.iam.principal(key).unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())))
 }
 
 /// [`authenticate`] for an operation that streams its body: the signature is checked over the
@@ -299,11 +301,7 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
-        let key = signature.map_or("anonymous", Signature::access_key);
-        let principal = services
-            .iam
-            .principal(key)
-            .unwrap_or_else(|| Arc::new(Principal::unverified(key, services.iam.default_account())));
+        let principal = unverified_principal(services, signature);
         // No signature is verified, but an aws-chunked body is still decoded for the operation,
         // and a declared hash still checked (it is the body's integrity, not the caller's identity).
         let body = match declared_payload(&parts, signature) {
