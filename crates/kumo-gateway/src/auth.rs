@@ -254,7 +254,7 @@ pub async fn authenticate(
     if crate::limits::declares_too_large(&parts.headers) {
         return refuse(services, &parts, AuthFailure::TooLarge);
     }
-    let body = crate::limits::DeadlineBody::wrap(body, crate::limits::BODY_TIMEOUT);
+    let body = crate::limits::with_deadline(body, crate::limits::BODY_TIMEOUT);
     if is_open_path(parts.uri.path()) {
         return next.run(Request::from_parts(parts, body)).await;
     }

@@ -77,40 +77,10 @@ impl BodyError {
     }
 }
 
-/// A request body that fails once its deadline has passed.
-pub struct DeadlineBody {
-    inner: Body,
-    deadline: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl DeadlineBody {
-    /// `inner`, which must have arrived whole within `timeout` from now.
-    pub fn wrap(inner: Body, timeout: Duration) -> Body {
-        Body::new(Self { inner, deadline: Box::pin(tokio::time::sleep(timeout)) })
-    }
-}
-
-impl http_body::Body for DeadlineBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
-            return Poll::Ready(frame);
-        }
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut)))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+/// `inner`, failing once `timeout` from now has passed before it ended: a progress deadline
+/// whose window no amount of data renews.
+pub fn with_deadline(inner: Body, timeout: Duration) -> Body {
+    ProgressDeadlineBody::wrap(inner, timeout, u64::MAX)
 }
 
 /// A streamed request body that fails once a window of [`STREAM_PROGRESS_WINDOW`] passes with
@@ -192,14 +162,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_that_stalls_past_its_deadline_fails_as_a_timeout() {
-        let body = DeadlineBody::wrap(Body::new(Stalled { sent: false }), Duration::from_millis(50));
+        let body = with_deadline(Body::new(Stalled { sent: false }), Duration::from_millis(50));
         let error = Limited::new(body, 1024).collect().await.unwrap_err();
         assert_eq!(BodyError::of(&*error), BodyError::TimedOut);
     }
 
     #[tokio::test]
     async fn a_body_past_the_limit_fails_as_too_large() {
-        let body = DeadlineBody::wrap(Body::from(vec![0u8; 2048]), Duration::from_secs(5));
+        let body = with_deadline(Body::from(vec![0u8; 2048]), Duration::from_secs(5));
         let error = Limited::new(body, 1024).collect().await.unwrap_err();
         assert_eq!(BodyError::of(&*error), BodyError::TooLarge);
     }
