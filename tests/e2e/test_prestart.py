@@ -5,6 +5,7 @@ with nothing of Kumo's data dir left in view."""
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -143,3 +144,33 @@ def pre_started_runtimes(server):
         for pid, started in descendants(server.process.pid).items()
         if "--kumo-wait-for-environment" in process_cmdline(pid)
     }
+
+
+# tokio's blocking threads exit after ten idle seconds.
+IDLE_THREAD_LIFETIME = 10
+
+
+def test_a_warm_environment_outlives_the_thread_that_parked_its_runtime(start_server):
+    """Runtimes die with Kumo through PR_SET_PDEATHSIG, which fires when the *thread* that started
+    them exits, not Kumo: started from a short-lived thread, a parked runtime, and the warm
+    environment later made from it, was killed once that thread ended."""
+    server = start_server()
+    deployer = Deployer(server)
+    try:
+        ready_pool(server, deployer.create)
+        poll(
+            lambda: all(pool["parked"] >= pool["target"] for pool in pools(server)) or None,
+            timeout=60,
+            what="the pool refilled",
+        )
+        function = node_function(deployer.create, "const token = Math.random();\nexports.handler = async () => token;")
+        first = function.invoke({}, LogType="Tail")
+        assert "Init Duration" in first.log
+        # Not synchronisation: idle time is the condition under test (the refill's thread, left
+        # idle, ends within it).
+        time.sleep(IDLE_THREAD_LIFETIME + 3)
+        again = function.invoke({}, LogType="Tail")
+        assert again.payload == first.payload, "the warm environment was lost while idle"
+        assert "Init Duration" not in again.log
+    finally:
+        deployer.cleanup()

@@ -26,6 +26,7 @@ mod runtime_api;
 pub mod runtimes;
 mod sandbox;
 mod seccomp;
+mod spawner;
 mod syscalls;
 mod zygote;
 

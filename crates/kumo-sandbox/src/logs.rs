@@ -185,10 +185,13 @@ impl OutputPipe {
         if written.is_err() {
             return lines;
         }
+        // Given back to the budget only once the drain ends: freed line by line, the reader could
+        // queue more behind the drain and one drain would return more than the budget.
+        let mut taken = 0;
         while let Some(item) = self.items.recv().await {
             match item {
                 Item::Line(line, size) => {
-                    self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    taken += size;
                     lines.push(line);
                 }
                 Item::Dropped(bytes, count) => lines.push(LogLine {
@@ -202,6 +205,7 @@ impl OutputPipe {
                 Item::Marker(_) => {}
             }
         }
+        self.queued_bytes.fetch_sub(taken, Ordering::Relaxed);
         lines
     }
 }

@@ -320,12 +320,11 @@ impl ParkedPool {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                     // Parking forks, writes cgroup files and (with outbound network) waits for
-                    // pasta: blocking work, off the async threads.
+                    // pasta: blocking work, off the async threads, on the one thread whose exit
+                    // would not kill what it forked (see `crate::spawner`).
                     let parked = {
                         let (pool, context) = (Arc::clone(&pool), context.clone());
-                        tokio::task::spawn_blocking(move || pool.park(&context))
-                            .await
-                            .unwrap_or_else(|error| Err(format!("the parking task failed: {error}")))
+                        crate::spawner::run(move || pool.park(&context)).await.and_then(|parked| parked)
                     };
                     match parked {
                         Ok(parked) => pool.keep(parked, &context),
