@@ -1111,13 +1111,89 @@ function adoptEnvironmentFromKumo() {
   Object.assign(process.env, environment);
 }
 
+/** Longest a rehearsal may take; past it the runtime waits for its function all the same. */
+const REHEARSAL_TIMEOUT_MS = 2000;
+
+/**
+ * Runs one invocation through the code a cold start runs — the Runtime API client on a loopback
+ * socket, the invoke and report paths, JSON both ways — against a stand-in for the Runtime API in
+ * this process, while the runtime waits for a function. V8 compiles a function on its first call
+ * and Node's socket and stream internals are no exception: without the rehearsal, the function's
+ * first invocation pays for all of it. Nothing of the rehearsal is left behind: no socket, no
+ * listener, no invocation state, and the console is not patched yet, so nothing is logged.
+ */
+async function rehearse() {
+  const net = require('net');
+  const event = '{"rehearsal":true}';
+  const sockets = new Set();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = received.toString('latin1', 0, end);
+      const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (received.length < end + 4 + length) return;
+      received = received.subarray(end + 4 + length);
+      if (head.startsWith('GET ')) {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+          'Lambda-Runtime-Aws-Request-Id: rehearsal\r\n' +
+          `Lambda-Runtime-Deadline-Ms: ${Date.now() + REHEARSAL_TIMEOUT_MS}\r\n` +
+          'Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:function:rehearsal\r\n' +
+          `Content-Length: ${event.length}\r\n\r\n${event}`);
+      } else {
+        socket.write('HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n');
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  let timer = null;
+  const client = { current: null };
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const rehearsal = (async () => {
+      client.current = new RuntimeApiClient(`127.0.0.1:${server.address().port}`);
+      const runtime = new Runtime(client.current, async (received) => received, () => {});
+      const { headers, body } = await client.current.nextInvocation();
+      const requestId = headers['lambda-runtime-aws-request-id'];
+      activeInvocation = { id: requestId, reported: false, posting: null };
+      await runtime.invoke(requestId, headers, body);
+    })();
+    // Abandoned at the timeout, it fails once its socket is destroyed: not an unhandled rejection.
+    rehearsal.catch(() => {});
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(resolve, REHEARSAL_TIMEOUT_MS);
+    });
+    await Promise.race([rehearsal, timeout]);
+  } finally {
+    clearTimeout(timer);
+    client.current?.socket?.destroy();
+    for (const socket of sockets) socket.destroy();
+    server.close();
+    activeInvocation = null;
+    onEventLoopEmpty = null;
+    delete process.env._X_AMZN_TRACE_ID;
+  }
+}
+
 module.exports = { main };
 
 if (require.main === module) {
   const wait = process.argv.indexOf(WAIT_FOR_ENVIRONMENT);
-  if (wait !== -1) {
+  if (wait === -1) {
+    main();
+  } else {
     process.argv.splice(wait, 1);
-    adoptEnvironmentFromKumo();
+    // A failed rehearsal costs only the time it saves: the function runs all the same.
+    rehearse().catch(() => {}).then(() => {
+      adoptEnvironmentFromKumo();
+      main();
+    });
   }
-  main();
 }

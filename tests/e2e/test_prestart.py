@@ -174,3 +174,30 @@ def test_a_warm_environment_outlives_the_thread_that_parked_its_runtime(start_se
         assert "Init Duration" not in again.log
     finally:
         deployer.cleanup()
+
+
+def test_the_rehearsal_leaves_nothing_behind(kumo, make_function):
+    """A parked runtime rehearses one invocation against a stand-in Runtime API (so V8 has compiled
+    the invocation path before a function waits on it); the function must see none of it."""
+    ready_pool(kumo, make_function)
+    before = started_from_pools(kumo)
+    function = node_function(
+        make_function,
+        """
+exports.handler = async (event, context) => ({
+  event,
+  requestId: context.awsRequestId,
+  globalRequestId: globalThis[Symbol.for('aws.lambda.runtime.requestId')],
+  functionArn: context.invokedFunctionArn,
+  handles: process._getActiveHandles().map((handle) => handle.constructor.name).sort(),
+});
+""",
+    )
+    result = function.invoke({"real": True})
+    assert started_from_pools(kumo) == before + 1, "not served by a pre-started runtime"
+    assert result.payload["event"] == {"real": True}
+    assert result.payload["requestId"] == result.request_id == result.payload["globalRequestId"]
+    assert result.payload["functionArn"].endswith(f":function:{function.name}")
+    # The Runtime API connection and stdio only: no listener, no other socket.
+    assert "Server" not in result.payload["handles"], result.payload["handles"]
+    assert result.payload["handles"].count("Socket") <= 3, result.payload["handles"]
