@@ -34,8 +34,9 @@ def records(kumo, function):
     ]
 
 
-def test_event_invoke_config_api(make_function):
-    function = make_function(SUCCEEDING)
+def test_event_invoke_config_api(kumo, make_function):
+    # Its role may invoke the destination (AWS checks when the configuration is put).
+    function = make_function(SUCCEEDING, role=kumo.delivery_role())
     target = make_function(RECORDER)
     client = function.client
     with pytest.raises(ClientError) as excinfo:

@@ -2,7 +2,8 @@
 accounts is two queues), a queue's `Policy` opening exactly what it grants to another account,
 and role sessions (functions' execution roles, AssumeRole sessions) held to their role's
 identity policies, a change taking effect on the next call; `--iam-enforcement off` lets role
-sessions do everything in their account again."""
+sessions do everything in their account again. What Lambda does as a function's role (mappings,
+dead-letter queues, destinations) is checked when configured and again when done."""
 
 import json
 
@@ -396,17 +397,65 @@ def test_a_dead_letter_queue_needs_a_role_that_may_send_to_it(kumo, make_functio
     assert updated["DeadLetterConfig"] == {"TargetArn": arn}
 
 
-def test_a_destination_the_role_may_not_reach_gets_nothing_until_a_policy_grants_it(kumo, make_function):
+def test_a_destination_needs_a_role_that_may_reach_it_when_configured(kumo, make_function):
+    sqs, iam = kumo.client("sqs"), kumo.client("iam")
+    arn = queue_arn(sqs, sqs.create_queue(QueueName=unique_name("outcomes"))["QueueUrl"])
+    role_name = unique_name("nodest")
+    function = make_function(RECEIVER, role=kumo.role_with_policies(role_name, []))
+    target = make_function(RECEIVER)
+
+    def configure(destination, update=False):
+        put = function.client.update_function_event_invoke_config if update else function.client.put_function_event_invoke_config
+        return put(FunctionName=function.name, DestinationConfig={"OnFailure": {"Destination": destination}})
+
+    with pytest.raises(ClientError) as excinfo:
+        configure(arn)
+    assert error_of(excinfo) == (
+        "InvalidParameterValueException",
+        400,
+        f"The function's execution role does not have permissions to call SendMessage on {arn}",
+    )
+    with pytest.raises(ClientError) as excinfo:
+        function.client.get_function_event_invoke_config(FunctionName=function.name)
+    assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404), "nothing was stored"
+
+    send = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}
+    iam.put_role_policy(
+        RoleName=role_name, PolicyName="send", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]})
+    )
+    assert configure(arn)["DestinationConfig"]["OnFailure"] == {"Destination": arn}
+    # A function destination needs lambda:InvokeFunction on it, in Update too.
+    with pytest.raises(ClientError) as excinfo:
+        configure(target.arn, update=True)
+    assert error_of(excinfo) == (
+        "InvalidParameterValueException",
+        400,
+        f"The function's execution role does not have permissions to call InvokeFunction on {target.arn}",
+    )
+    # The target's own policy naming the role is enough within the account.
+    kumo.lambda_client().add_permission(
+        FunctionName=target.name, StatementId="role", Action="lambda:InvokeFunction", Principal=function.created["Role"]
+    )
+    assert configure(target.arn, update=True)["DestinationConfig"]["OnFailure"] == {"Destination": target.arn}
+
+
+def test_a_destination_the_role_can_no_longer_reach_gets_nothing_until_the_grant_is_back(kumo, make_function):
     from test_metrics import function_metrics
 
     sqs, iam = kumo.client("sqs"), kumo.client("iam")
     url = sqs.create_queue(QueueName=unique_name("outcomes"))["QueueUrl"]
     arn = queue_arn(sqs, url)
     role_name = unique_name("nodest")
+    send = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}]}
+    )
     function = make_function(RECEIVER, role=kumo.role_with_policies(role_name, []))
+    iam.put_role_policy(RoleName=role_name, PolicyName="send", PolicyDocument=send)
     function.client.put_function_event_invoke_config(
         FunctionName=function.name, DestinationConfig={"OnSuccess": {"Destination": arn}}
     )
+    # The role changes later: each delivery is checked again, and this one is dropped.
+    iam.delete_role_policy(RoleName=role_name, PolicyName="send")
     function.client.invoke(FunctionName=function.name, InvocationType="Event", Payload=b'{"n": 1}')
     poll(
         lambda: function_metrics(kumo, function.name)["DestinationDeliveryFailures"] == 1,
@@ -415,10 +464,7 @@ def test_a_destination_the_role_may_not_reach_gets_nothing_until_a_policy_grants
     )
     assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
 
-    send = {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": arn}
-    iam.put_role_policy(
-        RoleName=role_name, PolicyName="send", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [send]})
-    )
+    iam.put_role_policy(RoleName=role_name, PolicyName="send", PolicyDocument=send)
     function.client.invoke(FunctionName=function.name, InvocationType="Event", Payload=b'{"n": 2}')
     (message,) = poll(
         lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), timeout=20, what="the record"
@@ -426,3 +472,24 @@ def test_a_destination_the_role_may_not_reach_gets_nothing_until_a_policy_grants
     record = json.loads(message["Body"])
     assert (record["requestContext"]["condition"], record["requestPayload"]) == ("Success", {"n": 2})
     assert function_metrics(kumo, function.name)["DestinationDeliveryFailures"] == 1
+
+
+def test_pointing_a_mapping_at_another_function_checks_that_functions_role(kumo, make_function):
+    sqs = kumo.client("sqs")
+    arn = queue_arn(sqs, sqs.create_queue(QueueName=unique_name("remapped"))["QueueUrl"])
+    reader = make_function(RECEIVER, role=kumo.role_with_policies(unique_name("reader"), [SQS_EXECUTION_POLICY]))
+    stranger = make_function(RECEIVER, role=kumo.role_with_policies(unique_name("stranger"), []))
+    mapping = reader.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=reader.name, Enabled=False)
+    try:
+        with pytest.raises(ClientError) as excinfo:
+            reader.client.update_event_source_mapping(UUID=mapping["UUID"], FunctionName=stranger.name)
+        assert error_of(excinfo) == (
+            "InvalidParameterValueException",
+            400,
+            "The provided execution role does not have permissions to call ReceiveMessage on SQS",
+        )
+        assert reader.client.get_event_source_mapping(UUID=mapping["UUID"])["FunctionArn"] == reader.arn
+        # Other changes do not need the check again.
+        assert reader.client.update_event_source_mapping(UUID=mapping["UUID"], BatchSize=5)["BatchSize"] == 5
+    finally:
+        reader.client.delete_event_source_mapping(UUID=mapping["UUID"])

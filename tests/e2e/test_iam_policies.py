@@ -1,6 +1,7 @@
 """The rest of AWS's policy evaluation: within one account a function's own policy naming the
 role is enough (and a layer version's policy shared with everyone) (naming the account only delegates to the account's identity policies), session
-policies and permissions boundaries cap what a role's policies allow, CancelMessageMoveTask is
+policies and permissions boundaries cap what a role's policies allow (but not what a resource
+policy grants to the session's own ARN), CancelMessageMoveTask is
 authorized, the health report says whether policies are enforced, and SQS's JSON AccessDenied
 has AWS's shape."""
 
@@ -197,6 +198,45 @@ def test_a_permissions_boundary_caps_a_roles_policies(kumo):
         assert code == "NoSuchEntity", message
     finally:
         iam.detach_role_policy(RoleName=role_name, PolicyArn=ADMINISTRATOR)
+
+
+def test_a_queue_policy_naming_the_session_passes_its_boundary_and_session_policy(kumo):
+    iam, sqs = kumo.client("iam"), kumo.client("sqs")
+    lambda_only = document({"Effect": "Allow", "Action": "lambda:*", "Resource": "*"})
+    boundary = iam.create_policy(PolicyName=unique_name("lambda-only"), PolicyDocument=lambda_only)["Policy"]["Arn"]
+    role_name = unique_name("direct")
+    role_arn = iam.create_role(
+        RoleName=role_name, AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY, PermissionsBoundary=boundary
+    )["Role"]["Arn"]
+    url = sqs.create_queue(QueueName=unique_name("direct"))["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    session = kumo.client("sqs", **session_keys(kumo, role_arn, Policy=lambda_only))
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1"
+
+    def grant(principal):
+        statement = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sqs:SendMessage", "Resource": queue}
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(statement)})
+
+    def send():
+        return session.send_message(QueueUrl=url, MessageBody="direct")["MessageId"]
+
+    # A grant to the role is capped by its boundary, then by the session's policy.
+    grant(role_arn)
+    assert refused(send)[2].endswith("because no permissions boundary allows the sqs:sendmessage action")
+    iam.delete_role_permissions_boundary(RoleName=role_name)
+    assert refused(send)[2].endswith("because no session policy allows the sqs:sendmessage action")
+    # A grant to the session itself is not: AWS adds it after both are applied.
+    iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=boundary)
+    grant(session_arn)
+    assert send()
+    # It grants what it names only, and an explicit Deny in the boundary still wins.
+    assert refused(lambda: session.receive_message(QueueUrl=url))[:2] == ("AccessDenied", 403)
+    denying = document(
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}, {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"}
+    )
+    denying_boundary = iam.create_policy(PolicyName=unique_name("deny-sqs"), PolicyDocument=denying)["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=denying_boundary)
+    assert refused(send)[2].endswith("with an explicit deny in a permissions boundary")
 
 
 def test_the_health_report_says_policies_are_enforced(kumo):

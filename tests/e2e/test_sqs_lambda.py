@@ -1,11 +1,13 @@
-"""SQS with Lambda: event source mappings draining queues, and SQS as async destination and DLQ."""
+"""SQS with Lambda: event source mappings draining queues (as the function's execution role, which
+may lose and regain the permission), and SQS as async destination and DLQ."""
 
 import json
+import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import error_of, poll
+from e2e_support import ACCOUNT, SQS_EXECUTION_POLICY, error_of, poll, unique_name
 from test_sqs import make_queue, queue_arn, sqs, sqs_client  # noqa: F401 (fixtures)
 
 DRAIN = """
@@ -143,3 +145,63 @@ def test_failed_event_goes_to_an_sqs_destination_and_dead_letter_queue(kumo, sqs
     attributes = {name: value["StringValue"] for name, value in dead["MessageAttributes"].items()}
     assert attributes["ErrorCode"] == "RuntimeError"
     assert attributes["RequestID"] == accepted["ResponseMetadata"]["RequestId"]
+
+
+def hold(check, seconds, what):
+    """Asserts `check()` stays true for `seconds` (a state that must not change, observed repeatedly)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert check(), what
+        time.sleep(0.1)
+
+
+def test_a_mapping_whose_role_loses_receive_keeps_its_messages_and_resumes(kumo, sqs, make_queue, make_function):
+    iam = kumo.client("iam")
+    role_name = unique_name("poller")
+    role = kumo.role_with_policies(role_name, [SQS_EXECUTION_POLICY])
+    bare = kumo.role_with_policies(unique_name("bare"))
+    function = make_function(DRAIN, role=role)
+    url = make_queue()
+    arn = queue_arn(sqs, url)
+    mapping = function.client.create_event_source_mapping(EventSourceArn=arn, FunctionName=function.name)["UUID"]
+    session = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{function.name}"
+
+    def last_result():
+        return function.client.get_event_source_mapping(UUID=mapping)["LastProcessingResult"]
+
+    def processed(body):
+        return f"OK {body}" in kumo.log_text(function.name)
+
+    try:
+        sqs.send_message(QueueUrl=url, MessageBody="before")
+        poll(lambda: processed("before"), timeout=20, what="the first message")
+        poll(lambda: last_result() == "OK", what="the batch to be reported")
+
+        # The role loses the permission: the poller, acting as the role, stops taking messages.
+        iam.detach_role_policy(RoleName=role_name, PolicyArn=SQS_EXECUTION_POLICY)
+        problem = poll(lambda: (result := last_result()).startswith("PROBLEM") and result, what="the problem")
+        assert problem == (
+            f"PROBLEM: User: {session} is not authorized to perform: sqs:receivemessage on resource: {arn} "
+            "because no identity-based policy allows the sqs:receivemessage action"
+        )
+        for index in range(3):
+            sqs.send_message(QueueUrl=url, MessageBody=f"held-{index}")
+        # Longer than a receive's long poll and the poller's pause: nothing is taken.
+        hold(lambda: counts(sqs, url) == (3, 0), 4, "the messages stay in the queue, none in flight")
+        assert function.client.get_event_source_mapping(UUID=mapping)["State"] == "Enabled"
+
+        # The grant comes back: the poller resumes by itself and loses nothing.
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=SQS_EXECUTION_POLICY)
+        poll(lambda: all(processed(f"held-{index}") for index in range(3)), timeout=20, what="the held messages")
+        poll(lambda: counts(sqs, url) == (0, 0), what="the queue to drain")
+        poll(lambda: last_result() == "OK", what="the mapping to report its batches again")
+
+        # The function's role is changed to one without the permission: the same.
+        function.client.update_function_configuration(FunctionName=function.name, Role=bare)
+        poll(lambda: last_result().startswith("PROBLEM: User: arn:aws:sts::"), what="the new role's problem")
+        sqs.send_message(QueueUrl=url, MessageBody="after")
+        hold(lambda: counts(sqs, url) == (1, 0), 4, "the message stays in the queue")
+        function.client.update_function_configuration(FunctionName=function.name, Role=role)
+        poll(lambda: processed("after"), timeout=20, what="the message after the role came back")
+    finally:
+        function.client.delete_event_source_mapping(UUID=mapping)

@@ -67,4 +67,12 @@ pub trait FunctionResolver: Send + Sync + 'static {
     fn async_config(&self, _account: &str, _region: &str, _name: &str, _qualifier: Option<&str>) -> crate::AsyncConfig {
         crate::AsyncConfig::default()
     }
+
+    /// The execution role ARN that in-process work for that function (an event source mapping's
+    /// poller reading and deleting its queue) acts as: the role of the version it runs. `None`
+    /// when that work is not held to the role (`--skip-role-check`: the role need not exist) or
+    /// the function cannot be resolved.
+    fn execution_role(&self, _account: &str, _region: &str, _name: &str, _qualifier: Option<&str>) -> Option<String> {
+        None
+    }
 }

@@ -1,22 +1,27 @@
 //! Event source mapping pollers against an in-memory queue and a real Python function:
-//! batching, partial batch failures, filters and redelivery of failed batches.
+//! batching, partial batch failures, filters, redelivery of failed batches, and a poller acting
+//! as the function's execution role.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kumo_core::AwsError;
-use kumo_invoke::event_sources::{MappingSpec, QueueSource, SourceMessage};
+use kumo_invoke::event_sources::{MappingSpec, ProcessingResult, QueueSource, SourceMessage};
 use kumo_invoke::store::Store;
 use kumo_invoke::{BoxFuture, EngineConfig, FunctionResolver, FunctionVersion, InvokeEngine};
 use kumo_sandbox::RuntimeRegistry;
 
-/// A queue in memory: received messages stay in flight until deleted, as in SQS.
+/// A queue in memory: received messages stay in flight until deleted, as in SQS. Its policy
+/// refuses the actions in `refused` to everyone, and counts the refusals.
 #[derive(Default)]
 struct MemoryQueue {
     visible: Mutex<VecDeque<SourceMessage>>,
     in_flight: Mutex<Vec<SourceMessage>>,
     deleted: Mutex<Vec<String>>,
+    refused: Mutex<Vec<String>>,
+    refusals: AtomicUsize,
 }
 
 impl MemoryQueue {
@@ -81,12 +86,16 @@ impl QueueSource for MemoryQueue {
         })
     }
 
-    fn authorize(&self, _arn: &str, _caller: &kumo_core::policy::Caller<'_>, _action: &str) -> Result<(), String> {
-        Ok(())
+    fn authorize(&self, _arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        if !self.refused.lock().unwrap().iter().any(|refused| refused == action) {
+            return Ok(());
+        }
+        self.refusals.fetch_add(1, Ordering::SeqCst);
+        Err(format!("User: {} is not authorized to perform: {action}", caller.arn))
     }
 }
 
-/// Resolves every name to one Python function in `code_dir`.
+/// Resolves every name to one Python function in `code_dir`, whose pollers act as its role.
 struct OneFunction(FunctionVersion);
 
 impl FunctionResolver for OneFunction {
@@ -98,6 +107,10 @@ impl FunctionResolver for OneFunction {
         _qualifier: Option<&str>,
     ) -> Result<FunctionVersion, AwsError> {
         Ok(self.0.clone())
+    }
+
+    fn execution_role(&self, _account: &str, _region: &str, _name: &str, _qualifier: Option<&str>) -> Option<String> {
+        Some(self.0.role.clone())
     }
 }
 
@@ -206,5 +219,50 @@ async fn a_failed_batch_is_redelivered_and_filters_drop_messages() {
     queue.send("c", "fine");
     wait_for("b and c to be deleted", || queue.deleted() == ["b", "c"]).await;
     queue.expire_in_flight();
+    engine.event_sources().remove("m-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_not_receive_leaves_the_messages_and_the_poller_resumes_when_it_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, resolver) = engine_with_function(dir.path()).await;
+    let queue = Arc::new(MemoryQueue::default());
+    queue.refused.lock().unwrap().push("sqs:ReceiveMessage".to_string());
+    engine.event_sources().connect(Arc::clone(&queue) as Arc<dyn QueueSource>, resolver);
+    engine.event_sources().apply(spec(10, Vec::new()));
+    wait_for("the poller to be refused", || queue.refusals.load(Ordering::SeqCst) >= 1).await;
+    let problem = "PROBLEM: User: arn:aws:sts::000000000000:assumed-role/lambda-role/drain is not authorized to perform: sqs:ReceiveMessage";
+    assert_eq!(engine.event_sources().last_result("m-1").render(), problem);
+
+    queue.send("kept", "fine");
+    // Two more refusals: the poller went round again after the message arrived, took nothing.
+    let seen = queue.refusals.load(Ordering::SeqCst);
+    wait_for("two more refusals", || queue.refusals.load(Ordering::SeqCst) >= seen + 2).await;
+    assert_eq!(queue.visible.lock().unwrap().len(), 1, "the message stays in the queue");
+    assert!(queue.deleted().is_empty());
+
+    queue.refused.lock().unwrap().clear();
+    wait_for("the message to be processed", || queue.deleted() == ["kept"]).await;
+    assert_eq!(engine.event_sources().last_result("m-1"), ProcessingResult::Ok);
+    engine.event_sources().remove("m-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_not_delete_leaves_the_batch_for_redelivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, resolver) = engine_with_function(dir.path()).await;
+    let queue = Arc::new(MemoryQueue::default());
+    queue.refused.lock().unwrap().push("sqs:DeleteMessage".to_string());
+    queue.send("a", "fine");
+    engine.event_sources().connect(Arc::clone(&queue) as Arc<dyn QueueSource>, resolver);
+    engine.event_sources().apply(spec(1, Vec::new()));
+    wait_for("the delete to be refused", || queue.refusals.load(Ordering::SeqCst) >= 1).await;
+    assert!(queue.deleted().is_empty());
+    assert_eq!(queue.in_flight.lock().unwrap().len(), 1, "in flight until its visibility timeout");
+    assert!(engine.event_sources().last_result("m-1").render().ends_with("sqs:DeleteMessage"));
+
+    queue.refused.lock().unwrap().clear();
+    queue.expire_in_flight();
+    wait_for("the redelivered message to be deleted", || queue.deleted() == ["a"]).await;
     engine.event_sources().remove("m-1");
 }

@@ -126,9 +126,12 @@ impl LambdaService {
         let caller = context.caller();
         let denial = match authorizer.authorize_identity(&caller, action, &resource) {
             Ok(()) => return Ok(()),
-            Err(Denial::NoIdentityAllow) if owner == context.account => {
+            Err(Denial::NoIdentityAllow | Denial::NoBoundaryAllow | Denial::NoSessionAllow)
+                if owner == context.account =>
+            {
                 // Within its account a function's own policy (AddPermission naming the role or the
-                // session) is enough, as on AWS; it is read only when the role's policies fall short.
+                // session) is enough, as on AWS; it is read only when the role's policies fall short
+                // (one naming the session itself also passes its boundary and session policies).
                 let statements = self.function_policy_statements(owner, region, &named.name, qualifier);
                 match authorizer.authorize(&caller, action, &resource, owner, statements.as_deref(), &[]) {
                     Ok(()) => return Ok(()),

@@ -164,6 +164,11 @@ impl LambdaService {
             if let Some(destinations) = request.destination_config {
                 check_destination(&destinations.on_success)?;
                 check_destination(&destinations.on_failure)?;
+                // Deliveries act as the execution role of the version the configuration is for.
+                let version = service.load_record(&context.account, &context.region, &latest.configuration.function_name, Some(&key))?;
+                for destination in [&destinations.on_success, &destinations.on_failure] {
+                    service.check_destination_reachable(&version.configuration.role, &latest.configuration.function_name, destination)?;
+                }
                 if !merge || destinations.on_success.destination.is_some() {
                     record.destination_config.on_success = destinations.on_success;
                 }
@@ -255,6 +260,34 @@ impl LambdaService {
             Ok(())
         })
         .await
+    }
+
+    /// Checks that `function_name`'s execution role `role` may deliver to `destination`, as AWS
+    /// checks when the configuration is put: `sqs:SendMessage` on a queue, `lambda:InvokeFunction`
+    /// on a function (each decided by the target's service: the role's policies and the target's
+    /// own policy). Other targets (SNS, EventBridge) are not delivered by Kumo and are stored as
+    /// given; under `--skip-role-check` nothing is checked. Deliveries are checked again each time,
+    /// since a role's policies can change later.
+    fn check_destination_reachable(
+        &self,
+        role: &str,
+        function_name: &str,
+        destination: &Destination,
+    ) -> Result<(), AwsError> {
+        let Some(arn) = destination.destination.as_deref() else { return Ok(()) };
+        if !matches!(arn.split(':').nth(2), Some("sqs" | "lambda")) || self.execution_roles.get().is_none() {
+            return Ok(());
+        }
+        let Some(sender) = self.engine.destinations() else { return Ok(()) };
+        let action = kumo_invoke::delivery_action(arn);
+        let role = kumo_core::policy::ExecutionRole::new(role, function_name);
+        sender.authorize(arn, &role.caller(), action).map_err(|why| {
+            tracing::debug!(role = %role.role_arn, destination = arn, %why, "execution role refused");
+            let operation = action.split_once(':').map_or(action, |(_, operation)| operation);
+            AwsError::invalid_parameter(format!(
+                "The function's execution role does not have permissions to call {operation} on {arn}"
+            ))
+        })
     }
 
     /// The async behaviour of an invocation of `qualifier`: its event invoke config and the

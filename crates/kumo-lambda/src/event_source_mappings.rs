@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kumo_core::{AwsError, RequestContext};
-use kumo_invoke::event_sources::{validate_pattern, MappingSpec, DEFAULT_MAXIMUM_CONCURRENCY};
+use kumo_invoke::event_sources::{validate_pattern, MappingSpec, QueueSource, DEFAULT_MAXIMUM_CONCURRENCY};
 use serde::{Deserialize, Serialize};
 
 use crate::{internal, validation, LambdaService};
@@ -199,10 +199,7 @@ impl LambdaService {
         let document = self.store.metadata.get_event_source_mapping(uuid, account, region).map_err(internal)?;
         let mut mapping: EventSourceMapping =
             serde_json::from_str(&document.ok_or_else(|| not_found(uuid))?).map_err(internal)?;
-        mapping.last_processing_result = match self.engine.event_sources().last_result(uuid) {
-            kumo_invoke::event_sources::ProcessingResult::Ok => "OK".to_string(),
-            kumo_invoke::event_sources::ProcessingResult::NoRecordsProcessed => "No records processed".to_string(),
-        };
+        mapping.last_processing_result = self.engine.event_sources().last_result(uuid).render();
         Ok(mapping)
     }
 
@@ -213,6 +210,28 @@ impl LambdaService {
         Ok(match reference.qualifier {
             Some(qualifier) => kumo_core::arn::qualified_function_arn(region, account, &reference.name, &qualifier),
             None => kumo_core::arn::function_arn(region, account, &reference.name),
+        })
+    }
+
+    /// Checks that the execution role of the function version `function_name` names (the one the
+    /// poller will run and act as) may do what the poller does with the queue ([`QUEUE_ACTIONS`]),
+    /// as AWS checks when a mapping is created or pointed at another function.
+    fn check_mapping_role(
+        &self,
+        context: &RequestContext,
+        function_name: &str,
+        source_arn: &str,
+        source: &dyn QueueSource,
+    ) -> Result<(), AwsError> {
+        let reference = self.function_ref(&context.account, &context.region, function_name, None)?;
+        let function = self.resolve_invocation(
+            &context.account,
+            &context.region,
+            &reference.name,
+            reference.qualifier.as_deref(),
+        )?;
+        self.check_role_on_queue(&function.configuration.role, &reference.name, &QUEUE_ACTIONS, |caller, action| {
+            source.authorize(source_arn, caller, action)
         })
     }
 
@@ -249,15 +268,7 @@ impl LambdaService {
                 .clone()
                 .ok_or_else(|| AwsError::invalid_parameter("FunctionName is a required parameter"))?;
             let function_arn = service.mapping_function_arn(&context.account, &context.region, &function_name)?;
-            // The poller reads and deletes with the function's execution role, as on AWS.
-            let reference = service.function_ref(&context.account, &context.region, &function_name, None)?;
-            let function = service.load_record(&context.account, &context.region, &reference.name, None)?;
-            service.check_role_on_queue(
-                &function.configuration.role,
-                &reference.name,
-                &QUEUE_ACTIONS,
-                |caller, action| source.authorize(&source_arn, caller, action),
-            )?;
+            service.check_mapping_role(&context, &function_name, &source_arn, source.as_ref())?;
             let uuid = uuid::Uuid::new_v4().to_string();
             let mut mapping = EventSourceMapping {
                 event_source_mapping_arn: format!(
@@ -309,12 +320,17 @@ impl LambdaService {
     ) -> Result<EventSourceMapping, AwsError> {
         let mapping_arn = kumo_core::arn::event_source_mapping_arn(&context.region, &context.account, &uuid);
         self.authorize_identity(&context, "lambda:UpdateEventSourceMapping", &mapping_arn)?;
+        let source = self.engine.event_sources().source();
         self.blocking(move |service| {
             let _updating = service.lock_updates();
             let mut mapping = service.load_mapping(&context.account, &context.region, &uuid)?;
             if let Some(function_name) = &request.function_name {
                 mapping.function_arn =
                     service.mapping_function_arn(&context.account, &context.region, function_name)?;
+                // Another function's poller acts as that function's role: AWS checks it again.
+                if let Some(source) = &source {
+                    service.check_mapping_role(&context, function_name, &mapping.event_source_arn, source.as_ref())?;
+                }
             }
             if let Some(enabled) = request.enabled {
                 mapping.state = if enabled { "Enabled" } else { "Disabled" }.to_string();

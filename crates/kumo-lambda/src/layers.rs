@@ -336,7 +336,9 @@ impl LambdaService {
         let caller = context.caller();
         let denial = match authorizer.authorize_identity(&caller, action, &resource) {
             Ok(()) => return Ok(()),
-            Err(Denial::NoIdentityAllow) if owner == context.account && region == context.region => {
+            Err(Denial::NoIdentityAllow | Denial::NoBoundaryAllow | Denial::NoSessionAllow)
+                if owner == context.account && region == context.region =>
+            {
                 // Read only when the role's policies fall short, as for a function's policy.
                 let statements = version
                     .and_then(|version| self.load_layer_version(&owner, &region, &name, version).ok().flatten())

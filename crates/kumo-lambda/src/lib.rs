@@ -215,6 +215,13 @@ impl FunctionResolver for Resolver {
     ) -> kumo_invoke::AsyncConfig {
         self.0.async_config_for(account, region, name, qualifier)
     }
+
+    fn execution_role(&self, account: &str, region: &str, name: &str, qualifier: Option<&str>) -> Option<String> {
+        // Under --skip-role-check the role need not exist: nothing is held to it.
+        self.0.execution_roles.get()?;
+        let record = self.0.resolve_invocation(account, region, name, qualifier).ok()?;
+        Some(record.configuration.role.clone())
+    }
 }
 
 /// Logs an internal failure and turns it into a `ServiceException`.

@@ -51,6 +51,17 @@ pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>, acco
     }
 }
 
+/// Whether a `Principal` element names the caller's own role session by its ARN (not its role,
+/// account or `*`): a grant made to that session directly.
+pub(super) fn names_session(element: &Value, principal: &Principal<'_>) -> bool {
+    match *principal {
+        Principal::Iam { arn, .. } => {
+            role_of_session(arn).is_some() && strings(&element["AWS"]).any(|granted| granted == arn)
+        }
+        Principal::Service(_) => false,
+    }
+}
+
 /// `ArnLike`/`ArnEquals`: each of the six colon-separated parts of the ARN is matched on its own,
 /// with `*` and `?` wildcards, case-sensitively (the resource part keeps its own colons).
 pub fn arn_like(pattern: &str, arn: &str) -> bool {

@@ -9,6 +9,11 @@
 //! - an explicit `Deny` in any policy that applies wins;
 //! - within the resource's account, an `Allow` from the identity policies or from the resource
 //!   policy is enough; across accounts both are needed;
+//! - a role's permissions boundary and a session's policies cap what the role's identity
+//!   policies and a resource policy naming the role (or the account, or `*`) grant, but not
+//!   what a resource policy of the same account grants to the caller's session ARN itself
+//!   (explicit denies in them still apply); across accounts they cap everything;
+//! - there are no Organizations in Kumo: no SCP or RCP takes part;
 //! - an account's root (a configured access key) has no identity policies to pass: within its
 //!   account it may do everything, as an account root can;
 //! - `Action`/`NotAction` match case-insensitively with `*` and `?`, `Resource`/`NotResource`
@@ -185,31 +190,35 @@ pub fn parse_statements(document: &str) -> Vec<Value> {
 
 /// Evaluates statements of one kind against a request.
 pub fn evaluate(statements: &[Value], kind: PolicyKind, request: &Request<'_>) -> Effect {
-    evaluate_with(statements, kind, request, AccountGrants::Count)
+    evaluate_with(statements, kind, request, Grantees::Any)
 }
 
-/// Whether an `Allow` naming the caller's account (its id or root ARN) grants the caller.
+/// Which of the names a resource policy's `Principal` may give the caller let its `Allow` grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AccountGrants {
-    /// It does: across accounts, where the caller's own identity policies are checked as well.
-    Count,
-    /// It only delegates to the account's identity policies (AWS's rule within the resource's
-    /// own account): only an `Allow` naming the role, the session or `*` grants by itself.
-    Delegate,
+enum Grantees {
+    /// Any: `*`, its account (id or root ARN), its role, its session. Across accounts, where the
+    /// caller's own identity policies are checked as well.
+    Any,
+    /// All but its account, which only delegates to the account's identity policies (AWS's rule
+    /// within the resource's own account): `*`, its role or its session.
+    NotTheAccount,
+    /// Only its own session ARN: a grant made to the session directly, which no implicit deny
+    /// of the role's policies, boundary or session policies limits (same account).
+    TheSessionItself,
 }
 
-fn evaluate_with(statements: &[Value], kind: PolicyKind, request: &Request<'_>, accounts: AccountGrants) -> Effect {
+fn evaluate_with(statements: &[Value], kind: PolicyKind, request: &Request<'_>, grantees: Grantees) -> Effect {
     // A condition Kumo cannot evaluate never lets an Allow grant, and never lets a Deny lapse.
     let denied = statements.iter().any(|statement| {
         statement.get("Effect").and_then(Value::as_str) == Some("Deny")
-            && applies(statement, kind, request, true, AccountGrants::Count)
+            && applies(statement, kind, request, true, Grantees::Any)
     });
     if denied {
         return Effect::ExplicitDeny;
     }
     let allowed = statements.iter().any(|statement| {
         statement.get("Effect").and_then(Value::as_str) == Some("Allow")
-            && applies(statement, kind, request, false, accounts)
+            && applies(statement, kind, request, false, grantees)
     });
     if allowed {
         Effect::Allow
@@ -225,7 +234,7 @@ fn applies(
     kind: PolicyKind,
     request: &Request<'_>,
     unknown_holds: bool,
-    accounts: AccountGrants,
+    grantees: Grantees,
 ) -> bool {
     let action = match (statement.get("Action"), statement.get("NotAction")) {
         (Some(actions), _) => matching::strings(actions).any(|granted| action_matches(granted, request.action)),
@@ -248,9 +257,11 @@ fn applies(
     }
     if kind == PolicyKind::Resource {
         let principal = match (statement.get("Principal"), statement.get("NotPrincipal")) {
-            (Some(principal), _) => {
-                matching::principal_matches(principal, &request.principal, accounts == AccountGrants::Count)
-            }
+            (Some(principal), _) => match grantees {
+                Grantees::Any => matching::principal_matches(principal, &request.principal, true),
+                Grantees::NotTheAccount => matching::principal_matches(principal, &request.principal, false),
+                Grantees::TheSessionItself => matching::names_session(principal, &request.principal),
+            },
             (None, Some(excluded)) => !matching::principal_matches(excluded, &request.principal, true),
             (None, None) => false,
         };
@@ -329,10 +340,10 @@ pub fn decide(
     owner: &str,
 ) -> Result<(), Denial> {
     let same_account = request.principal.account() == Some(owner);
-    let accounts = if same_account { AccountGrants::Delegate } else { AccountGrants::Count };
+    let grantees = if same_account { Grantees::NotTheAccount } else { Grantees::Any };
     let identity_effect = identity.map(|statements| evaluate(statements, PolicyKind::Identity, request));
     let resource_effect = resource_policy
-        .map_or(Effect::NotApplicable, |statements| evaluate_with(statements, PolicyKind::Resource, request, accounts));
+        .map_or(Effect::NotApplicable, |statements| evaluate_with(statements, PolicyKind::Resource, request, grantees));
     if identity_effect == Some(Effect::ExplicitDeny) {
         return Err(Denial::IdentityDeny);
     }
@@ -356,6 +367,29 @@ pub fn decide(
     Ok(())
 }
 
+/// Whether the resource's policy grants the request to the caller's role session by that
+/// session's own ARN (`arn:aws:sts::<account>:assumed-role/<role>/<session>`) within the
+/// resource's account. AWS's evaluation logic gives such a grant to the session directly: no
+/// implicit deny of the role's identity policies, its permissions boundary or the session's
+/// policies limits it (a grant to the role's ARN, the account or `*` is limited by the last two).
+pub fn grants_session_directly(request: &Request<'_>, resource_policy: Option<&[Value]>, owner: &str) -> bool {
+    let Principal::Iam { account, arn } = request.principal else { return false };
+    account == owner
+        && matching::role_of_session(arn).is_some()
+        && resource_policy.is_some_and(|statements| {
+            evaluate_with(statements, PolicyKind::Resource, request, Grantees::TheSessionItself) == Effect::Allow
+        })
+}
+
+/// Which of a boundary's or session policy's answers refuse a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// Both: what they do not allow is refused (an implicit deny), and what they deny.
+    ImplicitAndExplicit,
+    /// Only an explicit `Deny` (the grant was made to the session directly).
+    ExplicitOnly,
+}
+
 /// The identity-based policies in force for role sessions, as the IAM service keeps them.
 pub trait IdentityPolicies: Send + Sync + 'static {
     /// Every statement of the role's inline and attached managed policies (empty when the role
@@ -377,20 +411,29 @@ pub trait IdentityPolicies: Send + Sync + 'static {
 
 /// What limits a role session beyond its identity policies: its role's permissions boundary
 /// and its session policies. Each must allow what the identity policies allow (an intersection);
-/// an explicit `Deny` in either wins.
-fn limits(source: &dyn IdentityPolicies, caller: &Caller<'_>, role: &str, request: &Request<'_>) -> Result<(), Denial> {
+/// an explicit `Deny` in either wins. With [`Limit::ExplicitOnly`] only their denies count.
+fn limits(
+    source: &dyn IdentityPolicies,
+    caller: &Caller<'_>,
+    role: &str,
+    request: &Request<'_>,
+    limit: Limit,
+) -> Result<(), Denial> {
+    let implicit = limit == Limit::ImplicitAndExplicit;
     if let Some(boundary) = source.boundary_of_role(role) {
         match evaluate(&boundary, PolicyKind::Identity, request) {
             Effect::Allow => {}
             Effect::ExplicitDeny => return Err(Denial::BoundaryDeny),
-            Effect::NotApplicable => return Err(Denial::NoBoundaryAllow),
+            Effect::NotApplicable if implicit => return Err(Denial::NoBoundaryAllow),
+            Effect::NotApplicable => {}
         }
     }
     if let Some(session) = source.session_statements(caller.access_key) {
         match evaluate(&session, PolicyKind::Identity, request) {
             Effect::Allow => {}
             Effect::ExplicitDeny => return Err(Denial::SessionDeny),
-            Effect::NotApplicable => return Err(Denial::NoSessionAllow),
+            Effect::NotApplicable if implicit => return Err(Denial::NoSessionAllow),
+            Effect::NotApplicable => {}
         }
     }
     Ok(())
@@ -438,7 +481,7 @@ impl Authorizer {
         let statements = source.statements_of_role(role);
         let request = Request::new(Principal::Iam { account: caller.account, arn: caller.arn }, action, Some(resource));
         match evaluate(&statements, PolicyKind::Identity, &request) {
-            Effect::Allow => limits(source.as_ref(), caller, role, &request),
+            Effect::Allow => limits(source.as_ref(), caller, role, &request, Limit::ImplicitAndExplicit),
             Effect::ExplicitDeny => Err(Denial::IdentityDeny),
             Effect::NotApplicable => Err(Denial::NoIdentityAllow),
         }
@@ -470,10 +513,14 @@ impl Authorizer {
             request.set(key, *value);
         }
         decide(&request, identity.as_deref().map(Vec::as_slice), resource_policy, owner)?;
-        // A session policy or permissions boundary limits whatever the policies above allowed.
-        match (&self.identity, caller.role_arn) {
-            (Some(source), Some(role)) => limits(source.as_ref(), caller, role, &request),
-            _ => Ok(()),
-        }
+        // A session policy or permissions boundary limits whatever the policies above allowed,
+        // unless the resource's policy granted it to this very session.
+        let (Some(source), Some(role)) = (&self.identity, caller.role_arn) else { return Ok(()) };
+        let limit = if grants_session_directly(&request, resource_policy, owner) {
+            Limit::ExplicitOnly
+        } else {
+            Limit::ImplicitAndExplicit
+        };
+        limits(source.as_ref(), caller, role, &request, limit)
     }
 }

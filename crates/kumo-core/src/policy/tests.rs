@@ -376,3 +376,99 @@ fn boundaries_and_session_policies_intersect_with_identity_policies() {
         .message(SESSION, list, "*")
         .ends_with("because no session policy allows the lambda:ListFunctions action"));
 }
+
+/// A resource policy allowing `SEND` to `principal` (a `Principal` element's `AWS` value).
+fn granting(principal: &str) -> Vec<Value> {
+    vec![json!({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": SEND, "Resource": QUEUE})]
+}
+
+/// A role with no identity policies of its own, the given boundary, and session policies for the
+/// `ASIASESSION` key.
+fn limited(boundary: Option<Vec<Value>>, session: Option<Vec<Value>>) -> Authorizer {
+    Authorizer::enforcing(Arc::new(Limited { identity: Vec::new(), boundary, session }))
+}
+
+#[test]
+fn a_session_policy_does_not_limit_a_grant_to_the_session_arn() {
+    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE), access_key: "ASIASESSION" };
+    let lambda_only = identity(json!([allow(json!("lambda:*"), json!("*"))]));
+    let authorizer = limited(None, Some(lambda_only));
+    // AWS adds a grant to the session's ARN after the session policy is applied.
+    assert_eq!(authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(SESSION)), &[]), Ok(()));
+    // A grant to the role's ARN is added before: the session policy caps it.
+    assert_eq!(
+        authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(ROLE)), &[]),
+        Err(Denial::NoSessionAllow)
+    );
+    assert_eq!(
+        authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting("*")), &[]),
+        Err(Denial::NoSessionAllow)
+    );
+    // Another session of the same role is not the session named.
+    let other = Caller { arn: "arn:aws:sts::000000000000:assumed-role/app/other", ..caller };
+    assert_eq!(
+        authorizer.authorize(&other, SEND, QUEUE, HOME, Some(&granting(SESSION)), &[]),
+        Err(Denial::NoIdentityAllow)
+    );
+}
+
+#[test]
+fn a_permissions_boundary_does_not_limit_a_grant_to_the_session_arn() {
+    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE), access_key: "" };
+    let lambda_only = identity(json!([allow(json!("lambda:*"), json!("*"))]));
+    let authorizer = limited(Some(lambda_only), None);
+    assert_eq!(authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(SESSION)), &[]), Ok(()));
+    // The boundary caps a grant to the role's ARN (and to everyone).
+    assert_eq!(
+        authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(ROLE)), &[]),
+        Err(Denial::NoBoundaryAllow)
+    );
+    assert_eq!(
+        authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting("*")), &[]),
+        Err(Denial::NoBoundaryAllow)
+    );
+    // Naming the account only delegates to the role's own policies, which allow nothing.
+    assert_eq!(
+        authorizer.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(HOME)), &[]),
+        Err(Denial::NoIdentityAllow)
+    );
+}
+
+#[test]
+fn explicit_denies_still_limit_a_grant_to_the_session_arn() {
+    let caller = Caller { account: HOME, arn: SESSION, role_arn: Some(ROLE), access_key: "ASIASESSION" };
+    let denying =
+        identity(json!([allow(json!("*"), json!("*")), {"Effect": "Deny", "Action": "sqs:*", "Resource": "*"}]));
+    let session = limited(None, Some(denying.clone()));
+    assert_eq!(session.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(SESSION)), &[]), Err(Denial::SessionDeny));
+    let bounded = limited(Some(denying), None);
+    assert_eq!(bounded.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(SESSION)), &[]), Err(Denial::BoundaryDeny));
+}
+
+#[test]
+fn across_accounts_a_grant_to_the_session_arn_is_still_limited() {
+    let stranger_session = "arn:aws:sts::222222222222:assumed-role/app/fn";
+    let stranger_role = "arn:aws:iam::222222222222:role/app";
+    let caller =
+        Caller { account: OTHER, arn: stranger_session, role_arn: Some(stranger_role), access_key: "ASIASESSION" };
+    let everything = identity(json!([allow(json!("*"), json!("*"))]));
+    let lambda_only = identity(json!([allow(json!("lambda:*"), json!("*"))]));
+    // The caller's own account must allow it too, through its boundary and session policies.
+    let bounded = Authorizer::enforcing(Arc::new(Limited {
+        identity: everything.clone(),
+        boundary: Some(lambda_only.clone()),
+        session: None,
+    }));
+    assert_eq!(
+        bounded.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(stranger_session)), &[]),
+        Err(Denial::NoBoundaryAllow)
+    );
+    let session =
+        Authorizer::enforcing(Arc::new(Limited { identity: everything, boundary: None, session: Some(lambda_only) }));
+    assert_eq!(
+        session.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(stranger_session)), &[]),
+        Err(Denial::NoSessionAllow)
+    );
+    let request = Request::new(Principal::Iam { account: OTHER, arn: stranger_session }, SEND, Some(QUEUE));
+    assert!(!grants_session_directly(&request, Some(&granting(stranger_session)), HOME));
+}

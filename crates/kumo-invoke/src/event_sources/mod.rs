@@ -5,6 +5,13 @@
 //! stays and the queue's visibility timeout redelivers it (so a RedrivePolicy catches poison
 //! messages). Pollers scale out with the backlog up to `ScalingConfig.MaximumConcurrency`.
 //!
+//! A poller acts as the function's execution role, as Lambda's does on AWS: before each receive
+//! it asks the queue's service whether the role (of the version the mapping runs, read afresh
+//! each time) may `sqs:ReceiveMessage`, and before each delete `sqs:DeleteMessage`. While it may
+//! not, messages stay in the queue (or come back after their visibility timeout) and the mapping
+//! reports AWS's `PROBLEM: <the AccessDenied message>` as its `LastProcessingResult`; it resumes
+//! by itself once the permission is back.
+//!
 //! Queues are reached through [`QueueSource`], implemented by the SQS service (and by an
 //! in-memory double in tests).
 
@@ -18,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 pub use filters::{matches_filters, validate_pattern, FilterError};
+
+use kumo_core::policy::ExecutionRole;
 
 use crate::{BoxFuture, FunctionResolver, InvokeEngine, InvokeRequest};
 
@@ -87,12 +96,25 @@ pub struct MappingSpec {
 }
 
 /// The outcome of the last batch, as `LastProcessingResult` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessingResult {
     /// Nothing was processed yet.
     NoRecordsProcessed,
     /// The last batch was processed.
     Ok,
+    /// The poller could not go on: why (the execution role may not read or delete the queue).
+    Problem(String),
+}
+
+impl ProcessingResult {
+    /// As `LastProcessingResult` reads: `No records processed`, `OK` or `PROBLEM: <why>`.
+    pub fn render(&self) -> String {
+        match self {
+            ProcessingResult::NoRecordsProcessed => "No records processed".to_string(),
+            ProcessingResult::Ok => "OK".to_string(),
+            ProcessingResult::Problem(why) => format!("PROBLEM: {why}"),
+        }
+    }
 }
 
 struct Running {
@@ -157,6 +179,8 @@ pub const DEFAULT_MAXIMUM_CONCURRENCY: usize = 1000;
 const RECEIVE_WAIT: Duration = Duration::from_secs(2);
 /// Pause after a failed receive or invoke, so a broken queue or function is not hammered.
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
+/// Pause while the execution role may not read the queue, before asking again.
+const PERMISSION_PAUSE: Duration = Duration::from_secs(1);
 
 impl EventSources {
     /// The manager for `engine`.
@@ -235,11 +259,18 @@ impl EventSources {
 
     /// `LastProcessingResult` of a mapping.
     pub fn last_result(&self, uuid: &str) -> ProcessingResult {
-        Self::lock(&self.processed).get(uuid).copied().unwrap_or(ProcessingResult::NoRecordsProcessed)
+        Self::lock(&self.processed).get(uuid).cloned().unwrap_or(ProcessingResult::NoRecordsProcessed)
     }
 
     fn record_processed(&self, uuid: &str) {
         Self::lock(&self.processed).insert(uuid.to_string(), ProcessingResult::Ok);
+    }
+
+    /// Records why a mapping's poller cannot go on; true when that is news (it was not the last
+    /// result already), so it is logged once, not at every retry.
+    fn record_problem(&self, uuid: &str, why: String) -> bool {
+        let problem = ProcessingResult::Problem(why);
+        Self::lock(&self.processed).insert(uuid.to_string(), problem.clone()).as_ref() != Some(&problem)
     }
 }
 
@@ -273,6 +304,17 @@ impl Poller {
                 if *stopped.borrow() {
                     break;
                 }
+                let role = self.acting_role().await;
+                if !self.permitted(role.as_ref(), "sqs:ReceiveMessage") {
+                    // Nothing is received: the messages stay in the queue until the role may.
+                    if !first {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(PERMISSION_PAUSE) => continue,
+                        _ = stopped.changed() => break,
+                    }
+                }
                 let batch = tokio::select! {
                     batch = self.gather() => batch,
                     _ = stopped.changed() => break,
@@ -296,7 +338,7 @@ impl Poller {
                     workers.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(self.clone().worker(stopped.clone(), Arc::clone(&workers), false));
                 }
-                if !self.process(messages).await {
+                if !self.process(messages, role.as_ref()).await {
                     tokio::time::sleep(ERROR_PAUSE).await;
                 }
             }
@@ -324,12 +366,47 @@ impl Poller {
         Ok(messages)
     }
 
-    /// Filters, invokes and deletes one batch; false when the function failed.
-    async fn process(&self, messages: Vec<SourceMessage>) -> bool {
+    /// The execution role the poller acts as now: the mapped version's, read afresh so a role
+    /// changed by UpdateFunctionConfiguration applies from the next receive. `None` when the
+    /// poller is not held to a role.
+    async fn acting_role(&self) -> Option<ExecutionRole> {
+        let resolver = Arc::clone(&self.resolver);
+        let (account, region) = (self.spec.account.clone(), self.spec.region.clone());
+        let (name, qualifier) = (self.spec.function_name.clone(), self.spec.qualifier.clone());
+        let role = tokio::task::spawn_blocking(move || {
+            resolver.execution_role(&account, &region, &name, qualifier.as_deref())
+        })
+        .await
+        .ok()
+        .flatten()?;
+        Some(ExecutionRole::new(&role, &self.spec.function_name))
+    }
+
+    /// Whether `role` may perform `action` on the queue, as the queue's service decides; if not,
+    /// the mapping reports why as its `LastProcessingResult`.
+    fn permitted(&self, role: Option<&ExecutionRole>, action: &str) -> bool {
+        let Some(role) = role else { return true };
+        let Err(why) = self.source.authorize(&self.spec.event_source_arn, &role.caller(), action) else {
+            return true;
+        };
+        let news =
+            self.engine.upgrade().is_some_and(|engine| engine.event_sources().record_problem(&self.spec.uuid, why));
+        if news {
+            tracing::warn!(uuid = %self.spec.uuid, role = %role.role_arn, action, "the execution role may not use the event source; its messages stay in the queue");
+        }
+        false
+    }
+
+    /// Filters, invokes and deletes one batch as `role`; false when the function failed or the
+    /// role may not delete (the batch then comes back after its visibility timeout).
+    async fn process(&self, messages: Vec<SourceMessage>, role: Option<&ExecutionRole>) -> bool {
         let arn = self.spec.event_source_arn.clone();
         let (kept, dropped): (Vec<SourceMessage>, Vec<SourceMessage>) = messages
             .into_iter()
             .partition(|message| matches_filters(&self.spec.filters, &sqs_record(&self.spec, message)));
+        if !dropped.is_empty() && !self.permitted(role, "sqs:DeleteMessage") {
+            return false;
+        }
         if !dropped.is_empty() {
             // AWS deletes SQS messages that no filter matches.
             let handles = dropped.iter().map(|m| m.receipt_handle.clone()).collect();
@@ -388,6 +465,9 @@ impl Poller {
             None => kept.iter().map(|m| m.receipt_handle.clone()).collect(),
         };
         if !delete.is_empty() {
+            if !self.permitted(role, "sqs:DeleteMessage") {
+                return false;
+            }
             // As for async events: messages are deleted only after the invocation's logs are committed.
             engine.flush().await;
             if let Err(error) = self.source.delete(&arn, delete).await {
