@@ -184,9 +184,10 @@ impl AuthFailure {
             AuthFailure::TooLarge => {
                 kumo_protocol::registry::too_large(MAX_REQUEST_BODY, kumo_protocol::Protocol::RestXml)
             }
-            failure @ (AuthFailure::MissingContentSha256
-            | AuthFailure::BadContentSha256
-            | AuthFailure::BodyTimeout) => failure.into_error(true),
+            failure
+            @ (AuthFailure::MissingContentSha256 | AuthFailure::BadContentSha256 | AuthFailure::BodyTimeout) => {
+                failure.into_error(true)
+            }
         }
     }
 }
@@ -584,5 +585,32 @@ fn check_signature(
         ))),
         Err(VerifyError::HostNotSigned) => Err(AuthFailure::HostNotSigned),
         Err(VerifyError::ScopeMismatch(message)) => Err(AuthFailure::Scope(message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_is_refused_in_s3s_words() {
+        let s3 = |failure: AuthFailure, presigned| {
+            let error = failure.into_s3_error(presigned);
+            (error.code, error.status)
+        };
+        assert_eq!(s3(AuthFailure::Mismatch, false), ("SignatureDoesNotMatch", 403));
+        assert_eq!(s3(AuthFailure::UnknownKey, true), ("InvalidAccessKeyId", 403));
+        assert_eq!(s3(AuthFailure::Missing, false), ("AccessDenied", 403));
+        assert_eq!(s3(AuthFailure::UrlExpired(String::new()), true), ("AccessDenied", 403));
+        assert_eq!(s3(AuthFailure::Expired(String::new()), false), ("RequestTimeTooSkewed", 403));
+        assert_eq!(s3(AuthFailure::ExpiredToken, false), ("ExpiredToken", 400));
+        assert_eq!(s3(AuthFailure::Incomplete(String::new()), false), ("AuthorizationHeaderMalformed", 400));
+        assert_eq!(s3(AuthFailure::Incomplete(String::new()), true), ("AuthorizationQueryParametersError", 400));
+        assert_eq!(s3(AuthFailure::TooLarge, false), ("EntityTooLarge", 400));
+        assert_eq!(s3(AuthFailure::ContentHashMismatch, false), ("XAmzContentSHA256Mismatch", 400));
+        assert_eq!(s3(AuthFailure::MissingContentSha256, false), ("InvalidRequest", 400));
+        // Every other service keeps its own words.
+        let json = AuthFailure::Mismatch.into_error(false);
+        assert_eq!((json.code, json.status), ("InvalidSignatureException", 403));
     }
 }

@@ -65,7 +65,9 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     xml_shape: None,
     query_error_code: same_code,
     decode_error,
-    unknown_operation: |_| AwsError::new("NotImplemented", 501, "A header you provided implies functionality that is not implemented"),
+    unknown_operation: |_| {
+        AwsError::new("NotImplemented", 501, "A header you provided implies functionality that is not implemented")
+    },
 };
 
 /// The test S3, ready to register.
@@ -151,7 +153,8 @@ impl s3s::S3 for TestS3 {
     async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         let context = rest_xml::context(&req)?;
         let name = req.input.bucket.clone();
-        let constraint = req.input.create_bucket_configuration.as_ref().and_then(|config| config.location_constraint.clone());
+        let constraint =
+            req.input.create_bucket_configuration.as_ref().and_then(|config| config.location_constraint.clone());
         let region = constraint.map_or_else(|| context.region.clone(), |constraint| constraint.as_str().to_string());
         let mut state = self.state();
         match state.buckets.get(&name) {
@@ -172,8 +175,12 @@ impl s3s::S3 for TestS3 {
         if state.buckets.values().filter(|bucket| bucket.owner == context.account).count() >= MAX_BUCKETS {
             return Err(s3_error!(TooManyBuckets, "You have attempted to create more buckets than allowed"));
         }
-        let bucket =
-            StoredBucket { owner: context.account.clone(), region, created: SystemTime::now(), objects: BTreeMap::new() };
+        let bucket = StoredBucket {
+            owner: context.account.clone(),
+            region,
+            created: SystemTime::now(),
+            objects: BTreeMap::new(),
+        };
         state.buckets.insert(name.clone(), bucket);
         Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{name}")) }))
     }
@@ -230,7 +237,8 @@ impl s3s::S3 for TestS3 {
         let kept_bytes = state.kept_bytes;
         let content = content.filter(|content| kept_bytes + content.len() <= KEPT_TOTAL_BYTES);
         let added = content.as_ref().map_or(0, Bytes::len);
-        let stored = StoredObject { content, length, e_tag: e_tag.clone(), content_type, last_modified: SystemTime::now() };
+        let stored =
+            StoredObject { content, length, e_tag: e_tag.clone(), content_type, last_modified: SystemTime::now() };
         let objects = state.objects;
         let bucket = owned_bucket(&mut state, &context.account, &bucket)?;
         if objects >= MAX_OBJECTS && !bucket.objects.contains_key(&key) {

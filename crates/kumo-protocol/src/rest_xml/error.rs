@@ -55,7 +55,7 @@ pub(crate) fn rerender(status: StatusCode, body: &[u8], request_id: &str) -> Opt
         return None;
     }
     let (code, message) = parse_error_document(body)?;
-    let message = message.unwrap_or_else(|| default_message(status).to_string());
+    let message = message.unwrap_or_else(|| default_message(&code, status).to_string());
     Some(document_response(status, &code, &message, request_id))
 }
 
@@ -112,9 +112,21 @@ fn parse_error_document(body: &[u8]) -> Option<(String, Option<String>)> {
     Some((code?, message))
 }
 
-/// The message of an error s3s raised without one.
-fn default_message(status: StatusCode) -> &'static str {
-    status.canonical_reason().unwrap_or("Error")
+/// The message of an error s3s raised without one: S3's own for the codes s3s raises bare,
+/// else the status' reason.
+fn default_message(code: &str, status: StatusCode) -> &'static str {
+    match code {
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema",
+        "NoSuchBucket" => "The specified bucket does not exist",
+        "NoSuchKey" => "The specified key does not exist.",
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "KeyTooLongError" => "Your key is too long",
+        "MethodNotAllowed" => "The specified method is not allowed against this resource.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "NotImplemented" => "A header you provided implies functionality that is not implemented",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    }
 }
 
 /// `error` as s3s answers it: its code (S3's own when S3 has it), status and message.
@@ -139,7 +151,10 @@ pub fn body_error(error: &StdError) -> S3Error {
         current = error.source();
     }
     tracing::debug!(%error, "reading a restXml request body failed");
-    S3Error::with_message(S3ErrorCode::IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header.")
+    S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
 }
 
 #[cfg(test)]
@@ -162,10 +177,15 @@ mod tests {
         assert_eq!(response.headers()[REQUEST_ID_HEADER], "req-7");
         assert_eq!(response.headers()[http::header::CONTENT_TYPE], CONTENT_TYPE);
         let body = String::from_utf8(response.body().to_vec()).unwrap();
-        assert!(body.contains("<Code>NoSuchBucket</Code><Message>a &amp; b</Message><RequestId>req-7</RequestId>"), "{body}");
-        // Without a message, the status' reason stands in.
-        let bare = rerender(StatusCode::NOT_IMPLEMENTED, b"<Error><Code>NotImplemented</Code></Error>", "r").unwrap();
-        assert!(String::from_utf8_lossy(bare.body()).contains("<Message>Not Implemented</Message>"));
+        assert!(
+            body.contains("<Code>NoSuchBucket</Code><Message>a &amp; b</Message><RequestId>req-7</RequestId>"),
+            "{body}"
+        );
+        // Without a message, S3's own for the code, else the status' reason, stands in.
+        let bare = rerender(StatusCode::BAD_REQUEST, b"<Error><Code>MalformedXML</Code></Error>", "r").unwrap();
+        assert!(String::from_utf8_lossy(bare.body()).contains("<Message>The XML you provided was not well-formed"));
+        let bare = rerender(StatusCode::CONFLICT, b"<Error><Code>Unheard</Code></Error>", "r").unwrap();
+        assert!(String::from_utf8_lossy(bare.body()).contains("<Message>Conflict</Message>"));
     }
 
     #[test]

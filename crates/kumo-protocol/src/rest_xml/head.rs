@@ -231,7 +231,10 @@ mod tests {
         // A plain body keeps its length and encoding.
         let gzip = head("PUT", "localhost", "/b/k", &[("content-encoding", "gzip"), ("content-length", "5")]);
         let plain = plain_head(&gzip);
-        assert_eq!((plain.headers["content-encoding"].to_str().unwrap(), plain.headers["content-length"].to_str().unwrap()), ("gzip", "5"));
+        assert_eq!(
+            (plain.headers["content-encoding"].to_str().unwrap(), plain.headers["content-length"].to_str().unwrap()),
+            ("gzip", "5")
+        );
         let only_chunked = head("PUT", "localhost", "/b/k", &[("content-encoding", "aws-chunked")]);
         assert!(!plain_head(&only_chunked).headers.contains_key("content-encoding"));
     }
