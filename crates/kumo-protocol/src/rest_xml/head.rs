@@ -5,12 +5,16 @@
 //! - [`upload_operation`]: whether the request is an object upload (`PutObject`,
 //!   `UploadPart`), the operations whose body streams, known before the body is read;
 //! - [`plain_head`]: the head s3s sees. s3s verifies signatures only when it has an auth
-//!   provider, and without one it refuses any request that carries a signature
-//!   (`NotImplemented`), and it decodes `aws-chunked` bodies only while verifying them. Kumo's
-//!   gateway has verified the signature and decodes the body as it streams, so the signature
-//!   (header or presigned query) is taken out, and an `aws-chunked` request is described as
-//!   the plain body s3s is handed: `Content-Length` the decoded length, `aws-chunked` out of
-//!   `Content-Encoding`, no streaming marker, decoded length or trailer declaration.
+//!   provider; without one it refuses any request that carries a signature (`NotImplemented`:
+//!   "This service has no authentication provider"). It decodes `aws-chunked` bodies only while
+//!   verifying them: without an auth provider it never reads `x-amz-content-sha256`, so a
+//!   `STREAMING-…` body would reach `put_object` with its chunk framing as data, a
+//!   `Content-Length` counting the framing, and `aws-chunked` in the `Content-Encoding` it
+//!   stores. Kumo's gateway has verified the signature and decodes the body as it streams, so
+//!   the signature (header or presigned query) is taken out, and an `aws-chunked` request is
+//!   described as the plain body s3s is handed: `Content-Length` the decoded length,
+//!   `aws-chunked` out of `Content-Encoding`, no streaming marker, decoded length or trailer
+//!   declaration.
 
 use std::borrow::Cow;
 
