@@ -299,8 +299,22 @@ def test_bodies_over_their_limit_are_refused_before_they_are_read(kumo_test, s3)
     assert kumo_test.running
 
 
-def test_the_aws_cli_lists_buckets(kumo_test, s3):
+def prometheus_count(server, operation, outcome):
+    """`kumo_api_requests_total` of the test S3's `operation` with `outcome`."""
+    with urllib.request.urlopen(server.signed_request("/_kumo/metrics/prometheus"), timeout=10) as answer:
+        text = answer.read().decode()
+    series = f'kumo_api_requests_total{{service="kumotest-s3",operation="{operation}",outcome="{outcome}"}} '
+    return sum(int(float(line[len(series):])) for line in text.splitlines() if line.startswith(series))
+
+
+def test_the_aws_cli_lists_buckets_and_each_operation_counts_in_its_metrics(kumo_test, s3):
     name = bucket_name()
     s3.create_bucket(Bucket=name)
+    listed_before = prometheus_count(kumo_test, "ListBuckets", "success")
+    missing_before = prometheus_count(kumo_test, "GetObject", "client_error")
     listed = kumo_test.aws("s3api", "list-buckets")
     assert name in [bucket["Name"] for bucket in listed["Buckets"]]
+    with pytest.raises(ClientError):
+        s3.get_object(Bucket=name, Key="missing")
+    assert prometheus_count(kumo_test, "ListBuckets", "success") == listed_before + 1
+    assert prometheus_count(kumo_test, "GetObject", "client_error") == missing_before + 1

@@ -70,9 +70,21 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     },
 };
 
+/// The operations the test S3 implements (s3s answers `NotImplemented` for the others).
+const OPERATIONS: &[&str] = &[
+    "CreateBucket",
+    "ListBuckets",
+    "HeadBucket",
+    "DeleteBucket",
+    "PutObject",
+    "GetObject",
+    "HeadObject",
+    "DeleteObject",
+];
+
 /// The test S3, ready to register.
 pub fn service() -> RestXmlService {
-    RestXmlService::new(&DESCRIPTOR, TestS3::default())
+    RestXmlService::new(&DESCRIPTOR, OPERATIONS, TestS3::default())
 }
 
 /// An object: its length and ETag, and its content when small enough to keep.

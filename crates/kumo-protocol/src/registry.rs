@@ -381,7 +381,6 @@ impl Registry {
             return crate::rest_xml::error_response(&error, &request_id).map(crate::rest_xml::full);
         };
         let descriptor = service.descriptor();
-        let counted = operation.as_deref().map_or_else(|| metrics.unknown(), |operation| metrics.operation(operation));
         let operation = operation.unwrap_or_default();
         let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
         let protocol = Protocol::RestXml;
@@ -392,6 +391,12 @@ impl Registry {
                 tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
                 render_error(descriptor, protocol, &error, &request_id).map(crate::rest_xml::full)
             }
+        };
+        // The operation the codec resolved, else the one routing named (an upload), else none.
+        let resolved = response.extensions().get::<crate::rest_xml::Operation>().map(|resolved| resolved.0);
+        let counted = match resolved.or((!operation.is_empty()).then_some(operation.as_str())) {
+            Some(operation) => metrics.operation(operation),
+            None => metrics.unknown(),
         };
         counted.record(Outcome::of_status(response.status().as_u16()), started.elapsed());
         response

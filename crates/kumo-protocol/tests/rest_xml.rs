@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use kumo_core::{AwsError, RequestContext};
+use kumo_protocol::metrics::Outcome;
 use kumo_protocol::query::de::same_names;
 use kumo_protocol::query::QueryLimits;
 use kumo_protocol::rest_xml::{self, RestXmlService};
@@ -96,7 +97,8 @@ fn registry(recorder: &Recorder) -> Registry {
     let mut registry = Registry::new();
     let lambda = PathService { name: "lambda", signing_name: "lambda", health: Box::new(|| ServiceHealth::Running) };
     registry.register_path_service(lambda);
-    registry.register(Arc::new(RestXmlService::new(&DESCRIPTOR, recorder.clone())));
+    let operations = &["CreateBucket", "PutObject", "GetObject"];
+    registry.register(Arc::new(RestXmlService::new(&DESCRIPTOR, operations, recorder.clone())));
     registry
 }
 
@@ -166,6 +168,13 @@ async fn s3s_serves_the_verified_request_with_the_callers_context() {
     let response = registry.handle_http(0, None, &create, Input::Xml(Bytes::new()), context("req-2")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(recorder.last().bucket, "presigned");
+    // Both count in the operation s3s resolved; one it does not serve, in `unknown`.
+    let delete = head("DELETE", "localhost", "/presigned", &[]);
+    let response = registry.handle_http(0, None, &delete, Input::Xml(Bytes::new()), context("req-3")).await;
+    assert_eq!(response.status(), 501);
+    let metrics = registry.metrics(0).expect("the service's metrics");
+    assert_eq!(metrics.operation("CreateBucket").count(Outcome::Success), 2);
+    assert_eq!(metrics.unknown().count(Outcome::ServerError), 1);
 }
 
 #[tokio::test]

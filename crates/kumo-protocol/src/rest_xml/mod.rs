@@ -12,6 +12,9 @@
 //! - **limits**: an object upload (`PutObject`, `UploadPart`) streams its body, up to the
 //!   service's upload limit (S3's 5 GiB), never buffered; any other request's body is read
 //!   within the descriptor's `default_body_limit` before s3s sees it;
+//! - **metrics**: s3s names the operation it resolved to an access hook ([`RecordOperation`]),
+//!   through which the registry counts the request in the operation's row (the service declares
+//!   the operations it implements, the rows);
 //! - **errors**: every failure, s3s' or the service's or the gateway's, is answered by
 //!   [`error::error_response`]'s `<Error>` document with the request's own id, which also goes
 //!   in `x-amz-request-id` on every answer.
@@ -19,13 +22,15 @@
 pub mod error;
 pub mod head;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use http::request::Parts;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use kumo_core::{AwsError, RequestContext};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::auth::{S3Auth, SecretKey};
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::{S3Service, S3ServiceBuilder};
 
@@ -43,26 +48,37 @@ pub const MAX_UPLOAD: usize = 5 * 1024 * 1024 * 1024;
 /// service (`registry.register(Arc::new(RestXmlService::new(&DESCRIPTOR, MyS3)))`).
 pub struct RestXmlService {
     descriptor: &'static ServiceDescriptor,
+    operations: &'static [&'static str],
     s3: S3Service,
     upload_limit: usize,
 }
 
 impl RestXmlService {
     /// `s3` behind s3s, declared by `descriptor` (whose `default_body_limit` bounds every body
-    /// but an upload's), taking uploads of up to [`MAX_UPLOAD`].
-    pub fn new(descriptor: &'static ServiceDescriptor, s3: impl s3s::S3) -> Self {
-        Self::with_upload_limit(descriptor, s3, MAX_UPLOAD)
+    /// but an upload's), implementing `operations` (S3's names: each has its metrics row),
+    /// taking uploads of up to [`MAX_UPLOAD`].
+    pub fn new(descriptor: &'static ServiceDescriptor, operations: &'static [&'static str], s3: impl s3s::S3) -> Self {
+        Self::with_upload_limit(descriptor, operations, s3, MAX_UPLOAD)
     }
 
     /// As [`Self::new`], with uploads of up to `upload_limit` bytes.
-    pub fn with_upload_limit(descriptor: &'static ServiceDescriptor, s3: impl s3s::S3, upload_limit: usize) -> Self {
+    pub fn with_upload_limit(
+        descriptor: &'static ServiceDescriptor,
+        operations: &'static [&'static str],
+        s3: impl s3s::S3,
+        upload_limit: usize,
+    ) -> Self {
         let mut builder = S3ServiceBuilder::new(s3);
         builder.set_host(head::VirtualHostedBuckets);
+        // s3s runs its access hook only with an auth provider; it never asks this one for a key,
+        // since the requests it sees carry no signature (see `head::plain_head`).
+        builder.set_auth(GatewayAuthenticated);
+        builder.set_access(RecordOperation { operations });
         // s3s reads an XML body within its own limit too; Kumo's (the descriptor's) comes first.
         let mut config = S3Config::default();
         config.xml_max_body_size = descriptor.default_body_limit;
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-        Self { descriptor, s3: builder.build(), upload_limit }
+        Self { descriptor, operations, s3: builder.build(), upload_limit }
     }
 
     /// Hands one request to s3s and renders its answer (errors by [`error::error_response`]).
@@ -77,11 +93,57 @@ impl RestXmlService {
         };
         let mut head = head::plain_head(call.parts);
         head.extensions.insert(call.context);
+        let resolved = ResolvedOperation::default();
+        head.extensions.insert(resolved.clone());
         let response = self.s3.call(http::Request::from_parts(head, body)).await.map_err(|failure| {
             tracing::error!(error = ?failure, "s3s failed a request");
             AwsError::new("InternalError", 500, "We encountered an internal error. Please try again.")
         })?;
-        Ok(finish(response, &request_id))
+        let mut response = finish(response, &request_id);
+        if let Some(operation) = resolved.0.get() {
+            response.extensions_mut().insert(Operation(operation));
+        }
+        Ok(response)
+    }
+}
+
+/// The operation s3s resolved for a request (one of the service's), in its answer's extensions
+/// for the registry's metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation(pub &'static str);
+
+/// Where [`RecordOperation`] writes the operation s3s resolved (in the request's extensions).
+#[derive(Debug, Clone, Default)]
+struct ResolvedOperation(Arc<OnceLock<&'static str>>);
+
+/// s3s' access hook, run once it has resolved the operation: records it, and allows the request
+/// (authorization is not s3s' business here).
+struct RecordOperation {
+    operations: &'static [&'static str],
+}
+
+#[async_trait::async_trait]
+impl S3Access for RecordOperation {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> s3s::S3Result<()> {
+        let name = cx.s3_op().name();
+        let declared = self.operations.iter().find(|operation| **operation == name).copied();
+        if let (Some(declared), Some(resolved)) = (declared, cx.extensions_mut().get::<ResolvedOperation>()) {
+            // Set once per request: a second set cannot happen, and would change nothing.
+            let _ = resolved.0.set(declared);
+        }
+        Ok(())
+    }
+}
+
+/// s3s' auth provider: the gateway authenticates every request before s3s sees it, so s3s is
+/// never to check a signature; the one it could meet is a browser-form POST's own, which Kumo
+/// does not take.
+struct GatewayAuthenticated;
+
+#[async_trait::async_trait]
+impl S3Auth for GatewayAuthenticated {
+    async fn get_secret_key(&self, _access_key: &str) -> s3s::S3Result<SecretKey> {
+        Err(s3s::s3_error!(NotImplemented, "POST uploads signed in their form are not supported"))
     }
 }
 
@@ -146,6 +208,6 @@ impl AwsService for RestXmlService {
     }
 
     fn operation_names(&self) -> Vec<&'static str> {
-        vec!["PutObject", "UploadPart"]
+        self.operations.to_vec()
     }
 }
