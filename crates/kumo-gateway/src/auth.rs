@@ -31,7 +31,7 @@ use kumo_core::sigv4::chunked::ChunkedPayloadDecoder;
 use kumo_core::sigv4::{self, RequestParts, VerifyError};
 use kumo_core::AwsError;
 use kumo_iam::Principal;
-use kumo_protocol::{Signature, SignedHead, StreamingBody};
+use kumo_protocol::{Registry, Route, Signature, SignedHead, StreamingBody};
 
 use crate::{ApiError, Services};
 
@@ -59,8 +59,10 @@ enum AuthFailure {
     ExpiredToken,
     /// The signature does not match.
     Mismatch,
-    /// Signed too long ago or in the future, or a presigned URL past its expiry.
+    /// Signed too long ago or in the future.
     Expired(String),
+    /// A presigned URL past its expiry.
+    UrlExpired(String),
     /// `x-amz-content-sha256` is not the body's hash.
     ContentHashMismatch,
     /// A streamed body's request lacks `x-amz-content-sha256`.
@@ -106,7 +108,9 @@ impl AuthFailure {
                 403,
                 "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".to_string(),
             ),
-            AuthFailure::Expired(message) => ("InvalidSignatureException", "SignatureDoesNotMatch", 403, message),
+            AuthFailure::Expired(message) | AuthFailure::UrlExpired(message) => {
+                ("InvalidSignatureException", "SignatureDoesNotMatch", 403, message)
+            }
             AuthFailure::ContentHashMismatch => (
                 "InvalidSignatureException",
                 "SignatureDoesNotMatch",
@@ -150,6 +154,42 @@ impl AuthFailure {
         };
         AwsError::new(if query_protocol { query_code } else { json_code }, status, message)
     }
+
+    /// The failure in S3's words (restXml): its codes, statuses and messages, which differ from
+    /// every other service's. `presigned`: the signature was a presigned URL's.
+    fn into_s3_error(self, presigned: bool) -> AwsError {
+        let malformed = if presigned { "AuthorizationQueryParametersError" } else { "AuthorizationHeaderMalformed" };
+        match self {
+            AuthFailure::Missing => AwsError::new("AccessDenied", 403, "Access Denied"),
+            AuthFailure::Incomplete(message) | AuthFailure::Scope(message) => AwsError::new(malformed, 400, message),
+            AuthFailure::UnknownKey => AwsError::new(
+                "InvalidAccessKeyId",
+                403,
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ),
+            AuthFailure::ExpiredToken => AwsError::new("ExpiredToken", 400, "The provided token has expired."),
+            AuthFailure::Mismatch | AuthFailure::HostNotSigned => AwsError::new(
+                "SignatureDoesNotMatch",
+                403,
+                "The request signature we calculated does not match the signature you provided. Check your key and \
+                 signing method.",
+            ),
+            AuthFailure::Expired(_) => AwsError::new(
+                "RequestTimeTooSkewed",
+                403,
+                "The difference between the request time and the current time is too large.",
+            ),
+            AuthFailure::UrlExpired(_) => AwsError::new("AccessDenied", 403, "Request has expired"),
+            AuthFailure::ContentHashMismatch => crate::payload::content_sha256_mismatch(),
+            AuthFailure::TooLarge => {
+                kumo_protocol::registry::too_large(MAX_REQUEST_BODY, kumo_protocol::Protocol::RestXml)
+            }
+            failure
+            @ (AuthFailure::MissingContentSha256 | AuthFailure::BadContentSha256 | AuthFailure::BodyTimeout) => {
+                failure.into_error(true)
+            }
+        }
+    }
 }
 
 /// The request's signature as routing parsed it (once per request): `Ok(None)` when it has none.
@@ -177,11 +217,17 @@ const LAMBDA_PATH_PREFIXES: [&str; 8] = [
 /// paths; `None` when the scope's service itself picks the route (awsQuery services), so any
 /// scope is consistent with it. The service registry, which knows each service's signing name,
 /// replaces this table.
-pub(crate) fn routed_service(parts: &Parts) -> Option<&'static str> {
-    // A scope naming a service Kumo does not have (S3 path-style on a path that looks like
-    // Lambda's) is routed nowhere: the registry answers it 404 after authentication.
-    if matches!(parts.extensions.get::<kumo_protocol::Route>(), Some(kumo_protocol::Route::Unknown { .. })) {
-        return None;
+pub(crate) fn routed_service(registry: &Registry, parts: &Parts) -> Option<&'static str> {
+    match parts.extensions.get::<Route>() {
+        // A scope naming a service Kumo does not have (S3 path-style on a path that looks like
+        // Lambda's) is routed nowhere: the registry answers it 404 after authentication.
+        Some(Route::Unknown { .. }) => return None,
+        // A restXml service is reached by host (`bucket.s3.…`) or its signing name, on any
+        // path (a bucket named `2015-03-31`): its scope must name it, whatever the path.
+        Some(Route::Service { index, protocol: kumo_protocol::Protocol::RestXml, .. }) => {
+            return registry.service(*index).map(|service| service.descriptor().signing_name);
+        }
+        _ => {}
     }
     let path = parts.uri.path();
     if path.starts_with("/_kumo/") {
@@ -206,10 +252,10 @@ fn is_open_path(path: &str) -> bool {
 }
 
 /// Whether errors for this request are rendered in awsQuery XML.
-fn speaks_query(parts: &Parts) -> bool {
+fn speaks_query(registry: &Registry, parts: &Parts) -> bool {
     // Routed by path (restJson1: Lambda, `/_kumo`) or `X-Amz-Target` (AWS JSON): JSON errors,
     // whatever service the scope names.
-    if routed_service(parts).is_some() {
+    if routed_service(registry, parts).is_some() {
         return false;
     }
     matches!(
@@ -219,14 +265,24 @@ fn speaks_query(parts: &Parts) -> bool {
 }
 
 fn refuse(services: &Services, parts: &Parts, failure: AuthFailure) -> Response {
-    // A CBOR client reads only CBOR: its refusal is rendered in the protocol it was routed by.
-    let route = parts.extensions.get::<kumo_protocol::Route>();
-    if let Some(route @ kumo_protocol::Route::Service { protocol: kumo_protocol::Protocol::RpcV2Cbor, .. }) = route {
-        let error = failure.into_error(false);
-        let request_id = crate::context::request_id(parts);
-        return services.registry.render_error(route, &error, &request_id).map(Body::from);
+    // CBOR and S3 clients read only their own protocol: their refusals are rendered in the
+    // protocol they were routed by.
+    let route = parts.extensions.get::<Route>();
+    if let Some(route @ Route::Service { protocol, .. }) = route {
+        let error = match protocol {
+            kumo_protocol::Protocol::RpcV2Cbor => Some(failure.clone().into_error(false)),
+            kumo_protocol::Protocol::RestXml => {
+                let presigned = matches!(SignedHead::of(parts).signature, Ok(Some(Signature::Query(_))));
+                Some(failure.clone().into_s3_error(presigned))
+            }
+            _ => None,
+        };
+        if let Some(error) = error {
+            let request_id = crate::context::request_id(parts);
+            return services.registry.render_error(route, &error, &request_id).map(Body::from);
+        }
     }
-    let query_protocol = speaks_query(parts);
+    let query_protocol = speaks_query(&services.registry, parts);
     let error = failure.into_error(query_protocol);
     if query_protocol {
         let head = SignedHead::of(parts);
@@ -325,7 +381,7 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
         // URL without it signs `UNSIGNED-PAYLOAD`.
         let header = parts.headers.get("x-amz-content-sha256").and_then(|value| value.to_str().ok());
         let payload_hash = header.unwrap_or(sigv4::UNSIGNED_PAYLOAD).to_string();
-        check_signature(&parts, signature, &principal, payload_hash)?;
+        check_signature(&services.registry, &parts, signature, &principal, payload_hash)?;
         Ok((principal, declared))
     });
     let (principal, declared) = match verified {
@@ -465,12 +521,13 @@ async fn verify(
         }
         None => sigv4::payload_hash(&body),
     };
-    check_signature(parts, signature, &principal, payload_hash)?;
+    check_signature(&services.registry, parts, signature, &principal, payload_hash)?;
     Ok((principal, body))
 }
 
 /// Checks `signature` over the request's head and `payload_hash` (what the signer covered).
 fn check_signature(
+    registry: &Registry,
     parts: &Parts,
     signature: &Signature,
     principal: &Principal,
@@ -498,7 +555,7 @@ fn check_signature(
     };
     let now = (kumo_core::time::now_millis() / 1000) as i64;
     let secret = &principal.secret_access_key;
-    let service = routed_service(parts);
+    let service = routed_service(registry, parts);
     let verified = match signature {
         Signature::Header(authorization) => sigv4::verify(&signed, authorization, secret, now, service),
         Signature::Query(presigned) => match sigv4::verify_presigned(&signed, presigned, secret, now, service) {
@@ -523,10 +580,37 @@ fn check_signature(
             "X-Amz-Expires must be between 1 and {} seconds",
             sigv4::MAX_PRESIGNED_EXPIRES_SECONDS
         ))),
-        Err(VerifyError::UrlExpired { signed_at, expired_at }) => Err(AuthFailure::Expired(format!(
+        Err(VerifyError::UrlExpired { signed_at, expired_at }) => Err(AuthFailure::UrlExpired(format!(
             "Signature expired: the request was signed at {signed_at} and expired at {expired_at}."
         ))),
         Err(VerifyError::HostNotSigned) => Err(AuthFailure::HostNotSigned),
         Err(VerifyError::ScopeMismatch(message)) => Err(AuthFailure::Scope(message)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_is_refused_in_s3s_words() {
+        let s3 = |failure: AuthFailure, presigned| {
+            let error = failure.into_s3_error(presigned);
+            (error.code, error.status)
+        };
+        assert_eq!(s3(AuthFailure::Mismatch, false), ("SignatureDoesNotMatch", 403));
+        assert_eq!(s3(AuthFailure::UnknownKey, true), ("InvalidAccessKeyId", 403));
+        assert_eq!(s3(AuthFailure::Missing, false), ("AccessDenied", 403));
+        assert_eq!(s3(AuthFailure::UrlExpired(String::new()), true), ("AccessDenied", 403));
+        assert_eq!(s3(AuthFailure::Expired(String::new()), false), ("RequestTimeTooSkewed", 403));
+        assert_eq!(s3(AuthFailure::ExpiredToken, false), ("ExpiredToken", 400));
+        assert_eq!(s3(AuthFailure::Incomplete(String::new()), false), ("AuthorizationHeaderMalformed", 400));
+        assert_eq!(s3(AuthFailure::Incomplete(String::new()), true), ("AuthorizationQueryParametersError", 400));
+        assert_eq!(s3(AuthFailure::TooLarge, false), ("EntityTooLarge", 400));
+        assert_eq!(s3(AuthFailure::ContentHashMismatch, false), ("XAmzContentSHA256Mismatch", 400));
+        assert_eq!(s3(AuthFailure::MissingContentSha256, false), ("InvalidRequest", 400));
+        // Every other service keeps its own words.
+        let json = AuthFailure::Mismatch.into_error(false);
+        assert_eq!((json.code, json.status), ("InvalidSignatureException", 403));
     }
 }

@@ -8,7 +8,8 @@
 //! 4. [`to_service`]: a request routed to a registered service is read (within the limit),
 //!    decoded, called and rendered by the registry; path routes (Lambda's restJson1, `/_kumo`)
 //!    go on to the router. An operation that streams its body gets it unread, as a
-//!    [`kumo_protocol::BodyStream`] that authentication made verify itself as it arrives.
+//!    [`kumo_protocol::BodyStream`] that authentication made verify itself as it arrives. A
+//!    restXml request (S3) goes whole to its service's codec (s3s), whose answer may stream.
 
 use std::sync::Arc;
 
@@ -141,6 +142,11 @@ pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, n
             let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
             let body = limited.map_err(move |error| crate::payload::stream_error(&*error, limit, protocol));
             let stream = kumo_protocol::BodyStream::new(body);
+            if protocol == kumo_protocol::Protocol::RestXml {
+                let input = kumo_protocol::Input::Stream(stream);
+                let response = gateway.registry.handle_http(index, Some(operation), &parts, input, context).await;
+                return response.map(Body::new);
+            }
             gateway.registry.handle_stream(index, protocol, operation, &parts, stream, context).await.map(Body::from)
         }
         Route::Service { index, protocol, operation } => {
@@ -161,6 +167,10 @@ pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, n
                     return gateway.registry.render_error(&route, &error, &context.request_id).map(Body::from);
                 }
             };
+            if protocol == kumo_protocol::Protocol::RestXml {
+                let input = kumo_protocol::Input::Xml(bytes);
+                return gateway.registry.handle_http(index, operation, &parts, input, context).await.map(Body::new);
+            }
             gateway.registry.handle(index, protocol, operation, &parts, bytes, context).await.map(Body::from)
         }
     }

@@ -22,6 +22,7 @@ mod listener;
 mod payload;
 mod query;
 pub mod test_cbor_service;
+pub mod test_s3_service;
 pub mod test_service;
 
 use std::sync::Arc;

@@ -9,6 +9,7 @@
 //! | AWS JSON 1.0/1.1 (SQS) | [`json`] | JSON | `__type` (+ SQS's `x-amzn-query-error`) |
 //! | restJson1 (Lambda) | [`rest_json::decode`]: labels, query, headers, body | [`rest_json::encode`] | [`rest_json`]: `x-amzn-ErrorType` |
 //! | RPC v2 CBOR | [`cbor`] | CBOR | `__type` in CBOR |
+//! | restXml (S3) | s3s, behind [`rest_xml::RestXmlService`] | s3s (XML, streamed objects) | [`rest_xml::error_response`]: `<Error>` |
 //!
 //! Every decoder has hard limits and returns a [`DecodeError`] (which the service turns into its
 //! AWS error) instead of recursing without bound or panicking: awsQuery ([`query::QueryLimits`]:
@@ -30,6 +31,7 @@ pub mod registry;
 pub mod request_id;
 pub mod rest;
 pub mod rest_json;
+pub mod rest_xml;
 pub mod service;
 pub mod signature;
 pub mod stream;

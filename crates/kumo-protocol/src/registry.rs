@@ -205,13 +205,15 @@ impl Registry {
                 if let Some(route) = self.route_rest(parts, Some(index)) {
                     return route;
                 }
-                let descriptor = self.services[index].descriptor();
+                let service = &self.services[index];
+                let descriptor = service.descriptor();
                 let protocol = if descriptor.protocols.contains(&Protocol::AwsQuery) {
                     Protocol::AwsQuery
                 } else {
                     descriptor.protocols.first().copied().unwrap_or(Protocol::AwsQuery)
                 };
-                return Route::Service { index, protocol, operation: None };
+                let operation = service.head_operation(parts).map(str::to_string);
+                return Route::Service { index, protocol, operation };
             }
             if self.path_services.iter().any(|service| service.signing_name == signing_name) {
                 return Route::Paths;
@@ -271,7 +273,8 @@ impl Registry {
             let descriptor = service.descriptor();
             let claims = descriptor.hosts.iter().any(|HostPattern { label }| *label == second_label);
             let protocol = descriptor.protocols.first().copied()?;
-            claims.then_some(Route::Service { index, protocol, operation: None })
+            let operation = || service.head_operation(parts).map(str::to_string);
+            claims.then(|| Route::Service { index, protocol, operation: operation() })
         })
     }
 
@@ -358,6 +361,45 @@ impl Registry {
                 render_error(descriptor, protocol, &error, &request_id)
             }
         }
+    }
+
+    /// Serves one request to a service whose codec owns the exchange (restXml,
+    /// [`AwsService::call_http`]): its body whole ([`Input::Xml`]) or streaming
+    /// ([`Input::Stream`]), its answer's body possibly streaming (an object's content).
+    pub async fn handle_http(
+        &self,
+        index: usize,
+        operation: Option<String>,
+        parts: &Parts,
+        input: Input,
+        context: RequestContext,
+    ) -> http::Response<crate::rest_xml::ResponseBody> {
+        let started = Instant::now();
+        let request_id = context.request_id.clone();
+        let (Some(service), Some(metrics)) = (self.services.get(index), self.metrics.get(index)) else {
+            let error = AwsError::new("InternalError", 500, "We encountered an internal error. Please try again.");
+            return crate::rest_xml::error_response(&error, &request_id).map(crate::rest_xml::full);
+        };
+        let descriptor = service.descriptor();
+        let operation = operation.unwrap_or_default();
+        let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
+        let protocol = Protocol::RestXml;
+        let call = Call { operation: &operation, context, input, protocol, descriptor, parts, body_limit };
+        let response = match service.call_http(call).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
+                render_error(descriptor, protocol, &error, &request_id).map(crate::rest_xml::full)
+            }
+        };
+        // The operation the codec resolved, else the one routing named (an upload), else none.
+        let resolved = response.extensions().get::<crate::rest_xml::Operation>().map(|resolved| resolved.0);
+        let counted = match resolved.or((!operation.is_empty()).then_some(operation.as_str())) {
+            Some(operation) => metrics.operation(operation),
+            None => metrics.unknown(),
+        };
+        counted.record(Outcome::of_status(response.status().as_u16()), started.elapsed());
+        response
     }
 
     /// Decodes, calls and renders one request routed to a service.
@@ -458,6 +500,14 @@ fn rest_response(answer: RestAnswer, request_id: &str) -> http::Response<Bytes> 
 
 /// The error of a body larger than the operation accepts (413, with the protocol's code).
 pub fn too_large(limit: usize, protocol: Protocol) -> AwsError {
+    if protocol == Protocol::RestXml {
+        // S3's words for an upload over its limit (400, not 413).
+        return AwsError::new(
+            "EntityTooLarge",
+            400,
+            format!("Your proposed upload exceeds the maximum allowed size of {limit} bytes"),
+        );
+    }
     let code = if protocol == Protocol::AwsQuery { "RequestEntityTooLarge" } else { "RequestEntityTooLargeException" };
     AwsError::new(code, 413, format!("Request must be smaller than {limit} bytes"))
 }
@@ -512,6 +562,7 @@ pub fn render_error(
             response.headers_mut().insert("smithy-protocol", HeaderValue::from_static(crate::cbor::SMITHY_PROTOCOL));
             response
         }
-        Protocol::RestJson1 | Protocol::RestXml => crate::rest_json::error_response(error, request_id),
+        Protocol::RestXml => crate::rest_xml::error_response(error, request_id),
+        Protocol::RestJson1 => crate::rest_json::error_response(error, request_id),
     }
 }

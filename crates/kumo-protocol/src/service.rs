@@ -131,6 +131,9 @@ pub enum Input {
     Cbor(Bytes),
     /// The body of an operation that streams it ([`AwsService::streams_body`]), unread.
     Stream(crate::BodyStream),
+    /// A restXml request's body, read whole within its limit (an XML document, or nothing),
+    /// for the service's codec to parse ([`AwsService::call_http`]).
+    Xml(Bytes),
 }
 
 /// An operation's encoded answer.
@@ -184,6 +187,8 @@ impl Call<'_> {
             Input::Cbor(body) => crate::cbor::decode(body, self.body_limit),
             // A streaming operation reads its body itself; it has no encoded input to decode.
             Input::Stream(_) => Err(DecodeError::Syntax("a streamed body is not decoded".to_string())),
+            // restXml services parse their own bodies (s3s).
+            Input::Xml(_) => Err(DecodeError::Syntax("a restXml body is its service's to parse".to_string())),
         };
         decoded.map_err(|error| (self.descriptor.decode_error)(self.protocol, &error))
     }
@@ -374,6 +379,13 @@ pub trait AwsService: Send + Sync + 'static {
         false
     }
 
+    /// The operation a request routed to the service by host or signing name names in its head,
+    /// where routing needs it before the body is read (restXml: an object upload, whose body
+    /// streams, [`crate::rest_xml::head::upload_operation`]). `None` by default.
+    fn head_operation(&self, _parts: &http::request::Parts) -> Option<&'static str> {
+        None
+    }
+
     /// Adds what the request's head implies to awsQuery parameters (SQS: `QueueUrl` from a
     /// request sent to a queue URL). Nothing by default.
     fn prepare_query(&self, _parts: &http::request::Parts, _params: &mut QueryNode) {}
@@ -393,6 +405,17 @@ pub trait AwsService: Send + Sync + 'static {
                 body: Bytes::from(encoded.body),
             })
         })
+    }
+
+    /// Serves a request whose protocol's codec owns the whole exchange (restXml through s3s:
+    /// the operation is resolved, decoded and answered there), its answer a whole response whose
+    /// body may stream. Services of the other protocols answer through [`Self::call`].
+    fn call_http<'a>(
+        &'a self,
+        call: Call<'a>,
+    ) -> BoxFuture<'a, Result<http::Response<crate::rest_xml::ResponseBody>, AwsError>> {
+        let error = (call.descriptor.unknown_operation)(Some(call.operation));
+        Box::pin(std::future::ready(Err(error)))
     }
 
     /// The error for a body over `limit`, the operation's (Lambda words it per operation).

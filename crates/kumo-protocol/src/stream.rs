@@ -36,6 +36,12 @@ impl BodyStream {
         Self { inner: Mutex::new(Box::pin(body)) }
     }
 
+    /// The body itself, for a codec that reads it as an HTTP body (s3s).
+    pub fn into_body(self) -> Pin<Box<DynBody>> {
+        // No one else can hold the mutex: a poisoned one still holds a usable body.
+        self.inner.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The next piece of the body; `None` once it has ended, verified; an AWS error when it
     /// failed (a hash or signature mismatch, a timeout, a client that went away). After an
     /// error the stream must not be read again.

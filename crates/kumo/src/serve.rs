@@ -292,6 +292,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if kumo_gateway::test_service::enabled() {
         registry.register(Arc::new(kumo_gateway::test_service::StreamingTestApi::default()));
         registry.register(Arc::new(kumo_gateway::test_cbor_service::CborTestApi::default()));
+        registry.register(Arc::new(kumo_gateway::test_s3_service::service()));
     }
     let services = kumo_gateway::Services {
         lambda,

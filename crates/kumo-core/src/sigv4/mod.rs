@@ -74,13 +74,21 @@ fn canonical_query(query: &str) -> String {
     pairs.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("&")
 }
 
-/// The canonical request of `parts` for the given signed headers.
+/// The canonical request of `parts` for the given signed headers (of a service other than S3).
 pub fn canonical_request(parts: &RequestParts<'_>, signed_headers: &[String]) -> String {
+    canonical_request_for(parts, signed_headers, "")
+}
+
+/// The canonical request of `parts` for the given signed headers, signed for `service`: S3
+/// signs the path as sent (encoded once, never normalised, as botocore's `S3SigV4Auth` does);
+/// every other service encodes it once more.
+pub fn canonical_request_for(parts: &RequestParts<'_>, signed_headers: &[String], service: &str) -> String {
     use std::fmt::Write as _;
     let path = if parts.path.is_empty() { "/" } else { parts.path };
+    let path = if service == "s3" { std::borrow::Cow::Borrowed(path) } else { uri_encode(path, true).into() };
     let mut canonical = String::with_capacity(256 + 64 * signed_headers.len());
     // Writing into a String cannot fail.
-    let _ = write!(canonical, "{}\n{}\n{}\n", parts.method, uri_encode(path, true), canonical_query(parts.query));
+    let _ = write!(canonical, "{}\n{}\n{}\n", parts.method, path, canonical_query(parts.query));
     for name in signed_headers {
         canonical.push_str(name);
         canonical.push(':');
@@ -216,7 +224,7 @@ fn check_signature(
     secret: &str,
     amz_date: &str,
 ) -> Result<(), VerifyError> {
-    let canonical = canonical_request(parts, &authorization.signed_headers);
+    let canonical = canonical_request_for(parts, &authorization.signed_headers, &authorization.service);
     let to_sign = string_to_sign(amz_date, authorization, &canonical);
     let provided = hex::decode(&authorization.signature).map_err(|_| VerifyError::Mismatch)?;
     // verify_slice compares in constant time, so timing reveals nothing about the signature.
@@ -343,7 +351,7 @@ pub fn presign(
         add("X-Amz-Security-Token", token);
     }
     let signing = RequestParts { query: &query, ..parts.clone() };
-    let canonical = canonical_request(&signing, &authorization.signed_headers);
+    let canonical = canonical_request_for(&signing, &authorization.signed_headers, &authorization.service);
     let to_sign = string_to_sign(&amz_date, &authorization, &canonical);
     authorization.signature = hex::encode(hmac(&signing_key(secret, &authorization), &to_sign));
     format!("{query}&X-Amz-Signature={}", authorization.signature)
@@ -375,7 +383,7 @@ pub fn sign(
         signed_headers,
         signature: String::new(),
     };
-    let canonical = canonical_request(parts, &authorization.signed_headers);
+    let canonical = canonical_request_for(parts, &authorization.signed_headers, &authorization.service);
     let to_sign = string_to_sign(&amz_date, &authorization, &canonical);
     authorization.signature = hex::encode(hmac(&signing_key(secret, &authorization), &to_sign));
     let header = format!(
@@ -403,6 +411,21 @@ pub fn payload_hash(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_signs_the_path_as_sent_and_other_services_encode_it_again() {
+        let parts = RequestParts {
+            method: "PUT",
+            path: "/bucket/a%20b%2Bc.txt",
+            query: "",
+            headers: vec![("host".to_string(), "localhost".to_string())],
+            payload_hash: UNSIGNED_PAYLOAD.to_string(),
+        };
+        let signed = ["host".to_string()];
+        assert!(canonical_request_for(&parts, &signed, "s3").starts_with("PUT\n/bucket/a%20b%2Bc.txt\n"));
+        assert!(canonical_request_for(&parts, &signed, "lambda").starts_with("PUT\n/bucket/a%2520b%252Bc.txt\n"));
+        assert_eq!(canonical_request(&parts, &signed), canonical_request_for(&parts, &signed, "lambda"));
+    }
 
     /// AWS's published example (IAM ListUsers, "Create a canonical request" / "signature" docs).
     #[test]
