@@ -9,7 +9,9 @@ and parser do the work, unchanged.
 
 Data put with `PutMetricData` (timestamps as CBOR tag 1, doubles, nested lists and structures)
 comes back through `ListMetrics` and `GetMetricData` with the right types; CloudWatch's errors
-reach boto3 as `ClientError`s with their code, status and message; every answer names its
+reach boto3 as `ClientError`s with their code, status and message, named as CloudWatch (an
+`awsQueryCompatible` service) names them: the error shape's id in `__type`, its awsQuery code
+and fault in `x-amzn-query-error`, which botocore reads as the error's code; every answer names its
 protocol in `smithy-protocol`. A CBOR request signed for another service, a body nested deeper
 than Kumo decodes and a body that is not CBOR are refused with CBOR errors."""
 
@@ -147,7 +149,15 @@ def test_errors_reach_boto3_with_code_status_and_message(cloudwatch):
     with pytest.raises(ClientError) as excinfo:
         cloudwatch.put_metric_data(Namespace="AWS/EC2", MetricData=[{"MetricName": "m", "Value": 1.0}])
     assert error_of(excinfo) == ("InvalidParameterValue", 400, "The value AWS/EC2 for parameter Namespace is invalid.")
-    assert cloudwatch.exchanges[-1].headers["smithy-protocol"] == "rpc-v2-cbor"
+    answer = cloudwatch.exchanges[-1]
+    assert answer.headers["smithy-protocol"] == "rpc-v2-cbor"
+    # As CloudWatch answers: the shape in `__type`, the awsQuery code and fault in the header,
+    # which botocore makes the error's code (the shape's name kept as `QueryErrorCode`).
+    assert answer.headers["x-amzn-query-error"] == "InvalidParameterValue;Sender"
+    raw = RpcV2CBORParser().parse_data_item(RpcV2CBORParser().get_peekable_stream_from_bytes(answer.content))
+    assert raw["__type"] == "com.amazonaws.cloudwatch#InvalidParameterValueException"
+    error = excinfo.value.response["Error"]
+    assert (error["QueryErrorCode"], error["Type"]) == ("InvalidParameterValueException", "Sender")
     # The modeled exception class is raised, as for AWS's own answers.
     assert isinstance(excinfo.value, cloudwatch.exceptions.InvalidParameterValueException)
 
@@ -163,6 +173,7 @@ def test_errors_reach_boto3_with_code_status_and_message(cloudwatch):
              "StatisticValues": {"SampleCount": 1.0, "Sum": 1.0, "Minimum": 1.0, "Maximum": 1.0}}])
     code, status, message = error_of(excinfo)
     assert (code, status) == ("InvalidParameterCombination", 400)
+    assert isinstance(excinfo.value, cloudwatch.exceptions.InvalidParameterCombinationException)
     assert "MetricData.member.1.Value and MetricData.member.1.StatisticValues are mutually exclusive" in message
 
     with pytest.raises(ClientError) as excinfo:
@@ -170,6 +181,7 @@ def test_errors_reach_boto3_with_code_status_and_message(cloudwatch):
                                    EndTime=datetime.datetime(2026, 1, 2, tzinfo=UTC), NextToken="bogus")
     assert error_of(excinfo) == ("InvalidNextToken", 400, "The token bogus is not valid.")
     assert isinstance(excinfo.value, cloudwatch.exceptions.InvalidNextToken)
+    assert cloudwatch.exchanges[-1].headers["x-amzn-query-error"] == "InvalidNextToken;Sender"
 
 
 def test_a_missing_required_member_is_cloudwatchs_missing_parameter(kumo_test, cbor_model_path):
@@ -202,8 +214,9 @@ def test_signed_for_another_service_is_refused_in_cbor(kumo_test):
     status, headers, body = signed_cbor(kumo_test, "ListMetrics", b"\xa0", service="sqs")
     assert status == 403
     assert headers["smithy-protocol"] == "rpc-v2-cbor" and headers["content-type"] == "application/cbor"
-    assert body == {"__type": "InvalidSignatureException",
+    assert body == {"__type": "com.amazonaws.cloudwatch#InvalidSignatureException",
                     "message": "Credential should be scoped to correct service: 'monitoring'."}
+    assert headers["x-amzn-query-error"] == "InvalidSignatureException;Sender"
     # The same request signed for CloudWatch is answered.
     status, _, body = signed_cbor(kumo_test, "ListMetrics", b"\xa0")
     assert status == 200 and "Metrics" in body
@@ -216,17 +229,17 @@ def test_deep_or_malformed_cbor_is_refused_in_cbor(kumo_test):
     status, headers, body = signed_cbor(kumo_test, "ListMetrics", deep)
     assert status == 400
     assert headers["smithy-protocol"] == "rpc-v2-cbor"
-    assert body["__type"] == "SerializationException"
+    assert body["__type"] == "com.amazonaws.cloudwatch#SerializationException"
     assert "deeper than 64" in body["message"]
     # Truncated CBOR (a map that promises one entry and has none), and a double where a
     # structure belongs.
     status, _, body = signed_cbor(kumo_test, "ListMetrics", b"\xa1")
-    assert (status, body["__type"]) == (400, "SerializationException")
+    assert (status, body["__type"]) == (400, "com.amazonaws.cloudwatch#SerializationException")
     status, _, body = signed_cbor(kumo_test, "ListMetrics", b"\xfb" + struct.pack(">d", 1.0))
-    assert (status, body["__type"]) == (400, "SerializationException")
+    assert (status, body["__type"]) == (400, "com.amazonaws.cloudwatch#SerializationException")
     # An operation CloudWatch has but this test service does not.
     status, headers, body = signed_cbor(kumo_test, "DescribeAlarms", b"\xa0")
-    assert (status, body["__type"]) == (404, "UnknownOperationException")
+    assert (status, body["__type"]) == (404, "com.amazonaws.cloudwatch#UnknownOperationException")
     assert headers["smithy-protocol"] == "rpc-v2-cbor"
 
 

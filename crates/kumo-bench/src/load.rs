@@ -81,6 +81,9 @@ pub struct Outcome {
     pub first_error: Option<String>,
     /// Length of the measured window.
     pub elapsed: Duration,
+    /// CPU time the Kumo server used in the measured window (user and system, all its threads;
+    /// not its execution environments), when kumo-bench knows its pid.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Outcome {
@@ -102,6 +105,13 @@ impl Outcome {
         } else {
             0.0
         }
+    }
+
+    /// The server's CPU time per successful request in the measured window: what a request
+    /// costs Kumo, which, unlike throughput, other work on the machine hardly changes.
+    pub fn cpu_per_request(&self) -> Option<Duration> {
+        let requests = u32::try_from(self.samples.len()).ok().filter(|&requests| requests > 0)?;
+        Some(self.server_cpu? / requests)
     }
 
     fn record(&mut self, latency: Duration, items: usize) {
@@ -149,12 +159,14 @@ pub async fn sequential(connection: &mut Connection, operation: &Operation, warm
 /// Closed-loop load: `connections` tasks, each on its own keep-alive connection, send requests
 /// back to back for `warmup` (not measured: it lets Kumo start an environment per connection)
 /// and then for `duration`. A request counts when it completes inside the measured window.
+/// With `server` (the Kumo server's pid), the server's CPU time over the window is read too.
 pub async fn closed_loop(
     endpoint: &Endpoint,
     operation: &Operation,
     connections: usize,
     warmup: Duration,
     duration: Duration,
+    server: Option<u32>,
 ) -> anyhow::Result<Outcome> {
     let mut opened = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -170,11 +182,23 @@ pub async fn closed_loop(
             tokio::spawn(load_one_connection(connection, endpoint, operation, measure_from, measure_until))
         })
         .collect();
+    let cpu = server.map(|pid| tokio::spawn(server_cpu_between(pid, measure_from, measure_until)));
     let mut total = Outcome { elapsed: duration, ..Outcome::default() };
     for task in tasks {
         total.merge(task.await?);
     }
+    if let Some(cpu) = cpu {
+        total.server_cpu = cpu.await?;
+    }
     Ok(total)
+}
+
+/// The CPU time process `pid` uses between `from` and `until`.
+async fn server_cpu_between(pid: u32, from: Instant, until: Instant) -> Option<Duration> {
+    tokio::time::sleep_until(from.into()).await;
+    let before = crate::measure::cpu_time(pid)?;
+    tokio::time::sleep_until(until.into()).await;
+    crate::measure::cpu_time(pid)?.checked_sub(before)
 }
 
 async fn load_one_connection(

@@ -280,10 +280,10 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
                 "load on {connections} connection(s): health, then invoke, {:?} each",
                 settings.duration
             ));
-            let health =
-                load::closed_loop(&endpoint, &Operation::Health, connections, settings.warmup, settings.duration);
+            let (warmup, duration) = (settings.warmup, settings.duration);
+            let health = load::closed_loop(&endpoint, &Operation::Health, connections, warmup, duration, kumo.pid);
             let health = health.await?;
-            let invoke = load::closed_loop(&endpoint, &invoke, connections, settings.warmup, settings.duration).await?;
+            let invoke = load::closed_loop(&endpoint, &invoke, connections, warmup, duration, kumo.pid).await?;
             throughput.push(ThroughputRun { connections, health, invoke });
         }
 
@@ -297,13 +297,14 @@ async fn measure_all(settings: Settings, mut kumo: KumoInfo) -> anyhow::Result<R
         let mut events = Vec::new();
         for &connections in &settings.event_connections {
             progress(&format!("accepting Event invokes on {connections} connection(s), {:?}", settings.duration));
-            let outcome = load::closed_loop(&endpoint, &event, connections, settings.warmup, settings.duration).await?;
+            let outcome =
+                load::closed_loop(&endpoint, &event, connections, settings.warmup, settings.duration, kumo.pid).await?;
             events.push(EventRun { connections, outcome });
         }
         let sqs = if settings.sqs {
             let latency_function = format!("{prefix}-sqs-probe");
             created.push(latency_function.clone());
-            Some(measure_sqs(&settings, &endpoint, &mut connection, &prefix, &latency_function).await?)
+            Some(measure_sqs(&settings, &endpoint, kumo.pid, &mut connection, &prefix, &latency_function).await?)
         } else {
             None
         };
@@ -380,13 +381,14 @@ async fn server_memory(pid: Option<u32>) -> Option<ServerMemory> {
 async fn measure_sqs(
     settings: &Settings,
     endpoint: &Endpoint,
+    kumo_pid: Option<u32>,
     connection: &mut Connection,
     prefix: &str,
     latency_function: &str,
 ) -> anyhow::Result<report_sqs::SqsResults> {
     let mut runs = Vec::new();
     progress("SQS send+receive+delete on Kumo");
-    runs.extend(sqs_runs("kumo", settings, endpoint, prefix).await?);
+    runs.extend(sqs_runs("kumo", settings, endpoint, kumo_pid, prefix).await?);
 
     progress(&format!("SQS→Lambda latency: {} messages one at a time", settings.sqs_lambda_samples));
     let lambda_latency = async {
@@ -415,7 +417,7 @@ async fn measure_sqs(
             Ok(moto) => {
                 progress(&format!("SQS send+receive+delete on moto {} at {}", moto.version, moto.url));
                 let moto_endpoint = Endpoint::resolve(&moto.url).await?;
-                let measured = sqs_runs("moto", settings, &moto_endpoint, prefix).await;
+                let measured = sqs_runs("moto", settings, &moto_endpoint, None, prefix).await;
                 let version = moto.version.clone();
                 moto.stop().await;
                 match measured {
@@ -431,11 +433,13 @@ async fn measure_sqs(
     Ok(report_sqs::SqsResults { runs, moto, lambda_latency })
 }
 
-/// Unbatched and batched cycles on 1 and N connections, each on a fresh queue.
+/// Unbatched and batched cycles on 1 and N connections, each on a fresh queue (`pid`: the
+/// server's, to read its CPU time).
 async fn sqs_runs(
     server: &'static str,
     settings: &Settings,
     endpoint: &Endpoint,
+    pid: Option<u32>,
     prefix: &str,
 ) -> anyhow::Result<Vec<report_sqs::SqsRun>> {
     let mut connection = endpoint.connect().await?;
@@ -452,7 +456,7 @@ async fn sqs_runs(
             let operation =
                 Operation::SqsCycle { queue_url: Arc::from(queue_url.as_str()), batched, body: Arc::clone(&body) };
             let outcome =
-                load::closed_loop(endpoint, &operation, connections, settings.warmup, settings.duration).await?;
+                load::closed_loop(endpoint, &operation, connections, settings.warmup, settings.duration, pid).await?;
             connection.delete_queue(&queue_url).await?;
             runs.push(report_sqs::SqsRun { server, batched, connections, outcome });
         }

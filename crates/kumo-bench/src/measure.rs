@@ -178,6 +178,22 @@ impl ServerMemory {
     }
 }
 
+/// Clock ticks per second of `/proc`'s CPU times: `USER_HZ`, which the kernel's ABI fixes at 100
+/// on every architecture Kumo runs on (x86-64, arm64), whatever its internal tick rate.
+const USER_HZ: u64 = 100;
+
+/// CPU time (user and system, every thread) the process `pid` has used so far, from
+/// `/proc/<pid>/stat`; `None` once it is gone. Blocking, but one small read.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: fields are counted after its closing ')'.
+    // `utime` and `stime` are fields 14 and 15, i.e. the 12th and 13th after it.
+    let mut after_name = stat.rsplit_once(") ")?.1.split(' ');
+    let user: u64 = after_name.nth(11)?.parse().ok()?;
+    let system: u64 = after_name.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 1000 / USER_HZ))
+}
+
 fn kilobytes_of(text: &str, field: &str) -> u64 {
     text.lines()
         .find_map(|line| line.strip_prefix(field))
@@ -238,5 +254,18 @@ mod tests {
         let one = Summary::of(&[Duration::from_micros(7)]);
         assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
         assert_eq!(Summary::of(&[]).count, 0);
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_grows_with_work() {
+        let pid = std::process::id();
+        let before = cpu_time(pid).expect("this process has a /proc entry");
+        let started = std::time::Instant::now();
+        let mut spin = 0u64;
+        while started.elapsed() < Duration::from_millis(60) {
+            spin = std::hint::black_box(spin.wrapping_add(1));
+        }
+        let after = cpu_time(pid).expect("still running");
+        assert!(after >= before + Duration::from_millis(30), "{before:?} then {after:?}");
     }
 }

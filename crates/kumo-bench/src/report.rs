@@ -458,6 +458,16 @@ impl Results {
                 String::new(),
                 String::new(),
             ]);
+            if let Some(cpu) = run.invoke.cpu_per_request() {
+                let floor = run.health.cpu_per_request().map(|cpu| format!("{} health", format_cpu(cpu)));
+                rows.push([
+                    "  Kumo CPU per request".into(),
+                    format_cpu(cpu),
+                    floor.unwrap_or_default(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
         }
         for run in &self.events {
             let name = format!("Event invokes accepted, {}", connections_label(run.connections));
@@ -476,6 +486,15 @@ impl Results {
                 String::new(),
                 String::new(),
             ]);
+            if let Some(cpu) = run.outcome.cpu_per_request() {
+                rows.push([
+                    "  Kumo CPU per request".into(),
+                    format_cpu(cpu),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
         }
         for run in &self.bursts {
             let name = format!("burst of {} × 0.5 s", run.burst.count);
@@ -656,6 +675,7 @@ impl Results {
             let mut value = Summary::of(&outcome.samples).to_json();
             value["errors"] = outcome.errors.into();
             value["first_error"] = outcome.first_error.clone().into();
+            value["kumo_cpu_us_per_request"] = outcome.cpu_per_request().map(cpu_micros).into();
             value
         };
         let throughput: Vec<serde_json::Value> = self
@@ -815,6 +835,16 @@ pub(crate) fn connections_label(connections: usize) -> String {
 /// Milliseconds with microsecond precision.
 pub(crate) fn format_ms(micros: u64) -> String {
     format!("{:.3} ms", ms(micros))
+}
+
+/// Kumo's CPU time per request, in microseconds (to a tenth).
+pub(crate) fn format_cpu(cpu: Duration) -> String {
+    format!("{:.1} µs CPU", cpu_micros(cpu))
+}
+
+/// A CPU time in microseconds, rounded to a tenth.
+pub(crate) fn cpu_micros(cpu: Duration) -> f64 {
+    (cpu.as_secs_f64() * 10_000_000.0).round() / 10.0
 }
 
 /// Requests per second with thousands separators.

@@ -184,6 +184,7 @@ impl SqsResults {
                 let mut cycle = Summary::of(&run.outcome.samples).to_json();
                 cycle["errors"] = run.outcome.errors.into();
                 cycle["first_error"] = run.outcome.first_error.clone().into();
+                cycle["kumo_cpu_us_per_request"] = run.outcome.cpu_per_request().map(crate::report::cpu_micros).into();
                 serde_json::json!({
                     "server": run.server,
                     "batched": run.batched,

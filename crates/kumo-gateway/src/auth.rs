@@ -19,11 +19,11 @@
 //! and the declared `x-amz-content-sha256` (which such a request must carry), and the body goes
 //! on wrapped by [`crate::payload`], which verifies it as it streams.
 
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http_body_util::{BodyExt, Limited};
@@ -293,46 +293,48 @@ fn refuse(services: &Services, parts: &Parts, failure: AuthFailure) -> Response 
     ApiError(error).into_response()
 }
 
-/// Axum middleware: verifies the request's SigV4 signature, or answers 403 as AWS does.
+/// Verifies the request's SigV4 signature: the request to hand on (its principal in its
+/// extensions), or AWS's refusal (403) to answer with.
 /// Also applies the limits every request meets first ([`crate::limits`]): a declared body over
 /// the global cap is refused before a byte of it is read, and the body gets its deadline.
-pub async fn authenticate(
-    State(gateway): State<Arc<crate::dispatch::Gateway>>,
+pub(crate) async fn authenticate(
+    gateway: &crate::dispatch::Gateway,
     request: Request,
-    next: Next,
-) -> Response {
+) -> ControlFlow<Response, Request> {
     let services = &gateway.services;
     let (mut parts, body) = request.into_parts();
     let streaming = parts.extensions.get::<StreamingBody>().is_some();
     if streaming {
-        return authenticate_streaming(services, parts, body, next).await;
+        return authenticate_streaming(services, parts, body);
     }
     if crate::limits::declares_too_large(&parts.headers) {
-        return refuse(services, &parts, AuthFailure::TooLarge);
+        return Break(refuse(services, &parts, AuthFailure::TooLarge));
     }
     let body = crate::limits::with_deadline(body, crate::limits::BODY_TIMEOUT);
     if is_open_path(parts.uri.path()) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Continue(Request::from_parts(parts, body));
     }
     let head = SignedHead::of(&parts);
     let signature = match signature_of(&head) {
         Ok(signature) => signature,
-        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(services, &parts, failure),
+        Err(failure) if !services.auth.insecure_accept_any_credentials => {
+            return Break(refuse(services, &parts, failure))
+        }
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
         parts.extensions.insert(unverified_principal(services, signature));
-        return next.run(Request::from_parts(parts, body)).await;
+        return Continue(Request::from_parts(parts, body));
     }
     let Some(signature) = signature else {
-        return refuse(services, &parts, AuthFailure::Missing);
+        return Break(refuse(services, &parts, AuthFailure::Missing));
     };
     match verify(services, &parts, body, signature).await {
         Ok((principal, body)) => {
             parts.extensions.insert(principal);
-            next.run(Request::from_parts(parts, Body::from(body))).await
+            Continue(Request::from_parts(parts, Body::from(body)))
         }
-        Err(failure) => refuse(services, &parts, failure),
+        Err(failure) => Break(refuse(services, &parts, failure)),
     }
 }
 
@@ -347,13 +349,15 @@ fn unverified_principal(services: &Services, signature: Option<&Signature>) -> A
 /// head and the declared payload hash, and the body goes on unread, wrapped so that it is
 /// verified as it streams ([`crate::payload`]) and must keep arriving
 /// ([`crate::limits::ProgressDeadlineBody`]; the operation's own limit bounds its size).
-async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Body, next: Next) -> Response {
+fn authenticate_streaming(services: &Services, mut parts: Parts, body: Body) -> ControlFlow<Response, Request> {
     use crate::limits::{ProgressDeadlineBody, STREAM_PROGRESS_BYTES, STREAM_PROGRESS_WINDOW};
     let body = ProgressDeadlineBody::wrap(body, STREAM_PROGRESS_WINDOW, STREAM_PROGRESS_BYTES);
     let head = SignedHead::of(&parts);
     let signature = match signature_of(&head) {
         Ok(signature) => signature,
-        Err(failure) if !services.auth.insecure_accept_any_credentials => return refuse(services, &parts, failure),
+        Err(failure) if !services.auth.insecure_accept_any_credentials => {
+            return Break(refuse(services, &parts, failure))
+        }
         Err(_) => None,
     };
     if services.auth.insecure_accept_any_credentials {
@@ -370,10 +374,10 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
             Ok(DeclaredPayload::Unsigned) | Err(_) => body,
         };
         parts.extensions.insert(principal);
-        return next.run(Request::from_parts(parts, body)).await;
+        return Continue(Request::from_parts(parts, body));
     }
     let Some(signature) = signature else {
-        return refuse(services, &parts, AuthFailure::Missing);
+        return Break(refuse(services, &parts, AuthFailure::Missing));
     };
     let verified = identify(services, &parts, signature).and_then(|principal| {
         let declared = declared_payload(&parts, Some(signature))?;
@@ -386,7 +390,7 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
     });
     let (principal, declared) = match verified {
         Ok(verified) => verified,
-        Err(failure) => return refuse(services, &parts, failure),
+        Err(failure) => return Break(refuse(services, &parts, failure)),
     };
     let body = match declared {
         DeclaredPayload::Unsigned => body,
@@ -404,12 +408,12 @@ async fn authenticate_streaming(services: &Services, mut parts: Parts, body: Bod
             );
             match decoder {
                 Some(decoder) => crate::payload::ChunkedBody::wrap(body, decoder),
-                None => return refuse(services, &parts, AuthFailure::BadContentSha256),
+                None => return Break(refuse(services, &parts, AuthFailure::BadContentSha256)),
             }
         }
     };
     parts.extensions.insert(principal);
-    next.run(Request::from_parts(parts, body)).await
+    Continue(Request::from_parts(parts, body))
 }
 
 /// What a streamed body's `x-amz-content-sha256` declares.

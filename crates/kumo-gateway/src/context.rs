@@ -1,6 +1,6 @@
 //! The request context, one for every service: the region from the SigV4 credential scope, the
 //! account and caller from the principal the SigV4 check identified, and the request's one id
-//! (minted by [`crate::dispatch::assign_request_id`]).
+//! (minted by [`crate::dispatch::gateway`]).
 
 use std::sync::Arc;
 

@@ -1,6 +1,8 @@
-//! How a request reaches its service. Three middlewares around the authentication one:
-//! 1. [`assign_request_id`] (outermost): the request's one id, in its extensions, in a
-//!    task-local for renderers, and on every answer's `x-amzn-RequestId`;
+//! How a request reaches its service: one middleware, [`gateway`], takes every request through
+//! four steps in turn (one layer instead of four, so a request pays for one boxed future and one
+//! clone of the inner service, not four):
+//! 1. its one id, in its extensions, in a task-local for renderers, and on every answer's
+//!    `x-amzn-RequestId`;
 //! 2. [`route_request`]: the registry routes the request from its head (host, `X-Amz-Target` /
 //!    `smithy-protocol`, signing service, else path routes) and checks its declared
 //!    `Content-Length` against the operation's limit before anything is buffered (413);
@@ -11,6 +13,7 @@
 //!    [`kumo_protocol::BodyStream`] that authentication made verify itself as it arrives. A
 //!    restXml request (S3) goes whole to its service's codec (s3s), whose answer may stream.
 
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -65,33 +68,48 @@ pub fn classify(parts: &http::request::Parts) -> Protocol {
     }
 }
 
-/// Middleware: gives the request its one id and stamps it on the answer.
-pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
+/// The gateway's one middleware: gives the request its one id (stamped on the answer), routes
+/// it, authenticates it and serves it (see the module doc).
+pub async fn gateway(State(gateway): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
     let id = RequestId::new();
     request.extensions_mut().insert(id.clone());
-    let mut response = kumo_protocol::request_id::scope(id.clone(), next.run(request)).await;
+    let mut response = kumo_protocol::request_id::scope(id.clone(), serve(&gateway, request, next)).await;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().entry(kumo_protocol::request_id::HEADER).or_insert(value);
     }
     response
 }
 
-/// Middleware: routes the request and refuses a declared body larger than its operation takes.
-pub async fn route_request(State(gateway): State<Arc<Gateway>>, mut request: Request, next: Next) -> Response {
+/// Routing, authentication, then the service: each step either hands the request on or answers.
+async fn serve(gateway: &Gateway, request: Request, next: Next) -> Response {
+    let request = match route_request(gateway, request) {
+        Continue(request) => request,
+        Break(refusal) => return refusal,
+    };
+    let request = match crate::auth::authenticate(gateway, request).await {
+        Continue(request) => request,
+        Break(refusal) => return refusal,
+    };
+    to_service(gateway, request, next).await
+}
+
+/// Routes the request (its [`Route`] and parsed signature into its extensions), or refuses a
+/// declared body larger than its operation takes.
+fn route_request(gateway: &Gateway, request: Request) -> ControlFlow<Response, Request> {
     let (mut parts, body) = request.into_parts();
     // Parsed once: routing by signing name, authentication and the request context read it.
     parts.extensions.insert(Arc::new(SignedHead::parse(&parts)));
     let route = gateway.registry.route(&parts);
     if let Some(error) = declared_too_large(&gateway.registry, &route, &parts) {
         let request_id = crate::context::request_id(&parts);
-        return gateway.registry.render_error(&route, &error, &request_id).map(Body::from);
+        return Break(gateway.registry.render_error(&route, &error, &request_id).map(Body::from));
     }
-    request = Request::from_parts(parts, body);
+    let mut request = Request::from_parts(parts, body);
     if let Some(streaming) = gateway.registry.streaming_body(&route) {
         request.extensions_mut().insert(streaming);
     }
     request.extensions_mut().insert(route);
-    next.run(request).await
+    Continue(request)
 }
 
 /// The error for a request whose declared `Content-Length` is over its operation's limit: a
@@ -123,8 +141,9 @@ fn declared_too_large(registry: &Registry, route: &Route, parts: &http::request:
     }
 }
 
-/// Middleware (after authentication): serves requests routed to a registered service.
-pub async fn to_service(State(gateway): State<Arc<Gateway>>, request: Request, next: Next) -> Response {
+/// After authentication: serves a request routed to a registered service, or hands it to the
+/// path routes.
+async fn to_service(gateway: &Gateway, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<Route>().cloned().unwrap_or(Route::Paths);
     match route {
         Route::Paths => next.run(request).await,

@@ -42,7 +42,7 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::RestJson1],
     xml_namespace: "",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: CONTROL_BODY_LIMIT,
     query_limits: QueryLimits::DEFAULT,
@@ -118,9 +118,10 @@ pub(crate) fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Resu
         _ => bytes::Bytes::new(),
     };
     let parts = call.parts;
-    // The registry routed by this table: the path matches (labels are re-read, not re-routed).
-    let labels = LAMBDA_OPERATIONS.route(&parts.method, parts.uri.path()).map(|matched| matched.labels);
-    let labels = labels.unwrap_or_default();
+    // The registry routed by this table to this operation: its row's template gives the labels
+    // (the other rows are not matched again).
+    let row = LAMBDA_OPERATIONS.find(call.operation);
+    let labels = row.and_then(|row| LAMBDA_OPERATIONS.labels(row, parts.uri.path())).unwrap_or_default();
     rest_json::decode(bindings, &RestLimits::default(), parts, &labels, body).map_err(|error| decode_error(&error))
 }
 

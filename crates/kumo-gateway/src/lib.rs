@@ -69,17 +69,12 @@ fn describe_health(health: Vec<(&'static str, kumo_protocol::ServiceHealth)>) ->
 
 /// Builds the router (tests drive it without a socket).
 pub fn app(services: Services) -> Router {
-    // Shared by the middlewares behind one `Arc`: their state is cloned for every request.
+    // The middleware's state, behind one `Arc`: its state is cloned for every request.
     let gateway = Arc::new(dispatch::Gateway { registry: Arc::clone(&services.registry), services: services.clone() });
     let routes = Router::new().merge(kumo_api::routes()).fallback(dispatch::unrouted).with_state(services.clone());
-    // Layers run outermost last-added first: request id, routing and limits, authentication,
-    // then registered services (or the path routes).
-    Router::new()
-        .fallback_service(routes)
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), dispatch::to_service))
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&gateway), auth::authenticate))
-        .layer(axum::middleware::from_fn_with_state(gateway, dispatch::route_request))
-        .layer(axum::middleware::from_fn(dispatch::assign_request_id))
+    // One layer: request id, routing and limits, authentication, then registered services (or
+    // the path routes).
+    Router::new().fallback_service(routes).layer(axum::middleware::from_fn_with_state(gateway, dispatch::gateway))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, with the default listener limits.

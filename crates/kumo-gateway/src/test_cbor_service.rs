@@ -21,7 +21,6 @@ use kumo_core::{AwsError, RequestContext};
 use kumo_protocol::cbor::Timestamp;
 use kumo_protocol::query::de::same_names;
 use kumo_protocol::query::QueryLimits;
-use kumo_protocol::service::same_code;
 use kumo_protocol::{operation, AwsService, BoxFuture, Call, DecodeError, Encoded, NoResult, OperationTable, Protocol};
 use kumo_protocol::{ServiceContext, ServiceDescriptor, ServiceHealth};
 use serde::{Deserialize, Serialize};
@@ -172,7 +171,11 @@ pub struct CborTestApi {
 }
 
 fn invalid_value(value: impl std::fmt::Display, parameter: &str) -> AwsError {
-    AwsError::new("InvalidParameterValue", 400, format!("The value {value} for parameter {parameter} is invalid."))
+    AwsError::new(
+        "InvalidParameterValueException",
+        400,
+        format!("The value {value} for parameter {parameter} is invalid."),
+    )
 }
 
 fn decode_error(protocol: Protocol, error: &DecodeError) -> AwsError {
@@ -180,13 +183,28 @@ fn decode_error(protocol: Protocol, error: &DecodeError) -> AwsError {
         DecodeError::TooLarge { limit } => kumo_protocol::registry::too_large(*limit, protocol),
         DecodeError::Shape(message) if message.starts_with("missing field") => {
             let member = message.split('`').nth(1).unwrap_or_default();
-            AwsError::new("MissingParameter", 400, format!("The parameter {member} is required."))
+            AwsError::new("MissingRequiredParameterException", 400, format!("The parameter {member} is required."))
         }
         other => AwsError::new("SerializationException", 400, other.to_string()),
     }
 }
 
-/// The test CloudWatch's declaration.
+/// The awsQuery code of each of CloudWatch's error shapes that has one (`awsQueryError` in the
+/// model), which awsQuery-compatible answers carry in `x-amzn-query-error`; codes that are not
+/// the model's errors are their own.
+fn query_error_code(shape: &'static str) -> &'static str {
+    match shape {
+        "InvalidParameterValueException" => "InvalidParameterValue",
+        "InvalidParameterCombinationException" => "InvalidParameterCombination",
+        "MissingRequiredParameterException" => "MissingParameter",
+        "ValidationException" => "ValidationError",
+        other => other,
+    }
+}
+
+/// The test CloudWatch's declaration: CloudWatch's Smithy namespace and, as its model is
+/// `awsQueryCompatible`, errors named by shape in `__type` and by awsQuery code in
+/// `x-amzn-query-error`.
 pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     name: "kumotest-cloudwatch",
     signing_name: "monitoring",
@@ -195,14 +213,14 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     hosts: &[],
     protocols: &[Protocol::RpcV2Cbor],
     xml_namespace: "",
-    json_error_prefix: "",
-    json_query_error_header: false,
+    json_error_prefix: "com.amazonaws.cloudwatch#",
+    aws_query_compatible: true,
     query_error_detail: false,
     default_body_limit: PUT_LIMIT,
     query_limits: QueryLimits::DEFAULT,
     query_rename: same_names,
     xml_shape: None,
-    query_error_code: same_code,
+    query_error_code,
     decode_error,
     unknown_operation: |operation| {
         let operation = operation.unwrap_or_default();
@@ -228,7 +246,7 @@ fn samples_of(datum: &MetricDatum, index: usize) -> Result<Vec<StatisticSet>, Aw
     };
     match (datum.value, datum.statistic_values, datum.values.is_empty()) {
         (Some(_), Some(_), _) => Err(AwsError::new(
-            "InvalidParameterCombination",
+            "InvalidParameterCombinationException",
             400,
             format!(
                 "The parameters {} and {} are mutually exclusive and you have specified both.",
@@ -261,9 +279,11 @@ fn samples_of(datum: &MetricDatum, index: usize) -> Result<Vec<StatisticSet>, Aw
                 })
                 .collect()
         }
-        (None, None, true) => {
-            Err(AwsError::new("MissingParameter", 400, format!("The parameter {} is required.", parameter("Value"))))
-        }
+        (None, None, true) => Err(AwsError::new(
+            "MissingRequiredParameterException",
+            400,
+            format!("The parameter {} is required.", parameter("Value")),
+        )),
     }
 }
 
@@ -357,7 +377,7 @@ impl CborTestApi {
         let (Timestamp(start), Timestamp(end)) = (input.start_time, input.end_time);
         if start >= end {
             return Err(AwsError::new(
-                "ValidationError",
+                "ValidationException",
                 400,
                 "The parameter StartTime must be less than the parameter EndTime.",
             ));

@@ -77,7 +77,7 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::AwsJson1_0],
     xml_namespace: "",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: SMALL_LIMIT,
     query_limits: QueryLimits::DEFAULT,

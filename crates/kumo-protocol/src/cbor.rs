@@ -90,8 +90,11 @@ pub fn encode<T: Serialize + 'static>(output: &T) -> Result<Vec<u8>, CborError> 
     Ok(body)
 }
 
-/// The body of an RPC v2 CBOR error.
-pub fn error_body(type_name: &str, message: &str) -> Vec<u8> {
+/// The body of an RPC v2 CBOR error: `__type` is the error's shape id (`type_prefix`, the
+/// service's Smithy namespace such as `com.amazonaws.cloudwatch#`, then `code`), as the
+/// protocol's specification says; clients keep what follows the `#`.
+pub fn error_body(type_prefix: &str, code: &str, message: &str) -> Vec<u8> {
+    let type_name = &crate::json::error_type(type_prefix, code);
     #[derive(Serialize)]
     struct ErrorBody<'a> {
         #[serde(rename = "__type")]
@@ -138,8 +141,12 @@ mod tests {
         assert!(matches!(decode::<Datum>(&[0xa1], 1024).unwrap_err(), DecodeError::Syntax(_)));
         assert_eq!(encode(&()).unwrap(), [0xa0]);
         let error: std::collections::BTreeMap<String, String> =
-            decode(&error_body("ThrottlingException", "slow"), 1024).unwrap();
+            decode(&error_body("", "ThrottlingException", "slow"), 1024).unwrap();
         assert_eq!(error["__type"], "ThrottlingException");
+        let error: std::collections::BTreeMap<String, String> =
+            decode(&error_body("com.amazonaws.cloudwatch#", "InvalidNextToken", "bad"), 1024).unwrap();
+        assert_eq!(error["__type"], "com.amazonaws.cloudwatch#InvalidNextToken");
+        assert_eq!(error["message"], "bad");
     }
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]

@@ -65,9 +65,15 @@ const FRONT_LAYER_CODES: &[&str] = &["AccessDeniedException"];
 /// The body of an AWS JSON error: `{"__type": "<type_prefix><code>", "message": …}` (the front
 /// layer's namespace for its own codes, where the service names its errors with a prefix).
 pub fn error_body(type_prefix: &str, code: &str, message: &str) -> Vec<u8> {
+    serde_json::json!({ "__type": error_type(type_prefix, code), "message": message }).to_string().into_bytes()
+}
+
+/// An error's `__type` (AWS JSON and RPC v2 CBOR): `<type_prefix><code>`, or the front layer's
+/// namespace for its own codes where the service names its errors with a prefix.
+pub fn error_type(type_prefix: &str, code: &str) -> String {
     let prefix =
         if !type_prefix.is_empty() && FRONT_LAYER_CODES.contains(&code) { FRONT_LAYER_PREFIX } else { type_prefix };
-    serde_json::json!({ "__type": format!("{prefix}{code}"), "message": message }).to_string().into_bytes()
+    format!("{prefix}{code}")
 }
 
 #[cfg(test)]

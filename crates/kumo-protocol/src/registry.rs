@@ -521,6 +521,19 @@ fn fault(error: &AwsError) -> &'static str {
     }
 }
 
+/// `x-amzn-query-error: <awsQuery code>;<Sender|Receiver>` on an awsQuery-compatible service's
+/// AWS JSON or RPC v2 CBOR error, so that clients find the error under the code its awsQuery
+/// form had (botocore's `QueryErrorCode` keeps the `__type` one).
+fn query_error_header(descriptor: &ServiceDescriptor, error: &AwsError, response: &mut http::Response<Bytes>) {
+    if !descriptor.aws_query_compatible {
+        return;
+    }
+    let value = format!("{};{}", (descriptor.query_error_code)(error.code), fault(error));
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert("x-amzn-query-error", value);
+    }
+}
+
 /// The one error renderer of each protocol, for a service.
 pub fn render_error(
     descriptor: &ServiceDescriptor,
@@ -548,18 +561,14 @@ pub fn render_error(
             };
             let body = crate::json::error_body(descriptor.json_error_prefix, error.code, &error.message);
             let mut response = crate::response(status, content_type, body, request_id);
-            if descriptor.json_query_error_header {
-                let value = format!("{};{}", (descriptor.query_error_code)(error.code), fault(error));
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    response.headers_mut().insert("x-amzn-query-error", value);
-                }
-            }
+            query_error_header(descriptor, error, &mut response);
             response
         }
         Protocol::RpcV2Cbor => {
-            let body = crate::cbor::error_body(error.code, &error.message);
+            let body = crate::cbor::error_body(descriptor.json_error_prefix, error.code, &error.message);
             let mut response = crate::response(status, crate::cbor::CONTENT_TYPE, body, request_id);
             response.headers_mut().insert("smithy-protocol", HeaderValue::from_static(crate::cbor::SMITHY_PROTOCOL));
+            query_error_header(descriptor, error, &mut response);
             response
         }
         Protocol::RestXml => crate::rest_xml::error_response(error, request_id),

@@ -60,6 +60,17 @@ impl RestTable {
         self.operations.iter().map(|row| row.name)
     }
 
+    /// The labels of `path` under `operation`'s template (or its trailing-slash variant, where
+    /// the table serves one), or `None` if it does not match: what a request routed to that
+    /// operation carries, without matching the other rows again.
+    pub fn labels<'a>(&self, operation: &RestOperation, path: &'a str) -> Option<Vec<(&'static str, &'a str)>> {
+        let trimmed = match path.strip_suffix('/') {
+            Some(trimmed) if self.trailing_slash.contains(&operation.path) => trimmed,
+            _ => path,
+        };
+        match_template(operation.path, trimmed)
+    }
+
     /// The operation a request's method and path name, as a router would pick it: of the
     /// templates that match, the one with the most literal segments (`…/event-invoke-config/list`
     /// over a label in that place). `HEAD` matches `GET` operations.
@@ -67,11 +78,11 @@ impl RestTable {
         let method = if method == Method::HEAD { &Method::GET } else { method };
         let mut best: Option<(usize, RestMatch<'a>)> = None;
         for operation in self.operations.iter().filter(|row| row.method == *method) {
-            let trimmed = match path.strip_suffix('/') {
-                Some(trimmed) if self.trailing_slash.contains(&operation.path) => trimmed,
-                _ => path,
-            };
-            let Some(labels) = match_template(operation.path, trimmed) else {
+            // Most rows fail on their literal start: one comparison before any label is read.
+            if !path.starts_with(literal_prefix(operation.path)) {
+                continue;
+            }
+            let Some(labels) = self.labels(operation, path) else {
                 continue;
             };
             let literals = operation.path.split('/').filter(|segment| !segment.starts_with('{')).count();
@@ -81,6 +92,12 @@ impl RestTable {
         }
         best.map(|(_, matched)| matched)
     }
+}
+
+/// A template's text before its first label (all of it when it has none): every path it
+/// matches starts so.
+fn literal_prefix(template: &'static str) -> &'static str {
+    template.find('{').map_or(template, |label| &template[..label])
 }
 
 /// The labels of `path` under `template`, or `None` if it does not match. A `{Label}` takes one

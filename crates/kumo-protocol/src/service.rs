@@ -92,10 +92,12 @@ pub struct ServiceDescriptor {
     pub protocols: &'static [Protocol],
     /// Its awsQuery XML namespace.
     pub xml_namespace: &'static str,
-    /// `__type` prefix of its AWS JSON errors (`com.amazonaws.sqs#`).
+    /// `__type` prefix of its AWS JSON and RPC v2 CBOR errors: its Smithy namespace
+    /// (`com.amazonaws.sqs#`).
     pub json_error_prefix: &'static str,
-    /// Whether AWS JSON errors carry the awsQuery code in `x-amzn-query-error` (SQS).
-    pub json_query_error_header: bool,
+    /// The model's `awsQueryCompatible` trait (SQS, CloudWatch): AWS JSON and RPC v2 CBOR errors
+    /// carry the awsQuery code and fault in `x-amzn-query-error: Code;Sender`.
+    pub aws_query_compatible: bool,
     /// Whether awsQuery errors carry an empty `<Detail/>` (SQS).
     pub query_error_detail: bool,
     /// Body limit of an operation the table does not list, and of awsQuery requests until their

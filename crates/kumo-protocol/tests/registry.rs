@@ -84,7 +84,7 @@ const fn descriptor(name: &'static str, protocols: &'static [Protocol]) -> Servi
         protocols,
         xml_namespace: "urn:test",
         json_error_prefix: "test#",
-        json_query_error_header: false,
+        aws_query_compatible: false,
         query_error_detail: false,
         default_body_limit: 1000,
         query_limits: QueryLimits::DEFAULT,
@@ -281,7 +281,9 @@ async fn errors_render_per_protocol_with_the_request_id() {
     .await;
     assert_eq!(cbor.headers()["smithy-protocol"], "rpc-v2-cbor");
     let body: serde_json::Value = kumo_protocol::cbor::decode(cbor.body(), 1024).unwrap();
-    assert_eq!(body["__type"], "ThrottlingException");
+    assert_eq!(body["__type"], "test#ThrottlingException");
+    // Not an awsQuery-compatible service: no awsQuery code.
+    assert!(!cbor.headers().contains_key("x-amzn-query-error"));
 
     // Over the operation's 64-byte limit, missing members, unknown and missing actions.
     let large = format!(r#"{{"Name":"{}"}}"#, "x".repeat(100));
@@ -318,7 +320,7 @@ async fn a_request_signed_for_another_service_is_refused_in_its_protocol() {
     assert_eq!(refused.headers()["content-type"], "application/cbor");
     assert_eq!(refused.headers()["smithy-protocol"], "rpc-v2-cbor");
     let body: serde_json::Value = kumo_protocol::cbor::decode(refused.body(), 1024).unwrap();
-    assert_eq!(body["__type"], "InvalidSignatureException");
+    assert_eq!(body["__type"], "test#InvalidSignatureException");
     assert_eq!(body["message"], "Credential should be scoped to correct service: 'monitoring'.");
     // Signed for the service it reached: answered, and a CBOR answer names its protocol too.
     let answered = call("monitoring").await;
@@ -326,4 +328,33 @@ async fn a_request_signed_for_another_service_is_refused_in_its_protocol() {
     assert_eq!(answered.headers()["smithy-protocol"], "rpc-v2-cbor");
     let output: EchoOutput = kumo_protocol::cbor::decode(answered.body(), 1024).unwrap();
     assert_eq!(output.greeting, "hello c");
+}
+
+/// CloudWatch-like: `awsQueryCompatible`, its error shapes named otherwise in awsQuery.
+static QUERY_COMPATIBLE: ServiceDescriptor = ServiceDescriptor {
+    json_error_prefix: "com.amazonaws.cloudwatch#",
+    aws_query_compatible: true,
+    query_error_code: |shape| if shape == "InvalidParameterValueException" { "InvalidParameterValue" } else { shape },
+    ..descriptor("monitoring", &[Protocol::RpcV2Cbor, Protocol::AwsJson1_0])
+};
+
+#[test]
+fn an_aws_query_compatible_services_cbor_and_json_errors_carry_the_awsquery_code() {
+    use kumo_protocol::registry::render_error;
+    let invalid =
+        AwsError::new("InvalidParameterValueException", 400, "The value AWS/EC2 for parameter Namespace is invalid.");
+    let cbor = render_error(&QUERY_COMPATIBLE, Protocol::RpcV2Cbor, &invalid, "req-1");
+    assert_eq!(cbor.status(), 400);
+    assert_eq!(cbor.headers()["x-amzn-query-error"], "InvalidParameterValue;Sender");
+    assert_eq!(cbor.headers()["smithy-protocol"], "rpc-v2-cbor");
+    let body: serde_json::Value = kumo_protocol::cbor::decode(cbor.body(), 1024).unwrap();
+    assert_eq!(body["__type"], "com.amazonaws.cloudwatch#InvalidParameterValueException");
+    assert_eq!(body["message"], "The value AWS/EC2 for parameter Namespace is invalid.");
+    // The same in AWS JSON; a service fault is the receiver's, a code without an awsQuery form
+    // is its own.
+    let json = render_error(&QUERY_COMPATIBLE, Protocol::AwsJson1_0, &invalid, "req-1");
+    assert_eq!(json.headers()["x-amzn-query-error"], "InvalidParameterValue;Sender");
+    let internal = AwsError::new("InternalFailure", 500, "oops");
+    let cbor = render_error(&QUERY_COMPATIBLE, Protocol::RpcV2Cbor, &internal, "req-2");
+    assert_eq!(cbor.headers()["x-amzn-query-error"], "InternalFailure;Receiver");
 }

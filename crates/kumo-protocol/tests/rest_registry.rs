@@ -40,7 +40,7 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::RestJson1],
     xml_namespace: "",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: 100,
     query_limits: QueryLimits::DEFAULT,

@@ -56,7 +56,7 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::AwsJson1_0],
     xml_namespace: "",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: 10,
     query_limits: QueryLimits::DEFAULT,

@@ -74,7 +74,7 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::AwsJson1_0, Protocol::AwsQuery],
     xml_namespace: NAMESPACE,
     json_error_prefix: "com.amazonaws.sqs#",
-    json_query_error_header: true,
+    aws_query_compatible: true,
     query_error_detail: true,
     default_body_limit: SEND_LIMIT,
     query_limits: QueryLimits::DEFAULT,

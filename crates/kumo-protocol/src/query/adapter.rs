@@ -29,7 +29,7 @@ pub const fn xml_service(
         protocols: &[Protocol::AwsQuery],
         xml_namespace,
         json_error_prefix: "",
-        json_query_error_header: false,
+        aws_query_compatible: false,
         query_error_detail: false,
         default_body_limit: body_limit,
         query_limits: QueryLimits::DEFAULT,

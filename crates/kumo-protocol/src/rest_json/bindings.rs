@@ -113,14 +113,40 @@ pub fn decode<T: RestInput>(
             _ => DecodeError::Syntax(error.to_string()),
         });
     }
-    let mut object = match bindings.payload {
-        Payload::Json if !body.iter().all(u8::is_ascii_whitespace) => match serde_json::from_slice::<Value>(&body) {
+    if bindings.payload != Payload::Json {
+        // Only bound members (and a blob): deserialized straight from them, no JSON object made.
+        let bound = bound_members(bindings, limits, parts, labels)?;
+        let members = serde::de::value::MapDeserializer::<_, serde_json::Error>::new(bound.into_iter());
+        let mut input = T::deserialize(members).map_err(|error| DecodeError::Shape(error.to_string()))?;
+        if bindings.payload == Payload::Blob {
+            input.set_payload(body);
+        }
+        return Ok(input);
+    }
+    let mut object = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(object)) => object,
             Ok(_) => return Err(DecodeError::Syntax("the body is not a JSON object".to_string())),
             Err(error) => return Err(DecodeError::Syntax(error.to_string())),
-        },
-        _ => Map::new(),
+        }
     };
+    // A bound member takes precedence over a body member of the same name.
+    for (name, value) in bound_members(bindings, limits, parts, labels)? {
+        object.insert(name.to_string(), value);
+    }
+    serde_json::from_value(Value::Object(object)).map_err(|error| DecodeError::Shape(error.to_string()))
+}
+
+/// The members `bindings` binds outside the body that the request carries, typed, by name.
+fn bound_members(
+    bindings: &Bindings,
+    limits: &RestLimits,
+    parts: &Parts,
+    labels: &[(&'static str, &str)],
+) -> Result<Vec<(&'static str, Value)>, DecodeError> {
+    let mut bound = Vec::with_capacity(bindings.members.len());
     let query = query_pairs(parts.uri.query().unwrap_or_default(), limits)?;
     for member in bindings.members {
         let value = match member.location {
@@ -148,15 +174,10 @@ pub fn decode<T: RestInput>(
             Location::StatusCode => None,
         };
         if let Some(value) = value {
-            object.insert(member.name.to_string(), value);
+            bound.push((member.name, value));
         }
     }
-    let mut input: T =
-        serde_json::from_value(Value::Object(object)).map_err(|error| DecodeError::Shape(error.to_string()))?;
-    if bindings.payload == Payload::Blob {
-        input.set_payload(body);
-    }
-    Ok(input)
+    Ok(bound)
 }
 
 /// A query parameter's name and value, percent-decoded.
