@@ -57,7 +57,7 @@ pub static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::RestXml],
     xml_namespace: "http://s3.amazonaws.com/doc/2006-03-01/",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: DOCUMENT_LIMIT,
     query_limits: QueryLimits::DEFAULT,

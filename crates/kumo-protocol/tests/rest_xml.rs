@@ -30,7 +30,7 @@ static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {
     protocols: &[Protocol::RestXml],
     xml_namespace: "",
     json_error_prefix: "",
-    json_query_error_header: false,
+    aws_query_compatible: false,
     query_error_detail: false,
     default_body_limit: 64 * 1024,
     query_limits: QueryLimits::DEFAULT,
