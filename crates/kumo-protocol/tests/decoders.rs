@@ -4,9 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use bytes::Bytes;
+use http::Method;
+use kumo_core::AwsError;
 use kumo_protocol::query::de::from_node;
 use kumo_protocol::query::{QueryLimits, QueryRequest};
-use kumo_protocol::{cbor, json, DecodeError};
+use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
+use kumo_protocol::{cbor, json, DecodeError, RestOperation, RestTable};
 use proptest::prelude::*;
 use serde::Deserialize;
 
@@ -110,6 +114,130 @@ fn json_text() -> impl Strategy<Value = String> {
         ".{0,4}",
     ];
     prop::collection::vec(token, 0..200).prop_map(|tokens| tokens.concat())
+}
+
+/// A restJson1 input with a member of every bound kind, and body members.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)]
+struct RestShapes {
+    function_name: String,
+    qualifier: Option<String>,
+    max_items: Option<i64>,
+    flag: Option<bool>,
+    keys: Option<Vec<String>>,
+    token: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    entries: Vec<Nested>,
+}
+
+impl RestInput for RestShapes {}
+
+static REST_TABLE: RestTable = RestTable {
+    operations: &[
+        RestOperation {
+            name: "Labelled",
+            method: Method::POST,
+            path: "/2015-03-31/functions/{FunctionName}/invocations",
+            body_limit: 1 << 20,
+        },
+        RestOperation { name: "Greedy", method: Method::POST, path: "/objects/{Key+}", body_limit: 1 << 20 },
+    ],
+    trailing_slash: &[],
+    too_large: |_| AwsError::new("RequestEntityTooLargeException", 413, "too large"),
+};
+
+/// The bound members of both operations (`label` names the path label).
+fn rest_bindings(label: &'static str) -> Bindings {
+    let members: &'static [Member] = match label {
+        "Key" => &[
+            Member { name: "FunctionName", location: Location::Label("Key"), shape: Shape::String },
+            Member { name: "Keys", location: Location::Query("Keys"), shape: Shape::StringList },
+        ],
+        _ => &[
+            Member { name: "FunctionName", location: Location::Label("FunctionName"), shape: Shape::String },
+            Member { name: "Qualifier", location: Location::Query("Qualifier"), shape: Shape::String },
+            Member { name: "MaxItems", location: Location::Query("MaxItems"), shape: Shape::Integer },
+            Member { name: "Flag", location: Location::Query("Flag"), shape: Shape::Boolean },
+            Member { name: "Keys", location: Location::Query("Keys"), shape: Shape::StringList },
+            Member { name: "Token", location: Location::Header("X-Amz-Token"), shape: Shape::String },
+        ],
+    };
+    Bindings { members, payload: Payload::Json }
+}
+
+/// Path, query and header text as clients and attackers send it: percent-escapes (complete,
+/// truncated, invalid UTF-8), separators, `..`, and arbitrary characters.
+fn rest_text() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("%".to_string()),
+        Just("%2".to_string()),
+        Just("%2F".to_string()),
+        Just("%C3".to_string()),
+        Just("%C3%A9".to_string()),
+        Just("%FF".to_string()),
+        Just("%00".to_string()),
+        Just("/".to_string()),
+        Just("..".to_string()),
+        Just("+".to_string()),
+        Just("=".to_string()),
+        Just("&".to_string()),
+        Just(":".to_string()),
+        Just("$LATEST".to_string()),
+        "[a-zA-Z0-9._~-]{0,8}",
+        ".{0,3}",
+    ];
+    prop::collection::vec(token, 0..40).prop_map(|tokens| tokens.concat())
+}
+
+/// Query strings with the bound keys, repeated past the list limit at times.
+fn rest_query() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("Qualifier"),
+        Just("MaxItems"),
+        Just("Flag"),
+        Just("Keys"),
+        Just("Other"),
+        Just(""),
+        Just("Keys%5B%5D")
+    ];
+    let pair = (key, rest_text()).prop_map(|(key, value)| format!("{key}={value}"));
+    (prop::collection::vec(pair, 0..20), 0usize..1_200).prop_map(|(pairs, repeats)| {
+        let mut query = pairs.join("&");
+        query.push_str(&"&Keys=k".repeat(repeats));
+        query
+    })
+}
+
+proptest! {
+    #[test]
+    fn rest_json_decoder_never_panics_and_keeps_its_limits(
+        greedy in any::<bool>(),
+        label in rest_text(),
+        query in rest_query(),
+        token in prop::collection::vec(any::<u8>(), 0..64),
+        body in json_text(),
+    ) {
+        let prefix = if greedy { "/objects/" } else { "/2015-03-31/functions/" };
+        let suffix = if greedy { "" } else { "/invocations" };
+        // Requests whose target no HTTP parser takes never reach the decoder.
+        let request = http::Request::builder().method(Method::POST).uri(format!("{prefix}{label}{suffix}?{query}"));
+        let request = match http::HeaderValue::from_bytes(&token) {
+            Ok(value) => request.header("x-amz-token", value),
+            Err(_) => request,
+        };
+        let Ok(request) = request.body(()) else { return Ok(()) };
+        let (parts, ()) = request.into_parts();
+        let Some(matched) = REST_TABLE.route(&parts.method, parts.uri.path()) else { return Ok(()) };
+        let label_name = matched.labels.first().map_or("FunctionName", |(name, _)| *name);
+        let limits = RestLimits::default();
+        let bindings = rest_bindings(label_name);
+        let decoded = rest_json::decode::<RestShapes>(&bindings, &limits, &parts, &matched.labels, Bytes::from(body));
+        if let Ok(input) = decoded {
+            prop_assert!(input.keys.map_or(0, |keys| keys.len()) <= limits.max_list_items);
+        }
+    }
 }
 
 proptest! {
