@@ -1,7 +1,8 @@
 """The rest of AWS's policy evaluation: within one account a function's own policy naming the
 role is enough (and a layer version's policy shared with everyone) (naming the account only delegates to the account's identity policies), session
 policies and permissions boundaries cap what a role's policies allow (but not what a resource
-policy grants to the session's own ARN), CancelMessageMoveTask is
+policy grants to the session's own ARN), a role with a path is named (as a principal and as
+`aws:PrincipalArn`) by its ARN with the path, CancelMessageMoveTask is
 authorized, the health report says whether policies are enforced, and SQS's JSON AccessDenied
 has AWS's shape."""
 
@@ -18,6 +19,23 @@ KEYS = f"test:test,other:othersecret:{OTHER}"
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 REACHED = "def handler(event, context):\n    return 'reached'\n"
+
+# Sends to a queue or invokes a function with the function's own role credentials and reports
+# AWS's answer.
+CALLER = """
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    try:
+        if "queue" in event:
+            return {"ok": boto3.client("sqs").send_message(QueueUrl=event["queue"], MessageBody="x")["MessageId"]}
+        answer = boto3.client("lambda").invoke(FunctionName=event["function"], Payload=b"{}")
+        return {"ok": json.load(answer["Payload"])}
+    except ClientError as error:
+        return {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+"""
 
 
 def session_keys(kumo, role_arn, name="s1", **params):
@@ -237,6 +255,74 @@ def test_a_queue_policy_naming_the_session_passes_its_boundary_and_session_polic
     denying_boundary = iam.create_policy(PolicyName=unique_name("deny-sqs"), PolicyDocument=denying)["Policy"]["Arn"]
     iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=denying_boundary)
     assert refused(send)[2].endswith("with an explicit deny in a permissions boundary")
+
+
+def pathed_role(kumo, prefix):
+    """(name, ARN) of a new execution role with the path `/service-role/` and no policies."""
+    name = unique_name(prefix)
+    role = kumo.client("iam").create_role(
+        RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )["Role"]
+    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/service-role/{name}"
+    return name, role["Arn"]
+
+
+def test_a_queue_policy_names_a_role_with_a_path_by_its_full_arn(kumo, make_function):
+    sqs = kumo.client("sqs")
+    role_name, role_arn = pathed_role(kumo, "pathed-sender")
+    function = make_function(CALLER, role=role_arn, Timeout=30)
+    url = sqs.create_queue(QueueName=unique_name("pathed"))["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    def send():
+        return function.invoke({"queue": url}).payload
+
+    def allow(principal, condition=None):
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", "Resource": queue}
+        if condition is not None:
+            statement["Condition"] = condition
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(statement)})
+
+    denied = {
+        "error": "AccessDenied",
+        "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{function.name} is not authorized to "
+        f"perform: sqs:sendmessage on resource: {queue} because no identity-based policy allows the "
+        "sqs:sendmessage action",
+    }
+    try:
+        # The role has no policies: without a grant its function's calls are refused.
+        assert send() == denied
+        # Naming the role by its ARN (path included) grants every session of it.
+        allow({"AWS": role_arn})
+        sent = send()["ok"]
+        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+        assert message["MessageId"] == sent
+        # aws:PrincipalArn of the function's session is the role's ARN with its path, not without.
+        allow("*", {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{role_name}"}})
+        assert send() == denied
+        allow("*", {"ArnEquals": {"aws:PrincipalArn": role_arn}})
+        assert "ok" in send()
+        allow("*", {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/*"}})
+        assert "ok" in send()
+    finally:
+        sqs.delete_queue(QueueUrl=url)
+
+
+def test_a_functions_policy_names_a_role_with_a_path_by_its_full_arn(kumo, make_function):
+    target = make_function(REACHED, prefix="pathed-target")
+    role_name, role_arn = pathed_role(kumo, "pathed-invoker")
+    caller = make_function(CALLER, role=role_arn, Timeout=30)
+    denied = {
+        "error": "AccessDeniedException",
+        "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{caller.name} is not authorized to "
+        f"perform: lambda:InvokeFunction on resource: {target.arn} because no identity-based policy allows the "
+        "lambda:InvokeFunction action",
+    }
+    assert caller.invoke({"function": target.arn}).payload == denied
+    kumo.lambda_client().add_permission(
+        FunctionName=target.name, StatementId="pathed-role", Action="lambda:InvokeFunction", Principal=role_arn
+    )
+    assert caller.invoke({"function": target.arn}).payload == {"ok": "reached"}
 
 
 def test_the_health_report_says_policies_are_enforced(kumo):
