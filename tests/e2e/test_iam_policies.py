@@ -267,45 +267,65 @@ def pathed_role(kumo, prefix):
     return name, role["Arn"]
 
 
-def test_a_queue_policy_names_a_role_with_a_path_by_its_full_arn(kumo, make_function):
-    sqs = kumo.client("sqs")
-    role_name, role_arn = pathed_role(kumo, "pathed-sender")
-    function = make_function(CALLER, role=role_arn, Timeout=30)
-    url = sqs.create_queue(QueueName=unique_name("pathed"))["QueueUrl"]
-    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+class PathedSender:
+    """A function whose execution role has the path `/service-role/` and no policies, a queue,
+    and what AWS answers when the function may not send to it."""
 
-    def send():
-        return function.invoke({"queue": url}).payload
+    def __init__(self, kumo, make_function):
+        self.sqs = kumo.client("sqs")
+        self.role_name, self.role_arn = pathed_role(kumo, "pathed-sender")
+        self.function = make_function(CALLER, role=self.role_arn, Timeout=30)
+        self.url = self.sqs.create_queue(QueueName=unique_name("pathed"))["QueueUrl"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
+        self.queue = attributes["QueueArn"]
+        self.denied = {
+            "error": "AccessDenied",
+            "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{self.role_name}/{self.function.name} is not "
+            f"authorized to perform: sqs:sendmessage on resource: {self.queue} because no identity-based policy "
+            "allows the sqs:sendmessage action",
+        }
 
-    def allow(principal, condition=None):
-        statement = {"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", "Resource": queue}
+    def send(self):
+        """The function's SendMessage to the queue: {"ok": message id} or {"error", "message"}."""
+        return self.function.invoke({"queue": self.url}).payload
+
+    def allow(self, principal, condition=None):
+        """Sets the queue's policy to one statement allowing SendMessage to `principal`."""
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", "Resource": self.queue}
         if condition is not None:
             statement["Condition"] = condition
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": document(statement)})
+        self.sqs.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": document(statement)})
 
-    denied = {
-        "error": "AccessDenied",
-        "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{function.name} is not authorized to "
-        f"perform: sqs:sendmessage on resource: {queue} because no identity-based policy allows the "
-        "sqs:sendmessage action",
-    }
-    try:
-        # The role has no policies: without a grant its function's calls are refused.
-        assert send() == denied
-        # Naming the role by its ARN (path included) grants every session of it.
-        allow({"AWS": role_arn})
-        sent = send()["ok"]
-        (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
-        assert message["MessageId"] == sent
-        # aws:PrincipalArn of the function's session is the role's ARN with its path, not without.
-        allow("*", {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/{role_name}"}})
-        assert send() == denied
-        allow("*", {"ArnEquals": {"aws:PrincipalArn": role_arn}})
-        assert "ok" in send()
-        allow("*", {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/*"}})
-        assert "ok" in send()
-    finally:
-        sqs.delete_queue(QueueUrl=url)
+
+@pytest.fixture
+def pathed_sender(kumo, make_function):
+    sender = PathedSender(kumo, make_function)
+    yield sender
+    sender.sqs.delete_queue(QueueUrl=sender.url)
+
+
+def test_a_queue_policy_names_a_role_with_a_path_by_its_full_arn(pathed_sender):
+    sender = pathed_sender
+    # The role has no policies: without a grant its function's calls are refused.
+    assert sender.send() == sender.denied
+    # Naming the role by its ARN (path included) grants every session of it.
+    sender.allow({"AWS": sender.role_arn})
+    sent = sender.send()
+    assert "ok" in sent, sent
+    (message,) = sender.sqs.receive_message(QueueUrl=sender.url)["Messages"]
+    assert message["MessageId"] == sent["ok"]
+
+
+def test_a_sessions_principal_arn_is_its_roles_arn_with_the_path(pathed_sender):
+    sender = pathed_sender
+    # aws:PrincipalArn of the function's session is its role's ARN with the path, not without.
+    path_less = f"arn:aws:iam::{ACCOUNT}:role/{sender.role_name}"
+    sender.allow("*", {"ArnEquals": {"aws:PrincipalArn": path_less}})
+    assert sender.send() == sender.denied
+    sender.allow("*", {"ArnEquals": {"aws:PrincipalArn": sender.role_arn}})
+    assert "ok" in sender.send()
+    sender.allow("*", {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/*"}})
+    assert "ok" in sender.send()
 
 
 def test_a_functions_policy_names_a_role_with_a_path_by_its_full_arn(kumo, make_function):

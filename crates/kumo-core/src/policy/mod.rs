@@ -13,6 +13,10 @@
 //!   policies and a resource policy naming the role (or the account, or `*`) grant, but not
 //!   what a resource policy of the same account grants to the caller's session ARN itself
 //!   (explicit denies in them still apply); across accounts they cap everything;
+//! - a resource policy names a role session by its session ARN, or by its role's ARN (every
+//!   session of the role) with the role's path, which the session ARN leaves out:
+//!   `role/service-role/<name>`, while `role/<name>` is the ARN of no role of that name (AWS
+//!   would not take it as a principal); the session's `aws:PrincipalArn` is that role ARN too;
 //! - there are no Organizations in Kumo: no SCP or RCP takes part;
 //! - an account's root (a configured access key) has no identity policies to pass: within its
 //!   account it may do everything, as an account root can;
