@@ -1,7 +1,7 @@
 """Lambda resources per account: two key pairs in two accounts on one server. The same name in
 both accounts is two functions, with their own logs, metering and metrics; every operation on
 another account's function or layer version by ARN is denied unless its resource-based policy
-grants the caller's account that action; restart keeps all of it, and a data dir from before
+grants the caller (its account, or its role by the role's ARN with its path); restart keeps all of it, and a data dir from before
 accounts existed keeps working."""
 
 import json
@@ -157,6 +157,41 @@ def test_layers_are_shared_across_accounts_only_by_permission(two_accounts):
     with pytest.raises(ClientError) as excinfo:
         other.get_layer_version_by_arn(Arn=version_arn)
     assert error_of(excinfo)[:2] == ("AccessDeniedException", 403)
+
+
+def test_a_grant_to_another_accounts_role_with_a_path_names_it_by_its_full_arn(two_accounts):
+    server = two_accounts
+    home, other_iam = server.client("lambda"), server.client("iam", **OTHER_KEYS)
+    name = unique_name("pathed")
+    home_arn = create(home, name, "home", ACCOUNT)["FunctionArn"]
+    role_name = unique_name("pathed-role")
+    role_arn = other_iam.create_role(
+        RoleName=role_name, Path="/service-role/", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )["Role"]["Arn"]
+    assert role_arn == f"arn:aws:iam::{OTHER}:role/service-role/{role_name}"
+    # Across accounts the role's own policies must allow the call as well.
+    other_iam.attach_role_policy(RoleName=role_name, PolicyArn="arn:aws:iam::aws:policy/service-role/AWSLambdaRole")
+    credentials = server.client("sts", **OTHER_KEYS).assume_role(RoleArn=role_arn, RoleSessionName="s1")[
+        "Credentials"
+    ]
+    session = server.client(
+        "lambda",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    session_arn = f"arn:aws:sts::{OTHER}:assumed-role/{role_name}/s1"
+    with pytest.raises(ClientError) as excinfo:
+        invoke(session, home_arn)
+    assert error_of(excinfo) == (
+        "AccessDeniedException",
+        403,
+        f"User: {session_arn} is not authorized to perform: lambda:InvokeFunction on resource: {home_arn} "
+        "because no resource-based policy allows the lambda:InvokeFunction action",
+    )
+    # The session ARN leaves the path out; the grant names the role by its ARN with the path.
+    home.add_permission(FunctionName=name, StatementId="pathed-role", Action="lambda:InvokeFunction", Principal=role_arn)
+    assert invoke(session, home_arn).payload == {"owner": "home", "arn": home_arn, "account": ACCOUNT}
 
 
 def test_restart_keeps_each_accounts_functions_and_grants(two_accounts):

@@ -1,7 +1,8 @@
 """The rest of AWS's policy evaluation: within one account a function's own policy naming the
 role is enough (and a layer version's policy shared with everyone) (naming the account only delegates to the account's identity policies), session
 policies and permissions boundaries cap what a role's policies allow (but not what a resource
-policy grants to the session's own ARN), CancelMessageMoveTask is
+policy grants to the session's own ARN), a role with a path is named (as a principal and as
+`aws:PrincipalArn`) by its ARN with the path, CancelMessageMoveTask is
 authorized, the health report says whether policies are enforced, and SQS's JSON AccessDenied
 has AWS's shape."""
 
@@ -18,6 +19,23 @@ KEYS = f"test:test,other:othersecret:{OTHER}"
 ADMINISTRATOR = "arn:aws:iam::aws:policy/AdministratorAccess"
 
 REACHED = "def handler(event, context):\n    return 'reached'\n"
+
+# Sends to a queue or invokes a function with the function's own role credentials and reports
+# AWS's answer.
+CALLER = """
+import json
+import boto3
+from botocore.exceptions import ClientError
+
+def handler(event, context):
+    try:
+        if "queue" in event:
+            return {"ok": boto3.client("sqs").send_message(QueueUrl=event["queue"], MessageBody="x")["MessageId"]}
+        answer = boto3.client("lambda").invoke(FunctionName=event["function"], Payload=b"{}")
+        return {"ok": json.load(answer["Payload"])}
+    except ClientError as error:
+        return {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+"""
 
 
 def session_keys(kumo, role_arn, name="s1", **params):
@@ -237,6 +255,94 @@ def test_a_queue_policy_naming_the_session_passes_its_boundary_and_session_polic
     denying_boundary = iam.create_policy(PolicyName=unique_name("deny-sqs"), PolicyDocument=denying)["Policy"]["Arn"]
     iam.put_role_permissions_boundary(RoleName=role_name, PermissionsBoundary=denying_boundary)
     assert refused(send)[2].endswith("with an explicit deny in a permissions boundary")
+
+
+def pathed_role(kumo, prefix):
+    """(name, ARN) of a new execution role with the path `/service-role/` and no policies."""
+    name = unique_name(prefix)
+    role = kumo.client("iam").create_role(
+        RoleName=name, Path="/service-role/", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY
+    )["Role"]
+    assert role["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/service-role/{name}"
+    return name, role["Arn"]
+
+
+class PathedSender:
+    """A function whose execution role has the path `/service-role/` and no policies, a queue,
+    and what AWS answers when the function may not send to it."""
+
+    def __init__(self, kumo, make_function):
+        self.sqs = kumo.client("sqs")
+        self.role_name, self.role_arn = pathed_role(kumo, "pathed-sender")
+        self.function = make_function(CALLER, role=self.role_arn, Timeout=30)
+        self.url = self.sqs.create_queue(QueueName=unique_name("pathed"))["QueueUrl"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]
+        self.queue = attributes["QueueArn"]
+        self.denied = {
+            "error": "AccessDenied",
+            "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{self.role_name}/{self.function.name} is not "
+            f"authorized to perform: sqs:sendmessage on resource: {self.queue} because no identity-based policy "
+            "allows the sqs:sendmessage action",
+        }
+
+    def send(self):
+        """The function's SendMessage to the queue: {"ok": message id} or {"error", "message"}."""
+        return self.function.invoke({"queue": self.url}).payload
+
+    def allow(self, principal, condition=None):
+        """Sets the queue's policy to one statement allowing SendMessage to `principal`."""
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "sqs:SendMessage", "Resource": self.queue}
+        if condition is not None:
+            statement["Condition"] = condition
+        self.sqs.set_queue_attributes(QueueUrl=self.url, Attributes={"Policy": document(statement)})
+
+
+@pytest.fixture
+def pathed_sender(kumo, make_function):
+    sender = PathedSender(kumo, make_function)
+    yield sender
+    sender.sqs.delete_queue(QueueUrl=sender.url)
+
+
+def test_a_queue_policy_names_a_role_with_a_path_by_its_full_arn(pathed_sender):
+    sender = pathed_sender
+    # The role has no policies: without a grant its function's calls are refused.
+    assert sender.send() == sender.denied
+    # Naming the role by its ARN (path included) grants every session of it.
+    sender.allow({"AWS": sender.role_arn})
+    sent = sender.send()
+    assert "ok" in sent, sent
+    (message,) = sender.sqs.receive_message(QueueUrl=sender.url)["Messages"]
+    assert message["MessageId"] == sent["ok"]
+
+
+def test_a_sessions_principal_arn_is_its_roles_arn_with_the_path(pathed_sender):
+    sender = pathed_sender
+    # aws:PrincipalArn of the function's session is its role's ARN with the path, not without.
+    path_less = f"arn:aws:iam::{ACCOUNT}:role/{sender.role_name}"
+    sender.allow("*", {"ArnEquals": {"aws:PrincipalArn": path_less}})
+    assert sender.send() == sender.denied
+    sender.allow("*", {"ArnEquals": {"aws:PrincipalArn": sender.role_arn}})
+    assert "ok" in sender.send()
+    sender.allow("*", {"StringLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/service-role/*"}})
+    assert "ok" in sender.send()
+
+
+def test_a_functions_policy_names_a_role_with_a_path_by_its_full_arn(kumo, make_function):
+    target = make_function(REACHED, prefix="pathed-target")
+    role_name, role_arn = pathed_role(kumo, "pathed-invoker")
+    caller = make_function(CALLER, role=role_arn, Timeout=30)
+    denied = {
+        "error": "AccessDeniedException",
+        "message": f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/{caller.name} is not authorized to "
+        f"perform: lambda:InvokeFunction on resource: {target.arn} because no identity-based policy allows the "
+        "lambda:InvokeFunction action",
+    }
+    assert caller.invoke({"function": target.arn}).payload == denied
+    kumo.lambda_client().add_permission(
+        FunctionName=target.name, StatementId="pathed-role", Action="lambda:InvokeFunction", Principal=role_arn
+    )
+    assert caller.invoke({"function": target.arn}).payload == {"ok": "reached"}
 
 
 def test_the_health_report_says_policies_are_enforced(kumo):

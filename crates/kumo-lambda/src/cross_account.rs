@@ -13,15 +13,12 @@ use crate::layers::LayerVersionRecord;
 use crate::resource_policy::AccessRequest;
 use crate::LambdaService;
 
-/// Whether a policy's statements allow a caller of `caller_account` (acting as `caller_arn`)
-/// to perform `action` directly, as an IAM principal rather than through a service trigger.
-pub(crate) fn policy_allows(
-    statements: &[serde_json::Value],
-    caller_account: &str,
-    caller_arn: &str,
-    action: &str,
-) -> bool {
-    crate::resource_policy::allows(statements, &AccessRequest::direct(caller_account, caller_arn, action))
+/// Whether a policy's statements allow the caller of `context` (its account, its ARN and, for a
+/// role session, its role's ARN) to perform `action` directly, as an IAM principal rather than
+/// through a service trigger.
+pub(crate) fn policy_allows(statements: &[serde_json::Value], context: &RequestContext, action: &str) -> bool {
+    let request = AccessRequest::direct(&context.account, &context.caller_arn, context.role_arn.as_deref(), action);
+    crate::resource_policy::allows(statements, &request)
 }
 
 /// An AWS service about to invoke a function for one of its resources.
@@ -88,12 +85,13 @@ impl LambdaService {
             }
             None => kumo_core::arn::function_arn(&context.region, &owner, &reference.name),
         };
-        let granted =
-            self.load_record(&owner, &context.region, &reference.name, None).ok().is_some_and(|latest| {
-                latest.settings.policies.get(policy_key.unwrap_or_default()).is_some_and(|policy| {
-                    policy_allows(&policy.statements, &context.account, &context.caller_arn, action)
-                })
-            });
+        let granted = self.load_record(&owner, &context.region, &reference.name, None).ok().is_some_and(|latest| {
+            latest
+                .settings
+                .policies
+                .get(policy_key.unwrap_or_default())
+                .is_some_and(|policy| policy_allows(&policy.statements, context, action))
+        });
         if !granted {
             return Err(access_denied(&context.caller_arn, action, &resource));
         }
@@ -286,9 +284,7 @@ impl LambdaService {
         }
         let action = "lambda:GetLayerVersion";
         match record {
-            Some(record) if policy_allows(&record.policy.statements, &context.account, &context.caller_arn, action) => {
-                Ok(Some(record))
-            }
+            Some(record) if policy_allows(&record.policy.statements, context, action) => Ok(Some(record)),
             _ => {
                 let resource = kumo_core::arn::layer_version_arn(&context.region, owner, name, version);
                 Err(access_denied(&context.caller_arn, action, &resource))

@@ -24,6 +24,9 @@ pub enum Caller<'a> {
         account: &'a str,
         /// The caller's ARN.
         arn: &'a str,
+        /// For a role session, its role's ARN with the role's path (which the session ARN
+        /// leaves out); `None` for an account's root.
+        role_arn: Option<&'a str>,
     },
     /// An AWS service acting for one of its resources, named as policies name it
     /// (`s3.amazonaws.com`, `sns.amazonaws.com`, `apigateway.amazonaws.com`).
@@ -46,10 +49,11 @@ pub struct AccessRequest<'a> {
 }
 
 impl<'a> AccessRequest<'a> {
-    /// A direct API call by an IAM principal: it carries no source keys.
-    pub fn direct(account: &'a str, arn: &'a str, action: &'a str) -> Self {
+    /// A direct API call by an IAM principal (`role_arn` for a role session): it carries no
+    /// source keys.
+    pub fn direct(account: &'a str, arn: &'a str, role_arn: Option<&'a str>, action: &'a str) -> Self {
         Self {
-            caller: Caller::Iam { account, arn },
+            caller: Caller::Iam { account, arn, role_arn },
             action,
             source_arn: None,
             source_account: None,
@@ -73,7 +77,7 @@ impl<'a> AccessRequest<'a> {
 /// govern the function (or layer version) they are attached to, so `Resource` is not consulted.
 pub fn allows(statements: &[Value], request: &AccessRequest<'_>) -> bool {
     let principal = match request.caller {
-        Caller::Iam { account, arn } => Principal::Iam { account, arn },
+        Caller::Iam { account, arn, role_arn } => Principal::Iam { account, arn, role_arn },
         Caller::Service(service) => Principal::Service(service),
     };
     let mut evaluated = Request::new(principal, request.action, None);
@@ -104,7 +108,7 @@ mod tests {
     }
 
     fn direct(action: &str) -> AccessRequest<'_> {
-        AccessRequest::direct(CALLER, ROOT, action)
+        AccessRequest::direct(CALLER, ROOT, None, action)
     }
 
     #[test]
@@ -112,8 +116,9 @@ mod tests {
         let policy = grant(json!({"AWS": ROOT}), INVOKE);
         assert!(allows(&policy, &direct(INVOKE)));
         let session = "arn:aws:sts::222222222222:assumed-role/app/s1";
-        assert!(allows(&policy, &AccessRequest::direct(CALLER, session, INVOKE)));
-        let stranger = AccessRequest::direct("333333333333", "arn:aws:iam::333333333333:root", INVOKE);
+        let role = Some("arn:aws:iam::222222222222:role/app");
+        assert!(allows(&policy, &AccessRequest::direct(CALLER, session, role, INVOKE)));
+        let stranger = AccessRequest::direct("333333333333", "arn:aws:iam::333333333333:root", None, INVOKE);
         assert!(!allows(&policy, &stranger));
     }
 
@@ -133,8 +138,22 @@ mod tests {
         assert!(allows(&grant(json!("*"), INVOKE), &direct(INVOKE)));
         let role = grant(json!({"AWS": "arn:aws:iam::222222222222:role/app"}), INVOKE);
         let session = "arn:aws:sts::222222222222:assumed-role/app/s1";
-        assert!(allows(&role, &AccessRequest::direct(CALLER, session, INVOKE)));
+        let role_arn = Some("arn:aws:iam::222222222222:role/app");
+        assert!(allows(&role, &AccessRequest::direct(CALLER, session, role_arn, INVOKE)));
         assert!(!allows(&role, &direct(INVOKE)), "a role grant is not the account's");
+    }
+
+    #[test]
+    fn a_role_with_a_path_is_named_by_its_full_arn() {
+        let session = "arn:aws:sts::222222222222:assumed-role/app/s1";
+        let role_arn = Some("arn:aws:iam::222222222222:role/service-role/app");
+        let request = AccessRequest::direct(CALLER, session, role_arn, INVOKE);
+        assert!(allows(&grant(json!({"AWS": "arn:aws:iam::222222222222:role/service-role/app"}), INVOKE), &request));
+        assert!(
+            !allows(&grant(json!({"AWS": "arn:aws:iam::222222222222:role/app"}), INVOKE), &request),
+            "without its path the ARN names another role"
+        );
+        assert!(allows(&grant(json!({"AWS": session}), INVOKE), &request), "the session's own ARN still matches");
     }
 
     #[test]
@@ -232,7 +251,7 @@ mod tests {
         let mut policy = grant(json!("*"), INVOKE);
         policy.push(json!({"Effect": "Deny", "Principal": {"AWS": CALLER}, "Action": "lambda:*"}));
         assert!(!allows(&policy, &direct(INVOKE)));
-        let stranger = AccessRequest::direct("333333333333", "arn:aws:iam::333333333333:root", INVOKE);
+        let stranger = AccessRequest::direct("333333333333", "arn:aws:iam::333333333333:root", None, INVOKE);
         assert!(allows(&policy, &stranger));
         let unknown = with_condition(grant(json!("*"), INVOKE), json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}));
         assert!(!allows(&unknown, &direct(INVOKE)));

@@ -19,7 +19,9 @@ pub fn action_matches(granted: &str, action: &str) -> bool {
 }
 
 /// `arn:aws:iam::<account>:role/<name>` of a session ARN
-/// `arn:aws:sts::<account>:assumed-role/<name>/<session>`.
+/// `arn:aws:sts::<account>:assumed-role/<name>/<session>`: the role's ARN only when the role has
+/// no path (the session ARN never shows it), so callers that know the role's ARN say so
+/// ([`Principal::Iam`]'s `role_arn`).
 pub(super) fn role_of_session(arn: &str) -> Option<String> {
     let rest = arn.strip_prefix("arn:aws:sts::")?;
     let (account, session) = rest.split_once(":assumed-role/")?;
@@ -29,7 +31,8 @@ pub(super) fn role_of_session(arn: &str) -> Option<String> {
 
 /// Whether a `Principal` element names the caller: `*`, the caller's account (as an id or its
 /// root ARN: every principal of the account, when `account_counts`), its role (every session of
-/// it), the session itself, or a service.
+/// it, by the role's full ARN: `role/service-role/<name>` for a role with that path, while
+/// `role/<name>` names another role, as on AWS), the session itself, or a service.
 pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>, account_counts: bool) -> bool {
     if element == "*" {
         return true;
@@ -38,9 +41,9 @@ pub(super) fn principal_matches(element: &Value, principal: &Principal<'_>, acco
         Principal::Service(service) => {
             strings(&element["Service"]).any(|granted| granted == "*" || granted.eq_ignore_ascii_case(service))
         }
-        Principal::Iam { account, arn } => {
+        Principal::Iam { account, arn, .. } => {
             let root = format!("arn:aws:iam::{account}:root");
-            let role = role_of_session(arn);
+            let role = principal.role_arn();
             strings(&element["AWS"]).any(|granted| {
                 granted == "*"
                     || (account_counts && (granted == account || granted == root))

@@ -13,6 +13,10 @@
 //!   policies and a resource policy naming the role (or the account, or `*`) grant, but not
 //!   what a resource policy of the same account grants to the caller's session ARN itself
 //!   (explicit denies in them still apply); across accounts they cap everything;
+//! - a resource policy names a role session by its session ARN, or by its role's ARN (every
+//!   session of the role) with the role's path, which the session ARN leaves out:
+//!   `role/service-role/<name>`, while `role/<name>` is the ARN of no role of that name (AWS
+//!   would not take it as a principal); the session's `aws:PrincipalArn` is that role ARN too;
 //! - there are no Organizations in Kumo: no SCP or RCP takes part;
 //! - an account's root (a configured access key) has no identity policies to pass: within its
 //!   account it may do everything, as an account root can;
@@ -26,6 +30,7 @@ mod matching;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -43,6 +48,11 @@ pub enum Principal<'a> {
         account: &'a str,
         /// `arn:aws:iam::<account>:root` or `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
         arn: &'a str,
+        /// For a role session, its role's ARN with the role's path
+        /// (`arn:aws:iam::<account>:role/service-role/<role>`), which the session ARN leaves out:
+        /// a resource policy naming it grants every session of the role, and it is the session's
+        /// `aws:PrincipalArn`. `None` for an account's root.
+        role_arn: Option<&'a str>,
     },
     /// An AWS service acting for one of its resources (`s3.amazonaws.com`, `sns.amazonaws.com`).
     Service(&'a str),
@@ -53,6 +63,19 @@ impl Principal<'_> {
     pub fn account(&self) -> Option<&str> {
         match self {
             Principal::Iam { account, .. } => Some(account),
+            Principal::Service(_) => None,
+        }
+    }
+
+    /// For a role session, the ARN of its role: the one the principal carries (with the role's
+    /// path), else the one its session ARN implies (which cannot carry a path). `None` for a root
+    /// or a service.
+    pub fn role_arn(&self) -> Option<Cow<'_, str>> {
+        match *self {
+            Principal::Iam { arn, role_arn, .. } => {
+                let session_role = matching::role_of_session(arn)?;
+                Some(role_arn.map_or(Cow::Owned(session_role), Cow::Borrowed))
+            }
             Principal::Service(_) => None,
         }
     }
@@ -108,11 +131,11 @@ impl<'a> Request<'a> {
         request.set("aws:SecureTransport", "false");
         request.set("aws:ViaAWSService", "false");
         match principal {
-            Principal::Iam { account, arn } => {
+            Principal::Iam { account, arn, .. } => {
                 request.set("aws:PrincipalAccount", account);
-                let role = matching::role_of_session(arn);
+                let role = principal.role_arn().map(Cow::into_owned);
                 request.set("aws:PrincipalType", if role.is_some() { "AssumedRole" } else { "Account" });
-                // For a role session AWS sets aws:PrincipalArn to the role's ARN.
+                // For a role session AWS sets aws:PrincipalArn to the role's ARN, path included.
                 request.set("aws:PrincipalArn", role.clone().unwrap_or_else(|| arn.to_string()));
                 // A root's aws:userid is its account; a session's (`AROA…:<session>`) needs the
                 // role's id, which the request does not carry: absent.
@@ -325,6 +348,13 @@ pub struct Caller<'a> {
     pub access_key: &'a str,
 }
 
+impl<'a> Caller<'a> {
+    /// The caller as a policy's `Principal` and the `aws:Principal…` keys see it.
+    pub fn principal(&self) -> Principal<'a> {
+        Principal::Iam { account: self.account, arn: self.arn, role_arn: self.role_arn }
+    }
+}
+
 /// The whole decision for one request: `identity` holds the caller's identity-policy statements
 /// (`None` for an account's root, which needs none in its own account), `resource_policy` the
 /// resource's (if it has one), `owner` the resource's account.
@@ -373,7 +403,7 @@ pub fn decide(
 /// implicit deny of the role's identity policies, its permissions boundary or the session's
 /// policies limits it (a grant to the role's ARN, the account or `*` is limited by the last two).
 pub fn grants_session_directly(request: &Request<'_>, resource_policy: Option<&[Value]>, owner: &str) -> bool {
-    let Principal::Iam { account, arn } = request.principal else { return false };
+    let Principal::Iam { account, arn, .. } = request.principal else { return false };
     account == owner
         && matching::role_of_session(arn).is_some()
         && resource_policy.is_some_and(|statements| {
@@ -479,7 +509,7 @@ impl Authorizer {
             return Ok(());
         };
         let statements = source.statements_of_role(role);
-        let request = Request::new(Principal::Iam { account: caller.account, arn: caller.arn }, action, Some(resource));
+        let request = Request::new(caller.principal(), action, Some(resource));
         match evaluate(&statements, PolicyKind::Identity, &request) {
             Effect::Allow => limits(source.as_ref(), caller, role, &request, Limit::ImplicitAndExplicit),
             Effect::ExplicitDeny => Err(Denial::IdentityDeny),
@@ -507,8 +537,7 @@ impl Authorizer {
         if identity.is_none() && caller.account == owner && resource_policy.is_none_or(<[Value]>::is_empty) {
             return Ok(());
         }
-        let mut request =
-            Request::new(Principal::Iam { account: caller.account, arn: caller.arn }, action, Some(resource));
+        let mut request = Request::new(caller.principal(), action, Some(resource));
         for (key, value) in keys {
             request.set(key, *value);
         }

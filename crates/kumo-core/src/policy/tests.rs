@@ -10,7 +10,7 @@ const QUEUE: &str = "arn:aws:sqs:us-east-1:000000000000:jobs";
 const SEND: &str = "sqs:SendMessage";
 
 fn session_request<'a>(action: &'a str, resource: &'a str) -> Request<'a> {
-    Request::new(Principal::Iam { account: HOME, arn: SESSION }, action, Some(resource))
+    Request::new(Principal::Iam { account: HOME, arn: SESSION, role_arn: Some(ROLE) }, action, Some(resource))
 }
 
 fn identity(statements: Value) -> Vec<Value> {
@@ -88,22 +88,30 @@ fn within_an_account_either_policy_allows_and_root_needs_none() {
     assert_eq!(decide(&request, Some(&[]), None, HOME), Err(Denial::NoIdentityAllow));
     let queue_policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": SEND, "Resource": QUEUE})];
     assert_eq!(decide(&request, Some(&[]), Some(&queue_policy), HOME), Ok(()));
-    let root = Request::new(Principal::Iam { account: HOME, arn: "arn:aws:iam::000000000000:root" }, SEND, Some(QUEUE));
+    let root = Request::new(
+        Principal::Iam { account: HOME, arn: "arn:aws:iam::000000000000:root", role_arn: None },
+        SEND,
+        Some(QUEUE),
+    );
     assert_eq!(decide(&root, None, None, HOME), Ok(()));
 }
 
 #[test]
 fn across_accounts_both_policies_must_allow() {
     let stranger_root = "arn:aws:iam::222222222222:root";
-    let root = Request::new(Principal::Iam { account: OTHER, arn: stranger_root }, SEND, Some(QUEUE));
+    let root = Request::new(Principal::Iam { account: OTHER, arn: stranger_root, role_arn: None }, SEND, Some(QUEUE));
     assert_eq!(decide(&root, None, None, HOME), Err(Denial::NoResourceAllow));
     let grant = vec![json!({"Effect": "Allow", "Principal": {"AWS": OTHER}, "Action": SEND, "Resource": QUEUE})];
     assert_eq!(decide(&root, None, Some(&grant), HOME), Ok(()));
-    let receive =
-        Request::new(Principal::Iam { account: OTHER, arn: stranger_root }, "sqs:ReceiveMessage", Some(QUEUE));
+    let receive = Request::new(
+        Principal::Iam { account: OTHER, arn: stranger_root, role_arn: None },
+        "sqs:ReceiveMessage",
+        Some(QUEUE),
+    );
     assert_eq!(decide(&receive, None, Some(&grant), HOME), Err(Denial::NoResourceAllow));
-    let session = "arn:aws:sts::222222222222:assumed-role/worker/s";
-    let role_session = Request::new(Principal::Iam { account: OTHER, arn: session }, SEND, Some(QUEUE));
+    let (session, role) = ("arn:aws:sts::222222222222:assumed-role/worker/s", "arn:aws:iam::222222222222:role/worker");
+    let role_session =
+        Request::new(Principal::Iam { account: OTHER, arn: session, role_arn: Some(role) }, SEND, Some(QUEUE));
     assert_eq!(decide(&role_session, Some(&[]), Some(&grant), HOME), Err(Denial::NoIdentityAllow));
     let allowed = identity(json!([allow(json!("sqs:SendMessage"), json!("*"))]));
     assert_eq!(decide(&role_session, Some(&allowed), Some(&grant), HOME), Ok(()));
@@ -111,13 +119,17 @@ fn across_accounts_both_policies_must_allow() {
 
 #[test]
 fn principals_of_resource_policies() {
-    let request = |account, arn| Request::new(Principal::Iam { account, arn }, SEND, Some(QUEUE));
+    let request = |account, arn, role_arn| Request::new(Principal::Iam { account, arn, role_arn }, SEND, Some(QUEUE));
     let grants = |principal: Value, request: &Request<'_>| {
         let policy = vec![json!({"Effect": "Allow", "Principal": principal, "Action": "sqs:*", "Resource": "*"})];
         evaluate(&policy, PolicyKind::Resource, request) == Effect::Allow
     };
-    let root = request(OTHER, "arn:aws:iam::222222222222:root");
-    let session = request(OTHER, "arn:aws:sts::222222222222:assumed-role/worker/s");
+    let root = request(OTHER, "arn:aws:iam::222222222222:root", None);
+    let session = request(
+        OTHER,
+        "arn:aws:sts::222222222222:assumed-role/worker/s",
+        Some("arn:aws:iam::222222222222:role/worker"),
+    );
     assert!(grants(json!("*"), &root));
     assert!(grants(json!({"AWS": "*"}), &root));
     assert!(grants(json!({"AWS": OTHER}), &session), "an account grants all its principals");
@@ -132,7 +144,7 @@ fn principals_of_resource_policies() {
     let not_principal = vec![json!({"Effect": "Deny", "NotPrincipal": {"AWS": HOME}, "Action": "*", "Resource": "*"})];
     assert_eq!(evaluate(&not_principal, PolicyKind::Resource, &root), Effect::ExplicitDeny);
     assert_eq!(
-        evaluate(&not_principal, PolicyKind::Resource, &request(HOME, "arn:aws:iam::000000000000:root")),
+        evaluate(&not_principal, PolicyKind::Resource, &request(HOME, "arn:aws:iam::000000000000:root", None)),
         Effect::NotApplicable
     );
 }
@@ -234,7 +246,7 @@ fn what_kumo_cannot_know_fails_closed() {
 fn a_resource_less_resource_policy_governs_its_own_resource() {
     let policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": HOME}, "Action": "lambda:InvokeFunction"})];
     let request = Request::new(
-        Principal::Iam { account: HOME, arn: "arn:aws:iam::000000000000:root" },
+        Principal::Iam { account: HOME, arn: "arn:aws:iam::000000000000:root", role_arn: None },
         "lambda:InvokeFunction",
         None,
     );
@@ -307,7 +319,11 @@ fn within_an_account_a_resource_policy_naming_only_the_account_delegates() {
         assert_eq!(decide(&request, Some(&allowed), Some(&policy), HOME), Ok(()));
         // Across accounts naming the account is the grant (the caller's own policies decide too).
         let stranger = Request::new(
-            Principal::Iam { account: OTHER, arn: "arn:aws:sts::222222222222:assumed-role/r/s" },
+            Principal::Iam {
+                account: OTHER,
+                arn: "arn:aws:sts::222222222222:assumed-role/r/s",
+                role_arn: Some("arn:aws:iam::222222222222:role/r"),
+            },
             SEND,
             Some(QUEUE),
         );
@@ -469,6 +485,77 @@ fn across_accounts_a_grant_to_the_session_arn_is_still_limited() {
         session.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(stranger_session)), &[]),
         Err(Denial::NoSessionAllow)
     );
-    let request = Request::new(Principal::Iam { account: OTHER, arn: stranger_session }, SEND, Some(QUEUE));
+    let request = Request::new(caller.principal(), SEND, Some(QUEUE));
     assert!(!grants_session_directly(&request, Some(&granting(stranger_session)), HOME));
+}
+
+/// `service-role/worker`'s session `drain`: the session ARN leaves the role's path out.
+const PATHED_SESSION: &str = "arn:aws:sts::000000000000:assumed-role/worker/drain";
+const PATHED_ROLE: &str = "arn:aws:iam::000000000000:role/service-role/worker";
+
+fn pathed_session_request(action: &str) -> Request<'_> {
+    Request::new(
+        Principal::Iam { account: HOME, arn: PATHED_SESSION, role_arn: Some(PATHED_ROLE) },
+        action,
+        Some(QUEUE),
+    )
+}
+
+#[test]
+fn a_resource_policy_names_a_role_with_a_path_by_its_full_arn() {
+    let request = pathed_session_request(SEND);
+    let grants = |principal: &str| {
+        let policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": SEND})];
+        evaluate(&policy, PolicyKind::Resource, &request) == Effect::Allow
+    };
+    assert!(grants(PATHED_ROLE), "the role's ARN with its path grants every session of the role");
+    assert!(grants(PATHED_SESSION), "the session's own ARN still grants it");
+    // Role names are unique in an account whatever their path, so `role/worker` is the ARN of
+    // no role that exists alongside `service-role/worker` (AWS would not take it as a principal).
+    assert!(!grants("arn:aws:iam::000000000000:role/worker"), "without its path the ARN names another role");
+    assert!(!grants("arn:aws:iam::000000000000:role/other-path/worker"));
+    // Within the account such a grant is enough, with no identity policy allowing it.
+    let queue_policy = vec![json!({"Effect": "Allow", "Principal": {"AWS": PATHED_ROLE}, "Action": SEND})];
+    assert_eq!(decide(&request, Some(&[]), Some(&queue_policy), HOME), Ok(()));
+    let deny = vec![json!({"Effect": "Deny", "Principal": {"AWS": PATHED_ROLE}, "Action": SEND})];
+    let allowed = identity(json!([allow(json!(SEND), json!("*"))]));
+    assert_eq!(decide(&request, Some(&allowed), Some(&deny), HOME), Err(Denial::ResourceDeny));
+}
+
+#[test]
+fn a_sessions_principal_arn_is_its_roles_arn_with_the_path() {
+    let request = pathed_session_request(SEND);
+    assert!(holds(json!({"StringEquals": {"aws:PrincipalArn": PATHED_ROLE}}), &request));
+    assert!(holds(json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/service-role/*"}}), &request));
+    assert!(!holds(json!({"StringEquals": {"aws:PrincipalArn": "arn:aws:iam::000000000000:role/worker"}}), &request));
+    assert!(!holds(json!({"StringEquals": {"aws:PrincipalArn": PATHED_SESSION}}), &request), "never the session");
+    assert!(holds(json!({"StringEquals": {"aws:PrincipalType": "AssumedRole"}}), &request));
+}
+
+#[test]
+fn the_authorizer_matches_a_callers_role_by_the_arn_it_carries() {
+    let caller = Caller { account: HOME, arn: PATHED_SESSION, role_arn: Some(PATHED_ROLE), access_key: "" };
+    let enforcing = Authorizer::enforcing(Arc::new(Fixed(Vec::new())));
+    assert_eq!(enforcing.authorize(&caller, SEND, QUEUE, HOME, None, &[]), Err(Denial::NoIdentityAllow));
+    assert_eq!(enforcing.authorize(&caller, SEND, QUEUE, HOME, Some(&granting(PATHED_ROLE)), &[]), Ok(()));
+    let conditioned = vec![json!({
+        "Effect": "Allow", "Principal": "*", "Action": SEND,
+        "Condition": {"ArnEquals": {"aws:PrincipalArn": PATHED_ROLE}},
+    })];
+    assert_eq!(enforcing.authorize(&caller, SEND, QUEUE, HOME, Some(&conditioned), &[]), Ok(()));
+    // Across accounts a stranger's pathed role is matched the same way.
+    let stranger = Caller {
+        account: OTHER,
+        arn: "arn:aws:sts::222222222222:assumed-role/worker/drain",
+        role_arn: Some("arn:aws:iam::222222222222:role/service-role/worker"),
+        access_key: "",
+    };
+    let not_enforced = Authorizer::identity_not_enforced();
+    let to_stranger = granting("arn:aws:iam::222222222222:role/service-role/worker");
+    assert_eq!(not_enforced.authorize(&stranger, SEND, QUEUE, HOME, Some(&to_stranger), &[]), Ok(()));
+    let pathless = granting("arn:aws:iam::222222222222:role/worker");
+    assert_eq!(
+        not_enforced.authorize(&stranger, SEND, QUEUE, HOME, Some(&pathless), &[]),
+        Err(Denial::NoResourceAllow)
+    );
 }
