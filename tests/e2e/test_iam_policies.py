@@ -383,3 +383,37 @@ def test_sqs_json_access_denied_has_awss_type(start_server):
     # AWS raises it in its front layer, not the SQS model: coral's namespace, not com.amazonaws.sqs.
     assert json.loads(seen["body"])["__type"] == "com.amazon.coral.service#AccessDeniedException"
     assert seen["headers"]["x-amzn-query-error"] == "AccessDenied;Sender"
+
+
+def test_iam_calls_on_a_role_with_a_path_are_authorized_against_its_full_arn(kumo):
+    """An IAM call's resource is the role's ARN with its path (`role/service-role/x`), so an
+    identity policy granting `role/service-role/*` covers it, and one granting `role/x` does not."""
+    iam = kumo.client("iam")
+    pathed, pathed_arn = pathed_role(kumo, "pathed-target")
+    plain_arn = kumo.role_with_policies(unique_name("plain-target"))
+    plain = plain_arn.rsplit("/", 1)[1]
+    caller_name = unique_name("role-reader")
+    caller_arn = kumo.role_with_policies(caller_name)
+    iam.put_role_policy(
+        RoleName=caller_name,
+        PolicyName="read-service-roles",
+        PolicyDocument=document(
+            {
+                "Effect": "Allow",
+                "Action": ["iam:GetRole", "iam:CreateRole"],
+                "Resource": f"arn:aws:iam::{ACCOUNT}:role/service-role/*",
+            }
+        ),
+    )
+    reader = kumo.client("iam", **session_keys(kumo, caller_arn))
+    assert reader.get_role(RoleName=pathed)["Role"]["Arn"] == pathed_arn
+    code, status, message = refused(lambda: reader.get_role(RoleName=plain))
+    assert (code, status) == ("AccessDenied", 403)
+    assert f"on resource: {plain_arn} " in message, message
+    # A role being created is named by the path it asks for.
+    created = unique_name("created")
+    reader.create_role(RoleName=created, Path="/service-role/", AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+    code, _, message = refused(
+        lambda: reader.create_role(RoleName=unique_name("created"), AssumeRolePolicyDocument=LAMBDA_TRUST_POLICY)
+    )
+    assert code == "AccessDenied", message

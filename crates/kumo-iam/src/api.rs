@@ -358,12 +358,14 @@ impl AwsService for IamApi {
 
     fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
         // Identity policies first: a role session may call only what its role allows, on the
-        // role (`RoleName`) or policy (`PolicyArn`) the call names.
-        let (role, policy) = match &call.input {
-            Input::Query(params) => (params.child_value("RoleName"), params.child_value("PolicyArn")),
-            _ => (None, None),
+        // role (`RoleName`, its ARN with its path) or policy (`PolicyArn`) the call names.
+        let (role, path, policy) = match &call.input {
+            Input::Query(params) => {
+                (params.child_value("RoleName"), params.child_value("Path"), params.child_value("PolicyArn"))
+            }
+            _ => (None, None, None),
         };
-        if let Err(error) = self.authorize_iam_call(&call.context, call.operation, role, policy) {
+        if let Err(error) = self.authorize_iam_call(&call.context, call.operation, role, path, policy) {
             tracing::debug!(action = call.operation, code = error.code, message = %error.message, "iam error");
             return Box::pin(std::future::ready(Err(error)));
         }

@@ -90,13 +90,19 @@ impl IamService {
         context: &kumo_core::RequestContext,
         operation: &str,
         role_name: Option<&str>,
+        path: Option<&str>,
         policy_arn: Option<&str>,
     ) -> Result<(), kumo_core::AwsError> {
         if operation.is_empty() {
             return Ok(());
         }
         let resource = match (role_name, policy_arn) {
-            (Some(role), _) => format!("arn:aws:iam::{}:role/{role}", context.account),
+            // A role's ARN holds its path (`role/service-role/x`): the role's own, or the one a
+            // CreateRole asks for.
+            (Some(role), _) => match self.read().roles.get(&(context.account.clone(), role.to_ascii_lowercase())) {
+                Some(record) => record.arn.clone(),
+                None => format!("arn:aws:iam::{}:role{}{role}", context.account, path.unwrap_or("/")),
+            },
             (None, Some(policy)) => policy.to_string(),
             (None, None) => "*".to_string(),
         };
