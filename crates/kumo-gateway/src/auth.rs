@@ -213,33 +213,30 @@ const LAMBDA_PATH_PREFIXES: [&str; 8] = [
 ];
 
 /// The signing name of the service a request is routed to, which its credential scope must
-/// name: `kumo` for `/_kumo/…`, the service of an `X-Amz-Target` prefix, `lambda` for Lambda's
-/// paths; `None` when the scope's service itself picks the route (awsQuery services), so any
-/// scope is consistent with it. The service registry, which knows each service's signing name,
-/// replaces this table.
+/// name: the registered service's for a request routed by host, `X-Amz-Target`,
+/// `smithy-protocol` or path, `kumo` for `/_kumo/…`, `lambda` for Lambda's API paths whatever
+/// else routed them; `None` when the scope's service itself picked the route (awsQuery services
+/// on their own paths), so any scope is consistent with it, or when no service has the request.
 pub(crate) fn routed_service(registry: &Registry, parts: &Parts) -> Option<&'static str> {
     match parts.extensions.get::<Route>() {
         // A scope naming a service Kumo does not have (S3 path-style on a path that looks like
         // Lambda's) is routed nowhere: the registry answers it 404 after authentication.
-        Some(Route::Unknown { .. }) => return None,
-        // A restXml service is reached by host (`bucket.s3.…`) or its signing name, on any
-        // path (a bucket named `2015-03-31`): its scope must name it, whatever the path.
-        Some(Route::Service { index, protocol: kumo_protocol::Protocol::RestXml, .. }) => {
-            return registry.service(*index).map(|service| service.descriptor().signing_name);
+        Some(Route::Unknown { .. }) => None,
+        // Whatever picked the service (a bucket named `2015-03-31` reaches S3 by its scope on any
+        // path), its scope must name it.
+        Some(Route::Service { index, protocol, .. }) if *protocol != kumo_protocol::Protocol::AwsQuery => {
+            registry.service(*index).map(|service| service.descriptor().signing_name)
         }
-        _ => {}
+        // awsQuery services are picked by the scope itself, which is consistent with them unless
+        // the path is Kumo's or Lambda's.
+        Some(Route::Service { .. } | Route::Paths) | None => {
+            let path = parts.uri.path();
+            if path.starts_with("/_kumo/") {
+                return Some(KUMO_SIGNING_SERVICE);
+            }
+            LAMBDA_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)).then_some("lambda")
+        }
     }
-    let path = parts.uri.path();
-    if path.starts_with("/_kumo/") {
-        return Some(KUMO_SIGNING_SERVICE);
-    }
-    if let Some(target) = parts.headers.get("x-amz-target").and_then(|value| value.to_str().ok()) {
-        return match target.split_once('.').map(|(prefix, _)| prefix) {
-            Some("AmazonSQS") => Some("sqs"),
-            _ => None,
-        };
-    }
-    LAMBDA_PATH_PREFIXES.iter().any(|prefix| path.starts_with(prefix)).then_some("lambda")
 }
 
 /// The signing service of Kumo's own `/_kumo` endpoints (what the `kumo` CLI signs).

@@ -350,10 +350,10 @@ impl<S: 'static> OperationTable<S> {
 
 /// AWS's error for a request whose SigV4 credential scope names another service than the one it
 /// reached. Requests routed by their head (an `X-Amz-Target` prefix, a CBOR service path) are
-/// routed before their scope is read, and authentication only ties some of them to a signing
-/// name, so a signature made for `sqs` must not be accepted by the service behind a CBOR path.
-/// awsQuery requests are routed by the scope's service itself; unsigned requests have no scope to
-/// check. Insecure mode accepts any credentials, not a signature made for another service.
+/// routed before their scope is read; authentication refuses a verified signature made for
+/// another service, and this check keeps the rule where signatures are not verified: insecure
+/// mode accepts any credentials, not a signature made for another service. awsQuery requests are
+/// routed by the scope's service itself; unsigned requests have no scope to check.
 fn scoped_to_another_service(call: &Call<'_>) -> Option<AwsError> {
     if !matches!(call.protocol, Protocol::AwsJson1_0 | Protocol::AwsJson1_1 | Protocol::RpcV2Cbor) {
         return None;
