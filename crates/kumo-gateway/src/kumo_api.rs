@@ -8,7 +8,8 @@
 //! `?account=` names), and only that account's root may read them; status and the Prometheus
 //! metrics cover the whole node and are its operator's, the configured account's root.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -25,8 +26,10 @@ use crate::{ApiError, Services};
 
 /// The `/_kumo` routes.
 pub fn routes() -> Router<Services> {
+    // What the health body says of the node's make-up (fixed once it serves), written once.
+    let fixed = Arc::new(OnceLock::new());
     Router::new()
-        .route("/_kumo/health", get(health))
+        .route("/_kumo/health", get(move |State(services): State<Services>| health(services, Arc::clone(&fixed))))
         .route("/_kumo/status", get(status))
         .route("/_kumo/metrics", get(metrics))
         .route("/_kumo/metrics/prometheus", get(prometheus))
@@ -39,7 +42,33 @@ pub fn routes() -> Router<Services> {
 /// ready to serve"); a service that cannot (its store no longer keeps writes, a worker died)
 /// makes it 503 with the same body, `status` then `unavailable`, so a readiness probe or a
 /// supervisor watching the status code sees it, and the services map says which and why.
-async fn health(State(services): State<Services>) -> Response {
+async fn health(services: Services, fixed: Arc<OnceLock<String>>) -> Response {
+    let health = services.registry.health();
+    let ready = health.iter().all(|(_, health)| *health == kumo_protocol::ServiceHealth::Running);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let described: BTreeMap<&str, String> = health.iter().map(|(name, health)| (*name, health.describe())).collect();
+    let fixed = fixed.get_or_init(|| fixed_health(&services));
+    let mut body = String::with_capacity(fixed.len() + 256);
+    body.push_str(if ready { r#"{"status":"ok","services":"# } else { r#"{"status":"unavailable","services":"# });
+    body.push_str(&serde_json::to_string(&described).unwrap_or_else(|_| "{}".to_string()));
+    let auth = serde_json::json!({
+        "sigv4": if services.auth.insecure_accept_any_credentials { "insecure-accept-any-credentials" } else { "enforced" },
+        "insecure_accept_any_credentials": services.auth.insecure_accept_any_credentials,
+        "role_check": services.auth.role_check,
+        // Whether role sessions are held to their IAM policies (`--iam-enforcement`).
+        "iam_enforcement": if services.iam.enforces_identity() { "on" } else { "off" },
+    });
+    body.push_str(r#","auth":"#);
+    body.push_str(&auth.to_string());
+    body.push(',');
+    body.push_str(fixed);
+    body.push('}');
+    (status, [(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+/// The health body's members that do not change while Kumo runs (its version, its runtimes and
+/// sandbox, settled at start), as JSON members without braces.
+fn fixed_health(services: &Services) -> String {
     let runtimes = services.lambda.engine().runtimes();
     let pythons: Vec<String> = runtimes.pythons().keys().map(|minor| format!("python3.{minor}")).collect();
     let interpreters: serde_json::Map<String, serde_json::Value> = runtimes
@@ -48,24 +77,13 @@ async fn health(State(services): State<Services>) -> Response {
         .map(|(minor, path)| (format!("python3.{minor}"), path.display().to_string().into()))
         .collect();
     let node = runtimes.node().map(|(major, path)| serde_json::json!({ "major": major, "path": path }));
-    let health = services.registry.health();
-    let ready = health.iter().all(|(_, health)| *health == kumo_protocol::ServiceHealth::Running);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Json(serde_json::json!({
-        "status": if ready { "ok" } else { "unavailable" },
+    let members = serde_json::json!({
         "version": services.version,
-        "auth": {
-            "sigv4": if services.auth.insecure_accept_any_credentials { "insecure-accept-any-credentials" } else { "enforced" },
-            "insecure_accept_any_credentials": services.auth.insecure_accept_any_credentials,
-            "role_check": services.auth.role_check,
-            // Whether role sessions are held to their IAM policies (`--iam-enforcement`).
-            "iam_enforcement": if services.iam.enforces_identity() { "on" } else { "off" },
-        },
-        "services": crate::describe_health(health),
         "runtimes": { "python": pythons, "python_interpreters": interpreters, "node": node, "provided": true },
         "sandbox": runtimes.sandbox().report(),
-    }));
-    (status, body).into_response()
+    })
+    .to_string();
+    members.strip_prefix('{').and_then(|members| members.strip_suffix('}')).unwrap_or_default().to_string()
 }
 
 async fn status(

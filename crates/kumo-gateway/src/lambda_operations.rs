@@ -5,7 +5,7 @@
 
 use http::Method;
 use kumo_core::AwsError;
-use kumo_protocol::{DecodeError, RestOperation, RestTable};
+use kumo_protocol::{DecodeError, RestIndex, RestOperation, RestTable};
 
 /// Largest control-plane body: a 50 MB zip, base64-encoded, plus JSON around it.
 pub(crate) const CONTROL_BODY_LIMIT: usize = 72 * 1024 * 1024;
@@ -37,6 +37,7 @@ pub static LAMBDA_OPERATIONS: RestTable = RestTable {
         let name = if operation.name == "Invoke" { "InvokeFunction" } else { operation.name };
         body_too_large(operation.body_limit, name)
     },
+    index: RestIndex::new(),
 };
 
 /// Lambda's error for a body over `limit` bytes (what AWS answers a 7 MB Invoke).
@@ -140,6 +141,20 @@ mod tests {
         let rows: BTreeSet<&str> = LAMBDA_OPERATIONS.names().collect();
         assert_eq!(rows.len(), LAMBDA_OPERATIONS.operations.len(), "a row named twice");
         assert_eq!(unique, rows);
+    }
+
+    #[test]
+    fn every_row_routes_to_itself() {
+        for row in LAMBDA_OPERATIONS.operations {
+            let path: Vec<String> = row
+                .path
+                .split('/')
+                .map(|segment| if segment.starts_with('{') { "some-label".to_string() } else { segment.to_string() })
+                .collect();
+            let path = path.join("/");
+            let matched = LAMBDA_OPERATIONS.route(&row.method, &path);
+            assert_eq!(matched.map(|matched| matched.operation.name), Some(row.name), "{}", row.path);
+        }
     }
 
     #[test]

@@ -218,17 +218,6 @@ const INVOKE_IN: Bindings = Bindings {
     payload: Payload::Blob,
 };
 
-/// Invoke's answer besides its payload; `RequestId` is the invocation's own id.
-#[derive(Debug, serde::Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct InvokeResponse<'a> {
-    status_code: u16,
-    function_error: Option<&'a str>,
-    log_result: Option<&'a str>,
-    executed_version: Option<&'a str>,
-    request_id: &'a str,
-}
-
 const INVOKE_OUT: Bindings = Bindings {
     members: &[
         member!("StatusCode", Location::StatusCode, Shape::Integer),
@@ -252,17 +241,15 @@ impl LambdaApi {
             payload: request.payload,
         };
         let output = self.lambda.invoke(call.context, input).await?;
-        let response = InvokeResponse {
-            status_code: output.status,
-            function_error: output.function_error,
-            log_result: output.log_result.as_deref(),
-            executed_version: output.executed_version.as_deref(),
-            request_id: &output.request_id,
-        };
-        rest_json::encode(&INVOKE_OUT, StatusCode::OK, &response, Some(output.payload)).map_err(|error| {
-            tracing::error!(%error, "encoding an answer failed");
-            AwsError::new("ServiceException", 500, "An internal error occurred")
-        })
+        let status = output.status.to_string();
+        let values = [
+            ("StatusCode", Some(status.as_str())),
+            ("FunctionError", output.function_error),
+            ("LogResult", output.log_result.as_deref()),
+            ("ExecutedVersion", output.executed_version.as_deref()),
+            ("RequestId", Some(output.request_id.as_str())),
+        ];
+        Ok(rest_json::encode_bound(&INVOKE_OUT, StatusCode::OK, &values, Some(output.payload)))
     }
 
     async fn create_function(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {

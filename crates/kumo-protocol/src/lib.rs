@@ -43,7 +43,7 @@ use http::{HeaderValue, StatusCode};
 pub use error::DecodeError;
 pub use registry::{credential_scope, CredentialScope, OperationCounter, PathService, Registry, Route};
 pub use request_id::RequestId;
-pub use rest::{RestMatch, RestOperation, RestTable};
+pub use rest::{RestIndex, RestMatch, RestOperation, RestTable};
 pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
     RestAnswer, ServiceContext, ServiceDescriptor, ServiceHealth,

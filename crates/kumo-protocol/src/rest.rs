@@ -5,6 +5,8 @@
 //! request's method and path against it while routing ([`RestTable::route`]), so that the
 //! operation's body limit is checked before a byte of the body is read.
 
+use std::sync::OnceLock;
+
 use http::Method;
 use kumo_core::AwsError;
 
@@ -30,6 +32,26 @@ pub struct RestTable {
     pub trailing_slash: &'static [&'static str],
     /// The service's error for a body larger than the operation's limit.
     pub too_large: fn(&RestOperation) -> AwsError,
+    /// The rows by method and path, built on first use (`RestIndex::new()` in the table's literal).
+    pub index: RestIndex,
+}
+
+/// A [`RestTable`]'s rows in one radix-tree router per method: routing walks the path once
+/// instead of trying every row's template.
+#[derive(Debug)]
+pub struct RestIndex(OnceLock<Vec<(Method, matchit::Router<usize>)>>);
+
+impl RestIndex {
+    /// An index not built yet.
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+}
+
+impl Default for RestIndex {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// A request matched to its operation, with its path labels as sent (still percent-encoded).
@@ -72,32 +94,81 @@ impl RestTable {
     }
 
     /// The operation a request's method and path name, as a router would pick it: of the
-    /// templates that match, the one with the most literal segments (`…/event-invoke-config/list`
-    /// over a label in that place). `HEAD` matches `GET` operations.
+    /// templates that match, the one with a literal where the others have a label
+    /// (`…/event-invoke-config/list` over a label in that place). `HEAD` matches `GET` operations.
     pub fn route<'a>(&self, method: &Method, path: &'a str) -> Option<RestMatch<'a>> {
         let method = if method == Method::HEAD { &Method::GET } else { method };
-        let mut best: Option<(usize, RestMatch<'a>)> = None;
-        for operation in self.operations.iter().filter(|row| row.method == *method) {
-            // Most rows fail on their literal start: one comparison before any label is read.
-            if !path.starts_with(literal_prefix(operation.path)) {
-                continue;
-            }
-            let Some(labels) = self.labels(operation, path) else {
-                continue;
-            };
-            let literals = operation.path.split('/').filter(|segment| !segment.starts_with('{')).count();
-            if best.as_ref().is_none_or(|(most, _)| literals > *most) {
-                best = Some((literals, RestMatch { operation, labels }));
+        let routers = self.index.0.get_or_init(|| self.build_index());
+        let (_, router) = routers.iter().find(|(row_method, _)| row_method == method)?;
+        let matched = router.at(path).ok()?;
+        let operation = &self.operations[*matched.value];
+        // Labels are named by position in the router (templates name them differently).
+        let mut labels: Vec<(&'static str, &'a str)> = label_names(operation.path).map(|name| (name, "")).collect();
+        for (position, value) in matched.params.iter() {
+            let slot = position.strip_prefix('p').and_then(|index| index.parse::<usize>().ok());
+            if let Some(label) = slot.and_then(|index| labels.get_mut(index)) {
+                label.1 = value;
             }
         }
-        best.map(|(_, matched)| matched)
+        // The router takes `//` as an empty label; a label is never empty.
+        if labels.iter().any(|(_, value)| value.is_empty()) {
+            return None;
+        }
+        Some(RestMatch { operation, labels })
+    }
+
+    /// One router per method, each row under its template (and its trailing-slash form where the
+    /// table serves one). A row whose template a router refuses (a duplicate) is left out.
+    fn build_index(&self) -> Vec<(Method, matchit::Router<usize>)> {
+        let mut routers: Vec<(Method, matchit::Router<usize>)> = Vec::new();
+        for (row, operation) in self.operations.iter().enumerate() {
+            let position = match routers.iter().position(|(method, _)| *method == operation.method) {
+                Some(position) => position,
+                None => {
+                    routers.push((operation.method.clone(), matchit::Router::new()));
+                    routers.len() - 1
+                }
+            };
+            let template = router_template(operation.path);
+            let mut forms = vec![template.clone()];
+            if self.trailing_slash.contains(&operation.path) {
+                forms.push(format!("{template}/"));
+            }
+            for form in forms {
+                if let Err(error) = routers[position].1.insert(form, row) {
+                    tracing::error!(operation = operation.name, %error, "a rest template the router refuses");
+                }
+            }
+        }
+        routers
     }
 }
 
-/// A template's text before its first label (all of it when it has none): every path it
-/// matches starts so.
-fn literal_prefix(template: &'static str) -> &'static str {
-    template.find('{').map_or(template, |label| &template[..label])
+/// The `{Label}` names of a template, in order (`{Key+}` gives `Key`).
+fn label_names(template: &'static str) -> impl Iterator<Item = &'static str> {
+    template.split('/').filter_map(|segment| {
+        let label = segment.strip_prefix('{')?.strip_suffix('}')?;
+        Some(label.strip_suffix('+').unwrap_or(label))
+    })
+}
+
+/// A template in the router's syntax, labels named by position: `{p0}`, and `{*p1}` for a
+/// greedy `{Key+}`.
+fn router_template(template: &'static str) -> String {
+    let mut position = 0;
+    let segments = template.split('/').map(|segment| {
+        let Some(label) = segment.strip_prefix('{').and_then(|label| label.strip_suffix('}')) else {
+            return segment.to_string();
+        };
+        let name = format!("p{position}");
+        position += 1;
+        if label.ends_with('+') {
+            format!("{{*{name}}}")
+        } else {
+            format!("{{{name}}}")
+        }
+    });
+    segments.collect::<Vec<_>>().join("/")
 }
 
 /// The labels of `path` under `template`, or `None` if it does not match. A `{Label}` takes one
@@ -156,6 +227,7 @@ mod tests {
         ],
         trailing_slash: &["/v1/things"],
         too_large,
+        index: RestIndex::new(),
     };
 
     fn route(method: Method, path: &str) -> Option<(&'static str, Vec<(&'static str, &str)>)> {

@@ -7,7 +7,7 @@
 
 pub mod bindings;
 
-pub use bindings::{decode, encode, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
+pub use bindings::{decode, encode, encode_bound, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};

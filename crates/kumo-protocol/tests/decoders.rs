@@ -10,7 +10,7 @@ use kumo_core::AwsError;
 use kumo_protocol::query::de::from_node;
 use kumo_protocol::query::{QueryLimits, QueryRequest};
 use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
-use kumo_protocol::{cbor, json, DecodeError, RestOperation, RestTable};
+use kumo_protocol::{cbor, json, DecodeError, RestIndex, RestOperation, RestTable};
 use proptest::prelude::*;
 use serde::Deserialize;
 
@@ -146,6 +146,7 @@ static REST_TABLE: RestTable = RestTable {
     ],
     trailing_slash: &[],
     too_large: |_| AwsError::new("RequestEntityTooLargeException", 413, "too large"),
+    index: RestIndex::new(),
 };
 
 /// The bound members of both operations (`label` names the path label).

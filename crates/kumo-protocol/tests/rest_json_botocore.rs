@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use kumo_core::AwsError;
 use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
-use kumo_protocol::{RestOperation, RestTable};
+use kumo_protocol::{RestIndex, RestOperation, RestTable};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -55,6 +55,7 @@ static TABLE: RestTable = RestTable {
     ],
     trailing_slash: &["/2015-03-31/functions"],
     too_large,
+    index: RestIndex::new(),
 };
 
 /// A struct literal, so that the tables below are promoted to `'static`.

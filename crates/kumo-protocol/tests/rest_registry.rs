@@ -13,7 +13,7 @@ use kumo_protocol::query::QueryLimits;
 use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
 use kumo_protocol::service::same_code;
 use kumo_protocol::{
-    AwsService, BoxFuture, Call, Encoded, Protocol, Registry, RestAnswer, RestOperation, RestTable, Route,
+    AwsService, BoxFuture, Call, Encoded, Protocol, Registry, RestAnswer, RestIndex, RestOperation, RestTable, Route,
     ServiceDescriptor,
 };
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,7 @@ static TABLE: RestTable = RestTable {
     ],
     trailing_slash: &[],
     too_large,
+    index: RestIndex::new(),
 };
 
 static DESCRIPTOR: ServiceDescriptor = ServiceDescriptor {

@@ -234,40 +234,75 @@ pub fn encode<T: Serialize>(
     output: &T,
     payload: Option<Bytes>,
 ) -> Result<RestAnswer, serde_json::Error> {
+    if bindings.members.is_empty() && bindings.payload == Payload::Json {
+        // Nothing to take out of the body: no JSON tree is built.
+        let body = Bytes::from(serde_json::to_vec(output)?);
+        return Ok(RestAnswer { status, headers: Vec::new(), content_type: Some(JSON), body });
+    }
     let mut object = match serde_json::to_value(output)? {
         Value::Object(object) => object,
         _ => Map::new(),
     };
-    let mut status = status;
-    let mut headers = Vec::new();
+    let mut answer = RestAnswer { status, headers: Vec::new(), content_type: None, body: Bytes::new() };
     for member in bindings.members {
-        let Some(value) = object.remove(member.name) else {
-            continue;
+        let text = match object.remove(member.name) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(text)) => text,
+            Some(other) => other.to_string(),
         };
-        let text = match value {
-            Value::Null => continue,
-            Value::String(text) => text,
-            other => other.to_string(),
-        };
-        match member.location {
-            Location::StatusCode => {
-                status = text.parse::<u16>().ok().and_then(|code| StatusCode::from_u16(code).ok()).unwrap_or(status);
-            }
-            Location::Header(name) => {
-                // What cannot be a header value is dropped rather than sent broken.
-                if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&text)) {
-                    headers.push((name, value));
-                }
-            }
-            Location::Label(_) | Location::Query(_) => {}
+        bind(member, &text, &mut answer);
+    }
+    let body = match bindings.payload {
+        Payload::Json => Some(Bytes::from(serde_json::to_vec(&Value::Object(object))?)),
+        _ => payload,
+    };
+    Ok(with_payload(bindings, answer, body))
+}
+
+/// Encodes an output whose members are all bound to the status or headers (its body a blob
+/// payload or none) from their values as text, `None` for an absent member: the hot path of an
+/// answer such as Invoke's, with no serialisation of the output.
+pub fn encode_bound(
+    bindings: &Bindings,
+    status: StatusCode,
+    values: &[(&str, Option<&str>)],
+    payload: Option<Bytes>,
+) -> RestAnswer {
+    let mut answer = RestAnswer { status, headers: Vec::new(), content_type: None, body: Bytes::new() };
+    for member in bindings.members {
+        let value = values.iter().find(|(name, _)| *name == member.name).and_then(|(_, value)| *value);
+        if let Some(text) = value {
+            bind(member, text, &mut answer);
         }
     }
+    with_payload(bindings, answer, payload)
+}
+
+/// Puts one bound member's text where its binding says.
+fn bind(member: &Member, text: &str, answer: &mut RestAnswer) {
+    match member.location {
+        Location::StatusCode => {
+            if let Some(status) = text.parse::<u16>().ok().and_then(|code| StatusCode::from_u16(code).ok()) {
+                answer.status = status;
+            }
+        }
+        Location::Header(name) => {
+            // What cannot be a header value is dropped rather than sent broken.
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(text)) {
+                answer.headers.push((name, value));
+            }
+        }
+        Location::Label(_) | Location::Query(_) => {}
+    }
+}
+
+/// The answer with its body (`body`: the JSON document or the blob payload) and content type.
+fn with_payload(bindings: &Bindings, answer: RestAnswer, body: Option<Bytes>) -> RestAnswer {
     let (content_type, body) = match bindings.payload {
-        Payload::Json => (Some(JSON), Bytes::from(serde_json::to_vec(&Value::Object(object))?)),
-        Payload::Blob => (Some(JSON), payload.unwrap_or_default()),
+        Payload::Json | Payload::Blob => (Some(JSON), body.unwrap_or_default()),
         Payload::Empty => (None, Bytes::new()),
     };
-    Ok(RestAnswer { status, headers, content_type, body })
+    RestAnswer { content_type, body, ..answer }
 }
 
 /// The `Content-Type` of restJson1 bodies.
