@@ -21,7 +21,22 @@ pub const CONTENT_TYPE_1_1: &str = "application/x-amz-json-1.1";
 
 /// Decodes an operation's input from a body of at most `max_bytes` (an empty body is `{}`).
 pub fn decode<T: DeserializeOwned>(body: &[u8], max_bytes: usize) -> Result<T, DecodeError> {
-    decode_value(body, max_bytes).and_then(|value| from_value(value))
+    if body.len() > max_bytes {
+        return Err(DecodeError::TooLarge { limit: max_bytes });
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return from_value(serde_json::Value::Object(serde_json::Map::new()));
+    }
+    // serde_json skips unknown members without its depth limit: a deep body takes the tree's way.
+    if nests_deeper_than(body, MAX_DEPTH / 2) {
+        return decode_value(body, max_bytes).and_then(from_value);
+    }
+    // Straight into `T`, no JSON tree on the way. Where that refuses the shape, the tree's way
+    // gives the verdict (its words; a repeated key is the last one's there, an error here).
+    serde_json::from_slice(body).or_else(|error| match error.classify() {
+        serde_json::error::Category::Data => decode_value(body, max_bytes).and_then(from_value),
+        _ => Err(syntax_error(&error)),
+    })
 }
 
 /// Parses a body into a JSON value, enforcing size and depth.
@@ -32,13 +47,44 @@ pub fn decode_value(body: &[u8], max_bytes: usize) -> Result<serde_json::Value, 
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Object(serde_json::Map::new()));
     }
-    serde_json::from_slice(body).map_err(|error| {
-        if error.to_string().starts_with("recursion limit exceeded") {
-            DecodeError::TooDeep { limit: MAX_DEPTH }
-        } else {
-            DecodeError::Syntax(error.to_string())
+    serde_json::from_slice(body).map_err(|error| syntax_error(&error))
+}
+
+/// Whether `body` opens more than `limit` arrays or objects inside each other (outside strings).
+fn nests_deeper_than(body: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
         }
-    })
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A body that is not JSON, or nested deeper than serde_json reads.
+fn syntax_error(error: &serde_json::Error) -> DecodeError {
+    if error.to_string().starts_with("recursion limit exceeded") {
+        DecodeError::TooDeep { limit: MAX_DEPTH }
+    } else {
+        DecodeError::Syntax(error.to_string())
+    }
 }
 
 /// Reads an operation's input from a parsed JSON value.
@@ -48,11 +94,11 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, De
 
 /// Encodes an operation's output (an output of `()` is `{}`, as AWS answers empty outputs).
 pub fn encode<T: Serialize>(output: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let value = serde_json::to_value(output)?;
-    if value.is_null() {
+    let body = serde_json::to_vec(output)?;
+    if body == b"null" {
         return Ok(b"{}".to_vec());
     }
-    serde_json::to_vec(&value)
+    Ok(body)
 }
 
 /// The namespace of the errors AWS's front layer raises before a request reaches a service's

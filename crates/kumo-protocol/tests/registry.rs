@@ -231,7 +231,7 @@ async fn one_operation_answers_in_every_protocol_with_the_request_id() {
     assert_eq!(json.status(), 200);
     assert_eq!(json.headers()["x-amzn-requestid"], id.as_str());
     assert_eq!(json.headers()["content-type"], "application/x-amz-json-1.0");
-    assert_eq!(json.body().as_ref(), br#"{"Count":2,"Greeting":"hello a"}"#);
+    assert_eq!(json.body().as_ref(), br#"{"Greeting":"hello a","Count":2}"#);
 
     let xml = handle(Protocol::AwsQuery, "/?Action=Echo&Name=b", b"Count=3", context.clone()).await;
     assert_eq!(xml.status(), 200);
