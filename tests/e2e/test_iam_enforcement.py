@@ -82,8 +82,8 @@ def test_two_accounts_queues_with_the_same_name_stay_apart(two_accounts):
     home, other = two_accounts.client("sqs"), two_accounts.client("sqs", **OTHER_KEYS)
     home_url = home.create_queue(QueueName="jobs")["QueueUrl"]
     other_url = other.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "7"})["QueueUrl"]
-    assert home_url == f"{two_accounts.endpoint}/{ACCOUNT}/jobs"
-    assert other_url == f"{two_accounts.endpoint}/{OTHER}/jobs"
+    assert home_url == f"{two_accounts.endpoint}/queue/us-east-1/{ACCOUNT}/jobs"
+    assert other_url == f"{two_accounts.endpoint}/queue/us-east-1/{OTHER}/jobs"
     assert queue_arn(home, home_url) == f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
     assert queue_arn(other, other_url) == f"arn:aws:sqs:us-east-1:{OTHER}:jobs"
     assert other.get_queue_attributes(QueueUrl=other_url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
@@ -114,8 +114,8 @@ def test_two_accounts_queues_with_the_same_name_stay_apart(two_accounts):
     two_accounts.stop()
     two_accounts.start()
     home, other = two_accounts.client("sqs"), two_accounts.client("sqs", **OTHER_KEYS)
-    assert home.list_queues()["QueueUrls"] == [f"{two_accounts.endpoint}/{ACCOUNT}/jobs"]
-    assert other.list_queues()["QueueUrls"] == [f"{two_accounts.endpoint}/{OTHER}/jobs"]
+    assert home.list_queues()["QueueUrls"] == [f"{two_accounts.endpoint}/queue/us-east-1/{ACCOUNT}/jobs"]
+    assert other.list_queues()["QueueUrls"] == [f"{two_accounts.endpoint}/queue/us-east-1/{OTHER}/jobs"]
 
 
 def test_a_queue_policy_opens_exactly_what_it_grants(two_accounts):

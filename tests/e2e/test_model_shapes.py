@@ -614,6 +614,13 @@ def fresh_values(service, operation, world):
             return {"TaskHandle": task["TaskHandle"]}
         if operation == "ListDeadLetterSourceQueues":
             return {"QueueUrl": world.dlq_url}
+        # A label is unique in a queue's policy: each AddPermission a new one, each
+        # RemovePermission one that is there.
+        if operation == "AddPermission":
+            return {"Label": name, "AWSAccountIds": [ACCOUNT], "Actions": ["SendMessage"]}
+        if operation == "RemovePermission":
+            sqs.add_permission(QueueUrl=world.queue_url, Label=name, AWSAccountIds=[ACCOUNT], Actions=["SendMessage"])
+            return {"Label": name}
         return {}
     if service == "iam":
         if operation == "CreateRole":

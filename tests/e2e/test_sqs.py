@@ -116,7 +116,7 @@ def counts(sqs, url):
 def test_queue_lifecycle_and_attributes(kumo, sqs, make_queue):
     url = make_queue("life", VisibilityTimeout=20, DelaySeconds=0)
     name = url.rsplit("/", 1)[1]
-    assert url == f"{kumo.endpoint}/{ACCOUNT}/{name}"
+    assert url == f"{kumo.endpoint}/queue/us-east-1/{ACCOUNT}/{name}"
     assert sqs.get_queue_url(QueueName=name)["QueueUrl"] == url
     # Same attributes: idempotent. Different: QueueAlreadyExists.
     assert sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "20"})["QueueUrl"] == url
@@ -663,7 +663,7 @@ def test_query_protocol(kumo, sqs):
                                         "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45"})
     assert status == 200 and root.tag == "{http://queue.amazonaws.com/doc/2012-11-05/}CreateQueueResponse"
     url = root.find("sqs:CreateQueueResult/sqs:QueueUrl", XMLNS).text
-    assert url == f"{kumo.endpoint}/{ACCOUNT}/{name}"
+    assert url == f"{kumo.endpoint}/queue/us-east-1/{ACCOUNT}/{name}"
     assert root.find("sqs:ResponseMetadata/sqs:RequestId", XMLNS).text
     try:
         path = f"/{ACCOUNT}/{name}"

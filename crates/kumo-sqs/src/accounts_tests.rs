@@ -32,8 +32,8 @@ async fn each_account_has_its_own_queues_and_a_policy_lets_another_in() {
     let (home, other) = (SqsContext::root(HOME, "us-east-1", ENDPOINT), SqsContext::root(OTHER, "us-east-1", ENDPOINT));
     let home_url = service.create_queue(&home, create("jobs")).await.unwrap().queue_url;
     let other_url = service.create_queue(&other, create("jobs")).await.unwrap().queue_url;
-    assert_eq!(home_url, "http://h:1/000000000000/jobs");
-    assert_eq!(other_url, "http://h:1/111111111111/jobs");
+    assert_eq!(home_url, "http://h:1/queue/us-east-1/000000000000/jobs");
+    assert_eq!(other_url, "http://h:1/queue/us-east-1/111111111111/jobs");
     service.send_message(&home, send(&home_url, "home")).await.unwrap();
     let listed = service.list_queues(&other, ListQueuesRequest::default()).await.unwrap().queue_urls;
     assert_eq!(listed, vec![other_url.clone()]);
@@ -99,4 +99,38 @@ async fn role_sessions_need_their_identity_policies_when_enforced() {
     let list = service.list_queues(&session, ListQueuesRequest::default()).await.unwrap_err();
     assert!(list.message.contains("sqs:listqueues on resource: arn:aws:sqs:us-east-1:000000000000:"));
     assert_eq!(service.receive_message(&root, receive(&url)).await.unwrap().messages.len(), 1, "the root may");
+}
+
+#[tokio::test]
+async fn the_same_name_in_two_regions_is_two_queues_each_reachable_by_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = SqsService::open(dir.path(), HOME).unwrap();
+    let east = SqsContext::root(HOME, "us-east-1", ENDPOINT);
+    let west = SqsContext::root(HOME, "eu-west-1", ENDPOINT);
+    let east_url = service.create_queue(&east, create("jobs")).await.unwrap().queue_url;
+    let west_url = service.create_queue(&west, create("jobs")).await.unwrap().queue_url;
+    assert_eq!(west_url, "http://h:1/queue/eu-west-1/000000000000/jobs");
+    // A client signing for us-east-1 reaches the eu-west-1 queue through its URL.
+    service.send_message(&east, send(&west_url, "west")).await.unwrap();
+    assert!(service.receive_message(&east, receive(&east_url)).await.unwrap().messages.is_empty());
+    let received = service.receive_message(&west, receive("jobs")).await.unwrap().messages;
+    assert_eq!(received.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["west"], "a bare name: caller's queue");
+    // The form without a region resolves in the caller's region.
+    service.send_message(&east, send("http://h:1/000000000000/jobs", "east")).await.unwrap();
+    assert_eq!(service.receive_message(&east, receive(&east_url)).await.unwrap().messages.len(), 1);
+    let bad = service.send_message(&east, send("http://h:1/a/b/c", "x")).await.unwrap_err();
+    assert_eq!((bad.code, bad.status), ("InvalidAddress", 404));
+}
+
+#[tokio::test]
+async fn host_style_urls_carry_the_region_in_the_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = SqsService::open(dir.path(), HOME).unwrap();
+    service.set_url_style(crate::urls::UrlStyle::Host);
+    let west = SqsContext::root(HOME, "eu-west-1", "http://127.0.0.1:4566");
+    let url = service.create_queue(&west, create("jobs")).await.unwrap().queue_url;
+    assert_eq!(url, "http://sqs.eu-west-1.localhost:4566/000000000000/jobs");
+    let east = SqsContext::root(HOME, "us-east-1", "http://127.0.0.1:4566");
+    service.send_message(&east, send(&url, "x")).await.unwrap();
+    assert_eq!(service.receive_message(&west, receive(&url)).await.unwrap().messages.len(), 1);
 }

@@ -45,10 +45,14 @@ impl ServiceContext for SqsApi {
     type Context = SqsContext;
 
     /// The SQS context of a call: its request context, the endpoint the client addressed (queue
-    /// URLs start with it) and the signing access key (messages' `SenderId`).
+    /// URLs start with it), the signing access key (messages' `SenderId`) and its X-Ray trace
+    /// header.
     fn context(&self, call: &Call<'_>) -> SqsContext {
         let sender_id = call.context.access_key.clone();
-        SqsContext::new(call.context.clone(), endpoint(call.parts), sender_id)
+        let mut context = SqsContext::new(call.context.clone(), endpoint(call.parts), sender_id);
+        let trace = call.parts.headers.get("x-amzn-trace-id").and_then(|value| value.to_str().ok());
+        context.trace_header = trace.filter(|trace| !trace.is_empty()).map(str::to_string);
+        context
     }
 }
 
@@ -62,6 +66,56 @@ fn endpoint(parts: &http::request::Parts) -> String {
         .or_else(|| parts.uri.authority().map(|authority| authority.to_string()))
         .unwrap_or_else(|| "localhost:4566".to_string());
     format!("http://{host}")
+}
+
+/// Whether a query-protocol request asks for JSON (`Accept: application/json`).
+fn accepts_json(parts: &http::request::Parts) -> bool {
+    let accept = parts.headers.get(http::header::ACCEPT).and_then(|value| value.to_str().ok());
+    accept.is_some_and(|accept| accept.split(',').any(|kind| kind.trim().starts_with("application/json")))
+}
+
+/// Operations whose XML answer has no `<OpResult>` element.
+const NO_RESULT: &[&str] = &[
+    "DeleteQueue",
+    "SetQueueAttributes",
+    "PurgeQueue",
+    "TagQueue",
+    "UntagQueue",
+    "DeleteMessage",
+    "ChangeMessageVisibility",
+    "AddPermission",
+    "RemovePermission",
+];
+
+/// The JSON that AWS's query endpoint answers a request accepting JSON with: the XML document's
+/// shape, `{"<Op>Response": {"<Op>Result": …, "ResponseMetadata": {"RequestId": …}}}`, its result
+/// the AWS JSON one with list members named as the legacy JSON names them (`messages`, as AWS
+/// answers ReceiveMessage; `queueUrls`, as ListDeadLetterSourceQueues still does in AWS JSON).
+fn legacy_json(operation: &str, request_id: &str, encoded: Encoded) -> Encoded {
+    let result = serde_json::from_slice::<serde_json::Value>(&encoded.body).unwrap_or_default();
+    let result = match result {
+        serde_json::Value::Object(members) => members
+            .into_iter()
+            .map(|(name, value)| match value.is_array() {
+                true => (lower_first(&name), value),
+                false => (name, value),
+            })
+            .collect(),
+        _ => serde_json::Map::new(),
+    };
+    let mut response = serde_json::Map::new();
+    if !NO_RESULT.contains(&operation) {
+        response.insert(format!("{operation}Result"), serde_json::Value::Object(result));
+    }
+    response.insert("ResponseMetadata".into(), serde_json::json!({ "RequestId": request_id }));
+    let document = serde_json::json!({ format!("{operation}Response"): response });
+    Encoded { content_type: "application/json", body: document.to_string().into_bytes() }
+}
+
+/// `QueueUrls` → `queueUrls`.
+fn lower_first(name: &str) -> String {
+    let mut chars = name.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
 }
 
 /// SQS's declaration.
@@ -96,6 +150,8 @@ fn query_rename(name: &str) -> Option<&'static str> {
         "MessageAttributeName" => "MessageAttributeNames",
         "MessageSystemAttributeName" => "MessageSystemAttributeNames",
         "TagKey" => "TagKeys",
+        "AWSAccountId" => "AWSAccountIds",
+        "ActionName" => "Actions",
         "StringListValue" => "StringListValues",
         "BinaryListValue" => "BinaryListValues",
         entries if entries.ends_with("BatchRequestEntry") => "Entries",
@@ -135,10 +191,8 @@ fn decode_error(protocol: Protocol, error: &DecodeError) -> AwsError {
 
 fn unknown_operation(operation: Option<&str>) -> AwsError {
     match operation {
-        None => AwsError::new("MissingAction", 400, "The request must contain the parameter Action."),
-        Some(operation @ ("AddPermission" | "RemovePermission")) => sqs_error::unsupported_operation(format!(
-            "Kumo does not implement {operation}; set the Policy attribute instead."
-        )),
+        // A GET of a queue's URL without a query: AWS knows no operation there.
+        None => AwsError::new("UnknownOperationException", 404, "An unknown operation was requested."),
         Some(operation) => AwsError::new(
             "UnknownOperationException",
             400,
@@ -170,6 +224,8 @@ static OPERATIONS: OperationTable<SqsApi> = OperationTable(&[
     operation!("StartMessageMoveTask", OTHER_LIMIT, start_message_move_task),
     operation!("ListMessageMoveTasks", OTHER_LIMIT, list_message_move_tasks),
     operation!("CancelMessageMoveTask", OTHER_LIMIT, cancel_message_move_task),
+    operation!("AddPermission", OTHER_LIMIT, add_permission),
+    operation!("RemovePermission", OTHER_LIMIT, remove_permission),
 ]);
 
 impl AwsService for SqsApi {
@@ -185,18 +241,43 @@ impl AwsService for SqsApi {
         OPERATIONS.names().collect()
     }
 
-    /// A request sent to a queue URL (`/<account>/<queue>`) names its queue by its path.
+    /// A request sent to a queue URL (`/queue/<region>/<account>/<queue>`, `/<account>/<queue>`)
+    /// names its queue by its path.
     fn prepare_query(&self, parts: &http::request::Parts, params: &mut QueryNode) {
-        let path = parts.uri.path().trim_matches('/');
-        if path.split('/').count() != 2 || params.children.contains_key("QueueUrl") {
+        let path = parts.uri.path();
+        if crate::urls::parse(path).is_none() || params.children.contains_key("QueueUrl") {
             return;
         }
-        let url = QueryNode { value: Some(format!("{}/{path}", endpoint(parts))), children: Default::default() };
+        let url = QueryNode { value: Some(format!("{}{path}", endpoint(parts))), children: Default::default() };
         params.children.insert("QueueUrl".to_string(), url);
     }
 
-    fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
-        OPERATIONS.call(self, call)
+    /// The table's operation, with what awsQuery adds: an action that acts on no queue
+    /// (CreateQueue, ListQueues) is refused at a queue's URL, and errors take that protocol's
+    /// wording.
+    fn call<'a>(&'a self, mut call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {
+        if call.protocol != Protocol::AwsQuery {
+            return OPERATIONS.call(self, call);
+        }
+        Box::pin(async move {
+            let operation = call.operation;
+            let at_queue = crate::urls::parse(call.parts.uri.path()).is_some();
+            let unknown = OPERATIONS.body_limit(operation).is_none();
+            if unknown || at_queue && matches!(operation, "CreateQueue" | "ListQueues") {
+                return Err(sqs_error::invalid_action(operation));
+            }
+            let json = accepts_json(call.parts);
+            let request_id = call.context.request_id.clone();
+            if json {
+                // Decoded from the query as before; answered in the JSON it is then wrapped in.
+                call.protocol = Protocol::AwsJson1_0;
+            }
+            let encoded = OPERATIONS.call(self, call).await.map_err(sqs_error::in_query_words)?;
+            if json {
+                return Ok(legacy_json(operation, &request_id, encoded));
+            }
+            Ok(encoded)
+        })
     }
 
     /// Running while the store keeps what it is given (its writer alive and committing, its

@@ -91,4 +91,9 @@ fn a_query_request_to_a_queue_url_names_its_queue() {
         query::QueryRequest::parse(b"", b"Action=SendMessage&MessageBody=x", &query::QueryLimits::DEFAULT).unwrap();
     sqs.prepare_query(&parts("localhost:4566", "/000000000000/jobs"), &mut request.params);
     assert_eq!(request.params.child_value("QueueUrl"), Some("http://localhost:4566/000000000000/jobs"));
+    let mut request =
+        query::QueryRequest::parse(b"", b"Action=SendMessage&MessageBody=x", &query::QueryLimits::DEFAULT).unwrap();
+    sqs.prepare_query(&parts("localhost:4566", "/queue/eu-west-1/000000000000/jobs"), &mut request.params);
+    let url = request.params.child_value("QueueUrl");
+    assert_eq!(url, Some("http://localhost:4566/queue/eu-west-1/000000000000/jobs"));
 }

@@ -67,7 +67,7 @@ impl QueueAttributes {
         }
     }
 
-    /// Applies `changes`; `creating` allows `FifoQueue` (which can never change afterwards).
+    /// Applies `changes` (`creating`: CreateQueue's; a queue's type can never change afterwards).
     pub fn apply(&mut self, changes: &BTreeMap<String, String>, creating: bool) -> Result<(), AwsError> {
         for (name, value) in changes {
             self.apply_one(name, value, creating)?;
@@ -103,6 +103,13 @@ impl QueueAttributes {
             }
         };
         let fifo_only = || if self.fifo_queue { Ok(()) } else { Err(error::invalid_attribute_name(name)) };
+        let fifo_only_setting = || {
+            if self.fifo_queue {
+                return Ok(());
+            }
+            let message = format!("You can specify the {name} only when FifoQueue is set to true.");
+            Err(AwsError::new("InvalidAttributeName", 400, message))
+        };
         match name {
             "DelaySeconds" => self.delay_seconds = number(0, 900)?,
             "MaximumMessageSize" => self.maximum_message_size = number(1024, MAX_MESSAGE_SIZE)?,
@@ -119,20 +126,21 @@ impl QueueAttributes {
             "KmsDataKeyReusePeriodSeconds" => self.kms_data_key_reuse_period_seconds = Some(number(60, 86_400)?),
             "SqsManagedSseEnabled" => self.sqs_managed_sse_enabled = boolean()?,
             "FifoQueue" => {
-                let fifo = boolean()?;
-                if !creating {
-                    return Err(if self.fifo_queue {
+                // A standard queue knows no such attribute, not even `false`; a FIFO queue takes
+                // `true` again but can never become standard.
+                if !self.fifo_queue {
+                    return Err(error::invalid_attribute_name(name));
+                }
+                if !boolean()? {
+                    return Err(if creating {
+                        error::invalid_attribute_value(name)
+                    } else {
                         AwsError::new(
                             "InvalidAttributeValue",
                             400,
                             "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is not supported.",
                         )
-                    } else {
-                        error::invalid_attribute_name(name)
                     });
-                }
-                if fifo != self.fifo_queue {
-                    return Err(error::invalid_attribute_value(name));
                 }
             }
             "ContentBasedDeduplication" => {
@@ -140,14 +148,14 @@ impl QueueAttributes {
                 self.content_based_deduplication = boolean()?;
             }
             "DeduplicationScope" => {
-                fifo_only()?;
+                fifo_only_setting()?;
                 if !matches!(value, "queue" | "messageGroup") {
                     return Err(error::invalid_attribute_value(name));
                 }
                 self.deduplication_scope = value.to_string();
             }
             "FifoThroughputLimit" => {
-                fifo_only()?;
+                fifo_only_setting()?;
                 if !matches!(value, "perQueue" | "perMessageGroupId") {
                     return Err(error::invalid_attribute_value(name));
                 }

@@ -9,6 +9,20 @@ pub fn queue_does_not_exist() -> AwsError {
     AwsError::new("QueueDoesNotExist", 400, "The specified queue does not exist.")
 }
 
+/// An action not valid at the address it was sent to (awsQuery: `CreateQueue` at a queue's URL).
+pub fn invalid_action(action: &str) -> AwsError {
+    AwsError::new("InvalidAction", 400, format!("The action {action} is not valid for this endpoint."))
+}
+
+/// `error` as the awsQuery protocol words it: AWS's query endpoint says a queue "does not exist
+/// for this wsdl version" where its JSON endpoint says it "does not exist".
+pub fn in_query_words(mut error: AwsError) -> AwsError {
+    if error.code == "QueueDoesNotExist" {
+        error.message = "The specified queue does not exist for this wsdl version.".into();
+    }
+    error
+}
+
 /// A parameter value is not acceptable.
 pub fn invalid_parameter(message: impl Into<String>) -> AwsError {
     AwsError::new("InvalidParameterValueException", 400, message)
@@ -146,7 +160,6 @@ pub fn query_code(code: &str) -> &str {
         "UnsupportedOperation" => "AWS.SimpleQueueService.UnsupportedOperation",
         "InvalidParameterValueException" => "InvalidParameterValue",
         "MissingRequiredParameterException" => "MissingParameter",
-        "UnknownOperationException" => "InvalidAction",
         "AccessDeniedException" => "AccessDenied",
         other => other,
     }

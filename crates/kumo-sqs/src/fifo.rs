@@ -1,6 +1,6 @@
 //! FIFO queue rules: 5-minute deduplication (explicit id or SHA-256 of the body), sequence
-//! numbers, and which messages a receive may take: groups in order of their oldest message,
-//! messages in order within a group, and no group while any of its messages is in flight.
+//! numbers, and which messages a receive may take: messages in order within a group, none of a
+//! group whose oldest message is in flight, groups in turns.
 
 use std::collections::BTreeSet;
 
@@ -38,41 +38,27 @@ pub fn dedup_key(scope: &str, group: &str, dedup_id: &str) -> String {
     }
 }
 
-/// Positions a FIFO receive may take at `now_ms`, at most `limit`, in delivery order.
+/// Positions a FIFO receive may take at `now_ms`, at most `limit`, in delivery order: a group
+/// whose oldest message is receivable gives its messages in order up to the first that is not
+/// (in flight or delayed), so a message whose visibility ended comes back while later ones of
+/// its group are still in flight; groups take turns, those never served first (oldest first),
+/// then the least recently served, as AWS rotates them.
 pub fn receivable(state: &QueueState, now_ms: u64, limit: usize, taken: &BTreeSet<u64>) -> Vec<u64> {
-    let mut ready: Vec<(u64, &std::collections::VecDeque<u64>)> = Vec::new();
-    'groups: for positions in state.groups.values() {
-        // Messages received at least once form a prefix of the group: while any of them is
-        // in flight, the group is locked.
-        let mut head = None;
-        for seq in positions {
-            let Some(message) = state.messages.get(seq) else { continue };
-            if message.available_ms > now_ms {
-                if message.receive_count > 0 {
-                    continue 'groups;
-                }
-                break;
-            }
-            if head.is_none() && !taken.contains(seq) {
-                head = Some(*seq);
-            }
-            if message.receive_count == 0 {
-                break;
-            }
+    let mut ready: Vec<(u64, u64, &std::collections::VecDeque<u64>)> = Vec::new();
+    for (group, positions) in &state.groups {
+        let Some(head) = positions.iter().copied().find(|seq| !taken.contains(seq)) else { continue };
+        if state.messages.get(&head).is_none_or(|message| message.available_ms > now_ms) {
+            continue;
         }
-        if let Some(head) = head {
-            ready.push((head, positions));
-        }
+        let turn = state.group_turns.get(group).copied().unwrap_or(0);
+        ready.push((turn, head, positions));
     }
-    ready.sort_by_key(|(head, _)| *head);
+    ready.sort_by_key(|(turn, head, _)| (*turn, *head));
     let mut chosen = Vec::new();
-    for (_, positions) in ready {
-        for seq in positions {
+    for (_, _, positions) in ready {
+        for seq in positions.iter().filter(|seq| !taken.contains(seq)) {
             if chosen.len() >= limit {
                 return chosen;
-            }
-            if taken.contains(seq) {
-                continue;
             }
             match state.messages.get(seq) {
                 Some(message) if message.available_ms <= now_ms => chosen.push(*seq),
@@ -81,6 +67,20 @@ pub fn receivable(state: &QueueState, now_ms: u64, limit: usize, taken: &BTreeSe
         }
     }
     chosen
+}
+
+/// Records that a receive took messages of `groups` (in the order it took them): they go to
+/// the back of the rotation.
+pub fn served<'a>(state: &mut QueueState, groups: impl IntoIterator<Item = &'a str>) {
+    for group in groups {
+        state.turn += 1;
+        let turn = state.turn;
+        if let Some(slot) = state.group_turns.get_mut(group) {
+            *slot = turn;
+        } else if state.groups.contains_key(group) {
+            state.group_turns.insert(group.to_string(), turn);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -131,12 +131,29 @@ mod tests {
     }
 
     #[test]
-    fn a_group_with_a_message_in_flight_is_locked() {
+    fn a_group_with_its_oldest_message_in_flight_is_locked() {
         // Message 1 of group a is in flight until t=100: nothing of group a may be received.
         let state = state(vec![message(1, "a", 100, 1), message(2, "a", 0, 0), message(3, "b", 0, 0)]);
         assert_eq!(receivable(&state, 10, 10, &BTreeSet::new()), vec![3]);
         // Once its visibility timeout expires, it is delivered again, first.
         assert_eq!(receivable(&state, 100, 10, &BTreeSet::new()), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn a_message_visible_again_comes_back_while_later_ones_are_in_flight() {
+        // 1 and 2 were received; 1's visibility ended (t=5), 2's runs until t=100.
+        let state = state(vec![message(1, "a", 5, 1), message(2, "a", 100, 1), message(3, "b", 0, 0)]);
+        assert_eq!(receivable(&state, 10, 10, &BTreeSet::new()), vec![1, 3]);
+    }
+
+    #[test]
+    fn groups_take_turns() {
+        let mut state = state(vec![message(1, "a", 0, 0), message(2, "b", 0, 0), message(3, "c", 0, 0)]);
+        served(&mut state, ["a", "b"]);
+        // Never served first, then the least recently served.
+        assert_eq!(receivable(&state, 10, 10, &BTreeSet::new()), vec![3, 1, 2]);
+        served(&mut state, ["c", "a"]);
+        assert_eq!(receivable(&state, 10, 10, &BTreeSet::new()), vec![2, 3, 1]);
     }
 
     #[test]

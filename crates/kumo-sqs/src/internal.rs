@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use kumo_core::AwsError;
 
-use crate::messages::{AttributeSelection, Outgoing};
+use crate::messages::AttributeSelection;
 use crate::queue::Queue;
+use crate::send::Outgoing;
 use crate::types::{Message, MessageAttributes};
 use crate::{error, validation, SqsService};
 
@@ -110,7 +111,7 @@ impl SqsService {
         let request = kumo_core::RequestContext::new(queue.account.clone(), queue.region.clone());
         let context = crate::SqsContext::new(request, String::new(), KUMO_SENDER_ID);
         let request = crate::types::DeleteMessageRequest {
-            queue_url: Some(format!("/{}/{}", queue.account, queue.name)),
+            queue_url: Some(format!("/queue/{}/{}/{}", queue.region, queue.account, queue.name)),
             receipt_handle: Some(receipt_handle.to_string()),
         };
         self.delete_message(&context, request).await.map(|_| ())

@@ -2,8 +2,8 @@
 //! receipt handles, delays, retention, dead-letter queues, FIFO ordering and deduplication).
 //!
 //! Queues belong to an account and a region (`(account, region, name)` is unique; URLs
-//! `http://<host>/<account>/<name>` and ARNs `arn:aws:sqs:<region>:<account>:<name>` name the
-//! owner). Every operation on a queue is authorized through [`kumo_core::policy`]: the
+//! `http://<host>/queue/<region>/<account>/<name>` (see [`urls`]) and ARNs
+//! `arn:aws:sqs:<region>:<account>:<name>` name both). Every operation on a queue is authorized through [`kumo_core::policy`]: the
 //! caller's identity policies (role sessions, when enforced) and the queue's `Policy`, which is
 //! what lets another account in.
 //!
@@ -26,12 +26,15 @@ pub mod internal;
 pub mod md5;
 mod messages;
 pub mod metrics;
+mod permissions;
 mod queue;
 mod queues;
 mod receipts;
 mod redrive;
+mod send;
 pub mod store;
 pub mod types;
+pub mod urls;
 pub mod validation;
 
 use std::collections::HashMap;
@@ -68,6 +71,8 @@ pub struct SqsService {
     /// Serialises queue creation and deletion (name uniqueness).
     lifecycle: tokio::sync::Mutex<()>,
     move_tasks: Mutex<Vec<redrive::MoveTask>>,
+    /// How new queues' URLs are written (set once at start).
+    url_style: std::sync::OnceLock<urls::UrlStyle>,
 }
 
 impl SqsService {
@@ -88,7 +93,9 @@ impl SqsService {
             let attributes: QueueAttributes = serde_json::from_str(&row.attributes)?;
             let tags = serde_json::from_str(&row.tags)?;
             let state = QueueState::new(attributes, tags, row.created_ms, row.modified_ms);
-            let queue = Arc::new(Queue::new(row.id, row.account.clone(), row.region.clone(), row.name.clone(), state));
+            let mut queue = Queue::new(row.id, row.account.clone(), row.region.clone(), row.name.clone(), state);
+            queue.legacy_url = row.legacy_url;
+            let queue = Arc::new(queue);
             by_id.insert(row.id, Arc::clone(&queue));
             queues.insert((row.account, row.region, row.name), queue);
         }
@@ -119,6 +126,7 @@ impl SqsService {
             next_queue_id: AtomicI64::new(loaded.next_queue_id),
             lifecycle: tokio::sync::Mutex::new(()),
             move_tasks: Mutex::new(Vec::new()),
+            url_style: std::sync::OnceLock::new(),
         }))
     }
 
@@ -167,6 +175,11 @@ impl SqsService {
         let _ = self.authorizer.set(authorizer);
     }
 
+    /// Writes the URLs of queues from now on in `style` (set once at start; path form if unset).
+    pub fn set_url_style(&self, style: urls::UrlStyle) {
+        let _ = self.url_style.set(style);
+    }
+
     /// Every queue of `account`: counters and visible count now, ordered by region and name.
     pub fn metrics_of(&self, account: &str) -> Vec<metrics::QueueMetrics> {
         let now = kumo_core::time::now_millis();
@@ -212,20 +225,16 @@ impl SqsService {
         self.queue_named(account, region, name)
     }
 
-    /// Resolves a `QueueUrl` parameter (`<anything>/<account>/<name>`) in the caller's region and
-    /// authorizes `action` on it: a missing queue is `NonExistentQueue`, one the caller may not
-    /// act on `AccessDenied`.
+    /// Resolves a `QueueUrl` parameter (any form of [`urls`], or a bare name) and authorizes
+    /// `action` on it: a missing queue is `NonExistentQueue`, one the caller may not act on
+    /// `AccessDenied`.
     fn queue_for_url(&self, context: &SqsContext, url: Option<&str>, action: &str) -> Result<Arc<Queue>, AwsError> {
         let url = url.filter(|url| !url.is_empty()).ok_or_else(|| error::missing_parameter("QueueUrl"))?;
-        let path = match url.split_once("://") {
-            Some((_, rest)) => rest.split_once('/').map_or("", |(_, path)| path),
-            None => url.trim_start_matches('/'),
-        };
-        let mut segments = path.split('/').filter(|segment| !segment.is_empty());
-        let (Some(account), Some(name), None) = (segments.next(), segments.next(), segments.next()) else {
-            return Err(AwsError::new("InvalidAddress", 404, "The address is not valid for this endpoint."));
-        };
-        let queue = self.queue_named(account, &context.region, name).ok_or_else(error::queue_does_not_exist)?;
+        let address = urls::parse(url)
+            .ok_or_else(|| AwsError::new("InvalidAddress", 404, "The address is not valid for this endpoint."))?;
+        let account = address.account.unwrap_or(&context.account);
+        let region = address.region.unwrap_or(&context.region);
+        let queue = self.queue_named(account, region, address.name).ok_or_else(error::queue_does_not_exist)?;
         self.authorize(context, &queue, action)?;
         Ok(queue)
     }
@@ -257,7 +266,8 @@ impl SqsService {
 
     /// The URL of a queue as seen by this caller.
     fn queue_url(&self, context: &SqsContext, queue: &Queue) -> String {
-        format!("{}/{}/{}", context.endpoint.trim_end_matches('/'), queue.account, queue.name)
+        let style = self.url_style.get().copied().unwrap_or_default();
+        urls::format(&context.endpoint, style, queue.legacy_url, &queue.region, &queue.account, &queue.name)
     }
 
     fn allocate_seq(&self) -> u64 {

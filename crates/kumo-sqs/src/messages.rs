@@ -1,6 +1,6 @@
-//! Messages: SendMessage(Batch), ReceiveMessage with long polling, DeleteMessage(Batch) and
-//! ChangeMessageVisibility(Batch), with visibility timeouts, delays, retention and
-//! dead-lettering after `maxReceiveCount` receives.
+//! Messages once sent: ReceiveMessage with long polling, DeleteMessage(Batch) and
+//! ChangeMessageVisibility(Batch), with visibility timeouts, retention and dead-lettering after
+//! `maxReceiveCount` receives (sending is in [`crate::send`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -8,31 +8,12 @@ use std::time::Duration;
 
 use kumo_core::AwsError;
 
-use crate::attributes::{RedrivePolicy, MAX_MESSAGE_SIZE};
-use crate::queue::{DedupEntry, Queue};
+use crate::attributes::RedrivePolicy;
+use crate::queue::Queue;
 use crate::receipts::{self, Receipt};
-use crate::store::{DedupRow, StoredMessage, WriteOp};
+use crate::store::{StoredMessage, WriteOp};
 use crate::types::*;
 use crate::{error, fifo, md5, required, validation, SqsService};
-
-/// A message ready to be stored.
-pub(crate) struct Outgoing {
-    pub body: String,
-    pub delay_seconds: u32,
-    pub attributes: MessageAttributes,
-    pub system_attributes: MessageAttributes,
-    pub group_id: Option<String>,
-    pub dedup_id: Option<String>,
-}
-
-/// What a send answers.
-pub(crate) struct Sent {
-    pub message_id: String,
-    pub md5_of_body: String,
-    pub md5_of_attributes: Option<String>,
-    pub md5_of_system_attributes: Option<String>,
-    pub sequence_number: Option<String>,
-}
 
 /// A message taken by a receive, with the handle of that receive.
 pub(crate) struct Taken {
@@ -61,14 +42,13 @@ impl AttributeSelection {
         self.system.iter().any(|wanted| wanted == "All" || wanted == name)
     }
 
+    /// `All`, `*` and `.*` take every attribute, `<prefix>.*` those whose names start with the
+    /// prefix (`Hel.*` takes `Hello` and `Help.Me`), any other name that attribute.
     fn wants_user(&self, name: &str) -> bool {
         self.user.iter().any(|wanted| {
-            wanted == "All"
-                || wanted == ".*"
+            matches!(wanted.as_str(), "All" | "*" | ".*")
                 || wanted == name
-                || wanted
-                    .strip_suffix(".*")
-                    .is_some_and(|prefix| name.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.')))
+                || wanted.strip_suffix(".*").is_some_and(|prefix| name.starts_with(prefix))
         })
     }
 }
@@ -79,7 +59,7 @@ fn visibility_timeout(value: i64) -> Result<u32, AwsError> {
     })
 }
 
-fn batch_error(id: &str, error: &AwsError) -> BatchResultErrorEntry {
+pub(crate) fn batch_error(id: &str, error: &AwsError) -> BatchResultErrorEntry {
     BatchResultErrorEntry {
         id: id.to_string(),
         sender_fault: error.status < 500,
@@ -89,321 +69,6 @@ fn batch_error(id: &str, error: &AwsError) -> BatchResultErrorEntry {
 }
 
 impl SqsService {
-    /// Checks one message's own fields (what a batch reports per entry).
-    #[allow(clippy::too_many_arguments)]
-    fn check_message(
-        &self,
-        queue: &Queue,
-        maximum_size: u32,
-        body: &Option<String>,
-        delay_seconds: Option<i64>,
-        attributes: &MessageAttributes,
-        system_attributes: &MessageAttributes,
-    ) -> Result<(String, u32), AwsError> {
-        let body = body.as_deref().filter(|b| !b.is_empty()).ok_or_else(|| error::missing_parameter("MessageBody"))?;
-        validation::message_body(body)?;
-        validation::message_attributes(attributes)?;
-        validation::system_attributes(system_attributes)?;
-        let size = validation::message_size(body, attributes);
-        if size > maximum_size as usize {
-            return Err(error::invalid_parameter(format!(
-                "One or more parameters are invalid. Reason: Message must be shorter than {maximum_size} bytes."
-            )));
-        }
-        let delay = match delay_seconds {
-            None => None,
-            Some(value) => Some(u32::try_from(value).ok().filter(|v| *v <= 900).ok_or_else(|| {
-                error::invalid_parameter_value(value, "DelaySeconds", "DelaySeconds must be >= 0 and <= 900.")
-            })?),
-        };
-        if queue.fifo && delay.is_some_and(|d| d > 0) {
-            return Err(error::invalid_parameter_value(
-                delay.unwrap_or_default(),
-                "DelaySeconds",
-                "The request include parameter that is not valid for this queue type.",
-            ));
-        }
-        Ok((body.to_string(), delay.unwrap_or(u32::MAX)))
-    }
-
-    /// Checks the FIFO fields of a send: a group is required, and a deduplication id unless the
-    /// queue deduplicates by content. Standard queues take no deduplication id.
-    fn check_fifo_fields(
-        queue: &Queue,
-        content_based: bool,
-        group: &Option<String>,
-        dedup: &Option<String>,
-        batch: bool,
-    ) -> Result<(), AwsError> {
-        if !queue.fifo {
-            if let Some(dedup) = dedup {
-                return Err(error::invalid_parameter_value(
-                    dedup,
-                    "MessageDeduplicationId",
-                    "The request include parameter that is not valid for this queue type",
-                ));
-            }
-            return Ok(());
-        }
-        for (value, name) in [(group, "MessageGroupId"), (dedup, "MessageDeduplicationId")] {
-            if let Some(value) = value {
-                let valid = !value.is_empty() && value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic());
-                if !valid {
-                    return Err(error::invalid_parameter_value(
-                        value,
-                        name,
-                        &format!(
-                            "{name} can only include alphanumeric and punctuation characters. 1 to 128 in length."
-                        ),
-                    ));
-                }
-            }
-        }
-        if group.is_none() {
-            return Err(if batch {
-                error::invalid_parameter("The request must contain the parameter MessageGroupId.")
-            } else {
-                error::missing_parameter("MessageGroupId")
-            });
-        }
-        if dedup.is_none() && !content_based {
-            return Err(error::invalid_parameter(
-                "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",
-            ));
-        }
-        Ok(())
-    }
-
-    /// Stores messages durably and makes them receivable; answers after the commit.
-    pub(crate) async fn enqueue(
-        &self,
-        queue: &Arc<Queue>,
-        outgoing: Vec<Outgoing>,
-        sender_id: &str,
-    ) -> Result<Vec<Sent>, AwsError> {
-        let now = kumo_core::time::now_millis();
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let mut answers = Vec::with_capacity(outgoing.len());
-        {
-            let mut state = queue.lock();
-            let queue_delay = state.attributes.delay_seconds;
-            let content_based = state.attributes.content_based_deduplication;
-            let scope = state.attributes.deduplication_scope.clone();
-            let mut ops = Vec::with_capacity(outgoing.len() * 2);
-            let mut pending = Vec::with_capacity(outgoing.len());
-            let mut reserved = Vec::new();
-            for message in outgoing {
-                let md5_of_body = md5::of_body(&message.body);
-                let md5_of_attributes = md5::of_attributes(&message.attributes);
-                let md5_of_system_attributes = md5::of_attributes(&message.system_attributes);
-                let mut dedup_id = None;
-                if queue.fifo {
-                    let group = message.group_id.as_deref().unwrap_or_default();
-                    let id = fifo::deduplication_id(message.dedup_id.as_deref(), &message.body, content_based);
-                    let id = id.ok_or_else(|| error::internal("fifo send without a deduplication id"))?;
-                    let key = fifo::dedup_key(&scope, group, &id);
-                    if let Some(entry) = state.dedup.get(&key).filter(|entry| entry.expires_ms > now) {
-                        answers.push(Sent {
-                            message_id: entry.message_id.clone(),
-                            md5_of_body,
-                            md5_of_attributes,
-                            md5_of_system_attributes,
-                            sequence_number: Some(fifo::sequence_number(entry.seq)),
-                        });
-                        continue;
-                    }
-                    dedup_id = Some((id, key));
-                }
-                let seq = self.allocate_seq();
-                let message_id = uuid::Uuid::new_v4().to_string();
-                let delay = if message.delay_seconds == u32::MAX { queue_delay } else { message.delay_seconds };
-                let stored = StoredMessage {
-                    seq,
-                    queue_id: queue.id,
-                    message_id: message_id.clone(),
-                    body: Arc::from(message.body),
-                    attributes: Arc::new(message.attributes),
-                    system_attributes: Arc::new(message.system_attributes),
-                    sent_ms: now,
-                    enqueued_ms: now,
-                    available_ms: now + u64::from(delay) * 1000,
-                    receive_count: 0,
-                    first_receive_ms: 0,
-                    receipt: 0,
-                    group_id: message.group_id.filter(|_| queue.fifo),
-                    dedup_id: dedup_id.as_ref().map(|(id, _)| id.clone()),
-                    sender_id: sender_id.to_string(),
-                    dead_letter_source: None,
-                };
-                if let Some((_, key)) = dedup_id {
-                    let entry =
-                        DedupEntry { message_id: message_id.clone(), seq, expires_ms: now + fifo::DEDUP_WINDOW_MS };
-                    ops.push(WriteOp::InsertDedup(DedupRow {
-                        queue_id: queue.id,
-                        key: key.clone(),
-                        message_id: message_id.clone(),
-                        seq,
-                        expires_ms: entry.expires_ms,
-                    }));
-                    state.dedup.insert(key.clone(), entry);
-                    reserved.push(key);
-                }
-                ops.push(WriteOp::InsertMessage(Box::new(stored.clone())));
-                pending.push(stored);
-                answers.push(Sent {
-                    message_id,
-                    md5_of_body,
-                    md5_of_attributes,
-                    md5_of_system_attributes,
-                    sequence_number: queue.fifo.then(|| fifo::sequence_number(seq)),
-                });
-            }
-            let committed_queue = Arc::clone(queue);
-            // Submitted under the queue lock so that positions commit in order.
-            self.store.submit(
-                ops,
-                Some(Box::new(move |ok| {
-                    let mut state = committed_queue.lock();
-                    if ok {
-                        committed_queue.counters.sent(pending.len());
-                        for message in pending {
-                            state.insert(message);
-                        }
-                    } else {
-                        for key in reserved {
-                            state.dedup.remove(&key);
-                        }
-                    }
-                    drop(state);
-                    if ok {
-                        committed_queue.notify.notify_waiters();
-                    }
-                    let _ = sender.send(ok);
-                })),
-            );
-        }
-        match receiver.await {
-            Ok(true) => Ok(answers),
-            _ => Err(error::internal("storing messages failed")),
-        }
-    }
-
-    /// SendMessage.
-    pub async fn send_message(
-        &self,
-        context: &SqsContext,
-        request: SendMessageRequest,
-    ) -> Result<SendMessageResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:SendMessage")?;
-        let (maximum_size, content_based) = {
-            let state = queue.lock();
-            (state.attributes.maximum_message_size, state.attributes.content_based_deduplication)
-        };
-        let (body, delay_seconds) = self.check_message(
-            &queue,
-            maximum_size,
-            &request.message_body,
-            request.delay_seconds,
-            &request.message_attributes,
-            &request.message_system_attributes,
-        )?;
-        Self::check_fifo_fields(
-            &queue,
-            content_based,
-            &request.message_group_id,
-            &request.message_deduplication_id,
-            false,
-        )?;
-        let outgoing = Outgoing {
-            body,
-            delay_seconds,
-            attributes: request.message_attributes,
-            system_attributes: request.message_system_attributes,
-            group_id: request.message_group_id,
-            dedup_id: request.message_deduplication_id,
-        };
-        let mut sent = self.enqueue(&queue, vec![outgoing], &context.sender_id).await?;
-        let sent = sent.pop().ok_or_else(|| error::internal("a send produced no answer"))?;
-        Ok(SendMessageResponse {
-            md5_of_message_body: sent.md5_of_body,
-            md5_of_message_attributes: sent.md5_of_attributes,
-            md5_of_message_system_attributes: sent.md5_of_system_attributes,
-            message_id: sent.message_id,
-            sequence_number: sent.sequence_number,
-        })
-    }
-
-    /// SendMessageBatch: per-entry failures for bad messages; request errors for a bad batch.
-    pub async fn send_message_batch(
-        &self,
-        context: &SqsContext,
-        request: SendMessageBatchRequest,
-    ) -> Result<SendMessageBatchResponse, AwsError> {
-        let queue = self.queue_for_url(context, request.queue_url.as_deref(), "sqs:SendMessage")?;
-        validation::batch_ids(request.entries.iter().map(|e| e.id.as_str()), "SendMessageBatchRequestEntry")?;
-        let total: usize = request
-            .entries
-            .iter()
-            .map(|e| validation::message_size(e.message_body.as_deref().unwrap_or_default(), &e.message_attributes))
-            .sum();
-        if total > MAX_MESSAGE_SIZE as usize {
-            return Err(error::batch_too_long(MAX_MESSAGE_SIZE as usize, total));
-        }
-        let (maximum_size, content_based) = {
-            let state = queue.lock();
-            (state.attributes.maximum_message_size, state.attributes.content_based_deduplication)
-        };
-        for entry in &request.entries {
-            Self::check_fifo_fields(
-                &queue,
-                content_based,
-                &entry.message_group_id,
-                &entry.message_deduplication_id,
-                true,
-            )?;
-        }
-        let mut response = SendMessageBatchResponse::default();
-        let mut ids = Vec::new();
-        let mut outgoing = Vec::new();
-        for entry in request.entries {
-            match self.check_message(
-                &queue,
-                maximum_size,
-                &entry.message_body,
-                entry.delay_seconds,
-                &entry.message_attributes,
-                &entry.message_system_attributes,
-            ) {
-                Ok((body, delay_seconds)) => {
-                    ids.push(entry.id);
-                    outgoing.push(Outgoing {
-                        body,
-                        delay_seconds,
-                        attributes: entry.message_attributes,
-                        system_attributes: entry.message_system_attributes,
-                        group_id: entry.message_group_id,
-                        dedup_id: entry.message_deduplication_id,
-                    });
-                }
-                Err(error) => response.failed.push(batch_error(&entry.id, &error)),
-            }
-        }
-        if !outgoing.is_empty() {
-            let sent = self.enqueue(&queue, outgoing, &context.sender_id).await?;
-            for (id, sent) in ids.into_iter().zip(sent) {
-                response.successful.push(SendMessageBatchResultEntry {
-                    id,
-                    message_id: sent.message_id,
-                    md5_of_message_body: sent.md5_of_body,
-                    md5_of_message_attributes: sent.md5_of_attributes,
-                    md5_of_message_system_attributes: sent.md5_of_system_attributes,
-                    sequence_number: sent.sequence_number,
-                });
-            }
-        }
-        Ok(response)
-    }
-
     /// Takes up to `max` receivable messages now: drops expired ones, dead-letters those past
     /// `maxReceiveCount`, and starts a visibility timeout on the rest.
     pub(crate) fn take_messages(&self, queue: &Arc<Queue>, max: usize, visibility: Option<u32>) -> Vec<Taken> {
@@ -465,6 +130,15 @@ impl SqsService {
                     taken.push(Taken { message: message.clone(), handle });
                 }
             }
+            if queue.fifo {
+                let mut groups: Vec<String> = Vec::new();
+                for group in taken.iter().filter_map(|taken| taken.message.group_id.as_ref()) {
+                    if groups.last() != Some(group) {
+                        groups.push(group.clone());
+                    }
+                }
+                fifo::served(&mut state, groups.iter().map(String::as_str));
+            }
         }
         if !ops.is_empty() {
             self.store.submit(ops, None);
@@ -498,8 +172,11 @@ impl SqsService {
                 // Standard queues keep the original enqueue time for retention; FIFO resets it.
                 enqueued_ms: if to.fifo { now } else { message.enqueued_ms },
                 available_ms: now,
-                receive_count: 0,
-                first_receive_ms: 0,
+                // Dead-lettered, a message keeps counting its receives (the first from the
+                // dead-letter queue reports maxReceiveCount + 1, as AWS does); moved back by a
+                // move task, it starts afresh.
+                receive_count: if dead_letter_source.is_some() { message.receive_count } else { 0 },
+                first_receive_ms: if dead_letter_source.is_some() { message.first_receive_ms } else { 0 },
                 receipt: 0,
                 dead_letter_source: dead_letter_source.clone(),
                 ..message
@@ -585,9 +262,9 @@ impl SqsService {
             if let Some(id) = &message.dedup_id {
                 put("MessageDeduplicationId", id.clone());
             }
-            if let Some(group) = &message.group_id {
-                put("MessageGroupId", group.clone());
-            }
+        }
+        if let Some(group) = &message.group_id {
+            put("MessageGroupId", group.clone());
         }
         if let Some(trace) = message.system_attributes.get("AWSTraceHeader").and_then(|v| v.string_value.clone()) {
             put("AWSTraceHeader", trace);

@@ -53,6 +53,11 @@ pub struct QueueState {
     pub by_age: BTreeSet<(u64, u64)>,
     /// FIFO: positions per message group, in order.
     pub groups: HashMap<String, VecDeque<u64>>,
+    /// FIFO: the turn at which each group last gave messages to a receive; groups take turns
+    /// (never served first, then the least recently served), as AWS rotates them.
+    pub group_turns: HashMap<String, u64>,
+    /// FIFO: the last turn given.
+    pub turn: u64,
     /// FIFO: deduplication entries by key.
     pub dedup: HashMap<String, DedupEntry>,
     /// Last PurgeQueue, epoch ms.
@@ -71,6 +76,8 @@ impl QueueState {
             by_availability: BTreeSet::new(),
             by_age: BTreeSet::new(),
             groups: HashMap::new(),
+            group_turns: HashMap::new(),
+            turn: 0,
             dedup: HashMap::new(),
             last_purge_ms: None,
         }
@@ -81,7 +88,8 @@ impl QueueState {
         let seq = message.seq;
         self.by_availability.insert((message.available_ms, seq));
         self.by_age.insert((message.enqueued_ms, seq));
-        if let Some(group) = &message.group_id {
+        // A standard (fair) queue keeps group ids but orders nothing by them.
+        if let Some(group) = message.group_id.as_ref().filter(|_| self.attributes.fifo_queue) {
             let queue = self.groups.entry(group.clone()).or_default();
             let position = queue.partition_point(|other| *other < seq);
             queue.insert(position, seq);
@@ -105,6 +113,7 @@ impl QueueState {
                 }
                 if queue.is_empty() {
                     self.groups.remove(group);
+                    self.group_turns.remove(group);
                 }
             }
         }
@@ -118,6 +127,7 @@ impl QueueState {
         self.by_availability.clear();
         self.by_age.clear();
         self.groups.clear();
+        self.group_turns.clear();
         count
     }
 
@@ -195,6 +205,8 @@ pub struct Queue {
     pub arn: String,
     /// FIFO queue.
     pub fifo: bool,
+    /// Created before queue URLs carried the region: keeps its `<endpoint>/<account>/<name>` URL.
+    pub legacy_url: bool,
     state: Mutex<QueueState>,
     /// Woken when messages may have become receivable (or the queue was deleted).
     pub notify: Notify,
@@ -215,6 +227,7 @@ impl Queue {
             name,
             arn,
             fifo,
+            legacy_url: false,
             state: Mutex::new(state),
             notify: Notify::new(),
             deleted: AtomicBool::new(false),

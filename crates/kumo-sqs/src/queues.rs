@@ -20,7 +20,8 @@ const MAX_TAGS: usize = 50;
 const PURGE_INTERVAL_MS: u64 = 60_000;
 
 impl SqsService {
-    fn queue_row(&self, queue: &Queue, state: &QueueState) -> Result<QueueRow, AwsError> {
+    /// The store row of `queue` in `state`.
+    pub(crate) fn queue_row(&self, queue: &Queue, state: &QueueState) -> Result<QueueRow, AwsError> {
         Ok(QueueRow {
             id: queue.id,
             account: queue.account.clone(),
@@ -30,6 +31,7 @@ impl SqsService {
             tags: serde_json::to_string(&state.tags).map_err(error::internal)?,
             created_ms: state.created_ms,
             modified_ms: state.modified_ms,
+            legacy_url: queue.legacy_url,
         })
     }
 
@@ -134,21 +136,22 @@ impl SqsService {
                 Some(decode_token(token).ok_or_else(|| error::invalid_parameter("Invalid NextToken value."))?)
             }
         };
-        let mut names: Vec<String> = self
+        let mut queues: Vec<Arc<Queue>> = self
             .queues_read()
-            .keys()
-            .filter(|(account, region, name)| {
-                *account == context.account && *region == context.region && name.starts_with(&prefix)
+            .iter()
+            .filter(|((account, region, name), _)| {
+                *account == context.account
+                    && *region == context.region
+                    && name.starts_with(&prefix)
+                    && after.as_ref().is_none_or(|after| name > after)
             })
-            .map(|(_, _, name)| name.clone())
-            .filter(|name| after.as_ref().is_none_or(|after| name > after))
+            .map(|(_, queue)| Arc::clone(queue))
             .collect();
-        names.sort();
-        let more = names.len() > limit && request.max_results.is_some();
-        names.truncate(limit);
-        let next_token = if more { names.last().map(|last| URL_SAFE_NO_PAD.encode(last)) } else { None };
-        let base = context.endpoint.trim_end_matches('/');
-        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", context.account)).collect();
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        let more = queues.len() > limit && request.max_results.is_some();
+        queues.truncate(limit);
+        let next_token = if more { queues.last().map(|last| URL_SAFE_NO_PAD.encode(&last.name)) } else { None };
+        let queue_urls = queues.iter().map(|queue| self.queue_url(context, queue)).collect();
         Ok(ListQueuesResponse { queue_urls, next_token })
     }
 
@@ -231,6 +234,8 @@ impl SqsService {
             }
             state.last_purge_ms = Some(now);
             state.clear();
+            // A purge forgets the deduplication ids too: the same id may be sent again at once.
+            state.dedup.clear();
         }
         self.commit(vec![WriteOp::PurgeQueue(queue.id)]).await?;
         Ok(Empty {})

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use kumo_core::AwsError;
 
@@ -93,18 +93,16 @@ impl SqsService {
             .as_deref()
             .and_then(|token| URL_SAFE_NO_PAD.decode(token).ok())
             .and_then(|bytes| String::from_utf8(bytes).ok());
-        let mut names: Vec<String> = self
+        let mut sources: Vec<_> = self
             .dead_letter_sources(&queue.region, &queue.arn)
             .into_iter()
             .filter(|source| source.account == queue.account)
-            .map(|source| source.name.clone())
-            .filter(|name| after.as_ref().is_none_or(|after| name > after))
+            .filter(|source| after.as_ref().is_none_or(|after| source.name > *after))
             .collect();
-        let more = names.len() > limit && request.max_results.is_some();
-        names.truncate(limit);
-        let next_token = if more { names.last().map(|last| URL_SAFE_NO_PAD.encode(last)) } else { None };
-        let base = context.endpoint.trim_end_matches('/');
-        let queue_urls = names.iter().map(|name| format!("{base}/{}/{name}", queue.account)).collect();
+        let more = sources.len() > limit && request.max_results.is_some();
+        sources.truncate(limit);
+        let next_token = if more { sources.last().map(|last| URL_SAFE_NO_PAD.encode(&last.name)) } else { None };
+        let queue_urls = sources.iter().map(|source| self.queue_url(context, source)).collect();
         Ok(ListDeadLetterSourceQueuesResponse { queue_urls, next_token })
     }
 
@@ -143,13 +141,13 @@ impl SqsService {
         }
         let mut tasks = self.move_tasks();
         if tasks.iter().any(|task| task.source_arn == source_arn && task.status().0 == "RUNNING") {
-            return Err(error::unsupported_operation(
+            return Err(error::invalid_parameter(
                 "There is already a task running. Only one active task is allowed for a source queue arn at a given time.",
             ));
         }
         let started_ms = kumo_core::time::now_millis();
         let to_move = source.lock().messages.len() as u64;
-        let handle = URL_SAFE_NO_PAD.encode(format!("{}:{source_arn}", uuid::Uuid::new_v4()));
+        let handle = encode_task_handle(&uuid::Uuid::new_v4().to_string(), &source_arn);
         let task = MoveTask {
             handle: handle.clone(),
             source_arn,
@@ -204,18 +202,36 @@ impl SqsService {
             let count = batch.len() as u64;
             // Group by target: the explicit destination, or each message's original source.
             let mut by_target: std::collections::HashMap<i64, (Arc<Queue>, Vec<_>)> = std::collections::HashMap::new();
+            let mut failure = None;
+            let mut unmoved = Vec::new();
             for message in batch {
                 let target = match &destination {
                     Some(destination) => Some(Arc::clone(destination)),
                     None => message.dead_letter_source.as_deref().and_then(|arn| self.queue_by_arn(arn)),
                 };
-                let Some(target) = target else {
-                    source.lock().insert(message);
-                    return Err("CouldNotDetermineMessageSource".to_string());
-                };
-                by_target.entry(target.id).or_insert_with(|| (target, Vec::new())).1.push(message);
+                match target {
+                    // A target deleted since the task started fails the task.
+                    Some(target) if target.is_deleted() => {
+                        failure = Some("AWS.SimpleQueueService.NonExistentQueue");
+                        unmoved.push(message);
+                    }
+                    Some(target) => by_target.entry(target.id).or_insert_with(|| (target, Vec::new())).1.push(message),
+                    None => {
+                        failure = Some("CouldNotDetermineMessageSource");
+                        unmoved.push(message);
+                    }
+                }
             }
-            for (_, (target, messages)) in by_target {
+            if let Some(reason) = failure {
+                // Nothing of this batch moves: every message stays in the source.
+                let mut state = source.lock();
+                for message in unmoved.into_iter().chain(by_target.into_values().flat_map(|(_, messages)| messages)) {
+                    state.insert(message);
+                }
+                return Err(reason.to_string());
+            }
+            let targets: Vec<_> = by_target.into_values().collect();
+            for (target, messages) in targets {
                 let (sender, receiver) = tokio::sync::oneshot::channel();
                 self.transfer(
                     source,
@@ -247,6 +263,13 @@ impl SqsService {
         request: CancelMessageMoveTaskRequest,
     ) -> Result<CancelMessageMoveTaskResponse, AwsError> {
         let handle = required(&request.task_handle, "TaskHandle")?;
+        let (_, source_arn) = decode_task_handle(handle)
+            .ok_or_else(|| error::invalid_parameter("Value for parameter TaskHandle is invalid."))?;
+        if self.queue_by_arn(&source_arn).is_none() {
+            return Err(error::resource_not_found(
+                "The resource that you specified for the SourceArn parameter doesn't exist.",
+            ));
+        }
         let tasks = self.move_tasks();
         let task = tasks
             .iter()
@@ -287,5 +310,42 @@ impl SqsService {
         let results =
             tasks.iter().rev().filter(|task| task.source_arn == source_arn).take(limit).map(MoveTask::view).collect();
         Ok(ListMessageMoveTasksResponse { results })
+    }
+}
+
+/// A move task's handle as AWS writes it: base64 of `{"taskId":"<id>","sourceArn":"<arn>"}`.
+fn encode_task_handle(task_id: &str, source_arn: &str) -> String {
+    // Written by hand to keep AWS's member order (serde_json sorts an object's keys).
+    let (id, arn) = (serde_json::Value::from(task_id), serde_json::Value::from(source_arn));
+    STANDARD.encode(format!(r#"{{"taskId":{id},"sourceArn":{arn}}}"#))
+}
+
+/// The task id and source ARN of a handle; `None` for anything that is not one.
+fn decode_task_handle(handle: &str) -> Option<(String, String)> {
+    let document: serde_json::Value = serde_json::from_slice(&STANDARD.decode(handle).ok()?).ok()?;
+    let field = |name: &str| document.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+    Some((field("taskId")?, field("sourceArn")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_handles_are_base64_json_of_id_and_source() {
+        let handle = encode_task_handle("10f57157-fc38-4da9-a113-4de7e12d05dd", "arn:aws:sqs:us-east-1:1:q");
+        let text = String::from_utf8(STANDARD.decode(&handle).unwrap()).unwrap();
+        assert_eq!(
+            text,
+            r#"{"taskId":"10f57157-fc38-4da9-a113-4de7e12d05dd","sourceArn":"arn:aws:sqs:us-east-1:1:q"}"#
+        );
+        let decoded = decode_task_handle(&handle).unwrap();
+        assert_eq!(
+            decoded,
+            ("10f57157-fc38-4da9-a113-4de7e12d05dd".to_string(), "arn:aws:sqs:us-east-1:1:q".to_string())
+        );
+        for bad in ["foobared", "e30=", &STANDARD.encode("[1]")] {
+            assert_eq!(decode_task_handle(bad), None, "{bad}");
+        }
     }
 }

@@ -16,6 +16,9 @@ pub struct SqsContext {
     pub endpoint: String,
     /// Identity recorded as a message's `SenderId`.
     pub sender_id: String,
+    /// The request's `X-Amzn-Trace-Id` header: a send stores it as the `AWSTraceHeader` system
+    /// attribute when it gives none.
+    pub trace_header: Option<String>,
 }
 
 impl SqsContext {
@@ -27,7 +30,7 @@ impl SqsContext {
 
     /// The context of a request addressed to `endpoint` by `sender_id`.
     pub fn new(request: RequestContext, endpoint: impl Into<String>, sender_id: impl Into<String>) -> Self {
-        Self { request, endpoint: endpoint.into(), sender_id: sender_id.into() }
+        Self { request, endpoint: endpoint.into(), sender_id: sender_id.into(), trace_header: None }
     }
 }
 
@@ -128,7 +131,8 @@ pub struct ListQueuesRequest {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListQueuesResponse {
-    /// Queue URLs.
+    /// Queue URLs (absent when none, as AWS answers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queue_urls: Vec<String>,
     /// More pages.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,7 +162,8 @@ pub struct GetQueueAttributesRequest {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetQueueAttributesResponse {
-    /// Attribute values.
+    /// Attribute values (absent when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -289,9 +294,11 @@ pub struct BatchResultErrorEntry {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SendMessageBatchResponse {
-    /// Sent entries.
+    /// Sent entries (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub successful: Vec<SendMessageBatchResultEntry>,
-    /// Failed entries.
+    /// Failed entries (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
@@ -348,7 +355,8 @@ pub struct Message {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceiveMessageResponse {
-    /// The messages (possibly none).
+    /// The messages (absent when none, as AWS answers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<Message>,
 }
 
@@ -398,9 +406,11 @@ pub struct BatchResultEntry {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReceiptBatchResponse {
-    /// Done entries.
+    /// Done entries (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub successful: Vec<BatchResultEntry>,
-    /// Failed entries.
+    /// Failed entries (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<BatchResultErrorEntry>,
 }
 
@@ -442,7 +452,8 @@ pub struct UntagQueueRequest {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListQueueTagsResponse {
-    /// The tags.
+    /// The tags (absent when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
 
@@ -462,7 +473,7 @@ pub struct ListDeadLetterSourceQueuesRequest {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ListDeadLetterSourceQueuesResponse {
     /// Source queue URLs.
-    #[serde(rename = "queueUrls")]
+    #[serde(rename = "queueUrls", skip_serializing_if = "Vec::is_empty")]
     pub queue_urls: Vec<String>,
     /// More pages.
     #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
@@ -547,8 +558,35 @@ pub struct MessageMoveTask {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListMessageMoveTasksResponse {
-    /// Most recent first.
+    /// Most recent first (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub results: Vec<MessageMoveTask>,
+}
+
+/// AddPermission.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddPermissionRequest {
+    /// The queue URL.
+    pub queue_url: Option<String>,
+    /// The statement's label (its `Sid`), unique in the policy.
+    pub label: Option<String>,
+    /// Accounts granted the actions.
+    #[serde(rename = "AWSAccountIds", default)]
+    pub aws_account_ids: Vec<String>,
+    /// Actions granted (`SendMessage`, …, or `*`).
+    #[serde(default)]
+    pub actions: Vec<String>,
+}
+
+/// RemovePermission.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemovePermissionRequest {
+    /// The queue URL.
+    pub queue_url: Option<String>,
+    /// The label of the statement to remove.
+    pub label: Option<String>,
 }
 
 /// Answer of operations that return nothing (`{}` in JSON, no result element in XML).

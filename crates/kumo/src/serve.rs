@@ -69,6 +69,11 @@ pub struct ServeArgs {
     /// Seconds a presigned code-download URL works (AWS: 600); tests shorten it to see one expire.
     #[arg(long, env = "KUMO_CODE_URL_EXPIRES", default_value_t = 600, hide = true)]
     code_url_expires: i64,
+    /// How new SQS queue URLs are written: `path` (`http://<kumo host>/queue/<region>/<account>/<name>`)
+    /// or `host` (`http://sqs.<region>.localhost:<port>/<account>/<name>`, AWS's shape; the host
+    /// must resolve to Kumo). Every form resolves either way.
+    #[arg(long, env = "KUMO_SQS_URL_STYLE", default_value = "path", value_parser = ["path", "host"])]
+    sqs_url_style: String,
 }
 
 /// Flags shared by `serve` and `prepare`.
@@ -270,6 +275,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     iam.set_identity_enforcement(args.iam_enforcement == "on");
     lambda.set_authorizer(iam.authorizer());
     sqs.set_authorizer(iam.authorizer());
+    sqs.set_url_style(args.sqs_url_style.parse().map_err(anyhow::Error::msg)?);
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
         [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();

@@ -115,7 +115,18 @@ pub fn response<R: Serialize>(
     let result_name = format!("{operation}Result");
     let envelope = Envelope { namespace, result: result.map(|result| (result_name.as_str(), result)), request_id };
     let text = quick_xml::se::to_string_with_root(&format!("{operation}Response"), &envelope)?;
-    Ok(text.into_bytes())
+    Ok(escape_carriage_returns(text).into_bytes())
+}
+
+/// Writes each `\r` as `&#xD;`, as AWS does: an XML parser turns a raw `\r\n` into `\n`, so a
+/// message body with one would not come back as it was sent. A `\r` can only be text here
+/// (element names cannot hold one and the serializer adds no whitespace).
+fn escape_carriage_returns(text: String) -> String {
+    if text.contains('\r') {
+        text.replace('\r', "&#xD;")
+    } else {
+        text
+    }
 }
 
 /// An empty element (`<Detail/>`).
@@ -252,5 +263,18 @@ mod tests {
         let fields = XmlErrorFields { detail: true, ..fields };
         let text = String::from_utf8(error_document("urn:sqs", fields, "r")).unwrap();
         assert!(text.contains("</Message><Detail/></Error>"), "{text}");
+    }
+
+    #[test]
+    fn carriage_returns_are_escaped_and_empty_results_self_close() {
+        let output = reshape("ReceiveMessage", serde_json::json!({"Messages": [{"Body": "a\r\nb"}]}), sqs_like);
+        let text = String::from_utf8(response("ReceiveMessage", "urn:x", Some(&output), "r").unwrap()).unwrap();
+        assert!(text.contains("<Body>a&#xD;\nb</Body>"), "{text}");
+        let empty = reshape("ReceiveMessage", serde_json::json!({}), sqs_like);
+        let text = String::from_utf8(response("ReceiveMessage", "urn:x", Some(&empty), "r").unwrap()).unwrap();
+        assert!(
+            text.contains("<ReceiveMessageResponse xmlns=\"urn:x\"><ReceiveMessageResult/><ResponseMetadata>"),
+            "{text}"
+        );
     }
 }

@@ -79,6 +79,8 @@ pub struct QueueRow {
     pub created_ms: u64,
     /// Last attribute change, epoch ms.
     pub modified_ms: u64,
+    /// Created before queue URLs carried the region: its URL stays `<endpoint>/<account>/<name>`.
+    pub legacy_url: bool,
 }
 
 /// A message as stored and as held in memory.
@@ -140,7 +142,7 @@ pub enum WriteOp {
     PutQueue(QueueRow),
     /// Deletes a queue with its messages and deduplication records.
     DeleteQueue(i64),
-    /// Deletes every message of a queue.
+    /// Deletes every message of a queue and its deduplication records.
     PurgeQueue(i64),
     /// Stores a message (new, or moved with a new `seq`).
     InsertMessage(Box<StoredMessage>),

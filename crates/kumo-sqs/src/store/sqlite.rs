@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS counters (
 
 /// SQS's schema.
 const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> =
-    Schema { shape_checks: &[give_to_account], versions: &[create_tables] };
+    Schema { shape_checks: &[give_to_account], versions: &[create_tables, mark_legacy_urls] };
 
 /// Shape check: queues stored before queues had accounts (a `queues` table without an
 /// `account` column, unique by region and name) become `default_account`'s, in a table whose
@@ -72,6 +72,16 @@ fn give_to_account(transaction: &Transaction<'_>, default_account: &str) -> Resu
 /// Version 1: the tables.
 fn create_tables(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
     Ok(transaction.execute_batch(SCHEMA)?)
+}
+
+/// Version 2: queue URLs carry the region from now on; the queues stored before keep the URL
+/// they were given (`http://<host>/<account>/<name>`), which tools have recorded (Terraform's
+/// queue id is its URL).
+fn mark_legacy_urls(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(
+        "ALTER TABLE queues ADD COLUMN legacy_url INTEGER NOT NULL DEFAULT 0;
+         UPDATE queues SET legacy_url = 1;",
+    )?)
 }
 
 /// A batch of changes and who to tell once it is committed.
@@ -169,7 +179,8 @@ impl BatchedWrite for Job {
 
 fn load(connection: &Connection) -> Result<Loaded, StoreError> {
     let mut statement = connection.prepare(
-        "SELECT id, account, region, name, attributes, tags, created_ms, modified_ms FROM queues ORDER BY id",
+        "SELECT id, account, region, name, attributes, tags, created_ms, modified_ms, legacy_url
+         FROM queues ORDER BY id",
     )?;
     let queues = statement
         .query_map([], |row| {
@@ -182,6 +193,7 @@ fn load(connection: &Connection) -> Result<Loaded, StoreError> {
                 tags: row.get(5)?,
                 created_ms: row.get::<_, i64>(6)? as u64,
                 modified_ms: row.get::<_, i64>(7)? as u64,
+                legacy_url: row.get(8)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -264,8 +276,9 @@ fn apply_op(
             *max_queue_id = (*max_queue_id).max(queue.id);
             transaction
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO queues (id, region, name, attributes, tags, created_ms, modified_ms, account)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    "INSERT OR REPLACE INTO queues
+                        (id, region, name, attributes, tags, created_ms, modified_ms, account, legacy_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
                 .execute(params![
                     queue.id,
@@ -275,7 +288,8 @@ fn apply_op(
                     queue.tags,
                     queue.created_ms as i64,
                     queue.modified_ms as i64,
-                    queue.account
+                    queue.account,
+                    queue.legacy_url
                 ])?;
         }
         WriteOp::DeleteQueue(id) => {
@@ -285,6 +299,7 @@ fn apply_op(
         }
         WriteOp::PurgeQueue(id) => {
             transaction.prepare_cached("DELETE FROM messages WHERE queue_id = ?1")?.execute([id])?;
+            transaction.prepare_cached("DELETE FROM dedup WHERE queue_id = ?1")?.execute([id])?;
         }
         WriteOp::InsertMessage(message) => {
             *max_seq = (*max_seq).max(message.seq);
@@ -387,6 +402,7 @@ mod tests {
                 tags: "{}".into(),
                 created_ms: 1,
                 modified_ms: 1,
+                legacy_url: false,
             };
             store
                 .commit(vec![
@@ -446,6 +462,7 @@ mod tests {
         assert_eq!(loaded.queues.len(), 1);
         let row = &loaded.queues[0];
         assert_eq!((row.id, row.account.as_str(), row.name.as_str(), row.modified_ms), (3, "000000000000", "jobs", 2));
+        assert!(row.legacy_url, "a queue from before keeps its URL form");
         assert_eq!(loaded.next_queue_id, 4);
         drop(_store);
         // Reopening does not migrate again, and the same name may now exist in another account.
@@ -465,5 +482,37 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(accounts, ["000000000000", "111111111111"]);
+    }
+
+    #[test]
+    fn queues_from_before_regional_urls_keep_their_url_form() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // A data dir at schema version 1, with one queue.
+            let old = Connection::open(dir.path().join("sqs.sqlite3")).unwrap();
+            old.execute_batch(SCHEMA).unwrap();
+            old.execute_batch(
+                "INSERT INTO queues (id, account, region, name, attributes, tags, created_ms, modified_ms)
+                 VALUES (1, '000000000000', 'us-east-1', 'old', '{}', '{}', 1, 1);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let (_store, loaded) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
+        assert_eq!(loaded.queues.iter().map(|q| (q.name.as_str(), q.legacy_url)).collect::<Vec<_>>(), [("old", true)]);
+        drop(_store);
+        // Reopening does not mark the queues created since.
+        let connection = open_connection(&dir.path().join("sqs.sqlite3"), "000000000000").unwrap();
+        connection
+            .execute(
+                "INSERT INTO queues (id, account, region, name, attributes, tags, created_ms, modified_ms)
+                 VALUES (2, '000000000000', 'us-east-1', 'new', '{}', '{}', 1, 1)",
+                [],
+            )
+            .unwrap();
+        drop(connection);
+        let (_store, loaded) = SqliteSqsStore::open(dir.path(), "000000000000").unwrap();
+        let forms: Vec<_> = loaded.queues.iter().map(|q| (q.name.as_str(), q.legacy_url)).collect();
+        assert_eq!(forms, [("old", true), ("new", false)]);
     }
 }

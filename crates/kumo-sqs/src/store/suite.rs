@@ -19,6 +19,7 @@ fn queue(id: i64, account: &str, name: &str) -> QueueRow {
         tags: "{}".into(),
         created_ms: 1,
         modified_ms: 1,
+        legacy_url: false,
     }
 }
 
