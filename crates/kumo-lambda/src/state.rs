@@ -76,8 +76,13 @@ impl LambdaService {
         let (account, region, name, version) =
             (account.to_string(), region.to_string(), name.to_string(), version.to_string());
         tokio::task::spawn_blocking(move || {
-            if let Err(error) = service.complete_transition(&account, &region, &name, &version) {
-                tracing::error!(function = %name, %version, ?error, "function state transition failed");
+            match service.complete_transition(&account, &region, &name, &version) {
+                Ok(()) => {}
+                // Deleted before its preparation ended: nothing left to settle.
+                Err(error) if error.code == "ResourceNotFoundException" => {
+                    tracing::debug!(function = %name, %version, "function deleted while in transition");
+                }
+                Err(error) => tracing::error!(function = %name, %version, ?error, "function state transition failed"),
             }
         });
     }
