@@ -27,21 +27,37 @@ def test_python_versions(make_function, minor):
     assert result.payload == {"version": [3, minor], "execution_env": f"AWS_Lambda_python3.{minor}"}
 
 
-def test_every_python_kumo_found_runs_boto3(kumo, make_function):
-    """Kumo picks, per version, the interpreter that starts fastest (the distribution's rather than
-    a pyenv build with many site-packages, say); whichever it picked runs boto3 in the sandbox."""
+BOTO3_REPORTER = """
+import sys
+
+import boto3
+import urllib3
+
+
+def handler(event, context):
+    client = boto3.client("lambda")
+    return [sys.executable, list(sys.version_info[:2]), boto3.__version__, urllib3.__version__, client.meta.region_name]
+"""
+
+
+@pytest.mark.parametrize("minor", range(8, 16))
+def test_every_python_kumo_found_runs_boto3(kumo, make_function, minor):
+    """Each Python runtime the host has imports boto3 (and its urllib3) from a package set made
+    for that version, as AWS ships a boto3 per runtime. Kumo picks, per version, the interpreter
+    that starts fastest (the distribution's rather than a pyenv build with many site-packages,
+    say); whichever it picked runs boto3 in the sandbox."""
     interpreters = kumo.get_json("/_kumo/health")["runtimes"]["python_interpreters"]
     assert interpreters
-    source = "import boto3\nimport sys\n\ndef handler(event, context):\n    return [sys.executable, boto3.__version__]\n"
-    for runtime, interpreter in interpreters.items():
-        if runtime in ("python3.8", "python3.9"):
-            # Kumo installs one boto3 for all versions with the host's pip; its urllib3 needs 3.10+.
-            continue
-        result = make_function(source, runtime=runtime).invoke({})
-        assert result.function_error is None, (runtime, interpreter, result.raw)
-        executable, version = result.payload
-        assert os.path.basename(executable) == os.path.basename(interpreter), (runtime, executable)
-        assert version
+    runtime = f"python3.{minor}"
+    if runtime not in interpreters:
+        pytest.skip(f"no {runtime} interpreter on this host")
+    result = make_function(BOTO3_REPORTER, runtime=runtime).invoke({})
+    assert result.function_error is None, (runtime, interpreters[runtime], result.raw)
+    executable, version, boto3_version, urllib3_version, region = result.payload
+    assert os.path.basename(executable) == os.path.basename(interpreters[runtime]), (runtime, executable)
+    assert version == [3, minor]
+    assert boto3_version and urllib3_version
+    assert region == "us-east-1"
 
 
 def test_python_handler_in_a_subdirectory(make_function):

@@ -362,7 +362,13 @@ impl InvokeEngine {
                     "Runtime.InvalidEntrypoint",
                     "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".to_string(),
                 ),
-                other => ("Runtime.Unknown", format!("The runtime cannot start: {other}")),
+                other => {
+                    // A runtime the API accepts but this host cannot run (java*, dotnet*, ruby*, or
+                    // a missing interpreter) fails Init as Lambda does when its entrypoint cannot
+                    // be executed; the log names the real reason.
+                    tracing::warn!(function = %function.name, runtime = %function.runtime, error = %other, "runtime cannot start");
+                    ("Runtime.InvalidEntrypoint", "fork/exec /var/runtime/bootstrap: no such file or directory".to_string())
+                }
             };
             InitFailure {
                 error_type: error_type.to_string(),

@@ -89,8 +89,8 @@ pub struct EventSourceMapping {
     pub state: String,
     /// Why the state changed.
     pub state_transition_reason: String,
-    /// `ReportBatchItemFailures`, when set.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `ReportBatchItemFailures`, or `[]` (AWS shows the empty list).
+    #[serde(default)]
     pub function_response_types: Vec<String>,
     /// Scaling, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]

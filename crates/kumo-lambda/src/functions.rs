@@ -153,7 +153,8 @@ impl LambdaService {
         }
         let unzipped_size = inspect_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
         crate::layers::check_total_size(unzipped_size, layers)?;
-        self.store.blobs.put_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)
+        // Unpacked while the function is Pending / InProgress (see `state`).
+        self.store.blobs.store_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)
     }
 
     fn zip_from(zip_file: Option<&str>, s3_bucket: Option<&str>, image_uri: Option<&str>) -> Result<String, AwsError> {
@@ -178,7 +179,38 @@ impl LambdaService {
         context: RequestContext,
         request: CreateFunctionRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
-        self.blocking(move |service| service.create_function_blocking(&context, request)).await
+        let (account, region) = (context.account.clone(), context.region.clone());
+        let created = self.blocking(move |service| service.create_function_blocking(&context, request)).await?;
+        // The code is unpacked while the call returns: clients see Pending, then Active.
+        self.spawn_transition(&account, &region, &created.function_name, LATEST);
+        if created.version != LATEST {
+            self.spawn_transition(&account, &region, &created.function_name, &created.version);
+        }
+        Ok(created)
+    }
+
+    /// Before an update: lets a change still being prepared finish, so that updating right
+    /// after a create or another update works (see `state`). Errors are the update's to report.
+    pub(crate) async fn settle_before_update(self: &Arc<Self>, context: &RequestContext, function_name: &str) {
+        let (account, region, function_name) =
+            (context.account.clone(), context.region.clone(), function_name.to_string());
+        let _ = self
+            .blocking(move |service| {
+                let name = service.function_ref(&account, &region, &function_name, None)?.name;
+                service.settled_record(|service| service.load_record(&account, &region, &name, None)).map(drop)
+            })
+            .await;
+    }
+
+    /// Starts the preparation of what an update left in transition: `$LATEST`, and the version
+    /// it published, if any.
+    pub(crate) fn spawn_update_transitions(self: &Arc<Self>, updated: &FunctionConfiguration) {
+        let Ok(arn) = kumo_core::arn::parse_function_ref(&updated.function_arn) else { return };
+        let (Some(account), Some(region)) = (arn.account, arn.region) else { return };
+        self.spawn_transition(&account, &region, &updated.function_name, LATEST);
+        if updated.version != LATEST {
+            self.spawn_transition(&account, &region, &updated.function_name, &updated.version);
+        }
     }
 
     fn create_function_blocking(
@@ -217,6 +249,8 @@ impl LambdaService {
                 "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256",
             ));
         }
+        // An Environment sent empty is kept and shown as `{"Variables": {}}`, as on AWS.
+        let environment_set = request.environment.is_some();
         let variables = request.environment.and_then(|e| e.variables).unwrap_or_default();
         validation::environment(&variables)?;
         let architectures = request.architectures.unwrap_or_else(|| vec!["x86_64".to_string()]);
@@ -240,7 +274,6 @@ impl LambdaService {
             return Err(function_exists(&name));
         }
         let package = self.store_zip(&zip, "CreateFunction", &layers)?;
-        self.prepare_layers(&layers)?;
         let tracing_config = TracingConfig {
             mode: request
                 .tracing_config
@@ -257,7 +290,8 @@ impl LambdaService {
         if let Some(logging) = request.logging_config {
             validation::apply_logging(&mut logging_config, logging)?;
         }
-        let configuration = FunctionConfiguration {
+        let runtime_name = runtime.clone();
+        let mut configuration = FunctionConfiguration {
             function_arn: kumo_core::arn::function_arn(&context.region, &context.account, &name),
             runtime,
             role,
@@ -269,13 +303,13 @@ impl LambdaService {
             last_modified: kumo_core::time::lambda_timestamp(kumo_core::time::now_millis()),
             code_sha256: package.code_sha256.clone(),
             version: LATEST.to_string(),
-            environment: Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty()),
+            environment: Some(EnvironmentResponse { variables }).filter(|e| environment_set || !e.variables.is_empty()),
             tracing_config,
             revision_id: uuid::Uuid::new_v4().to_string(),
-            state: "Active".to_string(),
+            state: None,
             state_reason: None,
             state_reason_code: None,
-            last_update_status: "Successful".to_string(),
+            last_update_status: None,
             last_update_status_reason: None,
             last_update_status_reason_code: None,
             package_type: "Zip".to_string(),
@@ -286,8 +320,10 @@ impl LambdaService {
             dead_letter_config: request.dead_letter_config.filter(|d| d.target_arn.is_some()),
             kms_key_arn: request.kms_key_arn,
             layers: crate::layers::layer_references(&layers),
+            runtime_version_config: RuntimeVersionConfig::for_runtime(&context.region, &runtime_name),
             function_name: name.clone(),
         };
+        crate::state::mark_pending(&mut configuration);
         let record = FunctionRecord {
             configuration,
             code_blob: package.sha256_hex,
@@ -309,15 +345,12 @@ impl LambdaService {
         if request.publish == Some(true) {
             let _updating = self.lock_updates();
             let latest = self.load_record(&context.account, &context.region, &name, None)?;
-            return self.publish_locked(&context.account, &context.region, &latest, None);
+            let mut published = self.publish_locked(&context.account, &context.region, &latest, None)?;
+            // AWS answers `Version: "1"` with the function's unqualified ARN here.
+            published.function_arn = record.configuration.function_arn;
+            return Ok(published);
         }
-        // The environment is prepared while the call returns, as on AWS: clients see Pending
-        // first and Active on their next read.
-        let mut created = record.configuration;
-        created.state = "Pending".to_string();
-        created.state_reason = Some("The function is being created.".to_string());
-        created.state_reason_code = Some("Creating".to_string());
-        Ok(created)
+        Ok(record.configuration)
     }
 
     /// `GetFunction`.
@@ -333,7 +366,7 @@ impl LambdaService {
             let record =
                 service.load_record(&owner, &context.region, &reference.name, reference.qualifier.as_deref())?;
             Ok(GetFunctionResponse {
-                configuration: record.configuration.clone(),
+                configuration: as_qualified(&record, &owner, &context.region, reference.qualifier.as_deref()),
                 code: FunctionCodeLocation {
                     repository_type: "S3".to_string(),
                     location: service.code_location(&record.code_blob, &context.region),
@@ -365,7 +398,7 @@ impl LambdaService {
             )?;
             let record =
                 service.load_record(&owner, &context.region, &reference.name, reference.qualifier.as_deref())?;
-            Ok(record.configuration.clone())
+            Ok(as_qualified(&record, &owner, &context.region, reference.qualifier.as_deref()))
         })
         .await
     }
@@ -393,7 +426,7 @@ impl LambdaService {
             let mut functions = Vec::with_capacity(max_items);
             for (_, document) in rows.into_iter().take(max_items) {
                 let record: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
-                functions.push(record.configuration);
+                functions.push(record.configuration.listed());
             }
             let next_marker = more.then(|| functions.last().map(|f| encode_marker(&f.function_name))).flatten();
             Ok(ListFunctionsResponse { functions, next_marker })
@@ -408,44 +441,51 @@ impl LambdaService {
         function_name: String,
         request: UpdateFunctionCodeRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
-        self.blocking(move |service| {
-            let context = service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionCode")?;
-            let _updating = service.lock_updates();
-            let current = service.current_for_update(
-                &context.account,
-                &context.region,
-                &function_name,
-                request.revision_id.as_deref(),
-            )?;
-            if let Some(architectures) = &request.architectures {
-                validation::architectures(architectures)?;
-            }
-            let zip = Self::zip_from(
-                request.zip_file.as_deref(),
-                request.s3_bucket.as_deref(),
-                request.image_uri.as_deref(),
-            )?;
-            let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
-            let mut record = (*current).clone();
-            record.code_blob = package.sha256_hex;
-            record.unzipped_size = package.unzipped_size;
-            let configuration = &mut record.configuration;
-            configuration.code_sha256 = package.code_sha256;
-            configuration.code_size = package.code_size;
-            if let Some(architectures) = request.architectures {
-                configuration.architectures = architectures;
-            }
-            if request.dry_run == Some(true) {
-                return Ok(record.configuration);
-            }
-            let saved = service.save_updated(&context.account, &context.region, record)?;
-            if request.publish == Some(true) {
-                let latest = service.load_record(&context.account, &context.region, &saved.function_name, None)?;
-                return service.publish_locked(&context.account, &context.region, &latest, None);
-            }
-            Ok(in_progress(saved))
-        })
-        .await
+        self.settle_before_update(&context, &function_name).await;
+        let dry_run = request.dry_run == Some(true);
+        let updated = self
+            .blocking(move |service| {
+                let context = service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionCode")?;
+                let _updating = service.lock_updates();
+                let current = service.current_for_update(
+                    &context.account,
+                    &context.region,
+                    &function_name,
+                    request.revision_id.as_deref(),
+                )?;
+                if let Some(architectures) = &request.architectures {
+                    validation::architectures(architectures)?;
+                }
+                let zip = Self::zip_from(
+                    request.zip_file.as_deref(),
+                    request.s3_bucket.as_deref(),
+                    request.image_uri.as_deref(),
+                )?;
+                let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
+                let mut record = (*current).clone();
+                record.code_blob = package.sha256_hex;
+                record.unzipped_size = package.unzipped_size;
+                let configuration = &mut record.configuration;
+                configuration.code_sha256 = package.code_sha256;
+                configuration.code_size = package.code_size;
+                if let Some(architectures) = request.architectures {
+                    configuration.architectures = architectures;
+                }
+                if request.dry_run == Some(true) {
+                    return Ok(record.configuration);
+                }
+                let saved = service.save_updated(&context.account, &context.region, record)?;
+                if request.publish == Some(true) {
+                    let latest = service.load_record(&context.account, &context.region, &saved.function_name, None)?;
+                    return service.publish_locked(&context.account, &context.region, &latest, None);
+                }
+                Ok(saved)
+            })
+            .await?;
+        if !dry_run {
+            self.spawn_update_transitions(&updated);
+        }
+        Ok(updated)
     }
 
     /// The `$LATEST` record an update applies to, after the `RevisionId` precondition.
@@ -465,6 +505,9 @@ impl LambdaService {
             }
         }
         let current = self.load_record(account, region, &reference.name, None)?;
+        if current.configuration.in_transition() {
+            return Err(crate::state::transition_conflict(&current.configuration));
+        }
         if revision_id.is_some_and(|expected| expected != current.configuration.revision_id) {
             return Err(AwsError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
@@ -480,6 +523,7 @@ impl LambdaService {
         mut record: FunctionRecord,
     ) -> Result<FunctionConfiguration, AwsError> {
         record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
+        crate::state::mark_in_progress(&mut record.configuration);
         record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
         let saved = self.save_record(account, region, record)?;
         Ok(saved.configuration.clone())
@@ -492,75 +536,80 @@ impl LambdaService {
         function_name: String,
         request: UpdateFunctionConfigurationRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
-        self.blocking(move |service| {
-            let context = service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionConfiguration")?;
-            let _updating = service.lock_updates();
-            let current = service.current_for_update(
-                &context.account,
-                &context.region,
-                &function_name,
-                request.revision_id.as_deref(),
-            )?;
-            let mut record = (*current).clone();
-            if let Some(arns) = &request.layers {
-                let layers = service.resolve_layers(&context, arns)?;
-                crate::layers::check_total_size(record.unzipped_size, &layers)?;
-                service.prepare_layers(&layers)?;
-                record.configuration.layers = crate::layers::layer_references(&layers);
-                record.layers = layers;
-            }
-            let configuration = &mut record.configuration;
-            if let Some(role) = request.role {
-                validation::role(&role)?;
-                service.check_execution_role(&context.account, &role)?;
-                configuration.role = role;
-            }
-            if let Some(handler) = request.handler {
-                validation::handler(&handler)?;
-                configuration.handler = handler;
-            }
-            if let Some(runtime) = request.runtime {
-                validation::runtime(&runtime)?;
-                configuration.runtime = runtime;
-            }
-            if let Some(description) = request.description {
-                configuration.description = description;
-            }
-            if let Some(timeout) = request.timeout {
-                configuration.timeout = validation::timeout(timeout)?;
-            }
-            if let Some(memory) = request.memory_size {
-                configuration.memory_size = validation::memory_size(memory)?;
-            }
-            if let Some(storage) = request.ephemeral_storage {
-                configuration.ephemeral_storage =
-                    EphemeralStorage { size: validation::ephemeral_storage(storage.size)? };
-            }
-            if let Some(tracing) = request.tracing_config.filter(|t| !t.mode.is_empty()) {
-                validation::tracing_mode(&tracing.mode)?;
-                configuration.tracing_config = tracing;
-            }
-            if let Some(logging) = request.logging_config {
-                validation::apply_logging(&mut configuration.logging_config, logging)?;
-            }
-            if let Some(dead_letter) = request.dead_letter_config {
-                if let Some(arn) = &dead_letter.target_arn {
-                    service.check_dead_letter_target(&configuration.role, &configuration.function_name, arn)?;
+        self.settle_before_update(&context, &function_name).await;
+        let updated = self
+            .blocking(move |service| {
+                let context =
+                    service.acting_for(&context, &function_name, None, "lambda:UpdateFunctionConfiguration")?;
+                let _updating = service.lock_updates();
+                let current = service.current_for_update(
+                    &context.account,
+                    &context.region,
+                    &function_name,
+                    request.revision_id.as_deref(),
+                )?;
+                let mut record = (*current).clone();
+                if let Some(arns) = &request.layers {
+                    let layers = service.resolve_layers(&context, arns)?;
+                    crate::layers::check_total_size(record.unzipped_size, &layers)?;
+                    service.prepare_layers(&layers)?;
+                    record.configuration.layers = crate::layers::layer_references(&layers);
+                    record.layers = layers;
                 }
-                configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
-            }
-            if let Some(key) = request.kms_key_arn {
-                configuration.kms_key_arn = Some(key).filter(|k| !k.is_empty());
-            }
-            if let Some(environment) = request.environment {
-                let variables = environment.variables.unwrap_or_default();
-                validation::environment(&variables)?;
-                configuration.environment = Some(EnvironmentResponse { variables }).filter(|e| !e.variables.is_empty());
-            }
-            let saved = service.save_updated(&context.account, &context.region, record)?;
-            Ok(in_progress(saved))
-        })
-        .await
+                let configuration = &mut record.configuration;
+                if let Some(role) = request.role {
+                    validation::role(&role)?;
+                    service.check_execution_role(&context.account, &role)?;
+                    configuration.role = role;
+                }
+                if let Some(handler) = request.handler {
+                    validation::handler(&handler)?;
+                    configuration.handler = handler;
+                }
+                if let Some(runtime) = request.runtime {
+                    validation::runtime(&runtime)?;
+                    configuration.runtime_version_config = RuntimeVersionConfig::for_runtime(&context.region, &runtime);
+                    configuration.runtime = runtime;
+                }
+                if let Some(description) = request.description {
+                    configuration.description = description;
+                }
+                if let Some(timeout) = request.timeout {
+                    configuration.timeout = validation::timeout(timeout)?;
+                }
+                if let Some(memory) = request.memory_size {
+                    configuration.memory_size = validation::memory_size(memory)?;
+                }
+                if let Some(storage) = request.ephemeral_storage {
+                    configuration.ephemeral_storage =
+                        EphemeralStorage { size: validation::ephemeral_storage(storage.size)? };
+                }
+                if let Some(tracing) = request.tracing_config.filter(|t| !t.mode.is_empty()) {
+                    validation::tracing_mode(&tracing.mode)?;
+                    configuration.tracing_config = tracing;
+                }
+                if let Some(logging) = request.logging_config {
+                    validation::apply_logging(&mut configuration.logging_config, logging)?;
+                }
+                if let Some(dead_letter) = request.dead_letter_config {
+                    if let Some(arn) = &dead_letter.target_arn {
+                        service.check_dead_letter_target(&configuration.role, &configuration.function_name, arn)?;
+                    }
+                    configuration.dead_letter_config = Some(dead_letter).filter(|d| d.target_arn.is_some());
+                }
+                if let Some(key) = request.kms_key_arn {
+                    configuration.kms_key_arn = Some(key).filter(|k| !k.is_empty());
+                }
+                if let Some(environment) = request.environment {
+                    let variables = environment.variables.unwrap_or_default();
+                    validation::environment(&variables)?;
+                    configuration.environment = Some(EnvironmentResponse { variables });
+                }
+                service.save_updated(&context.account, &context.region, record)
+            })
+            .await?;
+        self.spawn_update_transitions(&updated);
+        Ok(updated)
     }
 
     /// `DeleteFunction`: the whole function, or one published version with a qualifier.
@@ -638,9 +687,17 @@ impl LambdaService {
                     .map_err(internal)?;
                 let Some((last, _)) = rows.last() else { break };
                 after = Some(last.clone());
-                for (_, document) in &rows {
-                    let record: FunctionRecord = serde_json::from_str(document).map_err(internal)?;
-                    total_code_size += record.configuration.code_size;
+                for (name, _) in &rows {
+                    // Every published version keeps its own copy of the code, as AWS counts it.
+                    let versions = service
+                        .store
+                        .metadata
+                        .list_function_versions(&context.account, &context.region, name)
+                        .map_err(internal)?;
+                    for (_, document) in versions {
+                        let record: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
+                        total_code_size += record.configuration.code_size;
+                    }
                     function_count += 1;
                 }
             }
@@ -682,6 +739,22 @@ impl LambdaService {
         let valid = sha256_hex.len() == 64 && sha256_hex.chars().all(|c| c.is_ascii_hexdigit());
         valid.then(|| self.store.blobs.zip_path(sha256_hex)).filter(|path| path.is_file())
     }
+}
+
+/// A version's configuration as read through `qualifier`: through an alias, AWS answers the
+/// alias's ARN.
+fn as_qualified(
+    record: &FunctionRecord,
+    account: &str,
+    region: &str,
+    qualifier: Option<&str>,
+) -> FunctionConfiguration {
+    let mut configuration = record.configuration.clone();
+    if let Some(alias) = qualifier.filter(|q| crate::aliases::is_alias_name(q)) {
+        configuration.function_arn =
+            kumo_core::arn::qualified_function_arn(region, account, &configuration.function_name, alias);
+    }
+    configuration
 }
 
 /// `MaxItems` of list operations: 1–10,000, default 50.
@@ -730,12 +803,6 @@ fn package_error(error: PackageError) -> AwsError {
         )),
         PackageError::Io(detail) => internal(detail),
     }
-}
-
-/// AWS answers updates with `LastUpdateStatus: InProgress`; reads afterwards see `Successful`.
-fn in_progress(mut configuration: FunctionConfiguration) -> FunctionConfiguration {
-    configuration.last_update_status = "InProgress".to_string();
-    configuration
 }
 
 /// An opaque pagination marker for a position (a name, a version).

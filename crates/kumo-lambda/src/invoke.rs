@@ -55,6 +55,22 @@ impl LambdaService {
                     .await?
             }
         };
+        // A version still being prepared is waited for (see `state`); a failed one cannot run.
+        let record = if record.configuration.in_transition() {
+            let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
+            let qualifier = reference.qualifier.clone();
+            self.blocking(move |service| {
+                service.settled_record(|service| {
+                    service.resolve_invocation(&account, &region, &name, qualifier.as_deref())
+                })
+            })
+            .await?
+        } else {
+            record
+        };
+        if record.configuration.state.as_deref() == Some("Failed") {
+            return Err(crate::state::transition_conflict(&record.configuration));
+        }
         let limit = match invocation_type {
             InvocationType::Event => limits::ASYNC_PAYLOAD_MAX_BYTES,
             _ => limits::SYNC_PAYLOAD_MAX_BYTES,

@@ -447,6 +447,8 @@ impl LambdaService {
                 .zip_file
                 .ok_or_else(|| AwsError::invalid_parameter("Please provide a source for function code."))?;
             let package = service.store_zip(&zip, "PublishLayerVersion", &[])?;
+            // Functions merge layers from their unpacked directories.
+            service.store.blobs.unpack_zip(&package.sha256_hex, limits::UNZIPPED_CODE_MAX_BYTES).map_err(internal)?;
             let record = LayerVersionRecord {
                 description: request.description.unwrap_or_default(),
                 created_date: kumo_core::time::lambda_timestamp(kumo_core::time::now_millis()),

@@ -14,6 +14,7 @@ pub mod layer_permissions;
 pub mod layers;
 pub mod permissions;
 pub mod resource_policy;
+pub mod state;
 pub mod types;
 pub mod validation;
 mod versions;
@@ -202,7 +203,7 @@ impl FunctionResolver for Resolver {
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<FunctionVersion, AwsError> {
-        let record = self.0.resolve_invocation(account, region, name, qualifier)?;
+        let record = self.0.settled_record(|service| service.resolve_invocation(account, region, name, qualifier))?;
         Ok(self.0.function_version(account, region, &record))
     }
 

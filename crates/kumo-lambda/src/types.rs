@@ -237,16 +237,18 @@ pub struct FunctionConfiguration {
     pub tracing_config: TracingConfig,
     /// Changes on every update.
     pub revision_id: String,
-    /// `Pending`, `Active`, …
-    pub state: String,
+    /// `Pending`, `Active`, `Failed` (absent in list operations, as on AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     /// Why the state is what it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason: Option<String>,
     /// Machine-readable reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_reason_code: Option<String>,
-    /// `Successful`, `InProgress`, `Failed`.
-    pub last_update_status: String,
+    /// `Successful`, `InProgress`, `Failed`; absent while a new function is `Pending`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update_status: Option<String>,
     /// Why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_update_status_reason: Option<String>,
@@ -272,6 +274,46 @@ pub struct FunctionConfiguration {
     /// The function's layers in order, absent when it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<LayerReference>>,
+    /// The managed runtime's version (not shown by list operations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_version_config: Option<RuntimeVersionConfig>,
+}
+
+/// `RuntimeVersionConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RuntimeVersionConfig {
+    /// `arn:aws:lambda:<region>::runtime:<64 hex>`.
+    pub runtime_version_arn: String,
+}
+
+impl RuntimeVersionConfig {
+    /// The version of a managed runtime in a region: a stable id per runtime (Kumo has one
+    /// version of each), in AWS's ARN form.
+    pub fn for_runtime(region: &str, runtime: &str) -> Option<Self> {
+        let digest = kumo_core::sha256_hex(format!("kumo-runtime:{runtime}").as_bytes());
+        Some(Self { runtime_version_arn: format!("arn:aws:lambda:{region}::runtime:{digest}") })
+    }
+}
+
+impl FunctionConfiguration {
+    /// Whether a change is still being prepared (`Pending` or `InProgress`).
+    pub fn in_transition(&self) -> bool {
+        self.state.as_deref() == Some("Pending") || self.last_update_status.as_deref() == Some("InProgress")
+    }
+
+    /// As ListFunctions and ListVersionsByFunction show it: AWS leaves out the state fields and
+    /// the runtime version there ("use GetFunction to get them").
+    pub fn listed(mut self) -> Self {
+        self.state = None;
+        self.state_reason = None;
+        self.state_reason_code = None;
+        self.last_update_status = None;
+        self.last_update_status_reason = None;
+        self.last_update_status_reason_code = None;
+        self.runtime_version_config = None;
+        self
+    }
 }
 
 /// `Layer`: one layer of a function as its configuration shows it.

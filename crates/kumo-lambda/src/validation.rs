@@ -142,9 +142,9 @@ pub fn runtime(value: &str) -> Result<(), AwsError> {
         )));
     }
     if KNOWN_RUNTIMES.contains(&value) {
-        return Err(AwsError::invalid_parameter(format!(
-            "The runtime parameter of {value} is not supported by Kumo. Supported runtimes: python3.x, nodejs18.x-nodejs24.x, provided, provided.al2, provided.al2023"
-        )));
+        // Accepted as AWS accepts it; without the runtime on this host Invoke fails Init with
+        // `Runtime.InvalidEntrypoint` (tools deploy such functions without invoking them).
+        return Ok(());
     }
     Err(validation_error(format!(
         "1 validation error detected: Value '{value}' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set"
@@ -232,6 +232,7 @@ pub fn apply_logging(
     request: crate::types::LoggingConfigRequest,
 ) -> Result<(), AwsError> {
     const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let levels_sent = request.application_log_level.is_some() || request.system_log_level.is_some();
     if let Some(format) = request.log_format {
         if !matches!(format.as_str(), "Text" | "JSON") {
             return Err(validation_error(format!(
@@ -256,10 +257,15 @@ pub fn apply_logging(
     if let Some(group) = request.log_group {
         current.log_group = group;
     }
-    if current.log_format == "Text" && (current.application_log_level.is_some() || current.system_log_level.is_some()) {
-        return Err(AwsError::invalid_parameter(
-            "Application and system log levels can only be configured when LogFormat is JSON.",
-        ));
+    if current.log_format == "Text" {
+        // Levels sent with the Text format are refused; switching to Text drops the levels JSON had.
+        if levels_sent {
+            return Err(AwsError::invalid_parameter(
+                "LogLevel is not supported when LogFormat is set to \"Text\". Remove LogLevel from your request or change the LogFormat to \"Json\" and try again.",
+            ));
+        }
+        current.application_log_level = None;
+        current.system_log_level = None;
     }
     if current.log_format == "JSON" {
         current.application_log_level.get_or_insert_with(|| "INFO".to_string());
@@ -306,5 +312,36 @@ mod tests {
         assert!(runtime("provided.al2023").is_ok());
         assert_eq!(runtime("python2.7").unwrap_err().code, "InvalidParameterValueException");
         assert_eq!(runtime("cobol").unwrap_err().code, "ValidationException");
+        for accepted in ["java21", "dotnet8", "ruby3.3"] {
+            assert!(runtime(accepted).is_ok(), "{accepted}");
+        }
+    }
+
+    fn logging(format: Option<&str>, level: Option<&str>) -> crate::types::LoggingConfigRequest {
+        crate::types::LoggingConfigRequest {
+            log_format: format.map(str::to_string),
+            application_log_level: level.map(str::to_string),
+            system_log_level: None,
+            log_group: None,
+        }
+    }
+
+    #[test]
+    fn log_format_switches() {
+        let mut current = crate::types::LoggingConfig {
+            log_format: "Text".into(),
+            application_log_level: None,
+            system_log_level: None,
+            log_group: "/aws/lambda/f".into(),
+        };
+        let refused = apply_logging(&mut current.clone(), logging(None, Some("DEBUG"))).unwrap_err();
+        assert!(refused.message.starts_with("LogLevel is not supported when LogFormat is set to \"Text\"."));
+        apply_logging(&mut current, logging(Some("JSON"), None)).unwrap();
+        assert_eq!(current.application_log_level.as_deref(), Some("INFO"));
+        assert_eq!(current.system_log_level.as_deref(), Some("INFO"));
+        apply_logging(&mut current, logging(None, Some("DEBUG"))).unwrap();
+        assert_eq!(current.application_log_level.as_deref(), Some("DEBUG"));
+        apply_logging(&mut current, logging(Some("Text"), None)).unwrap();
+        assert_eq!((current.application_log_level, current.system_log_level), (None, None));
     }
 }

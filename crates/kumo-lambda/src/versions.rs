@@ -17,7 +17,8 @@ impl LambdaService {
         function_name: String,
         request: PublishVersionRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
-        self.blocking(move |service| {
+        self.settle_before_update(&context, &function_name).await;
+        let published = self.blocking(move |service| {
             let context = service.acting_for(&context, &function_name, None, "lambda:PublishVersion")?;
             let _updating = service.lock_updates();
             let latest =
@@ -42,7 +43,10 @@ impl LambdaService {
             }
             service.publish_locked(&context.account, &context.region, &latest, request.description)
         })
-        .await
+        .await?;
+        // The version is prepared while the call returns: `published_version_active` sees it.
+        self.spawn_update_transitions(&published);
+        Ok(published)
     }
 
     /// Publishes `$LATEST`; the caller holds the update lock. Publishing an unchanged `$LATEST`
@@ -73,8 +77,7 @@ impl LambdaService {
         configuration.function_arn = kumo_core::arn::qualified_function_arn(region, account, &name, &version);
         configuration.revision_id = uuid::Uuid::new_v4().to_string();
         configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
-        configuration.state = "Active".to_string();
-        configuration.last_update_status = "Successful".to_string();
+        crate::state::mark_pending(configuration);
         if let Some(description) = description {
             configuration.description = description;
         }
@@ -121,7 +124,7 @@ impl LambdaService {
             let mut versions = Vec::with_capacity(page.len());
             for (_, document) in &page {
                 let record: FunctionRecord = serde_json::from_str(document).map_err(internal)?;
-                versions.push(record.configuration);
+                versions.push(record.configuration.listed());
             }
             let next_marker = more.then(|| versions.last().map(|v| v.version.clone())).flatten();
             Ok(ListVersionsResponse { versions, next_marker })

@@ -148,7 +148,11 @@ impl RuntimeRegistry {
             compile_bootstrap(&runtime_dir.join("python").join(module), &pythons);
         }
         if let Some(packages) = &python_packages {
-            compile_packages_in_background(packages.clone(), pythons.clone());
+            let per_interpreter = pythons
+                .iter()
+                .map(|(minor, interpreter)| (*minor, packages_for(packages, *minor), interpreter.clone()))
+                .collect();
+            compile_packages_in_background(per_interpreter);
         }
         Ok(Self { runtime_dir: runtime_dir.to_path_buf(), python_packages, pythons, node, exposed, sandbox })
     }
@@ -204,7 +208,8 @@ impl RuntimeRegistry {
             python_path.push(layers.join(format!("python/lib/python3.{found}/site-packages")));
             python_path.push(layers.join("python"));
         }
-        if let Some(packages) = &self.python_packages {
+        let packages = self.python_packages.as_deref().map(|root| packages_for(root, *found));
+        if let Some(packages) = &packages {
             python_path.push(if isolated { PathBuf::from(RUNTIME_PACKAGES_DIR) } else { packages.clone() });
         }
         let mut environment = BTreeMap::new();
@@ -227,7 +232,7 @@ impl RuntimeRegistry {
         };
         let mounts = RuntimeMounts {
             runtime_dir: Some(bootstrap_dir),
-            runtime_packages: self.python_packages.clone(),
+            runtime_packages: packages,
             interpreter_dirs,
             ..RuntimeMounts::default()
         };
@@ -329,12 +334,35 @@ fn compile_bootstrap(bootstrap: &Path, pythons: &BTreeMap<u32, PathBuf>) {
     }
 }
 
+/// Where the Python packages (boto3) for `python3.<minor>` are kept under `root`: one set per
+/// interpreter version, as AWS ships a boto3 per runtime (the newest boto3 that version supports).
+pub fn python_packages_dir(root: &Path, minor: u32) -> PathBuf {
+    root.join(format!("cp3{minor}"))
+}
+
+/// The package set functions on `python3.<minor>` get: that version's own, else (a cache from
+/// before there was one per version) the shared one at `root`.
+fn packages_for(root: &Path, minor: u32) -> PathBuf {
+    let own = python_packages_dir(root, minor);
+    if own.is_dir() {
+        own
+    } else {
+        root.to_path_buf()
+    }
+}
+
+/// The Python interpreters functions run on, by minor version (see [`RuntimeRegistry::prepare`]):
+/// `kumo prepare` installs a package set for each.
+pub fn discover_python_interpreters() -> BTreeMap<u32, PathBuf> {
+    discover_pythons()
+}
+
 /// Compiles Kumo's Python packages (boto3) for every interpreter, in the background: they are
 /// mounted read-only, and without bytecode every cold start that imports boto3 would compile it.
 /// A marker file per interpreter makes later starts skip the walk.
-fn compile_packages_in_background(packages: PathBuf, pythons: BTreeMap<u32, PathBuf>) {
+fn compile_packages_in_background(per_interpreter: Vec<(u32, PathBuf, PathBuf)>) {
     let spawned = std::thread::Builder::new().name("kumo-compile-packages".to_string()).spawn(move || {
-        for (minor, interpreter) in pythons {
+        for (minor, packages, interpreter) in per_interpreter {
             let marker = packages.join(format!(".kumo-compiled-cpython-3{minor}"));
             if marker.exists() {
                 continue;

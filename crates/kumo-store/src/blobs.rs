@@ -46,27 +46,22 @@ impl BlobStore {
 
     /// Validates, stores and unpacks a zip; storing the same bytes twice is a no-op.
     pub fn put_zip(&self, bytes: &[u8], max_unzipped: u64) -> Result<CodePackage, PackageError> {
+        let package = self.store_zip(bytes, max_unzipped)?;
+        self.unpack_zip(&package.sha256_hex, max_unzipped)?;
+        Ok(package)
+    }
+
+    /// Validates and stores a zip without unpacking it: Lambda unpacks a function's code while
+    /// the function is `Pending` (see [`Self::unpack_zip`]), after the API call has answered.
+    pub fn store_zip(&self, bytes: &[u8], max_unzipped: u64) -> Result<CodePackage, PackageError> {
         let unzipped_size = inspect_zip(bytes, max_unzipped)?;
         let sha256_hex = kumo_core::sha256_hex(bytes);
         let io = |e: std::io::Error| PackageError::Io(e.to_string());
         let zip_path = self.zip_path(&sha256_hex);
         if !zip_path.exists() {
-            let temporary = self.scratch.join(format!("{sha256_hex}.{}.zip", std::process::id()));
-            std::fs::write(&temporary, bytes).map_err(io)?;
-            std::fs::rename(&temporary, &zip_path).map_err(io)?;
-        }
-        let code_dir = self.code_dir(&sha256_hex);
-        if !code_dir.exists() {
-            let temporary = tempfile::tempdir_in(&self.scratch).map_err(io)?;
-            extract_zip(bytes, temporary.path(), max_unzipped)?;
-            let unpacked = temporary.keep();
-            if let Err(error) = std::fs::rename(&unpacked, &code_dir) {
-                // Another request unpacked the same package first; theirs is identical.
-                let _ = std::fs::remove_dir_all(&unpacked);
-                if !code_dir.exists() {
-                    return Err(io(error));
-                }
-            }
+            let temporary = tempfile::NamedTempFile::new_in(&self.scratch).map_err(io)?;
+            std::fs::write(temporary.path(), bytes).map_err(io)?;
+            temporary.persist(&zip_path).map_err(|error| io(error.error))?;
         }
         Ok(CodePackage {
             code_sha256: kumo_core::code_sha256_base64(bytes),
@@ -74,6 +69,27 @@ impl BlobStore {
             unzipped_size,
             sha256_hex,
         })
+    }
+
+    /// Unpacks a stored zip into its code directory, once; a no-op when it is already unpacked.
+    pub fn unpack_zip(&self, sha256_hex: &str, max_unzipped: u64) -> Result<PathBuf, PackageError> {
+        let io = |e: std::io::Error| PackageError::Io(e.to_string());
+        let code_dir = self.code_dir(sha256_hex);
+        if code_dir.exists() {
+            return Ok(code_dir);
+        }
+        let bytes = std::fs::read(self.zip_path(sha256_hex)).map_err(io)?;
+        let temporary = tempfile::tempdir_in(&self.scratch).map_err(io)?;
+        extract_zip(&bytes, temporary.path(), max_unzipped)?;
+        let unpacked = temporary.keep();
+        if let Err(error) = std::fs::rename(&unpacked, &code_dir) {
+            // Another request unpacked the same package first; theirs is identical.
+            let _ = std::fs::remove_dir_all(&unpacked);
+            if !code_dir.exists() {
+                return Err(io(error));
+            }
+        }
+        Ok(code_dir)
     }
 
     /// Path of the stored zip for a package.

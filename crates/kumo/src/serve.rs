@@ -82,7 +82,8 @@ pub struct PrepareArgs {
     /// Where Kumo keeps its state.
     #[arg(long, env = "KUMO_DATA_DIR", default_value = ".kumo")]
     data_dir: PathBuf,
-    /// Directory with boto3 for Python functions (installed there with pip when missing).
+    /// Directory with boto3 for Python functions, one set per Python version in `cp3<minor>/`
+    /// (installed there with pip when missing).
     #[arg(long, env = "KUMO_PYTHON_PACKAGES")]
     python_packages: Option<PathBuf>,
 }
@@ -99,21 +100,49 @@ impl PrepareArgs {
     }
 }
 
-/// Installs boto3 for Python functions, as AWS's Python runtimes include it.
-fn ensure_python_packages(target: &Path) -> anyhow::Result<()> {
-    if target.join("boto3").is_dir() {
-        return Ok(());
+/// Installs boto3 for Python functions, as AWS's Python runtimes include it: one package set per
+/// Python version found on the host, each with the newest boto3 that version supports (one set
+/// for all would not import on the older versions: its urllib3 needs a newer Python).
+fn ensure_python_packages(root: &Path) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for (minor, interpreter) in kumo_sandbox::runtimes::discover_python_interpreters() {
+        let target = kumo_sandbox::runtimes::python_packages_dir(root, minor);
+        if target.join("boto3").is_dir() {
+            continue;
+        }
+        tracing::info!(target = %target.display(), "installing boto3 for python3.{minor} functions (first start only)");
+        if let Err(error) = install_boto3(&interpreter, minor, &target) {
+            tracing::warn!(%error, "boto3 is not available to python3.{minor} functions");
+            failed.push(format!("python3.{minor}"));
+        }
     }
-    tracing::info!(target = %target.display(), "installing boto3 for Python functions (first start only)");
+    anyhow::ensure!(failed.is_empty(), "installing boto3 failed for {}", failed.join(", "));
+    Ok(())
+}
+
+/// Installs boto3 into `target` with the interpreter's own pip, so that pip picks what that
+/// version supports; an interpreter without pip gets the host's pip told the version.
+fn install_boto3(interpreter: &Path, minor: u32, target: &Path) -> anyhow::Result<()> {
     let staging = target.with_extension("partial");
-    let _ = std::fs::remove_dir_all(&staging);
-    let status = std::process::Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts", "--target"])
-        .arg(&staging)
-        .arg("boto3")
-        .status()
-        .context("running pip")?;
-    anyhow::ensure!(status.success(), "pip install boto3 failed ({status})");
+    let pip = |program: &Path, extra: &[String]| -> anyhow::Result<bool> {
+        let _ = std::fs::remove_dir_all(&staging);
+        let status = std::process::Command::new(program)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-conflicts"])
+            .args(extra)
+            .arg("--target")
+            .arg(&staging)
+            .arg("boto3")
+            .stdin(std::process::Stdio::null())
+            .status()
+            .context("running pip")?;
+        Ok(status.success())
+    };
+    let installed = pip(interpreter, &[])? || {
+        tracing::info!("python3.{minor} has no usable pip: installing with the host's pip for that version");
+        let extra = ["--python-version".to_string(), format!("3.{minor}"), "--only-binary=:all:".to_string()];
+        pip(Path::new("python3"), &extra)?
+    };
+    anyhow::ensure!(installed, "pip install boto3 for python3.{minor} failed");
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
     }
@@ -253,9 +282,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     lambda.code_urls().set_expires_seconds(args.code_url_expires);
     {
         let lambda = Arc::clone(&lambda);
-        tokio::task::spawn_blocking(move || lambda.restore_settings())
+        tokio::task::spawn_blocking(move || lambda.restore_settings().and_then(|()| lambda.restore_states()))
             .await?
-            .map_err(|error| anyhow::anyhow!("restoring concurrency settings: {error}"))?;
+            .map_err(|error| anyhow::anyhow!("restoring function settings and states: {error}"))?;
     }
     if args.skip_role_check {
         tracing::info!("--skip-role-check: functions may name execution roles that do not exist");
