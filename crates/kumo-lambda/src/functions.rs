@@ -663,20 +663,6 @@ impl LambdaService {
         .await
     }
 
-    /// `GetFunctionCodeSigningConfig`: Kumo does not sign code, so no configuration is attached.
-    pub async fn get_function_code_signing_config(
-        self: &Arc<Self>,
-        context: RequestContext,
-        function_name: String,
-    ) -> Result<serde_json::Value, AwsError> {
-        self.blocking(move |service| {
-            let context = service.acting_for(&context, &function_name, None, "lambda:GetFunctionCodeSigningConfig")?;
-            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
-            Ok(serde_json::json!({ "CodeSigningConfigArn": "", "FunctionName": latest.configuration.function_name }))
-        })
-        .await
-    }
-
     /// Path of a stored code package for `Code.Location` downloads.
     pub fn code_zip_path(&self, sha256_hex: &str) -> Option<std::path::PathBuf> {
         let valid = sha256_hex.len() == 64 && sha256_hex.chars().all(|c| c.is_ascii_hexdigit());
