@@ -206,3 +206,28 @@ def test_code_signing_survives_restart(spare_kumo):
     client.delete_function(FunctionName=name)
     assert client.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == []
     client.delete_code_signing_config(CodeSigningConfigArn=arn)
+
+
+def test_create_function_with_a_code_signing_config(lambda_client, deployer):
+    client, made = lambda_client
+    arn = client.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [PROFILE]}
+    )["CodeSigningConfig"]["CodeSigningConfigArn"]
+    made.append(arn)
+    function = deployer.create(HELLO, CodeSigningConfigArn=arn)
+    got = client.get_function_code_signing_config(FunctionName=function.name)
+    assert {k: v for k, v in got.items() if k != "ResponseMetadata"} == {
+        "CodeSigningConfigArn": arn, "FunctionName": function.name,
+    }
+    assert client.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == [function.arn]
+    name = unique_name("unsigned")
+    with pytest.raises(ClientError) as excinfo:
+        client.create_function(
+            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="lambda_function.handler",
+            Code={"ZipFile": python_zip(HELLO)}, CodeSigningConfigArn=MISSING_ARN,
+        )
+    assert error_of(excinfo)[:2] == ("CodeSigningConfigNotFoundException", 404)
+    with pytest.raises(ClientError) as excinfo:
+        client.get_function(FunctionName=name)
+    assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404)
+    client.delete_function_code_signing_config(FunctionName=function.name)

@@ -244,6 +244,22 @@ impl LambdaService {
         self.store.metadata.put_code_signing_config(&context.account, &context.region, id, &document).map_err(internal)
     }
 
+    /// `arn` if it names an existing configuration a function of the caller's may use
+    /// (PutFunctionCodeSigningConfig, CreateFunction), else AWS's errors.
+    pub(crate) fn usable_code_signing_config(&self, context: &RequestContext, arn: String) -> Result<String, AwsError> {
+        parse_arn(&arn).ok_or_else(|| invalid_arn(&arn, "codeSigningConfigArn"))?;
+        if self.load_code_signing_config(context, &arn).is_err() {
+            return Err(AwsError::new(
+                "CodeSigningConfigNotFoundException",
+                404,
+                format!(
+                    "The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}."
+                ),
+            ));
+        }
+        Ok(arn)
+    }
+
     /// `$LATEST` records of the caller's account and region, in name order.
     fn all_latest(&self, context: &RequestContext) -> Result<Vec<FunctionRecord>, AwsError> {
         let mut records = Vec::new();
@@ -437,15 +453,8 @@ impl LambdaService {
                     "1 validation error detected: Value null at 'codeSigningConfigArn' failed to satisfy constraint: Member must not be null",
                 ));
             };
-            parse_arn(&arn).ok_or_else(|| invalid_arn(&arn, "codeSigningConfigArn"))?;
             let _updating = service.lock_updates();
-            if service.load_code_signing_config(&context, &arn).is_err() {
-                return Err(AwsError::new(
-                    "CodeSigningConfigNotFoundException",
-                    404,
-                    format!("The code signing configuration cannot be found. Check that the provided configuration is not deleted: {arn}."),
-                ));
-            }
+            let arn = service.usable_code_signing_config(&context, arn)?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let mut updated = (*latest).clone();
             updated.settings.code_signing_config_arn = Some(arn.clone());

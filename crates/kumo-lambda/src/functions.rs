@@ -190,6 +190,8 @@ impl LambdaService {
         validation::function_name(&name)?;
         let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
         self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
+        let code_signing_config_arn =
+            request.code_signing_config_arn.map(|csc| self.usable_code_signing_config(context, csc)).transpose()?;
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -294,7 +296,7 @@ impl LambdaService {
             unzipped_size: package.unzipped_size,
             layers,
             tags: request.tags.unwrap_or_default(),
-            settings: FunctionSettings::default(),
+            settings: FunctionSettings { code_signing_config_arn, ..FunctionSettings::default() },
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
         let inserted = self

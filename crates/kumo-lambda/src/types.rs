@@ -77,6 +77,8 @@ pub struct CreateFunctionRequest {
     /// KMS key for environment variables (stored).
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
+    /// The code signing configuration the function uses.
+    pub code_signing_config_arn: Option<String>,
 }
 
 /// `DeadLetterConfig`.
