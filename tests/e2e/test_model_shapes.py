@@ -380,6 +380,7 @@ class World:
         # What the Get operations read: a resource policy, event invoke configs, provisioned
         # concurrency and a layer version policy.
         for qualifier in ({}, {"Qualifier": self.alias}):
+            lam.create_function_url_config(FunctionName=self.function, AuthType="NONE", **qualifier)
             lam.add_permission(FunctionName=self.function, StatementId="shapes", Action="lambda:InvokeFunction",
                                Principal="s3.amazonaws.com", **qualifier)
             lam.put_function_event_invoke_config(FunctionName=self.function, MaximumRetryAttempts=1, **qualifier)
@@ -409,6 +410,13 @@ class World:
         self.cleanups.append(lambda: ignore_missing(
             lambda: lam.delete_layer_version(LayerName=layer["LayerArn"], VersionNumber=version)))
         return version, layer["LayerVersionArn"]
+
+    def new_code_signing_config(self):
+        lam = self.clients["lambda"]
+        arn = lam.create_code_signing_config(AllowedPublishers={"SigningProfileVersionArns": [SIGNING_PROFILE]})[
+            "CodeSigningConfig"]["CodeSigningConfigArn"]
+        self.cleanups.append(lambda: ignore_missing(lambda: lam.delete_code_signing_config(CodeSigningConfigArn=arn)))
+        return arn
 
     def new_queue(self, **attributes):
         sqs = self.clients["sqs"]
@@ -500,6 +508,11 @@ def member_values(service, world):
             "CapacityProviderConfig": DELETE, "TenancyConfig": DELETE, "PublishTo": DELETE, "DurableConfig": DELETE,
             "Pattern": json.dumps({"body": ["hello"]}), "CodeSha256": DELETE, "AdditionalVersionWeights": DELETE,
             "LogGroup": DELETE, "MasterRegion": DELETE, "TenantId": DELETE, "DurableExecutionName": DELETE,
+            "AuthType": "NONE", "MaxAge": 60, "RecursiveLoop": "Allow", "UpdateRuntimeOn": "Auto",
+            "RuntimeVersionArn": DELETE, "SigningProfileVersionArns": [SIGNING_PROFILE], "InvokeArgs": b"{}",
+            "ResourceArn": world.function_arn, "Policy": json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "shapes", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "lambda:InvokeFunction"}]}),
         }
     if service == "sqs":
         return {
@@ -587,6 +600,27 @@ def fresh_values(service, operation, world):
             return {"StatementId": statement}
         if operation == "ListFunctions":
             return {"FunctionVersion": "ALL", "MasterRegion": DELETE}
+        if operation == "CreateFunctionUrlConfig":
+            return {"FunctionName": world.new_function(), "Qualifier": DELETE}
+        if operation == "DeleteFunctionUrlConfig":
+            function = world.new_function()
+            lam.create_function_url_config(FunctionName=function, AuthType="NONE")
+            return {"FunctionName": function, "Qualifier": DELETE}
+        if operation in ("PutRuntimeManagementConfig", "GetRuntimeManagementConfig"):
+            return {"Qualifier": DELETE}
+        if operation in ("GetCodeSigningConfig", "UpdateCodeSigningConfig", "ListFunctionsByCodeSigningConfig",
+                         "PutFunctionCodeSigningConfig"):
+            if not hasattr(world, "code_signing_config"):
+                world.code_signing_config = world.new_code_signing_config()
+            return {"CodeSigningConfigArn": world.code_signing_config}
+        if operation == "DeleteCodeSigningConfig":
+            return {"CodeSigningConfigArn": world.new_code_signing_config()}
+        if operation == "DeleteResourcePolicy":
+            function = world.new_function()
+            arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+            lam.add_permission(FunctionName=function, StatementId="shapes", Action="lambda:InvokeFunction",
+                               Principal="s3.amazonaws.com")
+            return {"ResourceArn": arn}
         return {}
     if service == "sqs":
         if operation == "CreateQueue":
@@ -661,6 +695,8 @@ def fresh_values(service, operation, world):
 
 
 # Values an operation's minimal request needs beyond its required members to succeed.
+SIGNING_PROFILE = "arn:aws:signer:us-east-1:000000000000:/signing-profiles/shapes"
+
 MINIMAL_EXTRAS = {
     ("lambda", "CreateFunction"): {"Runtime": "python3.12", "Handler": "lambda_function.handler",
                                    "Code": {"ZipFile": b"placeholder"}},

@@ -123,6 +123,27 @@ const LAMBDA_ROWS: &[RestOperation] = rows! {
     "GetLayerVersionPolicy" GET "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "AddLayerVersionPermission" POST "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy";
     "RemoveLayerVersionPermission" DELETE "/2018-10-31/layers/{LayerName}/versions/{VersionNumber}/policy/{StatementId}";
+    "CreateFunctionUrlConfig" POST "/2021-10-31/functions/{FunctionName}/url";
+    "GetFunctionUrlConfig" GET "/2021-10-31/functions/{FunctionName}/url";
+    "UpdateFunctionUrlConfig" PUT "/2021-10-31/functions/{FunctionName}/url";
+    "DeleteFunctionUrlConfig" DELETE "/2021-10-31/functions/{FunctionName}/url";
+    "ListFunctionUrlConfigs" GET "/2021-10-31/functions/{FunctionName}/urls";
+    "PutFunctionRecursionConfig" PUT "/2024-08-31/functions/{FunctionName}/recursion-config";
+    "GetFunctionRecursionConfig" GET "/2024-08-31/functions/{FunctionName}/recursion-config";
+    "PutRuntimeManagementConfig" PUT "/2021-07-20/functions/{FunctionName}/runtime-management-config";
+    "GetRuntimeManagementConfig" GET "/2021-07-20/functions/{FunctionName}/runtime-management-config";
+    "CreateCodeSigningConfig" POST "/2020-04-22/code-signing-configs";
+    "ListCodeSigningConfigs" GET "/2020-04-22/code-signing-configs";
+    "GetCodeSigningConfig" GET "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}";
+    "UpdateCodeSigningConfig" PUT "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}";
+    "DeleteCodeSigningConfig" DELETE "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}";
+    "ListFunctionsByCodeSigningConfig" GET "/2020-04-22/code-signing-configs/{CodeSigningConfigArn}/functions";
+    "PutFunctionCodeSigningConfig" PUT "/2020-06-30/functions/{FunctionName}/code-signing-config";
+    "DeleteFunctionCodeSigningConfig" DELETE "/2020-06-30/functions/{FunctionName}/code-signing-config";
+    "InvokeAsync" POST "/2014-11-13/functions/{FunctionName}/invoke-async" crate::lambda_invoke_async_api::INVOKE_ASYNC_BODY_LIMIT;
+    "PutResourcePolicy" PUT "/2026-07-09/resource-policy/{ResourceArn}";
+    "GetResourcePolicy" GET "/2026-07-09/resource-policy/{ResourceArn}";
+    "DeleteResourcePolicy" DELETE "/2026-07-09/resource-policy/{ResourceArn}";
 };
 
 #[cfg(test)]

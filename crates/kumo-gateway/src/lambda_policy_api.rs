@@ -1,4 +1,4 @@
-//! Lambda's resource policies, tags and code-signing configuration, served by [`LambdaApi`]:
+//! Lambda's resource policies and tags, served by [`LambdaApi`]:
 //! each operation's input decoded by the restJson1 codec, its output encoded with its status.
 
 use http::StatusCode;
@@ -8,8 +8,8 @@ use kumo_protocol::{Call, NoResult, RestAnswer};
 use serde::Deserialize;
 
 use crate::lambda_service::{
-    answer, body, decode, function_name, FunctionNameInput, Handler, LambdaApi, FUNCTION_NAME, JSON_OUT,
-    NAME_AND_QUALIFIER, NO_BODY, QUALIFIER,
+    answer, body, decode, FunctionNameInput, Handler, LambdaApi, FUNCTION_NAME, JSON_OUT, NAME_AND_QUALIFIER, NO_BODY,
+    QUALIFIER,
 };
 
 /// The family's handlers by operation name.
@@ -20,7 +20,6 @@ pub(crate) const HANDLERS: &[(&str, Handler)] = &[
     ("ListTags", |api, call| Box::pin(api.list_tags(call))),
     ("TagResource", |api, call| Box::pin(api.tag_resource(call))),
     ("UntagResource", |api, call| Box::pin(api.untag_resource(call))),
-    ("GetFunctionCodeSigningConfig", |api, call| Box::pin(api.code_signing_config(call))),
 ];
 
 const RESOURCE: Member = Member { name: "Resource", location: Location::Label("Resource"), shape: Shape::String };
@@ -99,10 +98,51 @@ impl LambdaApi {
         let tags = self.lambda.list_tags(call.context, input.resource).await?;
         answer(&JSON_OUT, StatusCode::OK, &tags)
     }
+}
 
-    async fn code_signing_config(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
-        let name = function_name(&call)?;
-        let config = self.lambda.get_function_code_signing_config(call.context, name).await?;
-        answer(&JSON_OUT, StatusCode::OK, &config)
+/// The generic resource-policy operations (2026-07-09), by operation name.
+pub(crate) const RESOURCE_POLICY_HANDLERS: &[(&str, Handler)] = &[
+    ("PutResourcePolicy", |api, call| Box::pin(api.put_resource_policy(call))),
+    ("GetResourcePolicy", |api, call| Box::pin(api.get_resource_policy(call))),
+    ("DeleteResourcePolicy", |api, call| Box::pin(api.delete_resource_policy(call))),
+];
+
+const RESOURCE_ARN: Member =
+    Member { name: "ResourceArn", location: Location::Label("ResourceArn"), shape: Shape::String };
+const POLICY_RESOURCE: Bindings = Bindings { members: &[RESOURCE_ARN], payload: Payload::Empty };
+const DELETE_RESOURCE_POLICY: Bindings = Bindings {
+    members: &[
+        RESOURCE_ARN,
+        Member { name: "RevisionId", location: Location::Query("RevisionId"), shape: Shape::String },
+    ],
+    payload: Payload::Empty,
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PolicyResourceInput {
+    resource_arn: String,
+    revision_id: Option<String>,
+}
+
+impl RestInput for PolicyResourceInput {}
+
+impl LambdaApi {
+    async fn put_resource_policy(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let (input, request): (PolicyResourceInput, _) = (decode(&call, &POLICY_RESOURCE)?, body(&call)?);
+        let policy = self.lambda.put_resource_policy(call.context, input.resource_arn, request).await?;
+        answer(&JSON_OUT, StatusCode::OK, &policy)
+    }
+
+    async fn get_resource_policy(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: PolicyResourceInput = decode(&call, &POLICY_RESOURCE)?;
+        let policy = self.lambda.get_resource_policy(call.context, input.resource_arn).await?;
+        answer(&JSON_OUT, StatusCode::OK, &policy)
+    }
+
+    async fn delete_resource_policy(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
+        let input: PolicyResourceInput = decode(&call, &DELETE_RESOURCE_POLICY)?;
+        self.lambda.delete_resource_policy(call.context, input.resource_arn, input.revision_id).await?;
+        answer(&NO_BODY, StatusCode::NO_CONTENT, &NoResult {})
     }
 }

@@ -70,6 +70,10 @@ static FAMILIES: &[&[(&str, Handler)]] = &[
     crate::lambda_async_api::HANDLERS,
     crate::lambda_mappings_api::HANDLERS,
     crate::lambda_layers_api::HANDLERS,
+    crate::lambda_urls_api::HANDLERS,
+    crate::lambda_code_signing_api::HANDLERS,
+    crate::lambda_invoke_async_api::HANDLERS,
+    crate::lambda_policy_api::RESOURCE_POLICY_HANDLERS,
 ];
 
 /// The handler of `operation`, if it is served here.

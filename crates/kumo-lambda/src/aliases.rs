@@ -321,6 +321,9 @@ impl LambdaService {
             let mut aliases = latest.settings.aliases.clone();
             // AWS answers 204 for an alias that does not exist.
             if aliases.remove(&name).is_some() {
+                // The alias's function URL goes with it.
+                let mut latest = (*latest).clone();
+                latest.settings.function_urls.remove(&name);
                 service.save_aliases(&context.account, &context.region, &latest, aliases)?;
             }
             Ok(())

@@ -58,6 +58,11 @@ impl CodeUrls {
         Self { endpoint_url, host, secret, expires_seconds: AtomicI64::new(CODE_URL_EXPIRES_SECONDS) }
     }
 
+    /// The port of the address clients reach Kumo at, if it names one (function URLs use it).
+    pub fn port(&self) -> Option<&str> {
+        self.host.rsplit_once(':').map(|(_, port)| port).filter(|port| port.chars().all(|c| c.is_ascii_digit()))
+    }
+
     /// Sets how long new URLs work (tests shorten it to see one expire).
     pub fn set_expires_seconds(&self, seconds: i64) {
         self.expires_seconds.store(seconds.clamp(1, sigv4::MAX_PRESIGNED_EXPIRES_SECONDS), Ordering::Relaxed);

@@ -8,6 +8,7 @@ use kumo_core::{AwsError, RequestContext};
 use kumo_invoke::event_sources::{validate_pattern, MappingSpec, QueueSource, DEFAULT_MAXIMUM_CONCURRENCY};
 use serde::{Deserialize, Serialize};
 
+use crate::resource_tags::KUMO_TAGS;
 use crate::{internal, validation, LambdaService};
 
 /// What an SQS event source mapping's execution role must be allowed on its queue (AWS's
@@ -61,6 +62,8 @@ pub struct MappingRequest {
     pub function_response_types: Option<Vec<String>>,
     /// Maximum concurrency.
     pub scaling_config: Option<ScalingConfig>,
+    /// Tags of the mapping (create only).
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A stored mapping, rendered as `EventSourceMappingConfiguration`.
@@ -187,7 +190,16 @@ impl LambdaService {
     }
 
     fn save_mapping(&self, account: &str, region: &str, mapping: &EventSourceMapping) -> Result<(), AwsError> {
-        let document = serde_json::to_string(mapping).map_err(internal)?;
+        let mut value = serde_json::to_value(mapping).map_err(internal)?;
+        // Tags are kept beside what is answered (`resource_tags`): a change of the mapping keeps them.
+        let previous =
+            self.store.metadata.get_event_source_mapping(&mapping.uuid, account, region).map_err(internal)?;
+        if let Some(Ok(serde_json::Value::Object(mut previous))) = previous.map(|d| serde_json::from_str(&d)) {
+            if let (Some(tags), Some(object)) = (previous.remove(KUMO_TAGS), value.as_object_mut()) {
+                object.insert(KUMO_TAGS.to_string(), tags);
+            }
+        }
+        let document = serde_json::to_string(&value).map_err(internal)?;
         self.store.metadata.put_event_source_mapping(&mapping.uuid, account, region, &document).map_err(internal)?;
         if let Some(spec) = self.mapping_spec(account, region, mapping) {
             self.engine.event_sources().apply(spec);
@@ -292,7 +304,14 @@ impl LambdaService {
                 scaling_config: request.scaling_config.clone().filter(|s| s.maximum_concurrency.is_some()),
             };
             check_settings(&mapping)?;
+            let tags = request.tags.clone().unwrap_or_default();
+            if tags.len() > 50 {
+                return Err(AwsError::invalid_parameter("Number of tags exceeds resource tag limit."));
+            }
             service.save_mapping(&context.account, &context.region, &mapping)?;
+            if !tags.is_empty() {
+                service.save_mapping_tags(&context.account, &context.region, &mapping.uuid, &tags)?;
+            }
             // AWS answers while the mapping is being created.
             mapping.state = "Creating".to_string();
             Ok(mapping)

@@ -222,6 +222,8 @@ impl LambdaService {
         validation::function_name(&name)?;
         let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
         self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
+        let code_signing_config_arn =
+            request.code_signing_config_arn.map(|csc| self.usable_code_signing_config(context, csc)).transpose()?;
         let role = request.role.ok_or_else(|| missing("Role"))?;
         validation::role(&role)?;
         if request.package_type.as_deref().is_some_and(|p| p != "Zip") {
@@ -330,7 +332,7 @@ impl LambdaService {
             unzipped_size: package.unzipped_size,
             layers,
             tags: request.tags.unwrap_or_default(),
-            settings: FunctionSettings::default(),
+            settings: FunctionSettings { code_signing_config_arn, ..FunctionSettings::default() },
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
         let inserted = self
@@ -716,20 +718,6 @@ impl LambdaService {
                 },
                 account_usage: AccountUsage { total_code_size, function_count },
             })
-        })
-        .await
-    }
-
-    /// `GetFunctionCodeSigningConfig`: Kumo does not sign code, so no configuration is attached.
-    pub async fn get_function_code_signing_config(
-        self: &Arc<Self>,
-        context: RequestContext,
-        function_name: String,
-    ) -> Result<serde_json::Value, AwsError> {
-        self.blocking(move |service| {
-            let context = service.acting_for(&context, &function_name, None, "lambda:GetFunctionCodeSigningConfig")?;
-            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
-            Ok(serde_json::json!({ "CodeSigningConfigArn": "", "FunctionName": latest.configuration.function_name }))
         })
         .await
     }

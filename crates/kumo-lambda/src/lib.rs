@@ -2,18 +2,23 @@
 //! typed requests (decoded by the gateway) and return typed responses or AWS errors.
 
 pub mod aliases;
+pub mod code_signing;
 pub mod code_urls;
 mod concurrency;
 mod cross_account;
 pub use cross_account::ServiceTrigger;
 pub mod event_invoke;
 pub mod event_source_mappings;
+pub mod function_options;
+pub mod function_urls;
 mod functions;
 mod invoke;
 pub mod layer_permissions;
 pub mod layers;
 pub mod permissions;
+pub mod resource_policies;
 pub mod resource_policy;
+mod resource_tags;
 pub mod state;
 pub mod types;
 pub mod validation;

@@ -141,6 +141,8 @@ pub(crate) fn statement_json(
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct OrderedStatement<'a> {
+    // A statement put whole by `PutResourcePolicy` may have no `Sid`.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     sid: &'a serde_json::Value,
     effect: &'a serde_json::Value,
     principal: &'a serde_json::Value,
@@ -199,7 +201,7 @@ fn check_action(action: &str) -> Result<(), AwsError> {
 
 impl LambdaService {
     /// The `$LATEST` record and the qualifier key (`""` for the unqualified function) a policy call names.
-    fn policy_target(
+    pub(crate) fn policy_target(
         &self,
         account: &str,
         region: &str,
@@ -353,6 +355,9 @@ impl LambdaService {
         request: TagResourceRequest,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            if let Some(target) = crate::resource_tags::tagged_resource(&resource)? {
+                return service.tag_other_resource(&context, &resource, &target, request.tags);
+            }
             let context = service.acting_for(&context, &resource, None, "lambda:TagResource")?;
             let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
@@ -376,6 +381,9 @@ impl LambdaService {
         keys: Vec<String>,
     ) -> Result<(), AwsError> {
         self.blocking(move |service| {
+            if let Some(target) = crate::resource_tags::tagged_resource(&resource)? {
+                return service.untag_other_resource(&context, &resource, &target, &keys);
+            }
             let context = service.acting_for(&context, &resource, None, "lambda:UntagResource")?;
             let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
@@ -396,6 +404,10 @@ impl LambdaService {
         resource: String,
     ) -> Result<ListTagsResponse, AwsError> {
         self.blocking(move |service| {
+            if let Some(target) = crate::resource_tags::tagged_resource(&resource)? {
+                service.authorize_identity(&context, "lambda:ListTags", &resource)?;
+                return Ok(ListTagsResponse { tags: service.resource_tags(&context, &resource, &target)? });
+            }
             let context = service.acting_for(&context, &resource, None, "lambda:ListTags")?;
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             Ok(ListTagsResponse { tags: latest.tags.clone() })

@@ -77,6 +77,8 @@ pub struct CreateFunctionRequest {
     /// KMS key for environment variables (stored).
     #[serde(rename = "KMSKeyArn")]
     pub kms_key_arn: Option<String>,
+    /// The code signing configuration the function uses.
+    pub code_signing_config_arn: Option<String>,
 }
 
 /// `DeadLetterConfig`.
@@ -379,6 +381,18 @@ pub struct FunctionSettings {
     /// Async invocation configuration by qualifier (`$LATEST`, a version or an alias).
     #[serde(default)]
     pub event_invoke: BTreeMap<String, crate::event_invoke::EventInvokeConfigRecord>,
+    /// Function URL configurations by qualifier (`""` for the function, else an alias).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub function_urls: BTreeMap<String, crate::function_urls::FunctionUrlRecord>,
+    /// `Allow` or `Terminate` (`PutFunctionRecursionConfig`); unset reads as `Terminate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive_loop: Option<String>,
+    /// Runtime management configuration by version (`$LATEST` or a number); unset is `Auto`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub runtime_management: BTreeMap<String, crate::function_options::RuntimeManagementRecord>,
+    /// ARN of the code signing configuration the function uses (`PutFunctionCodeSigningConfig`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_signing_config_arn: Option<String>,
 }
 
 /// One provisioned concurrency configuration as stored.

@@ -1,4 +1,5 @@
-//! Lambda's schema (`kumo_store::migrations`). Version 1 creates the tables. Two changes from
+//! Lambda's schema (`kumo_store::migrations`). Version 1 creates the tables, version 2 the code
+//! signing configurations'. Two changes from
 //! before versions were counted are shape checks, run on every open: the rows of tables keyed
 //! without an account go to the configured account, and an async queue created with
 //! `AUTOINCREMENT` is rebuilt without it.
@@ -22,8 +23,10 @@ const SINGLE_ACCOUNT_TABLES: [(&str, &str); 5] = [
 ];
 
 /// Lambda's schema.
-const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> =
-    Schema { shape_checks: &[give_to_account, drop_async_autoincrement], versions: &[create_tables] };
+const SCHEMA_MIGRATIONS: Schema<'static, str, StoreError> = Schema {
+    shape_checks: &[give_to_account, drop_async_autoincrement],
+    versions: &[create_tables, code_signing_configs],
+};
 
 /// Brings the schema of `connection` up to date; rows from before accounts existed become
 /// `default_account`'s.
@@ -40,6 +43,19 @@ fn give_to_account(transaction: &Transaction<'_>, default_account: &str) -> Resu
 /// Version 1: the tables, keyed by account.
 fn create_tables(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
     Ok(transaction.execute_batch(SCHEMA)?)
+}
+
+/// Version 2: code signing configurations, per account and region.
+fn code_signing_configs(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(
+        "CREATE TABLE IF NOT EXISTS code_signing_configs (
+             account TEXT NOT NULL,
+             region TEXT NOT NULL,
+             id TEXT NOT NULL,
+             document TEXT NOT NULL,
+             PRIMARY KEY (account, region, id)
+         );",
+    )?)
 }
 
 /// Shape check: rebuilds an `async_events` table created with `AUTOINCREMENT` without it, keeping
@@ -116,6 +132,29 @@ mod tests {
         }
         let store = MetadataStore::open(&path, A).unwrap();
         assert_eq!(store.insert_layer_version(A, "us-east-1", "deps", "next").unwrap(), 5);
+    }
+
+    #[test]
+    fn a_version_one_database_gains_the_code_signing_table_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        old.execute("INSERT INTO functions VALUES (?1, 'us-east-1', 'f', '$LATEST', 'doc')", [A]).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        drop(old);
+        for _ in 0..2 {
+            let store = MetadataStore::open(&path, A).unwrap();
+            assert_eq!(store.get_function(A, "us-east-1", "f", "$LATEST").unwrap().as_deref(), Some("doc"));
+            store.put_code_signing_config(A, "us-east-1", "csc-0123456789abcdef0", "config").unwrap();
+            assert_eq!(
+                store.get_code_signing_config(A, "us-east-1", "csc-0123456789abcdef0").unwrap().as_deref(),
+                Some("config")
+            );
+        }
+        let version: i64 =
+            Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, 2);
     }
 
     #[test]

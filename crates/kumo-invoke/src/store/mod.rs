@@ -136,6 +136,18 @@ pub trait LambdaStore: Send + Sync {
     /// Deletes an event source mapping; returns whether it existed.
     fn delete_event_source_mapping(&self, uuid: &str) -> Result<bool, StoreError>;
 
+    /// Inserts or replaces a code signing configuration of an account's region.
+    fn put_code_signing_config(&self, account: &str, region: &str, id: &str, document: &str) -> Result<(), StoreError>;
+
+    /// Reads one code signing configuration.
+    fn get_code_signing_config(&self, account: &str, region: &str, id: &str) -> Result<Option<String>, StoreError>;
+
+    /// The code signing configurations of an account's region as `(id, document)`, by id.
+    fn list_code_signing_configs(&self, account: &str, region: &str) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Deletes a code signing configuration; returns whether it existed.
+    fn delete_code_signing_config(&self, account: &str, region: &str, id: &str) -> Result<bool, StoreError>;
+
     /// Ids of all queued async events, oldest first: what start-up resumes, without holding
     /// their payloads in memory.
     fn pending_async_ids(&self) -> Result<Vec<i64>, StoreError>;

@@ -404,6 +404,46 @@ impl LambdaStore for SqliteLambdaStore {
         })? == 1)
     }
 
+    fn put_code_signing_config(&self, account: &str, region: &str, id: &str, document: &str) -> Result<(), StoreError> {
+        self.write(|connection| {
+            connection.execute(
+                "INSERT OR REPLACE INTO code_signing_configs (account, region, id, document) VALUES (?1, ?2, ?3, ?4)",
+                params![account, region, id, document],
+            )
+        })?;
+        Ok(())
+    }
+
+    fn get_code_signing_config(&self, account: &str, region: &str, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .shared
+            .lock()
+            .query_row(
+                "SELECT document FROM code_signing_configs WHERE account = ?1 AND region = ?2 AND id = ?3",
+                params![account, region, id],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    fn list_code_signing_configs(&self, account: &str, region: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.shared.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT id, document FROM code_signing_configs WHERE account = ?1 AND region = ?2 ORDER BY id",
+        )?;
+        let rows = statement.query_map(params![account, region], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn delete_code_signing_config(&self, account: &str, region: &str, id: &str) -> Result<bool, StoreError> {
+        Ok(self.write(|connection| {
+            connection.execute(
+                "DELETE FROM code_signing_configs WHERE account = ?1 AND region = ?2 AND id = ?3",
+                params![account, region, id],
+            )
+        })? == 1)
+    }
+
     /// Deletes every version of a function; returns how many rows went.
     fn delete_function(&self, account: &str, region: &str, name: &str) -> Result<usize, StoreError> {
         self.write(|connection| {

@@ -17,6 +17,7 @@ pub(crate) fn suite<S: LambdaStore>(open: impl Fn(&Path) -> S) {
     functions_put_get_list_delete(&open);
     layer_versions_count_up_and_are_deleted(&open);
     event_source_mappings_put_get_list_delete(&open);
+    code_signing_configs_put_get_list_delete(&open);
     committed_state_survives_a_restart(&open);
     queue_writer_tells_enqueuers_in_order_after_commit(&open);
     batch_writer_flushes_after_the_writes_before_it(&open);
@@ -222,4 +223,24 @@ fn batch_writer_flushes_after_the_writes_before_it<S: LambdaStore>(open: &impl F
 #[test]
 fn sqlite_lambda_store_passes_the_suite() {
     suite(|dir| super::SqliteLambdaStore::open(&dir.join("kumo.sqlite3"), A).unwrap());
+}
+
+fn code_signing_configs_put_get_list_delete<S: LambdaStore>(open: &impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.put_code_signing_config(A, REGION, "csc-b", "b").unwrap();
+    store.put_code_signing_config(A, REGION, "csc-a", "a").unwrap();
+    store.put_code_signing_config(A, REGION, "csc-a", "a replaced").unwrap();
+    store.put_code_signing_config(B, REGION, "csc-a", "other account").unwrap();
+    assert_eq!(store.get_code_signing_config(A, REGION, "csc-a").unwrap().as_deref(), Some("a replaced"));
+    assert_eq!(store.get_code_signing_config(A, "eu-west-1", "csc-a").unwrap(), None);
+    let listed = store.list_code_signing_configs(A, REGION).unwrap();
+    assert_eq!(listed, [("csc-a".into(), "a replaced".into()), ("csc-b".to_string(), "b".to_string())]);
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.get_code_signing_config(B, REGION, "csc-a").unwrap().as_deref(), Some("other account"));
+    assert!(store.delete_code_signing_config(A, REGION, "csc-a").unwrap());
+    assert!(!store.delete_code_signing_config(A, REGION, "csc-a").unwrap());
+    assert_eq!(store.list_code_signing_configs(A, REGION).unwrap().len(), 1);
+    assert_eq!(store.get_code_signing_config(B, REGION, "csc-a").unwrap().as_deref(), Some("other account"));
 }
