@@ -173,7 +173,9 @@ def test_unknown_function_is_404_with_its_arn(kumo, operation):
         getattr(kumo.lambda_client(), operation)(FunctionName=name)
     code, status, message = error_of(excinfo)
     assert (code, status) == ("ResourceNotFoundException", 404)
-    assert message == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    # Invoke names the version it would have run, as AWS does.
+    suffix = ":$LATEST" if operation == "invoke" else ""
+    assert message == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}{suffix}"
     assert excinfo.value.response["ResponseMetadata"]["RequestId"]
 
 

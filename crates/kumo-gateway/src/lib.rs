@@ -11,6 +11,7 @@ mod dispatch;
 mod error;
 mod kumo_api;
 mod lambda_async_api;
+mod lambda_constraints;
 mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_operations;

@@ -82,6 +82,9 @@ pub struct FunctionEventInvokeConfig {
 pub struct ListFunctionEventInvokeConfigsResponse {
     /// The configurations.
     pub function_event_invoke_configs: Vec<FunctionEventInvokeConfig>,
+    /// Marker of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
 }
 
 fn check_destination(destination: &Destination) -> Result<(), AwsError> {
@@ -215,22 +218,26 @@ impl LambdaService {
         self: &Arc<Self>,
         context: RequestContext,
         function_name: String,
+        marker: Option<String>,
+        max_items: Option<i64>,
     ) -> Result<ListFunctionEventInvokeConfigsResponse, AwsError> {
         self.blocking(move |service| {
             let context =
                 service.acting_for(&context, &function_name, None, "lambda:ListFunctionEventInvokeConfigs")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
-            let configs = latest
-                .settings
-                .event_invoke
-                .iter()
+            let keys: Vec<&String> = latest.settings.event_invoke.keys().collect();
+            let (page, next_marker) =
+                crate::functions::paginate(keys, marker.as_deref(), max_items, |key| key.to_string());
+            let configs = page
+                .into_iter()
+                .filter_map(|key| Some((key, latest.settings.event_invoke.get(key)?)))
                 .map(|(key, record)| {
                     let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, name, key);
                     Self::render_event_invoke(arn, record)
                 })
                 .collect();
-            Ok(ListFunctionEventInvokeConfigsResponse { function_event_invoke_configs: configs })
+            Ok(ListFunctionEventInvokeConfigsResponse { function_event_invoke_configs: configs, next_marker })
         })
         .await
     }

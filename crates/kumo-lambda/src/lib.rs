@@ -4,6 +4,8 @@
 pub mod aliases;
 pub mod code_urls;
 mod concurrency;
+pub mod constraints;
+mod constraints_table;
 mod cross_account;
 pub use cross_account::ServiceTrigger;
 pub mod event_invoke;

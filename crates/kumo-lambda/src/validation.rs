@@ -10,12 +10,16 @@ pub fn validation_error(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationException", 400, message)
 }
 
-/// Checks a bare function name for CreateFunction.
-pub fn function_name(name: &str) -> Result<(), AwsError> {
-    if kumo_core::arn::is_valid_function_name(name) {
-        return Ok(());
-    }
-    Err(kumo_core::arn::invalid_function_name(name))
+/// CreateFunction's `FunctionName` pattern (`FunctionName` in the model: no `.` in a name, no
+/// `$LATEST.PUBLISHED`), as AWS quotes it.
+const CREATE_FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+
+/// CreateFunction's error for a name it cannot create (one with a qualifier or a `.`).
+pub fn create_function_name_error(value: &str) -> AwsError {
+    validation_error(format!(
+        "1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: {CREATE_FUNCTION_NAME_PATTERN}"
+    ))
 }
 
 /// Checks `MemorySize` (128–10,240 MB).
