@@ -64,7 +64,7 @@ def test_creating_an_existing_function_conflicts(kumo, canary):
         ({"FunctionName": "bad name!"}, "ValidationException"),
         ({"MemorySize": 20000}, "ValidationException"),
         ({"Timeout": 901}, "ValidationException"),
-        ({"Runtime": "cobol"}, "ValidationException"),
+        ({"Runtime": "cobol"}, "InvalidParameterValueException"),
         ({"Role": "not-a-role"}, "ValidationException"),
         ({"Handler": "has space.handler"}, "ValidationException"),
         ({"Environment": {"Variables": {"X": "single-letter keys are invalid"}}}, "ValidationException"),

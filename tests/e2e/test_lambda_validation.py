@@ -492,3 +492,96 @@ def test_max_items_is_honoured_and_validated(lambda_client, raw, published):
         "Value 'invalid' at 'functionVersion' failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
     )
     assert lambda_client.list_versions_by_function(FunctionName=name, MaxItems=1)["Versions"][0]["Version"] == "$LATEST"
+
+
+# --------------------------------------------------------------------------------------------
+# AWS's exact texts (family 2)
+
+
+def create_params(**overrides):
+    params = dict(
+        FunctionName=unique_name("texts"),
+        Runtime="python3.12",
+        Role=ROLE,
+        Handler="lambda_function.handler",
+        Code={"ZipFile": python_zip(SOURCE)},
+    )
+    params.update(overrides)
+    return params
+
+
+def test_an_unknown_runtime_lists_every_valid_one(lambda_client, raw):
+    answer = refused(raw, lambda_client.create_function, **create_params(Runtime="non-existent-runtime"))
+    assert answer == invalid(
+        "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: "
+        "[nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, nodejs22.x, java25, "
+        "python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, "
+        "dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2] or be a valid ARN"
+    )
+
+
+def test_environment_over_4kb_shows_the_string_measured(lambda_client, raw):
+    variables = {"LARGE_VAR": "x" * 4097}
+    answer = refused(raw, lambda_client.create_function, **create_params(Environment={"Variables": variables}))
+    assert answer == invalid(
+        "Lambda was unable to configure your environment variables because the environment variables you have "
+        f"provided exceeded the 4KB limit. String measured: {json.dumps(variables, separators=(',', ':'))}"
+    )
+
+
+def test_architectures_are_rendered_as_aws_lists_them(lambda_client, raw):
+    answer = refused(raw, lambda_client.create_function, **create_params(Architectures=["x86_64", "arm64"]))
+    assert answer == validation(
+        "Value '[x86_64, arm64]' at 'architectures' failed to satisfy constraint: "
+        "Member must have length less than or equal to 1"
+    )
+    answer = refused(raw, lambda_client.create_function, **create_params(Architectures=["X86_64"]))
+    assert answer == validation(
+        "Value '[X86_64]' at 'architectures' failed to satisfy constraint: Member must satisfy constraint: "
+        "[Member must satisfy enum value set: [x86_64, arm64], Member must not be null]"
+    )
+
+
+def test_a_zip_over_50_mb_names_the_zipped_limit(lambda_client, raw):
+    import io
+    import zipfile
+
+    big = io.BytesIO()
+    with zipfile.ZipFile(big, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("lambda_function.py", SOURCE)
+        archive.writestr("noise.bin", os.urandom(50 * 1024 * 1024 + 100_000))
+    with pytest.raises(ClientError):
+        lambda_client.create_function(**create_params(Code={"ZipFile": big.getvalue()}))
+    status, error_type, body = raw.answer()
+    assert (status, error_type) == (413, "RequestEntityTooLargeException")
+    assert body == {"Type": "User", "message": "Zipped size must be smaller than 52428800 bytes"}
+
+
+def test_event_invoke_config_and_alias_texts(lambda_client, raw, published):
+    name, missing = published.name, unique_name("missing")
+    get = lambda_client.get_function_event_invoke_config
+    assert refused(raw, get, FunctionName=missing) == not_found(
+        f"The function {ARN}:{missing}:$LATEST doesn't have an EventInvokeConfig"
+    )
+    assert refused(raw, get, FunctionName=name, Qualifier="1221") == not_found(
+        f"The function {ARN}:{name}:1221 doesn't have an EventInvokeConfig"
+    )
+    assert refused(raw, lambda_client.delete_function_event_invoke_config, FunctionName=missing) == not_found(
+        f"The function {ARN}:{missing}:$LATEST doesn't have an EventInvokeConfig"
+    )
+    put = lambda_client.put_function_event_invoke_config
+    assert refused(raw, put, FunctionName=missing, MaximumRetryAttempts=1) == not_found("The function doesn't exist.")
+    assert refused(raw, lambda_client.update_alias, FunctionName=name, Name="non-existent") == not_found(
+        f"Alias not found: {ARN}:{name}:non-existent"
+    )
+    assert refused(raw, lambda_client.get_alias, FunctionName=name, Name="non-existent") == not_found(
+        f"Cannot find alias arn: {ARN}:{name}:non-existent"
+    )
+    assert refused(raw, lambda_client.create_alias, FunctionName=name, Name="live", FunctionVersion="1") == (
+        409,
+        "ResourceConflictException",
+        {"Type": "User", "message": f"Alias already exists: {ARN}:{name}:live"},
+    )
+    assert refused(raw, lambda_client.get_alias, FunctionName=name, Name="2024") == validation(
+        pattern("2024", "name", "(?!^[0-9]+$)([a-zA-Z0-9-_]+)")
+    )

@@ -270,7 +270,11 @@ impl LambdaService {
                 .aliases
                 .get(&name)
                 .cloned()
-                .ok_or_else(|| service.alias_not_found(&context.account, &context.region, &function, &name))?;
+                .ok_or_else(|| {
+                    // UpdateAlias words it differently from GetAlias.
+                    let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, &function, &name);
+                    AwsError::not_found(format!("Alias not found: {arn}"))
+                })?;
             if request.revision_id.as_deref().is_some_and(|expected| expected != alias.revision_id) {
                 return Err(AwsError::precondition_failed(
                     "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",

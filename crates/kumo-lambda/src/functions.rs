@@ -182,7 +182,11 @@ impl LambdaService {
             )
         })?;
         if bytes.len() as u64 > limits::ZIPPED_CODE_MAX_BYTES {
-            return Err(too_large());
+            return Err(AwsError::new(
+                "RequestEntityTooLargeException",
+                413,
+                format!("Zipped size must be smaller than {} bytes", limits::ZIPPED_CODE_MAX_BYTES),
+            ));
         }
         let unzipped_size = inspect_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
         crate::layers::check_total_size(unzipped_size, layers)?;
