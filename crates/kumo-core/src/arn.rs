@@ -128,6 +128,14 @@ pub fn parse_function_ref(value: &str) -> Result<FunctionRef, AwsError> {
     if value.len() > 256 {
         return Err(invalid_function_name(value));
     }
+    // A bare name (the common case, Invoke's hot path) matches only the name group: no regex.
+    if !value.contains(':') {
+        let valid = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(invalid_function_name(value));
+        }
+        return Ok(FunctionRef { name: value.to_string(), qualifier: None, region: None, account: None });
+    }
     let captures = FUNCTION_REF.captures(value).ok_or_else(|| invalid_function_name(value))?;
     let part = |name: &str| captures.name(name).map(|found| found.as_str().to_string());
     Ok(FunctionRef {
