@@ -64,7 +64,7 @@ def test_creating_an_existing_function_conflicts(kumo, canary):
         ({"FunctionName": "bad name!"}, "ValidationException"),
         ({"MemorySize": 20000}, "ValidationException"),
         ({"Timeout": 901}, "ValidationException"),
-        ({"Runtime": "cobol"}, "ValidationException"),
+        ({"Runtime": "cobol"}, "InvalidParameterValueException"),
         ({"Role": "not-a-role"}, "ValidationException"),
         ({"Handler": "has space.handler"}, "ValidationException"),
         ({"Environment": {"Variables": {"X": "single-letter keys are invalid"}}}, "ValidationException"),
@@ -173,7 +173,9 @@ def test_unknown_function_is_404_with_its_arn(kumo, operation):
         getattr(kumo.lambda_client(), operation)(FunctionName=name)
     code, status, message = error_of(excinfo)
     assert (code, status) == ("ResourceNotFoundException", 404)
-    assert message == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
+    # Invoke names the version it would have run, as AWS does.
+    suffix = ":$LATEST" if operation == "invoke" else ""
+    assert message == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}{suffix}"
     assert excinfo.value.response["ResponseMetadata"]["RequestId"]
 
 

@@ -81,10 +81,6 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-fn is_qualifier(s: &str) -> bool {
-    s == "$LATEST" || (!s.is_empty() && s.len() <= 128 && s.chars().all(is_name_char))
-}
-
 fn is_account(s: &str) -> bool {
     s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }
@@ -98,52 +94,55 @@ fn is_region(s: &str) -> bool {
         && parts.last().is_some_and(|p| p.len() == 1 && p.chars().all(|c| c.is_ascii_digit()))
 }
 
+/// The pattern of a `FunctionName` that may carry a version (`NamespacedFunctionName` in the
+/// model: GetFunction, DeleteFunction, Invoke, …), as AWS quotes it.
+pub const FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_\\.]+)(:(\\$LATEST(\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?";
+
+/// The same pattern with its parts named, to take a value apart as AWS's matcher does (leftmost
+/// alternative first, as Java's regex engine): `name:1` is a name and a qualifier, and
+/// `arn:aws:lambda:us-east-1:123456789012:function` names the function `function`.
+static FUNCTION_REF: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
+    regex_lite::Regex::new(
+        "^(?:arn:(?<partition>aws[a-zA-Z-]*)?:lambda:)?(?:(?<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?-[a-z]+-\\d{1}):)?(?:(?<account>\\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9-_\\.]+)(?::(?<qualifier>\\$LATEST(?:\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$",
+    )
+    .expect("a constant pattern compiles")
+});
+
 /// The error AWS gives when a `FunctionName` does not match its pattern.
 pub fn invalid_function_name(value: &str) -> AwsError {
-    AwsError::new("ValidationException", 400, format!(
-        "1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: \
-         Member must satisfy regular expression pattern: \
-         (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{{2}}(-gov)?-[a-z]+-\\d{{1}}:)?(\\d{{12}}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?"
-    ))
+    AwsError::new(
+        "ValidationException",
+        400,
+        format!(
+            "1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: \
+             Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}"
+        ),
+    )
 }
 
-/// Parses every form Lambda accepts: `name`, `name:qualifier`, `account:function:name[:q]`
-/// and `arn:aws:lambda:region:account:function:name[:q]`.
+/// Parses every form Lambda accepts, as its model's pattern reads them: `name`, `name:qualifier`,
+/// `account:function:name[:q]`, `arn:aws:lambda:region:account:function:name[:q]` and the
+/// shorter ARN forms the pattern allows. How long a name may be is each operation's model
+/// constraint (checked before this); a name too long to exist is simply not found.
 pub fn parse_function_ref(value: &str) -> Result<FunctionRef, AwsError> {
-    let invalid = || invalid_function_name(value);
-    if value.is_empty() || value.len() > 256 {
-        return Err(invalid());
+    if value.len() > 256 {
+        return Err(invalid_function_name(value));
     }
-    let parts: Vec<&str> = value.split(':').collect();
-    let (region, account, name, qualifier) = match parts.as_slice() {
-        [name] => (None, None, *name, None),
-        [name, qualifier] => (None, None, *name, Some(*qualifier)),
-        [account, "function", name] => (None, Some(*account), *name, None),
-        [account, "function", name, qualifier] => (None, Some(*account), *name, Some(*qualifier)),
-        ["arn", partition, "lambda", region, account, "function", name] => {
-            check_partition(partition).ok_or_else(invalid)?;
-            (Some(*region), Some(*account), *name, None)
+    // A bare name (the common case, Invoke's hot path) matches only the name group: no regex.
+    if !value.contains(':') {
+        let valid = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if !valid {
+            return Err(invalid_function_name(value));
         }
-        ["arn", partition, "lambda", region, account, "function", name, qualifier] => {
-            check_partition(partition).ok_or_else(invalid)?;
-            (Some(*region), Some(*account), *name, Some(*qualifier))
-        }
-        _ => return Err(invalid()),
-    };
-    if name.is_empty() || name.len() > 64 || !name.chars().all(is_name_char) {
-        return Err(invalid());
+        return Ok(FunctionRef { name: value.to_string(), qualifier: None, region: None, account: None });
     }
-    if region.is_some_and(|r| !is_region(r)) || account.is_some_and(|a| !is_account(a)) {
-        return Err(invalid());
-    }
-    if qualifier.is_some_and(|q| !is_qualifier(q)) {
-        return Err(invalid());
-    }
+    let captures = FUNCTION_REF.captures(value).ok_or_else(|| invalid_function_name(value))?;
+    let part = |name: &str| captures.name(name).map(|found| found.as_str().to_string());
     Ok(FunctionRef {
-        name: name.to_string(),
-        qualifier: qualifier.map(str::to_string),
-        region: region.map(str::to_string),
-        account: account.map(str::to_string),
+        name: part("name").unwrap_or_default(),
+        qualifier: part("qualifier"),
+        region: part("region"),
+        account: part("account"),
     })
 }
 
@@ -171,11 +170,17 @@ mod tests {
         let full = parse_function_ref("arn:aws:lambda:eu-west-1:000000000000:function:f:prod").unwrap();
         assert_eq!(full.region.as_deref(), Some("eu-west-1"));
         assert_eq!(full.qualifier.as_deref(), Some("prod"));
+        let incomplete = parse_function_ref("arn:aws:lambda:us-east-1:000000000000:function").unwrap();
+        assert_eq!((incomplete.name.as_str(), incomplete.account.as_deref()), ("function", Some("000000000000")));
+        let long = parse_function_ref(&"a".repeat(65)).unwrap();
+        assert_eq!(long.name.len(), 65, "too long to exist, not malformed");
+        let published = parse_function_ref("f:$LATEST.PUBLISHED").unwrap();
+        assert_eq!(published.qualifier.as_deref(), Some("$LATEST.PUBLISHED"));
     }
 
     #[test]
     fn rejects_malformed_names() {
-        for bad in ["", "a b", "x/y", "arn:aws:s3:::bucket", "1:function:f", "f:", &"a".repeat(65)] {
+        for bad in ["", "a b", "x/y", "arn:aws:s3:::bucket", "1:function:f", "f:", &"a".repeat(257)] {
             let error = parse_function_ref(bad).unwrap_err();
             assert_eq!(error.code, "ValidationException", "{bad}");
         }

@@ -3,10 +3,11 @@
 
 use http::StatusCode;
 use kumo_core::AwsError;
+use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, Shape};
 use kumo_protocol::{Call, NoResult, RestAnswer};
 
 use crate::lambda_service::{
-    answer, body, decode, function_name, FunctionNameInput, Handler, LambdaApi, JSON_OUT, NAME_AND_QUALIFIER, NO_BODY,
+    answer, body, decode, FunctionNameInput, Handler, LambdaApi, JSON_OUT, NAME_AND_QUALIFIER, NO_BODY,
 };
 
 /// The family's handlers by operation name.
@@ -17,6 +18,26 @@ pub(crate) const HANDLERS: &[(&str, Handler)] = &[
     ("DeleteFunctionEventInvokeConfig", |api, call| Box::pin(api.delete_event_invoke_config(call))),
     ("ListFunctionEventInvokeConfigs", |api, call| Box::pin(api.list_event_invoke_configs(call))),
 ];
+
+/// ListFunctionEventInvokeConfigs' input.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    function_name: String,
+    marker: Option<String>,
+    max_items: Option<i64>,
+}
+
+impl kumo_protocol::rest_json::RestInput for ListInput {}
+
+const LIST: Bindings = Bindings {
+    members: &[
+        crate::lambda_service::FUNCTION_NAME,
+        Member { name: "Marker", location: Location::Query("Marker"), shape: Shape::String },
+        Member { name: "MaxItems", location: Location::Query("MaxItems"), shape: Shape::Integer },
+    ],
+    payload: Payload::Empty,
+};
 
 impl LambdaApi {
     /// Put replaces the configuration; Update (`update`) changes only the fields it names.
@@ -34,8 +55,9 @@ impl LambdaApi {
     }
 
     async fn list_event_invoke_configs(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
-        let name = function_name(&call)?;
-        let configs = self.lambda.list_event_invoke_configs(call.context, name).await?;
+        let input: ListInput = decode(&call, &LIST)?;
+        let (name, marker, max_items) = (input.function_name, input.marker, input.max_items);
+        let configs = self.lambda.list_event_invoke_configs(call.context, name, marker, max_items).await?;
         answer(&JSON_OUT, StatusCode::OK, &configs)
     }
 

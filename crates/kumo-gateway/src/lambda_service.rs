@@ -324,7 +324,11 @@ impl AwsService for LambdaApi {
 
     fn call_rest<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<RestAnswer, AwsError>> {
         match handler(call.operation) {
-            Some(handler) => handler(self, call),
+            // The model's constraints come first, before any lookup, as AWS checks them.
+            Some(handler) => match crate::lambda_constraints::check(&call) {
+                Ok(()) => handler(self, call),
+                Err(error) => Box::pin(std::future::ready(Err(error))),
+            },
             None => Box::pin(std::future::ready(Err((DESCRIPTOR.unknown_operation)(Some(call.operation))))),
         }
     }

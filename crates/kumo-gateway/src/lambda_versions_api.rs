@@ -46,6 +46,8 @@ const PROVISIONED: Bindings = Bindings {
         FUNCTION_NAME,
         crate::lambda_service::QUALIFIER,
         Member { name: "List", location: Location::Query("List"), shape: Shape::String },
+        MARKER,
+        MAX_ITEMS,
     ],
     payload: Payload::Empty,
 };
@@ -76,6 +78,8 @@ struct ProvisionedInput {
     function_name: String,
     qualifier: Option<String>,
     list: Option<String>,
+    marker: Option<String>,
+    max_items: Option<i64>,
 }
 
 impl RestInput for ProvisionedInput {}
@@ -153,7 +157,8 @@ impl LambdaApi {
     async fn get_provisioned(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
         let input: ProvisionedInput = decode(&call, &PROVISIONED)?;
         if input.list.is_some() {
-            let listed = self.lambda.list_provisioned_concurrency(call.context, input.function_name).await?;
+            let (name, marker, max_items) = (input.function_name, input.marker, input.max_items);
+            let listed = self.lambda.list_provisioned_concurrency(call.context, name, marker, max_items).await?;
             return answer(&JSON_OUT, StatusCode::OK, &listed);
         }
         let config =

@@ -13,6 +13,7 @@ mod kumo_api;
 mod lambda_async_api;
 mod lambda_code_signing_api;
 mod lambda_invoke_async_api;
+mod lambda_constraints;
 mod lambda_layers_api;
 mod lambda_mappings_api;
 mod lambda_operations;

@@ -132,7 +132,8 @@ impl LambdaService {
         }
     }
 
-    fn alias_not_found(&self, account: &str, region: &str, function: &str, name: &str) -> AwsError {
+    /// AWS's not-found for an alias (`Cannot find alias arn: …`).
+    pub(crate) fn alias_not_found(&self, account: &str, region: &str, function: &str, name: &str) -> AwsError {
         let arn = kumo_core::arn::qualified_function_arn(region, account, function, name);
         AwsError::not_found(format!("Cannot find alias arn: {arn}"))
     }
@@ -269,7 +270,11 @@ impl LambdaService {
                 .aliases
                 .get(&name)
                 .cloned()
-                .ok_or_else(|| service.alias_not_found(&context.account, &context.region, &function, &name))?;
+                .ok_or_else(|| {
+                    // UpdateAlias words it differently from GetAlias.
+                    let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, &function, &name);
+                    AwsError::not_found(format!("Alias not found: {arn}"))
+                })?;
             if request.revision_id.as_deref().is_some_and(|expected| expected != alias.revision_id) {
                 return Err(AwsError::precondition_failed(
                     "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
@@ -375,7 +380,10 @@ impl LambdaService {
     ) -> Result<Arc<FunctionRecord>, AwsError> {
         let reference = self.function_ref(account, region, function_name, None)?;
         if reference.qualifier.as_deref().is_some_and(|q| q != LATEST) {
-            return Err(AwsError::invalid_parameter("This operation does not take a qualified function name."));
+            return Err(AwsError::invalid_parameter(
+                "This operation is permitted on Lambda functions only. Aliases and versions do not support this \
+                 operation. Please specify either a function name or an unqualified function ARN.",
+            ));
         }
         self.load_record(account, region, &reference.name, None)
     }
@@ -388,9 +396,11 @@ impl LambdaService {
         name: &str,
         qualifier: Option<&str>,
     ) -> Result<Arc<FunctionRecord>, AwsError> {
+        // Invoke names a missing function with the qualifier it ran, `$LATEST` by default.
+        let missing = || self.not_found(account, region, name, Some(qualifier.unwrap_or(LATEST)));
         match qualifier {
             Some(alias) if is_alias_name(alias) => {
-                let latest = self.load_record(account, region, name, None)?;
+                let latest = self.load_record(account, region, name, None).map_err(|_| missing())?;
                 let record = latest
                     .settings
                     .aliases
@@ -398,7 +408,10 @@ impl LambdaService {
                     .ok_or_else(|| self.not_found(account, region, name, Some(alias)))?;
                 self.load_record(account, region, name, Some(&pick_version(record)))
             }
-            _ => self.load_record(account, region, name, qualifier),
+            _ => self.load_record(account, region, name, qualifier).map_err(|error| match error.code {
+                "ResourceNotFoundException" => missing(),
+                _ => error,
+            }),
         }
     }
 

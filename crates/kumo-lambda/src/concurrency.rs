@@ -28,19 +28,27 @@ impl LambdaService {
             .reserved_concurrent_executions
             .ok_or_else(|| AwsError::invalid_parameter("ReservedConcurrentExecutions is a required parameter"))?;
         let limits = Arc::clone(self.engine.concurrency());
-        if value < 0 || value > i64::from(limits.account_limit()) {
-            return Err(crate::validation::validation_error(format!(
-                "1 validation error detected: Value '{value}' at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must have value greater than or equal to 0"
-            )));
-        }
-        let value = value as u32;
+        // The model's minimum (0) is checked before; a value beyond the account is refused only
+        // once the function is found, as AWS does.
+        let value = u32::try_from(value.max(0)).unwrap_or(u32::MAX);
         self.blocking(move |service| {
             let context = service.acting_for(&context, &function_name, None, "lambda:PutFunctionConcurrency")?;
             let _updating = service.lock_updates();
-            let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
+            let latest = service.unqualified_latest(&context.account, &context.region, &function_name).map_err(
+                |error| match error.code {
+                    // AWS names the version a reservation would apply to.
+                    "ResourceNotFoundException" => match kumo_core::arn::parse_function_ref(&function_name) {
+                        Ok(reference) => {
+                            service.not_found(&context.account, &context.region, &reference.name, Some(LATEST))
+                        }
+                        Err(_) => error,
+                    },
+                    _ => error,
+                },
+            )?;
             let name = &latest.configuration.function_name;
             let others = limits.reserved_total(&context.account, &context.region, Some(name));
-            if limits.account_limit().saturating_sub(others + value) < MINIMUM_UNRESERVED {
+            if limits.account_limit().saturating_sub(others.saturating_add(value)) < MINIMUM_UNRESERVED {
                 return Err(AwsError::invalid_parameter(format!(
                     "Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [{MINIMUM_UNRESERVED}]."
                 )));
@@ -93,26 +101,59 @@ impl LambdaService {
     }
 
     /// The `$LATEST` record, the version a provisioned concurrency call runs (an alias's version
-    /// for an alias) and the qualifier the configuration is kept under.
+    /// for an alias) and the qualifier the configuration is kept under. A missing function or
+    /// alias is named as AWS names it (`Cannot find alias arn: …` for an alias, `Function not
+    /// found: …:7` for a version); `$LATEST` is refused in `put`'s words or the others'.
     fn provisioned_target(
         &self,
         account: &str,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
+        put: bool,
     ) -> Result<(Arc<FunctionRecord>, Arc<FunctionRecord>, String), AwsError> {
         let reference = self.function_ref(account, region, function_name, qualifier)?;
         let qualifier = reference.qualifier.as_deref().ok_or_else(|| {
-            AwsError::invalid_parameter("Qualifier is required: provisioned concurrency applies to a version or alias.")
+            AwsError::invalid_parameter("The function resource provided must be an alias or a published version.")
         })?;
         if qualifier == LATEST {
-            return Err(AwsError::invalid_parameter(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
-            ));
+            return Err(AwsError::invalid_parameter(match put {
+                true => "Provisioned Concurrency Configs cannot be applied to unpublished function versions.",
+                false => "The function resource provided must be an alias or a published version.",
+            }));
         }
-        let latest = self.load_record(account, region, &reference.name, None)?;
-        let version = self.load_record(account, region, &reference.name, Some(qualifier))?;
+        let name = &reference.name;
+        let missing = || match crate::aliases::is_alias_name(qualifier) {
+            true => self.alias_not_found(account, region, name, qualifier),
+            false => self.not_found(account, region, name, Some(qualifier)),
+        };
+        let latest = self.load_record(account, region, name, None).map_err(|_| missing())?;
+        if crate::aliases::is_alias_name(qualifier) && !latest.settings.aliases.contains_key(qualifier) {
+            return Err(missing());
+        }
+        let version = self.load_record(account, region, name, Some(qualifier))?;
         Ok((latest, version, qualifier.to_string()))
+    }
+
+    /// AWS's conflicts between an alias's configuration and its version's: one version is
+    /// provisioned either through one of its aliases or directly, never both.
+    fn check_provisioned_conflict(latest: &FunctionRecord, key: &str, version: &str) -> Result<(), AwsError> {
+        let provisioned = &latest.settings.provisioned;
+        if crate::aliases::is_alias_name(key) {
+            if provisioned.contains_key(version) {
+                return Err(AwsError::conflict(
+                    "Alias can't be used for Provisioned Concurrency configuration on an already Provisioned version",
+                ));
+            }
+            return Ok(());
+        }
+        let through_alias = latest.settings.aliases.iter().any(|(alias, target)| {
+            alias.as_str() != key && target.function_version == version && provisioned.contains_key(alias)
+        });
+        if through_alias {
+            return Err(AwsError::conflict("Version is pointed by a Provisioned Concurrency alias"));
+        }
+        Ok(())
     }
 
     /// `PutProvisionedConcurrencyConfig`.
@@ -135,8 +176,14 @@ impl LambdaService {
         self.blocking(move |service| {
             let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:PutProvisionedConcurrencyConfig")?;
             let _updating = service.lock_updates();
-            let (latest, version, key) =
-                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, version, key) = service.provisioned_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+                true,
+            )?;
+            Self::check_provisioned_conflict(&latest, &key, &version.configuration.version)?;
             let limits = service.engine.concurrency();
             let ceiling = latest.settings.reserved_concurrency.unwrap_or_else(
                 || limits.unreserved(&context.account, &context.region),
@@ -210,8 +257,13 @@ impl LambdaService {
                 qualifier.as_deref(),
                 "lambda:GetProvisionedConcurrencyConfig",
             )?;
-            let (latest, version, key) =
-                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, version, key) = service.provisioned_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+                false,
+            )?;
             let number = &version.configuration.version;
             let setting = latest.settings.provisioned.get(&key).ok_or_else(|| {
                 AwsError::new(
@@ -236,16 +288,20 @@ impl LambdaService {
         self: &Arc<Self>,
         context: RequestContext,
         function_name: String,
+        marker: Option<String>,
+        max_items: Option<i64>,
     ) -> Result<ListProvisionedConcurrencyConfigsResponse, AwsError> {
         self.blocking(move |service| {
             let context =
                 service.acting_for(&context, &function_name, None, "lambda:ListProvisionedConcurrencyConfigs")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
-            let configs = latest
-                .settings
-                .provisioned
-                .iter()
+            let keys: Vec<&String> = latest.settings.provisioned.keys().collect();
+            let (page, next_marker) =
+                crate::functions::paginate(keys, marker.as_deref(), max_items, |key| key.to_string());
+            let configs = page
+                .into_iter()
+                .filter_map(|qualifier| Some((qualifier, latest.settings.provisioned.get(qualifier)?)))
                 .map(|(qualifier, setting)| {
                     let version = service
                         .load_record(&context.account, &context.region, name, Some(qualifier))
@@ -261,7 +317,7 @@ impl LambdaService {
                     config
                 })
                 .collect();
-            Ok(ListProvisionedConcurrencyConfigsResponse { provisioned_concurrency_configs: configs })
+            Ok(ListProvisionedConcurrencyConfigsResponse { provisioned_concurrency_configs: configs, next_marker })
         })
         .await
     }
@@ -281,15 +337,17 @@ impl LambdaService {
                 "lambda:DeleteProvisionedConcurrencyConfig",
             )?;
             let _updating = service.lock_updates();
-            let (latest, version, key) =
-                service.provisioned_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, version, key) = service.provisioned_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+                false,
+            )?;
             let mut record = (*latest).clone();
             if record.settings.provisioned.remove(&key).is_none() {
-                return Err(AwsError::new(
-                    "ProvisionedConcurrencyConfigNotFoundException",
-                    404,
-                    "No Provisioned Concurrency Config found for this function",
-                ));
+                // Deleting a configuration that does not exist succeeds, as in AWS.
+                return Ok(());
             }
             service.save_settings(&context.account, &context.region, record)?;
             service.engine.set_provisioned(service.function_version(&context.account, &context.region, &version), 0);

@@ -82,6 +82,9 @@ pub struct FunctionEventInvokeConfig {
 pub struct ListFunctionEventInvokeConfigsResponse {
     /// The configurations.
     pub function_event_invoke_configs: Vec<FunctionEventInvokeConfig>,
+    /// Marker of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
 }
 
 fn check_destination(destination: &Destination) -> Result<(), AwsError> {
@@ -97,18 +100,26 @@ fn check_destination(destination: &Destination) -> Result<(), AwsError> {
 
 impl LambdaService {
     /// The `$LATEST` record, the key (`$LATEST`, a version or an alias) and the qualified ARN.
+    /// The `$LATEST` record, the qualifier a configuration is kept under and its ARN. A missing
+    /// function or version is answered in AWS's words: "The function doesn't exist." to a put,
+    /// "The function arn:…:$LATEST doesn't have an EventInvokeConfig" to the others.
     fn event_invoke_target(
         &self,
         account: &str,
         region: &str,
         function_name: &str,
         qualifier: Option<&str>,
+        put: bool,
     ) -> Result<(Arc<FunctionRecord>, String, String), AwsError> {
         let reference = self.function_ref(account, region, function_name, qualifier)?;
-        let latest = self.load_record(account, region, &reference.name, None)?;
         let key = reference.qualifier.unwrap_or_else(|| LATEST.to_string());
-        self.load_record(account, region, &reference.name, Some(&key))?;
         let arn = kumo_core::arn::qualified_function_arn(region, account, &reference.name, &key);
+        let missing = |_| match put {
+            true => AwsError::not_found("The function doesn't exist."),
+            false => AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig")),
+        };
+        let latest = self.load_record(account, region, &reference.name, None).map_err(missing)?;
+        self.load_record(account, region, &reference.name, Some(&key)).map_err(missing)?;
         Ok((latest, key, arn))
     }
 
@@ -139,6 +150,7 @@ impl LambdaService {
                 &context.region,
                 &function_name,
                 qualifier.as_deref(),
+                !merge,
             )?;
             let existing = latest.settings.event_invoke.get(&key).cloned();
             if merge && existing.is_none() {
@@ -199,8 +211,13 @@ impl LambdaService {
                 qualifier.as_deref(),
                 "lambda:GetFunctionEventInvokeConfig",
             )?;
-            let (latest, key, arn) =
-                service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, arn) = service.event_invoke_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+                false,
+            )?;
             let record =
                 latest.settings.event_invoke.get(&key).ok_or_else(|| {
                     AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig"))
@@ -215,22 +232,26 @@ impl LambdaService {
         self: &Arc<Self>,
         context: RequestContext,
         function_name: String,
+        marker: Option<String>,
+        max_items: Option<i64>,
     ) -> Result<ListFunctionEventInvokeConfigsResponse, AwsError> {
         self.blocking(move |service| {
             let context =
                 service.acting_for(&context, &function_name, None, "lambda:ListFunctionEventInvokeConfigs")?;
             let latest = service.unqualified_latest(&context.account, &context.region, &function_name)?;
             let name = &latest.configuration.function_name;
-            let configs = latest
-                .settings
-                .event_invoke
-                .iter()
+            let keys: Vec<&String> = latest.settings.event_invoke.keys().collect();
+            let (page, next_marker) =
+                crate::functions::paginate(keys, marker.as_deref(), max_items, |key| key.to_string());
+            let configs = page
+                .into_iter()
+                .filter_map(|key| Some((key, latest.settings.event_invoke.get(key)?)))
                 .map(|(key, record)| {
                     let arn = kumo_core::arn::qualified_function_arn(&context.region, &context.account, name, key);
                     Self::render_event_invoke(arn, record)
                 })
                 .collect();
-            Ok(ListFunctionEventInvokeConfigsResponse { function_event_invoke_configs: configs })
+            Ok(ListFunctionEventInvokeConfigsResponse { function_event_invoke_configs: configs, next_marker })
         })
         .await
     }
@@ -250,8 +271,13 @@ impl LambdaService {
                 "lambda:DeleteFunctionEventInvokeConfig",
             )?;
             let _updating = service.lock_updates();
-            let (latest, key, arn) =
-                service.event_invoke_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            let (latest, key, arn) = service.event_invoke_target(
+                &context.account,
+                &context.region,
+                &function_name,
+                qualifier.as_deref(),
+                false,
+            )?;
             let mut updated = (*latest).clone();
             if updated.settings.event_invoke.remove(&key).is_none() {
                 return Err(AwsError::not_found(format!("The function {arn} doesn't have an EventInvokeConfig")));

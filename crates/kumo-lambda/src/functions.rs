@@ -50,8 +50,39 @@ impl LambdaService {
         Ok(reference)
     }
 
+    /// AWS's not-found for a function, naming it as it was asked for: with the requested
+    /// qualifier, `$LATEST` included (`Function not found: arn:…:function:f:$LATEST`).
+    /// The name CreateFunction creates from its `FunctionName`: a name or a (partial) ARN of the
+    /// caller's account and region (the model's pattern and 140-character limit are checked
+    /// before); the name itself at most 64 characters, which AWS words as a validation message
+    /// but answers with `InvalidParameterValueException`.
+    pub(crate) fn created_function_name(&self, context: &RequestContext, requested: &str) -> Result<String, AwsError> {
+        let reference = parse_function_ref(requested)?;
+        if let Some(arn_region) = reference.region.as_deref().filter(|r| *r != context.region) {
+            return Err(AwsError::not_found(format!(
+                "Functions from '{arn_region}' are not reachable in this region ('{}')",
+                context.region
+            )));
+        }
+        if reference.account.as_deref().is_some_and(|a| a != context.account) {
+            return Err(AwsError::new("AccessDeniedException", 403, ""));
+        }
+        if reference.qualifier.is_some()
+            || !reference.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+        {
+            return Err(validation::create_function_name_error(requested));
+        }
+        if reference.name.len() > 64 {
+            return Err(AwsError::invalid_parameter(format!(
+                "1 validation error detected: Value '{requested}' at 'functionName' failed to satisfy constraint: \
+                 Member must have length less than or equal to 64"
+            )));
+        }
+        Ok(reference.name)
+    }
+
     pub(crate) fn not_found(&self, account: &str, region: &str, name: &str, qualifier: Option<&str>) -> AwsError {
-        let arn = match qualifier.filter(|q| *q != LATEST) {
+        let arn = match qualifier {
             Some(qualifier) => kumo_core::arn::qualified_function_arn(region, account, name, qualifier),
             None => kumo_core::arn::function_arn(region, account, name),
         };
@@ -72,8 +103,10 @@ impl LambdaService {
         }
         let version = qualifier.unwrap_or(LATEST);
         if crate::aliases::is_alias_name(version) {
-            // An alias reads as the version it points at.
-            let latest = self.load_record(account, region, name, None)?;
+            // An alias reads as the version it points at; a missing function is named as asked.
+            let latest = self
+                .load_record(account, region, name, None)
+                .map_err(|_| self.not_found(account, region, name, qualifier))?;
             let alias =
                 latest.settings.aliases.get(version).ok_or_else(|| self.not_found(account, region, name, qualifier))?;
             return self.load_record(account, region, name, Some(&alias.function_version));
@@ -149,7 +182,11 @@ impl LambdaService {
             )
         })?;
         if bytes.len() as u64 > limits::ZIPPED_CODE_MAX_BYTES {
-            return Err(too_large());
+            return Err(AwsError::new(
+                "RequestEntityTooLargeException",
+                413,
+                format!("Zipped size must be smaller than {} bytes", limits::ZIPPED_CODE_MAX_BYTES),
+            ));
         }
         let unzipped_size = inspect_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
         crate::layers::check_total_size(unzipped_size, layers)?;
@@ -218,8 +255,11 @@ impl LambdaService {
         context: &RequestContext,
         request: CreateFunctionRequest,
     ) -> Result<FunctionConfiguration, AwsError> {
-        let name = request.function_name.ok_or_else(|| missing("FunctionName"))?;
-        validation::function_name(&name)?;
+        let requested = request.function_name.ok_or_else(|| missing("FunctionName"))?;
+        let name = self.created_function_name(context, &requested)?;
+        if let Some(tags) = &request.tags {
+            crate::permissions::check_tag_count(tags)?;
+        }
         let arn = kumo_core::arn::function_arn(&context.region, &context.account, &name);
         self.authorize_identity(context, "lambda:CreateFunction", &arn)?;
         let code_signing_config_arn =
@@ -632,6 +672,11 @@ impl LambdaService {
                     "$LATEST version cannot be deleted without deleting the function.",
                 ));
             }
+            // AWS refuses an alias-like qualifier before looking anything up, and names a missing
+            // function or version unqualified.
+            if reference.qualifier.as_deref().is_some_and(|q| !is_version_number(q) && !q.contains('$')) {
+                return Err(AwsError::invalid_parameter("Deletion of aliases is not currently supported."));
+            }
             if let Some(version) = reference.qualifier.as_deref() {
                 if is_version_number(version) {
                     let latest = service.load_record(&context.account, &context.region, &reference.name, None)?;
@@ -644,7 +689,7 @@ impl LambdaService {
                         .delete_function_version(&context.account, &context.region, &reference.name, version)
                         .map_err(internal)?;
                 if !deleted {
-                    return Err(service.not_found(&context.account, &context.region, &reference.name, Some(version)));
+                    return Err(service.not_found(&context.account, &context.region, &reference.name, None));
                 }
                 service.cache_write().remove(&cache_key(&context.account, &context.region, &reference.name, version));
                 service.engine.retire_version(&context.account, &context.region, &reference.name, version);
@@ -754,6 +799,26 @@ pub(crate) fn page_size(max_items: Option<i64>) -> Result<usize, AwsError> {
             "1 validation error detected: Value '{value}' at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 10000"
         ))),
     }
+}
+
+/// One page of `items` (sorted by `key`) after `marker` (the key of the last item of the page
+/// before), at most `max_items` (the model's bounds are checked before), and the marker of the
+/// next page when there is one.
+pub(crate) fn paginate<T>(
+    items: Vec<T>,
+    marker: Option<&str>,
+    max_items: Option<i64>,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let size = usize::try_from(max_items.unwrap_or(50).max(1)).unwrap_or(usize::MAX);
+    let mut rest: Vec<T> = match marker {
+        Some(marker) => items.into_iter().filter(|item| key(item).as_str() > marker).collect(),
+        None => items,
+    };
+    let more = rest.len() > size;
+    rest.truncate(size);
+    let next = more.then(|| rest.last().map(&key)).flatten();
+    (rest, next)
 }
 
 /// The cache key of one function version.

@@ -5,6 +5,8 @@ pub mod aliases;
 pub mod code_signing;
 pub mod code_urls;
 mod concurrency;
+pub mod constraints;
+mod constraints_table;
 mod cross_account;
 pub use cross_account::ServiceTrigger;
 pub mod event_invoke;

@@ -212,6 +212,9 @@ impl LambdaService {
         let latest = self.load_record(account, region, &reference.name, None)?;
         let (key, resource) = match reference.qualifier.as_deref().filter(|q| *q != LATEST) {
             Some(qualifier) => {
+                if crate::aliases::is_alias_name(qualifier) && !latest.settings.aliases.contains_key(qualifier) {
+                    return Err(self.alias_not_found(account, region, &reference.name, qualifier));
+                }
                 self.load_record(account, region, &reference.name, Some(qualifier))?;
                 let arn = kumo_core::arn::qualified_function_arn(region, account, &reference.name, qualifier);
                 (qualifier.to_string(), arn)
@@ -232,6 +235,10 @@ impl LambdaService {
         self.blocking(move |service| {
             let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:AddPermission")?;
             let _updating = service.lock_updates();
+            let named = service.function_ref(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            if named.qualifier.as_deref() == Some(LATEST) {
+                return Err(AwsError::invalid_parameter("We currently do not support adding policies for $LATEST."));
+            }
             let (latest, key, resource) = service.policy_target(
                 &context.account,
                 &context.region,
@@ -284,13 +291,18 @@ impl LambdaService {
         self.blocking(move |service| {
             let context = service.acting_for(&context, &function_name, qualifier.as_deref(), "lambda:RemovePermission")?;
             let _updating = service.lock_updates();
-            let (latest, key, _) = service.policy_target(
-                &context.account,
-                &context.region,
-                &function_name,
-                qualifier.as_deref(),
-            )?;
+            let named = service.function_ref(&context.account, &context.region, &function_name, qualifier.as_deref())?;
+            if service.load_record(&context.account, &context.region, &named.name, None).is_err() {
+                // A function that does not exist has no policy, in AWS's words.
+                let arn = kumo_core::arn::function_arn(&context.region, &context.account, &named.name);
+                return Err(AwsError::not_found(format!("No policy found for: {arn}")));
+            }
+            let (latest, key, _) =
+                service.policy_target(&context.account, &context.region, &function_name, qualifier.as_deref())?;
             let mut policy = latest.settings.policies.get(&key).cloned().unwrap_or_default();
+            if policy.statements.is_empty() {
+                return Err(AwsError::not_found("No policy is associated with the given resource."));
+            }
             if revision_id.as_deref().is_some_and(|expected| expected != policy.revision_id) {
                 return Err(AwsError::precondition_failed(
                     "The Revision Id provided does not match the latest Revision Id. Call the GetPolicy API to retrieve the latest Revision Id",
@@ -336,13 +348,14 @@ impl LambdaService {
         .await
     }
 
-    /// The function a tagging ARN names (tags belong to the unqualified function).
+    /// The function a tagging ARN names (tags belong to the unqualified function; the model's
+    /// pattern has refused anything but a full ARN before).
     fn tagged_function(&self, account: &str, region: &str, resource: &str) -> Result<Arc<FunctionRecord>, AwsError> {
         let reference = kumo_core::arn::parse_function_ref(resource)?;
-        if reference.region.is_none() || reference.qualifier.is_some() {
-            return Err(AwsError::invalid_parameter(format!(
-                "Invalid ARN: {resource}. Tags apply to unqualified function ARNs."
-            )));
+        if reference.qualifier.is_some() {
+            return Err(AwsError::invalid_parameter(
+                "Tags on function aliases and versions are not supported. Please specify a function ARN.",
+            ));
         }
         self.unqualified_latest(account, region, resource)
     }
@@ -362,11 +375,13 @@ impl LambdaService {
             let _updating = service.lock_updates();
             let latest = service.tagged_function(&context.account, &context.region, &resource)?;
             let tags = request.tags.ok_or_else(|| AwsError::invalid_parameter("Tags is a required parameter"))?;
+            if tags.is_empty() {
+                // AWS's words for an empty `Tags` map.
+                return Err(AwsError::invalid_parameter("An error occurred and the request cannot be processed."));
+            }
             let mut record = (*latest).clone();
             record.tags.extend(tags);
-            if record.tags.len() > 50 {
-                return Err(AwsError::invalid_parameter("Number of tags exceeds resource tag limit."));
-            }
+            check_tag_count(&record.tags)?;
             service.save_settings(&context.account, &context.region, record)?;
             Ok(())
         })
@@ -414,6 +429,14 @@ impl LambdaService {
         })
         .await
     }
+}
+
+/// Lambda's limit of 50 tags on a function.
+pub(crate) fn check_tag_count(tags: &std::collections::BTreeMap<String, String>) -> Result<(), AwsError> {
+    if tags.len() > 50 {
+        return Err(AwsError::invalid_parameter("Number of tags exceeds resource tag limit."));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

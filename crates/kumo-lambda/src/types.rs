@@ -498,6 +498,9 @@ pub struct ProvisionedConcurrencyConfig {
 pub struct ListProvisionedConcurrencyConfigsResponse {
     /// The configurations.
     pub provisioned_concurrency_configs: Vec<ProvisionedConcurrencyConfig>,
+    /// Marker of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
 }
 
 /// `ListFunctions` output.

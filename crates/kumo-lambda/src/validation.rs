@@ -10,12 +10,16 @@ pub fn validation_error(message: impl Into<String>) -> AwsError {
     AwsError::new("ValidationException", 400, message)
 }
 
-/// Checks a bare function name for CreateFunction.
-pub fn function_name(name: &str) -> Result<(), AwsError> {
-    if kumo_core::arn::is_valid_function_name(name) {
-        return Ok(());
-    }
-    Err(kumo_core::arn::invalid_function_name(name))
+/// CreateFunction's `FunctionName` pattern (`FunctionName` in the model: no `.` in a name, no
+/// `$LATEST.PUBLISHED`), as AWS quotes it.
+const CREATE_FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?";
+
+/// CreateFunction's error for a name it cannot create (one with a qualifier or a `.`).
+pub fn create_function_name_error(value: &str) -> AwsError {
+    validation_error(format!(
+        "1 validation error detected: Value '{value}' at 'functionName' failed to satisfy constraint: \
+         Member must satisfy regular expression pattern: {CREATE_FUNCTION_NAME_PATTERN}"
+    ))
 }
 
 /// Checks `MemorySize` (128–10,240 MB).
@@ -146,10 +150,16 @@ pub fn runtime(value: &str) -> Result<(), AwsError> {
         // `Runtime.InvalidEntrypoint` (tools deploy such functions without invoking them).
         return Ok(());
     }
-    Err(validation_error(format!(
-        "1 validation error detected: Value '{value}' at 'runtime' failed to satisfy constraint: Member must satisfy enum value set"
+    Err(AwsError::invalid_parameter(format!(
+        "Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: \
+         [{AWS_RUNTIME_LIST}] or be a valid ARN"
     )))
 }
+
+/// The runtimes AWS lists, in its order, when it refuses an unknown one (as recorded from AWS).
+const AWS_RUNTIME_LIST: &str = "nodejs20.x, python3.14, provided.al2023, python3.12, python3.13, nodejs24.x, \
+     nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, ruby3.4, ruby3.2, python3.8, python3.9, java17, \
+     nodejs16.x, dotnet10, dotnet8, java11, dotnet6, nodejs18.x, provided.al2, java8.al2";
 
 /// Keys a function may not set: the runtime owns them.
 const RESERVED_VARIABLES: &[&str] = &[
@@ -196,9 +206,9 @@ pub fn environment(variables: &BTreeMap<String, String>) -> Result<(), AwsError>
     }
     let measured = serde_json::to_string(variables).unwrap_or_default();
     if measured.len() > limits::ENVIRONMENT_MAX_BYTES {
-        return Err(AwsError::invalid_parameter(
-            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit.",
-        ));
+        return Err(AwsError::invalid_parameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )));
     }
     Ok(())
 }
@@ -301,7 +311,12 @@ mod tests {
         let reserved = BTreeMap::from([("AWS_REGION".to_string(), "x".to_string())]);
         assert_eq!(environment(&reserved).unwrap_err().code, "InvalidParameterValueException");
         let big = BTreeMap::from([("BIG".to_string(), "x".repeat(5000))]);
-        assert!(environment(&big).unwrap_err().message.contains("4KB"));
+        let message = environment(&big).unwrap_err().message;
+        assert!(
+            message
+                .ends_with(&format!("exceeded the 4KB limit. String measured: {{\"BIG\":\"{}\"}}", "x".repeat(5000))),
+            "{message}"
+        );
         let fine = BTreeMap::from([("GREETING".to_string(), "hello".to_string())]);
         assert!(environment(&fine).is_ok());
     }
@@ -311,7 +326,10 @@ mod tests {
         assert!(runtime("python3.12").is_ok());
         assert!(runtime("provided.al2023").is_ok());
         assert_eq!(runtime("python2.7").unwrap_err().code, "InvalidParameterValueException");
-        assert_eq!(runtime("cobol").unwrap_err().code, "ValidationException");
+        let unknown = runtime("cobol").unwrap_err();
+        assert_eq!(unknown.code, "InvalidParameterValueException");
+        assert!(unknown.message.starts_with("Value cobol at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [nodejs20.x, python3.14, "), "{}", unknown.message);
+        assert!(unknown.message.ends_with(", provided.al2, java8.al2] or be a valid ARN"), "{}", unknown.message);
         for accepted in ["java21", "dotnet8", "ruby3.3"] {
             assert!(runtime(accepted).is_ok(), "{accepted}");
         }
