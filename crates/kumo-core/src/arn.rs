@@ -101,8 +101,8 @@ pub const FUNCTION_NAME_PATTERN: &str = "(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)
 /// The same pattern with its parts named, to take a value apart as AWS's matcher does (leftmost
 /// alternative first, as Java's regex engine): `name:1` is a name and a qualifier, and
 /// `arn:aws:lambda:us-east-1:123456789012:function` names the function `function`.
-static FUNCTION_REF: std::sync::LazyLock<regex_lite::Regex> = std::sync::LazyLock::new(|| {
-    regex_lite::Regex::new(
+static FUNCTION_REF: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
         "^(?:arn:(?<partition>aws[a-zA-Z-]*)?:lambda:)?(?:(?<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?-[a-z]+-\\d{1}):)?(?:(?<account>\\d{12}):)?(?:function:)?(?<name>[a-zA-Z0-9-_\\.]+)(?::(?<qualifier>\\$LATEST(?:\\.PUBLISHED)?|[a-zA-Z0-9-_]+))?$",
     )
     .expect("a constant pattern compiles")

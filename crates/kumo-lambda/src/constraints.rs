@@ -94,14 +94,14 @@ pub fn rules(operation: &str) -> Option<&'static OperationRules> {
 }
 
 /// Compiled matchers by pattern, built once.
-static MATCHERS: LazyLock<HashMap<&'static str, regex_lite::Regex>> = LazyLock::new(|| {
+static MATCHERS: LazyLock<HashMap<&'static str, regex::Regex>> = LazyLock::new(|| {
     let mut matchers = HashMap::new();
     for member in OPERATIONS.iter().flat_map(|rules| rules.members) {
         if let Kind::String { pattern: Some(pattern), .. } = &member.kind {
             matchers.entry(pattern.matcher).or_insert_with(|| {
                 // The table's patterns are compiled by a unit test; one that failed would match nothing.
-                regex_lite::Regex::new(&format!("^(?:{})$", pattern.matcher))
-                    .unwrap_or_else(|_| regex_lite::Regex::new("[^\\s\\S]").expect("a literal pattern compiles"))
+                regex::Regex::new(&format!("^(?:{})$", pattern.matcher))
+                    .unwrap_or_else(|_| regex::Regex::new("[^\\s\\S]").expect("a literal pattern compiles"))
             });
         }
     }
@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(OPERATIONS.len(), 91, "botocore's Lambda model has 91 operations");
         for member in OPERATIONS.iter().flat_map(|rules| rules.members) {
             if let Kind::String { pattern: Some(pattern), .. } = &member.kind {
-                regex_lite::Regex::new(&format!("^(?:{})$", pattern.matcher)).unwrap();
+                regex::Regex::new(&format!("^(?:{})$", pattern.matcher)).unwrap();
             }
         }
     }
