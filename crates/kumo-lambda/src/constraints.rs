@@ -93,15 +93,22 @@ pub fn rules(operation: &str) -> Option<&'static OperationRules> {
     OPERATIONS.binary_search_by(|rules| rules.operation.cmp(operation)).ok().map(|index| &OPERATIONS[index])
 }
 
+/// `pattern` with `\\d` as ASCII digits, as AWS's (Java's) matcher reads it; the regex crate's
+/// `\\d` is any Unicode digit. The model's patterns use `\\d` only outside brackets.
+fn ascii_digits(pattern: &str) -> String {
+    pattern.replace("\\d", "[0-9]")
+}
+
 /// Compiled matchers by pattern, built once.
 static MATCHERS: LazyLock<HashMap<&'static str, regex::Regex>> = LazyLock::new(|| {
     let mut matchers = HashMap::new();
+    // The table's patterns are compiled by a unit test; one that failed would match nothing.
+    let nothing = regex::Regex::new("[^\\s\\S]").expect("a literal pattern compiles");
     for member in OPERATIONS.iter().flat_map(|rules| rules.members) {
         if let Kind::String { pattern: Some(pattern), .. } = &member.kind {
             matchers.entry(pattern.matcher).or_insert_with(|| {
-                // The table's patterns are compiled by a unit test; one that failed would match nothing.
-                regex::Regex::new(&format!("^(?:{})$", pattern.matcher))
-                    .unwrap_or_else(|_| regex::Regex::new("[^\\s\\S]").expect("a literal pattern compiles"))
+                regex::Regex::new(&format!("^(?:{})$", ascii_digits(pattern.matcher)))
+                    .unwrap_or_else(|_| nothing.clone())
             });
         }
     }
