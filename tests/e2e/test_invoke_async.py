@@ -31,7 +31,7 @@ def test_invoke_async_errors(kumo, make_function):
         function.client.invoke_async(FunctionName="doesnotexist", InvokeArgs="{}")
     assert error_of(excinfo) == (
         "ResourceNotFoundException", 404,
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:doesnotexist",
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:doesnotexist:$LATEST",
     )
     # InvokeAsync's limit is 256 KB (Invoke's Event type takes 1 MB).
     big = json.dumps({"n": 1, "pad": "x" * (256 * 1024)})

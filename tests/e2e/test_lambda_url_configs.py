@@ -174,7 +174,7 @@ def test_recursion_config_as_aws_answers(make_function):
     assert error_of(excinfo) == (
         "ValidationException", 400,
         "1 validation error detected: Value 'InvalidValue' at 'recursiveLoop' failed to satisfy constraint: "
-        "Member must satisfy enum value set: [Terminate, Allow]",
+        "Member must satisfy enum value set: [Allow, Terminate]",
     )
     with pytest.raises(ClientError) as excinfo:
         client.get_function_recursion_config(FunctionName="doesnotexist")

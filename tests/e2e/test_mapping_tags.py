@@ -8,11 +8,13 @@ from e2e_support import error_of
 from test_sqs import make_queue, queue_arn, sqs, sqs_client  # noqa: F401 (fixtures)
 
 HELLO = "def handler(event, context):\n    return 'hello'\n"
+# TaggableResource's pattern in the botocore model the test setup installs (the validator quotes
+# the model's current pattern).
 PATTERN = (
     "arn:(aws[a-zA-Z-]*):lambda:(eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1}:\\d{12}:"
-    "(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|layer:([a-zA-Z0-9-_]+)|code-signing-config:csc-[a-z0-9]{17}|"
+    "(function:[a-zA-Z0-9-_]+(:(\\$LATEST|[a-zA-Z0-9-_]+))?|code-signing-config:csc-[a-z0-9]{17}|"
     "event-source-mapping:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|"
-    "capacity-provider:[a-zA-Z0-9-_]+)"
+    "(capacity-provider|network-connector):[a-zA-Z0-9-_]{1,64})"
 )
 
 
