@@ -4,41 +4,18 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use kumo_core::policy::{Authorizer, IdentityPolicies};
 use kumo_core::RequestContext;
-use kumo_invoke::store::Store;
-use kumo_invoke::{EngineConfig, InvokeEngine};
 use kumo_lambda::types::InvokeInput;
-use kumo_lambda::LambdaService;
-use kumo_sandbox::RuntimeRegistry;
 use serde_json::{json, Value};
 
-const ACCOUNT: &str = "000000000000";
-const REGION: &str = "us-east-1";
+mod support;
+
+use support::{service, ACCOUNT, REGION};
 const SESSION: &str = "arn:aws:sts::000000000000:assumed-role/reader/s";
 const FUNCTION: &str = "arn:aws:lambda:us-east-1:000000000000:function:reports";
-
-fn service(dir: &std::path::Path) -> Arc<LambdaService> {
-    let store = Store::open(&dir.join("data"), ACCOUNT).unwrap();
-    // Plain child processes: this test binary cannot act as the sandbox launcher.
-    let sandbox = Arc::new(kumo_sandbox::Sandbox::off("lambda test"));
-    let runtimes = RuntimeRegistry::prepare(&dir.join("runtimes"), None, sandbox).unwrap();
-    let config = EngineConfig {
-        endpoint_url: "http://127.0.0.1:9".to_string(),
-        access_key_id: "test".to_string(),
-        secret_access_key: "test".to_string(),
-        idle_timeout: Duration::from_secs(60),
-        async_retry_delay: Duration::from_secs(1),
-        account_concurrency: 1000,
-        async_backlog_memory: 64 << 20,
-        account: ACCOUNT.to_string(),
-    };
-    let engine = InvokeEngine::new(config, runtimes, store.clone());
-    LambdaService::new(store, engine, ACCOUNT.to_string(), "http://127.0.0.1:9".to_string())
-}
 
 fn code_zip() -> String {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
