@@ -178,6 +178,7 @@ impl RestInput for FunctionNameInput {}
 struct ListFunctionsInput {
     marker: Option<String>,
     max_items: Option<i64>,
+    function_version: Option<String>,
 }
 
 impl RestInput for ListFunctionsInput {}
@@ -281,7 +282,8 @@ impl LambdaApi {
 
     async fn list_functions(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
         let input: ListFunctionsInput = decode(&call, &LIST_FUNCTIONS)?;
-        let listed = self.lambda.list_functions(call.context, input.marker, input.max_items).await?;
+        let lambda = &self.lambda;
+        let listed = lambda.list_functions(call.context, input.marker, input.max_items, input.function_version).await?;
         answer(&JSON_OUT, StatusCode::OK, &listed)
     }
 

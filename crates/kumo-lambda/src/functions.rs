@@ -451,6 +451,7 @@ impl LambdaService {
         context: RequestContext,
         marker: Option<String>,
         max_items: Option<i64>,
+        function_version: Option<String>,
     ) -> Result<ListFunctionsResponse, AwsError> {
         self.authorize_identity(&context, "lambda:ListFunctions", "*")?;
         let max_items = page_size(max_items)?;
@@ -458,6 +459,11 @@ impl LambdaService {
             None => None,
             Some(marker) => Some(decode_marker(&marker)?),
         };
+        if function_version.as_deref() == Some("ALL") {
+            return self
+                .blocking(move |service| service.list_every_version(&context, after.as_deref(), max_items))
+                .await;
+        }
         self.blocking(move |service| {
             let rows = service
                 .store

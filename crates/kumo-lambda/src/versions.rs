@@ -6,7 +6,9 @@ use std::sync::Arc;
 use kumo_core::{AwsError, RequestContext};
 
 use crate::functions::{is_version_number, LATEST};
-use crate::types::{FunctionConfiguration, FunctionRecord, ListVersionsResponse, PublishVersionRequest};
+use crate::types::{
+    FunctionConfiguration, FunctionRecord, ListFunctionsResponse, ListVersionsResponse, PublishVersionRequest,
+};
 use crate::{internal, validation, LambdaService};
 
 impl LambdaService {
@@ -130,6 +132,62 @@ impl LambdaService {
             Ok(ListVersionsResponse { versions, next_marker })
         })
         .await
+    }
+}
+
+impl LambdaService {
+    /// `ListFunctions` with `FunctionVersion=ALL`: every function's `$LATEST` then its published
+    /// versions, by function name, `max_items` entries a page. The marker (`name` or
+    /// `name:version`, encoded) is the last entry sent: a page may end inside a function.
+    pub(crate) fn list_every_version(
+        &self,
+        context: &RequestContext,
+        after: Option<&str>,
+        max_items: usize,
+    ) -> Result<ListFunctionsResponse, AwsError> {
+        let (account, region) = (&context.account, &context.region);
+        // Where the last page stopped: after a whole function, or after one of its versions.
+        let (mut after_name, mut after_version) = match after.and_then(|after| after.split_once(':')) {
+            Some((name, version)) => (Some(name.to_string()), Some(version_order(version))),
+            None => (after.map(str::to_string), None),
+        };
+        let mut functions: Vec<FunctionConfiguration> = Vec::new();
+        let mut last = None;
+        loop {
+            // The function a page stopped inside comes first, then the names after it.
+            let names: Vec<String> = match after_version {
+                Some(_) => after_name.iter().cloned().collect(),
+                None => {
+                    let rows =
+                        self.store.metadata.list_functions(account, region, LATEST, after_name.as_deref(), max_items);
+                    rows.map_err(internal)?.into_iter().map(|(name, _)| name).collect()
+                }
+            };
+            if names.is_empty() {
+                return Ok(ListFunctionsResponse { functions, next_marker: None });
+            }
+            for name in names {
+                let mut rows = self.store.metadata.list_function_versions(account, region, &name).map_err(internal)?;
+                rows.sort_by_key(|(version, _)| version_order(version));
+                let skip = after_version.take();
+                for (version, document) in rows {
+                    if skip.is_some_and(|skip| version_order(&version) <= skip) {
+                        continue;
+                    }
+                    if functions.len() == max_items {
+                        let marker = last.map(|(name, version): (String, String)| format!("{name}:{version}"));
+                        return Ok(ListFunctionsResponse {
+                            functions,
+                            next_marker: marker.map(|marker| crate::functions::encode_marker(&marker)),
+                        });
+                    }
+                    let record: FunctionRecord = serde_json::from_str(&document).map_err(internal)?;
+                    functions.push(record.configuration.listed());
+                    last = Some((name.clone(), version));
+                }
+                after_name = Some(name);
+            }
+        }
     }
 }
 

@@ -66,7 +66,7 @@ async fn role_sessions_may_do_only_what_their_policies_allow() {
     let fetched = lambda.get_function(session(), "reports".into(), None).await.unwrap();
     assert_eq!(fetched.configuration.function_arn, FUNCTION);
 
-    let refused = lambda.list_functions(session(), None, None).await.unwrap_err();
+    let refused = lambda.list_functions(session(), None, None, None).await.unwrap_err();
     assert_eq!((refused.code, refused.status), ("AccessDeniedException", 403));
     assert_eq!(refused.message, denied("lambda:ListFunctions", "*"));
     let invoke = InvokeInput {
