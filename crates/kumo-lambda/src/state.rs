@@ -104,7 +104,10 @@ impl LambdaService {
         let failure = self.prepare_record(&record);
         let _updating = self.lock_updates();
         let current = self.load_record(account, region, name, qualifier)?;
-        if current.configuration.revision_id != record.configuration.revision_id {
+        // A change of code or layers meanwhile has its own transition; any other change (tags,
+        // permissions, concurrency) kept this one's package, which is now prepared: settle it.
+        let same_package = current.code_blob == record.code_blob && current.layers == record.layers;
+        if !current.configuration.in_transition() || !same_package {
             return Ok(());
         }
         let mut settled = (*current).clone();
