@@ -11,8 +11,6 @@ use kumo_lambda::constraints::{self, Kind, Location, MemberRule, MemberValue};
 use kumo_protocol::{Call, Input};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::lambda_operations::LAMBDA_OPERATIONS;
-
 /// Checks `call`'s input against its operation's model constraints.
 pub(crate) fn check(call: &Call<'_>) -> Result<(), AwsError> {
     let query: Vec<(String, String)> = call
@@ -25,9 +23,7 @@ pub(crate) fn check(call: &Call<'_>) -> Result<(), AwsError> {
     let Some(rules) = constraints::rules(operation) else {
         return Ok(());
     };
-    let path = call.parts.uri.path();
-    let labels =
-        LAMBDA_OPERATIONS.find(call.operation).and_then(|row| LAMBDA_OPERATIONS.labels(row, path)).unwrap_or_default();
+    let labels = crate::lambda_service::path_labels(call);
     let wants_body = rules.members.iter().any(|member| member.location == Location::Body);
     let body = match (&call.input, wants_body) {
         (Input::Json(bytes), true) => body_members(bytes, rules.members),

@@ -122,11 +122,15 @@ pub(crate) fn decode<T: RestInput>(call: &Call<'_>, bindings: &Bindings) -> Resu
         _ => bytes::Bytes::new(),
     };
     let parts = call.parts;
-    // The registry routed by this table to this operation: its row's template gives the labels
-    // (the other rows are not matched again).
-    let row = LAMBDA_OPERATIONS.find(call.operation);
-    let labels = row.and_then(|row| LAMBDA_OPERATIONS.labels(row, parts.uri.path())).unwrap_or_default();
+    let labels = path_labels(call);
     rest_json::decode(bindings, &RestLimits::default(), parts, &labels, body).map_err(|error| decode_error(&error))
+}
+
+/// The path labels of `call` (still percent-encoded): the registry routed it by this table to its
+/// operation, whose row's template gives them (the other rows are not matched again).
+pub(crate) fn path_labels<'a>(call: &Call<'a>) -> Vec<(&'static str, &'a str)> {
+    let row = LAMBDA_OPERATIONS.find(call.operation);
+    row.and_then(|row| LAMBDA_OPERATIONS.labels(row, call.parts.uri.path())).unwrap_or_default()
 }
 
 /// A body that is the whole input (a `kumo_lambda` request type).
