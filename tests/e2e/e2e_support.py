@@ -521,11 +521,16 @@ class Deployer:
             FunctionName=name, Runtime=runtime, Role=role, Handler=handler, Code={"ZipFile": zip_bytes}, **params
         )
         self.created.append((region, name))
-        poll(
-            lambda: client.get_function(FunctionName=name)["Configuration"]["State"] == "Active",
-            timeout=10,
-            what=f"{name} to become Active",
-        )
+        try:
+            # Generous: Kumo prepares in milliseconds, but a loaded 2-core CI machine can stall.
+            poll(
+                lambda: client.get_function(FunctionName=name)["Configuration"]["State"] == "Active",
+                timeout=30,
+                what=f"{name} to become Active",
+            )
+        except AssertionError as error:
+            state = client.get_function(FunctionName=name)["Configuration"]
+            raise AssertionError(f"{error}\nconfiguration: {state}\nserver log:\n{self.server.log_tail()}") from None
         return Function(name, created["FunctionArn"], region, client, zip_bytes, created)
 
     def adopt(self, name, region="us-east-1"):

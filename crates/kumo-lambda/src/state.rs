@@ -23,6 +23,10 @@ use crate::{internal, LambdaService};
 /// How often an Invoke or an update prepares a version that keeps changing before giving up.
 const SETTLE_ATTEMPTS: usize = 3;
 
+/// How often the background preparation of a version is tried, and its first back-off.
+const TRANSITION_ATTEMPTS: u32 = 5;
+const TRANSITION_RETRY_START: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// `StateReason` / `LastUpdateStatusReason` while Kumo prepares a version (AWS's text for both).
 const CREATING_REASON: &str = "The function is being created.";
 
@@ -76,13 +80,26 @@ impl LambdaService {
         let (account, region, name, version) =
             (account.to_string(), region.to_string(), name.to_string(), version.to_string());
         tokio::task::spawn_blocking(move || {
-            match service.complete_transition(&account, &region, &name, &version) {
-                Ok(()) => {}
-                // Deleted before its preparation ended: nothing left to settle.
-                Err(error) if error.code == "ResourceNotFoundException" => {
-                    tracing::debug!(function = %name, %version, "function deleted while in transition");
+            // A failure here (the store busy past its timeout) would leave the version in
+            // transition until an invoke settles it: retry, backing off, before giving up.
+            let mut backoff = TRANSITION_RETRY_START;
+            for attempt in 1..=TRANSITION_ATTEMPTS {
+                match service.complete_transition(&account, &region, &name, &version) {
+                    Ok(()) => return,
+                    // Deleted before its preparation ended: nothing left to settle.
+                    Err(error) if error.code == "ResourceNotFoundException" => {
+                        tracing::debug!(function = %name, %version, "function deleted while in transition");
+                        return;
+                    }
+                    Err(error) if attempt < TRANSITION_ATTEMPTS => {
+                        tracing::warn!(function = %name, %version, ?error, attempt, "function state transition failed; retrying");
+                        std::thread::sleep(backoff);
+                        backoff *= 2;
+                    }
+                    Err(error) => {
+                        tracing::error!(function = %name, %version, ?error, "function state transition failed")
+                    }
                 }
-                Err(error) => tracing::error!(function = %name, %version, ?error, "function state transition failed"),
             }
         });
     }
