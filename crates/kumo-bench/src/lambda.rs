@@ -123,6 +123,17 @@ impl Connection {
 
     /// Signs a request for `service`.
     pub(crate) fn sign_for(&self, service: &str, request: &mut Request<Full<Bytes>>, body: &Bytes) {
+        self.sign_with_payload_hash(service, request, kumo_core::sigv4::payload_hash(body));
+    }
+
+    /// Signs a request for `service` whose `x-amz-content-sha256` is `payload_hash` (S3 takes
+    /// `UNSIGNED-PAYLOAD`, as clients send large bodies, so the client does not hash them).
+    pub(crate) fn sign_with_payload_hash(
+        &self,
+        service: &str,
+        request: &mut Request<Full<Bytes>>,
+        payload_hash: String,
+    ) {
         request.headers_mut().insert(HOST, self.endpoint.authority.clone());
         let headers: Vec<(String, String)> = request
             .headers()
@@ -132,13 +143,8 @@ impl Connection {
         let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
         let query = request.uri().query().unwrap_or("").to_string();
-        let mut parts = kumo_core::sigv4::RequestParts {
-            method: &method,
-            path: &path,
-            query: &query,
-            headers,
-            payload_hash: kumo_core::sigv4::payload_hash(body),
-        };
+        let mut parts =
+            kumo_core::sigv4::RequestParts { method: &method, path: &path, query: &query, headers, payload_hash };
         let now = (kumo_core::time::now_millis() / 1000) as i64;
         for (name, value) in kumo_core::sigv4::sign(&mut parts, "test", "test", "us-east-1", service, now) {
             if let (Ok(name), Ok(value)) =
@@ -147,6 +153,28 @@ impl Connection {
                 request.headers_mut().insert(name, value);
             }
         }
+    }
+
+    /// Sends a request and hands each chunk of the response body to `chunk` as it arrives
+    /// (a large GET is never held whole); returns the status and headers.
+    pub(crate) async fn send_streaming(
+        &mut self,
+        mut request: Request<Full<Bytes>>,
+        mut chunk: impl FnMut(&[u8]),
+    ) -> anyhow::Result<(StatusCode, hyper::HeaderMap)> {
+        request.headers_mut().insert(HOST, self.endpoint.authority.clone());
+        if self.sender.ready().await.is_err() {
+            *self = self.endpoint.connect().await?;
+        }
+        self.sender.ready().await.context("connection closed")?;
+        let response = self.sender.send_request(request).await.context("sending the request")?;
+        let (parts, mut body) = response.into_parts();
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.context("reading the response body")?.into_data() {
+                chunk(&data);
+            }
+        }
+        Ok((parts.status, parts.headers))
     }
 
     /// Whether the server or the network closed the connection.

@@ -39,6 +39,16 @@ pub enum Operation {
         /// Body of every message.
         body: Arc<str>,
     },
+    /// An S3 PutObject of a small object, then a GetObject of it (2 operations); keys cycle
+    /// through a fixed set shared by every connection of the run.
+    S3SmallObject {
+        /// Bucket.
+        bucket: Arc<str>,
+        /// The next key's number.
+        next: Arc<std::sync::atomic::AtomicU64>,
+        /// Body of every object.
+        body: Bytes,
+    },
 }
 
 impl Operation {
@@ -62,6 +72,9 @@ impl Operation {
             }
             Self::SqsCycle { queue_url, batched, body } => {
                 return crate::sqs::cycle(connection, queue_url, *batched, body).await;
+            }
+            Self::S3SmallObject { bucket, next, body } => {
+                return crate::s3::small_object_cycle(connection, bucket, next, body).await;
             }
         }
         Ok(1)

@@ -15,7 +15,9 @@ mod lambda;
 mod load;
 mod measure;
 mod report;
+mod report_s3;
 mod report_sqs;
+mod s3;
 mod server;
 mod sqs;
 mod startup;
@@ -99,6 +101,20 @@ struct Args {
     /// invoke), whose memory is measured; 0 for none.
     #[arg(long, default_value_t = 1000)]
     idle_environments: usize,
+    /// Run the S3 workloads only (issue #13): 4 KB PUT+GET on 1 and N connections, one large
+    /// object's PUT and GET next to `cat` of the same file, a whole ListObjectsV2 listing; each
+    /// against Kumo and moto.
+    #[arg(long)]
+    s3: bool,
+    /// Size of the S3 large object, in MB.
+    #[arg(long, default_value_t = 1024)]
+    s3_large_mb: usize,
+    /// Keys put and then listed on Kumo.
+    #[arg(long, default_value_t = 100_000)]
+    s3_list_keys: usize,
+    /// Keys put and then listed on moto.
+    #[arg(long, default_value_t = 5_000)]
+    s3_moto_list_keys: usize,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -139,6 +155,22 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         data_dir: server.as_ref().map(|server| server.data_dir().display().to_string()),
         pid: server.as_ref().and_then(KumoServer::pid),
     };
+    if args.s3 {
+        let measured = measure_s3_only(&args, &settings, &kumo).await;
+        if let Some(server) = server {
+            if measured.is_err() {
+                eprintln!("kumo-bench: kumo's log ends with:\n{}", server.log_tail());
+            }
+            server.stop().await;
+        }
+        let report = measured?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
+        } else {
+            print!("{}", report.to_table());
+        }
+        return Ok(report.passed());
+    }
     let measured = measure_all(settings, kumo).await;
     if let Some(server) = server {
         if measured.is_err() {
@@ -153,6 +185,48 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         print!("{}", results.to_table());
     }
     Ok(results.passed())
+}
+
+/// `--s3`: the S3 workloads alone, with the health round trip as their HTTP floor.
+async fn measure_s3_only(args: &Args, settings: &Settings, kumo: &KumoInfo) -> anyhow::Result<report_s3::S3Report> {
+    anyhow::ensure!(args.s3_large_mb >= 1 && args.s3_list_keys >= 1, "--s3-large-mb and --s3-list-keys must be ≥ 1");
+    let endpoint = Endpoint::resolve(&kumo.url).await?;
+    let mut connection = endpoint.connect().await?;
+    let health = connection.health().await.context("GET /_kumo/health")?;
+    anyhow::ensure!(health.status.is_success(), "Kumo is not healthy: {}", health.describe());
+    let version = serde_json::from_slice::<serde_json::Value>(&health.body)
+        .ok()
+        .and_then(|report| report["version"].as_str().map(str::to_string));
+    let mut connections = vec![1];
+    if settings.connections != 1 {
+        connections.push(settings.connections);
+    }
+    let mut health_rates = Vec::new();
+    for &count in &connections {
+        progress(&format!("health load on {count} connection(s), {:?}", settings.duration));
+        let outcome =
+            load::closed_loop(&endpoint, &Operation::Health, count, settings.warmup, settings.duration, kumo.pid)
+                .await?;
+        health_rates.push((count, outcome.per_second()));
+    }
+    let s3_settings = s3::S3Settings {
+        connections,
+        warmup: settings.warmup,
+        duration: settings.duration,
+        large_bytes: args.s3_large_mb << 20,
+        list_keys: args.s3_list_keys,
+        moto_list_keys: args.s3_moto_list_keys,
+        moto: settings.moto.clone(),
+    };
+    let results = s3::measure(&s3_settings, &endpoint, kumo.pid, &function_prefix()).await?;
+    Ok(report_s3::S3Report {
+        machine: measure::Machine::describe(),
+        command: command_line(),
+        kumo: format!("{} at {}", version.as_deref().unwrap_or("?"), kumo.url),
+        health: health_rates,
+        connections: settings.connections,
+        results,
+    })
 }
 
 fn validate(args: &Args) -> anyhow::Result<Settings> {

@@ -260,12 +260,17 @@ mod tests {
     fn cpu_time_of_this_process_grows_with_work() {
         let pid = std::process::id();
         let before = cpu_time(pid).expect("this process has a /proc entry");
-        let started = std::time::Instant::now();
+        // Spin until the reading has grown by 30 ms of CPU: on a loaded machine a fixed spell of
+        // wall time may get less CPU than that. A reading that never grows fails at the deadline.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let mut spin = 0u64;
-        while started.elapsed() < Duration::from_millis(60) {
-            spin = std::hint::black_box(spin.wrapping_add(1));
+        let mut after = before;
+        while after < before + Duration::from_millis(30) && std::time::Instant::now() < deadline {
+            for _ in 0..100_000 {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+            after = cpu_time(pid).expect("still running");
         }
-        let after = cpu_time(pid).expect("still running");
         assert!(after >= before + Duration::from_millis(30), "{before:?} then {after:?}");
     }
 }

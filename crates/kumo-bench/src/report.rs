@@ -789,12 +789,12 @@ fn memory_row(pss_kb: u64) -> [String; 5] {
     ]
 }
 
-fn header_row() -> [String; 5] {
+pub(crate) fn header_row() -> [String; 5] {
     ["metric", "value", "floor (same run)", "target", "result"].map(String::from)
 }
 
 /// Renders rows as a Markdown table with aligned columns.
-fn render_rows(rows: &[[String; 5]]) -> String {
+pub(crate) fn render_rows(rows: &[[String; 5]]) -> String {
     let mut widths = [0; 5];
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
