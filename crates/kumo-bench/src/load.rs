@@ -39,6 +39,15 @@ pub enum Operation {
         /// Body of every message.
         body: Arc<str>,
     },
+    /// An SNS Publish of one message to a topic, counted once accepted.
+    SnsPublish {
+        /// Topic ARN.
+        topic_arn: Arc<str>,
+        /// The message.
+        message: Arc<str>,
+        /// Messages accepted so far (warm-up and late answers included).
+        published: Arc<std::sync::atomic::AtomicU64>,
+    },
     /// An S3 PutObject of a small object, then a GetObject of it (2 operations); keys cycle
     /// through a fixed set shared by every connection of the run.
     S3SmallObject {
@@ -72,6 +81,9 @@ impl Operation {
             }
             Self::SqsCycle { queue_url, batched, body } => {
                 return crate::sqs::cycle(connection, queue_url, *batched, body).await;
+            }
+            Self::SnsPublish { topic_arn, message, published } => {
+                return crate::sns::publish(connection, topic_arn, message, published).await;
             }
             Self::S3SmallObject { bucket, next, body } => {
                 return crate::s3::small_object_cycle(connection, bucket, next, body).await;

@@ -16,9 +16,12 @@ mod load;
 mod measure;
 mod report;
 mod report_s3;
+mod report_services;
+mod report_sns;
 mod report_sqs;
 mod s3;
 mod server;
+mod sns;
 mod sqs;
 mod startup;
 
@@ -106,6 +109,13 @@ struct Args {
     /// against Kumo and moto.
     #[arg(long)]
     s3: bool,
+    /// Run the SNS workload only (issue #13), with `--s3` the S3 ones too: Publish on N
+    /// connections to a topic fanning out to SQS queues, against Kumo and moto.
+    #[arg(long)]
+    sns: bool,
+    /// SQS queues subscribed to the fan-out topic.
+    #[arg(long, default_value_t = 10)]
+    sns_subscribers: usize,
     /// Size of the S3 large object, in MB.
     #[arg(long, default_value_t = 1024)]
     s3_large_mb: usize,
@@ -155,8 +165,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         data_dir: server.as_ref().map(|server| server.data_dir().display().to_string()),
         pid: server.as_ref().and_then(KumoServer::pid),
     };
-    if args.s3 {
-        let measured = measure_s3_only(&args, &settings, &kumo).await;
+    if args.s3 || args.sns {
+        let measured = measure_services(&args, &settings, &kumo).await;
         if let Some(server) = server {
             if measured.is_err() {
                 eprintln!("kumo-bench: kumo's log ends with:\n{}", server.log_tail());
@@ -187,8 +197,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     Ok(results.passed())
 }
 
-/// `--s3`: the S3 workloads alone, with the health round trip as their HTTP floor.
-async fn measure_s3_only(args: &Args, settings: &Settings, kumo: &KumoInfo) -> anyhow::Result<report_s3::S3Report> {
+/// `--s3` / `--sns`: those services' workloads alone, with the health round trip as their
+/// HTTP floor.
+async fn measure_services(
+    args: &Args,
+    settings: &Settings,
+    kumo: &KumoInfo,
+) -> anyhow::Result<report_services::ServicesReport> {
     anyhow::ensure!(args.s3_large_mb >= 1 && args.s3_list_keys >= 1, "--s3-large-mb and --s3-list-keys must be ≥ 1");
     let endpoint = Endpoint::resolve(&kumo.url).await?;
     let mut connection = endpoint.connect().await?;
@@ -209,23 +224,51 @@ async fn measure_s3_only(args: &Args, settings: &Settings, kumo: &KumoInfo) -> a
                 .await?;
         health_rates.push((count, outcome.per_second()));
     }
-    let s3_settings = s3::S3Settings {
-        connections,
-        warmup: settings.warmup,
-        duration: settings.duration,
-        large_bytes: args.s3_large_mb << 20,
-        list_keys: args.s3_list_keys,
-        moto_list_keys: args.s3_moto_list_keys,
-        moto: settings.moto.clone(),
+    let prefix = function_prefix();
+    let s3 = if args.s3 {
+        let s3_settings = s3::S3Settings {
+            connections,
+            warmup: settings.warmup,
+            duration: settings.duration,
+            large_bytes: args.s3_large_mb << 20,
+            list_keys: args.s3_list_keys,
+            moto_list_keys: args.s3_moto_list_keys,
+            moto: settings.moto.clone(),
+        };
+        Some(s3::measure(&s3_settings, &endpoint, kumo.pid, &prefix).await?)
+    } else {
+        None
     };
-    let results = s3::measure(&s3_settings, &endpoint, kumo.pid, &function_prefix()).await?;
-    Ok(report_s3::S3Report {
+    let sns = if args.sns {
+        let (subscribers, count, duration) = (args.sns_subscribers, settings.connections, settings.duration);
+        progress(&format!("SNS fan-out to {subscribers} queues on Kumo"));
+        let kumo_run = sns::fan_out("kumo".into(), &endpoint, &prefix, subscribers, count, duration, kumo.pid).await?;
+        let moto = match &settings.moto {
+            None => Err("--no-moto".to_string()),
+            Some(explicit) => match sqs::MotoServer::start(explicit.as_deref()).await {
+                Err(error) => Err(format!("moto not available: {error:#}")),
+                Ok(moto) => {
+                    progress(&format!("SNS fan-out to {subscribers} queues on moto {}", moto.version));
+                    let name = format!("moto {}", moto.version);
+                    let moto_endpoint = Endpoint::resolve(&moto.url).await?;
+                    let run = sns::fan_out(name, &moto_endpoint, &prefix, subscribers, count, duration, None).await;
+                    moto.stop().await;
+                    run.map_err(|error| format!("{error:#}"))
+                }
+            },
+        };
+        Some(report_sns::SnsResults { kumo: kumo_run, moto })
+    } else {
+        None
+    };
+    Ok(report_services::ServicesReport {
         machine: measure::Machine::describe(),
         command: command_line(),
         kumo: format!("{} at {}", version.as_deref().unwrap_or("?"), kumo.url),
         health: health_rates,
         connections: settings.connections,
-        results,
+        s3,
+        sns,
     })
 }
 

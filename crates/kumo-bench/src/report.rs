@@ -199,6 +199,7 @@ pub struct Results {
 }
 
 /// A target and whether the run met it.
+#[derive(Debug)]
 pub(crate) struct Check {
     pub(crate) name: String,
     pub(crate) value: String,

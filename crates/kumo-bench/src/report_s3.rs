@@ -322,67 +322,6 @@ impl S3Results {
     }
 }
 
-/// The report of an S3-only run (`kumo-bench --s3`).
-pub struct S3Report {
-    /// Where it ran.
-    pub machine: crate::measure::Machine,
-    /// How it was started.
-    pub command: String,
-    /// The server measured: URL and version.
-    pub kumo: String,
-    /// Health round trips per second on each connection count, the HTTP floor.
-    pub health: Vec<(usize, f64)>,
-    /// Connections of the target run.
-    pub connections: usize,
-    /// The figures.
-    pub results: S3Results,
-}
-
-impl S3Report {
-    /// Whether every target was met.
-    pub fn passed(&self) -> bool {
-        self.results.checks(self.connections).iter().all(|check| check.pass)
-    }
-
-    /// The human-readable report.
-    pub fn to_table(&self) -> String {
-        let checks = self.results.checks(self.connections);
-        let mut rows = vec![crate::report::header_row()];
-        rows.extend(self.results.rows(&checks, &self.health));
-        let machine = &self.machine;
-        let mut out = format!(
-            "Kumo S3 benchmark\nmachine:  {} CPUs (nproc), {}, {}\ncommand:  {}\nkumo:     {}\n",
-            machine.cpus, machine.model, machine.kernel, self.command, self.kumo
-        );
-        out.push_str(&crate::report::render_rows(&rows));
-        for line in self.results.error_lines() {
-            out.push_str(&format!("error: {line}\n"));
-        }
-        let failed: Vec<&str> = checks.iter().filter(|check| !check.pass).map(|check| check.name.as_str()).collect();
-        if failed.is_empty() {
-            out.push_str(&format!("result: PASS (all {} checks)\n", checks.len()));
-        } else {
-            out.push_str(&format!("result: FAIL ({})\n", failed.join(", ")));
-        }
-        out
-    }
-
-    /// The machine-readable report.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut value = self.results.to_json();
-        value["machine"] = self.machine.to_json();
-        value["command"] = self.command.clone().into();
-        value["server"] = self.kumo.clone().into();
-        value["health_per_s"] = self
-            .health
-            .iter()
-            .map(|(connections, rate)| serde_json::json!({"connections": connections, "per_s": round(*rate)}))
-            .collect();
-        value["passed"] = self.passed().into();
-        value
-    }
-}
-
 fn pages_micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
