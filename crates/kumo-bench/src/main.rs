@@ -165,36 +165,27 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         data_dir: server.as_ref().map(|server| server.data_dir().display().to_string()),
         pid: server.as_ref().and_then(KumoServer::pid),
     };
-    if args.s3 || args.sns {
-        let measured = measure_services(&args, &settings, &kumo).await;
-        if let Some(server) = server {
-            if measured.is_err() {
-                eprintln!("kumo-bench: kumo's log ends with:\n{}", server.log_tail());
-            }
-            server.stop().await;
-        }
-        let report = measured?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report.to_json())?);
-        } else {
-            print!("{}", report.to_table());
-        }
-        return Ok(report.passed());
-    }
-    let measured = measure_all(settings, kumo).await;
+    // The figures as (JSON, table, passed): one report or the other.
+    let measured = if args.s3 || args.sns {
+        measure_services(&args, &settings, &kumo)
+            .await
+            .map(|report| (report.to_json(), report.to_table(), report.passed()))
+    } else {
+        measure_all(settings, kumo).await.map(|results| (results.to_json(), results.to_table(), results.passed()))
+    };
     if let Some(server) = server {
         if measured.is_err() {
             eprintln!("kumo-bench: kumo's log ends with:\n{}", server.log_tail());
         }
         server.stop().await;
     }
-    let results = measured?;
+    let (json, table, passed) = measured?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results.to_json())?);
+        println!("{}", serde_json::to_string_pretty(&json)?);
     } else {
-        print!("{}", results.to_table());
+        print!("{table}");
     }
-    Ok(results.passed())
+    Ok(passed)
 }
 
 /// `--s3` / `--sns`: those services' workloads alone, with the health round trip as their
