@@ -3,6 +3,7 @@ names global across accounts (BucketAlreadyExists) and BucketAlreadyOwnedByYou o
 AWS's bucket naming rules, DeleteBucket (BucketNotEmpty), HeadBucket, ListBuckets,
 GetBucketLocation; the service's health entry; buckets and objects survive a restart."""
 
+import urllib.error
 import urllib.request
 import json
 
@@ -138,3 +139,20 @@ def test_health_reports_s3_and_buckets_survive_a_restart(spare_kumo):
     s3 = spare_kumo.client("s3")
     got = s3.get_object(Bucket=name, Key="kept")
     assert (got["Body"].read(), got["ContentType"]) == (b"still here", "text/plain")
+
+
+def test_health_says_s3_is_unavailable_when_its_database_file_is_removed(start_server):
+    server = start_server()
+    server.client("s3").create_bucket(Bucket=bucket_name())
+    for path in server.data_dir.glob("s3.sqlite3*"):
+        path.unlink()
+    try:
+        urllib.request.urlopen(server.endpoint + "/_kumo/health")
+        raise AssertionError("health answered 200 with the s3 database gone")
+    except urllib.error.HTTPError as error:
+        assert error.code == 503
+        body = json.load(error)
+    assert body["services"]["s3"] == (
+        "unavailable: database file s3.sqlite3 was removed while open; writes would be lost at restart"
+    )
+    assert body["services"]["sqs"] == "running"
