@@ -124,3 +124,28 @@ def test_aws_s3_cp_of_20_mb_goes_multipart_and_comes_back_identical(kumo, s3, bu
     assert hashlib.sha256(downloaded.read_bytes()).hexdigest() == hashlib.sha256(content).hexdigest()
     middle = s3.get_object(Bucket=bucket, Key="twenty.bin", Range=f"bytes={8 * MIB - 10}-{8 * MIB + 9}")
     assert middle["Body"].read() == content[8 * MIB - 10:8 * MIB + 10]
+
+
+def test_upload_part_copy_takes_parts_from_existing_objects(s3, bucket):
+    source = os.urandom(6 * MIB)
+    s3.put_object(Bucket=bucket, Key="source", Body=source)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="assembled")["UploadId"]
+    whole = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=1,
+                                CopySource={"Bucket": bucket, "Key": "source"})
+    ranged = s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=2,
+                                 CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange="bytes=100-199")
+    assert ranged["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(source[100:200]).hexdigest()
+    with pytest.raises(ClientError) as raised:
+        s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=3,
+                            CopySource={"Bucket": bucket, "Key": "source"}, CopySourceRange=f"bytes=0-{6 * MIB}")
+    assert error_of(raised) == ("InvalidArgument", 400, f"Range specified is not valid for source object of size: {6 * MIB}")
+    with pytest.raises(ClientError) as raised:
+        s3.upload_part_copy(Bucket=bucket, Key="assembled", UploadId=upload_id, PartNumber=3,
+                            CopySource={"Bucket": bucket, "Key": "missing"})
+    assert error_of(raised)[:2] == ("NoSuchKey", 404)
+    parts = [{"PartNumber": 1, "ETag": whole["CopyPartResult"]["ETag"]},
+             {"PartNumber": 2, "ETag": ranged["CopyPartResult"]["ETag"]}]
+    done = s3.complete_multipart_upload(Bucket=bucket, Key="assembled", UploadId=upload_id,
+                                        MultipartUpload={"Parts": parts})
+    assert done["ETag"] == multipart_etag([source, source[100:200]])
+    assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source + source[100:200]

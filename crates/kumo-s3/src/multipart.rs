@@ -28,6 +28,26 @@ fn part_number(number: i32) -> S3Result<u32> {
         .map_err(|_| errors::invalid_argument("Part number must be an integer between 1 and 10000, inclusive"))
 }
 
+/// `bytes=first-last` of a source of `size` bytes as (start, length).
+fn copy_range(range: &str, size: u64) -> S3Result<(u64, u64)> {
+    let malformed = || {
+        errors::invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    };
+    let (first, last) = range.strip_prefix("bytes=").and_then(|bounds| bounds.split_once('-')).ok_or_else(malformed)?;
+    let (first, last): (u64, u64) = (first.parse().map_err(|_| malformed())?, last.parse().map_err(|_| malformed())?);
+    if first > last {
+        return Err(malformed());
+    }
+    if last >= size {
+        return Err(errors::invalid_argument(&format!(
+            "Range specified is not valid for source object of size: {size}"
+        )));
+    }
+    Ok((first, last - first + 1))
+}
+
 fn invalid_part() -> s3s::S3Error {
     s3_error!(
         InvalidPart,
@@ -119,6 +139,13 @@ impl S3Service {
                 "You did not provide the number of bytes specified by the Content-Length HTTP header."
             ));
         }
+        let e_tag = self.store_part(&upload.upload_id, number, written).await?;
+        Ok(S3Response::new(UploadPartOutput { e_tag: Some(e_tag), ..Default::default() }))
+    }
+
+    /// Records a written part of an upload (removing its file if the upload ended meanwhile, and
+    /// the file of a part it replaces); answers its ETag.
+    async fn store_part(&self, upload_id: &str, number: u32, written: crate::files::Written) -> S3Result<ETag> {
         let part = PartRow {
             part_number: number,
             size: written.size,
@@ -127,7 +154,7 @@ impl S3Service {
             blob: written.blob.clone(),
         };
         let e_tag = ETag::Strong(part.etag.clone());
-        let upload_id = upload.upload_id.clone();
+        let upload_id = upload_id.to_string();
         let stored = self
             .blocking(move |store| {
                 let mut replaced = None;
@@ -138,7 +165,7 @@ impl S3Service {
         match stored {
             Ok((true, replaced)) => {
                 self.files.remove(replaced.into_iter().collect());
-                Ok(S3Response::new(UploadPartOutput { e_tag: Some(e_tag), ..Default::default() }))
+                Ok(e_tag)
             }
             // Aborted or completed while the part was uploading.
             Ok((false, _)) => {
@@ -150,6 +177,45 @@ impl S3Service {
                 Err(error)
             }
         }
+    }
+
+    pub(crate) async fn upload_part_copy(
+        &self,
+        request: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let context = kumo_protocol::rest_xml::context(&request)?.clone();
+        let input = request.input;
+        let number = part_number(input.part_number)?;
+        let CopySource::Bucket { bucket: source_bucket, key: source_key, .. } = &input.copy_source else {
+            return Err(s3_error!(
+                NotImplemented,
+                "A header you provided implies functionality that is not implemented"
+            ));
+        };
+        let upload = self.upload_for(&context, &input.bucket, &input.key, &input.upload_id, "s3:PutObject").await?;
+        let (_, source) = self.object_for(&context, source_bucket, source_key, "s3:GetObject").await?;
+        let conditions = crate::objects::check_read_conditions(
+            &source,
+            input.copy_source_if_match.as_ref(),
+            input.copy_source_if_none_match.as_ref(),
+            input.copy_source_if_modified_since.as_ref(),
+            input.copy_source_if_unmodified_since.as_ref(),
+        );
+        conditions.map_err(|_| errors::precondition_failed())?;
+        let (start, length) = match input.copy_source_range.as_deref() {
+            None => (0, source.size),
+            Some(range) => copy_range(range, source.size)?,
+        };
+        if length > MAX_PART_SIZE {
+            return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"));
+        }
+        let stream = self.read_range(&source, start, length).await?;
+        let written = self.write_body(s3s::Body::from(stream)).await?;
+        let modified = now_ms();
+        let e_tag = self.store_part(&upload.upload_id, number, written).await?;
+        let result =
+            CopyPartResult { e_tag: Some(e_tag), last_modified: Some(timestamp(modified)), ..Default::default() };
+        Ok(S3Response::new(UploadPartCopyOutput { copy_part_result: Some(result), ..Default::default() }))
     }
 
     /// Every part of an upload, in order.
@@ -357,5 +423,19 @@ impl S3Service {
             ),
             ..Default::default()
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_range;
+
+    #[test]
+    fn copy_ranges_are_inclusive_and_within_the_source() {
+        assert_eq!(copy_range("bytes=0-9", 10).unwrap(), (0, 10));
+        assert_eq!(copy_range("bytes=5-5", 10).unwrap(), (5, 1));
+        for bad in ["bytes=0-10", "bytes=5-4", "0-4", "bytes=-4", "bytes=a-b"] {
+            assert!(copy_range(bad, 10).is_err(), "{bad}");
+        }
     }
 }

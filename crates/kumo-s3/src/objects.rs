@@ -135,7 +135,7 @@ fn seconds(ms: i64) -> i64 {
 /// The preconditions of a read, as S3 evaluates them: a failed `If-Match` (or, without it,
 /// `If-Unmodified-Since`) is 412; a matching `If-None-Match` (or, without it, an unchanged
 /// `If-Modified-Since`) is 304.
-fn check_read_conditions(
+pub(crate) fn check_read_conditions(
     object: &ObjectRow,
     if_match: Option<&ETagCondition>,
     if_none_match: Option<&ETagCondition>,
@@ -259,8 +259,19 @@ impl S3Service {
         }
     }
 
+    /// `length` bytes of `object` from `start`, as a stream. The file is opened before this
+    /// returns: a delete from then on unlinks a file the read keeps open.
+    pub(crate) async fn read_range(&self, object: &ObjectRow, start: u64, length: u64) -> S3Result<StreamingBlob> {
+        let mut file =
+            tokio::fs::File::open(self.files.path(&object.blob)).await.map_err(|error| errors::internal(&error))?;
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start)).await.map_err(|error| errors::internal(&error))?;
+        }
+        Ok(StreamingBlob::wrap(tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK)))
+    }
+
     /// The object at `key` in the caller's bucket for `action`.
-    async fn object_for(
+    pub(crate) async fn object_for(
         &self,
         context: &kumo_core::RequestContext,
         bucket: &str,
@@ -292,20 +303,14 @@ impl S3Service {
                     .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?,
             ),
         };
-        // Opened before answering: a delete from now on unlinks a file this read keeps open.
-        let mut file =
-            tokio::fs::File::open(self.files.path(&object.blob)).await.map_err(|error| errors::internal(&error))?;
         let (start, length) = match &range {
             Some(range) => (range.start, range.end - range.start),
             None => (0, object.size),
         };
-        if start > 0 {
-            file.seek(std::io::SeekFrom::Start(start)).await.map_err(|error| errors::internal(&error))?;
-        }
-        let stream = tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK);
+        let stream = self.read_range(&object, start, length).await?;
         let headers = object.headers.clone();
         let output = GetObjectOutput {
-            body: Some(StreamingBlob::wrap(stream)),
+            body: Some(stream),
             accept_ranges: Some("bytes".to_string()),
             content_length: i64::try_from(length).ok(),
             content_range: range
