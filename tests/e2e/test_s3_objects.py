@@ -206,3 +206,29 @@ def test_an_answered_put_survives_kill_9(spare_kumo):
     s3 = spare_kumo.client("s3")
     got = s3.get_object(Bucket=name, Key="durable.bin")
     assert (got["ETag"], got["Body"].read() == body) == (put["ETag"], True)
+
+
+def test_object_tags_are_set_read_copied_and_limited(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"tagged", Tagging="team=data&stage=raw%20input")
+    assert s3.get_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    tags = s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]
+    assert sorted((tag["Key"], tag["Value"]) for tag in tags) == [("stage", "raw input"), ("team", "data")]
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "only", "Value": "one"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="t-copy", CopySource={"Bucket": bucket, "Key": "t"})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t-copy")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="t-new", CopySource={"Bucket": bucket, "Key": "t"}, TaggingDirective="REPLACE",
+                   Tagging="fresh=yes")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t-new")["TagSet"] == [{"Key": "fresh", "Value": "yes"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    assert "TagCount" not in s3.get_object(Bucket=bucket, Key="t")
+    with pytest.raises(ClientError) as raised:
+        s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": str(i), "Value": ""} for i in range(11)]})
+    assert error_of(raised) == ("BadRequest", 400, "Object tags cannot be greater than 10")
+    with pytest.raises(ClientError) as raised:
+        s3.put_object(Bucket=bucket, Key="t2", Body=b"x", Tagging="a=1&a=2")
+    assert error_of(raised) == ("InvalidTag", 400, "Cannot provide multiple Tags with the same key")
+    with pytest.raises(ClientError) as raised:
+        s3.get_object_tagging(Bucket=bucket, Key="missing")
+    assert error_of(raised)[:2] == ("NoSuchKey", 404)

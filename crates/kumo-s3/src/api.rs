@@ -70,6 +70,9 @@ pub const OPERATIONS: &[&str] = &[
     "AbortMultipartUpload",
     "ListParts",
     "ListMultipartUploads",
+    "PutObjectTagging",
+    "GetObjectTagging",
+    "DeleteObjectTagging",
 ];
 
 /// s3s' view of the service.
@@ -110,6 +113,9 @@ delegate! {
     abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
     list_parts: ListPartsInput => ListPartsOutput;
     list_multipart_uploads: ListMultipartUploadsInput => ListMultipartUploadsOutput;
+    put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
+    get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
+    delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
 }
 
 /// S3 as the registry sees it: s3s' adapter over the service, reporting the store's health.

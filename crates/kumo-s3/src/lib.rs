@@ -16,6 +16,7 @@ mod listing;
 mod multipart;
 mod objects;
 pub mod store;
+mod tagging;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -93,6 +93,8 @@ impl S3Service {
             input.expires,
             input.metadata,
         )?;
+        let mut headers = headers;
+        headers.tags = crate::tagging::header_tags(input.tagging.as_deref())?;
         let bucket = self.bucket_for(&context, &input.bucket, "s3:PutObject", Some(&input.key)).await?;
         let upload = UploadRow {
             upload_id: new_upload_id(),

@@ -76,6 +76,7 @@ pub fn object_headers(
         cache_control,
         expires_ms: expires.map(millis),
         user,
+        tags: Default::default(),
     })
 }
 
@@ -212,7 +213,7 @@ impl S3Service {
         }
         let condition = write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
         let expected_md5 = content_md5(input.content_md5.as_deref())?;
-        let headers = object_headers(
+        let mut headers = object_headers(
             input.content_type.take(),
             input.content_encoding.take(),
             input.content_disposition.take(),
@@ -221,6 +222,7 @@ impl S3Service {
             input.expires.take(),
             input.metadata.take(),
         )?;
+        headers.tags = crate::tagging::header_tags(input.tagging.as_deref())?;
         let bucket = self.bucket_for(context, &input.bucket, "s3:PutObject", Some(&input.key)).await?;
         Ok((bucket, condition, expected_md5, headers))
     }
@@ -326,6 +328,7 @@ impl S3Service {
             last_modified: Some(timestamp(object.last_modified_ms)),
             metadata: user_metadata(&headers),
             parts_count: object.parts.and_then(|parts| i32::try_from(parts).ok()),
+            tag_count: (!headers.tags.is_empty()).then(|| i32::try_from(headers.tags.len()).unwrap_or(i32::MAX)),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -462,6 +465,12 @@ impl S3Service {
             )?
         } else {
             source.headers.clone()
+        };
+        let mut headers = headers;
+        headers.tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+            None | Some("COPY") => source.headers.tags.clone(),
+            Some("REPLACE") => crate::tagging::header_tags(input.tagging.as_deref())?,
+            Some(_) => return Err(errors::invalid_argument("Unknown tagging directive.")),
         };
         let bucket = self.bucket_for(&context, &input.bucket, "s3:PutObject", Some(&input.key)).await?;
         let blob = self.files.link(&source.blob).await.map_err(|error| errors::internal(&error))?;

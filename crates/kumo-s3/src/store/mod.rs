@@ -55,6 +55,9 @@ pub struct ObjectHeaders {
     /// User metadata (`x-amz-meta-<name>`), names in lower case.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub user: BTreeMap<String, String>,
+    /// The object's tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An object's metadata row.
@@ -162,6 +165,9 @@ pub trait S3Store: Send + Sync {
         object: &ObjectRow,
         condition: &WriteCondition,
     ) -> Result<Result<Option<String>, ConditionFailure>, StoreError>;
+    /// Replaces the headers (and tags) of the object at `key` if its ETag is still `etag`
+    /// (`false`: it was replaced or deleted).
+    fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError>;
     /// Deletes the objects at `keys`, answering the files of those that existed.
     fn delete_objects(&self, bucket_id: i64, keys: &[String]) -> Result<Vec<String>, StoreError>;
     /// Up to `limit` objects whose keys are at least `from` and below `below` (when given), in

@@ -262,6 +262,15 @@ impl S3Store for SqliteS3Store {
         self.connection.in_transaction(|connection| write_object(connection, bucket_id, object, condition))
     }
 
+    fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError> {
+        self.connection.in_transaction(|connection| {
+            let changed = connection
+                .prepare_cached("UPDATE objects SET headers = ?4 WHERE bucket_id = ?1 AND key = ?2 AND etag = ?3")?
+                .execute(params![bucket_id, key.as_bytes(), etag, serde_json::to_string(headers)?])?;
+            Ok(changed == 1)
+        })
+    }
+
     fn delete_objects(&self, bucket_id: i64, keys: &[String]) -> Result<Vec<String>, StoreError> {
         self.connection.in_transaction(|connection| {
             let mut blobs = Vec::new();

@@ -54,6 +54,11 @@ fn conditional_writes_hold_in_the_transaction(store: &dyn S3Store) {
     assert_eq!(store.put_object(id, &object("j", "f2"), &missing).unwrap(), Err(ConditionFailure::Missing));
     assert_eq!(store.put_object(id, &object("k", "f2"), &missing).unwrap(), Ok(Some("f1".into())));
     assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
+    let mut headers = ObjectHeaders::default();
+    headers.tags.insert("t".into(), "v".into());
+    assert!(!store.set_headers(id, "k", "etag-f1", &headers).unwrap(), "a replaced object keeps its headers");
+    assert!(store.set_headers(id, "k", "etag-f2", &headers).unwrap());
+    assert_eq!(store.object(id, "k").unwrap().unwrap().headers, headers);
 }
 
 fn listing_reads_a_byte_ordered_range(store: &dyn S3Store) {
