@@ -7,6 +7,7 @@ import base64
 import datetime
 import hashlib
 import os
+import threading
 
 import pytest
 from botocore.exceptions import ClientError
@@ -232,3 +233,41 @@ def test_object_tags_are_set_read_copied_and_limited(s3, bucket):
     with pytest.raises(ClientError) as raised:
         s3.get_object_tagging(Bucket=bucket, Key="missing")
     assert error_of(raised)[:2] == ("NoSuchKey", 404)
+
+
+def test_reads_racing_overwrites_always_get_a_whole_object(kumo, bucket):
+    bodies = [bytes([index]) * 200_000 for index in range(4)]
+    writer, reader = kumo.client("s3"), kumo.client("s3")
+    writer.put_object(Bucket=bucket, Key="hot", Body=bodies[0])
+    stop = threading.Event()
+
+    def overwrite():
+        index = 0
+        while not stop.is_set():
+            index += 1
+            writer.put_object(Bucket=bucket, Key="hot", Body=bodies[index % len(bodies)])
+
+    thread = threading.Thread(target=overwrite)
+    thread.start()
+    try:
+        for _ in range(150):
+            got = reader.get_object(Bucket=bucket, Key="hot")["Body"].read()
+            assert got in bodies
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+def test_aws_s3_sync_uploads_only_what_changed(kumo, s3, bucket, tmp_path):
+    local = tmp_path / "tree"
+    (local / "sub").mkdir(parents=True)
+    (local / "a.txt").write_text("a")
+    (local / "sub" / "b.txt").write_text("b")
+    kumo.aws("s3", "sync", str(local), f"s3://{bucket}/tree", text=True)
+    assert sorted(item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]) == ["tree/a.txt", "tree/sub/b.txt"]
+    (local / "c.txt").write_text("c")
+    second = kumo.aws("s3", "sync", str(local), f"s3://{bucket}/tree", text=True)
+    assert "tree/c.txt" in second and "a.txt" not in second
+    back = tmp_path / "back"
+    kumo.aws("s3", "sync", f"s3://{bucket}/tree", str(back), text=True)
+    assert sorted(str(path.relative_to(back)) for path in back.rglob("*.txt")) == ["a.txt", "c.txt", "sub/b.txt"]

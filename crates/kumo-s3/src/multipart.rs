@@ -195,7 +195,7 @@ impl S3Service {
             ));
         };
         let upload = self.upload_for(&context, &input.bucket, &input.key, &input.upload_id, "s3:PutObject").await?;
-        let (_, source) = self.object_for(&context, source_bucket, source_key, "s3:GetObject").await?;
+        let (source, file) = self.open_object(&context, source_bucket, source_key, "s3:GetObject").await?;
         let conditions = crate::objects::check_read_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -211,7 +211,7 @@ impl S3Service {
         if length > MAX_PART_SIZE {
             return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"));
         }
-        let stream = self.read_range(&source, start, length).await?;
+        let stream = Self::read_range(file, start, length).await?;
         let written = self.write_body(s3s::Body::from(stream)).await?;
         let modified = now_ms();
         let e_tag = self.store_part(&upload.upload_id, number, written).await?;

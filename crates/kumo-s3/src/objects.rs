@@ -19,6 +19,8 @@ const MAX_USER_METADATA: usize = 2 * 1024;
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
 /// Keys one DeleteObjects may name.
 const MAX_DELETE_KEYS: usize = 1000;
+/// Reads of an object's row before its file opens (each retry follows a replacement).
+const OPEN_ATTEMPTS: usize = 5;
 /// Bytes read from an object's file at a time while it is sent.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -261,15 +263,52 @@ impl S3Service {
         }
     }
 
-    /// `length` bytes of `object` from `start`, as a stream. The file is opened before this
-    /// returns: a delete from then on unlinks a file the read keeps open.
-    pub(crate) async fn read_range(&self, object: &ObjectRow, start: u64, length: u64) -> S3Result<StreamingBlob> {
-        let mut file =
-            tokio::fs::File::open(self.files.path(&object.blob)).await.map_err(|error| errors::internal(&error))?;
+    /// The object at `key` with its file open (a delete from then on unlinks a file the read
+    /// keeps open). A file removed between the row's read and the open belongs to an object
+    /// replaced or deleted meanwhile: the row is read again.
+    pub(crate) async fn open_object(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+        action: &str,
+    ) -> S3Result<(ObjectRow, tokio::fs::File)> {
+        for _ in 0..OPEN_ATTEMPTS {
+            let (_, object) = self.object_for(context, bucket, key, action).await?;
+            match tokio::fs::File::open(self.files.path(&object.blob)).await {
+                Ok(file) => return Ok((object, file)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(errors::internal(&error)),
+            }
+        }
+        Err(errors::internal(&"an object kept being replaced while it was opened"))
+    }
+
+    /// `length` bytes of an object's open `file` from `start`, as a stream.
+    pub(crate) async fn read_range(mut file: tokio::fs::File, start: u64, length: u64) -> S3Result<StreamingBlob> {
         if start > 0 {
             file.seek(std::io::SeekFrom::Start(start)).await.map_err(|error| errors::internal(&error))?;
         }
         Ok(StreamingBlob::wrap(tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK)))
+    }
+
+    /// The object at `key` (for `s3:GetObject`) with a new link to its file, read again when the
+    /// file went between the row's read and the link (the object was replaced meanwhile).
+    async fn link_source(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<(ObjectRow, String)> {
+        for _ in 0..OPEN_ATTEMPTS {
+            let (_, object) = self.object_for(context, bucket, key, "s3:GetObject").await?;
+            match self.files.link(&object.blob).await {
+                Ok(blob) => return Ok((object, blob)),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(errors::internal(&error)),
+            }
+        }
+        Err(errors::internal(&"an object kept being replaced while it was linked"))
     }
 
     /// The object at `key` in the caller's bucket for `action`.
@@ -289,7 +328,7 @@ impl S3Service {
     pub(crate) async fn get_object(&self, request: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let context = kumo_protocol::rest_xml::context(&request)?;
         let input = &request.input;
-        let (_, object) = self.object_for(context, &input.bucket, &input.key, "s3:GetObject").await?;
+        let (object, file) = self.open_object(context, &input.bucket, &input.key, "s3:GetObject").await?;
         check_read_conditions(
             &object,
             input.if_match.as_ref(),
@@ -309,7 +348,7 @@ impl S3Service {
             Some(range) => (range.start, range.end - range.start),
             None => (0, object.size),
         };
-        let stream = self.read_range(&object, start, length).await?;
+        let stream = Self::read_range(file, start, length).await?;
         let headers = object.headers.clone();
         let output = GetObjectOutput {
             body: Some(stream),
@@ -446,34 +485,43 @@ impl S3Service {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        let (_, source) = self.object_for(&context, source_bucket, source_key, "s3:GetObject").await?;
-        if source.size > MAX_SINGLE_UPLOAD {
-            return Err(errors::invalid_request(
-                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
-            ));
-        }
-        copy_source_conditions(&input, &source)?;
-        let headers = if replace {
-            object_headers(
-                input.content_type,
-                input.content_encoding,
-                input.content_disposition,
-                input.content_language,
-                input.cache_control,
-                input.expires,
-                input.metadata,
-            )?
-        } else {
-            source.headers.clone()
+        // Linked first: the source's file cannot go away under the copy from then on.
+        let (source, blob) = self.link_source(&context, source_bucket, source_key).await?;
+        let checked = async {
+            if source.size > MAX_SINGLE_UPLOAD {
+                return Err(errors::invalid_request(
+                    "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+                ));
+            }
+            copy_source_conditions(&input, &source)?;
+            let mut headers = if replace {
+                object_headers(
+                    input.content_type.clone(),
+                    input.content_encoding.clone(),
+                    input.content_disposition.clone(),
+                    input.content_language.clone(),
+                    input.cache_control.clone(),
+                    input.expires.clone(),
+                    input.metadata.clone(),
+                )?
+            } else {
+                source.headers.clone()
+            };
+            headers.tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
+                None | Some("COPY") => source.headers.tags.clone(),
+                Some("REPLACE") => crate::tagging::header_tags(input.tagging.as_deref())?,
+                Some(_) => return Err(errors::invalid_argument("Unknown tagging directive.")),
+            };
+            let bucket = self.bucket_for(&context, &input.bucket, "s3:PutObject", Some(&input.key)).await?;
+            Ok((headers, bucket))
         };
-        let mut headers = headers;
-        headers.tags = match input.tagging_directive.as_ref().map(TaggingDirective::as_str) {
-            None | Some("COPY") => source.headers.tags.clone(),
-            Some("REPLACE") => crate::tagging::header_tags(input.tagging.as_deref())?,
-            Some(_) => return Err(errors::invalid_argument("Unknown tagging directive.")),
+        let (headers, bucket) = match checked.await {
+            Ok(checked) => checked,
+            Err(error) => {
+                self.files.remove(vec![blob]);
+                return Err(error);
+            }
         };
-        let bucket = self.bucket_for(&context, &input.bucket, "s3:PutObject", Some(&input.key)).await?;
-        let blob = self.files.link(&source.blob).await.map_err(|error| errors::internal(&error))?;
         let object = ObjectRow {
             key: input.key,
             size: source.size,
