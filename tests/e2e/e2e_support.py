@@ -397,8 +397,9 @@ class KumoServer:
             )
         return self._clients[region]
 
-    def aws(self, *args, region="us-east-1"):
-        """Runs `aws --endpoint-url ... --region ... --output json ARGS`; returns the parsed output."""
+    def aws(self, *args, region="us-east-1", text=False):
+        """Runs `aws --endpoint-url ... --region ... --output json ARGS`; returns the parsed output
+        (its text with `text=True`, for commands that print text, such as `aws s3 ls`)."""
         env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         env.update(
             AWS_ACCESS_KEY_ID="test",
@@ -412,6 +413,8 @@ class KumoServer:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         if done.returncode != 0:
             raise AwsCliError(done.returncode, done.stderr)
+        if text:
+            return done.stdout
         return json.loads(done.stdout) if done.stdout.strip() else None
 
     def kumo_cli(self, *args, region="us-east-1", timeout=60):

@@ -20,7 +20,8 @@ def test_every_service_is_running_on_a_normal_start(kumo):
     status, body = health(kumo)
     assert status == 200
     assert body["status"] == "ok"
-    assert body["services"] == {"lambda": "running", "sqs": "running", "iam": "running", "sts": "running"}
+    assert body["services"] == {
+        "lambda": "running", "sqs": "running", "s3": "running", "iam": "running", "sts": "running"}
 
 
 def test_a_database_file_removed_under_kumo_makes_its_service_unavailable(start_server):

@@ -26,7 +26,6 @@ mod listener;
 mod payload;
 mod query;
 pub mod test_cbor_service;
-pub mod test_s3_service;
 pub mod test_service;
 
 use std::sync::Arc;

@@ -298,12 +298,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .context("opening the sqs store")?
     };
+    let s3 = {
+        let data_dir = store_dir.clone();
+        tokio::task::spawn_blocking(move || kumo_s3::S3Service::open(&data_dir))
+            .await?
+            .context("opening the s3 store")?
+    };
     // Every store has created its files now: they get the data dir's privacy too.
     harden_data_dir(&store_dir)?;
     sqs.start_sweeper();
     iam.set_identity_enforcement(args.iam_enforcement == "on");
     lambda.set_authorizer(iam.authorizer());
     sqs.set_authorizer(iam.authorizer());
+    s3.set_authorizer(iam.authorizer());
     sqs.set_url_style(args.sqs_url_style.parse().map_err(anyhow::Error::msg)?);
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
@@ -322,12 +329,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     registry
         .register_rest(Arc::new(kumo_gateway::LambdaApi::new(Arc::clone(&lambda))), &kumo_gateway::LAMBDA_OPERATIONS);
     registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
+    registry.register(Arc::new(kumo_s3::api::S3Api::new(s3)));
     registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
     if kumo_gateway::test_service::enabled() {
         registry.register(Arc::new(kumo_gateway::test_service::StreamingTestApi::default()));
         registry.register(Arc::new(kumo_gateway::test_cbor_service::CborTestApi::default()));
-        registry.register(Arc::new(kumo_gateway::test_s3_service::service()));
     }
     let services = kumo_gateway::Services {
         lambda,
