@@ -373,6 +373,7 @@ impl LambdaService {
             layers,
             tags: request.tags.unwrap_or_default(),
             settings: FunctionSettings { code_signing_config_arn, ..FunctionSettings::default() },
+            last_prepared: None,
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
         let inserted = self
@@ -522,7 +523,7 @@ impl LambdaService {
                 if request.dry_run == Some(true) {
                     return Ok(record.configuration);
                 }
-                let saved = service.save_updated(&context.account, &context.region, record)?;
+                let saved = service.save_updated(&context.account, &context.region, &current, record)?;
                 if request.publish == Some(true) {
                     let latest = service.load_record(&context.account, &context.region, &saved.function_name, None)?;
                     return service.publish_locked(&context.account, &context.region, &latest, None);
@@ -568,8 +569,10 @@ impl LambdaService {
         &self,
         account: &str,
         region: &str,
+        current: &FunctionRecord,
         mut record: FunctionRecord,
     ) -> Result<FunctionConfiguration, AwsError> {
+        record.last_prepared = current.fallback_for_update();
         record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
         crate::state::mark_in_progress(&mut record.configuration);
         record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
@@ -653,7 +656,7 @@ impl LambdaService {
                     validation::environment(&variables)?;
                     configuration.environment = Some(EnvironmentResponse { variables });
                 }
-                service.save_updated(&context.account, &context.region, record)
+                service.save_updated(&context.account, &context.region, &current, record)
             })
             .await?;
         self.spawn_update_transitions(&updated);
