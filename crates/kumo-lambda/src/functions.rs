@@ -315,6 +315,7 @@ impl LambdaService {
         {
             return Err(function_exists(&name));
         }
+        self.verify_code_signature(context, code_signing_config_arn.as_deref(), &name)?;
         let package = self.store_zip(&zip, "CreateFunction", &layers)?;
         let tracing_config = TracingConfig {
             mode: request
@@ -510,6 +511,8 @@ impl LambdaService {
                     request.s3_bucket.as_deref(),
                     request.image_uri.as_deref(),
                 )?;
+                let signing = current.settings.code_signing_config_arn.as_deref();
+                service.verify_code_signature(&context, signing, &current.configuration.function_name)?;
                 let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
                 let mut record = (*current).clone();
                 record.code_blob = package.sha256_hex;
@@ -602,6 +605,10 @@ impl LambdaService {
                 let mut record = (*current).clone();
                 if let Some(arns) = &request.layers {
                     let layers = service.resolve_layers(&context, arns)?;
+                    let signing = current.settings.code_signing_config_arn.as_deref();
+                    for layer in layers.iter().filter(|layer| !current.layers.contains(layer)) {
+                        service.verify_code_signature(&context, signing, &layer.arn)?;
+                    }
                     crate::layers::check_total_size(record.unzipped_size, &layers)?;
                     service.prepare_layers(&layers)?;
                     record.configuration.layers = crate::layers::layer_references(&layers);
