@@ -53,7 +53,7 @@ def test_invoke_async_through_the_aws_cli(kumo, make_function, tmp_path):
 
 
 def test_invoke_async_is_authorized_as_its_own_action(kumo, make_function):
-    """The Service Authorization Reference and every SDK's documentation: InvokeAsync "requires
+    """The AWS SDKs' reference for InvokeAsync: it "requires
     permission for the lambda:InvokeAsync action", not lambda:InvokeFunction."""
     function = make_function(ECHO)
     role_name = unique_name("invoker")
