@@ -557,13 +557,16 @@ impl LambdaService {
             }
         }
         let current = self.load_record(account, region, &reference.name, None)?;
-        if current.configuration.in_transition() {
-            return Err(crate::state::transition_conflict(&current.configuration));
-        }
+        // A stale RevisionId fails its precondition whatever happens meanwhile: of concurrent
+        // conditional updates one wins and the others always read PreconditionFailed, not the
+        // winner's transition.
         if revision_id.is_some_and(|expected| expected != current.configuration.revision_id) {
             return Err(AwsError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
             ));
+        }
+        if current.configuration.in_transition() {
+            return Err(crate::state::transition_conflict(&current.configuration));
         }
         Ok(current)
     }
