@@ -1,6 +1,8 @@
 """Code signing configurations and their use by functions through boto3 and the AWS CLI, compared
-whole with the answers AWS records (generated ids and timestamps masked). Kumo checks no
-signatures: the configurations are kept and reported as AWS keeps them."""
+whole with the answers AWS records (generated ids and timestamps masked). Kumo has no signer:
+every package is unsigned, so a configuration with `UntrustedArtifactOnDeployment: Enforce` refuses
+code and layers deployed under it, as AWS refuses code not signed by an allowed publisher, and
+`Warn` lets them through."""
 
 import re
 
@@ -231,3 +233,67 @@ def test_create_function_with_a_code_signing_config(lambda_client, deployer):
         client.get_function(FunctionName=name)
     assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404)
     client.delete_function_code_signing_config(FunctionName=function.name)
+
+
+def verification_failed(subject):
+    """AWS's answer to code or a layer not signed by an allowed publisher under `Enforce`."""
+    return (
+        "CodeVerificationFailedException",
+        400,
+        "Lambda cannot deploy the function. The function or layer might be signed using a signature that the "
+        f"client is not configured to accept. Check the provided signature for {subject}.",
+    )
+
+
+def test_enforce_refuses_unsigned_code_and_warn_deploys_it(lambda_client, deployer, make_layer):
+    client, made = lambda_client
+
+    def config(policy):
+        arn = client.create_code_signing_config(
+            AllowedPublishers={"SigningProfileVersionArns": [PROFILE]},
+            CodeSigningPolicies={"UntrustedArtifactOnDeployment": policy},
+        )["CodeSigningConfig"]["CodeSigningConfigArn"]
+        made.append(arn)
+        return arn
+
+    enforce, warn = config("Enforce"), config("Warn")
+    name = unique_name("unsigned")
+    with pytest.raises(ClientError) as excinfo:
+        client.create_function(
+            FunctionName=name, Runtime="python3.12", Role=ROLE, Handler="lambda_function.handler",
+            Code={"ZipFile": python_zip(HELLO)}, CodeSigningConfigArn=enforce,
+        )
+    assert error_of(excinfo) == verification_failed(name)
+    with pytest.raises(ClientError) as excinfo:
+        client.get_function(FunctionName=name)
+    assert error_of(excinfo)[:2] == ("ResourceNotFoundException", 404), "nothing was created"
+
+    # Warn deploys the same unsigned code.
+    warned = deployer.create(HELLO, CodeSigningConfigArn=warn)
+    assert warned.invoke({}).payload == "hello"
+
+    # Code that ran before Enforce was attached keeps running; new code and new layers are refused.
+    function = deployer.create(HELLO)
+    before = function.configuration()
+    client.put_function_code_signing_config(CodeSigningConfigArn=enforce, FunctionName=function.name)
+    assert function.invoke({}).payload == "hello"
+    with pytest.raises(ClientError) as excinfo:
+        client.update_function_code(FunctionName=function.name, ZipFile=python_zip(HELLO + "# v2\n"))
+    assert error_of(excinfo) == verification_failed(function.name)
+    layer = make_layer({"python/helper.py": "VALUE = 1\n"})["LayerVersionArn"]
+    with pytest.raises(ClientError) as excinfo:
+        client.update_function_configuration(FunctionName=function.name, Layers=[layer])
+    assert error_of(excinfo) == verification_failed(layer)
+    after = function.configuration()
+    assert (after["CodeSha256"], after["RevisionId"], after.get("Layers")) == (
+        before["CodeSha256"], before["RevisionId"], None,
+    ), "a refused deployment changes nothing"
+
+    # Switching the configuration to Warn lets the same code through.
+    client.update_code_signing_config(
+        CodeSigningConfigArn=enforce, CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Warn"}
+    )
+    updated = client.update_function_code(FunctionName=function.name, ZipFile=python_zip(HELLO + "# v2\n"))
+    assert updated["LastUpdateStatus"] == "InProgress"
+    client.delete_function_code_signing_config(FunctionName=function.name)
+    client.delete_function_code_signing_config(FunctionName=warned.name)

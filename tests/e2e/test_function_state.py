@@ -5,13 +5,15 @@ InProgress, then Successful; published versions are Pending, then Active; the wa
 `function_active_v2`, `function_updated_v2` and `published_version_active` pass through boto3 and
 the AWS CLI."""
 
+import io
 import json
 import re
+import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import ACCOUNT, ROLE, code_sha256, error_of, python_zip, unique_name
+from e2e_support import ACCOUNT, ROLE, code_sha256, error_of, poll, python_zip, unique_name
 
 HANDLER_SOURCE = """
 def handler(event, context):
@@ -299,3 +301,62 @@ def test_event_source_mapping_shows_function_response_types(kumo, created):
     finally:
         client.delete_event_source_mapping(UUID=mapping["UUID"])
         sqs.delete_queue(QueueUrl=queue)
+
+
+def broken_package(source):
+    """A package whose central directory reads well but whose file data fails its CRC check: it
+    is accepted by UpdateFunctionCode and fails while Lambda prepares it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("lambda_function.py", source)
+    package = buffer.getvalue()
+    assert package.count(b"CORRUPT-ME") == 1
+    return package.replace(b"CORRUPT-ME", b"CORRUPTED!")
+
+
+def version_source(label):
+    return f"import os\n\ndef handler(event, context):\n    return {{'code': {label!r}, 'env': os.environ.get('LABEL')}}\n"
+
+
+def test_a_failed_update_keeps_running_the_previous_code(kumo, deployer):
+    client = kumo.lambda_client()
+    function = deployer.create(
+        zip_bytes=python_zip(version_source("old")), Environment={"Variables": {"LABEL": "first"}}
+    )
+    assert function.invoke({}).payload == {"code": "old", "env": "first"}
+
+    broken = broken_package(version_source("broken") + "# CORRUPT-ME\n")
+    updated = client.update_function_code(FunctionName=function.name, ZipFile=broken)
+    assert updated["LastUpdateStatus"] == "InProgress"
+    failed = poll(
+        lambda: (c := function.configuration())["LastUpdateStatus"] != "InProgress" and c,
+        what="the broken update to settle",
+    )
+    assert (failed["State"], failed["LastUpdateStatus"], failed["LastUpdateStatusReasonCode"]) == (
+        "Active",
+        "Failed",
+        "InvalidZipFileException",
+    )
+    assert failed["CodeSha256"] == code_sha256(broken), "the configuration shows the update that failed"
+    # AWS keeps invoking what ran before the update.
+    invoked = function.invoke({})
+    assert (invoked.payload, invoked.function_error, invoked.executed_version) == (
+        {"code": "old", "env": "first"},
+        None,
+        "$LATEST",
+    )
+
+    # A configuration change on top of the broken package fails too: the old one still runs.
+    client.update_function_configuration(FunctionName=function.name, Environment={"Variables": {"LABEL": "second"}})
+    again = poll(
+        lambda: (c := function.configuration())["LastUpdateStatus"] != "InProgress" and c,
+        what="the second update to settle",
+    )
+    assert again["LastUpdateStatus"] == "Failed"
+    assert function.invoke({}).payload == {"code": "old", "env": "first"}
+
+    # A good package then runs, with the configuration saved meanwhile.
+    client.update_function_code(FunctionName=function.name, ZipFile=python_zip(version_source("new")))
+    client.get_waiter("function_updated_v2").wait(FunctionName=function.name, WaiterConfig=FAST)
+    assert function.configuration()["LastUpdateStatus"] == "Successful"
+    assert function.invoke({}).payload == {"code": "new", "env": "second"}

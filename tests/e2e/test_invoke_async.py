@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import error_of, poll
+from e2e_support import ACCOUNT, error_of, poll, unique_name
 
 ECHO = "def handler(event, context):\n    print('EVENT ' + str(event['n']))\n    return event\n"
 
@@ -50,3 +50,43 @@ def test_invoke_async_through_the_aws_cli(kumo, make_function, tmp_path):
     answer = kumo.aws("lambda", "invoke-async", "--function-name", function.name, "--invoke-args", str(event))
     assert answer == {"Status": 202}
     poll(lambda: "EVENT 9" in kumo.log_text(function.name), timeout=20, what="the CLI's event to run")
+
+
+def test_invoke_async_is_authorized_as_its_own_action(kumo, make_function):
+    """The AWS SDKs' reference for InvokeAsync: it "requires
+    permission for the lambda:InvokeAsync action", not lambda:InvokeFunction."""
+    function = make_function(ECHO)
+    role_name = unique_name("invoker")
+    allow_invoke = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "*"}],
+    }
+    role_arn = kumo.role_with_policies(role_name, inline=allow_invoke)
+    credentials = kumo.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")["Credentials"]
+    session = kumo.client(
+        "lambda",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    session_arn = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1"
+
+    assert session.invoke(FunctionName=function.name, Payload=b'{"n": 1}')["StatusCode"] == 200
+    with pytest.raises(ClientError) as excinfo:
+        session.invoke_async(FunctionName=function.name, InvokeArgs=b'{"n": 2}')
+    assert error_of(excinfo) == (
+        "AccessDeniedException",
+        403,
+        f"User: {session_arn} is not authorized to perform: lambda:InvokeAsync on resource: {function.arn} "
+        "because no identity-based policy allows the lambda:InvokeAsync action",
+    )
+
+    kumo.client("iam").put_role_policy(
+        RoleName=role_name,
+        PolicyName="inline",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "lambda:InvokeAsync", "Resource": "*"}]}
+        ),
+    )
+    assert session.invoke_async(FunctionName=function.name, InvokeArgs=b'{"n": 3}')["Status"] == 202
+    poll(lambda: "EVENT 3" in kumo.log_text(function.name), timeout=20, what="the async event to run")

@@ -296,7 +296,7 @@ def test_new_operations_are_authorized_by_their_iam_actions(kumo, make_function)
          denied("lambda:GetResourcePolicy", function.arn)),
         (lambda: session.list_code_signing_configs(), denied("lambda:ListCodeSigningConfigs", "*")),
         (lambda: session.invoke_async(FunctionName=function.name, InvokeArgs="{}"),
-         denied("lambda:InvokeFunction", function.arn)),
+         denied("lambda:InvokeAsync", function.arn)),
     ]
     for call, expected in calls:
         with pytest.raises(ClientError) as excinfo:

@@ -5,7 +5,6 @@
 
 use http::StatusCode;
 use kumo_core::AwsError;
-use kumo_lambda::types::InvokeInput;
 use kumo_protocol::rest_json::{Bindings, Location, Member, Payload, RestInput, Shape};
 use kumo_protocol::{Call, RestAnswer};
 use serde::Deserialize;
@@ -48,15 +47,7 @@ struct InvokeAsyncOutput {
 impl LambdaApi {
     async fn invoke_async(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
         let request: InvokeAsyncInput = decode(&call, &INVOKE_ASYNC_IN)?;
-        let input = InvokeInput {
-            function_name: request.function_name,
-            qualifier: None,
-            invocation_type: Some("Event".to_string()),
-            log_type: None,
-            client_context: None,
-            payload: request.invoke_args,
-        };
-        self.lambda.invoke(call.context, input).await?;
+        self.lambda.invoke_async(call.context, request.function_name, request.invoke_args).await?;
         answer(&INVOKE_ASYNC_OUT, StatusCode::ACCEPTED, &InvokeAsyncOutput { status: 202 })
     }
 }

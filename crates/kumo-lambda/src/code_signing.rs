@@ -2,8 +2,11 @@
 //! `ListFunctionsByCodeSigningConfig`) and their association with functions
 //! (`Put/Get/DeleteFunctionCodeSigningConfig`). Configurations are stored per account and region
 //! and a function names at most one. Kumo has no AWS Signer: it keeps and reports the allowed
-//! publishers and the `UntrustedArtifactOnDeployment` policy as given, but checks no signature
-//! when code is deployed (a `Warn` configuration is what every deployment behaves as).
+//! publishers and the `UntrustedArtifactOnDeployment` policy as given. Having no signer, Kumo
+//! holds every package unsigned: under `Enforce` a deployment of code or layers is refused with
+//! AWS's `CodeVerificationFailedException`, under `Warn` it goes ahead with a logged warning (AWS
+//! records the warning in CloudWatch and CloudTrail). Code deployed before a configuration was
+//! attached keeps running, as on AWS.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -161,6 +164,18 @@ fn not_found(arn: &str) -> AwsError {
     AwsError::not_found(format!("The Lambda code signing configuration {arn} can not be found."))
 }
 
+/// AWS's answer to unsigned code or an unsigned layer under an `Enforce` policy (the text as AWS
+/// returns it through CloudFormation and the SDKs, e.g. aws-cdk#29474, opentelemetry-lambda#1548).
+fn code_verification_failed(subject: &str) -> AwsError {
+    AwsError::new(
+        "CodeVerificationFailedException",
+        400,
+        format!(
+            "Lambda cannot deploy the function. The function or layer might be signed using a signature that the client is not configured to accept. Check the provided signature for {subject}."
+        ),
+    )
+}
+
 fn check_request(request: &CodeSigningConfigRequest) -> Result<(), AwsError> {
     if let Some(description) = request.description.as_ref().filter(|d| d.chars().count() > 256) {
         return Err(validation::validation_error(format!(
@@ -258,6 +273,24 @@ impl LambdaService {
             ));
         }
         Ok(arn)
+    }
+
+    /// Checks code or a layer deployed to a function under the code signing configuration `arn`
+    /// (if any): every package Kumo holds is unsigned, so `Enforce` refuses it. `subject` is what
+    /// AWS names in its message: the function's name for its code, a layer version's ARN.
+    pub(crate) fn verify_code_signature(
+        &self,
+        context: &RequestContext,
+        arn: Option<&str>,
+        subject: &str,
+    ) -> Result<(), AwsError> {
+        let Some(arn) = arn else { return Ok(()) };
+        let stored = self.load_code_signing_config(context, arn)?;
+        if stored.config.code_signing_policies.untrusted_artifact_on_deployment != "Enforce" {
+            tracing::warn!(code_signing_config = arn, %subject, "deploying unsigned code under a Warn code signing policy");
+            return Ok(());
+        }
+        Err(code_verification_failed(subject))
     }
 
     /// `$LATEST` records of the caller's account and region, in name order.

@@ -315,6 +315,7 @@ impl LambdaService {
         {
             return Err(function_exists(&name));
         }
+        self.verify_code_signature(context, code_signing_config_arn.as_deref(), &name)?;
         let package = self.store_zip(&zip, "CreateFunction", &layers)?;
         let tracing_config = TracingConfig {
             mode: request
@@ -373,6 +374,7 @@ impl LambdaService {
             layers,
             tags: request.tags.unwrap_or_default(),
             settings: FunctionSettings { code_signing_config_arn, ..FunctionSettings::default() },
+            last_prepared: None,
         };
         let document = serde_json::to_string(&record).map_err(internal)?;
         let inserted = self
@@ -509,6 +511,8 @@ impl LambdaService {
                     request.s3_bucket.as_deref(),
                     request.image_uri.as_deref(),
                 )?;
+                let signing = current.settings.code_signing_config_arn.as_deref();
+                service.verify_code_signature(&context, signing, &current.configuration.function_name)?;
                 let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
                 let mut record = (*current).clone();
                 record.code_blob = package.sha256_hex;
@@ -522,7 +526,7 @@ impl LambdaService {
                 if request.dry_run == Some(true) {
                     return Ok(record.configuration);
                 }
-                let saved = service.save_updated(&context.account, &context.region, record)?;
+                let saved = service.save_updated(&context.account, &context.region, &current, record)?;
                 if request.publish == Some(true) {
                     let latest = service.load_record(&context.account, &context.region, &saved.function_name, None)?;
                     return service.publish_locked(&context.account, &context.region, &latest, None);
@@ -553,13 +557,16 @@ impl LambdaService {
             }
         }
         let current = self.load_record(account, region, &reference.name, None)?;
-        if current.configuration.in_transition() {
-            return Err(crate::state::transition_conflict(&current.configuration));
-        }
+        // A stale RevisionId fails its precondition whatever happens meanwhile: of concurrent
+        // conditional updates one wins and the others always read PreconditionFailed, not the
+        // winner's transition.
         if revision_id.is_some_and(|expected| expected != current.configuration.revision_id) {
             return Err(AwsError::precondition_failed(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
             ));
+        }
+        if current.configuration.in_transition() {
+            return Err(crate::state::transition_conflict(&current.configuration));
         }
         Ok(current)
     }
@@ -568,8 +575,10 @@ impl LambdaService {
         &self,
         account: &str,
         region: &str,
+        current: &FunctionRecord,
         mut record: FunctionRecord,
     ) -> Result<FunctionConfiguration, AwsError> {
+        record.last_prepared = current.fallback_for_update();
         record.configuration.revision_id = uuid::Uuid::new_v4().to_string();
         crate::state::mark_in_progress(&mut record.configuration);
         record.configuration.last_modified = kumo_core::time::lambda_timestamp(kumo_core::time::now_millis());
@@ -599,6 +608,10 @@ impl LambdaService {
                 let mut record = (*current).clone();
                 if let Some(arns) = &request.layers {
                     let layers = service.resolve_layers(&context, arns)?;
+                    let signing = current.settings.code_signing_config_arn.as_deref();
+                    for layer in layers.iter().filter(|layer| !current.layers.contains(layer)) {
+                        service.verify_code_signature(&context, signing, &layer.arn)?;
+                    }
                     crate::layers::check_total_size(record.unzipped_size, &layers)?;
                     service.prepare_layers(&layers)?;
                     record.configuration.layers = crate::layers::layer_references(&layers);
@@ -653,7 +666,7 @@ impl LambdaService {
                     validation::environment(&variables)?;
                     configuration.environment = Some(EnvironmentResponse { variables });
                 }
-                service.save_updated(&context.account, &context.region, record)
+                service.save_updated(&context.account, &context.region, &current, record)
             })
             .await?;
         self.spawn_update_transitions(&updated);

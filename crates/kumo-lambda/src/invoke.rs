@@ -19,6 +19,35 @@ impl LambdaService {
         context: RequestContext,
         input: InvokeInput,
     ) -> Result<InvokeOutput, AwsError> {
+        self.invoke_as(context, input, "lambda:InvokeFunction").await
+    }
+
+    /// The deprecated `InvokeAsync`: an `Event` invoke of `function_name` (a qualifier only as
+    /// part of the name), authorized as its own IAM action, `lambda:InvokeAsync`, as AWS does.
+    pub async fn invoke_async(
+        self: &Arc<Self>,
+        context: RequestContext,
+        function_name: String,
+        payload: Bytes,
+    ) -> Result<InvokeOutput, AwsError> {
+        let input = InvokeInput {
+            function_name,
+            qualifier: None,
+            invocation_type: Some("Event".to_string()),
+            log_type: None,
+            client_context: None,
+            payload,
+        };
+        self.invoke_as(context, input, "lambda:InvokeAsync").await
+    }
+
+    /// An invocation authorized as the IAM `action` of the operation that asked for it.
+    async fn invoke_as(
+        self: &Arc<Self>,
+        context: RequestContext,
+        input: InvokeInput,
+        action: &'static str,
+    ) -> Result<InvokeOutput, AwsError> {
         let invocation_type = parse_invocation_type(input.invocation_type.as_deref())?;
         let tail = match input.log_type.as_deref() {
             None | Some("None") => false,
@@ -32,13 +61,10 @@ impl LambdaService {
         let (owner, reference) = if crate::cross_account::names_other_account(&context, &input.function_name) {
             // Reading the owner's policy may touch the store: off the async threads.
             let (context, name, qualifier) = (context.clone(), input.function_name.clone(), input.qualifier.clone());
-            self.blocking(move |service| {
-                service.shared_function_ref(&context, &name, qualifier.as_deref(), "lambda:InvokeFunction")
-            })
-            .await?
+            self.blocking(move |service| service.shared_function_ref(&context, &name, qualifier.as_deref(), action))
+                .await?
         } else {
             let named = kumo_core::arn::parse_function_ref(&input.function_name)?;
-            let action = "lambda:InvokeFunction";
             self.authorize_function_identity(&context, &context.account, &named, input.qualifier.as_deref(), action)?;
             let reference =
                 self.function_ref(&context.account, &context.region, &input.function_name, input.qualifier.as_deref())?;

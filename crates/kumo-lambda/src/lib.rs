@@ -165,7 +165,7 @@ impl LambdaService {
 
     /// What the engine needs to run a record.
     pub(crate) fn function_version(&self, account: &str, region: &str, record: &FunctionRecord) -> FunctionVersion {
-        let configuration = &record.configuration;
+        let (configuration, code_blob, layers) = record.runnable();
         FunctionVersion {
             region: region.to_string(),
             account: account.to_string(),
@@ -178,9 +178,8 @@ impl LambdaService {
             memory_mb: configuration.memory_size,
             timeout_s: configuration.timeout,
             ephemeral_mb: configuration.ephemeral_storage.size,
-            code_dir: self.store.blobs.code_dir(&record.code_blob),
-            layers_dir: (!record.layers.is_empty())
-                .then(|| self.store.blobs.merged_layers_dir(&layers::layer_blobs(&record.layers))),
+            code_dir: self.store.blobs.code_dir(code_blob),
+            layers_dir: (!layers.is_empty()).then(|| self.store.blobs.merged_layers_dir(&layers::layer_blobs(layers))),
             variables: runtime_variables(configuration),
         }
     }

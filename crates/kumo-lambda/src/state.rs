@@ -4,7 +4,8 @@
 //! package, merges the layers). When that is done the version becomes `Active` / `Successful`, or
 //! `Failed` when the package cannot be prepared, and gets a new `RevisionId`, as every AWS state
 //! transition does. Waiters (`function_active_v2`, `function_updated_v2`,
-//! `published_version_active`) see the transition.
+//! `published_version_active`) see the transition. After a failed update `$LATEST` keeps running
+//! the code and configuration that ran before it (`FunctionRecord::last_prepared`), as AWS does.
 //!
 //! Kumo's preparation takes milliseconds, so an Invoke (or an update) that arrives meanwhile waits
 //! for the transition (it runs the preparation itself, [`LambdaService::settled_record`]) instead
@@ -128,6 +129,10 @@ impl LambdaService {
             return Ok(());
         }
         let mut settled = (*current).clone();
+        if failure.is_none() {
+            // The new package runs from now on: nothing to fall back to.
+            settled.last_prepared = None;
+        }
         settle(&mut settled.configuration, failure);
         self.save_settings(account, region, settled)?;
         drop(_updating);
@@ -254,6 +259,59 @@ mod tests {
         assert_eq!(updated.state.as_deref(), Some("Active"));
         assert_eq!(updated.last_update_status.as_deref(), Some("Failed"));
         assert_eq!(updated.last_update_status_reason_code.as_deref(), Some("InvalidZipFileException"));
+    }
+
+    fn record(code_blob: &str) -> FunctionRecord {
+        FunctionRecord {
+            configuration: configuration(),
+            code_blob: code_blob.to_string(),
+            unzipped_size: 1,
+            layers: Vec::new(),
+            tags: Default::default(),
+            settings: Default::default(),
+            last_prepared: None,
+        }
+    }
+
+    /// An update as `save_updated` makes it, settled with `failure`.
+    fn updated(current: &FunctionRecord, code_blob: &str, failure: Option<(&str, String)>) -> FunctionRecord {
+        let mut next = current.clone();
+        next.code_blob = code_blob.to_string();
+        next.last_prepared = current.fallback_for_update();
+        mark_in_progress(&mut next.configuration);
+        settle(&mut next.configuration, failure);
+        next
+    }
+
+    #[test]
+    fn a_failed_update_runs_what_ran_before_until_an_update_succeeds() {
+        let mut running = record("first");
+        mark_pending(&mut running.configuration);
+        settle(&mut running.configuration, None);
+        assert_eq!(running.runnable().1, "first");
+
+        let broken = || Some(("InvalidZipFileException", "bad".to_string()));
+        let failed = updated(&running, "broken", broken());
+        assert_eq!(failed.configuration.last_update_status.as_deref(), Some("Failed"));
+        let (configuration, code_blob, _) = failed.runnable();
+        assert_eq!(
+            (code_blob, configuration.revision_id.as_str()),
+            ("first", running.configuration.revision_id.as_str())
+        );
+        // Failing again keeps the version that last ran, not the one that failed before.
+        let failed_again = updated(&failed, "broken again", broken());
+        assert_eq!(failed_again.runnable().1, "first");
+        let fixed = updated(&failed_again, "fixed", None);
+        assert_eq!(fixed.runnable().1, "fixed");
+    }
+
+    #[test]
+    fn a_function_whose_creation_failed_has_nothing_to_fall_back_to() {
+        let mut created = record("broken");
+        mark_pending(&mut created.configuration);
+        settle(&mut created.configuration, Some(("InvalidZipFileException", "bad".into())));
+        assert!(created.fallback_for_update().is_none());
+        assert_eq!(created.runnable().1, "broken");
     }
 
     #[test]

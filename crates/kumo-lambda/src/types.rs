@@ -359,6 +359,52 @@ pub struct FunctionRecord {
     /// Function-level settings, kept on the `$LATEST` record only.
     #[serde(default)]
     pub settings: FunctionSettings,
+    /// What `$LATEST` ran before an update whose package could not be prepared (`LastUpdateStatus:
+    /// Failed`): AWS keeps invoking the previous code and configuration until an update succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_prepared: Option<Box<PreparedVersion>>,
+}
+
+/// A version as it last ran: its configuration, code and layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreparedVersion {
+    /// The configuration it ran with (its `RevisionId` names its environments).
+    pub configuration: FunctionConfiguration,
+    /// Hex sha256 addressing the code blob.
+    pub code_blob: String,
+    /// Layers in order.
+    #[serde(default)]
+    pub layers: Vec<AttachedLayer>,
+}
+
+impl FunctionRecord {
+    /// What an update of this record falls back to should its package fail to prepare: the
+    /// record itself when it runs, the version it already falls back to after a failed update,
+    /// nothing when it never ran (a failed creation).
+    pub(crate) fn fallback_for_update(&self) -> Option<Box<PreparedVersion>> {
+        if self.configuration.last_update_status.as_deref() == Some("Failed") {
+            return self.last_prepared.clone();
+        }
+        if self.configuration.state.as_deref() != Some("Active") {
+            return None;
+        }
+        Some(Box::new(PreparedVersion {
+            configuration: self.configuration.clone(),
+            code_blob: self.code_blob.clone(),
+            layers: self.layers.clone(),
+        }))
+    }
+
+    /// The configuration, code and layers an invocation runs: after a failed update, the
+    /// version that ran before it.
+    pub(crate) fn runnable(&self) -> (&FunctionConfiguration, &str, &[AttachedLayer]) {
+        match &self.last_prepared {
+            Some(previous) if self.configuration.last_update_status.as_deref() == Some("Failed") => {
+                (&previous.configuration, &previous.code_blob, &previous.layers)
+            }
+            _ => (&self.configuration, &self.code_blob, &self.layers),
+        }
+    }
 }
 
 /// What belongs to a function as a whole rather than to one version.

@@ -74,6 +74,7 @@ impl LambdaService {
         let version = number.to_string();
         let mut published = latest.clone();
         published.settings = Default::default();
+        published.last_prepared = None;
         let configuration = &mut published.configuration;
         configuration.version = version.clone();
         configuration.function_arn = kumo_core::arn::qualified_function_arn(region, account, &name, &version);

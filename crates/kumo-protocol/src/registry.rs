@@ -543,6 +543,12 @@ pub fn render_error(
 ) -> http::Response<Bytes> {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match protocol {
+        // A request that names no operation at all (a GET of an SQS queue's URL): AWS answers
+        // 404 with a bare element and no ErrorResponse, in XML even when JSON is accepted
+        // (LocalStack's AWS-validated `test_get_without_query_returns_unknown_operation`).
+        Protocol::AwsQuery if error.code == "UnknownOperationException" && error.status == 404 => {
+            crate::response(status, "text/xml", b"<UnknownOperationException/>".to_vec(), request_id)
+        }
         Protocol::AwsQuery => {
             let fields = XmlErrorFields {
                 fault: fault(error),

@@ -1,5 +1,5 @@
 //! Shared by the SDK tests: a private `kumo serve` on a free loopback port with a temporary data
-//! dir, and AWS SDK for Rust Lambda clients pointed at it.
+//! dir, and AWS SDK for Rust clients (Lambda, SQS) pointed at it.
 
 #![allow(dead_code)]
 
@@ -94,9 +94,10 @@ impl KumoServer {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
-    /// A Lambda client signing with `access_key`/`secret_key` (SigV4, as against AWS).
-    pub fn lambda_client_with(&self, access_key: &str, secret_key: &str) -> Client {
-        let config = SdkConfig::builder()
+    /// SDK configuration for this server, signing with `access_key`/`secret_key` (SigV4, as
+    /// against AWS); every service's client is built from it.
+    pub fn sdk_config(&self, access_key: &str, secret_key: &str) -> SdkConfig {
+        SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
@@ -112,13 +113,22 @@ impl KumoServer {
             // One attempt: a retried failure would hide what Kumo answered first.
             .retry_config(RetryConfig::disabled())
             .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(90)).build())
-            .build();
-        Client::new(&config)
+            .build()
+    }
+
+    /// A Lambda client signing with `access_key`/`secret_key`.
+    pub fn lambda_client_with(&self, access_key: &str, secret_key: &str) -> Client {
+        Client::new(&self.sdk_config(access_key, secret_key))
     }
 
     /// A Lambda client with Kumo's default key pair `test`/`test`.
     pub fn lambda_client(&self) -> Client {
         self.lambda_client_with("test", "test")
+    }
+
+    /// An SQS client with Kumo's default key pair.
+    pub fn sqs_client(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk_config("test", "test"))
     }
 }
 
