@@ -106,3 +106,41 @@ impl DestinationSender for SqsQueues {
         self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
     }
 }
+
+/// Where SNS delivers: SQS queues through the SQS service, functions through Lambda's
+/// asynchronous invocation (the same path as async destinations: retries, dead-letter queue and
+/// destinations apply).
+pub struct SnsEndpoints {
+    /// The SQS service.
+    pub sqs: Arc<SqsService>,
+    /// Lambda's destination sender (asynchronous invokes of `arn:aws:lambda:…` targets).
+    pub lambda: Arc<dyn DestinationSender>,
+}
+
+impl kumo_sns::delivery::Endpoints for SnsEndpoints {
+    fn deliver<'a>(&'a self, delivery: &'a kumo_sns::delivery::Delivery) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match delivery.protocol.as_str() {
+                "lambda" => self.lambda.send(&delivery.endpoint, delivery.body.clone(), Vec::new()).await,
+                "sqs" => {
+                    let region = delivery.endpoint.split(':').nth(3).unwrap_or(kumo_core::DEFAULT_REGION);
+                    let attributes: MessageAttributes = delivery
+                        .attributes
+                        .iter()
+                        .map(|attribute| {
+                            let value = MessageAttributeValue {
+                                data_type: attribute.data_type.clone(),
+                                string_value: attribute.string_value.clone(),
+                                binary_value: attribute.binary_value.clone(),
+                            };
+                            (attribute.name.clone(), value)
+                        })
+                        .collect();
+                    let sent = self.sqs.send_internal(region, &delivery.endpoint, delivery.body.clone(), attributes);
+                    sent.await.map(|_| ()).map_err(|error| error.to_string())
+                }
+                other => Err(format!("Kumo cannot deliver to {other} endpoints")),
+            }
+        })
+    }
+}

@@ -298,6 +298,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .context("opening the sqs store")?
     };
+    let sns = {
+        let (data_dir, endpoint) = (store_dir.clone(), format!("http://{address}"));
+        tokio::task::spawn_blocking(move || kumo_sns::SnsService::open(&data_dir, endpoint))
+            .await?
+            .context("opening the sns store")?
+    };
     // Every store has created its files now: they get the data dir's privacy too.
     harden_data_dir(&store_dir)?;
     sqs.start_sweeper();
@@ -308,8 +314,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
         [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();
-    engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), others)));
+    let destinations = Arc::new(Destinations::new(Arc::clone(&lambda), others));
+    engine.set_destinations(Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>);
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
+    sns.set_authorizer(iam.authorizer());
+    sns.start_delivery(Arc::new(crate::bridges::SnsEndpoints { sqs: Arc::clone(&sqs), lambda: destinations }));
     engine.event_sources().connect(queues, Arc::new(Resolver(Arc::clone(&lambda))));
     {
         let lambda = Arc::clone(&lambda);
@@ -322,6 +331,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     registry
         .register_rest(Arc::new(kumo_gateway::LambdaApi::new(Arc::clone(&lambda))), &kumo_gateway::LAMBDA_OPERATIONS);
     registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
+    registry.register(Arc::new(kumo_sns::api::SnsApi::new(sns)));
     registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
     if kumo_gateway::test_service::enabled() {
