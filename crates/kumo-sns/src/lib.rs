@@ -248,11 +248,23 @@ impl SnsService {
         statements: Option<&[serde_json::Value]>,
         action: &str,
     ) -> Result<(), AwsError> {
+        self.authorize_caller(&context.caller(), resource, owner, statements, action)
+    }
+
+    /// [`Self::authorize_resource`] for any caller (a function's execution role too).
+    fn authorize_caller(
+        &self,
+        caller: &kumo_core::policy::Caller<'_>,
+        resource: &str,
+        owner: &str,
+        statements: Option<&[serde_json::Value]>,
+        action: &str,
+    ) -> Result<(), AwsError> {
         let not_enforced = kumo_core::policy::Authorizer::identity_not_enforced();
         let authorizer = self.authorizer.get().unwrap_or(&not_enforced);
         authorizer
-            .authorize(&context.caller(), action, resource, owner, statements, &[])
-            .map_err(|denial| error::authorization_error(denial, &context.caller_arn, action, resource))
+            .authorize(caller, action, resource, owner, statements, &[])
+            .map_err(|denial| error::authorization_error(denial, caller.arn, action, resource))
     }
 
     fn allocate_seq(&self) -> u64 {

@@ -367,6 +367,59 @@ impl SnsService {
     }
 }
 
+impl SnsService {
+    /// Publishes `message` with string `attributes` to the standard topic with this ARN, as
+    /// another Kumo service does it (Lambda destinations and dead-letter targets); returns the
+    /// message id once it is durably accepted.
+    pub async fn publish_internal(
+        &self,
+        topic_arn: &str,
+        message: String,
+        attributes: Vec<(String, String)>,
+    ) -> Result<String, AwsError> {
+        let topic = self.topics_read().get(topic_arn).cloned().ok_or_else(error::topic_not_found)?;
+        let attributes: MessageAttributes = attributes
+            .into_iter()
+            .map(|(name, value)| {
+                let value = crate::types::MessageAttributeValue {
+                    data_type: Some("String".to_string()),
+                    string_value: Some(value),
+                    binary_value: None,
+                };
+                (name, value)
+            })
+            .collect();
+        let message = Message {
+            message: Some(&message),
+            subject: None,
+            structure: None,
+            attributes: &attributes,
+            dedup_id: None,
+            group_id: None,
+            position: None,
+        };
+        let mut accepted = vec![self.accept(&topic, message, kumo_core::time::now_millis())?];
+        self.enqueue(&mut accepted).await?;
+        Ok(accepted[0].notification.message_id.clone())
+    }
+
+    /// Whether `caller` (the execution role of a function whose outcome goes to the topic) may
+    /// perform `action` on the topic with this ARN: its identity policies and the topic's
+    /// `Policy` decide, as for a call of the public API.
+    pub fn authorize_internal(
+        &self,
+        topic_arn: &str,
+        caller: &kumo_core::policy::Caller<'_>,
+        action: &str,
+    ) -> Result<(), AwsError> {
+        let topic = self.topics_read().get(topic_arn).cloned();
+        let policy = topic.as_ref().and_then(|topic| topic.lock().attributes.get("Policy").cloned());
+        let statements = policy.as_deref().map(kumo_core::policy::parse_statements);
+        let owner = topic_arn.split(':').nth(4).unwrap_or_default();
+        self.authorize_caller(caller, topic_arn, owner, statements.as_deref(), action)
+    }
+}
+
 fn batch_message(entry: &PublishBatchRequestEntry, position: usize) -> Message<'_> {
     Message {
         message: entry.message.as_deref(),

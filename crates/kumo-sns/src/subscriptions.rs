@@ -209,10 +209,8 @@ impl SnsService {
             return Err(error::filter_policy_limit_exceeded());
         }
         let confirm_later = matches!(protocol, "http" | "https");
-        let pending_token = confirm_later.then(|| {
-            let token = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
-            token
-        });
+        let pending_token = confirm_later
+            .then(|| uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string());
         let subscription = Subscription {
             arn: format!("{}:{}", topic.arn, uuid::Uuid::new_v4()),
             topic_arn: topic.arn.clone(),

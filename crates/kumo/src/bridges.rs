@@ -136,11 +136,34 @@ impl kumo_sns::delivery::Endpoints for SnsEndpoints {
                             (attribute.name.clone(), value)
                         })
                         .collect();
-                    let sent = self.sqs.send_internal(region, &delivery.endpoint, delivery.body.clone(), attributes);
+                    let (body, group, dedup) =
+                        (delivery.body.clone(), delivery.group_id.clone(), delivery.dedup_id.clone());
+                    let sent =
+                        self.sqs.send_internal_grouped(region, &delivery.endpoint, body, attributes, group, dedup);
                     sent.await.map(|_| ()).map_err(|error| error.to_string())
                 }
                 other => Err(format!("Kumo cannot deliver to {other} endpoints")),
             }
         })
+    }
+}
+
+/// SNS topics as destinations and dead-letter targets of asynchronous invocations.
+pub struct SnsTopics(pub Arc<kumo_sns::SnsService>);
+
+impl DestinationSender for SnsTopics {
+    fn send<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        attributes: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(
+            async move { self.0.publish_internal(arn, body, attributes).await.map(|_| ()).map_err(|e| e.to_string()) },
+        )
+    }
+
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
     }
 }

@@ -312,8 +312,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     sqs.set_authorizer(iam.authorizer());
     sqs.set_url_style(args.sqs_url_style.parse().map_err(anyhow::Error::msg)?);
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
-    let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
-        [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();
+    let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> = [
+        ("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>),
+        ("sns".to_string(), Arc::new(crate::bridges::SnsTopics(Arc::clone(&sns))) as _),
+    ]
+    .into();
     let destinations = Arc::new(Destinations::new(Arc::clone(&lambda), others));
     engine.set_destinations(Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>);
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
