@@ -20,7 +20,13 @@ def test_every_service_is_running_on_a_normal_start(kumo):
     status, body = health(kumo)
     assert status == 200
     assert body["status"] == "ok"
-    assert body["services"] == {"lambda": "running", "sqs": "running", "iam": "running", "sts": "running"}
+    assert body["services"] == {
+        "lambda": "running",
+        "sqs": "running",
+        "sns": "running",
+        "iam": "running",
+        "sts": "running",
+    }
 
 
 def test_a_database_file_removed_under_kumo_makes_its_service_unavailable(start_server):
@@ -41,6 +47,13 @@ def test_a_database_file_removed_under_kumo_makes_its_service_unavailable(start_
     )
     assert body["services"]["lambda"] == "running"
     assert body["services"]["iam"] == "running"
+
+    server.client("sns").create_topic(Name="kept-before")
+    for path in server.data_dir.glob("sns.sqlite3*"):
+        path.unlink()
+    assert health(server)[1]["services"]["sns"] == (
+        "unavailable: database file sns.sqlite3 was removed while open; writes would be lost at restart"
+    )
 
     for path in server.data_dir.glob("kumo.sqlite3*"):
         path.unlink()

@@ -19,6 +19,8 @@ pub mod filter;
 mod publish;
 pub mod store;
 mod subscriptions;
+#[cfg(test)]
+mod tests;
 mod topics;
 pub mod types;
 
