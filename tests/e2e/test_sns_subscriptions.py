@@ -68,7 +68,7 @@ def test_subscription_errors(sns, make_topic):
         ({"Protocol": "lambda", "Endpoint": FUNCTION_ARN, "Attributes": {"RawMessageDelivery": "true"}},
          "Invalid parameter: Attributes Reason: Delivery protocol [lambda] does not support raw message delivery."),
         ({"Protocol": "lambda", "Endpoint": FUNCTION_ARN, "Attributes": {"FilterPolicy": "{"}},
-         "Invalid parameter: FilterPolicy: failed to parse JSON."),
+         "Invalid parameter: Attributes Reason: FilterPolicy: failed to parse JSON."),
         ({"Protocol": "lambda", "Endpoint": FUNCTION_ARN, "Attributes": {"FilterPolicyScope": "Body"}},
          "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [Body]. "
          "Please use either MessageBody or MessageAttributes"),

@@ -150,3 +150,29 @@ def test_cli_topics(kumo):
         assert kumo.aws("sns", "list-tags-for-resource", "--resource-arn", arn)["Tags"] == [{"Key": "k", "Value": "v"}]
     finally:
         kumo.aws("sns", "delete-topic", "--topic-arn", arn)
+
+
+def test_role_sessions_are_held_to_their_roles_policies(kumo, sns, make_topic):
+    topic = make_topic("iam")
+    role_name = unique_name("sns-publisher")
+    statement = {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic}
+    role_arn = kumo.role_with_policies(role_name, inline={"Version": "2012-10-17", "Statement": [statement]})
+    credentials = kumo.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="s1")["Credentials"]
+    session = kumo.client(
+        "sns",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+    assert session.publish(TopicArn=topic, Message="allowed")["MessageId"]
+    with pytest.raises(ClientError) as excinfo:
+        session.get_topic_attributes(TopicArn=topic)
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("AuthorizationError", 403)
+    assert message.startswith(
+        f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role_name}/s1 is not authorized to perform: "
+        f"sns:GetTopicAttributes on resource: {topic}"
+    )
+    with pytest.raises(ClientError) as excinfo:
+        session.create_topic(Name=unique_name("denied"))
+    assert error_of(excinfo)[:2] == ("AuthorizationError", 403)

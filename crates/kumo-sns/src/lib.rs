@@ -164,7 +164,7 @@ impl SnsService {
         let mut subscriptions = BTreeMap::new();
         for row in loaded.subscriptions {
             let attributes: BTreeMap<String, String> = serde_json::from_str(&row.attributes)?;
-            let filter = subscriptions::compile_filter(&attributes).ok().flatten();
+            let filter = subscriptions::compile_filter(&attributes, "").ok().flatten();
             let state = SubscriptionState { attributes, filter, pending_token: row.pending_token };
             let subscription = Subscription {
                 arn: row.arn.clone(),

@@ -42,8 +42,12 @@ const MAX_FILTER_POLICY_BYTES: usize = 256 * 1024;
 /// What Subscribe answers for a subscription that waits for confirmation.
 const PENDING: &str = "pending confirmation";
 
-/// The compiled filter policy of a subscription's attributes; `None` without one.
-pub(crate) fn compile_filter(attributes: &BTreeMap<String, String>) -> Result<Option<Arc<FilterPolicy>>, AwsError> {
+/// The compiled filter policy of a subscription's attributes; `None` without one. `prefix` is
+/// `Attributes Reason: ` in Subscribe's messages.
+pub(crate) fn compile_filter(
+    attributes: &BTreeMap<String, String>,
+    prefix: &str,
+) -> Result<Option<Arc<FilterPolicy>>, AwsError> {
     let Some(text) = attributes.get("FilterPolicy").filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
@@ -52,12 +56,12 @@ pub(crate) fn compile_filter(attributes: &BTreeMap<String, String>) -> Result<Op
         _ => Scope::MessageAttributes,
     };
     if text.len() > MAX_FILTER_POLICY_BYTES {
-        return Err(error::invalid_parameter("FilterPolicy: Filter policy is too large"));
+        return Err(error::invalid_parameter(format!("{prefix}FilterPolicy: Filter policy is too large")));
     }
     match FilterPolicy::parse(text, scope) {
         Ok(policy) => Ok(Some(Arc::new(policy))),
         Err(PolicyError::Invalid(why) | PolicyError::TooComplex(why)) => {
-            Err(error::invalid_parameter(format!("FilterPolicy: {why}")))
+            Err(error::invalid_parameter(format!("{prefix}FilterPolicy: {why}")))
         }
     }
 }
@@ -185,7 +189,7 @@ impl SnsService {
         if let Some(raw) = attributes.get_mut("RawMessageDelivery") {
             *raw = raw.to_ascii_lowercase();
         }
-        let filter = compile_filter(&attributes)?;
+        let filter = compile_filter(&attributes, "Attributes Reason: ")?;
         let _lifecycle = self.lifecycle.lock().await;
         let existing = self.subscriptions_of(&topic.arn);
         if let Some(same) = existing.iter().find(|other| other.protocol == protocol && other.endpoint == endpoint) {
@@ -365,7 +369,7 @@ impl SnsService {
             true => attributes.remove(name),
             false => attributes.insert(name.to_string(), value),
         };
-        let filter = compile_filter(&attributes)?;
+        let filter = compile_filter(&attributes, "")?;
         if filter.is_some() && subscription.lock().filter.is_none() {
             let others = self.subscriptions_of(&subscription.topic_arn);
             if others.iter().filter(|other| other.lock().filter.is_some()).count() >= MAX_FILTER_POLICIES {
