@@ -1,8 +1,11 @@
 """SNS deliveries beyond the plain case: FIFO topics to FIFO queues in order, a subscription's
-dead-letter queue for deliveries that fail, and SNS topics as destinations of asynchronous
-invocations."""
+dead-letter queue for deliveries that fail, SNS topics as destinations of asynchronous
+invocations, and HTTP endpoints (confirmation handshake, then notifications)."""
 
+import http.server
 import json
+import queue
+import threading
 
 from e2e_support import poll
 from sns_support import make_topic, sns  # noqa: F401 (fixtures)
@@ -79,3 +82,43 @@ def test_a_topic_as_an_async_invocations_success_destination(kumo, sns, sqs, mak
     record = json.loads(envelope["Message"])
     assert record["responsePayload"] == {"handled": "e-7"}
     assert record["requestContext"]["condition"] == "Success"
+
+
+def test_http_subscription_confirmation_and_notifications(kumo, sns, make_topic):
+    received = queue.Queue()
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.put((dict(self.headers), json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        topic = make_topic("http")
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        assert sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint)["SubscriptionArn"] == (
+            "pending confirmation"
+        )
+        headers, confirmation = received.get(timeout=10)
+        assert headers["x-amz-sns-message-type"] == "SubscriptionConfirmation"
+        assert confirmation["Type"] == "SubscriptionConfirmation"
+        assert confirmation["TopicArn"] == topic
+        assert confirmation["Token"] in confirmation["SubscribeURL"]
+        arn = sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])["SubscriptionArn"]
+        assert arn.startswith(topic + ":")
+        assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "false"
+        published = sns.publish(TopicArn=topic, Message="hello hook", Subject="s")
+        headers, notification = received.get(timeout=10)
+        assert headers["x-amz-sns-message-type"] == "Notification"
+        assert headers["x-amz-sns-subscription-arn"] == arn
+        assert notification["MessageId"] == published["MessageId"]
+        assert notification["Message"] == "hello hook" and notification["Subject"] == "s"
+        assert received.empty()
+    finally:
+        server.shutdown()

@@ -58,6 +58,8 @@ pub struct Delivery {
     pub group_id: Option<String>,
     /// FIFO deduplication id, for a FIFO queue.
     pub dedup_id: Option<String>,
+    /// HTTP headers (`http` endpoints).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where SNS hands deliveries: bridged by the binary to the SQS service and to Lambda's
@@ -185,6 +187,31 @@ struct Envelope<'a> {
     message_attributes: BTreeMap<&'a str, EnvelopeAttribute<'a>>,
 }
 
+/// The message that asks an HTTP endpoint to confirm its subscription.
+#[derive(Debug, Serialize)]
+struct Confirmation<'a> {
+    #[serde(rename = "Type")]
+    kind: &'a str,
+    #[serde(rename = "MessageId")]
+    message_id: &'a str,
+    #[serde(rename = "Token")]
+    token: &'a str,
+    #[serde(rename = "TopicArn")]
+    topic_arn: &'a str,
+    #[serde(rename = "Message")]
+    message: &'a str,
+    #[serde(rename = "SubscribeURL")]
+    subscribe_url: String,
+    #[serde(rename = "Timestamp")]
+    timestamp: String,
+    #[serde(rename = "SignatureVersion")]
+    signature_version: &'a str,
+    #[serde(rename = "Signature")]
+    signature: String,
+    #[serde(rename = "SigningCertURL")]
+    signing_cert_url: String,
+}
+
 /// The SNS object of a Lambda event record.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -264,8 +291,20 @@ impl SnsService {
             attributes: Vec::new(),
             group_id: fifo_queue.then(|| notification.group_id.clone()).flatten(),
             dedup_id: fifo_queue.then(|| notification.dedup_id.clone()).flatten(),
+            headers: Vec::new(),
         };
-        if subscription.protocol == "sqs" && raw {
+        if matches!(subscription.protocol.as_str(), "http" | "https") {
+            delivery.headers = vec![
+                ("x-amz-sns-message-type".to_string(), "Notification".to_string()),
+                ("x-amz-sns-message-id".to_string(), notification.message_id.clone()),
+                ("x-amz-sns-topic-arn".to_string(), notification.topic_arn.clone()),
+                ("x-amz-sns-subscription-arn".to_string(), subscription.arn.clone()),
+            ];
+            if raw {
+                delivery.headers.push(("x-amz-sns-rawdelivery".to_string(), "true".to_string()));
+            }
+        }
+        if raw {
             delivery.body = message.to_string();
             delivery.attributes =
                 notification.attributes.iter().map(|(name, value)| delivery_attribute(name, value)).collect();
@@ -316,6 +355,58 @@ impl SnsService {
         delivery
     }
 
+    /// The `SubscriptionConfirmation` message an `http`/`https` subscription is sent.
+    pub(crate) fn confirmation_for(&self, subscription: &Subscription, token: &str) -> Delivery {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let notification = Notification {
+            seq: 0,
+            message_id: message_id.clone(),
+            topic_arn: subscription.topic_arn.clone(),
+            subject: None,
+            message: format!(
+                "You have chosen to subscribe to the topic {}.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+                subscription.topic_arn
+            ),
+            per_protocol: None,
+            attributes: MessageAttributes::new(),
+            timestamp_ms: kumo_core::time::now_millis(),
+            group_id: None,
+            dedup_id: None,
+            sequence_number: None,
+        };
+        let common = self.common(&notification, subscription, &notification.message);
+        let base = self.endpoint_url.trim_end_matches('/');
+        let confirmation = Confirmation {
+            kind: "SubscriptionConfirmation",
+            message_id: &message_id,
+            token,
+            topic_arn: &subscription.topic_arn,
+            message: &notification.message,
+            subscribe_url: format!(
+                "{base}/?Action=ConfirmSubscription&TopicArn={}&Token={token}",
+                form_encode(&subscription.topic_arn)
+            ),
+            timestamp: common.timestamp,
+            signature_version: "1",
+            signature: common.signature,
+            signing_cert_url: common.signing_cert_url,
+        };
+        Delivery {
+            protocol: subscription.protocol.clone(),
+            endpoint: subscription.endpoint.clone(),
+            // Serialising strings cannot fail.
+            body: serde_json::to_string(&confirmation).unwrap_or_default(),
+            attributes: Vec::new(),
+            group_id: None,
+            dedup_id: None,
+            headers: vec![
+                ("x-amz-sns-message-type".to_string(), "SubscriptionConfirmation".to_string()),
+                ("x-amz-sns-message-id".to_string(), message_id.clone()),
+                ("x-amz-sns-topic-arn".to_string(), subscription.topic_arn.clone()),
+            ],
+        }
+    }
+
     /// Starts delivering: what earlier runs left in the outbox first, then every message
     /// Publish commits. Call once, when `endpoints` can take deliveries.
     pub fn start_delivery(self: &Arc<Self>, endpoints: Arc<dyn Endpoints>) {
@@ -359,7 +450,7 @@ impl SnsService {
                 let state = subscription.lock();
                 (state.pending_token.is_none(), state.filter.clone())
             };
-            if !confirmed || !matches!(subscription.protocol.as_str(), "sqs" | "lambda") {
+            if !confirmed || !matches!(subscription.protocol.as_str(), "sqs" | "lambda" | "http" | "https") {
                 continue;
             }
             let body_for_filter = notification.message_for(&subscription.protocol);
@@ -368,9 +459,13 @@ impl SnsService {
             }
             let delivery = self.delivery_for(notification, &subscription);
             let redrive = subscription.lock().attributes.get("RedrivePolicy").cloned();
-            let endpoints = Arc::clone(endpoints);
+            let target = match subscription.protocol.as_str() {
+                "http" | "https" => Arc::clone(&self.http) as Arc<dyn Endpoints>,
+                _ => Arc::clone(endpoints),
+            };
+            let dead_letters = Arc::clone(endpoints);
             let arn = subscription.arn.clone();
-            deliveries.spawn(async move { deliver(&endpoints, delivery, redrive, &arn).await });
+            deliveries.spawn(async move { deliver(&target, &dead_letters, delivery, redrive, &arn).await });
         }
         while deliveries.join_next().await.is_some() {}
     }
@@ -378,11 +473,17 @@ impl SnsService {
 
 /// Makes one delivery, retrying; a delivery that keeps failing goes to the subscription's
 /// dead-letter queue when it has one, and is logged either way.
-async fn deliver(endpoints: &Arc<dyn Endpoints>, delivery: Delivery, redrive: Option<String>, subscription: &str) {
+async fn deliver(
+    target: &Arc<dyn Endpoints>,
+    dead_letters: &Arc<dyn Endpoints>,
+    delivery: Delivery,
+    redrive: Option<String>,
+    subscription: &str,
+) {
     let mut pause = FIRST_RETRY;
     let mut last_error = String::new();
     for attempt in 1..=ATTEMPTS {
-        match endpoints.deliver(&delivery).await {
+        match target.deliver(&delivery).await {
             Ok(()) => return,
             Err(error) => last_error = error,
         }
@@ -392,13 +493,14 @@ async fn deliver(endpoints: &Arc<dyn Endpoints>, delivery: Delivery, redrive: Op
         }
     }
     tracing::warn!(subscription, endpoint = %delivery.endpoint, error = %last_error, "sns delivery failed");
-    let target = redrive
+    let dead_letter_queue = redrive
         .as_deref()
         .and_then(|policy| serde_json::from_str::<serde_json::Value>(policy).ok())
         .and_then(|policy| policy.get("deadLetterTargetArn").and_then(|arn| arn.as_str()).map(str::to_string));
-    if let Some(target) = target {
-        let dead_letter = Delivery { protocol: "sqs".to_string(), endpoint: target, ..delivery };
-        if let Err(error) = endpoints.deliver(&dead_letter).await {
+    if let Some(dead_letter_queue) = dead_letter_queue {
+        let dead_letter =
+            Delivery { protocol: "sqs".to_string(), endpoint: dead_letter_queue, headers: Vec::new(), ..delivery };
+        if let Err(error) = dead_letters.deliver(&dead_letter).await {
             tracing::warn!(subscription, dead_letter_queue = %dead_letter.endpoint, %error, "sns dead-letter delivery failed");
         }
     }

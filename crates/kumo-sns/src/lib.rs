@@ -16,6 +16,7 @@ pub mod api;
 pub mod delivery;
 pub mod error;
 pub mod filter;
+pub mod http;
 mod publish;
 pub mod store;
 mod subscriptions;
@@ -131,6 +132,8 @@ pub struct SnsService {
     lifecycle: tokio::sync::Mutex<()>,
     /// Hands committed messages to the fan-out.
     outbox: delivery::Outbox,
+    /// Posts to `http` subscriptions.
+    http: Arc<http::HttpEndpoints>,
 }
 
 impl SnsService {
@@ -191,6 +194,7 @@ impl SnsService {
             next_seq: AtomicU64::new(loaded.next_seq),
             lifecycle: tokio::sync::Mutex::new(()),
             outbox: delivery::Outbox::new(loaded.outbox),
+            http: Arc::new(http::HttpEndpoints::default()),
         }))
     }
 

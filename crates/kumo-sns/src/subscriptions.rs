@@ -226,6 +226,16 @@ impl SnsService {
         let row = subscription.row()?;
         self.commit(vec![WriteOp::PutSubscription(row)]).await?;
         let arn = subscription.arn.clone();
+        if let Some(token) = subscription.lock().pending_token.clone() {
+            // The endpoint is asked to confirm in the background, as AWS asks it.
+            let confirmation = self.confirmation_for(&subscription, &token);
+            let http = Arc::clone(&self.http);
+            tokio::spawn(async move {
+                if let Err(error) = crate::delivery::Endpoints::deliver(&*http, &confirmation).await {
+                    tracing::warn!(endpoint = %confirmation.endpoint, %error, "sns subscription confirmation failed");
+                }
+            });
+        }
         self.subscriptions_write().insert(arn.clone(), Arc::new(subscription));
         tracing::info!(subscription = %arn, protocol, "sns subscription created");
         let pending = confirm_later && !request.return_subscription_arn;
