@@ -21,7 +21,13 @@ def test_every_service_is_running_on_a_normal_start(kumo):
     assert status == 200
     assert body["status"] == "ok"
     assert body["services"] == {
-        "lambda": "running", "sqs": "running", "s3": "running", "iam": "running", "sts": "running"}
+        "lambda": "running",
+        "sqs": "running",
+        "sns": "running",
+        "s3": "running",
+        "iam": "running",
+        "sts": "running",
+    }
 
 
 def test_a_database_file_removed_under_kumo_makes_its_service_unavailable(start_server):
@@ -42,6 +48,13 @@ def test_a_database_file_removed_under_kumo_makes_its_service_unavailable(start_
     )
     assert body["services"]["lambda"] == "running"
     assert body["services"]["iam"] == "running"
+
+    server.client("sns").create_topic(Name="kept-before")
+    for path in server.data_dir.glob("sns.sqlite3*"):
+        path.unlink()
+    assert health(server)[1]["services"]["sns"] == (
+        "unavailable: database file sns.sqlite3 was removed while open; writes would be lost at restart"
+    )
 
     for path in server.data_dir.glob("kumo.sqlite3*"):
         path.unlink()

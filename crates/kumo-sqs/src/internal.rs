@@ -38,10 +38,25 @@ impl SqsService {
         body: String,
         attributes: MessageAttributes,
     ) -> Result<String, AwsError> {
+        self.send_internal_grouped(region, queue, body, attributes, None, None).await
+    }
+
+    /// [`Self::send_internal`] with a FIFO queue's message group and deduplication id (SNS FIFO
+    /// topics' deliveries); a FIFO queue without a group is refused, as SendMessage refuses it.
+    pub async fn send_internal_grouped(
+        &self,
+        region: &str,
+        queue: &str,
+        body: String,
+        attributes: MessageAttributes,
+        group_id: Option<String>,
+        dedup_id: Option<String>,
+    ) -> Result<String, AwsError> {
         let queue = self.resolve(region, queue)?;
-        if queue.fifo {
+        if queue.fifo && group_id.is_none() {
             return Err(error::missing_parameter("MessageGroupId"));
         }
+        let (group_id, dedup_id) = if queue.fifo { (group_id, dedup_id) } else { (None, None) };
         validation::message_body(&body)?;
         validation::message_attributes(&attributes)?;
         let maximum = queue.lock().attributes.maximum_message_size as usize;
@@ -55,8 +70,8 @@ impl SqsService {
             delay_seconds: u32::MAX,
             attributes,
             system_attributes: MessageAttributes::new(),
-            group_id: None,
-            dedup_id: None,
+            group_id,
+            dedup_id,
         };
         let mut sent = self.enqueue(&queue, vec![outgoing], KUMO_SENDER_ID).await?;
         sent.pop().map(|sent| sent.message_id).ok_or_else(|| error::internal("a send produced no answer"))

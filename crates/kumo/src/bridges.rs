@@ -106,3 +106,64 @@ impl DestinationSender for SqsQueues {
         self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
     }
 }
+
+/// Where SNS delivers: SQS queues through the SQS service, functions through Lambda's
+/// asynchronous invocation (the same path as async destinations: retries, dead-letter queue and
+/// destinations apply).
+pub struct SnsEndpoints {
+    /// The SQS service.
+    pub sqs: Arc<SqsService>,
+    /// Lambda's destination sender (asynchronous invokes of `arn:aws:lambda:…` targets).
+    pub lambda: Arc<dyn DestinationSender>,
+}
+
+impl kumo_sns::delivery::Endpoints for SnsEndpoints {
+    fn deliver<'a>(&'a self, delivery: &'a kumo_sns::delivery::Delivery) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match delivery.protocol.as_str() {
+                "lambda" => self.lambda.send(&delivery.endpoint, delivery.body.clone(), Vec::new()).await,
+                "sqs" => {
+                    let region = delivery.endpoint.split(':').nth(3).unwrap_or(kumo_core::DEFAULT_REGION);
+                    let attributes: MessageAttributes = delivery
+                        .attributes
+                        .iter()
+                        .map(|attribute| {
+                            let value = MessageAttributeValue {
+                                data_type: attribute.data_type.clone(),
+                                string_value: attribute.string_value.clone(),
+                                binary_value: attribute.binary_value.clone(),
+                            };
+                            (attribute.name.clone(), value)
+                        })
+                        .collect();
+                    let (body, group, dedup) =
+                        (delivery.body.clone(), delivery.group_id.clone(), delivery.dedup_id.clone());
+                    let sent =
+                        self.sqs.send_internal_grouped(region, &delivery.endpoint, body, attributes, group, dedup);
+                    sent.await.map(|_| ()).map_err(|error| error.to_string())
+                }
+                other => Err(format!("Kumo cannot deliver to {other} endpoints")),
+            }
+        })
+    }
+}
+
+/// SNS topics as destinations and dead-letter targets of asynchronous invocations.
+pub struct SnsTopics(pub Arc<kumo_sns::SnsService>);
+
+impl DestinationSender for SnsTopics {
+    fn send<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        attributes: Vec<(String, String)>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(
+            async move { self.0.publish_internal(arn, body, attributes).await.map(|_| ()).map_err(|e| e.to_string()) },
+        )
+    }
+
+    fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
+        self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
+    }
+}

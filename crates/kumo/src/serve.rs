@@ -304,6 +304,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?
             .context("opening the s3 store")?
     };
+    let sns = {
+        let (data_dir, endpoint) = (store_dir.clone(), format!("http://{address}"));
+        tokio::task::spawn_blocking(move || kumo_sns::SnsService::open(&data_dir, endpoint))
+            .await?
+            .context("opening the sns store")?
+    };
     // Every store has created its files now: they get the data dir's privacy too.
     harden_data_dir(&store_dir)?;
     sqs.start_sweeper();
@@ -313,10 +319,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     s3.set_authorizer(iam.authorizer());
     sqs.set_url_style(args.sqs_url_style.parse().map_err(anyhow::Error::msg)?);
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
-    let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> =
-        [("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>)].into();
-    engine.set_destinations(Arc::new(Destinations::new(Arc::clone(&lambda), others)));
+    let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> = [
+        ("sqs".to_string(), Arc::clone(&queues) as Arc<dyn kumo_invoke::DestinationSender>),
+        ("sns".to_string(), Arc::new(crate::bridges::SnsTopics(Arc::clone(&sns))) as _),
+    ]
+    .into();
+    let destinations = Arc::new(Destinations::new(Arc::clone(&lambda), others));
+    engine.set_destinations(Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>);
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
+    sns.set_authorizer(iam.authorizer());
+    sns.start_delivery(Arc::new(crate::bridges::SnsEndpoints { sqs: Arc::clone(&sqs), lambda: destinations }));
     engine.event_sources().connect(queues, Arc::new(Resolver(Arc::clone(&lambda))));
     {
         let lambda = Arc::clone(&lambda);
@@ -330,6 +342,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .register_rest(Arc::new(kumo_gateway::LambdaApi::new(Arc::clone(&lambda))), &kumo_gateway::LAMBDA_OPERATIONS);
     registry.register(Arc::new(kumo_sqs::api::SqsApi::new(sqs)));
     registry.register(Arc::new(kumo_s3::api::S3Api::new(s3)));
+    registry.register(Arc::new(kumo_sns::api::SnsApi::new(sns)));
     registry.register(Arc::new(kumo_iam::api::IamApi::new(Arc::clone(&iam))));
     registry.register(Arc::new(kumo_iam::api::Sts::new(Arc::clone(&iam))));
     if kumo_gateway::test_service::enabled() {

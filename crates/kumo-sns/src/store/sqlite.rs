@@ -1,0 +1,193 @@
+//! [`SnsStore`] on SQLite: its own database (`sns.sqlite3`, WAL) written by one group-commit
+//! thread that owns the connection (`kumo_store::group_commit`).
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use kumo_store::group_commit::{self, BatchedWrite, WriterName};
+use kumo_store::health::{DatabaseFile, Status};
+use kumo_store::migrations::Schema;
+use rusqlite::{params, Connection, Transaction};
+
+use super::{Done, Loaded, OutboxRow, SnsStore, StoreError, SubscriptionRow, TopicRow, WriteOp};
+
+/// SNS's schema.
+const SCHEMA_MIGRATIONS: Schema<'static, (), StoreError> = Schema { shape_checks: &[], versions: &[create_tables] };
+
+/// Version 1: the tables.
+fn create_tables(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
+    Ok(transaction.execute_batch(
+        "CREATE TABLE topics (
+            arn TEXT PRIMARY KEY,
+            attributes TEXT NOT NULL,
+            tags TEXT NOT NULL
+        );
+        CREATE TABLE subscriptions (
+            arn TEXT PRIMARY KEY,
+            topic_arn TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            protocol TEXT NOT NULL,
+            endpoint TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            pending_token TEXT
+        );
+        CREATE INDEX subscriptions_by_topic ON subscriptions (topic_arn);
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY,
+            message TEXT NOT NULL
+        );",
+    )?)
+}
+
+/// A batch of changes and who to tell once it is committed.
+struct Job {
+    ops: Vec<WriteOp>,
+    done: Option<Done>,
+}
+
+/// Most operations one transaction applies before it commits.
+const MAX_OPS_PER_COMMIT: usize = 20_000;
+
+/// SNS's SQLite database and the thread that writes it.
+pub struct SqliteSnsStore {
+    sender: mpsc::Sender<Job>,
+    /// The writer thread's commits and end.
+    writer: Status,
+    /// `sns.sqlite3` as opened.
+    file: DatabaseFile,
+}
+
+impl SqliteSnsStore {
+    /// Opens (creating) `sns.sqlite3` in `data_dir`, reads everything, and starts the writer.
+    pub fn open(data_dir: &Path) -> Result<(Self, Loaded), StoreError> {
+        std::fs::create_dir_all(data_dir)?;
+        let path = data_dir.join("sns.sqlite3");
+        let mut connection = kumo_store::sqlite::open(&path, kumo_store::sqlite::OpenOptions::default())?;
+        kumo_store::migrations::migrate(&mut connection, &(), &SCHEMA_MIGRATIONS)?;
+        let file = DatabaseFile::at(&path)?;
+        let loaded = load(&connection)?;
+        let name = WriterName { thread: "kumo-sns-writer", what: "sns" };
+        let writer = Status::new("the sns writer");
+        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT, writer.clone())?;
+        Ok((Self { sender, writer, file }, loaded))
+    }
+}
+
+impl SnsStore for SqliteSnsStore {
+    fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>) {
+        if let Err(mpsc::SendError(job)) = self.sender.send(Job { ops, done }) {
+            tracing::error!("sns writer stopped; a write was dropped");
+            if let Some(done) = job.done {
+                done(false);
+            }
+        }
+    }
+
+    fn health(&self) -> Result<(), String> {
+        self.writer.check()?;
+        self.file.check()
+    }
+}
+
+impl BatchedWrite for Job {
+    type Error = StoreError;
+
+    fn weight(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn apply(connection: &Connection, jobs: &mut [Self]) -> Result<(), StoreError> {
+        for op in jobs.iter().flat_map(|job| job.ops.iter()) {
+            apply_op(connection, op)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self, outcome: Result<(), &str>) {
+        if let Some(done) = self.done {
+            done(outcome.is_ok());
+        }
+    }
+}
+
+fn apply_op(connection: &Connection, op: &WriteOp) -> Result<(), StoreError> {
+    match op {
+        WriteOp::PutTopic(topic) => {
+            connection
+                .prepare_cached("INSERT OR REPLACE INTO topics (arn, attributes, tags) VALUES (?1, ?2, ?3)")?
+                .execute(params![topic.arn, topic.attributes, topic.tags])?;
+        }
+        WriteOp::DeleteTopic(arn) => {
+            connection.prepare_cached("DELETE FROM topics WHERE arn = ?1")?.execute([arn])?;
+            connection.prepare_cached("DELETE FROM subscriptions WHERE topic_arn = ?1")?.execute([arn])?;
+        }
+        WriteOp::PutSubscription(row) => {
+            connection
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO subscriptions
+                        (arn, topic_arn, owner, protocol, endpoint, attributes, pending_token)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    row.arn,
+                    row.topic_arn,
+                    row.owner,
+                    row.protocol,
+                    row.endpoint,
+                    row.attributes,
+                    row.pending_token
+                ])?;
+        }
+        WriteOp::DeleteSubscription(arn) => {
+            connection.prepare_cached("DELETE FROM subscriptions WHERE arn = ?1")?.execute([arn])?;
+        }
+        WriteOp::InsertOutbox(row) => {
+            connection
+                .prepare_cached("INSERT OR REPLACE INTO outbox (seq, message) VALUES (?1, ?2)")?
+                .execute(params![row.seq as i64, row.message])?;
+        }
+        WriteOp::DeleteOutbox(seq) => {
+            connection.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?.execute([*seq as i64])?;
+        }
+    }
+    Ok(())
+}
+
+fn load(connection: &Connection) -> Result<Loaded, StoreError> {
+    let topics = connection
+        .prepare("SELECT arn, attributes, tags FROM topics ORDER BY arn")?
+        .query_map([], |row| Ok(TopicRow { arn: row.get(0)?, attributes: row.get(1)?, tags: row.get(2)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    let subscriptions = connection
+        .prepare(
+            "SELECT arn, topic_arn, owner, protocol, endpoint, attributes, pending_token
+             FROM subscriptions ORDER BY arn",
+        )?
+        .query_map([], |row| {
+            Ok(SubscriptionRow {
+                arn: row.get(0)?,
+                topic_arn: row.get(1)?,
+                owner: row.get(2)?,
+                protocol: row.get(3)?,
+                endpoint: row.get(4)?,
+                attributes: row.get(5)?,
+                pending_token: row.get(6)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let outbox = connection
+        .prepare("SELECT seq, message FROM outbox ORDER BY seq")?
+        .query_map([], |row| Ok(OutboxRow { seq: row.get::<_, i64>(0)? as u64, message: row.get(1)? }))?
+        .collect::<Result<Vec<_>, _>>()?;
+    // Positions are never reused while a row holds one; a fresh outbox may start again at 1.
+    let next_seq = outbox.last().map_or(1, |row| row.seq + 1);
+    Ok(Loaded { topics, subscriptions, outbox, next_seq })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sqlite_store_keeps_the_suite() {
+        super::super::suite::suite(|dir| super::SqliteSnsStore::open(dir).unwrap());
+    }
+}
