@@ -9,6 +9,7 @@ pub mod group_commit;
 pub mod health;
 mod layered;
 pub mod migrations;
+pub mod ops_writer;
 pub mod sqlite;
 mod unzip;
 

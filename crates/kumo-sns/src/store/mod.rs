@@ -109,8 +109,7 @@ pub enum WriteOp {
     DeleteOutbox(u64),
 }
 
-/// Called once the job's transaction committed (`true`) or failed (`false`).
-pub type Done = Box<dyn FnOnce(bool) + Send>;
+pub use kumo_store::ops_writer::Done;
 
 /// Everything the store holds, read at start-up.
 #[derive(Debug, Default)]

@@ -2,11 +2,10 @@
 //! thread that owns the connection (`kumo_store::group_commit`).
 
 use std::path::Path;
-use std::sync::mpsc;
 
-use kumo_store::group_commit::{self, BatchedWrite, WriterName};
-use kumo_store::health::{DatabaseFile, Status};
+use kumo_store::group_commit::WriterName;
 use kumo_store::migrations::Schema;
+use kumo_store::ops_writer::{ApplyOps, OpsWriter};
 use rusqlite::{params, Connection, Transaction};
 
 use super::{Done, Loaded, OutboxRow, SnsStore, StoreError, SubscriptionRow, TopicRow, WriteOp};
@@ -39,22 +38,12 @@ fn create_tables(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError
     )?)
 }
 
-/// A batch of changes and who to tell once it is committed.
-struct Job {
-    ops: Vec<WriteOp>,
-    done: Option<Done>,
-}
-
 /// Most operations one transaction applies before it commits.
 const MAX_OPS_PER_COMMIT: usize = 20_000;
 
 /// SNS's SQLite database and the thread that writes it.
 pub struct SqliteSnsStore {
-    sender: mpsc::Sender<Job>,
-    /// The writer thread's commits and end.
-    writer: Status,
-    /// `sns.sqlite3` as opened.
-    file: DatabaseFile,
+    writer: OpsWriter<WriteOp>,
 }
 
 impl SqliteSnsStore {
@@ -64,49 +53,31 @@ impl SqliteSnsStore {
         let path = data_dir.join("sns.sqlite3");
         let mut connection = kumo_store::sqlite::open(&path, kumo_store::sqlite::OpenOptions::default())?;
         kumo_store::migrations::migrate(&mut connection, &(), &SCHEMA_MIGRATIONS)?;
-        let file = DatabaseFile::at(&path)?;
         let loaded = load(&connection)?;
         let name = WriterName { thread: "kumo-sns-writer", what: "sns" };
-        let writer = Status::new("the sns writer");
-        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT, writer.clone())?;
-        Ok((Self { sender, writer, file }, loaded))
+        let writer = OpsWriter::start(connection, &path, name, "the sns writer", MAX_OPS_PER_COMMIT)?;
+        Ok((Self { writer }, loaded))
     }
 }
 
 impl SnsStore for SqliteSnsStore {
     fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>) {
-        if let Err(mpsc::SendError(job)) = self.sender.send(Job { ops, done }) {
-            tracing::error!("sns writer stopped; a write was dropped");
-            if let Some(done) = job.done {
-                done(false);
-            }
-        }
+        self.writer.submit(ops, done);
     }
 
     fn health(&self) -> Result<(), String> {
-        self.writer.check()?;
-        self.file.check()
+        self.writer.health()
     }
 }
 
-impl BatchedWrite for Job {
+impl ApplyOps for WriteOp {
     type Error = StoreError;
 
-    fn weight(&self) -> usize {
-        self.ops.len()
-    }
-
-    fn apply(connection: &Connection, jobs: &mut [Self]) -> Result<(), StoreError> {
-        for op in jobs.iter().flat_map(|job| job.ops.iter()) {
+    fn apply<'a>(connection: &Connection, ops: impl Iterator<Item = &'a Self>) -> Result<(), StoreError> {
+        for op in ops {
             apply_op(connection, op)?;
         }
         Ok(())
-    }
-
-    fn finish(self, outcome: Result<(), &str>) {
-        if let Some(done) = self.done {
-            done(outcome.is_ok());
-        }
     }
 }
 

@@ -2,12 +2,11 @@
 //! thread that owns the connection (`kumo_store::group_commit`).
 
 use std::path::Path;
-use std::sync::mpsc;
 use std::sync::Arc;
 
-use kumo_store::group_commit::{self, BatchedWrite, WriterName};
-use kumo_store::health::{DatabaseFile, Status};
+use kumo_store::group_commit::WriterName;
 use kumo_store::migrations::{give_tables_to_account, Schema};
+use kumo_store::ops_writer::{ApplyOps, OpsWriter};
 use rusqlite::{params, Connection, Transaction};
 
 use super::{DedupRow, Done, Loaded, QueueRow, SqsStore, StoreError, StoredMessage, WriteOp};
@@ -84,22 +83,12 @@ fn mark_legacy_urls(transaction: &Transaction<'_>, _: &str) -> Result<(), StoreE
     )?)
 }
 
-/// A batch of changes and who to tell once it is committed.
-struct Job {
-    ops: Vec<WriteOp>,
-    done: Option<Done>,
-}
-
 /// Most operations one transaction applies before it commits.
 const MAX_OPS_PER_COMMIT: usize = 20_000;
 
 /// SQS's SQLite database and the thread that writes it.
 pub struct SqliteSqsStore {
-    sender: mpsc::Sender<Job>,
-    /// The writer thread's commits and end.
-    writer: Status,
-    /// `sqs.sqlite3` as opened.
-    file: DatabaseFile,
+    writer: OpsWriter<WriteOp>,
 }
 
 fn open_connection(path: &Path, default_account: &str) -> Result<Connection, StoreError> {
@@ -115,42 +104,30 @@ impl SqliteSqsStore {
         std::fs::create_dir_all(data_dir)?;
         let path = data_dir.join("sqs.sqlite3");
         let connection = open_connection(&path, default_account)?;
-        let file = DatabaseFile::at(&path)?;
         let loaded = load(&connection)?;
         let name = WriterName { thread: "kumo-sqs-writer", what: "sqs" };
-        let writer = Status::new("the sqs writer");
-        let sender = group_commit::spawn_thread(connection, name, MAX_OPS_PER_COMMIT, writer.clone())?;
-        Ok((Self { sender, writer, file }, loaded))
+        let writer = OpsWriter::start(connection, &path, name, "the sqs writer", MAX_OPS_PER_COMMIT)?;
+        Ok((Self { writer }, loaded))
     }
 }
 
 impl SqsStore for SqliteSqsStore {
     fn submit(&self, ops: Vec<WriteOp>, done: Option<Done>) {
-        if let Err(mpsc::SendError(job)) = self.sender.send(Job { ops, done }) {
-            tracing::error!("sqs writer stopped; a write was dropped");
-            if let Some(done) = job.done {
-                done(false);
-            }
-        }
+        self.writer.submit(ops, done);
     }
 
     fn health(&self) -> Result<(), String> {
-        self.writer.check()?;
-        self.file.check()
+        self.writer.health()
     }
 }
 
-impl BatchedWrite for Job {
+impl ApplyOps for WriteOp {
     type Error = StoreError;
 
-    fn weight(&self) -> usize {
-        self.ops.len()
-    }
-
-    fn apply(connection: &Connection, jobs: &mut [Self]) -> Result<(), StoreError> {
+    fn apply<'a>(connection: &Connection, ops: impl Iterator<Item = &'a Self>) -> Result<(), StoreError> {
         let mut max_seq = 0u64;
         let mut max_queue_id = 0i64;
-        for op in jobs.iter().flat_map(|job| job.ops.iter()) {
+        for op in ops {
             apply_op(connection, op, &mut max_seq, &mut max_queue_id)?;
         }
         if max_seq > 0 {
@@ -168,12 +145,6 @@ impl BatchedWrite for Job {
             )?;
         }
         Ok(())
-    }
-
-    fn finish(self, outcome: Result<(), &str>) {
-        if let Some(done) = self.done {
-            done(outcome.is_ok());
-        }
     }
 }
 
