@@ -167,3 +167,30 @@ impl DestinationSender for SnsTopics {
         self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
     }
 }
+
+/// Kumo's S3 as where Lambda reads packages named by `S3Bucket`/`S3Key`.
+pub struct S3CodeObjects {
+    /// The S3 service.
+    pub s3: Arc<kumo_s3::S3Service>,
+    /// The runtime Lambda's blocking tasks belong to: a read runs on it, awaited in place.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl kumo_lambda::code_source::CodeObjects for S3CodeObjects {
+    fn read(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, kumo_lambda::code_source::CodeObjectError> {
+        use kumo_lambda::code_source::CodeObjectError;
+        use kumo_s3::internal::{ObjectRef, ReadError};
+        let read = self.s3.read_object(context, ObjectRef { bucket, key, version }, max_bytes);
+        self.runtime.block_on(read).map_err(|error| match error {
+            ReadError::S3 { code, message } => CodeObjectError::S3 { code, message },
+            ReadError::TooLarge => CodeObjectError::TooLarge,
+        })
+    }
+}
