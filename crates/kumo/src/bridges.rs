@@ -1,5 +1,7 @@
 //! Narrow adapters between services: the SQS service as an event source for the invoke
-//! engine's pollers, and as a destination / dead-letter target for async invocations.
+//! engine's pollers and as a destination / dead-letter target for async invocations; SNS topics
+//! as destinations, and SQS queues and Lambda functions as SNS's delivery endpoints; S3 as where
+//! Lambda reads packages named by `S3Bucket`/`S3Key`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
