@@ -8,6 +8,7 @@ use kumo_core::arn::{parse_function_ref, FunctionRef};
 use kumo_core::{limits, AwsError, RequestContext};
 use kumo_store::{inspect_zip, CodePackage, PackageError};
 
+use crate::code_source::CodeSource;
 use crate::types::*;
 use crate::{internal, validation, LambdaService};
 
@@ -188,26 +189,16 @@ impl LambdaService {
                 format!("Zipped size must be smaller than {} bytes", limits::ZIPPED_CODE_MAX_BYTES),
             ));
         }
-        let unzipped_size = inspect_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
-        crate::layers::check_total_size(unzipped_size, layers)?;
-        // Unpacked while the function is Pending / InProgress (see `state`).
-        self.store.blobs.store_zip(&bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)
+        self.store_package(&bytes, layers)
     }
 
-    fn zip_from(zip_file: Option<&str>, s3_bucket: Option<&str>, image_uri: Option<&str>) -> Result<String, AwsError> {
-        if image_uri.is_some() {
-            return Err(AwsError::invalid_parameter(
-                "Kumo runs Zip packages only: container images are not supported.",
-            ));
-        }
-        if s3_bucket.is_some() {
-            return Err(AwsError::invalid_parameter(
-                "Kumo does not support S3 code locations yet: upload the package as ZipFile.",
-            ));
-        }
-        zip_file
-            .map(str::to_string)
-            .ok_or_else(|| AwsError::invalid_parameter("Please provide a source for function code."))
+    /// Stores a zip's bytes after checking that its unzipped code plus the `layers` it runs with
+    /// fit in 250 MB, before anything is unpacked.
+    pub(crate) fn store_package(&self, bytes: &[u8], layers: &[AttachedLayer]) -> Result<CodePackage, AwsError> {
+        let unzipped_size = inspect_zip(bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)?;
+        crate::layers::check_total_size(unzipped_size, layers)?;
+        // Unpacked while the function is Pending / InProgress (see `state`).
+        self.store.blobs.store_zip(bytes, limits::UNZIPPED_CODE_MAX_BYTES).map_err(package_error)
     }
 
     /// `CreateFunction`.
@@ -301,7 +292,13 @@ impl LambdaService {
             validation::ephemeral_storage(request.ephemeral_storage.map_or(limits::EPHEMERAL_MIN_MB, |e| e.size))?;
         let layers = self.resolve_layers(context, request.layers.as_deref().unwrap_or_default())?;
         let code = request.code.ok_or_else(|| missing("Code"))?;
-        let zip = Self::zip_from(code.zip_file.as_deref(), code.s3_bucket.as_deref(), code.image_uri.as_deref())?;
+        let source = CodeSource::of(
+            code.zip_file.as_deref(),
+            code.s3_bucket.as_deref(),
+            code.s3_key.as_deref(),
+            code.s3_object_version.as_deref(),
+            code.image_uri.as_deref(),
+        )?;
         self.check_execution_role(&context.account, &role)?;
         if let Some(target) = request.dead_letter_config.as_ref().and_then(|d| d.target_arn.as_deref()) {
             self.check_dead_letter_target(&role, &name, target)?;
@@ -316,7 +313,7 @@ impl LambdaService {
             return Err(function_exists(&name));
         }
         self.verify_code_signature(context, code_signing_config_arn.as_deref(), &name)?;
-        let package = self.store_zip(&zip, "CreateFunction", &layers)?;
+        let package = self.store_code(context, source, "CreateFunction", &layers)?;
         let tracing_config = TracingConfig {
             mode: request
                 .tracing_config
@@ -506,14 +503,16 @@ impl LambdaService {
                 if let Some(architectures) = &request.architectures {
                     validation::architectures(architectures)?;
                 }
-                let zip = Self::zip_from(
+                let source = CodeSource::of(
                     request.zip_file.as_deref(),
                     request.s3_bucket.as_deref(),
+                    request.s3_key.as_deref(),
+                    request.s3_object_version.as_deref(),
                     request.image_uri.as_deref(),
                 )?;
                 let signing = current.settings.code_signing_config_arn.as_deref();
                 service.verify_code_signature(&context, signing, &current.configuration.function_name)?;
-                let package = service.store_zip(&zip, "UpdateFunctionCode", &current.layers)?;
+                let package = service.store_code(&context, source, "UpdateFunctionCode", &current.layers)?;
                 let mut record = (*current).clone();
                 record.code_blob = package.sha256_hex;
                 record.unzipped_size = package.unzipped_size;

@@ -13,6 +13,7 @@ use kumo_core::policy::Denial;
 use kumo_core::{limits, AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 
+use crate::code_source::CodeSource;
 use crate::functions::{decode_marker, encode_marker};
 use crate::permissions::StoredPolicy;
 use crate::types::{AttachedLayer, LayerReference};
@@ -24,8 +25,12 @@ use crate::{internal, validation, LambdaService};
 pub struct LayerContentInput {
     /// Base64 zip.
     pub zip_file: Option<String>,
-    /// S3 location (needs the S3 service).
+    /// S3 bucket of the package.
     pub s3_bucket: Option<String>,
+    /// S3 key.
+    pub s3_key: Option<String>,
+    /// S3 object version.
+    pub s3_object_version: Option<String>,
 }
 
 /// `PublishLayerVersion` input.
@@ -438,15 +443,14 @@ impl LambdaService {
             check_compatibility(&request)?;
             let content =
                 request.content.ok_or_else(|| AwsError::invalid_parameter("Content is a required parameter"))?;
-            if content.s3_bucket.is_some() {
-                return Err(AwsError::invalid_parameter(
-                    "Kumo does not support S3 code locations yet: upload the package as ZipFile.",
-                ));
-            }
-            let zip = content
-                .zip_file
-                .ok_or_else(|| AwsError::invalid_parameter("Please provide a source for function code."))?;
-            let package = service.store_zip(&zip, "PublishLayerVersion", &[])?;
+            let source = CodeSource::of(
+                content.zip_file.as_deref(),
+                content.s3_bucket.as_deref(),
+                content.s3_key.as_deref(),
+                content.s3_object_version.as_deref(),
+                None,
+            )?;
+            let package = service.store_code(&context, source, "PublishLayerVersion", &[])?;
             // Functions merge layers from their unpacked directories.
             service.store.blobs.unpack_zip(&package.sha256_hex, limits::UNZIPPED_CODE_MAX_BYTES).map_err(internal)?;
             let record = LayerVersionRecord {

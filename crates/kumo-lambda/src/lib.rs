@@ -3,6 +3,7 @@
 
 pub mod aliases;
 pub mod code_signing;
+pub mod code_source;
 pub mod code_urls;
 mod concurrency;
 pub mod constraints;
@@ -56,6 +57,8 @@ pub struct LambdaService {
     execution_roles: OnceLock<Arc<dyn ExecutionRoles>>,
     /// Holds role sessions to their identity policies; unset, they are not evaluated.
     authorizer: OnceLock<Authorizer>,
+    /// Reads packages named by `S3Bucket`/`S3Key`; unset, such packages are refused.
+    code_objects: OnceLock<Arc<dyn code_source::CodeObjects>>,
 }
 
 impl LambdaService {
@@ -70,6 +73,7 @@ impl LambdaService {
             updates: Mutex::new(()),
             execution_roles: OnceLock::new(),
             authorizer: OnceLock::new(),
+            code_objects: OnceLock::new(),
         })
     }
 

@@ -18,10 +18,12 @@ pub struct Environment {
 pub struct FunctionCode {
     /// Base64 zip (boto3 encodes the bytes for us).
     pub zip_file: Option<String>,
-    /// S3 location (needs the S3 service).
+    /// S3 bucket of the package.
     pub s3_bucket: Option<String>,
     /// S3 key.
     pub s3_key: Option<String>,
+    /// S3 object version.
+    pub s3_object_version: Option<String>,
     /// Container image (not supported).
     pub image_uri: Option<String>,
 }
@@ -110,10 +112,12 @@ pub struct LoggingConfigRequest {
 pub struct UpdateFunctionCodeRequest {
     /// Base64 zip.
     pub zip_file: Option<String>,
-    /// S3 location.
+    /// S3 bucket of the package.
     pub s3_bucket: Option<String>,
     /// S3 key.
     pub s3_key: Option<String>,
+    /// S3 object version.
+    pub s3_object_version: Option<String>,
     /// Container image.
     pub image_uri: Option<String>,
     /// Architectures.

@@ -12,6 +12,7 @@ pub mod api;
 mod buckets;
 mod errors;
 pub mod files;
+pub mod internal;
 mod listing;
 mod multipart;
 mod objects;

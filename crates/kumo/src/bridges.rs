@@ -1,5 +1,7 @@
 //! Narrow adapters between services: the SQS service as an event source for the invoke
-//! engine's pollers, and as a destination / dead-letter target for async invocations.
+//! engine's pollers and as a destination / dead-letter target for async invocations; SNS topics
+//! as destinations, and SQS queues and Lambda functions as SNS's delivery endpoints; S3 as where
+//! Lambda reads packages named by `S3Bucket`/`S3Key`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -165,5 +167,32 @@ impl DestinationSender for SnsTopics {
 
     fn authorize(&self, arn: &str, caller: &kumo_core::policy::Caller<'_>, action: &str) -> Result<(), String> {
         self.0.authorize_internal(arn, caller, action).map_err(|error| error.message)
+    }
+}
+
+/// Kumo's S3 as where Lambda reads packages named by `S3Bucket`/`S3Key`.
+pub struct S3CodeObjects {
+    /// The S3 service.
+    pub s3: Arc<kumo_s3::S3Service>,
+    /// The runtime Lambda's blocking tasks belong to: a read runs on it, awaited in place.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl kumo_lambda::code_source::CodeObjects for S3CodeObjects {
+    fn read(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        max_bytes: u64,
+    ) -> Result<Vec<u8>, kumo_lambda::code_source::CodeObjectError> {
+        use kumo_lambda::code_source::CodeObjectError;
+        use kumo_s3::internal::{ObjectRef, ReadError};
+        let read = self.s3.read_object(context, ObjectRef { bucket, key, version }, max_bytes);
+        self.runtime.block_on(read).map_err(|error| match error {
+            ReadError::S3 { code, message } => CodeObjectError::S3 { code, message },
+            ReadError::TooLarge => CodeObjectError::TooLarge,
+        })
     }
 }

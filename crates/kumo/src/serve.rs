@@ -317,6 +317,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     lambda.set_authorizer(iam.authorizer());
     sqs.set_authorizer(iam.authorizer());
     s3.set_authorizer(iam.authorizer());
+    let code_objects =
+        crate::bridges::S3CodeObjects { s3: Arc::clone(&s3), runtime: tokio::runtime::Handle::current() };
+    lambda.set_code_objects(Arc::new(code_objects));
     sqs.set_url_style(args.sqs_url_style.parse().map_err(anyhow::Error::msg)?);
     let queues = Arc::new(crate::bridges::SqsQueues(Arc::clone(&sqs)));
     let others: std::collections::BTreeMap<String, Arc<dyn kumo_invoke::DestinationSender>> = [
