@@ -15,9 +15,11 @@ from s3_notification_support import (  # noqa: F401 (fixtures)
     printed_events,
     s3,
     s3_may_invoke,
+    s3_may_publish,
     s3_may_send,
     wait_for_events,
 )
+from sns_support import make_topic, sns  # noqa: F401 (fixtures)
 from test_sns_publish import receive
 from test_sqs import make_queue, queue_arn, sqs, sqs_client  # noqa: F401 (fixtures)
 
@@ -89,7 +91,7 @@ def test_configuration_round_trips_and_a_queue_gets_the_test_event(kumo, s3, sqs
     assert "QueueConfigurations" not in s3.get_bucket_notification_configuration(Bucket=bucket)
 
 
-def test_invalid_configurations_get_awss_errors(s3, sqs, make_bucket, make_queue, make_function):
+def test_invalid_configurations_get_awss_errors(s3, sqs, sns, make_bucket, make_queue, make_topic, make_function):
     bucket = make_bucket()
     url, arn = permitted_queue(sqs, make_queue, bucket)
 
@@ -110,6 +112,15 @@ def test_invalid_configurations_get_awss_errors(s3, sqs, make_bucket, make_queue
     )
     missing = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{unique_name('missing')}"
     assert refused({"QueueConfigurations": [queue_config(missing, ["s3:ObjectCreated:*"])]})[2] == UNABLE
+    # A queue of another region (S3 notifies destinations in the bucket's region only).
+    assert refused({"QueueConfigurations": [queue_config(arn.replace("us-east-1", "eu-west-1"), ["s3:ObjectCreated:*"])]})[2] == UNABLE
+    # A topic keeping its default policy (which grants the owner's account, not S3), then one granting S3.
+    topic = make_topic("closed")
+    topic_config = {"TopicConfigurations": [{"TopicArn": topic, "Events": ["s3:ObjectCreated:*"]}]}
+    assert refused(topic_config) == ("InvalidArgument", 400, UNABLE)
+    s3_may_publish(sns, topic, bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=topic_config)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     # A function without a permission for S3, one permitted for another bucket only, a missing one.
     function = make_function(PRINTER)
     lambda_config = {"LambdaFunctionConfigurations": [{"LambdaFunctionArn": function.arn, "Events": ["s3:ObjectCreated:*"]}]}

@@ -59,6 +59,9 @@ const EVENTS: &[&str] = &[
 
 /// The longest prefix or suffix a filter rule takes (a key's length).
 const MAX_FILTER_VALUE: usize = 1024;
+/// The most configurations a bucket takes: Kumo's own bound (AWS documents none), which keeps
+/// the pairwise overlap check of a 2 MB document cheap.
+const MAX_RULES: usize = 1000;
 
 /// What a notification goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +212,11 @@ pub fn parse(configuration: NotificationConfiguration) -> S3Result<Rules> {
     for topic in configuration.topic_configurations.unwrap_or_default() {
         rules.push(rule_of(DestinationKind::Topic, topic.id, topic.topic_arn, topic.events, topic.filter)?);
     }
+    if rules.len() > MAX_RULES {
+        return Err(errors::invalid_argument(&format!(
+            "A bucket takes at most {MAX_RULES} notification configurations in Kumo."
+        )));
+    }
     for (index, first) in rules.iter().enumerate() {
         for second in &rules[index + 1..] {
             let events = first.events.iter().any(|a| second.events.iter().any(|b| events_overlap(a, b)));
@@ -236,7 +244,7 @@ fn filter_out(rule: &Rule) -> Option<NotificationConfigurationFilter> {
             .push(FilterRule { name: Some(FilterRuleName::from_static("Suffix")), value: Some(suffix.clone()) });
     }
     (!filter_rules.is_empty())
-        .then(|| NotificationConfigurationFilter { key: Some(S3KeyFilter { filter_rules: Some(filter_rules) }) })
+        .then_some(NotificationConfigurationFilter { key: Some(S3KeyFilter { filter_rules: Some(filter_rules) }) })
 }
 
 /// The rules as GetBucketNotificationConfiguration answers them.
