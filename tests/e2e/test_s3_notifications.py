@@ -179,6 +179,39 @@ def test_a_permitted_function_gets_the_s3_event_record_asynchronously(kumo, s3, 
     assert "skipped.txt" not in keys
 
 
+FAILING = """
+def handler(event, context):
+    print("attempt for " + event["Records"][0]["s3"]["object"]["key"])
+    raise ValueError("cannot process")
+"""
+
+
+def test_a_failing_function_is_retried_and_its_s3_event_reaches_the_on_failure_destination(
+    kumo, s3, sqs, make_bucket, make_queue, make_function
+):
+    bucket = make_bucket()
+    failures = make_queue("failures")
+    function = make_function(FAILING, role=kumo.delivery_role())
+    function.client.put_function_event_invoke_config(
+        FunctionName=function.name,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn(sqs, failures)}},
+    )
+    s3_may_invoke(function, bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": function.arn, "Events": ["s3:ObjectCreated:Put"]}]
+        },
+    )
+    s3.put_object(Bucket=bucket, Key="bad.csv", Body=b"?")
+    record = json.loads(receive(sqs, failures, timeout=30)[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestPayload"]["Records"][0]["s3"]["object"]["key"] == "bad.csv"
+    assert kumo.log_text(function.name).count("attempt for bad.csv") == 2
+
+
 def test_each_operation_sends_its_event_to_a_queue(s3, sqs, make_bucket, make_queue):
     bucket = make_bucket()
     url, arn = permitted_queue(sqs, make_queue, bucket)
