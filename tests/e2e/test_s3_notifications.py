@@ -9,7 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from e2e_support import ACCOUNT, error_of, unique_name
+from e2e_support import ACCOUNT, error_of, poll, unique_name
 from s3_notification_support import (  # noqa: F401 (fixtures)
     make_bucket,
     printed_events,
@@ -177,6 +177,28 @@ def test_a_permitted_function_gets_the_s3_event_record_asynchronously(kumo, s3, 
     # The object the filter leaves out was not announced.
     keys = [event["Records"][0]["s3"]["object"]["key"] for event in printed_events(kumo, function.name)]
     assert "skipped.txt" not in keys
+
+
+def test_a_queue_whose_policy_stops_granting_s3_gets_nothing_more(kumo, s3, sqs, make_bucket, make_queue):
+    bucket = make_bucket()
+    url, arn = permitted_queue(sqs, make_queue, bucket)
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [queue_config(arn, ["s3:ObjectCreated:*"])]}
+    )
+    receive(sqs, url)  # the test event
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    s3.put_object(Bucket=bucket, Key="while-closed", Body=b"x")
+    # S3 gives the notification up (Kumo logs it) rather than sending it anyway.
+    poll(
+        lambda: "s3 event notification given up" in kumo.log_tail(400) and arn in kumo.log_tail(400),
+        timeout=30,
+        what="the notification to be given up",
+    )
+    s3_may_send(sqs, url, arn, bucket)
+    s3.put_object(Bucket=bucket, Key="reopened", Body=b"y")
+    got = records(receive(sqs, url, timeout=20))
+    assert [record["s3"]["object"]["key"] for record in got] == ["reopened"]
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", []) == []
 
 
 FAILING = """

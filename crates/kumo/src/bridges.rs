@@ -244,16 +244,32 @@ impl kumo_s3::notifications::delivery::Targets for S3NotificationTargets {
         })
     }
 
-    fn deliver<'a>(&'a self, arn: &'a str, body: String) -> BoxFuture<'a, Result<(), String>> {
+    fn deliver<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        bucket: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        use kumo_s3::notifications::DestinationKind;
         Box::pin(async move {
-            match arn.split(':').nth(2) {
-                Some("lambda") => self.functions.send(arn, body, Vec::new()).await,
-                Some("sns") => {
+            // As on AWS, a destination whose policy stopped granting S3 gets nothing more.
+            let kind = match arn.split(':').nth(2) {
+                Some("lambda") => DestinationKind::Lambda,
+                Some("sns") => DestinationKind::Topic,
+                _ => DestinationKind::Queue,
+            };
+            if !self.validate(kind, arn, bucket, owner).await {
+                return Err(format!("the policy of {arn} does not let S3 send notifications of {bucket}"));
+            }
+            match kind {
+                DestinationKind::Lambda => self.functions.send(arn, body, Vec::new()).await,
+                DestinationKind::Topic => {
                     let published =
                         self.sns.publish_from_service(arn, Some("Amazon S3 Notification"), body, Vec::new());
                     published.await.map(|_| ()).map_err(|error| error.to_string())
                 }
-                _ => {
+                DestinationKind::Queue => {
                     let region = arn.split(':').nth(3).unwrap_or(kumo_core::DEFAULT_REGION);
                     let sent = self.sqs.send_internal(region, arn, body, MessageAttributes::new());
                     sent.await.map(|_| ()).map_err(|error| error.to_string())

@@ -40,8 +40,15 @@ pub trait Targets: Send + Sync + 'static {
     ) -> BoxFuture<'a, bool>;
 
     /// Sends `body` to `arn` (a queue: a message; a topic: a publish with the subject
-    /// "Amazon S3 Notification"; a function: an asynchronous invocation); `Err` says why not.
-    fn deliver<'a>(&'a self, arn: &'a str, body: String) -> BoxFuture<'a, Result<(), String>>;
+    /// "Amazon S3 Notification"; a function: an asynchronous invocation) for the bucket `bucket`
+    /// of `owner`, if the destination's policy still lets S3 do it; `Err` says why not.
+    fn deliver<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        bucket: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// The outbox's delivery side: the targets once set, and the signal that new rows wait.
@@ -112,8 +119,11 @@ async fn deliver(targets: &dyn Targets, entry: OutboxEntry) {
     let mut pause = FIRST_RETRY;
     let mut last_error = String::new();
     for attempt in 1..=ATTEMPTS {
-        match targets.deliver(&entry.destination, entry.body.clone()).await {
-            Ok(()) => return,
+        match targets.deliver(&entry.destination, entry.body.clone(), &entry.bucket, &entry.owner).await {
+            Ok(()) => {
+                tracing::debug!(destination = %entry.destination, seq = entry.seq, attempt, "s3 event notification delivered");
+                return;
+            }
             Err(error) => last_error = error,
         }
         if attempt < ATTEMPTS {

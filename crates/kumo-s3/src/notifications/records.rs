@@ -115,7 +115,13 @@ pub fn event_records(
                     "object": object,
                 },
             });
-            OutboxEntry { seq: 0, destination: rule.arn.clone(), body: json!({ "Records": [record] }).to_string() }
+            OutboxEntry {
+                seq: 0,
+                destination: rule.arn.clone(),
+                body: json!({ "Records": [record] }).to_string(),
+                bucket: bucket.name.clone(),
+                owner: bucket.account.clone(),
+            }
         })
         .collect()
 }
@@ -139,7 +145,13 @@ pub fn test_events(bucket: &BucketRow, rules: &Rules, context: &kumo_core::Reque
             continue;
         }
         sent.push(&rule.arn);
-        entries.push(OutboxEntry { seq: 0, destination: rule.arn.clone(), body: body.clone() });
+        entries.push(OutboxEntry {
+            seq: 0,
+            destination: rule.arn.clone(),
+            body: body.clone(),
+            bucket: bucket.name.clone(),
+            owner: bucket.account.clone(),
+        });
     }
     entries
 }

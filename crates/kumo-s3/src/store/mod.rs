@@ -42,6 +42,10 @@ pub struct OutboxEntry {
     pub destination: String,
     /// The message (`{"Records":[…]}` or an `s3:TestEvent`).
     pub body: String,
+    /// The bucket it reports on (the destination's policy must still let S3 send for it).
+    pub bucket: String,
+    /// The bucket's owner.
+    pub owner: String,
 }
 
 /// What an object carries besides its content: the headers it was stored with.

@@ -65,7 +65,9 @@ fn version_2(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
          CREATE TABLE notification_outbox (
              seq INTEGER PRIMARY KEY AUTOINCREMENT,
              destination TEXT NOT NULL,
-             body TEXT NOT NULL
+             body TEXT NOT NULL,
+             bucket TEXT NOT NULL,
+             owner TEXT NOT NULL
          );",
     )?;
     Ok(())
@@ -163,10 +165,15 @@ fn get_object(connection: &Connection, bucket_id: i64, key: &str) -> rusqlite::R
 
 /// Queues `notifications` in the outbox.
 fn queue_notifications(connection: &Connection, notifications: &[OutboxEntry]) -> rusqlite::Result<()> {
-    let mut insert =
-        connection.prepare_cached("INSERT INTO notification_outbox (destination, body) VALUES (?1, ?2)")?;
+    let mut insert = connection
+        .prepare_cached("INSERT INTO notification_outbox (destination, body, bucket, owner) VALUES (?1, ?2, ?3, ?4)")?;
     for notification in notifications {
-        insert.execute(params![notification.destination, notification.body])?;
+        insert.execute(params![
+            notification.destination,
+            notification.body,
+            notification.bucket,
+            notification.owner
+        ])?;
     }
     Ok(())
 }
@@ -487,10 +494,16 @@ impl S3Store for SqliteS3Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = connection
             .prepare_cached(
-                "SELECT seq, destination, body FROM notification_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                "SELECT seq, destination, body, bucket, owner FROM notification_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?
             .query_map(params![after, limit], |row| {
-                Ok(OutboxEntry { seq: row.get(0)?, destination: row.get(1)?, body: row.get(2)? })
+                Ok(OutboxEntry {
+                    seq: row.get(0)?,
+                    destination: row.get(1)?,
+                    body: row.get(2)?,
+                    bucket: row.get(3)?,
+                    owner: row.get(4)?,
+                })
             })?
             .collect::<Result<_, _>>()?;
         Ok(rows)

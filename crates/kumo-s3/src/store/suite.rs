@@ -36,7 +36,7 @@ pub fn run_all(open: impl Fn() -> Box<dyn S3Store>) {
 }
 
 fn entry(destination: &str, body: &str) -> OutboxEntry {
-    OutboxEntry { seq: 0, destination: destination.into(), body: body.into() }
+    OutboxEntry { seq: 0, destination: destination.into(), body: body.into(), bucket: "n".into(), owner: "1".into() }
 }
 
 fn notifications_wait_in_the_outbox_with_their_change(store: &dyn S3Store) {
