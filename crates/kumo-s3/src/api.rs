@@ -75,6 +75,9 @@ pub const OPERATIONS: &[&str] = &[
     "DeleteObjectTagging",
     "PutBucketNotificationConfiguration",
     "GetBucketNotificationConfiguration",
+    "PutBucketVersioning",
+    "GetBucketVersioning",
+    "ListObjectVersions",
 ];
 
 /// s3s' view of the service.
@@ -120,6 +123,9 @@ delegate! {
     delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
     put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => PutBucketNotificationConfigurationOutput;
     get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput;
+    put_bucket_versioning: PutBucketVersioningInput => PutBucketVersioningOutput;
+    get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput;
+    list_object_versions: ListObjectVersionsInput => ListObjectVersionsOutput;
 }
 
 /// S3 as the registry sees it: s3s' adapter over the service, reporting the store's health.

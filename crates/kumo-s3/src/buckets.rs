@@ -84,6 +84,7 @@ impl S3Service {
             region: region.clone(),
             created_ms: now_ms(),
             notification: None,
+            versioning: None,
         };
         let account = context.account.clone();
         let created = self

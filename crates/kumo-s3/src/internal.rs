@@ -3,7 +3,7 @@
 //! AWS services quote in their own errors ("Error occurred while GetObject. S3 Error Code: …").
 
 use kumo_core::RequestContext;
-use s3s::{s3_error, S3Error};
+use s3s::S3Error;
 use tokio::io::AsyncReadExt as _;
 
 use crate::S3Service;
@@ -59,10 +59,8 @@ impl S3Service {
                 ),
             });
         }
-        if object.version.is_some_and(|version| version != "null") {
-            return Err(s3_error!(NoSuchVersion, "The specified version does not exist.").into());
-        }
-        let (row, file) = self.open_object(context, object.bucket, object.key, "s3:GetObject").await?;
+        let (_, row, file) =
+            self.open_object(context, object.bucket, object.key, object.version, "s3:GetObject").await?;
         if row.size > max_bytes {
             return Err(ReadError::TooLarge);
         }

@@ -7,10 +7,12 @@
 //! ([`buckets`], [`objects`], [`listing`], [`multipart`]). Metadata lives behind [`store::S3Store`]
 //! (SQLite by default); content in [`files::ObjectFiles`]. Every operation is authorized by the
 //! caller's identity policies ([`kumo_core::policy`]); a bucket of another account is refused.
+//! Versioned buckets keep every version of a key ([`versioning`]).
 //! Changes to objects send event notifications ([`notifications`]) through a durable outbox.
 
 pub mod api;
 mod buckets;
+mod deletes;
 mod errors;
 pub mod files;
 pub mod internal;
@@ -20,6 +22,7 @@ pub mod notifications;
 mod objects;
 pub mod store;
 mod tagging;
+mod versioning;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -201,14 +201,17 @@ impl S3Service {
         let context = kumo_protocol::rest_xml::context(&request)?.clone();
         let input = request.input;
         let number = part_number(input.part_number)?;
-        let CopySource::Bucket { bucket: source_bucket, key: source_key, .. } = &input.copy_source else {
+        let CopySource::Bucket { bucket: source_bucket, key: source_key, version_id: source_version } =
+            &input.copy_source
+        else {
             return Err(s3_error!(
                 NotImplemented,
                 "A header you provided implies functionality that is not implemented"
             ));
         };
         let upload = self.upload_for(&context, &input.bucket, &input.key, &input.upload_id, "s3:PutObject").await?;
-        let (source, file) = self.open_object(&context, source_bucket, source_key, "s3:GetObject").await?;
+        let (_, source, file) =
+            self.open_object(&context, source_bucket, source_key, source_version.as_deref(), "s3:GetObject").await?;
         let conditions = crate::objects::check_read_conditions(
             &source,
             input.copy_source_if_match.as_ref(),
@@ -291,7 +294,10 @@ impl S3Service {
             blob: written.blob.clone(),
             parts: u32::try_from(chosen.len()).ok(),
             headers: upload.headers.clone(),
+            version_id: crate::versioning::version_for_write(&bucket),
+            ..Default::default()
         };
+        let version_id = crate::versioning::answered_version(&bucket, &object);
         let notifications =
             self.created_notifications(&bucket, &context, "ObjectCreated:CompleteMultipartUpload", &object);
         let notifying = !notifications.is_empty();
@@ -320,6 +326,7 @@ impl S3Service {
             key: Some(input.key.clone()),
             e_tag: Some(ETag::Strong(etag)),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
+            version_id,
             ..Default::default()
         }))
     }

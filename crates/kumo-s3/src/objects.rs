@@ -1,6 +1,6 @@
 //! Objects: PutObject (streamed to a file, conditional writes, Content-MD5), GetObject and
-//! HeadObject (ranges, conditional reads), DeleteObject, DeleteObjects, CopyObject (metadata
-//! directive; the content is linked, not copied).
+//! HeadObject (ranges, conditional reads, a version by its id), CopyObject (metadata directive;
+//! the content is linked, not copied). Deletes are in [`crate::deletes`].
 
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use crate::notifications::ObjectEvent;
 use crate::store::{BucketRow, ConditionFailure, ObjectHeaders, ObjectRow, OutboxEntry, WriteCondition};
+use crate::versioning::{answered_version, check_version_id, no_such_version, version_for_write, with_delete_marker};
 use crate::{errors, millis, now_ms, timestamp, S3Service};
 
 /// The longest key (bytes of UTF-8).
@@ -18,8 +19,6 @@ pub const MAX_SINGLE_UPLOAD: u64 = 5 * 1024 * 1024 * 1024;
 const MAX_USER_METADATA: usize = 2 * 1024;
 /// The `Content-Type` of an object stored without one.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
-/// Keys one DeleteObjects may name.
-const MAX_DELETE_KEYS: usize = 1000;
 /// Reads of an object's row before its file opens (each retry follows a replacement).
 const OPEN_ATTEMPTS: usize = 5;
 /// Bytes read from an object's file at a time while it is sent.
@@ -198,11 +197,14 @@ impl S3Service {
             blob: written.blob,
             parts: None,
             headers,
+            version_id: version_for_write(&bucket),
+            ..Default::default()
         };
         let e_tag = etag(&object);
+        let version_id = answered_version(&bucket, &object);
         let notifications = self.created_notifications(&bucket, &context, "ObjectCreated:Put", &object);
         self.store_object(bucket.id, object, condition, notifications).await?;
-        Ok(S3Response::new(PutObjectOutput { e_tag: Some(e_tag), ..Default::default() }))
+        Ok(S3Response::new(PutObjectOutput { e_tag: Some(e_tag), version_id, ..Default::default() }))
     }
 
     /// What a PutObject is checked for before its body is read.
@@ -247,32 +249,15 @@ impl S3Service {
         event: &str,
         object: &ObjectRow,
     ) -> Vec<OutboxEntry> {
+        let version_id = answered_version(bucket, object);
         let event = ObjectEvent {
             name: event,
             key: &object.key,
             created: Some((object.size, &object.etag)),
+            version_id: version_id.as_deref(),
             time_ms: object.last_modified_ms,
         };
         self.notifications_for(bucket, context, &event)
-    }
-
-    /// The notifications of deleting `keys`.
-    fn removed_notifications(
-        bucket: &BucketRow,
-        context: &kumo_core::RequestContext,
-        keys: &[String],
-    ) -> Vec<OutboxEntry> {
-        if bucket.notification.is_none() {
-            return Vec::new();
-        }
-        let rules = crate::notifications::Rules::from_stored(bucket.notification.as_deref());
-        let time_ms = now_ms();
-        keys.iter()
-            .flat_map(|key| {
-                let event = ObjectEvent { name: "ObjectRemoved:Delete", key, created: None, time_ms };
-                crate::notifications::event_records(bucket, context, &rules, &event)
-            })
-            .collect()
     }
 
     /// Commits `object` if `condition` holds (its file is removed otherwise) with its
@@ -289,7 +274,7 @@ impl S3Service {
         let stored = self.blocking(move |store| store.put_object(bucket_id, &object, &condition, &notifications)).await;
         match stored {
             Ok(Ok(replaced)) => {
-                self.files.remove(replaced.into_iter().collect());
+                self.files.remove(replaced);
                 if notifying {
                     self.notifier.wake();
                 }
@@ -306,20 +291,21 @@ impl S3Service {
         }
     }
 
-    /// The object at `key` with its file open (a delete from then on unlinks a file the read
-    /// keeps open). A file removed between the row's read and the open belongs to an object
-    /// replaced or deleted meanwhile: the row is read again.
+    /// The object at `key` (its version `version_id`, if given) with its file open (a delete
+    /// from then on unlinks a file the read keeps open). A file removed between the row's read
+    /// and the open belongs to an object replaced or deleted meanwhile: the row is read again.
     pub(crate) async fn open_object(
         &self,
         context: &kumo_core::RequestContext,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         action: &str,
-    ) -> S3Result<(ObjectRow, tokio::fs::File)> {
+    ) -> S3Result<(BucketRow, ObjectRow, tokio::fs::File)> {
         for _ in 0..OPEN_ATTEMPTS {
-            let (_, object) = self.object_for(context, bucket, key, action).await?;
+            let (bucket, object) = self.version_for(context, bucket, key, version_id, action).await?;
             match tokio::fs::File::open(self.files.path(&object.blob)).await {
-                Ok(file) => return Ok((object, file)),
+                Ok(file) => return Ok((bucket, object, file)),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(errors::internal(&error)),
             }
@@ -335,16 +321,19 @@ impl S3Service {
         Ok(StreamingBlob::wrap(tokio_util::io::ReaderStream::with_capacity(file.take(length), READ_CHUNK)))
     }
 
-    /// The object at `key` (for `s3:GetObject`) with a new link to its file, read again when the
-    /// file went between the row's read and the link (the object was replaced meanwhile).
+    /// The object at `key` (its version `version_id`, if given; for `s3:GetObject`) with a new
+    /// link to its file, read again when the file went between the row's read and the link (the
+    /// object was replaced meanwhile).
     async fn link_source(
         &self,
         context: &kumo_core::RequestContext,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
     ) -> S3Result<(ObjectRow, String)> {
+        let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
         for _ in 0..OPEN_ATTEMPTS {
-            let (_, object) = self.object_for(context, bucket, key, "s3:GetObject").await?;
+            let (_, object) = self.version_for(context, bucket, key, version_id, action).await?;
             match self.files.link(&object.blob).await {
                 Ok(blob) => return Ok((object, blob)),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
@@ -362,16 +351,45 @@ impl S3Service {
         key: &str,
         action: &str,
     ) -> S3Result<(crate::store::BucketRow, ObjectRow)> {
+        self.version_for(context, bucket, key, None, action).await
+    }
+
+    /// The version `version_id` of `key` (without one, the current version) in the caller's
+    /// bucket for `action`, with S3's errors for a delete marker, a malformed or unknown id.
+    pub(crate) async fn version_for(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        action: &str,
+    ) -> S3Result<(crate::store::BucketRow, ObjectRow)> {
+        if let Some(version_id) = version_id {
+            check_version_id(version_id)?;
+        }
         let bucket = self.bucket_for(context, bucket, action, Some(key)).await?;
-        let (id, wanted) = (bucket.id, key.to_string());
-        let object = self.blocking(move |store| store.object(id, &wanted)).await?.ok_or_else(errors::no_such_key)?;
+        let (id, wanted, version) = (bucket.id, key.to_string(), version_id.map(String::from));
+        let found = self.blocking(move |store| store.version(id, &wanted, version.as_deref())).await?;
+        let object = match (found, version_id) {
+            (None, None) => return Err(errors::no_such_key()),
+            (None, Some(_)) => return Err(no_such_version()),
+            (Some(marker), None) if marker.delete_marker => {
+                return Err(with_delete_marker(errors::no_such_key(), marker.version_id.as_deref()))
+            }
+            (Some(marker), Some(_)) if marker.delete_marker => {
+                return Err(with_delete_marker(crate::versioning::method_not_allowed(), marker.version_id.as_deref()))
+            }
+            (Some(object), _) => object,
+        };
         Ok((bucket, object))
     }
 
     pub(crate) async fn get_object(&self, request: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let context = kumo_protocol::rest_xml::context(&request)?;
         let input = &request.input;
-        let (object, file) = self.open_object(context, &input.bucket, &input.key, "s3:GetObject").await?;
+        let version_id = input.version_id.as_deref();
+        let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        let (bucket, object, file) = self.open_object(context, &input.bucket, &input.key, version_id, action).await?;
         check_read_conditions(
             &object,
             input.if_match.as_ref(),
@@ -411,6 +429,7 @@ impl S3Service {
             metadata: user_metadata(&headers),
             parts_count: object.parts.and_then(|parts| i32::try_from(parts).ok()),
             tag_count: (!headers.tags.is_empty()).then(|| i32::try_from(headers.tags.len()).unwrap_or(i32::MAX)),
+            version_id: answered_version(&bucket, &object),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -422,7 +441,9 @@ impl S3Service {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let context = kumo_protocol::rest_xml::context(&request)?;
         let input = &request.input;
-        let (_, object) = self.object_for(context, &input.bucket, &input.key, "s3:GetObject").await?;
+        let version_id = input.version_id.as_deref();
+        let action = if version_id.is_some() { "s3:GetObjectVersion" } else { "s3:GetObject" };
+        let (bucket, object) = self.version_for(context, &input.bucket, &input.key, version_id, action).await?;
         check_read_conditions(
             &object,
             input.if_match.as_ref(),
@@ -454,70 +475,9 @@ impl S3Service {
             last_modified: Some(timestamp(object.last_modified_ms)),
             metadata: user_metadata(headers),
             parts_count: object.parts.and_then(|parts| i32::try_from(parts).ok()),
+            version_id: answered_version(&bucket, &object),
             ..Default::default()
         }))
-    }
-
-    pub(crate) async fn delete_object(
-        &self,
-        request: S3Request<DeleteObjectInput>,
-    ) -> S3Result<S3Response<DeleteObjectOutput>> {
-        let context = kumo_protocol::rest_xml::context(&request)?;
-        let input = &request.input;
-        let bucket = self.bucket_for(context, &input.bucket, "s3:DeleteObject", Some(&input.key)).await?;
-        let keys = vec![input.key.clone()];
-        self.remove_objects(&bucket, context, keys).await?;
-        Ok(S3Response::new(DeleteObjectOutput::default()))
-    }
-
-    pub(crate) async fn delete_objects(
-        &self,
-        request: S3Request<DeleteObjectsInput>,
-    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        let context = kumo_protocol::rest_xml::context(&request)?;
-        let input = &request.input;
-        if input.delete.objects.is_empty() || input.delete.objects.len() > MAX_DELETE_KEYS {
-            return Err(errors::malformed_xml());
-        }
-        let bucket = self.bucket_for(context, &input.bucket, "s3:DeleteObject", None).await?;
-        let (mut keys, mut refused) = (Vec::new(), Vec::new());
-        for object in &input.delete.objects {
-            let resource = format!("arn:aws:s3:::{}/{}", input.bucket, object.key);
-            match self.authorize(context, "s3:DeleteObject", &resource) {
-                Ok(()) => keys.push(object.key.clone()),
-                Err(_) => refused.push(s3s::dto::Error {
-                    code: Some("AccessDenied".to_string()),
-                    key: Some(object.key.clone()),
-                    message: Some("Access Denied".to_string()),
-                    version_id: None,
-                }),
-            }
-        }
-        self.remove_objects(&bucket, context, keys.clone()).await?;
-        let quiet = input.delete.quiet.unwrap_or(false);
-        let deleted = (!quiet).then(|| {
-            keys.into_iter().map(|key| DeletedObject { key: Some(key), ..Default::default() }).collect::<Vec<_>>()
-        });
-        let errors = (!refused.is_empty()).then_some(refused);
-        Ok(S3Response::new(DeleteObjectsOutput { deleted, errors, ..Default::default() }))
-    }
-
-    /// Deletes `keys` with their notifications, removing their files.
-    async fn remove_objects(
-        &self,
-        bucket: &BucketRow,
-        context: &kumo_core::RequestContext,
-        keys: Vec<String>,
-    ) -> S3Result<()> {
-        let notifications = Self::removed_notifications(bucket, context, &keys);
-        let notifying = !notifications.is_empty();
-        let bucket_id = bucket.id;
-        let removed = self.blocking(move |store| store.delete_objects(bucket_id, &keys, &notifications)).await?;
-        self.files.remove(removed);
-        if notifying {
-            self.notifier.wake();
-        }
-        Ok(())
     }
 
     pub(crate) async fn copy_object(
@@ -527,7 +487,9 @@ impl S3Service {
         let context = kumo_protocol::rest_xml::context(&request)?.clone();
         let input = request.input;
         check_key(&input.key)?;
-        let CopySource::Bucket { bucket: source_bucket, key: source_key, .. } = &input.copy_source else {
+        let CopySource::Bucket { bucket: source_bucket, key: source_key, version_id: source_version } =
+            &input.copy_source
+        else {
             return Err(s3_error!(
                 NotImplemented,
                 "A header you provided implies functionality that is not implemented"
@@ -538,13 +500,13 @@ impl S3Service {
             Some("REPLACE") => true,
             Some(_) => return Err(errors::invalid_argument("Unknown metadata directive.")),
         };
-        if !replace && **source_bucket == *input.bucket && **source_key == *input.key {
+        if !replace && source_version.is_none() && **source_bucket == *input.bucket && **source_key == *input.key {
             return Err(errors::invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
         // Linked first: the source's file cannot go away under the copy from then on.
-        let (source, blob) = self.link_source(&context, source_bucket, source_key).await?;
+        let (source, blob) = self.link_source(&context, source_bucket, source_key, source_version.as_deref()).await?;
         let checked = async {
             if source.size > MAX_SINGLE_UPLOAD {
                 return Err(errors::invalid_request(
@@ -588,7 +550,13 @@ impl S3Service {
             blob,
             parts: source.parts,
             headers,
+            version_id: version_for_write(&bucket),
+            ..Default::default()
         };
+        let version_id = answered_version(&bucket, &object);
+        // S3 names the source's version whenever the source has versions.
+        let copy_source_version_id = (source_version.is_some() || source.version_id.is_some())
+            .then(|| source.version_id.clone().unwrap_or_else(|| "null".into()));
         let result = CopyObjectResult {
             e_tag: Some(etag(&object)),
             last_modified: Some(timestamp(object.last_modified_ms)),
@@ -596,7 +564,12 @@ impl S3Service {
         };
         let notifications = self.created_notifications(&bucket, &context, "ObjectCreated:Copy", &object);
         self.store_object(bucket.id, object, WriteCondition::default(), notifications).await?;
-        Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(result),
+            version_id,
+            copy_source_version_id,
+            ..Default::default()
+        }))
     }
 }
 
@@ -625,6 +598,7 @@ mod tests {
             blob: "b".into(),
             parts: None,
             headers: ObjectHeaders::default(),
+            ..Default::default()
         }
     }
 

@@ -159,7 +159,13 @@ fn finish(response: http::Response<s3s::Body>, request_id: &str) -> http::Respon
     if parts.status.is_client_error() || parts.status.is_server_error() {
         // s3s' error documents are whole bytes, never a stream.
         if let Some(bytes) = body.bytes() {
-            if let Some(rendered) = error::rerender(parts.status, &bytes, request_id) {
+            if let Some(mut rendered) = error::rerender(parts.status, &bytes, request_id) {
+                // An error's own `x-amz-*` headers (a delete marker's, S3's) are part of its answer.
+                for (name, value) in &parts.headers {
+                    if name.as_str().starts_with("x-amz-") && !rendered.headers().contains_key(name) {
+                        rendered.headers_mut().insert(name.clone(), value.clone());
+                    }
+                }
                 return rendered.map(full);
             }
         }

@@ -20,6 +20,8 @@ pub struct ObjectEvent<'a> {
     pub key: &'a str,
     /// Its size and ETag (created objects only).
     pub created: Option<(u64, &'a str)>,
+    /// The version it concerns, in a bucket that has versioning.
+    pub version_id: Option<&'a str>,
     /// When S3 finished the request, milliseconds since the epoch.
     pub time_ms: i64,
 }
@@ -86,6 +88,9 @@ pub fn event_records(
     if let Some((size, etag)) = event.created {
         object["size"] = json!(size);
         object["eTag"] = json!(etag);
+    }
+    if let Some(version_id) = event.version_id {
+        object["versionId"] = json!(version_id);
     }
     object["sequencer"] = json!(sequencer);
     matching

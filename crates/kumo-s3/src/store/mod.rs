@@ -31,6 +31,8 @@ pub struct BucketRow {
     pub created_ms: i64,
     /// Its event notification configuration ([`crate::notifications::Rules`] as JSON), if any.
     pub notification: Option<String>,
+    /// Its versioning status (`Enabled` or `Suspended`), `None` while it was never versioned.
+    pub versioning: Option<String>,
 }
 
 /// An event notification waiting in the outbox for its delivery.
@@ -77,8 +79,8 @@ pub struct ObjectHeaders {
     pub tags: BTreeMap<String, String>,
 }
 
-/// An object's metadata row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An object's metadata row: one version of a key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectRow {
     /// The key.
     pub key: String,
@@ -94,6 +96,14 @@ pub struct ObjectRow {
     pub parts: Option<u32>,
     /// Its headers and user metadata.
     pub headers: ObjectHeaders,
+    /// Its version id; `None` is the null version (written while versioning was off or suspended).
+    pub version_id: Option<String>,
+    /// A delete marker: no content (`blob` is empty), the key reads as deleted while it is current.
+    pub delete_marker: bool,
+    /// Its place among the key's versions, newest greatest (assigned by the store).
+    pub seq: i64,
+    /// Whether it is the key's current version (as read).
+    pub is_latest: bool,
 }
 
 /// The precondition of a conditional write, checked in the write's own transaction.
@@ -170,20 +180,50 @@ pub trait S3Store: Send + Sync {
     fn bucket(&self, name: &str) -> Result<Option<BucketRow>, StoreError>;
     /// `account`'s buckets, by name.
     fn buckets_of(&self, account: &str) -> Result<Vec<BucketRow>, StoreError>;
-    /// Deletes the bucket unless it holds objects (its uploads in progress go with it).
+    /// Deletes the bucket unless it holds objects, versions or delete markers (its uploads in
+    /// progress go with it).
     fn delete_bucket(&self, bucket_id: i64) -> Result<DeleteBucket, StoreError>;
 
-    /// The object at `key`.
+    /// Sets the bucket's versioning status (`Enabled` or `Suspended`).
+    fn set_versioning(&self, bucket_id: i64, status: &str) -> Result<(), StoreError>;
+
+    /// The object at `key`: its current version unless that is a delete marker.
     fn object(&self, bucket_id: i64, key: &str) -> Result<Option<ObjectRow>, StoreError>;
-    /// Stores `object` if `condition` holds, with its event `notifications` in the outbox (one
-    /// transaction), answering the file of the object it replaced.
+    /// The version `version_id` of `key` (`"null"`: the null version), or with `None` its current
+    /// version, delete markers included.
+    fn version(&self, bucket_id: i64, key: &str, version_id: Option<&str>) -> Result<Option<ObjectRow>, StoreError>;
+    /// Stores `object` (or a delete marker) as the key's current version if `condition` holds,
+    /// with its event `notifications` in the outbox (one transaction). The version it follows
+    /// becomes noncurrent, unless both are null versions: a null version replaces the key's
+    /// null version. Answers the files no version refers to any more.
     fn put_object(
         &self,
         bucket_id: i64,
         object: &ObjectRow,
         condition: &WriteCondition,
         notifications: &[OutboxEntry],
-    ) -> Result<Result<Option<String>, ConditionFailure>, StoreError>;
+    ) -> Result<Result<Vec<String>, ConditionFailure>, StoreError>;
+    /// Removes the version `version_id` of `key` (`"null"`: the null version) for good, with its
+    /// `notifications`; when it was current the newest remaining version becomes current.
+    /// Answers the removed version.
+    fn delete_version(
+        &self,
+        bucket_id: i64,
+        key: &str,
+        version_id: &str,
+        notifications: &[OutboxEntry],
+    ) -> Result<Option<ObjectRow>, StoreError>;
+    /// Up to `limit` versions (delete markers included) of keys from `from` (when `before_seq`
+    /// is given, only versions of `from` itself older than it) and below `below`, by key and
+    /// newest first.
+    fn versions_from(
+        &self,
+        bucket_id: i64,
+        from: &[u8],
+        before_seq: Option<i64>,
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectRow>, StoreError>;
     /// Replaces the headers (and tags) of the object at `key` if its ETag is still `etag`
     /// (`false`: it was replaced or deleted).
     fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError>;
@@ -195,8 +235,8 @@ pub trait S3Store: Send + Sync {
         keys: &[String],
         notifications: &[OutboxEntry],
     ) -> Result<Vec<String>, StoreError>;
-    /// Up to `limit` objects whose keys are at least `from` and below `below` (when given), in
-    /// key order (bytes).
+    /// Up to `limit` objects (current versions, not delete markers) whose keys are at least
+    /// `from` and below `below` (when given), in key order (bytes).
     fn objects_from(
         &self,
         bucket_id: i64,
@@ -227,14 +267,14 @@ pub trait S3Store: Send + Sync {
     fn remove_upload(&self, upload_id: &str) -> Result<Option<Vec<String>>, StoreError>;
     /// Completes the upload as `object` if `condition` holds: the object is stored, its event
     /// `notifications` queued and the upload's rows go, in one transaction. Answers the
-    /// replaced object's file.
+    /// files no version refers to any more (as [`S3Store::put_object`]).
     fn complete_upload(
         &self,
         upload: &UploadRow,
         object: &ObjectRow,
         condition: &WriteCondition,
         notifications: &[OutboxEntry],
-    ) -> Result<Result<Option<String>, ConditionFailure>, StoreError>;
+    ) -> Result<Result<Vec<String>, ConditionFailure>, StoreError>;
 
     /// Sets (or with `None` removes) the bucket's notification configuration, queueing
     /// `notifications` (the `s3:TestEvent`s it sends) in the same transaction.
@@ -249,7 +289,7 @@ pub trait S3Store: Send + Sync {
     /// Removes delivered (or given up) outbox entries.
     fn remove_outbox(&self, seqs: &[i64]) -> Result<(), StoreError>;
 
-    /// Every file a row refers to (objects and parts), to find files no row names.
+    /// Every file a row refers to (objects, their versions and parts), to find files no row names.
     fn referenced_blobs(&self) -> Result<Vec<String>, StoreError>;
     /// `Ok` while the store can keep what it is given.
     fn health(&self) -> Result<(), String>;

@@ -73,7 +73,35 @@ fn version_2(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
     Ok(())
 }
 
-const SCHEMA: Schema<'static, (), StoreError> = Schema { shape_checks: &[], versions: &[version_1, version_2] };
+/// Versioning: each bucket's status; `objects` keeps each key's current version (a delete
+/// marker among them), `object_versions` the noncurrent ones. Existing objects become null
+/// versions, the first of their keys.
+fn version_3(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
+    transaction.execute_batch(
+        "ALTER TABLE buckets ADD COLUMN versioning TEXT;
+         ALTER TABLE objects ADD COLUMN version_id TEXT;
+         ALTER TABLE objects ADD COLUMN delete_marker INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE objects ADD COLUMN seq INTEGER NOT NULL DEFAULT 1;
+         CREATE TABLE object_versions (
+             bucket_id INTEGER NOT NULL,
+             key BLOB NOT NULL,
+             seq INTEGER NOT NULL,
+             size INTEGER NOT NULL,
+             etag TEXT NOT NULL,
+             last_modified_ms INTEGER NOT NULL,
+             blob TEXT NOT NULL,
+             parts INTEGER,
+             headers TEXT NOT NULL,
+             version_id TEXT,
+             delete_marker INTEGER NOT NULL,
+             PRIMARY KEY (bucket_id, key, seq)
+         ) WITHOUT ROWID;",
+    )?;
+    Ok(())
+}
+
+const SCHEMA: Schema<'static, (), StoreError> =
+    Schema { shape_checks: &[], versions: &[version_1, version_2, version_3] };
 
 /// S3's SQLite store.
 pub struct SqliteS3Store {
@@ -92,8 +120,12 @@ impl SqliteS3Store {
     }
 }
 
-const BUCKET_COLUMNS: &str = "id, name, account, region, created_ms, notification";
-const OBJECT_COLUMNS: &str = "key, size, etag, last_modified_ms, blob, parts, headers";
+const BUCKET_COLUMNS: &str = "id, name, account, region, created_ms, notification, versioning";
+/// An object's columns; the last says whether the row is a current version.
+const OBJECT_COLUMNS: &str =
+    "key, size, etag, last_modified_ms, blob, parts, headers, version_id, delete_marker, seq, 1 AS latest";
+const NONCURRENT_COLUMNS: &str =
+    "key, size, etag, last_modified_ms, blob, parts, headers, version_id, delete_marker, seq, 0 AS latest";
 const UPLOAD_COLUMNS: &str = "upload_id, bucket_id, key, initiated_ms, headers";
 const PART_COLUMNS: &str = "part_number, size, etag, last_modified_ms, blob";
 
@@ -105,6 +137,7 @@ fn bucket_row(row: &Row<'_>) -> rusqlite::Result<BucketRow> {
         region: row.get(3)?,
         created_ms: row.get(4)?,
         notification: row.get(5)?,
+        versioning: row.get(6)?,
     })
 }
 
@@ -130,6 +163,10 @@ fn object_row(row: &Row<'_>) -> rusqlite::Result<ObjectRow> {
         blob: row.get(4)?,
         parts: parts.and_then(|parts| u32::try_from(parts).ok()),
         headers: headers_of(&headers),
+        version_id: row.get(7)?,
+        delete_marker: row.get(8)?,
+        seq: row.get(9)?,
+        is_latest: row.get(10)?,
     })
 }
 
@@ -156,11 +193,64 @@ fn part_row(row: &Row<'_>) -> rusqlite::Result<PartRow> {
     })
 }
 
-fn get_object(connection: &Connection, bucket_id: i64, key: &str) -> rusqlite::Result<Option<ObjectRow>> {
+/// The current version of `key`, delete markers included.
+fn get_current(connection: &Connection, bucket_id: i64, key: &str) -> rusqlite::Result<Option<ObjectRow>> {
     connection
         .prepare_cached(&format!("SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ?1 AND key = ?2"))?
         .query_row(params![bucket_id, key.as_bytes()], object_row)
         .optional()
+}
+
+/// The column value of a version id: the null version is NULL.
+fn version_column(version_id: &str) -> Option<&str> {
+    (version_id != "null").then_some(version_id)
+}
+
+fn get_version(
+    connection: &Connection,
+    bucket_id: i64,
+    key: &str,
+    version_id: &str,
+) -> rusqlite::Result<Option<ObjectRow>> {
+    let wanted = version_column(version_id);
+    let current = get_current(connection, bucket_id, key)?;
+    if let Some(current) = current.filter(|current| current.version_id.as_deref() == wanted) {
+        return Ok(Some(current));
+    }
+    connection
+        .prepare_cached(&format!(
+            "SELECT {NONCURRENT_COLUMNS} FROM object_versions WHERE bucket_id = ?1 AND key = ?2 AND version_id IS ?3"
+        ))?
+        .query_row(params![bucket_id, key.as_bytes(), wanted], object_row)
+        .optional()
+}
+
+fn insert_row(connection: &Connection, table: &str, bucket_id: i64, object: &ObjectRow) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {table}
+                 (bucket_id, key, size, etag, last_modified_ms, blob, parts, headers, version_id, delete_marker, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))?
+        .execute(params![
+            bucket_id,
+            object.key.as_bytes(),
+            i64::try_from(object.size).unwrap_or(i64::MAX),
+            object.etag,
+            object.last_modified_ms,
+            object.blob,
+            object.parts,
+            serde_json::to_string(&object.headers)?,
+            object.version_id,
+            object.delete_marker,
+            object.seq,
+        ])?;
+    Ok(())
+}
+
+/// The file of `object`, if it has one (a delete marker has none).
+fn file_of(object: ObjectRow) -> Option<String> {
+    (!object.blob.is_empty()).then_some(object.blob)
 }
 
 /// Queues `notifications` in the outbox.
@@ -178,43 +268,52 @@ fn queue_notifications(connection: &Connection, notifications: &[OutboxEntry]) -
     Ok(())
 }
 
-/// Checks `condition` against the object now at `key`, and stores `object` there if it holds.
+/// Checks `condition` against the object now at `key`, and stores `object` there as the current
+/// version if it holds (see [`S3Store::put_object`]).
 fn write_object(
     connection: &Connection,
     bucket_id: i64,
     object: &ObjectRow,
     condition: &WriteCondition,
     notifications: &[OutboxEntry],
-) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
-    let current = get_object(connection, bucket_id, &object.key)?;
-    if condition.absent && current.is_some() {
+) -> Result<Result<Vec<String>, ConditionFailure>, StoreError> {
+    let current = get_current(connection, bucket_id, &object.key)?;
+    let live = current.as_ref().filter(|current| !current.delete_marker);
+    if condition.absent && live.is_some() {
         return Ok(Err(ConditionFailure::Failed));
     }
     if let Some(etag) = &condition.etag {
-        match &current {
+        match live {
             None => return Ok(Err(ConditionFailure::Missing)),
-            Some(current) if etag != "*" && current.etag != *etag => return Ok(Err(ConditionFailure::Failed)),
+            Some(live) if etag != "*" && live.etag != *etag => return Ok(Err(ConditionFailure::Failed)),
             Some(_) => {}
         }
     }
-    let size = i64::try_from(object.size).unwrap_or(i64::MAX);
-    connection
-        .prepare_cached(
-            "INSERT OR REPLACE INTO objects (bucket_id, key, size, etag, last_modified_ms, blob, parts, headers)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            bucket_id,
-            object.key.as_bytes(),
-            size,
-            object.etag,
-            object.last_modified_ms,
-            object.blob,
-            object.parts,
-            serde_json::to_string(&object.headers)?,
-        ])?;
+    let oldest_kept: Option<i64> = connection
+        .prepare_cached("SELECT MAX(seq) FROM object_versions WHERE bucket_id = ?1 AND key = ?2")?
+        .query_row(params![bucket_id, object.key.as_bytes()], |row| row.get(0))?;
+    let newest = current.as_ref().map(|current| current.seq).max(oldest_kept).unwrap_or(0);
+    let mut freed = Vec::new();
+    if let Some(current) = current {
+        if current.version_id.is_none() && object.version_id.is_none() {
+            freed.extend(file_of(current));
+        } else {
+            insert_row(connection, "object_versions", bucket_id, &current)?;
+        }
+    }
+    if object.version_id.is_none() {
+        let replaced = connection
+            .prepare_cached(
+                "DELETE FROM object_versions WHERE bucket_id = ?1 AND key = ?2 AND version_id IS NULL RETURNING blob",
+            )?
+            .query_map(params![bucket_id, object.key.as_bytes()], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        freed.extend(replaced.into_iter().filter(|blob| !blob.is_empty()));
+    }
+    let stored = ObjectRow { seq: newest + 1, is_latest: true, ..object.clone() };
+    insert_row(connection, "objects", bucket_id, &stored)?;
     queue_notifications(connection, notifications)?;
-    Ok(Ok(current.map(|current| current.blob)))
+    Ok(Ok(freed))
 }
 
 fn take_parts(connection: &Connection, upload_id: &str) -> rusqlite::Result<Vec<String>> {
@@ -264,7 +363,10 @@ impl S3Store for SqliteS3Store {
     fn delete_bucket(&self, bucket_id: i64) -> Result<DeleteBucket, StoreError> {
         self.connection.in_transaction(|connection| {
             let has_objects: bool = connection
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM objects WHERE bucket_id = ?1)")?
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM objects WHERE bucket_id = ?1)
+                         OR EXISTS (SELECT 1 FROM object_versions WHERE bucket_id = ?1)",
+                )?
                 .query_row(params![bucket_id], |row| row.get(0))?;
             if has_objects {
                 return Ok(DeleteBucket::NotEmpty);
@@ -283,8 +385,26 @@ impl S3Store for SqliteS3Store {
         })
     }
 
+    fn set_versioning(&self, bucket_id: i64, status: &str) -> Result<(), StoreError> {
+        self.connection.in_transaction(|connection| {
+            connection
+                .prepare_cached("UPDATE buckets SET versioning = ?2 WHERE id = ?1")?
+                .execute(params![bucket_id, status])?;
+            Ok(())
+        })
+    }
+
     fn object(&self, bucket_id: i64, key: &str) -> Result<Option<ObjectRow>, StoreError> {
-        Ok(get_object(&self.connection.lock(), bucket_id, key)?)
+        let current = get_current(&self.connection.lock(), bucket_id, key)?;
+        Ok(current.filter(|current| !current.delete_marker))
+    }
+
+    fn version(&self, bucket_id: i64, key: &str, version_id: Option<&str>) -> Result<Option<ObjectRow>, StoreError> {
+        let connection = self.connection.lock();
+        Ok(match version_id {
+            None => get_current(&connection, bucket_id, key)?,
+            Some(version_id) => get_version(&connection, bucket_id, key, version_id)?,
+        })
     }
 
     fn put_object(
@@ -293,15 +413,76 @@ impl S3Store for SqliteS3Store {
         object: &ObjectRow,
         condition: &WriteCondition,
         notifications: &[OutboxEntry],
-    ) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
+    ) -> Result<Result<Vec<String>, ConditionFailure>, StoreError> {
         self.connection
             .in_transaction(|connection| write_object(connection, bucket_id, object, condition, notifications))
+    }
+
+    fn delete_version(
+        &self,
+        bucket_id: i64,
+        key: &str,
+        version_id: &str,
+        notifications: &[OutboxEntry],
+    ) -> Result<Option<ObjectRow>, StoreError> {
+        self.connection.in_transaction(|connection| {
+            let Some(removed) = get_version(connection, bucket_id, key, version_id)? else { return Ok(None) };
+            if removed.is_latest {
+                connection
+                    .prepare_cached("DELETE FROM objects WHERE bucket_id = ?1 AND key = ?2")?
+                    .execute(params![bucket_id, key.as_bytes()])?;
+                let previous = connection
+                    .prepare_cached(&format!(
+                        "SELECT {NONCURRENT_COLUMNS} FROM object_versions WHERE bucket_id = ?1 AND key = ?2
+                         ORDER BY seq DESC LIMIT 1"
+                    ))?
+                    .query_row(params![bucket_id, key.as_bytes()], object_row)
+                    .optional()?;
+                if let Some(previous) = previous {
+                    connection
+                        .prepare_cached("DELETE FROM object_versions WHERE bucket_id = ?1 AND key = ?2 AND seq = ?3")?
+                        .execute(params![bucket_id, key.as_bytes(), previous.seq])?;
+                    insert_row(connection, "objects", bucket_id, &previous)?;
+                }
+            } else {
+                connection
+                    .prepare_cached("DELETE FROM object_versions WHERE bucket_id = ?1 AND key = ?2 AND seq = ?3")?
+                    .execute(params![bucket_id, key.as_bytes(), removed.seq])?;
+            }
+            queue_notifications(connection, notifications)?;
+            Ok(Some(removed))
+        })
+    }
+
+    fn versions_from(
+        &self,
+        bucket_id: i64,
+        from: &[u8],
+        before_seq: Option<i64>,
+        below: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectRow>, StoreError> {
+        let connection = self.connection.lock();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let before = before_seq.unwrap_or(i64::MAX);
+        let bounds = "bucket_id = ?1 AND key >= ?2 AND (?3 IS NULL OR key < ?3) AND NOT (key = ?2 AND seq >= ?4)";
+        let rows = connection
+            .prepare_cached(&format!(
+                "SELECT {OBJECT_COLUMNS} FROM objects WHERE {bounds}
+                 UNION ALL SELECT {NONCURRENT_COLUMNS} FROM object_versions WHERE {bounds}
+                 ORDER BY key, seq DESC LIMIT ?5"
+            ))?
+            .query_map(params![bucket_id, from, below, before, limit], object_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError> {
         self.connection.in_transaction(|connection| {
             let changed = connection
-                .prepare_cached("UPDATE objects SET headers = ?4 WHERE bucket_id = ?1 AND key = ?2 AND etag = ?3")?
+                .prepare_cached(
+                    "UPDATE objects SET headers = ?4 WHERE bucket_id = ?1 AND key = ?2 AND etag = ?3 AND delete_marker = 0",
+                )?
                 .execute(params![bucket_id, key.as_bytes(), etag, serde_json::to_string(headers)?])?;
             Ok(changed == 1)
         })
@@ -340,13 +521,14 @@ impl S3Store for SqliteS3Store {
             Some(below) => connection
                 .prepare_cached(&format!(
                     "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ?1 AND key >= ?2 AND key < ?3
-                     ORDER BY key LIMIT ?4"
+                     AND delete_marker = 0 ORDER BY key LIMIT ?4"
                 ))?
                 .query_map(params![bucket_id, from, below, limit], object_row)?
                 .collect::<Result<_, _>>()?,
             None => connection
                 .prepare_cached(&format!(
-                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ?1 AND key >= ?2 ORDER BY key LIMIT ?3"
+                    "SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket_id = ?1 AND key >= ?2 AND delete_marker = 0
+                     ORDER BY key LIMIT ?3"
                 ))?
                 .query_map(params![bucket_id, from, limit], object_row)?
                 .collect::<Result<_, _>>()?,
@@ -460,7 +642,7 @@ impl S3Store for SqliteS3Store {
         object: &ObjectRow,
         condition: &WriteCondition,
         notifications: &[OutboxEntry],
-    ) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
+    ) -> Result<Result<Vec<String>, ConditionFailure>, StoreError> {
         self.connection.in_transaction(|connection| {
             let written = write_object(connection, upload.bucket_id, object, condition, notifications)?;
             if written.is_ok() {
@@ -522,7 +704,10 @@ impl S3Store for SqliteS3Store {
     fn referenced_blobs(&self) -> Result<Vec<String>, StoreError> {
         let connection = self.connection.lock();
         let blobs = connection
-            .prepare("SELECT blob FROM objects UNION ALL SELECT blob FROM parts")?
+            .prepare(
+                "SELECT blob FROM objects WHERE blob != '' UNION ALL SELECT blob FROM object_versions WHERE blob != ''
+                 UNION ALL SELECT blob FROM parts",
+            )?
             .query_map([], |row| row.get(0))?
             .collect::<Result<_, _>>()?;
         Ok(blobs)

@@ -11,6 +11,7 @@ fn bucket(name: &str, account: &str) -> BucketRow {
         region: "us-east-1".into(),
         created_ms: 1,
         notification: None,
+        versioning: None,
     }
 }
 
@@ -23,6 +24,7 @@ fn object(key: &str, blob: &str) -> ObjectRow {
         blob: blob.into(),
         parts: None,
         headers: ObjectHeaders::default(),
+        ..Default::default()
     }
 }
 
@@ -33,6 +35,88 @@ pub fn run_all(open: impl Fn() -> Box<dyn S3Store>) {
     listing_reads_a_byte_ordered_range(open().as_ref());
     uploads_complete_into_objects(open().as_ref());
     notifications_wait_in_the_outbox_with_their_change(open().as_ref());
+    versions_stack_up_under_their_key(open().as_ref());
+    null_versions_replace_each_other(open().as_ref());
+}
+
+fn version(key: &str, blob: &str, version_id: Option<&str>) -> ObjectRow {
+    ObjectRow { version_id: version_id.map(String::from), ..object(key, blob) }
+}
+
+fn marker(key: &str, version_id: &str) -> ObjectRow {
+    ObjectRow {
+        delete_marker: true,
+        blob: String::new(),
+        etag: String::new(),
+        size: 0,
+        ..version(key, "", Some(version_id))
+    }
+}
+
+fn versions_stack_up_under_their_key(store: &dyn S3Store) {
+    store.create_bucket(&bucket("v", "111111111111")).unwrap();
+    let id = store.bucket("v").unwrap().unwrap().id;
+    store.set_versioning(id, "Enabled").unwrap();
+    assert_eq!(store.bucket("v").unwrap().unwrap().versioning.as_deref(), Some("Enabled"));
+    let any = WriteCondition::default();
+    assert_eq!(store.put_object(id, &version("k", "f1", Some("v1")), &any, &[]).unwrap(), Ok(Vec::new()));
+    assert_eq!(store.put_object(id, &version("k", "f2", Some("v2")), &any, &[]).unwrap(), Ok(Vec::new()));
+    store.put_object(id, &version("l", "f3", Some("v3")), &any, &[]).unwrap().unwrap();
+    assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
+    assert_eq!(store.version(id, "k", Some("v1")).unwrap().unwrap().blob, "f1");
+    assert!(!store.version(id, "k", Some("v1")).unwrap().unwrap().is_latest);
+    assert!(store.version(id, "k", Some("v3")).unwrap().is_none());
+    // A delete marker hides the key from reads and listings, not from the versions.
+    store.put_object(id, &marker("k", "m1"), &any, &[]).unwrap().unwrap();
+    assert!(store.object(id, "k").unwrap().is_none());
+    assert!(store.version(id, "k", None).unwrap().unwrap().delete_marker);
+    let keys: Vec<String> = store.objects_from(id, b"", None, 10).unwrap().into_iter().map(|row| row.key).collect();
+    assert_eq!(keys, ["l"]);
+    let listed = |from: &[u8], before: Option<i64>| {
+        store
+            .versions_from(id, from, before, None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.key, row.version_id.unwrap_or_default(), row.is_latest))
+            .collect::<Vec<_>>()
+    };
+    let all = listed(b"", None);
+    let expected = [("k", "m1", true), ("k", "v2", false), ("k", "v1", false), ("l", "v3", true)];
+    assert_eq!(all, expected.map(|(key, id, latest)| (key.to_string(), id.to_string(), latest)));
+    let v2 = store.version(id, "k", Some("v2")).unwrap().unwrap();
+    assert_eq!(listed(b"k", Some(v2.seq)).len(), 2, "a page resumes after a version of its key");
+    // Removing the marker brings the previous version back; removing a version frees its file.
+    assert!(store.delete_version(id, "k", "m1", &[]).unwrap().unwrap().delete_marker);
+    assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
+    assert_eq!(store.delete_version(id, "k", "v1", &[]).unwrap().unwrap().blob, "f1");
+    assert!(store.delete_version(id, "k", "v1", &[]).unwrap().is_none());
+    let mut files = store.referenced_blobs().unwrap();
+    files.sort();
+    assert_eq!(files, ["f2", "f3"]);
+    assert_eq!(store.delete_version(id, "k", "v2", &[]).unwrap().unwrap().blob, "f2");
+    assert!(store.object(id, "k").unwrap().is_none());
+    store.put_object(id, &marker("l", "m2"), &any, &[]).unwrap().unwrap();
+    store.delete_version(id, "l", "v3", &[]).unwrap().unwrap();
+    assert_eq!(store.delete_bucket(id).unwrap(), DeleteBucket::NotEmpty, "a delete marker keeps its bucket");
+    store.delete_version(id, "l", "m2", &[]).unwrap().unwrap();
+    assert_eq!(store.delete_bucket(id).unwrap(), DeleteBucket::Deleted(Vec::new()));
+}
+
+fn null_versions_replace_each_other(store: &dyn S3Store) {
+    store.create_bucket(&bucket("s", "111111111111")).unwrap();
+    let id = store.bucket("s").unwrap().unwrap().id;
+    let any = WriteCondition::default();
+    store.put_object(id, &version("k", "n1", None), &any, &[]).unwrap().unwrap();
+    store.set_versioning(id, "Enabled").unwrap();
+    store.put_object(id, &version("k", "f1", Some("v1")), &any, &[]).unwrap().unwrap();
+    store.set_versioning(id, "Suspended").unwrap();
+    // The null version written before versioning is replaced even though it is noncurrent.
+    assert_eq!(store.put_object(id, &version("k", "n2", None), &any, &[]).unwrap(), Ok(vec!["n1".to_string()]));
+    assert_eq!(store.version(id, "k", Some("null")).unwrap().unwrap().blob, "n2");
+    assert_eq!(store.put_object(id, &version("k", "n3", None), &any, &[]).unwrap(), Ok(vec!["n2".to_string()]));
+    assert_eq!(store.version(id, "k", Some("v1")).unwrap().unwrap().blob, "f1");
+    assert_eq!(store.delete_version(id, "k", "null", &[]).unwrap().unwrap().blob, "n3");
+    assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f1");
 }
 
 fn entry(destination: &str, body: &str) -> OutboxEntry {
@@ -80,13 +164,13 @@ fn conditional_writes_hold_in_the_transaction(store: &dyn S3Store) {
     store.create_bucket(&bucket("b2", "111111111111")).unwrap();
     let id = store.bucket("b2").unwrap().unwrap().id;
     let absent = WriteCondition { absent: true, etag: None };
-    assert_eq!(store.put_object(id, &object("k", "f1"), &absent, &[]).unwrap(), Ok(None));
+    assert_eq!(store.put_object(id, &object("k", "f1"), &absent, &[]).unwrap(), Ok(Vec::new()));
     assert_eq!(store.put_object(id, &object("k", "f2"), &absent, &[]).unwrap(), Err(ConditionFailure::Failed));
     let wrong = WriteCondition { absent: false, etag: Some("other".into()) };
     assert_eq!(store.put_object(id, &object("k", "f2"), &wrong, &[]).unwrap(), Err(ConditionFailure::Failed));
     let missing = WriteCondition { absent: false, etag: Some("etag-f1".into()) };
     assert_eq!(store.put_object(id, &object("j", "f2"), &missing, &[]).unwrap(), Err(ConditionFailure::Missing));
-    assert_eq!(store.put_object(id, &object("k", "f2"), &missing, &[]).unwrap(), Ok(Some("f1".into())));
+    assert_eq!(store.put_object(id, &object("k", "f2"), &missing, &[]).unwrap(), Ok(vec!["f1".to_string()]));
     assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
     let mut headers = ObjectHeaders::default();
     headers.tags.insert("t".into(), "v".into());
@@ -139,7 +223,7 @@ fn uploads_complete_into_objects(store: &dyn S3Store) {
     assert_eq!(store.uploads(id, "x", None, 10).unwrap().len(), 0);
     assert_eq!(
         store.complete_upload(&upload, &object("k", "whole"), &WriteCondition::default(), &[]).unwrap(),
-        Ok(None)
+        Ok(Vec::new())
     );
     assert!(store.upload(id, "u1").unwrap().is_none());
     assert!(store.parts("u1", 0, 10).unwrap().is_empty());
