@@ -109,6 +109,20 @@ def test_a_delete_marker_hides_the_key_until_it_is_removed(kumo, s3, bucket):
     assert "Versions" not in s3.list_object_versions(Bucket=bucket)
 
 
+def test_each_version_keeps_its_own_tags(s3, bucket):
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"1", Tagging="stage=raw")["VersionId"]
+    second = s3.put_object(Bucket=bucket, Key="k", Body=b"2")["VersionId"]
+    tagged = s3.put_object_tagging(
+        Bucket=bucket, Key="k", VersionId=first, Tagging={"TagSet": [{"Key": "stage", "Value": "old"}]})
+    assert tagged["VersionId"] == first
+    got = s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=first)
+    assert (got["TagSet"], got["VersionId"]) == ([{"Key": "stage", "Value": "old"}], first)
+    current = s3.get_object_tagging(Bucket=bucket, Key="k")
+    assert (current["TagSet"], current["VersionId"]) == ([], second)
+    s3.delete_object_tagging(Bucket=bucket, Key="k", VersionId=first)
+    assert s3.get_object_tagging(Bucket=bucket, Key="k", VersionId=first)["TagSet"] == []
+
+
 def test_version_ids_are_checked(s3, bucket):
     s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     with pytest.raises(ClientError) as raised:

@@ -343,17 +343,6 @@ impl S3Service {
         Err(errors::internal(&"an object kept being replaced while it was linked"))
     }
 
-    /// The object at `key` in the caller's bucket for `action`.
-    pub(crate) async fn object_for(
-        &self,
-        context: &kumo_core::RequestContext,
-        bucket: &str,
-        key: &str,
-        action: &str,
-    ) -> S3Result<(crate::store::BucketRow, ObjectRow)> {
-        self.version_for(context, bucket, key, None, action).await
-    }
-
     /// The version `version_id` of `key` (without one, the current version) in the caller's
     /// bucket for `action`, with S3's errors for a delete marker, a malformed or unknown id.
     pub(crate) async fn version_for(

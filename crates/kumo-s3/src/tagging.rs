@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
+use crate::versioning::answered_version;
 use crate::{errors, S3Service};
 
 /// Tags an object may carry.
@@ -49,25 +50,26 @@ pub fn header_tags(header: Option<&str>) -> S3Result<BTreeMap<String, String>> {
 }
 
 impl S3Service {
-    /// Replaces the tags of the object at `key` (the object as it is now).
+    /// Replaces the tags of the object at `key` (its version `version_id`, or the object as it
+    /// is now), answering the version's id in a versioned bucket.
     async fn set_tags(
         &self,
         context: &kumo_core::RequestContext,
-        bucket: &str,
-        key: &str,
+        (bucket, key, version_id): (&str, &str, Option<&str>),
         action: &str,
         tags: BTreeMap<String, String>,
-    ) -> S3Result<()> {
-        let (bucket, object) = self.object_for(context, bucket, key, action).await?;
+    ) -> S3Result<Option<String>> {
+        let (bucket, object) = self.version_for(context, bucket, key, version_id, action).await?;
+        let answered = answered_version(&bucket, &object);
         let mut headers = object.headers.clone();
         headers.tags = tags;
-        let (id, key, etag) = (bucket.id, object.key, object.etag);
-        let changed = self.blocking(move |store| store.set_headers(id, &key, &etag, &headers)).await?;
+        let (id, key, seq) = (bucket.id, object.key, object.seq);
+        let changed = self.blocking(move |store| store.set_headers(id, &key, seq, &headers)).await?;
         // The object was replaced or deleted meanwhile.
         if !changed {
             return Err(errors::no_such_key());
         }
-        Ok(())
+        Ok(answered)
     }
 
     pub(crate) async fn put_object_tagging(
@@ -83,8 +85,10 @@ impl S3Service {
                 .iter()
                 .map(|tag| (tag.key.clone().unwrap_or_default(), tag.value.clone().unwrap_or_default())),
         )?;
-        self.set_tags(context, &input.bucket, &input.key, "s3:PutObjectTagging", tags).await?;
-        Ok(S3Response::new(PutObjectTaggingOutput::default()))
+        let action = if input.version_id.is_some() { "s3:PutObjectVersionTagging" } else { "s3:PutObjectTagging" };
+        let object = (input.bucket.as_str(), input.key.as_str(), input.version_id.as_deref());
+        let version_id = self.set_tags(context, object, action, tags).await?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
     }
 
     pub(crate) async fn get_object_tagging(
@@ -93,10 +97,13 @@ impl S3Service {
     ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let context = kumo_protocol::rest_xml::context(&request)?;
         let input = &request.input;
-        let (_, object) = self.object_for(context, &input.bucket, &input.key, "s3:GetObjectTagging").await?;
+        let version_id = input.version_id.as_deref();
+        let action = if version_id.is_some() { "s3:GetObjectVersionTagging" } else { "s3:GetObjectTagging" };
+        let (bucket, object) = self.version_for(context, &input.bucket, &input.key, version_id, action).await?;
+        let version_id = answered_version(&bucket, &object);
         let tag_set =
             object.headers.tags.into_iter().map(|(key, value)| Tag { key: Some(key), value: Some(value) }).collect();
-        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id: None }))
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id }))
     }
 
     pub(crate) async fn delete_object_tagging(
@@ -105,8 +112,11 @@ impl S3Service {
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         let context = kumo_protocol::rest_xml::context(&request)?;
         let input = &request.input;
-        self.set_tags(context, &input.bucket, &input.key, "s3:DeleteObjectTagging", BTreeMap::new()).await?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput::default()))
+        let action =
+            if input.version_id.is_some() { "s3:DeleteObjectVersionTagging" } else { "s3:DeleteObjectTagging" };
+        let object = (input.bucket.as_str(), input.key.as_str(), input.version_id.as_deref());
+        let version_id = self.set_tags(context, object, action, BTreeMap::new()).await?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 }
 

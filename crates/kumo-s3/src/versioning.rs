@@ -13,8 +13,6 @@ use crate::{errors, timestamp, S3Service};
 
 /// S3's largest and default page.
 const MAX_KEYS: usize = 1000;
-/// The length of the version ids Kumo hands out.
-const VERSION_ID_LENGTH: usize = 32;
 
 /// A new version id: 24 random bytes in URL-safe base64 (32 characters, as S3's current ones).
 pub fn new_version_id() -> String {
@@ -24,11 +22,17 @@ pub fn new_version_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// `InvalidArgument` unless `version_id` is `null` or of the form Kumo hands out.
+/// The shortest version id S3 takes as one (shorter ones are malformed).
+const MIN_VERSION_ID_LENGTH: usize = 16;
+/// The longest version id S3 takes as one.
+const MAX_VERSION_ID_LENGTH: usize = 1024;
+
+/// `InvalidArgument` unless `version_id` is `null` or has the form of a version id (S3's own
+/// use `+`, `/`, `.` and `=` besides Kumo's URL-safe base64, so theirs are well formed too).
 pub fn check_version_id(version_id: &str) -> S3Result<()> {
     let well_formed = version_id == "null"
-        || (version_id.len() == VERSION_ID_LENGTH
-            && version_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'));
+        || ((MIN_VERSION_ID_LENGTH..=MAX_VERSION_ID_LENGTH).contains(&version_id.len())
+            && version_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || b"-_.+/=".contains(&byte)));
     if well_formed {
         Ok(())
     } else {
@@ -290,10 +294,11 @@ mod tests {
     #[test]
     fn version_ids_are_checked_for_kumos_form() {
         let id = new_version_id();
-        assert_eq!(id.len(), VERSION_ID_LENGTH);
+        assert_eq!(id.len(), 32);
         assert!(check_version_id(&id).is_ok());
         assert!(check_version_id("null").is_ok());
         assert!(check_version_id("nope").is_err());
-        assert!(check_version_id(&format!("{}+", &id[1..])).is_err());
+        assert!(check_version_id("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY").is_ok());
+        assert!(check_version_id(&format!("{}?", &id[1..])).is_err());
     }
 }

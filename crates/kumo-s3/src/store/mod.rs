@@ -224,9 +224,9 @@ pub trait S3Store: Send + Sync {
         below: Option<&[u8]>,
         limit: usize,
     ) -> Result<Vec<ObjectRow>, StoreError>;
-    /// Replaces the headers (and tags) of the object at `key` if its ETag is still `etag`
-    /// (`false`: it was replaced or deleted).
-    fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError>;
+    /// Replaces the headers (and tags) of the version `seq` of `key`, current or not (`false`:
+    /// it was removed, or replaced as the null version is).
+    fn set_headers(&self, bucket_id: i64, key: &str, seq: i64, headers: &ObjectHeaders) -> Result<bool, StoreError>;
     /// Deletes the objects at `keys`, with their event `notifications` in the outbox (one
     /// transaction), answering the files of those that existed.
     fn delete_objects(

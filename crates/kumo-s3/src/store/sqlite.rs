@@ -477,13 +477,18 @@ impl S3Store for SqliteS3Store {
         Ok(rows)
     }
 
-    fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError> {
+    fn set_headers(&self, bucket_id: i64, key: &str, seq: i64, headers: &ObjectHeaders) -> Result<bool, StoreError> {
         self.connection.in_transaction(|connection| {
-            let changed = connection
-                .prepare_cached(
-                    "UPDATE objects SET headers = ?4 WHERE bucket_id = ?1 AND key = ?2 AND etag = ?3 AND delete_marker = 0",
-                )?
-                .execute(params![bucket_id, key.as_bytes(), etag, serde_json::to_string(headers)?])?;
+            let headers = serde_json::to_string(headers)?;
+            let mut changed = 0;
+            for table in ["objects", "object_versions"] {
+                changed += connection
+                    .prepare_cached(&format!(
+                        "UPDATE {table} SET headers = ?4
+                         WHERE bucket_id = ?1 AND key = ?2 AND seq = ?3 AND delete_marker = 0"
+                    ))?
+                    .execute(params![bucket_id, key.as_bytes(), seq, headers])?;
+            }
             Ok(changed == 1)
         })
     }

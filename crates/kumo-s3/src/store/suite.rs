@@ -63,8 +63,14 @@ fn versions_stack_up_under_their_key(store: &dyn S3Store) {
     assert_eq!(store.put_object(id, &version("k", "f2", Some("v2")), &any, &[]).unwrap(), Ok(Vec::new()));
     store.put_object(id, &version("l", "f3", Some("v3")), &any, &[]).unwrap().unwrap();
     assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
-    assert_eq!(store.version(id, "k", Some("v1")).unwrap().unwrap().blob, "f1");
-    assert!(!store.version(id, "k", Some("v1")).unwrap().unwrap().is_latest);
+    let v1 = store.version(id, "k", Some("v1")).unwrap().unwrap();
+    assert_eq!(v1.blob, "f1");
+    assert!(!v1.is_latest);
+    let mut tagged = ObjectHeaders::default();
+    tagged.tags.insert("t".into(), "v".into());
+    assert!(store.set_headers(id, "k", v1.seq, &tagged).unwrap(), "a noncurrent version takes new tags");
+    assert_eq!(store.version(id, "k", Some("v1")).unwrap().unwrap().headers, tagged);
+    assert!(store.object(id, "k").unwrap().unwrap().headers.tags.is_empty());
     assert!(store.version(id, "k", Some("v3")).unwrap().is_none());
     // A delete marker hides the key from reads and listings, not from the versions.
     store.put_object(id, &marker("k", "m1"), &any, &[]).unwrap().unwrap();
@@ -165,6 +171,7 @@ fn conditional_writes_hold_in_the_transaction(store: &dyn S3Store) {
     let id = store.bucket("b2").unwrap().unwrap().id;
     let absent = WriteCondition { absent: true, etag: None };
     assert_eq!(store.put_object(id, &object("k", "f1"), &absent, &[]).unwrap(), Ok(Vec::new()));
+    let first = store.object(id, "k").unwrap().unwrap().seq;
     assert_eq!(store.put_object(id, &object("k", "f2"), &absent, &[]).unwrap(), Err(ConditionFailure::Failed));
     let wrong = WriteCondition { absent: false, etag: Some("other".into()) };
     assert_eq!(store.put_object(id, &object("k", "f2"), &wrong, &[]).unwrap(), Err(ConditionFailure::Failed));
@@ -174,8 +181,9 @@ fn conditional_writes_hold_in_the_transaction(store: &dyn S3Store) {
     assert_eq!(store.object(id, "k").unwrap().unwrap().blob, "f2");
     let mut headers = ObjectHeaders::default();
     headers.tags.insert("t".into(), "v".into());
-    assert!(!store.set_headers(id, "k", "etag-f1", &headers).unwrap(), "a replaced object keeps its headers");
-    assert!(store.set_headers(id, "k", "etag-f2", &headers).unwrap());
+    assert!(!store.set_headers(id, "k", first, &headers).unwrap(), "a replaced object keeps its headers");
+    let second = store.object(id, "k").unwrap().unwrap().seq;
+    assert!(store.set_headers(id, "k", second, &headers).unwrap());
     assert_eq!(store.object(id, "k").unwrap().unwrap().headers, headers);
 }
 
