@@ -2,7 +2,8 @@
 on every write, GetObject/HeadObject/CopyObject of a version, delete markers (404 with
 x-amz-delete-marker, 405 by their id), permanent deletes that bring the previous version back,
 suspended versioning's null version, ListObjectVersions with its paging, DeleteObjects with version
-ids, buckets kept while versions remain, and the versionId / DeleteMarkerCreated of notifications."""
+ids, tags per version, buckets kept while versions remain, versions' files kept across a restart,
+and the versionId / DeleteMarkerCreated of notifications."""
 
 import json
 
@@ -219,3 +220,25 @@ def test_notifications_name_the_version_and_the_delete_marker(s3, sqs, make_buck
     assert [(r["eventName"], r["s3"]["object"].get("versionId")) for r in got] == [
         ("ObjectCreated:Put", version), ("ObjectRemoved:DeleteMarkerCreated", marker)]
     empty_versions(s3, bucket)
+
+
+def test_every_version_and_its_content_survive_a_restart(start_server):
+    server = start_server()
+    client = server.client("s3")
+    bucket = unique_name("restart")
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="k", Body=b"before versioning")
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = client.put_object(Bucket=bucket, Key="k", Body=b"first")["VersionId"]
+    client.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k", "VersionId": first})
+    marker = client.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    server.stop()
+    server.start()
+    client = server.client("s3")
+    # The start-up sweep of unreferenced files keeps noncurrent versions' files.
+    assert client.get_object(Bucket=bucket, Key="k", VersionId="null")["Body"].read() == b"before versioning"
+    assert client.get_object(Bucket=bucket, Key="k", VersionId=first)["Body"].read() == b"first"
+    assert client.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"first"
+    assert client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    listed = client.list_object_versions(Bucket=bucket, Prefix="k")
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == [marker]
