@@ -3,7 +3,8 @@
 //! where the host gives environments no namespace, on a port of the host's loopback).
 //!
 //! One invocation is in flight at a time: `/next` hands out the event queued by the invoker,
-//! `/response` and `/error` complete it, `/init/error` fails the environment.
+//! `/response` and `/error` complete it, `/init/error` fails the environment. A `/response`
+//! posted in streaming mode reaches the invoker as it arrives (see `response_stream`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,8 +17,14 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::response_stream::{self, Forwarded, StreamedResponse};
+
 /// Largest response or error body a runtime may post.
 const MAX_RESPONSE_BYTES: usize = kumo_core::limits::SYNC_RESPONSE_MAX_BYTES;
+/// Largest header section (or trailer section) of a Runtime API request.
+const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// Largest response a runtime may stream.
+const MAX_STREAMED_BYTES: usize = kumo_core::limits::STREAMED_RESPONSE_MAX_BYTES;
 
 /// An event handed to the runtime through `/next`.
 #[derive(Debug)]
@@ -43,6 +50,8 @@ pub struct Invocation {
 pub enum RuntimeAnswer {
     /// `/response` with this body.
     Response(Bytes),
+    /// `/response` in streaming mode: the body arrives piece by piece.
+    Streamed(StreamedResponse),
     /// `/error` with the error type header and body.
     Error { error_type: Option<String>, body: Bytes },
     /// The runtime tried to post more than 6 MB.
@@ -161,6 +170,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| handle(Arc::clone(&shared), request));
             let _ = hyper::server::conn::http1::Builder::new()
+                // Also the bound of a streamed response's trailers, whose error body (base64 of the
+                // error JSON with its stack trace) can outgrow hyper's 16 KiB default.
+                .max_header_size(MAX_HEADER_BYTES)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
         });
@@ -271,6 +283,9 @@ async fn answer(shared: &Shared, request_id: String, request: Request<Incoming>,
             _ => return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID"),
         }
     };
+    if !is_error && response_stream::is_streaming(request.headers()) {
+        return stream_response(sender, request).await;
+    }
     let error_type = error_type_header(&request);
     let Some(body) = read_limited(request).await else {
         let _ = sender.send(RuntimeAnswer::ResponseTooLarge);
@@ -284,6 +299,27 @@ async fn answer(shared: &Shared, request_id: String, request: Request<Incoming>,
     // The invoker may have given up (timeout); the runtime still gets its 202 as on AWS.
     let _ = sender.send(answer);
     accepted()
+}
+
+/// A `/response` in streaming mode: the invoker gets the body as it arrives, and the runtime
+/// its answer once the body has ended.
+async fn stream_response(sender: oneshot::Sender<RuntimeAnswer>, request: Request<Incoming>) -> HttpResponse {
+    let content_type =
+        request.headers().get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let (streamed, pieces) = response_stream::channel(content_type);
+    // The invoker may have given up (timeout): the body is still read, and dropped.
+    let _ = sender.send(RuntimeAnswer::Streamed(streamed));
+    match response_stream::forward(request.into_body(), pieces, MAX_STREAMED_BYTES).await {
+        Forwarded::Complete => accepted(),
+        Forwarded::TooLarge => runtime_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({MAX_STREAMED_BYTES} bytes)."),
+        ),
+        Forwarded::Broken => {
+            runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", "the response body ended before its last chunk")
+        }
+    }
 }
 
 async fn init_error(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
