@@ -165,18 +165,25 @@ mod tests {
         assert_eq!(mid_stream_error(&trailers).map(|(_, body)| body), Some(Bytes::from("not base64!")));
     }
 
-    /// A runtime's body sent frame by frame, then its pieces as the invoker sees them.
+    /// A runtime's body: these frames, one at a time.
+    struct Frames(std::collections::VecDeque<http_body::Frame<Bytes>>);
+
+    impl http_body::Body for Frames {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Ready(self.0.pop_front().map(Ok))
+        }
+    }
+
+    /// The pieces the invoker sees of a body sent as `frames`, and how forwarding ended.
     async fn forwarded(frames: Vec<http_body::Frame<Bytes>>, limit: usize) -> (Forwarded, Vec<StreamPiece>) {
-        let (mut sender, body) = http_body_util::channel::Channel::<Bytes>::new(1);
-        tokio::spawn(async move {
-            for frame in frames {
-                if sender.send(frame).await.is_err() {
-                    return;
-                }
-            }
-        });
         let (mut response, pieces) = channel(None);
-        let forwarding = tokio::spawn(forward(body, pieces, limit));
+        let forwarding = tokio::spawn(forward(Frames(frames.into()), pieces, limit));
         let mut seen = Vec::new();
         while let Some(piece) = response.next().await {
             seen.push(piece);
