@@ -113,38 +113,61 @@ def stream_events(response):
     return chunks, complete
 
 
-def test_chunks_reach_the_caller_while_the_handler_still_runs(kumo, make_function):
+@pytest.fixture
+def signals(kumo):
+    """`(s3 client, presigned GET URL of an object that does not exist yet, bucket)`: a handler
+    polls the URL until the test creates the object."""
     # SigV4 query signing (boto3 presigns S3 with SigV2 unless told; Kumo verifies SigV4 only).
     s3 = boto3.session.Session().client(
         "s3", endpoint_url=kumo.endpoint, region_name="us-east-1", config=Config(signature_version="s3v4"), **CREDENTIALS
     )
     bucket = unique_name("signals")
     s3.create_bucket(Bucket=bucket)
-    signal = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "go"}, ExpiresIn=300)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "go"}, ExpiresIn=300)
+    yield s3, url, bucket
+    for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+    s3.delete_bucket(Bucket=bucket)
+
+
+def test_chunks_reach_the_caller_while_the_handler_still_runs(kumo, make_function, signals):
+    s3, signal, bucket = signals
     function = node_function(make_function, SIGNALLED_NODE, Timeout=30)
+    response = kumo.lambda_client().invoke_with_response_stream(
+        FunctionName=function.name, Payload=json.dumps({"signal": signal})
+    )
+    assert response["StatusCode"] == 200
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert response["ResponseStreamContentType"] == EVENT_STREAM
+    events = iter(response["EventStream"])
+    first = next(events)
+    received_ms = time.time() * 1000
+    assert first["PayloadChunk"]["Payload"].startswith(b"first "), first
+    # Only now may the handler go on: had Kumo held the chunk back, it would still wait.
+    s3.put_object(Bucket=bucket, Key="go", Body=b"go")
+    rest = list(events)
+    second = b"".join(event["PayloadChunk"]["Payload"] for event in rest if "PayloadChunk" in event)
+    assert second.startswith(b"second "), rest
+    assert int(second.split()[1]) >= received_ms - 1000, "the handler wrote its second chunk after the first arrived"
+    assert rest[-1] == {"InvokeComplete": {}}
+
+
+def test_a_stream_holds_its_concurrency_until_it_ends(kumo, make_function, signals):
+    s3, signal, bucket = signals
     client = kumo.lambda_client()
-    try:
-        response = client.invoke_with_response_stream(
-            FunctionName=function.name, Payload=json.dumps({"signal": signal})
-        )
-        assert response["StatusCode"] == 200
-        assert response["ExecutedVersion"] == "$LATEST"
-        assert response["ResponseStreamContentType"] == EVENT_STREAM
-        events = iter(response["EventStream"])
-        first = next(events)
-        received_ms = time.time() * 1000
-        assert first["PayloadChunk"]["Payload"].startswith(b"first "), first
-        # Only now may the handler go on: had Kumo held the chunk back, it would still wait.
-        s3.put_object(Bucket=bucket, Key="go", Body=b"go")
-        rest = list(events)
-        second = b"".join(event["PayloadChunk"]["Payload"] for event in rest if "PayloadChunk" in event)
-        assert second.startswith(b"second ")
-        assert int(second.split()[1]) >= received_ms - 1000, "the handler wrote its second chunk after the first arrived"
-        assert rest[-1] == {"InvokeComplete": {}}
-    finally:
-        for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=obj["Key"])
-        s3.delete_bucket(Bucket=bucket)
+    function = node_function(make_function, SIGNALLED_NODE, Timeout=30)
+    client.put_function_concurrency(FunctionName=function.name, ReservedConcurrentExecutions=1)
+    response = client.invoke_with_response_stream(FunctionName=function.name, Payload=json.dumps({"signal": signal}))
+    events = iter(response["EventStream"])
+    assert "PayloadChunk" in next(events)
+    with pytest.raises(ClientError) as excinfo:
+        client.invoke(FunctionName=function.name, Payload=json.dumps({"signal": signal}))
+    assert error_of(excinfo)[:2] == ("TooManyRequestsException", 429)
+    s3.put_object(Bucket=bucket, Key="go", Body=b"go")
+    assert list(events)[-1] == {"InvokeComplete": {}}
+    # The slot is free again once the stream has ended.
+    invoked = client.invoke(FunctionName=function.name, Payload=json.dumps({"signal": signal}))
+    assert invoked["Payload"].read().startswith(b"first ")
 
 
 def test_each_write_is_a_payload_chunk(kumo, make_function):
@@ -352,6 +375,8 @@ def test_streamed_invocations_are_logged_and_metered(kumo, make_function):
         what="the streamed invocation's metering record",
     )
     assert records[0]["billed_ms"] >= 1
-    log = poll(lambda: kumo.log_text(function.name), what="the streamed invocation's log")
-    poll(lambda: f"REPORT RequestId: {request_id}" in kumo.log_text(function.name), what="its REPORT line")
-    assert f"START RequestId: {request_id}" in log or f"START RequestId: {request_id}" in kumo.log_text(function.name)
+    log = poll(
+        lambda: (text := kumo.log_text(function.name)) and f"REPORT RequestId: {request_id}" in text and text,
+        what="the streamed invocation's REPORT line",
+    )
+    assert f"START RequestId: {request_id}" in log

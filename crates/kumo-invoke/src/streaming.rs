@@ -48,8 +48,9 @@ impl InvokeEngine {
         let (completion_sender, completion) = oneshot::channel();
         let engine = Arc::clone(self);
         tokio::spawn(async move {
-            let _permit = permit;
             let response = engine.run(&request, Some(&chunk_sender)).await;
+            // The function is done: its slot is free before the caller hears the end.
+            drop(permit);
             // A response the runtime posted whole is one chunk, as AWS streams it.
             if response.error_type.is_none() && !response.payload.is_empty() {
                 let _ = chunk_sender.send(response.payload.clone()).await;
