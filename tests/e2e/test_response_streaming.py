@@ -306,6 +306,19 @@ def test_errors_before_the_stream_are_ordinary_error_answers(kumo, make_function
     with pytest.raises(ClientError) as excinfo:
         client.invoke_with_response_stream(FunctionName=function.name, Payload=b"{not json")
     assert error_of(excinfo)[:2] == ("InvalidRequestContentException", 400)
+    with pytest.raises(ClientError) as excinfo:
+        client.invoke_with_response_stream(FunctionName=function.name, LogType="Everything")
+    assert error_of(excinfo)[:2] == ("ValidationException", 400)
+    with pytest.raises(ClientError) as excinfo:
+        client.invoke_with_response_stream(FunctionName=function.name, ClientContext="%%%")
+    assert error_of(excinfo)[:2] == ("InvalidRequestContentException", 400)
+    with pytest.raises(ClientError) as excinfo:
+        client.invoke_with_response_stream(FunctionName=function.name, Payload=b'"' + b"x" * (7 * 1024 * 1024) + b'"')
+    assert error_of(excinfo) == (
+        "RequestEntityTooLargeException",
+        413,
+        "Request must be smaller than 6291456 bytes for the InvokeWithResponseStream operation",
+    )
 
     dry = client.invoke_with_response_stream(FunctionName=function.name, InvocationType="DryRun")
     assert dry["StatusCode"] == 204
