@@ -329,3 +329,85 @@ async fn init_error(shared: &Shared, request: Request<Incoming>) -> HttpResponse
     shared.state.send_replace(RuntimeState::InitFailed);
     accepted()
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::response_stream::StreamPiece;
+
+    fn invocation(request_id: &str) -> Invocation {
+        Invocation {
+            request_id: request_id.to_string(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".to_string(),
+            trace_id: String::new(),
+            client_context: None,
+            cognito_identity: None,
+        }
+    }
+
+    /// Sends `request` on a new connection and reads the answer's status line.
+    async fn exchange(server: &RuntimeApiServer, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(server.address()).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let read = stream.read(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string()
+    }
+
+    /// What a runtime client sends: the chunked body as written, then the error trailers.
+    #[tokio::test]
+    async fn a_streamed_response_arrives_in_pieces_and_ends_with_its_trailers() {
+        let server = RuntimeApiServer::start().await.unwrap();
+        let answer = server.submit(invocation("r1")).await;
+        let next = exchange(&server, b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+
+        // An error body with a long stack trace: past hyper's default 16 KiB for trailers.
+        let error = serde_json::json!({"errorType": "Error", "errorMessage": "boom", "trace": vec!["at x"; 3000]});
+        let encoded = base64::engine::general_purpose::STANDARD.encode(error.to_string());
+        assert!(encoded.len() > 16 * 1024);
+        let request = format!(
+            "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n\
+             Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\
+             Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\
+             Content-Type: text/plain\r\n\r\n\
+             5\r\nhello\r\n6\r\n world\r\n0\r\n\
+             Lambda-Runtime-Function-Error-Type: Error\r\nLambda-Runtime-Function-Error-Body: {encoded}\r\n\r\n"
+        );
+        let posting = tokio::spawn({
+            let address = server.address();
+            async move {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                stream.write_all(request.as_bytes()).await.unwrap();
+                let mut answer = vec![0u8; 1024];
+                let read = stream.read(&mut answer).await.unwrap();
+                String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string()
+            }
+        });
+        let Ok(RuntimeAnswer::Streamed(mut streamed)) = answer.await else { panic!("not a streamed answer") };
+        assert_eq!(streamed.content_type.as_deref(), Some("text/plain"));
+        let mut body = Vec::new();
+        let end = loop {
+            match streamed.next().await.expect("the stream's end") {
+                StreamPiece::Chunk(data) => body.extend_from_slice(&data),
+                end => break end,
+            }
+        };
+        assert_eq!(body, b"hello world");
+        let StreamPiece::Failed { error_type, body } = end else { panic!("{end:?}") };
+        assert_eq!(error_type.as_deref(), Some("Error"));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), error);
+        assert!(posting.await.unwrap().starts_with("HTTP/1.1 202"));
+
+        // The invocation has its answer: another one for it is a wrong state transition.
+        let again =
+            "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+        assert!(exchange(&server, again.as_bytes()).await.starts_with("HTTP/1.1 403"));
+    }
+}
