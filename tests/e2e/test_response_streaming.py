@@ -119,7 +119,11 @@ def signals(kumo):
     polls the URL until the test creates the object."""
     # SigV4 query signing (boto3 presigns S3 with SigV2 unless told; Kumo verifies SigV4 only).
     s3 = boto3.session.Session().client(
-        "s3", endpoint_url=kumo.endpoint, region_name="us-east-1", config=Config(signature_version="s3v4"), **CREDENTIALS
+        "s3",
+        endpoint_url=kumo.endpoint,
+        region_name="us-east-1",
+        config=Config(signature_version="s3v4"),
+        **CREDENTIALS,
     )
     bucket = unique_name("signals")
     s3.create_bucket(Bucket=bucket)
@@ -393,3 +397,31 @@ def test_streamed_invocations_are_logged_and_metered(kumo, make_function):
         what="the streamed invocation's REPORT line",
     )
     assert f"START RequestId: {request_id}" in log
+
+
+def test_a_client_that_goes_away_mid_stream_leaves_the_function_to_finish(kumo, make_function):
+    client = kumo.lambda_client()
+    function = node_function(make_function, LARGE_NODE, Timeout=60)
+    response = client.invoke_with_response_stream(FunctionName=function.name, Payload=b'{"megabytes": 32}')
+    stream = response["EventStream"]
+    assert "PayloadChunk" in next(iter(stream))
+    stream.close()
+    request_id = response["ResponseMetadata"]["RequestId"]
+    # The rest was read and dropped: the invocation ended normally and was metered.
+    records = poll(
+        lambda: [record for record in kumo.metering(function.name) if record["request_id"] == request_id],
+        timeout=60,
+        what="the abandoned stream's metering record",
+    )
+    assert records
+    report = poll(
+        lambda: [
+            line for line in kumo.log_text(function.name).splitlines() if f"REPORT RequestId: {request_id}" in line
+        ],
+        what="its REPORT line",
+    )
+    assert "Status:" not in report[0], report[0]
+    again = client.invoke_with_response_stream(FunctionName=function.name, Payload=b'{"megabytes": 1}')
+    chunks, complete = stream_events(again)
+    assert sum(map(len, chunks)) == 1024 * 1024
+    assert complete == {}
