@@ -19,6 +19,7 @@ mod lambda_mappings_api;
 mod lambda_operations;
 mod lambda_policy_api;
 mod lambda_service;
+mod lambda_stream_api;
 mod lambda_urls_api;
 mod lambda_versions_api;
 mod limits;
