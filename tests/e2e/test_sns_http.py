@@ -318,3 +318,25 @@ def test_failed_http_deliveries_are_retried_as_the_policy_says(sns, sqs, make_to
         assert endpoint.fail_left == 8
     finally:
         endpoint.close()
+
+
+def test_a_throttled_subscription_receives_at_its_policys_rate(sns, make_topic):
+    arrivals = []
+    endpoint = Endpoint()
+    try:
+        topic = make_topic("throttled")
+        arn, _ = subscribe_confirmed(sns, topic, endpoint)
+        sns.set_subscription_attributes(SubscriptionArn=arn, AttributeName="DeliveryPolicy",
+                                        AttributeValue=json.dumps({"throttlePolicy": {"maxReceivesPerSecond": 2}}))
+        effective = json.loads(sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["EffectiveDeliveryPolicy"])
+        assert effective["throttlePolicy"] == {"maxReceivesPerSecond": 2}
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=[
+            {"Id": str(index), "Message": f"paced {index}"} for index in range(5)
+        ])
+        for _ in range(5):
+            endpoint.next()
+            arrivals.append(datetime.datetime.now())
+        # Five deliveries at two a second take at least two seconds from the first to the last.
+        assert (arrivals[-1] - arrivals[0]).total_seconds() >= 1.8
+    finally:
+        endpoint.close()

@@ -11,14 +11,15 @@
 //! SQS and Lambda deliveries are tried three times, quickly (they are Kumo's own services). An
 //! HTTP/S delivery follows its subscription's effective delivery policy; its retries, which may
 //! take up to an hour, wait on their own (bounded in number) so that a dead endpoint does not
-//! hold up the fan-out of later messages.
+//! hold up the fan-out of later messages; a policy's `maxReceivesPerSecond` paces every attempt
+//! at its subscription ([`Pacer`]).
 //!
 //! [`Outbox`]: crate::outbox::Outbox
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -156,6 +157,47 @@ struct Route {
     dead_letters: Arc<dyn Endpoints>,
     redrive: Option<String>,
     subscription: String,
+    /// The pacer and rate of a throttled HTTP/S subscription.
+    pace: Option<(Arc<Pacer>, u64)>,
+}
+
+impl Route {
+    /// One attempt, in its turn when the subscription is throttled.
+    async fn attempt(&self, delivery: &Delivery) -> Result<(), String> {
+        if let Some((pacer, per_second)) = &self.pace {
+            pacer.turn(&self.subscription, *per_second).await;
+        }
+        self.target.deliver(delivery).await
+    }
+}
+
+/// Spaces the attempts at each throttled subscription (`maxReceivesPerSecond`) evenly: every
+/// attempt takes the subscription's next free turn.
+#[derive(Default)]
+pub(crate) struct Pacer(Mutex<HashMap<String, Instant>>);
+
+impl Pacer {
+    /// Waits for `subscription`'s next turn at `per_second` attempts a second.
+    async fn turn(&self, subscription: &str, per_second: u64) {
+        let interval = Duration::from_secs(1) / u32::try_from(per_second.max(1)).unwrap_or(u32::MAX);
+        let wait = {
+            // A map of instants: a panic cannot leave it torn.
+            let mut turns = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = Instant::now();
+            let next = turns.entry(subscription.to_string()).or_insert(now);
+            let turn = (*next).max(now);
+            *next = turn + interval;
+            turn - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Forgets a subscription that is gone.
+    pub(crate) fn forget(&self, subscription: &str) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(subscription);
+    }
 }
 
 impl SnsService {
@@ -243,14 +285,15 @@ impl SnsService {
                 if filter.is_some_and(|filter| !filter.matches(&notification.attributes, body_for_filter)) {
                     continue;
                 }
-                let (retries, content_type) = if http {
+                let (retries, content_type, pace) = if http {
                     let (policy, _) = crate::delivery_policy::effective_subscription_policy(
                         topic_policy.as_deref(),
                         own_policy.as_deref(),
                     );
-                    (Retries::Policy(policy.retry.delays()), Some(policy.content_type))
+                    let pace = policy.max_receives_per_second.map(|rate| (Arc::clone(&self.pacer), rate));
+                    (Retries::Policy(policy.retry.delays()), Some(policy.content_type), pace)
                 } else {
-                    (Retries::Quick, None)
+                    (Retries::Quick, None, None)
                 };
                 let delivery = self.delivery_for(&mut forms, &subscription, content_type);
                 let route = Arc::new(Route {
@@ -258,6 +301,7 @@ impl SnsService {
                     dead_letters: Arc::clone(endpoints),
                     redrive,
                     subscription: subscription.arn.clone(),
+                    pace,
                 });
                 unfinished.remaining.fetch_add(1, Ordering::AcqRel);
                 deliveries.spawn(async move {
@@ -312,7 +356,7 @@ async fn first_attempt(route: &Route, delivery: Delivery, retries: Retries) -> F
             give_up(route, delivery, &last_error).await;
             FirstAttempt::Done
         }
-        Retries::Policy(delays) => match route.target.deliver(&delivery).await {
+        Retries::Policy(delays) => match route.attempt(&delivery).await {
             Ok(()) => FirstAttempt::Done,
             Err(error) if delays.is_empty() => {
                 give_up(route, delivery, &error).await;
@@ -327,7 +371,7 @@ async fn first_attempt(route: &Route, delivery: Delivery, retries: Retries) -> F
 async fn retry(route: &Route, delivery: Delivery, delays: Vec<Duration>, mut last_error: String) {
     for delay in delays {
         tokio::time::sleep(delay).await;
-        match route.target.deliver(&delivery).await {
+        match route.attempt(&delivery).await {
             Ok(()) => return,
             Err(error) => last_error = error,
         }

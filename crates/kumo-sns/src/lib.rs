@@ -150,6 +150,8 @@ pub struct SnsService {
     signer: signing::MessageSigner,
     /// Bounds the HTTP/S deliveries waiting for a retry.
     waiting_retries: Arc<tokio::sync::Semaphore>,
+    /// Paces throttled HTTP/S subscriptions.
+    pacer: Arc<delivery::Pacer>,
 }
 
 /// How SNS is set up.
@@ -268,6 +270,7 @@ impl SnsService {
             endpoint_access,
             signer,
             waiting_retries: delivery::waiting_retries(),
+            pacer: Arc::default(),
         }))
     }
 

@@ -281,6 +281,7 @@ impl SnsService {
         let subscription = self.subscription_for(context, Some(arn), "sns:Unsubscribe")?;
         self.commit(vec![WriteOp::DeleteSubscription(subscription.arn.clone())]).await?;
         self.subscriptions_write().remove(arn);
+        self.pacer.forget(arn);
         let confirmed = subscription.lock().pending_token.is_none();
         if confirmed && matches!(subscription.protocol.as_str(), "http" | "https") {
             // AWS tells a confirmed HTTP/S endpoint that it was unsubscribed, in the background.
