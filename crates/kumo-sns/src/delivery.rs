@@ -263,53 +263,58 @@ impl SnsService {
         });
         let unfinished =
             Arc::new(Unfinished { seq: notification.seq, remaining: AtomicUsize::new(1), sns: Arc::clone(self) });
-        let mut deliveries = tokio::task::JoinSet::new();
-        {
-            let mut forms = SignedForms::new(self, &notification, signature_version.as_deref().unwrap_or("1"));
-            for subscription in self.subscriptions_of(&notification.topic_arn) {
-                let (confirmed, filter, redrive, own_policy) = {
-                    let state = subscription.lock();
-                    let policy = state.attributes.get("DeliveryPolicy").cloned();
-                    (
-                        state.pending_token.is_none(),
-                        state.filter.clone(),
-                        state.attributes.get("RedrivePolicy").cloned(),
-                        policy,
-                    )
-                };
-                let http = matches!(subscription.protocol.as_str(), "http" | "https");
-                if !confirmed || !(http || matches!(subscription.protocol.as_str(), "sqs" | "lambda")) {
-                    continue;
-                }
-                let body_for_filter = notification.message_for(&subscription.protocol);
-                if filter.is_some_and(|filter| !filter.matches(&notification.attributes, body_for_filter)) {
-                    continue;
-                }
-                let (retries, content_type, pace) = if http {
-                    let (policy, _) = crate::delivery_policy::effective_subscription_policy(
-                        topic_policy.as_deref(),
-                        own_policy.as_deref(),
-                    );
-                    let pace = policy.max_receives_per_second.map(|rate| (Arc::clone(&self.pacer), rate));
-                    (Retries::Policy(policy.retry.delays()), Some(policy.content_type), pace)
-                } else {
-                    (Retries::Quick, None, None)
-                };
-                let delivery = self.delivery_for(&mut forms, &subscription, content_type);
-                let route = Arc::new(Route {
-                    target: if http { Arc::clone(&self.http) as Arc<dyn Endpoints> } else { Arc::clone(endpoints) },
-                    dead_letters: Arc::clone(endpoints),
-                    redrive,
-                    subscription: subscription.arn.clone(),
-                    pace,
-                });
-                unfinished.remaining.fetch_add(1, Ordering::AcqRel);
-                deliveries.spawn(async move {
-                    let outcome = first_attempt(&route, delivery, retries).await;
-                    (route, outcome)
-                });
+        let mut eligible = Vec::new();
+        for subscription in self.subscriptions_of(&notification.topic_arn) {
+            let (confirmed, filter, raw) = {
+                let state = subscription.lock();
+                let raw = state.attributes.get("RawMessageDelivery").is_some_and(|raw| raw == "true");
+                (state.pending_token.is_none(), state.filter.clone(), raw)
+            };
+            let known = matches!(subscription.protocol.as_str(), "sqs" | "lambda" | "http" | "https");
+            if !confirmed || !known {
+                continue;
             }
+            let body_for_filter = notification.message_for(&subscription.protocol);
+            if filter.is_some_and(|filter| !filter.matches(&notification.attributes, body_for_filter)) {
+                continue;
+            }
+            eligible.push((subscription, raw));
         }
+        let mut forms = SignedForms::new(self, &notification, signature_version.as_deref().unwrap_or("1"));
+        let to_sign = eligible.iter().filter(|(_, raw)| !raw);
+        forms.sign(self, to_sign.map(|(subscription, _)| notification.message_for(&subscription.protocol))).await;
+        let mut deliveries = tokio::task::JoinSet::new();
+        for (subscription, _) in eligible {
+            let (redrive, own_policy) = {
+                let state = subscription.lock();
+                (state.attributes.get("RedrivePolicy").cloned(), state.attributes.get("DeliveryPolicy").cloned())
+            };
+            let http = matches!(subscription.protocol.as_str(), "http" | "https");
+            let (retries, content_type, pace) = if http {
+                let (policy, _) = crate::delivery_policy::effective_subscription_policy(
+                    topic_policy.as_deref(),
+                    own_policy.as_deref(),
+                );
+                let pace = policy.max_receives_per_second.map(|rate| (Arc::clone(&self.pacer), rate));
+                (Retries::Policy(policy.retry.delays()), Some(policy.content_type), pace)
+            } else {
+                (Retries::Quick, None, None)
+            };
+            let delivery = self.delivery_for(&mut forms, &subscription, content_type);
+            let route = Arc::new(Route {
+                target: if http { Arc::clone(&self.http) as Arc<dyn Endpoints> } else { Arc::clone(endpoints) },
+                dead_letters: Arc::clone(endpoints),
+                redrive,
+                subscription: subscription.arn.clone(),
+                pace,
+            });
+            unfinished.remaining.fetch_add(1, Ordering::AcqRel);
+            deliveries.spawn(async move {
+                let outcome = first_attempt(&route, delivery, retries).await;
+                (route, outcome)
+            });
+        }
+        drop(forms);
         while let Some(joined) = deliveries.join_next().await {
             let Ok((route, outcome)) = joined else {
                 // A delivery task panicked: its message stays in the outbox for the next start.

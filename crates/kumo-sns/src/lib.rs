@@ -147,7 +147,7 @@ pub struct SnsService {
     /// Which endpoints subscriptions may name.
     endpoint_access: endpoint_access::EndpointAccess,
     /// Signs messages; its certificate is served at `SigningCertURL`.
-    signer: signing::MessageSigner,
+    signer: Arc<signing::MessageSigner>,
     /// Bounds the HTTP/S deliveries waiting for a retry.
     waiting_retries: Arc<tokio::sync::Semaphore>,
     /// Paces throttled HTTP/S subscriptions.
@@ -268,7 +268,7 @@ impl SnsService {
             outbox_order: Mutex::new(()),
             http: Arc::new(http),
             endpoint_access,
-            signer,
+            signer: Arc::new(signer),
             waiting_retries: delivery::waiting_retries(),
             pacer: Arc::default(),
         }))

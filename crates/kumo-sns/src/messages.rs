@@ -4,6 +4,7 @@
 //! with the topic's `SignatureVersion`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -152,21 +153,47 @@ impl<'n> SignedForms<'n> {
         }
     }
 
-    /// The signature of the notification carrying `message`.
-    fn signature(&mut self, sns: &SnsService, message: &str) -> String {
-        if let Some(signature) = self.signatures.get(message) {
-            return signature.clone();
-        }
+    /// AWS's string-to-sign of the notification carrying `message`.
+    fn string_to_sign(&self, message: &str) -> String {
         let notification = self.notification;
-        let text = string_to_sign(&[
+        string_to_sign(&[
             ("Message", Some(message)),
             ("MessageId", Some(&notification.message_id)),
             ("Subject", notification.subject.as_deref()),
             ("Timestamp", Some(&self.timestamp)),
             ("TopicArn", Some(&notification.topic_arn)),
             ("Type", Some("Notification")),
-        ]);
-        let signature = sns.signer.sign(&self.signature_version, &text);
+        ])
+    }
+
+    /// Signs the notification for each of `messages` on a blocking thread (an RSA signature
+    /// takes about two milliseconds of CPU: too long for an async worker).
+    pub(crate) async fn sign<'m>(&mut self, sns: &SnsService, messages: impl Iterator<Item = &'m str>) {
+        let mut texts: BTreeMap<String, String> = BTreeMap::new();
+        for message in messages {
+            if !self.signatures.contains_key(message) && !texts.contains_key(message) {
+                texts.insert(message.to_string(), self.string_to_sign(message));
+            }
+        }
+        if texts.is_empty() {
+            return;
+        }
+        let (signer, version) = (Arc::clone(&sns.signer), self.signature_version.clone());
+        let signing = tokio::task::spawn_blocking(move || {
+            texts.into_iter().map(|(message, text)| (message, signer.sign(&version, &text))).collect::<Vec<_>>()
+        });
+        if let Ok(signed) = signing.await {
+            self.signatures.extend(signed);
+        }
+    }
+
+    /// The signature of the notification carrying `message` (made here if [`Self::sign`] did
+    /// not make it).
+    fn signature(&mut self, sns: &SnsService, message: &str) -> String {
+        if let Some(signature) = self.signatures.get(message) {
+            return signature.clone();
+        }
+        let signature = sns.signer.sign(&self.signature_version, &self.string_to_sign(message));
         self.signatures.insert(message.to_string(), signature.clone());
         signature
     }
