@@ -99,11 +99,16 @@ impl RetryPolicy {
     /// arithmetic: quadratically; geometric: by a constant factor; exponential: doubling its
     /// distance to the minimum each step), then `numMaxDelayRetries` at the maximum.
     pub fn delays(&self) -> Vec<Duration> {
-        let backoff_retries =
-            self.retries.saturating_sub(self.no_delay_retries + self.min_delay_retries + self.max_delay_retries);
-        let mut delays = Vec::with_capacity(self.retries as usize);
-        delays.extend((0..self.no_delay_retries).map(|_| 0.0));
-        delays.extend((0..self.min_delay_retries).map(|_| self.min_delay as f64));
+        // Checked policies keep every count within `numRetries` (at most 100); the clamps keep
+        // any other from looping long.
+        let retries = self.retries.min(MAX_RETRIES);
+        let no_delay_retries = self.no_delay_retries.min(retries);
+        let min_delay_retries = self.min_delay_retries.min(retries - no_delay_retries);
+        let max_delay_retries = self.max_delay_retries.min(retries - no_delay_retries - min_delay_retries);
+        let backoff_retries = retries - no_delay_retries - min_delay_retries - max_delay_retries;
+        let mut delays = Vec::with_capacity(retries as usize);
+        delays.extend((0..no_delay_retries).map(|_| 0.0));
+        delays.extend((0..min_delay_retries).map(|_| self.min_delay as f64));
         let (low, high) = (self.min_delay as f64, self.max_delay as f64);
         for step in 0..backoff_retries {
             let position = if backoff_retries > 1 { step as f64 / (backoff_retries - 1) as f64 } else { 0.0 };
@@ -118,7 +123,7 @@ impl RetryPolicy {
             };
             delays.push(seconds);
         }
-        delays.extend((0..self.max_delay_retries).map(|_| self.max_delay as f64));
+        delays.extend((0..max_delay_retries).map(|_| self.max_delay as f64));
         delays.into_iter().map(|seconds| Duration::from_millis((seconds * 1000.0).round() as u64)).collect()
     }
 }
@@ -196,7 +201,9 @@ fn check_retry(path: &str, value: &Value) -> Result<String, Why> {
     if policy.min_delay > policy.max_delay {
         return Err(format!("{path}.minDelayTarget must be less than or equal to maxDelayTarget"));
     }
-    if policy.no_delay_retries + policy.min_delay_retries + policy.max_delay_retries > policy.retries {
+    let phases =
+        policy.no_delay_retries.saturating_add(policy.min_delay_retries).saturating_add(policy.max_delay_retries);
+    if phases > policy.retries {
         return Err(format!(
             "{path}.numRetries must be greater than or equal to the sum of numNoDelayRetries, numMinDelayRetries and numMaxDelayRetries"
         ));
@@ -453,6 +460,12 @@ mod tests {
             why(r#"{"http":{"defaultHealthyRetryPolicy":{"backoffFunction":"cubic"}}}"#).contains("backoffFunction")
         );
         assert!(why("[1]").contains("Invalid JSON"));
+        // Counts that would overflow when added are refused, not wrapped.
+        let huge = format!(
+            r#"{{"http":{{"defaultHealthyRetryPolicy":{{"numRetries":3,"numNoDelayRetries":{max},"numMinDelayRetries":{max},"numMaxDelayRetries":2}}}}}}"#,
+            max = i64::MAX
+        );
+        assert!(why(&huge).contains("numRetries must be greater than or equal to the sum"));
         let sub = |text: &str| check_subscription_policy(text).unwrap_err();
         assert_eq!(sub(r#"{"http":{}}"#), "Unexpected JSON member: http");
         assert!(sub(r#"{"throttlePolicy":{"maxReceivesPerSecond":0}}"#).contains("maxReceivesPerSecond"));
