@@ -20,6 +20,7 @@ mod report_services;
 mod report_sns;
 mod report_sqs;
 mod s3;
+mod s3_trigger;
 mod server;
 mod sns;
 mod sqs;
@@ -125,6 +126,9 @@ struct Args {
     /// Keys put and then listed on moto.
     #[arg(long, default_value_t = 5_000)]
     s3_moto_list_keys: usize,
+    /// Objects put one at a time to time S3 PUT → Lambda start (0: not measured).
+    #[arg(long, default_value_t = 200)]
+    s3_lambda_samples: usize,
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -224,6 +228,8 @@ async fn measure_services(
             large_bytes: args.s3_large_mb << 20,
             list_keys: args.s3_list_keys,
             moto_list_keys: args.s3_moto_list_keys,
+            lambda_samples: args.s3_lambda_samples,
+            runtime: settings.runtime.clone(),
             moto: settings.moto.clone(),
         };
         Some(s3::measure(&s3_settings, &endpoint, kumo.pid, &prefix).await?)

@@ -15,6 +15,8 @@ const SMALL_OPS_TARGET: f64 = 5_000.0;
 const LARGE_FLOOR_SHARE_TARGET: f64 = 0.5;
 /// Kumo over moto on every figure (issue #13).
 const MOTO_RATIO_TARGET: f64 = 20.0;
+/// S3 PUT → Lambda handler start, median (issue #13).
+const TRIGGER_P50_TARGET: Duration = Duration::from_millis(20);
 
 /// One server's figures.
 #[derive(Debug)]
@@ -38,6 +40,9 @@ pub struct S3Results {
     pub moto: Result<S3Server, String>,
     /// `cat` of the large object's file.
     pub floor: Result<DiskFloor, String>,
+    /// S3 PUT → Lambda start latencies on Kumo (moto has no notifications to compare with), or
+    /// why they were not measured.
+    pub lambda_latency: Result<Vec<Duration>, String>,
 }
 
 fn ops(rate: f64) -> String {
@@ -79,6 +84,8 @@ impl S3Results {
     fn listing_label(keys: usize) -> String {
         format!("S3 ListObjectsV2, {keys} keys")
     }
+
+    const TRIGGER_LABEL: &'static str = "S3 PUT → Lambda start p50";
 
     /// The targets: the small-object rate on the most connections, the large transfer against
     /// the disk floor, ≥ 20× moto on every figure moto was measured on, and no errors.
@@ -159,6 +166,15 @@ impl S3Results {
                 target: String::new(),
                 pass: false,
             }),
+        }
+        if let Ok(latencies) = &self.lambda_latency {
+            let p50 = Summary::of(latencies).p50;
+            checks.push(Check {
+                name: Self::TRIGGER_LABEL.into(),
+                value: format_ms(p50),
+                target: format!("≤ {} (issue #13)", format_ms(micros(TRIGGER_P50_TARGET))),
+                pass: !latencies.is_empty() && p50 <= micros(TRIGGER_P50_TARGET),
+            });
         }
         checks
     }
@@ -243,6 +259,17 @@ impl S3Results {
             let figure = moto.map(|moto| format!("{} ({} keys)", keys_per_second(moto.keys_per_second()), moto.keys));
             rows.extend(moto_row(figure, &name));
         }
+        if let Ok(latencies) = &self.lambda_latency {
+            let summary = Summary::of(latencies);
+            let name = Self::TRIGGER_LABEL;
+            rows.push([
+                name.into(),
+                format_ms(summary.p50),
+                format!("p99 {}, {} objects", format_ms(summary.p99), latencies.len()),
+                target(name),
+                result(name),
+            ]);
+        }
         rows
     }
 
@@ -263,6 +290,9 @@ impl S3Results {
             if let Err(error) = &server.listing {
                 lines.push(format!("S3 listing on {}: {error}", server.name));
             }
+        }
+        if let Err(error) = &self.lambda_latency {
+            lines.push(format!("S3 PUT → Lambda start on kumo: {error}"));
         }
         lines
     }
@@ -318,8 +348,16 @@ impl S3Results {
                 }),
                 Err(error) => serde_json::json!({ "error": error }),
             },
+            "put_to_lambda_start": match &self.lambda_latency {
+                Ok(latencies) => Summary::of(latencies).to_json(),
+                Err(error) => serde_json::json!({ "error": error }),
+            },
         })
     }
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn pages_micros(duration: Duration) -> u64 {
@@ -360,6 +398,7 @@ mod tests {
             kumo: server("kumo", 6_000, 1.5, 0.01),
             moto: Ok(server("moto 5.2.1", 200, 40.0, 1.0)),
             floor: Ok(floor),
+            lambda_latency: Err("--s3-lambda-samples 0".into()),
         };
         let checks = results.checks(8);
         let verdicts: Vec<(&str, bool)> = checks.iter().map(|c| (c.name.as_str(), c.pass)).collect();
@@ -379,8 +418,13 @@ mod tests {
         let rows = results.rows(&checks, &[(8, 20_000.0)]);
         assert!(rows.iter().any(|row| row[0] == "  moto 5.2.1, same workload" && row[3] == "Kumo 30.0× moto"));
 
-        let slow = S3Results { kumo: server("kumo", 3_000, 3.0, 0.5), moto: Err("--no-moto".into()), floor: Ok(floor) };
+        let slow = S3Results {
+            kumo: server("kumo", 3_000, 3.0, 0.5),
+            moto: Err("--no-moto".into()),
+            floor: Ok(floor),
+            lambda_latency: Ok(vec![Duration::from_millis(30); 3]),
+        };
         let failed: Vec<String> = slow.checks(8).into_iter().filter(|c| !c.pass).map(|c| c.name).collect();
-        assert_eq!(failed, ["S3 4 KB PUT+GET, 8 conns", "S3 1024 MB object GET"]);
+        assert_eq!(failed, ["S3 4 KB PUT+GET, 8 conns", "S3 1024 MB object GET", "S3 PUT → Lambda start p50"]);
     }
 }

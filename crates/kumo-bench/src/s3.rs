@@ -1,6 +1,7 @@
 //! S3 workloads (issue #13), each run against Kumo and, in the same run, against moto's server
 //! mode: small-object PUT+GET on 1 and N connections, one large object's PUT and GET next to
-//! `cat` of the same file (the disk floor), and a whole ListObjectsV2 listing of many keys.
+//! `cat` of the same file (the disk floor), and a whole ListObjectsV2 listing of many keys; on
+//! Kumo only, the S3 PUT → Lambda start latency of an event notification ([`crate::s3_trigger`]).
 //!
 //! Requests are path-style and SigV4-signed for `s3` as boto3 signs them: small bodies hashed,
 //! the large one `UNSIGNED-PAYLOAD` (as the AWS CLI streams big files), so the client's own
@@ -338,6 +339,10 @@ pub struct S3Settings {
     pub moto_list_keys: usize,
     /// Compare with moto (its `moto_server` when given), or not.
     pub moto: Option<Option<std::path::PathBuf>>,
+    /// Objects put one at a time for the PUT → Lambda start latency (0: not measured).
+    pub lambda_samples: usize,
+    /// Runtime of the probe function.
+    pub runtime: String,
 }
 
 /// The S3 phase: Kumo's figures, the disk floor, then moto's figures on the same workloads.
@@ -352,6 +357,15 @@ pub async fn measure(
     progress(&format!("S3 disk floor: cat of a {} MB file", settings.large_bytes >> 20));
     let floor = disk_floor(scratch.path(), &data).await.map_err(|error| format!("{error:#}"));
     let kumo = server_figures("kumo".to_string(), settings, endpoint, pid, prefix, &data, settings.list_keys).await?;
+    let lambda_latency = if settings.lambda_samples == 0 {
+        Err("--s3-lambda-samples 0".to_string())
+    } else {
+        progress(&format!("S3 PUT → Lambda start: {} objects one at a time", settings.lambda_samples));
+        let gap = Duration::from_millis(20);
+        let measured =
+            crate::s3_trigger::put_to_lambda_latency(endpoint, prefix, &settings.runtime, settings.lambda_samples, gap);
+        measured.await.map_err(|error| format!("{error:#}"))
+    };
     let moto = match &settings.moto {
         None => Err("--no-moto".to_string()),
         Some(explicit) => match crate::sqs::MotoServer::start(explicit.as_deref()).await {
@@ -366,7 +380,7 @@ pub async fn measure(
             }
         },
     };
-    Ok(crate::report_s3::S3Results { kumo, moto, floor })
+    Ok(crate::report_s3::S3Results { kumo, moto, floor, lambda_latency })
 }
 
 async fn server_figures(

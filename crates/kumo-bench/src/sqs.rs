@@ -202,12 +202,12 @@ pub fn probe_function_zip() -> anyhow::Result<Vec<u8>> {
 }
 
 /// Milliseconds since the epoch, with microseconds, from the wall clock the handler also reads.
-fn wall_ms() -> f64 {
+pub(crate) fn wall_ms() -> f64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// Probe lines (`PROBE <body> <ms>`) logged so far: body → handler start (epoch ms).
-async fn probe_starts(connection: &mut Connection, function: &str) -> anyhow::Result<Vec<(String, f64)>> {
+pub(crate) async fn probe_starts(connection: &mut Connection, function: &str) -> anyhow::Result<Vec<(String, f64)>> {
     let mut starts = Vec::new();
     let mut after = 0;
     loop {

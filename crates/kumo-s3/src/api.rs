@@ -73,6 +73,8 @@ pub const OPERATIONS: &[&str] = &[
     "PutObjectTagging",
     "GetObjectTagging",
     "DeleteObjectTagging",
+    "PutBucketNotificationConfiguration",
+    "GetBucketNotificationConfiguration",
 ];
 
 /// s3s' view of the service.
@@ -116,6 +118,8 @@ delegate! {
     put_object_tagging: PutObjectTaggingInput => PutObjectTaggingOutput;
     get_object_tagging: GetObjectTaggingInput => GetObjectTaggingOutput;
     delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput;
+    put_bucket_notification_configuration: PutBucketNotificationConfigurationInput => PutBucketNotificationConfigurationOutput;
+    get_bucket_notification_configuration: GetBucketNotificationConfigurationInput => GetBucketNotificationConfigurationOutput;
 }
 
 /// S3 as the registry sees it: s3s' adapter over the service, reporting the store's health.

@@ -83,6 +83,7 @@ impl S3Service {
             account: context.account.clone(),
             region: region.clone(),
             created_ms: now_ms(),
+            notification: None,
         };
         let account = context.account.clone();
         let created = self

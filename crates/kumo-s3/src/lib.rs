@@ -7,6 +7,7 @@
 //! ([`buckets`], [`objects`], [`listing`], [`multipart`]). Metadata lives behind [`store::S3Store`]
 //! (SQLite by default); content in [`files::ObjectFiles`]. Every operation is authorized by the
 //! caller's identity policies ([`kumo_core::policy`]); a bucket of another account is refused.
+//! Changes to objects send event notifications ([`notifications`]) through a durable outbox.
 
 pub mod api;
 mod buckets;
@@ -15,6 +16,7 @@ pub mod files;
 pub mod internal;
 mod listing;
 mod multipart;
+pub mod notifications;
 mod objects;
 pub mod store;
 mod tagging;
@@ -35,6 +37,8 @@ pub struct S3Service {
     files: ObjectFiles,
     /// Decides what a caller's identity policies allow; unset, they are not enforced.
     authorizer: OnceLock<kumo_core::policy::Authorizer>,
+    /// Delivers event notifications from the outbox.
+    notifier: notifications::delivery::Notifier,
 }
 
 /// Milliseconds since the epoch, now.
@@ -69,7 +73,7 @@ impl S3Service {
 
     /// The service over `store` and `files`.
     pub fn with_store(store: Arc<dyn S3Store>, files: ObjectFiles) -> Arc<Self> {
-        Arc::new(Self { store, files, authorizer: OnceLock::new() })
+        Arc::new(Self { store, files, authorizer: OnceLock::new(), notifier: Default::default() })
     }
 
     /// Holds callers to their identity policies from now on (set once, at start).

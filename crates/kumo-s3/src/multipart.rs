@@ -8,7 +8,7 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use crate::objects::{check_key, condition_error, object_headers, write_condition};
-use crate::store::{ObjectRow, PartRow, UploadRow};
+use crate::store::{BucketRow, ObjectRow, PartRow, UploadRow};
 use crate::{errors, now_ms, timestamp, S3Service};
 
 /// The smallest part but the last: 5 MiB.
@@ -71,10 +71,23 @@ impl S3Service {
         upload_id: &str,
         action: &str,
     ) -> S3Result<UploadRow> {
+        Ok(self.upload_in_bucket(context, bucket, key, upload_id, action).await?.1)
+    }
+
+    /// Like [`Self::upload_for`], with the bucket.
+    async fn upload_in_bucket(
+        &self,
+        context: &kumo_core::RequestContext,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        action: &str,
+    ) -> S3Result<(BucketRow, UploadRow)> {
         let bucket = self.bucket_for(context, bucket, action, Some(key)).await?;
-        let id = upload_id.to_string();
-        let upload = self.blocking(move |store| store.upload(bucket.id, &id)).await?;
-        upload.filter(|upload| upload.key == key).ok_or_else(errors::no_such_upload)
+        let (id, bucket_id) = (upload_id.to_string(), bucket.id);
+        let upload = self.blocking(move |store| store.upload(bucket_id, &id)).await?;
+        let upload = upload.filter(|upload| upload.key == key).ok_or_else(errors::no_such_upload)?;
+        Ok((bucket, upload))
     }
 
     pub(crate) async fn create_multipart_upload(
@@ -233,7 +246,8 @@ impl S3Service {
         let context = kumo_protocol::rest_xml::context(&request)?.clone();
         let input = request.input;
         let condition = write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
-        let upload = self.upload_for(&context, &input.bucket, &input.key, &input.upload_id, "s3:PutObject").await?;
+        let (bucket, upload) =
+            self.upload_in_bucket(&context, &input.bucket, &input.key, &input.upload_id, "s3:PutObject").await?;
         let requested = input.multipart_upload.and_then(|upload| upload.parts).unwrap_or_default();
         if requested.is_empty() {
             return Err(errors::malformed_xml());
@@ -278,12 +292,19 @@ impl S3Service {
             parts: u32::try_from(chosen.len()).ok(),
             headers: upload.headers.clone(),
         };
-        let completed = self.blocking(move |store| store.complete_upload(&upload, &object, &condition)).await;
+        let notifications =
+            self.created_notifications(&bucket, &context, "ObjectCreated:CompleteMultipartUpload", &object);
+        let notifying = !notifications.is_empty();
+        let completed =
+            self.blocking(move |store| store.complete_upload(&upload, &object, &condition, &notifications)).await;
         match completed {
             Ok(Ok(replaced)) => {
                 let mut garbage: Vec<String> = stored.into_iter().map(|part| part.blob).collect();
                 garbage.extend(replaced);
                 self.files.remove(garbage);
+                if notifying {
+                    self.notifier.wake();
+                }
             }
             Ok(Err(failure)) => {
                 self.files.remove(vec![written.blob]);

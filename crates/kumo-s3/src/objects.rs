@@ -6,7 +6,8 @@ use s3s::dto::*;
 use s3s::{s3_error, S3Request, S3Response, S3Result};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
-use crate::store::{ConditionFailure, ObjectHeaders, ObjectRow, WriteCondition};
+use crate::notifications::ObjectEvent;
+use crate::store::{BucketRow, ConditionFailure, ObjectHeaders, ObjectRow, OutboxEntry, WriteCondition};
 use crate::{errors, millis, now_ms, timestamp, S3Service};
 
 /// The longest key (bytes of UTF-8).
@@ -199,7 +200,8 @@ impl S3Service {
             headers,
         };
         let e_tag = etag(&object);
-        self.store_object(bucket.id, object, condition).await?;
+        let notifications = self.created_notifications(&bucket, &context, "ObjectCreated:Put", &object);
+        self.store_object(bucket.id, object, condition, notifications).await?;
         Ok(S3Response::new(PutObjectOutput { e_tag: Some(e_tag), ..Default::default() }))
     }
 
@@ -237,19 +239,60 @@ impl S3Service {
         })
     }
 
-    /// Commits `object` if `condition` holds (its file is removed otherwise), removing the file
-    /// of the object it replaced.
+    /// The notifications of `object`'s creation by `event` (`ObjectCreated:Put`).
+    pub(crate) fn created_notifications(
+        &self,
+        bucket: &BucketRow,
+        context: &kumo_core::RequestContext,
+        event: &str,
+        object: &ObjectRow,
+    ) -> Vec<OutboxEntry> {
+        let event = ObjectEvent {
+            name: event,
+            key: &object.key,
+            created: Some((object.size, &object.etag)),
+            time_ms: object.last_modified_ms,
+        };
+        self.notifications_for(bucket, context, &event)
+    }
+
+    /// The notifications of deleting `keys`.
+    fn removed_notifications(
+        bucket: &BucketRow,
+        context: &kumo_core::RequestContext,
+        keys: &[String],
+    ) -> Vec<OutboxEntry> {
+        if bucket.notification.is_none() {
+            return Vec::new();
+        }
+        let rules = crate::notifications::Rules::from_stored(bucket.notification.as_deref());
+        let time_ms = now_ms();
+        keys.iter()
+            .flat_map(|key| {
+                let event = ObjectEvent { name: "ObjectRemoved:Delete", key, created: None, time_ms };
+                crate::notifications::event_records(bucket, context, &rules, &event)
+            })
+            .collect()
+    }
+
+    /// Commits `object` if `condition` holds (its file is removed otherwise) with its
+    /// `notifications`, removing the file of the object it replaced.
     pub(crate) async fn store_object(
         &self,
         bucket_id: i64,
         object: ObjectRow,
         condition: WriteCondition,
+        notifications: Vec<OutboxEntry>,
     ) -> S3Result<()> {
         let blob = object.blob.clone();
-        let stored = self.blocking(move |store| store.put_object(bucket_id, &object, &condition)).await;
+        let notifying = !notifications.is_empty();
+        let stored = self.blocking(move |store| store.put_object(bucket_id, &object, &condition, &notifications)).await;
         match stored {
             Ok(Ok(replaced)) => {
                 self.files.remove(replaced.into_iter().collect());
+                if notifying {
+                    self.notifier.wake();
+                }
                 Ok(())
             }
             Ok(Err(failure)) => {
@@ -423,8 +466,7 @@ impl S3Service {
         let input = &request.input;
         let bucket = self.bucket_for(context, &input.bucket, "s3:DeleteObject", Some(&input.key)).await?;
         let keys = vec![input.key.clone()];
-        let removed = self.blocking(move |store| store.delete_objects(bucket.id, &keys)).await?;
-        self.files.remove(removed);
+        self.remove_objects(&bucket, context, keys).await?;
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
@@ -451,15 +493,31 @@ impl S3Service {
                 }),
             }
         }
-        let deleting = keys.clone();
-        let removed = self.blocking(move |store| store.delete_objects(bucket.id, &deleting)).await?;
-        self.files.remove(removed);
+        self.remove_objects(&bucket, context, keys.clone()).await?;
         let quiet = input.delete.quiet.unwrap_or(false);
         let deleted = (!quiet).then(|| {
             keys.into_iter().map(|key| DeletedObject { key: Some(key), ..Default::default() }).collect::<Vec<_>>()
         });
         let errors = (!refused.is_empty()).then_some(refused);
         Ok(S3Response::new(DeleteObjectsOutput { deleted, errors, ..Default::default() }))
+    }
+
+    /// Deletes `keys` with their notifications, removing their files.
+    async fn remove_objects(
+        &self,
+        bucket: &BucketRow,
+        context: &kumo_core::RequestContext,
+        keys: Vec<String>,
+    ) -> S3Result<()> {
+        let notifications = Self::removed_notifications(bucket, context, &keys);
+        let notifying = !notifications.is_empty();
+        let bucket_id = bucket.id;
+        let removed = self.blocking(move |store| store.delete_objects(bucket_id, &keys, &notifications)).await?;
+        self.files.remove(removed);
+        if notifying {
+            self.notifier.wake();
+        }
+        Ok(())
     }
 
     pub(crate) async fn copy_object(
@@ -536,7 +594,8 @@ impl S3Service {
             last_modified: Some(timestamp(object.last_modified_ms)),
             ..Default::default()
         };
-        self.store_object(bucket.id, object, WriteCondition::default()).await?;
+        let notifications = self.created_notifications(&bucket, &context, "ObjectCreated:Copy", &object);
+        self.store_object(bucket.id, object, WriteCondition::default(), notifications).await?;
         Ok(S3Response::new(CopyObjectOutput { copy_object_result: Some(result), ..Default::default() }))
     }
 }

@@ -103,6 +103,10 @@ impl std::fmt::Debug for ParkedLauncher {
 const REFILL_DELAY: Duration = Duration::from_millis(50);
 /// Longest a refill waits for starting environments to finish their Init.
 const REFILL_PATIENCE: Duration = Duration::from_secs(2);
+/// How many failed attempts in a row a refill makes before it leaves the gap to the next cold start.
+const REFILL_ATTEMPTS: u32 = 3;
+/// The wait after a refill's first failed attempt, doubled after each further one.
+const REFILL_BACKOFF: Duration = Duration::from_secs(1);
 
 /// Where a pool's processes come from.
 #[derive(Debug)]
@@ -310,6 +314,7 @@ impl ParkedPool {
         let context = context.clone();
         tokio::spawn(async move {
             tokio::time::sleep(REFILL_DELAY).await;
+            let mut failures = 0;
             loop {
                 while pool.missing() > 0 {
                     // Moving a process into a cgroup takes a lock that stalls every fork and exec
@@ -327,7 +332,17 @@ impl ParkedPool {
                         crate::spawner::run(move || pool.park(&context)).await.and_then(|parked| parked)
                     };
                     match parked {
-                        Ok(parked) => pool.keep(parked, &context),
+                        Ok(parked) => {
+                            failures = 0;
+                            pool.keep(parked, &context);
+                        }
+                        // A busy host can make one attempt fail (a slow fork): try again a few
+                        // times, further apart, before leaving the gap to the next cold start.
+                        Err(error) if failures < REFILL_ATTEMPTS => {
+                            failures += 1;
+                            tracing::warn!(%error, failures, "cannot park an environment process; trying again");
+                            tokio::time::sleep(REFILL_BACKOFF * 2u32.pow(failures - 1)).await;
+                        }
                         Err(error) => {
                             tracing::warn!(%error, "cannot park an environment process");
                             pool.refilling.store(false, Ordering::Release);

@@ -34,8 +34,8 @@ const CONTROL_FD: RawFd = 5;
 pub(crate) const LIBRARY_NAME: &str = "libkumo_zygote.so";
 /// How long a zygote may take to preload (importing boto3 on a busy host takes a second or two).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long a fork request may take.
-const FORK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a fork request may take (seconds on a host whose cores are all busy).
+const FORK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Finds `libkumo_zygote.so` next to the running executable (test binaries live one directory
 /// further down, in `deps/`).
@@ -166,13 +166,18 @@ impl Zygote {
         let control = self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut fds = vec![config, status, output];
         fds.extend(network_namespace);
-        send_with_fds(control.as_raw_fd(), b"fork", &fds)?;
-        let mut reply = [0u8; 64];
-        let n = receive(control.as_raw_fd(), &mut reply, FORK_TIMEOUT)?;
+        let exchange = send_with_fds(control.as_raw_fd(), b"fork", &fds).and_then(|()| {
+            let mut reply = [0u8; 64];
+            let n = receive(control.as_raw_fd(), &mut reply, FORK_TIMEOUT)?;
+            let reply = std::str::from_utf8(&reply[..n]).unwrap_or_default();
+            reply
+                .parse::<u32>()
+                .map_err(|_| io::Error::other(format!("the zygote answered {reply:?} instead of a pid")))
+        });
         drop(control);
-        let reply = std::str::from_utf8(&reply[..n]).unwrap_or_default();
-        let pid: u32 =
-            reply.parse().map_err(|_| io::Error::other(format!("the zygote answered {reply:?} instead of a pid")))?;
+        // A late or garbled answer would be read as the answer to the next request, pairing each
+        // fork with another's child from then on: a zygote out of step is killed and replaced.
+        let pid = exchange.inspect_err(|_| self.kill())?;
         self.forks.fetch_add(1, Ordering::Relaxed);
         // The child waits for its configuration, so its pid cannot have been reused yet.
         ForkedProcess::open(pid)

@@ -394,6 +394,18 @@ impl SnsService {
         message: String,
         attributes: Vec<(String, String)>,
     ) -> Result<String, AwsError> {
+        self.publish_from_service(topic_arn, None, message, attributes).await
+    }
+
+    /// Like [`Self::publish_internal`], with a `subject` (S3's notifications carry
+    /// "Amazon S3 Notification").
+    pub async fn publish_from_service(
+        &self,
+        topic_arn: &str,
+        subject: Option<&str>,
+        message: String,
+        attributes: Vec<(String, String)>,
+    ) -> Result<String, AwsError> {
         let topic = self.topics_read().get(topic_arn).cloned().ok_or_else(error::topic_not_found)?;
         let attributes: MessageAttributes = attributes
             .into_iter()
@@ -408,7 +420,7 @@ impl SnsService {
             .collect();
         let message = Message {
             message: Some(&message),
-            subject: None,
+            subject,
             structure: None,
             attributes: &attributes,
             dedup_id: None,
@@ -418,6 +430,19 @@ impl SnsService {
         let mut accepted = vec![self.accept(&topic, message, kumo_core::time::now_millis())?];
         self.enqueue(&mut accepted).await?;
         Ok(accepted[0].notification.message_id.clone())
+    }
+
+    /// Whether the topic with this ARN exists and its `Policy` lets the AWS service `service`
+    /// (`s3.amazonaws.com`) publish to it for the resource `source_arn` of `source_account` (the
+    /// check S3 makes before it takes the topic as a notification destination).
+    pub fn service_may_publish(&self, topic_arn: &str, service: &str, source_arn: &str, source_account: &str) -> bool {
+        use kumo_core::policy::{evaluate, Effect, PolicyKind, Principal, Request};
+        let Some(topic) = self.topics_read().get(topic_arn).cloned() else { return false };
+        let policy = topic.lock().attributes.get("Policy").cloned();
+        let Some(statements) = policy.as_deref().map(kumo_core::policy::parse_statements) else { return false };
+        let mut request = Request::new(Principal::Service(service), "sns:Publish", Some(topic_arn));
+        request.set("aws:SourceArn", source_arn).set("aws:SourceAccount", source_account);
+        evaluate(&statements, PolicyKind::Resource, &request) == Effect::Allow
     }
 
     /// Whether `caller` (the execution role of a function whose outcome goes to the topic) may

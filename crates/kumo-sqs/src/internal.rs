@@ -119,6 +119,19 @@ impl SqsService {
             .map_err(|denial| error::access_denied(denial, caller.arn, action, queue_arn))
     }
 
+    /// Whether the queue with this ARN exists and its `Policy` lets the AWS service `service`
+    /// (`s3.amazonaws.com`) send to it for the resource `source_arn` of `source_account` (the
+    /// check S3 makes before it takes the queue as a notification destination).
+    pub fn service_may_send(&self, queue_arn: &str, service: &str, source_arn: &str, source_account: &str) -> bool {
+        use kumo_core::policy::{evaluate, Effect, PolicyKind, Principal, Request};
+        let Some(queue) = self.queue_by_arn(queue_arn) else { return false };
+        let policy = queue.lock().attributes.policy.clone();
+        let Some(statements) = policy.as_deref().map(kumo_core::policy::parse_statements) else { return false };
+        let mut request = Request::new(Principal::Service(service), "sqs:SendMessage", Some(queue_arn));
+        request.set("aws:SourceArn", source_arn).set("aws:SourceAccount", source_account);
+        evaluate(&statements, PolicyKind::Resource, &request) == Effect::Allow
+    }
+
     /// Deletes a received message from the queue with this ARN.
     pub async fn delete_internal(&self, queue_arn: &str, receipt_handle: &str) -> Result<(), AwsError> {
         let queue = self.queue_by_arn(queue_arn).ok_or_else(error::queue_does_not_exist)?;

@@ -196,3 +196,85 @@ impl kumo_lambda::code_source::CodeObjects for S3CodeObjects {
         })
     }
 }
+
+/// Where S3's event notifications go: SQS queues, SNS topics, and Lambda functions through the
+/// asynchronous invocation queue (the same path as async destinations: retries, dead-letter
+/// queue and destinations apply).
+pub struct S3NotificationTargets {
+    /// The Lambda service (whose function policies S3 must be granted by).
+    pub lambda: Arc<kumo_lambda::LambdaService>,
+    /// Lambda's destination sender (asynchronous invokes of `arn:aws:lambda:…` targets).
+    pub functions: Arc<dyn DestinationSender>,
+    /// The SQS service.
+    pub sqs: Arc<SqsService>,
+    /// The SNS service.
+    pub sns: Arc<kumo_sns::SnsService>,
+}
+
+/// The principal S3 acts as in its destinations' policies.
+const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+
+impl kumo_s3::notifications::delivery::Targets for S3NotificationTargets {
+    fn validate<'a>(
+        &'a self,
+        kind: kumo_s3::notifications::DestinationKind,
+        arn: &'a str,
+        bucket: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, bool> {
+        use kumo_s3::notifications::DestinationKind;
+        Box::pin(async move {
+            let source_arn = format!("arn:aws:s3:::{bucket}");
+            match kind {
+                DestinationKind::Queue => self.sqs.service_may_send(arn, S3_PRINCIPAL, &source_arn, owner),
+                DestinationKind::Topic => self.sns.service_may_publish(arn, S3_PRINCIPAL, &source_arn, owner),
+                DestinationKind::Lambda => {
+                    let Ok(reference) = kumo_core::arn::parse_function_ref(arn) else { return false };
+                    let (Some(account), Some(region)) = (reference.account, reference.region) else { return false };
+                    let trigger = kumo_lambda::ServiceTrigger {
+                        service_principal: S3_PRINCIPAL.to_string(),
+                        source_arn: Some(source_arn),
+                        source_account: Some(owner.to_string()),
+                    };
+                    let allowed =
+                        self.lambda.service_may_invoke(account, region, reference.name, reference.qualifier, trigger);
+                    allowed.await.unwrap_or(false)
+                }
+            }
+        })
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        arn: &'a str,
+        body: String,
+        bucket: &'a str,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        use kumo_s3::notifications::DestinationKind;
+        Box::pin(async move {
+            // As on AWS, a destination whose policy stopped granting S3 gets nothing more.
+            let kind = match arn.split(':').nth(2) {
+                Some("lambda") => DestinationKind::Lambda,
+                Some("sns") => DestinationKind::Topic,
+                _ => DestinationKind::Queue,
+            };
+            if !self.validate(kind, arn, bucket, owner).await {
+                return Err(format!("the policy of {arn} does not let S3 send notifications of {bucket}"));
+            }
+            match kind {
+                DestinationKind::Lambda => self.functions.send(arn, body, Vec::new()).await,
+                DestinationKind::Topic => {
+                    let published =
+                        self.sns.publish_from_service(arn, Some("Amazon S3 Notification"), body, Vec::new());
+                    published.await.map(|_| ()).map_err(|error| error.to_string())
+                }
+                DestinationKind::Queue => {
+                    let region = arn.split(':').nth(3).unwrap_or(kumo_core::DEFAULT_REGION);
+                    let sent = self.sqs.send_internal(region, arn, body, MessageAttributes::new());
+                    sent.await.map(|_| ()).map_err(|error| error.to_string())
+                }
+            }
+        })
+    }
+}

@@ -350,7 +350,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     engine.set_destinations(Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>);
     engine.start_async_queue(Arc::new(Resolver(Arc::clone(&lambda)))).context("resuming the async invocation queue")?;
     sns.set_authorizer(iam.authorizer());
-    sns.start_delivery(Arc::new(crate::bridges::SnsEndpoints { sqs: Arc::clone(&sqs), lambda: destinations }));
+    sns.start_delivery(Arc::new(crate::bridges::SnsEndpoints {
+        sqs: Arc::clone(&sqs),
+        lambda: Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>,
+    }));
+    s3.start_notifications(Arc::new(crate::bridges::S3NotificationTargets {
+        lambda: Arc::clone(&lambda),
+        functions: destinations,
+        sqs: Arc::clone(&sqs),
+        sns: Arc::clone(&sns),
+    }));
     engine.event_sources().connect(queues, Arc::new(Resolver(Arc::clone(&lambda))));
     {
         let lambda = Arc::clone(&lambda);

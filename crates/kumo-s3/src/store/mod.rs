@@ -29,6 +29,23 @@ pub struct BucketRow {
     pub region: String,
     /// Creation time, milliseconds since the epoch.
     pub created_ms: i64,
+    /// Its event notification configuration ([`crate::notifications::Rules`] as JSON), if any.
+    pub notification: Option<String>,
+}
+
+/// An event notification waiting in the outbox for its delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// Its position in the outbox (assigned by the store; 0 before).
+    pub seq: i64,
+    /// The ARN of the function, queue or topic it goes to.
+    pub destination: String,
+    /// The message (`{"Records":[…]}` or an `s3:TestEvent`).
+    pub body: String,
+    /// The bucket it reports on (the destination's policy must still let S3 send for it).
+    pub bucket: String,
+    /// The bucket's owner.
+    pub owner: String,
 }
 
 /// What an object carries besides its content: the headers it was stored with.
@@ -158,18 +175,26 @@ pub trait S3Store: Send + Sync {
 
     /// The object at `key`.
     fn object(&self, bucket_id: i64, key: &str) -> Result<Option<ObjectRow>, StoreError>;
-    /// Stores `object` if `condition` holds, answering the file of the object it replaced.
+    /// Stores `object` if `condition` holds, with its event `notifications` in the outbox (one
+    /// transaction), answering the file of the object it replaced.
     fn put_object(
         &self,
         bucket_id: i64,
         object: &ObjectRow,
         condition: &WriteCondition,
+        notifications: &[OutboxEntry],
     ) -> Result<Result<Option<String>, ConditionFailure>, StoreError>;
     /// Replaces the headers (and tags) of the object at `key` if its ETag is still `etag`
     /// (`false`: it was replaced or deleted).
     fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError>;
-    /// Deletes the objects at `keys`, answering the files of those that existed.
-    fn delete_objects(&self, bucket_id: i64, keys: &[String]) -> Result<Vec<String>, StoreError>;
+    /// Deletes the objects at `keys`, with their event `notifications` in the outbox (one
+    /// transaction), answering the files of those that existed.
+    fn delete_objects(
+        &self,
+        bucket_id: i64,
+        keys: &[String],
+        notifications: &[OutboxEntry],
+    ) -> Result<Vec<String>, StoreError>;
     /// Up to `limit` objects whose keys are at least `from` and below `below` (when given), in
     /// key order (bytes).
     fn objects_from(
@@ -200,14 +225,29 @@ pub trait S3Store: Send + Sync {
     fn parts(&self, upload_id: &str, after: u32, limit: usize) -> Result<Vec<PartRow>, StoreError>;
     /// Ends the upload: its rows go; answers its parts' files (`None`: no such upload).
     fn remove_upload(&self, upload_id: &str) -> Result<Option<Vec<String>>, StoreError>;
-    /// Completes the upload as `object` if `condition` holds: the object is stored and the
-    /// upload's rows go, in one transaction. Answers the replaced object's file.
+    /// Completes the upload as `object` if `condition` holds: the object is stored, its event
+    /// `notifications` queued and the upload's rows go, in one transaction. Answers the
+    /// replaced object's file.
     fn complete_upload(
         &self,
         upload: &UploadRow,
         object: &ObjectRow,
         condition: &WriteCondition,
+        notifications: &[OutboxEntry],
     ) -> Result<Result<Option<String>, ConditionFailure>, StoreError>;
+
+    /// Sets (or with `None` removes) the bucket's notification configuration, queueing
+    /// `notifications` (the `s3:TestEvent`s it sends) in the same transaction.
+    fn set_notification(
+        &self,
+        bucket_id: i64,
+        configuration: Option<&str>,
+        notifications: &[OutboxEntry],
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` outbox entries after position `after`, oldest first.
+    fn outbox_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// Removes delivered (or given up) outbox entries.
+    fn remove_outbox(&self, seqs: &[i64]) -> Result<(), StoreError>;
 
     /// Every file a row refers to (objects and parts), to find files no row names.
     fn referenced_blobs(&self) -> Result<Vec<String>, StoreError>;

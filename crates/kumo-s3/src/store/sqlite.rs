@@ -57,7 +57,23 @@ fn version_1(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
     Ok(())
 }
 
-const SCHEMA: Schema<'static, (), StoreError> = Schema { shape_checks: &[], versions: &[version_1] };
+/// Event notifications: each bucket's configuration, and the outbox their messages wait in
+/// until delivered (written in the transaction of the change they report).
+fn version_2(transaction: &Transaction<'_>, _: &()) -> Result<(), StoreError> {
+    transaction.execute_batch(
+        "ALTER TABLE buckets ADD COLUMN notification TEXT;
+         CREATE TABLE notification_outbox (
+             seq INTEGER PRIMARY KEY AUTOINCREMENT,
+             destination TEXT NOT NULL,
+             body TEXT NOT NULL,
+             bucket TEXT NOT NULL,
+             owner TEXT NOT NULL
+         );",
+    )?;
+    Ok(())
+}
+
+const SCHEMA: Schema<'static, (), StoreError> = Schema { shape_checks: &[], versions: &[version_1, version_2] };
 
 /// S3's SQLite store.
 pub struct SqliteS3Store {
@@ -76,7 +92,7 @@ impl SqliteS3Store {
     }
 }
 
-const BUCKET_COLUMNS: &str = "id, name, account, region, created_ms";
+const BUCKET_COLUMNS: &str = "id, name, account, region, created_ms, notification";
 const OBJECT_COLUMNS: &str = "key, size, etag, last_modified_ms, blob, parts, headers";
 const UPLOAD_COLUMNS: &str = "upload_id, bucket_id, key, initiated_ms, headers";
 const PART_COLUMNS: &str = "part_number, size, etag, last_modified_ms, blob";
@@ -88,6 +104,7 @@ fn bucket_row(row: &Row<'_>) -> rusqlite::Result<BucketRow> {
         account: row.get(2)?,
         region: row.get(3)?,
         created_ms: row.get(4)?,
+        notification: row.get(5)?,
     })
 }
 
@@ -146,12 +163,28 @@ fn get_object(connection: &Connection, bucket_id: i64, key: &str) -> rusqlite::R
         .optional()
 }
 
+/// Queues `notifications` in the outbox.
+fn queue_notifications(connection: &Connection, notifications: &[OutboxEntry]) -> rusqlite::Result<()> {
+    let mut insert = connection
+        .prepare_cached("INSERT INTO notification_outbox (destination, body, bucket, owner) VALUES (?1, ?2, ?3, ?4)")?;
+    for notification in notifications {
+        insert.execute(params![
+            notification.destination,
+            notification.body,
+            notification.bucket,
+            notification.owner
+        ])?;
+    }
+    Ok(())
+}
+
 /// Checks `condition` against the object now at `key`, and stores `object` there if it holds.
 fn write_object(
     connection: &Connection,
     bucket_id: i64,
     object: &ObjectRow,
     condition: &WriteCondition,
+    notifications: &[OutboxEntry],
 ) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
     let current = get_object(connection, bucket_id, &object.key)?;
     if condition.absent && current.is_some() {
@@ -180,6 +213,7 @@ fn write_object(
             object.parts,
             serde_json::to_string(&object.headers)?,
         ])?;
+    queue_notifications(connection, notifications)?;
     Ok(Ok(current.map(|current| current.blob)))
 }
 
@@ -258,8 +292,10 @@ impl S3Store for SqliteS3Store {
         bucket_id: i64,
         object: &ObjectRow,
         condition: &WriteCondition,
+        notifications: &[OutboxEntry],
     ) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
-        self.connection.in_transaction(|connection| write_object(connection, bucket_id, object, condition))
+        self.connection
+            .in_transaction(|connection| write_object(connection, bucket_id, object, condition, notifications))
     }
 
     fn set_headers(&self, bucket_id: i64, key: &str, etag: &str, headers: &ObjectHeaders) -> Result<bool, StoreError> {
@@ -271,7 +307,12 @@ impl S3Store for SqliteS3Store {
         })
     }
 
-    fn delete_objects(&self, bucket_id: i64, keys: &[String]) -> Result<Vec<String>, StoreError> {
+    fn delete_objects(
+        &self,
+        bucket_id: i64,
+        keys: &[String],
+        notifications: &[OutboxEntry],
+    ) -> Result<Vec<String>, StoreError> {
         self.connection.in_transaction(|connection| {
             let mut blobs = Vec::new();
             for key in keys {
@@ -281,6 +322,7 @@ impl S3Store for SqliteS3Store {
                     .optional()?;
                 blobs.extend(blob);
             }
+            queue_notifications(connection, notifications)?;
             Ok(blobs)
         })
     }
@@ -417,9 +459,10 @@ impl S3Store for SqliteS3Store {
         upload: &UploadRow,
         object: &ObjectRow,
         condition: &WriteCondition,
+        notifications: &[OutboxEntry],
     ) -> Result<Result<Option<String>, ConditionFailure>, StoreError> {
         self.connection.in_transaction(|connection| {
-            let written = write_object(connection, upload.bucket_id, object, condition)?;
+            let written = write_object(connection, upload.bucket_id, object, condition, notifications)?;
             if written.is_ok() {
                 connection
                     .prepare_cached("DELETE FROM uploads WHERE upload_id = ?1")?
@@ -428,6 +471,51 @@ impl S3Store for SqliteS3Store {
                 take_parts(connection, &upload.upload_id)?;
             }
             Ok(written)
+        })
+    }
+
+    fn set_notification(
+        &self,
+        bucket_id: i64,
+        configuration: Option<&str>,
+        notifications: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        self.connection.in_transaction(|connection| {
+            connection
+                .prepare_cached("UPDATE buckets SET notification = ?2 WHERE id = ?1")?
+                .execute(params![bucket_id, configuration])?;
+            queue_notifications(connection, notifications)?;
+            Ok(())
+        })
+    }
+
+    fn outbox_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let connection = self.connection.lock();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = connection
+            .prepare_cached(
+                "SELECT seq, destination, body, bucket, owner FROM notification_outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )?
+            .query_map(params![after, limit], |row| {
+                Ok(OutboxEntry {
+                    seq: row.get(0)?,
+                    destination: row.get(1)?,
+                    body: row.get(2)?,
+                    bucket: row.get(3)?,
+                    owner: row.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn remove_outbox(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        self.connection.in_transaction(|connection| {
+            let mut delete = connection.prepare_cached("DELETE FROM notification_outbox WHERE seq = ?1")?;
+            for seq in seqs {
+                delete.execute(params![seq])?;
+            }
+            Ok(())
         })
     }
 
