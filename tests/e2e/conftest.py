@@ -18,7 +18,14 @@ def kumo(tmp_path_factory):
     server = KumoServer(
         base / "data",
         base / "kumo.log",
-        env={"KUMO_SECRET_CANARY": SECRET_CANARY, "KUMO_ASYNC_RETRY_DELAY": "1", "KUMO_LOG": "info"},
+        # SNS tests deliver to HTTP servers of their own on loopback, which Kumo refuses unless
+        # the operator opts in.
+        env={
+            "KUMO_SECRET_CANARY": SECRET_CANARY,
+            "KUMO_ASYNC_RETRY_DELAY": "1",
+            "KUMO_LOG": "info",
+            "KUMO_SNS_ALLOW_PRIVATE_ENDPOINTS": "1",
+        },
     )
     server.start()
     yield server

@@ -329,7 +329,10 @@ def shape_problems(service, operation_model, response):
     payload = output.serialization.get("payload")
     if payload:
         member = output.members[payload]
-        if member.type_name in ("blob", "string") or member.serialization.get("streaming"):
+        # A blob, a stream or an event stream (InvokeWithResponseStream) is no JSON document:
+        # botocore parses an event stream itself, event by event.
+        serialization = member.serialization
+        if member.type_name in ("blob", "string") or serialization.get("streaming") or serialization.get("eventstream"):
             return problems
         output = member
     if not body:

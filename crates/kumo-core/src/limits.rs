@@ -28,6 +28,9 @@ pub const LAYERS_PER_FUNCTION_MAX: usize = 5;
 pub const SYNC_PAYLOAD_MAX_BYTES: usize = 6_291_456;
 /// Largest synchronous response a function may return (AWS allows 100 bytes more than requests).
 pub const SYNC_RESPONSE_MAX_BYTES: usize = 6_291_556;
+/// Largest response a function may stream (`InvokeWithResponseStream`; 200 MB since July 2025,
+/// 20 MB before).
+pub const STREAMED_RESPONSE_MAX_BYTES: usize = 200 * 1024 * 1024;
 /// Largest asynchronous invoke payload (1 MB since October 2025).
 pub const ASYNC_PAYLOAD_MAX_BYTES: usize = 1_048_576;
 /// Largest `X-Amz-Client-Context` after base64 decoding.

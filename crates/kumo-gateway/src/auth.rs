@@ -8,7 +8,8 @@
 //! As AWS does, the credential scope must name a region, `X-Amz-Date`'s day and the service
 //! the request is routed to ([`routed_service`]), and `host` must be signed. Kumo's own
 //! `/_kumo/` endpoints are signed like any AWS API, for the service `kumo`; only
-//! `/_kumo/health` and the presigned code downloads (checked by their handler) pass unsigned.
+//! `/_kumo/health`, the presigned code downloads (checked by their handler) and the open
+//! documents at their exact paths (SNS's signing certificate) pass unsigned.
 //! With `--insecure-accept-any-credentials` nothing is verified (LocalStack-like): known keys
 //! still identify their principal, anything else acts as the default account's root.
 //!
@@ -242,10 +243,13 @@ pub(crate) fn routed_service(registry: &Registry, parts: &Parts) -> Option<&'sta
 /// The signing service of Kumo's own `/_kumo` endpoints (what the `kumo` CLI signs).
 pub const KUMO_SIGNING_SERVICE: &str = "kumo";
 
-/// Paths that pass without a signature: the health check, and code downloads, whose handler
-/// checks their presigned URL itself (signed by Kumo, not by a caller's key).
-fn is_open_path(path: &str) -> bool {
-    path == "/_kumo/health" || path.starts_with(kumo_lambda::code_urls::CODE_URL_PATH)
+/// Paths that pass without a signature: the health check, code downloads, whose handler
+/// checks their presigned URL itself (signed by Kumo, not by a caller's key), and the open
+/// documents, each at exactly its path.
+fn is_open_path(services: &Services, path: &str) -> bool {
+    path == "/_kumo/health"
+        || path.starts_with(kumo_lambda::code_urls::CODE_URL_PATH)
+        || services.open_documents.get(path).is_some()
 }
 
 /// Whether errors for this request are rendered in awsQuery XML.
@@ -308,7 +312,7 @@ pub(crate) async fn authenticate(
         return Break(refuse(services, &parts, AuthFailure::TooLarge));
     }
     let body = crate::limits::with_deadline(body, crate::limits::BODY_TIMEOUT);
-    if is_open_path(parts.uri.path()) {
+    if is_open_path(services, parts.uri.path()) {
         return Continue(Request::from_parts(parts, body));
     }
     let head = SignedHead::of(&parts);

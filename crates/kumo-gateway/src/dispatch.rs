@@ -11,7 +11,8 @@
 //!    decoded, called and rendered by the registry; path routes (Lambda's restJson1, `/_kumo`)
 //!    go on to the router. An operation that streams its body gets it unread, as a
 //!    [`kumo_protocol::BodyStream`] that authentication made verify itself as it arrives. A
-//!    restXml request (S3) goes whole to its service's codec (s3s), whose answer may stream.
+//!    restXml request (S3) goes whole to its service's codec (s3s), whose answer may stream; so
+//!    does a restJson1 operation's whose output is an event stream (InvokeWithResponseStream).
 
 use std::ops::ControlFlow::{self, Break, Continue};
 use std::sync::Arc;
@@ -190,7 +191,15 @@ async fn to_service(gateway: &Gateway, request: Request, next: Next) -> Response
                 let input = kumo_protocol::Input::Xml(bytes);
                 return gateway.registry.handle_http(index, operation, &parts, input, context).await.map(Body::new);
             }
-            gateway.registry.handle(index, protocol, operation, &parts, bytes, context).await.map(Body::from)
+            match operation {
+                Some(operation) if gateway.registry.streams_response(index, protocol, &operation) => {
+                    let response = gateway.registry.handle_streamed(index, operation, &parts, bytes, context).await;
+                    response.map(Body::new)
+                }
+                operation => {
+                    gateway.registry.handle(index, protocol, operation, &parts, bytes, context).await.map(Body::from)
+                }
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Kumo's own endpoints under `/_kumo/`: health, status, metrics (an account's counters as
 //! JSON; the node's per-operation API metrics in Prometheus' format), code downloads and logs.
 //!
-//! Only `/_kumo/health` is open. Code downloads take the presigned URL `GetFunction` handed out
+//! Only `/_kumo/health` and the open documents (SNS's signing certificate, at its exact path) are
+//! open. Code downloads take the presigned URL `GetFunction` handed out
 //! (checked here, [`kumo_lambda::code_urls`]). Everything else needs a request SigV4-signed for
 //! the service `kumo` (the authentication middleware checks the signature) and is then decided
 //! by [`authorize`]: logs, metering and metrics are an account's (the signer's, or the one
@@ -36,6 +37,19 @@ pub fn routes() -> Router<Services> {
         .route("/_kumo/code/{file}", get(code))
         .route("/_kumo/logs/{function}", get(logs))
         .route("/_kumo/metering/{function}", get(metering))
+        .route("/_kumo/sns/{file}", get(open_document))
+}
+
+/// An open document (see [`crate::OpenDocuments`]); a signed request for any other path under
+/// its prefix is answered 404.
+async fn open_document(State(services): State<Services>, parts: http::request::Parts) -> Response {
+    match services.open_documents.get(parts.uri.path()) {
+        Some(document) => {
+            let content_type = HeaderValue::from_static(document.content_type);
+            (StatusCode::OK, [(http::header::CONTENT_TYPE, content_type)], document.body.clone()).into_response()
+        }
+        None => ApiError(AwsError::not_found("No such document")).into_response(),
+    }
 }
 
 /// Kumo's health, open to anyone. 200 only while every service can serve (DESIGN: "200 only once

@@ -83,6 +83,7 @@ const LAMBDA_ROWS: &[RestOperation] = rows! {
     "UpdateFunctionConfiguration" PUT "/2015-03-31/functions/{FunctionName}/configuration";
     "UpdateFunctionCode" PUT "/2015-03-31/functions/{FunctionName}/code";
     "Invoke" POST "/2015-03-31/functions/{FunctionName}/invocations" INVOKE_BODY_LIMIT;
+    "InvokeWithResponseStream" POST "/2021-11-15/functions/{FunctionName}/response-streaming-invocations" INVOKE_BODY_LIMIT;
     "GetAccountSettings" GET "/2016-08-19/account-settings";
     "ListVersionsByFunction" GET "/2015-03-31/functions/{FunctionName}/versions";
     "PublishVersion" POST "/2015-03-31/functions/{FunctionName}/versions";

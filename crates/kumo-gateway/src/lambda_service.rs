@@ -15,7 +15,9 @@ use kumo_protocol::query::de::same_names;
 use kumo_protocol::query::QueryLimits;
 use kumo_protocol::rest_json::{self, Bindings, Location, Member, Payload, RestInput, RestLimits, Shape};
 use kumo_protocol::service::same_code;
-use kumo_protocol::{AwsService, BoxFuture, Call, Encoded, Input, NoResult, Protocol, RestAnswer, ServiceDescriptor};
+use kumo_protocol::{
+    AwsService, BoxFuture, Call, Encoded, Input, NoResult, Protocol, RestAnswer, ServiceDescriptor, StreamedAnswer,
+};
 use serde::Deserialize;
 
 use crate::lambda_operations::{decode_error, CONTROL_BODY_LIMIT, LAMBDA_OPERATIONS};
@@ -97,7 +99,8 @@ const FUNCTIONS: &[(&str, Handler)] = &[
 /// The names of the operations served here (the rest are axum routes).
 #[cfg(test)]
 pub(crate) fn served() -> impl Iterator<Item = &'static str> {
-    FAMILIES.iter().flat_map(|family| family.iter()).map(|(name, _)| *name)
+    let answered_whole = FAMILIES.iter().flat_map(|family| family.iter()).map(|(name, _)| *name);
+    answered_whole.chain(crate::lambda_stream_api::STREAMED.iter().copied())
 }
 
 /// A struct literal, so that binding tables are promoted to `'static`.
@@ -200,7 +203,7 @@ const LIST_FUNCTIONS: Bindings = Bindings {
 /// Invoke's input: the payload is the body, as sent.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct InvokeRequest {
+pub(crate) struct InvokeRequest {
     function_name: String,
     qualifier: Option<String>,
     invocation_type: Option<String>,
@@ -210,13 +213,26 @@ struct InvokeRequest {
     payload: bytes::Bytes,
 }
 
+impl From<InvokeRequest> for InvokeInput {
+    fn from(request: InvokeRequest) -> Self {
+        InvokeInput {
+            function_name: request.function_name,
+            qualifier: request.qualifier,
+            invocation_type: request.invocation_type,
+            log_type: request.log_type,
+            client_context: request.client_context,
+            payload: request.payload,
+        }
+    }
+}
+
 impl RestInput for InvokeRequest {
     fn set_payload(&mut self, payload: bytes::Bytes) {
         self.payload = payload;
     }
 }
 
-const INVOKE_IN: Bindings = Bindings {
+pub(crate) const INVOKE_IN: Bindings = Bindings {
     members: &[
         FUNCTION_NAME,
         QUALIFIER,
@@ -241,15 +257,7 @@ const INVOKE_OUT: Bindings = Bindings {
 impl LambdaApi {
     async fn invoke(&self, call: Call<'_>) -> Result<RestAnswer, AwsError> {
         let request: InvokeRequest = decode(&call, &INVOKE_IN)?;
-        let input = InvokeInput {
-            function_name: request.function_name,
-            qualifier: request.qualifier,
-            invocation_type: request.invocation_type,
-            log_type: request.log_type,
-            client_context: request.client_context,
-            payload: request.payload,
-        };
-        let output = self.lambda.invoke(call.context, input).await?;
+        let output = self.lambda.invoke(call.context, request.into()).await?;
         let status = output.status.to_string();
         let values = [
             ("StatusCode", Some(status.as_str())),
@@ -318,8 +326,22 @@ impl AwsService for LambdaApi {
     }
 
     fn body_limit(&self, operation: &str) -> Option<usize> {
-        handler(operation)?;
+        if handler(operation).is_none() && !self.streams_response(operation) {
+            return None;
+        }
         LAMBDA_OPERATIONS.find(operation).map(|row| row.body_limit)
+    }
+
+    fn streams_response(&self, operation: &str) -> bool {
+        crate::lambda_stream_api::STREAMED.contains(&operation)
+    }
+
+    fn call_rest_streamed<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<StreamedAnswer, AwsError>> {
+        // The model's constraints come first, before any lookup, as for every operation.
+        match crate::lambda_constraints::check(&call) {
+            Ok(()) => Box::pin(self.invoke_with_response_stream(call)),
+            Err(error) => Box::pin(std::future::ready(Err(error))),
+        }
     }
 
     fn call<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<Encoded, AwsError>> {

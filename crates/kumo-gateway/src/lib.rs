@@ -19,6 +19,7 @@ mod lambda_mappings_api;
 mod lambda_operations;
 mod lambda_policy_api;
 mod lambda_service;
+mod lambda_stream_api;
 mod lambda_urls_api;
 mod lambda_versions_api;
 mod limits;
@@ -58,6 +59,34 @@ pub struct Services {
     pub iam: Arc<kumo_iam::IamService>,
     /// How requests are authenticated.
     pub auth: AuthSettings,
+    /// Documents anyone may read at their exact path under `/_kumo/` (SNS's signing certificate).
+    pub open_documents: OpenDocuments,
+}
+
+/// Documents served to anyone, unsigned, each at one exact path (public material such as the
+/// certificate that verifies SNS's message signatures); every other `/_kumo` path stays signed.
+#[derive(Clone, Default)]
+pub struct OpenDocuments(Arc<std::collections::BTreeMap<String, OpenDocument>>);
+
+/// One open document.
+#[derive(Clone)]
+pub struct OpenDocument {
+    /// Its `Content-Type`.
+    pub content_type: &'static str,
+    /// Its bytes.
+    pub body: bytes::Bytes,
+}
+
+impl OpenDocuments {
+    /// The documents, by path (each must start with `/_kumo/`).
+    pub fn new(documents: impl IntoIterator<Item = (String, OpenDocument)>) -> Self {
+        Self(Arc::new(documents.into_iter().filter(|(path, _)| path.starts_with("/_kumo/")).collect()))
+    }
+
+    /// The document at exactly `path`.
+    pub fn get(&self, path: &str) -> Option<&OpenDocument> {
+        self.0.get(path)
+    }
 }
 
 /// Every service's health by name, from the registry's probes (for `/_kumo/health`).

@@ -124,6 +124,7 @@ mod tests {
         let response = InvokeResponse {
             payload: bytes::Bytes::from_static(br#"{"errorType":"ValueError"}"#),
             function_error: Some("Unhandled"),
+            error_type: Some("ValueError".into()),
             log_result: String::new(),
             executed_version: "$LATEST".into(),
         };

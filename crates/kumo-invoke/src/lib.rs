@@ -10,6 +10,7 @@ pub mod metrics;
 mod pool;
 pub mod report;
 pub mod store;
+mod streaming;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -29,6 +30,7 @@ pub use destinations::{delivery_action, invocation_record, AsyncConfig, BoxFutur
 pub use function::{FunctionResolver, FunctionVersion};
 pub use pool::{PoolCounts, WarmPool};
 use report::Measurements;
+pub use streaming::{StreamCompletion, StreamingInvocation};
 
 /// Settings of the engine.
 #[derive(Debug, Clone)]
@@ -69,10 +71,12 @@ pub struct InvokeRequest {
 /// The answer of a sync invocation.
 #[derive(Debug, Clone)]
 pub struct InvokeResponse {
-    /// The function's response or error JSON.
+    /// The function's response or error JSON (empty when it was streamed to the caller).
     pub payload: Bytes,
     /// `Unhandled` when the function failed.
     pub function_error: Option<&'static str>,
+    /// The error's type when the function failed (`Sandbox.Timedout`, the handler's own, …).
+    pub error_type: Option<String>,
     /// The last 4 KB of the log, base64 (`X-Amz-Log-Result`).
     pub log_result: String,
     /// The version that ran.
@@ -455,6 +459,13 @@ impl InvokeEngine {
     pub async fn invoke(&self, request: InvokeRequest) -> Result<InvokeResponse, AwsError> {
         let function = &request.function;
         let _permit = self.concurrency.acquire(&function.account, &function.region, &function.name)?;
+        Ok(self.run(&request, None).await)
+    }
+
+    /// Runs one invocation under a permit already held: its response goes to `sink` as the
+    /// runtime streams it, or whole into the answer.
+    async fn run(&self, request: &InvokeRequest, sink: Option<&tokio::sync::mpsc::Sender<Bytes>>) -> InvokeResponse {
+        let function = &request.function;
         let pool = self.pool_for(function);
         let started_ms = kumo_core::time::now_millis();
         let mut leased = match pool.take_idle() {
@@ -462,11 +473,11 @@ impl InvokeEngine {
             None => {
                 let spec = match self.environment_spec(function) {
                     Ok(spec) => spec,
-                    Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
+                    Err(failure) => return self.init_failed(request, started_ms, failure),
                 };
                 match pool.start(&spec).await {
                     Ok(leased) => leased,
-                    Err(failure) => return Ok(self.init_failed(&request, started_ms, failure)),
+                    Err(failure) => return self.init_failed(request, started_ms, failure),
                 }
             }
         };
@@ -480,7 +491,10 @@ impl InvokeEngine {
             client_context: request.client_context.clone(),
             cognito_identity: None,
         };
-        let mut result = leased.environment.invoke(invocation, timeout).await;
+        let mut result = match sink {
+            Some(sink) => leased.environment.invoke_streaming(invocation, timeout, sink).await,
+            None => leased.environment.invoke(invocation, timeout).await,
+        };
         if leased.provisioned {
             // Provisioned environments finished Init before traffic arrived: nothing to report.
             result.init_duration = None;
@@ -489,12 +503,12 @@ impl InvokeEngine {
         pool.release(leased);
         let mut output = result.log_lines;
         let out_of_memory = matches!(result.outcome, InvokeOutcome::OutOfMemory(_));
-        let (payload, function_error, status) = match result.outcome {
+        let (payload, error_type, status) = match result.outcome {
             InvokeOutcome::Success(body) => (body, None, None),
             InvokeOutcome::FunctionError { error_type, body } => {
                 // A handler's own error is a normal end for the platform: no Status in REPORT.
-                let _ = error_type;
-                (body, Some("Unhandled"), None)
+                let error_type = error_type.or_else(|| posted_error_type(&body)).unwrap_or_else(|| "Unhandled".into());
+                (body, Some(error_type), None)
             }
             InvokeOutcome::Timeout => {
                 let message = format!("Task timed out after {}.00 seconds", function.timeout_s);
@@ -505,22 +519,21 @@ impl InvokeEngine {
                 )));
                 let body =
                     error_json("Sandbox.Timedout", &format!("RequestId: {} Error: {message}", request.request_id));
-                (body, Some("Unhandled"), Some(("timeout", "Sandbox.Timedout".to_string())))
+                (body, Some("Sandbox.Timedout".to_string()), Some(("timeout", "Sandbox.Timedout".to_string())))
             }
             InvokeOutcome::Crashed(status) | InvokeOutcome::OutOfMemory(status) => {
                 let error_type = if out_of_memory { "Runtime.OutOfMemory" } else { "Runtime.ExitError" };
                 let message = format!("RequestId: {} Error: Runtime exited with error: {status}", request.request_id);
                 output.push(platform_line(message.clone()));
                 output.push(platform_line(error_type.to_string()));
-                (error_json(error_type, &message), Some("Unhandled"), Some(("error", error_type.to_string())))
+                let status = Some(("error", error_type.to_string()));
+                (error_json(error_type, &message), Some(error_type.to_string()), status)
             }
-            InvokeOutcome::ResponseTooLarge => {
-                let message = format!(
-                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
-                    kumo_core::limits::SYNC_RESPONSE_MAX_BYTES
-                );
+            InvokeOutcome::ResponseTooLarge { limit } => {
+                let message = format!("Response payload size exceeded maximum allowed payload size ({limit} bytes).");
                 let body = error_json("Function.ResponseSizeTooLarge", &message);
-                (body, Some("Unhandled"), Some(("error", "Function.ResponseSizeTooLarge".to_string())))
+                let error_type = "Function.ResponseSizeTooLarge".to_string();
+                (body, Some(error_type.clone()), Some(("error", error_type)))
             }
         };
         let measurements = Measurements {
@@ -533,7 +546,8 @@ impl InvokeEngine {
         };
         let lines = report::invocation_log(function, &measurements, result.init_lines, output);
         let log_result = self.record(function, &log_stream, &measurements, &lines);
-        Ok(InvokeResponse { payload, function_error, log_result, executed_version: function.version.clone() })
+        let function_error = error_type.is_some().then_some("Unhandled");
+        InvokeResponse { payload, function_error, error_type, log_result, executed_version: function.version.clone() }
     }
 
     fn init_failed(&self, request: &InvokeRequest, started_ms: u64, failure: InitFailure) -> InvokeResponse {
@@ -564,6 +578,7 @@ impl InvokeEngine {
         InvokeResponse {
             payload,
             function_error: Some("Unhandled"),
+            error_type: Some(failure.error_type),
             log_result,
             executed_version: function.version.clone(),
         }
@@ -604,6 +619,12 @@ impl InvokeEngine {
 
 fn platform_line(text: String) -> LogLine {
     LogLine { timestamp_ms: kumo_core::time::now_millis(), text }
+}
+
+/// The `errorType` of an error JSON a runtime posted without the error type header.
+fn posted_error_type(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("errorType")?.as_str().map(str::to_string)
 }
 
 fn error_json(error_type: &str, message: &str) -> Bytes {

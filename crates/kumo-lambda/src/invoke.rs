@@ -49,70 +49,12 @@ impl LambdaService {
         action: &'static str,
     ) -> Result<InvokeOutput, AwsError> {
         let invocation_type = parse_invocation_type(input.invocation_type.as_deref())?;
-        let tail = match input.log_type.as_deref() {
-            None | Some("None") => false,
-            Some("Tail") => true,
-            Some(other) => {
-                return Err(crate::validation::validation_error(format!(
-                    "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
-                )))
-            }
-        };
-        let (owner, reference) = if crate::cross_account::names_other_account(&context, &input.function_name) {
-            // Reading the owner's policy may touch the store: off the async threads.
-            let (context, name, qualifier) = (context.clone(), input.function_name.clone(), input.qualifier.clone());
-            self.blocking(move |service| service.shared_function_ref(&context, &name, qualifier.as_deref(), action))
-                .await?
-        } else {
-            let named = kumo_core::arn::parse_function_ref(&input.function_name)?;
-            self.authorize_function_identity(&context, &context.account, &named, input.qualifier.as_deref(), action)?;
-            let reference =
-                self.function_ref(&context.account, &context.region, &input.function_name, input.qualifier.as_deref())?;
-            (context.account.clone(), reference)
-        };
-        let cached =
-            self.resolve_invocation_cached(&owner, &context.region, &reference.name, reference.qualifier.as_deref());
-        let record = match cached {
-            Some(record) => record,
-            None => {
-                let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
-                let qualifier = reference.qualifier.clone();
-                self.blocking(move |service| service.resolve_invocation(&account, &region, &name, qualifier.as_deref()))
-                    .await?
-            }
-        };
-        // A version still being prepared is waited for (see `state`); a failed one cannot run.
-        let record = if record.configuration.in_transition() {
-            let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
-            let qualifier = reference.qualifier.clone();
-            self.blocking(move |service| {
-                service.settled_record(|service| {
-                    service.resolve_invocation(&account, &region, &name, qualifier.as_deref())
-                })
-            })
-            .await?
-        } else {
-            record
-        };
-        if record.configuration.state.as_deref() == Some("Failed") {
-            return Err(crate::state::transition_conflict(&record.configuration));
-        }
         let limit = match invocation_type {
             InvocationType::Event => limits::ASYNC_PAYLOAD_MAX_BYTES,
             _ => limits::SYNC_PAYLOAD_MAX_BYTES,
         };
-        if input.payload.len() > limit {
-            return Err(AwsError::request_too_large(format!(
-                "Request must be smaller than {limit} bytes for the InvokeFunction operation"
-            )));
-        }
-        let payload = if input.payload.iter().all(u8::is_ascii_whitespace) {
-            Bytes::from_static(b"{}")
-        } else {
-            check_json(&input.payload)?;
-            input.payload
-        };
-        let client_context = input.client_context.as_deref().map(decode_client_context).transpose()?;
+        let Prepared { tail, owner, reference, record, payload, client_context } =
+            self.prepare_invocation(&context, input, action, limit).await?;
         match invocation_type {
             InvocationType::DryRun => Ok(InvokeOutput {
                 status: 204,
@@ -174,6 +116,95 @@ impl LambdaService {
             }
         }
     }
+
+    /// What every invocation does before it runs: checks the log type, authorizes `action` on
+    /// the function (its owner's policy when another account's), resolves the version (waiting
+    /// out a preparation), and checks the payload (within `limit`) and client context.
+    pub(crate) async fn prepare_invocation(
+        self: &Arc<Self>,
+        context: &RequestContext,
+        input: InvokeInput,
+        action: &'static str,
+        limit: usize,
+    ) -> Result<Prepared, AwsError> {
+        let tail = match input.log_type.as_deref() {
+            None | Some("None") => false,
+            Some("Tail") => true,
+            Some(other) => {
+                return Err(crate::validation::validation_error(format!(
+                    "1 validation error detected: Value '{other}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]"
+                )))
+            }
+        };
+        let (owner, reference) = if crate::cross_account::names_other_account(context, &input.function_name) {
+            // Reading the owner's policy may touch the store: off the async threads.
+            let (context, name, qualifier) = (context.clone(), input.function_name.clone(), input.qualifier.clone());
+            self.blocking(move |service| service.shared_function_ref(&context, &name, qualifier.as_deref(), action))
+                .await?
+        } else {
+            let named = kumo_core::arn::parse_function_ref(&input.function_name)?;
+            self.authorize_function_identity(context, &context.account, &named, input.qualifier.as_deref(), action)?;
+            let reference =
+                self.function_ref(&context.account, &context.region, &input.function_name, input.qualifier.as_deref())?;
+            (context.account.clone(), reference)
+        };
+        let cached =
+            self.resolve_invocation_cached(&owner, &context.region, &reference.name, reference.qualifier.as_deref());
+        let record = match cached {
+            Some(record) => record,
+            None => {
+                let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
+                let qualifier = reference.qualifier.clone();
+                self.blocking(move |service| service.resolve_invocation(&account, &region, &name, qualifier.as_deref()))
+                    .await?
+            }
+        };
+        // A version still being prepared is waited for (see `state`); a failed one cannot run.
+        let record = if record.configuration.in_transition() {
+            let (account, region, name) = (owner.clone(), context.region.clone(), reference.name.clone());
+            let qualifier = reference.qualifier.clone();
+            self.blocking(move |service| {
+                service.settled_record(|service| {
+                    service.resolve_invocation(&account, &region, &name, qualifier.as_deref())
+                })
+            })
+            .await?
+        } else {
+            record
+        };
+        if record.configuration.state.as_deref() == Some("Failed") {
+            return Err(crate::state::transition_conflict(&record.configuration));
+        }
+        if input.payload.len() > limit {
+            return Err(AwsError::request_too_large(format!(
+                "Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )));
+        }
+        let payload = if input.payload.iter().all(u8::is_ascii_whitespace) {
+            Bytes::from_static(b"{}")
+        } else {
+            check_json(&input.payload)?;
+            input.payload
+        };
+        let client_context = input.client_context.as_deref().map(decode_client_context).transpose()?;
+        Ok(Prepared { tail, owner, reference, record, payload, client_context })
+    }
+}
+
+/// An invocation checked, authorized and resolved, ready to run.
+pub(crate) struct Prepared {
+    /// `LogType: Tail`.
+    pub(crate) tail: bool,
+    /// The account that owns the function.
+    pub(crate) owner: String,
+    /// The function and qualifier named.
+    pub(crate) reference: kumo_core::arn::FunctionRef,
+    /// The version to run.
+    pub(crate) record: Arc<crate::types::FunctionRecord>,
+    /// The event (`{}` for an empty body).
+    pub(crate) payload: Bytes,
+    /// The decoded client context JSON.
+    pub(crate) client_context: Option<String>,
 }
 
 fn parse_invocation_type(value: Option<&str>) -> Result<InvocationType, AwsError> {

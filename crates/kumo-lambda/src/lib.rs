@@ -16,6 +16,7 @@ pub mod function_options;
 pub mod function_urls;
 mod functions;
 mod invoke;
+pub mod invoke_stream;
 pub mod layer_permissions;
 pub mod layers;
 pub mod permissions;

@@ -24,6 +24,7 @@
 
 pub mod cbor;
 pub mod error;
+pub mod event_stream;
 pub mod json;
 pub mod metrics;
 pub mod query;
@@ -46,7 +47,7 @@ pub use request_id::RequestId;
 pub use rest::{RestIndex, RestMatch, RestOperation, RestTable};
 pub use service::{
     AwsService, BoxFuture, Call, Encoded, HostPattern, Input, NoResult, Operation, OperationTable, Protocol,
-    RestAnswer, ServiceContext, ServiceDescriptor, ServiceHealth,
+    RestAnswer, ServiceContext, ServiceDescriptor, ServiceHealth, StreamedAnswer,
 };
 pub use signature::{Signature, SignedHead};
 pub use stream::{BodyStream, StreamingBody};

@@ -402,6 +402,63 @@ impl Registry {
         response
     }
 
+    /// Whether the restJson1 `operation` of the service at `index` answers with a streaming body
+    /// ([`AwsService::streams_response`]): such a request goes to [`Self::handle_streamed`].
+    pub fn streams_response(&self, index: usize, protocol: Protocol, operation: &str) -> bool {
+        protocol == Protocol::RestJson1
+            && self.services.get(index).is_some_and(|service| service.streams_response(operation))
+    }
+
+    /// Calls and renders one request to a restJson1 operation whose answer streams: the answer's
+    /// head is rendered at once, its body goes on as the service produces it. Counted in the
+    /// operation's metrics when its head is ready (the latency is the time to the first byte).
+    pub async fn handle_streamed(
+        &self,
+        index: usize,
+        operation: String,
+        parts: &Parts,
+        body: Bytes,
+        context: RequestContext,
+    ) -> http::Response<crate::rest_xml::ResponseBody> {
+        let started = Instant::now();
+        let request_id = context.request_id.clone();
+        let (Some(service), Some(metrics)) = (self.services.get(index), self.metrics.get(index)) else {
+            let error = AwsError::new("UnknownOperationException", 404, "No such service");
+            return crate::rest_json::error_response(&error, &request_id).map(crate::rest_xml::full);
+        };
+        let descriptor = service.descriptor();
+        let protocol = Protocol::RestJson1;
+        let body_limit = service.body_limit(&operation).unwrap_or(descriptor.default_body_limit);
+        let outcome = if body.len() > body_limit {
+            Err(service.too_large(Some(&operation), body_limit, protocol))
+        } else {
+            let input = Input::Json(body);
+            let call = Call { operation: &operation, context, input, protocol, descriptor, parts, body_limit };
+            service.call_rest_streamed(call).await
+        };
+        let response = match outcome {
+            Ok(answer) => {
+                let mut response = http::Response::new(answer.body);
+                *response.status_mut() = answer.status;
+                let headers = response.headers_mut();
+                headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    headers.insert(crate::request_id::HEADER, value);
+                }
+                for (name, value) in answer.headers {
+                    headers.insert(name, value);
+                }
+                response
+            }
+            Err(error) => {
+                tracing::debug!(service = descriptor.name, code = error.code, message = %error.message, "aws error");
+                render_error(descriptor, protocol, &error, &request_id).map(crate::rest_xml::full)
+            }
+        };
+        metrics.operation(&operation).record(Outcome::of_status(response.status().as_u16()), started.elapsed());
+        response
+    }
+
     /// Decodes, calls and renders one request routed to a service.
     pub async fn handle(
         &self,

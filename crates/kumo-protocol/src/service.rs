@@ -161,6 +161,30 @@ pub struct RestAnswer {
     pub body: Bytes,
 }
 
+/// A restJson1 answer whose body streams as it is produced (an event stream output such as
+/// `InvokeWithResponseStream`'s): its status and header-bound members go first.
+pub struct StreamedAnswer {
+    /// The status.
+    pub status: http::StatusCode,
+    /// Headers the output's members are bound to.
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// The body, produced as the client reads it.
+    pub body: crate::rest_xml::ResponseBody,
+}
+
+impl std::fmt::Debug for StreamedAnswer {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("StreamedAnswer")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("content_type", &self.content_type)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One call of one operation: what the registry hands a service.
 pub struct Call<'a> {
     /// The operation, as the operation table names it.
@@ -407,6 +431,19 @@ pub trait AwsService: Send + Sync + 'static {
                 body: Bytes::from(encoded.body),
             })
         })
+    }
+
+    /// Whether restJson1 `operation` answers with a body that streams ([`Self::call_rest_streamed`]).
+    /// None does by default.
+    fn streams_response(&self, _operation: &str) -> bool {
+        false
+    }
+
+    /// Calls a restJson1 operation whose answer's body streams ([`Self::streams_response`]):
+    /// errors found before it starts are ordinary error answers.
+    fn call_rest_streamed<'a>(&'a self, call: Call<'a>) -> BoxFuture<'a, Result<StreamedAnswer, AwsError>> {
+        let error = (call.descriptor.unknown_operation)(Some(call.operation));
+        Box::pin(std::future::ready(Err(error)))
     }
 
     /// Serves a request whose protocol's codec owns the whole exchange (restXml through s3s:

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use tokio::sync::watch;
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::cgroups::{CpuQuota, EnvironmentCgroup};
 use crate::config::{SetupFailure, PARKED_STEP};
@@ -21,6 +21,7 @@ use crate::network::{EndpointTask, RUNTIME_API_ADDRESS};
 use crate::outbound::OutboundLink;
 use crate::parking::{EnvProcess, Killer, ParkedPool};
 use crate::process::{self, StatusReader};
+use crate::response_stream::{StreamPiece, StreamedResponse};
 use crate::runtime_api::{InitError, Invocation, RuntimeAnswer, RuntimeApiServer, RuntimeState};
 use crate::runtimes::LaunchPlan;
 use crate::sandbox::{Launched, Sandbox};
@@ -103,8 +104,11 @@ pub enum InvokeOutcome {
     /// The environment ran out of memory and the kernel killed the runtime (exit status as
     /// AWS words it, `signal: killed`).
     OutOfMemory(String),
-    /// The response exceeded 6 MB.
-    ResponseTooLarge,
+    /// The response exceeded its limit (6 MB buffered, 200 MB streamed).
+    ResponseTooLarge {
+        /// The limit it went past, in bytes.
+        limit: usize,
+    },
 }
 
 /// The outcome of an invocation plus what metering and logging need.
@@ -391,18 +395,39 @@ impl ExecutionEnvironment {
         self.pid
     }
 
-    /// Runs one invocation with the function's timeout.
+    /// Runs one invocation with the function's timeout and answers its response whole: one the
+    /// runtime streams is gathered up to the buffered limit, as AWS answers a plain Invoke of a
+    /// streaming function.
     pub async fn invoke(&mut self, invocation: Invocation, timeout: Duration) -> InvokeResult {
+        self.run(invocation, timeout, None).await
+    }
+
+    /// Runs one invocation whose streamed response goes to `sink` as the runtime sends it
+    /// (InvokeWithResponseStream); its outcome's body is then empty. A response the runtime
+    /// posts whole is answered in the outcome as by [`Self::invoke`]. Should `sink` close (the
+    /// client went away), the rest of the stream is read and dropped and the invocation runs to
+    /// its end, metered as any other.
+    pub async fn invoke_streaming(
+        &mut self,
+        invocation: Invocation,
+        timeout: Duration,
+        sink: &mpsc::Sender<Bytes>,
+    ) -> InvokeResult {
+        self.run(invocation, timeout, Some(sink)).await
+    }
+
+    async fn run(
+        &mut self,
+        invocation: Invocation,
+        timeout: Duration,
+        sink: Option<&mpsc::Sender<Bytes>>,
+    ) -> InvokeResult {
         let started = Instant::now();
         let answer = self.runtime_api.submit(invocation).await;
         let mut exited = self.exited.clone();
+        // The timeout covers the whole response, a streamed one to its last chunk.
         let outcome = tokio::select! {
-            answer = answer => match answer {
-                Ok(RuntimeAnswer::Response(body)) => InvokeOutcome::Success(body),
-                Ok(RuntimeAnswer::Error { error_type, body }) => InvokeOutcome::FunctionError { error_type, body },
-                Ok(RuntimeAnswer::ResponseTooLarge) => InvokeOutcome::ResponseTooLarge,
-                Err(_) => InvokeOutcome::Crashed("environment shut down".to_string()),
-            },
+            outcome = receive(answer, sink) => outcome,
             _ = tokio::time::sleep(timeout) => InvokeOutcome::Timeout,
             status = wait_exit(&mut exited) => InvokeOutcome::Crashed(status),
         };
@@ -443,6 +468,70 @@ impl Drop for ExecutionEnvironment {
         }
         // Dropping the child (kill_on_drop) also kills it should the group kill have missed it.
         self.exit_task.abort();
+    }
+}
+
+/// The outcome the runtime's answer makes; a streamed one is passed on to `sink` or gathered.
+async fn receive(answer: oneshot::Receiver<RuntimeAnswer>, sink: Option<&mpsc::Sender<Bytes>>) -> InvokeOutcome {
+    match answer.await {
+        Ok(RuntimeAnswer::Response(body)) => InvokeOutcome::Success(body),
+        Ok(RuntimeAnswer::Streamed(stream)) => match sink {
+            Some(sink) => pass_on(stream, sink).await,
+            None => gather(stream).await,
+        },
+        Ok(RuntimeAnswer::Error { error_type, body }) => InvokeOutcome::FunctionError { error_type, body },
+        Ok(RuntimeAnswer::ResponseTooLarge) => {
+            InvokeOutcome::ResponseTooLarge { limit: kumo_core::limits::SYNC_RESPONSE_MAX_BYTES }
+        }
+        Err(_) => InvokeOutcome::Crashed("environment shut down".to_string()),
+    }
+}
+
+/// Hands each piece of a streamed response to `sink` as it comes; a full `sink` holds the
+/// stream back (and with it the runtime's connection), so nothing piles up in between.
+async fn pass_on(mut stream: StreamedResponse, sink: &mpsc::Sender<Bytes>) -> InvokeOutcome {
+    let mut listening = true;
+    loop {
+        match stream.next().await {
+            Some(StreamPiece::Chunk(data)) => {
+                if listening && sink.send(data).await.is_err() {
+                    listening = false;
+                }
+            }
+            Some(end) => return stream_end(end, Bytes::new()),
+            // The connection broke mid-stream: the process's exit or the timeout decides.
+            None => return std::future::pending().await,
+        }
+    }
+}
+
+/// Gathers a streamed response for a caller that takes it whole, within the buffered limit.
+async fn gather(mut stream: StreamedResponse) -> InvokeOutcome {
+    let limit = kumo_core::limits::SYNC_RESPONSE_MAX_BYTES;
+    let mut body = BytesMut::new();
+    loop {
+        match stream.next().await {
+            Some(StreamPiece::Chunk(data)) => {
+                if body.len() + data.len() > limit {
+                    return InvokeOutcome::ResponseTooLarge { limit };
+                }
+                body.extend_from_slice(&data);
+            }
+            Some(end) => return stream_end(end, body.freeze()),
+            None => return std::future::pending().await,
+        }
+    }
+}
+
+/// The outcome of a stream's last piece; `body` is what a successful one answers.
+fn stream_end(end: StreamPiece, body: Bytes) -> InvokeOutcome {
+    match end {
+        // Callers hand over a stream's last piece only; a chunk cannot end one.
+        StreamPiece::Finished | StreamPiece::Chunk(_) => InvokeOutcome::Success(body),
+        StreamPiece::Failed { error_type, body } => InvokeOutcome::FunctionError { error_type, body },
+        StreamPiece::TooLarge => {
+            InvokeOutcome::ResponseTooLarge { limit: kumo_core::limits::STREAMED_RESPONSE_MAX_BYTES }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod network;
 mod outbound;
 mod parking;
 mod process;
+mod response_stream;
 mod rlimits;
 mod rootfs;
 mod runtime_api;
@@ -37,6 +38,7 @@ pub use environment::{
 pub use logs::LogLine;
 pub use mounts::{RUNTIME_DIR, TASK_ROOT};
 pub use network::{FunctionEndpoint, RUNTIME_API_ADDRESS};
+pub use response_stream::{StreamPiece, StreamedResponse};
 pub use runtime_api::Invocation;
 pub use runtimes::{LaunchPlan, RuntimeError, RuntimeMounts, RuntimeRegistry};
 pub use sandbox::{

@@ -3,7 +3,8 @@
 //! where the host gives environments no namespace, on a port of the host's loopback).
 //!
 //! One invocation is in flight at a time: `/next` hands out the event queued by the invoker,
-//! `/response` and `/error` complete it, `/init/error` fails the environment.
+//! `/response` and `/error` complete it, `/init/error` fails the environment. A `/response`
+//! posted in streaming mode reaches the invoker as it arrives (see `response_stream`).
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,8 +17,14 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::response_stream::{self, Forwarded, StreamedResponse};
+
 /// Largest response or error body a runtime may post.
 const MAX_RESPONSE_BYTES: usize = kumo_core::limits::SYNC_RESPONSE_MAX_BYTES;
+/// Largest header section (or trailer section) of a Runtime API request.
+const MAX_HEADER_BYTES: usize = 256 * 1024;
+/// Largest response a runtime may stream.
+const MAX_STREAMED_BYTES: usize = kumo_core::limits::STREAMED_RESPONSE_MAX_BYTES;
 
 /// An event handed to the runtime through `/next`.
 #[derive(Debug)]
@@ -43,6 +50,8 @@ pub struct Invocation {
 pub enum RuntimeAnswer {
     /// `/response` with this body.
     Response(Bytes),
+    /// `/response` in streaming mode: the body arrives piece by piece.
+    Streamed(StreamedResponse),
     /// `/error` with the error type header and body.
     Error { error_type: Option<String>, body: Bytes },
     /// The runtime tried to post more than 6 MB.
@@ -161,6 +170,9 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         connections.spawn(async move {
             let service = hyper::service::service_fn(move |request| handle(Arc::clone(&shared), request));
             let _ = hyper::server::conn::http1::Builder::new()
+                // Also the bound of a streamed response's trailers, whose error body (base64 of the
+                // error JSON with its stack trace) can outgrow hyper's 16 KiB default.
+                .max_header_size(MAX_HEADER_BYTES)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
                 .await;
         });
@@ -271,6 +283,9 @@ async fn answer(shared: &Shared, request_id: String, request: Request<Incoming>,
             _ => return runtime_error(StatusCode::BAD_REQUEST, "InvalidRequestID", "Invalid request ID"),
         }
     };
+    if !is_error && response_stream::is_streaming(request.headers()) {
+        return stream_response(sender, request).await;
+    }
     let error_type = error_type_header(&request);
     let Some(body) = read_limited(request).await else {
         let _ = sender.send(RuntimeAnswer::ResponseTooLarge);
@@ -286,10 +301,113 @@ async fn answer(shared: &Shared, request_id: String, request: Request<Incoming>,
     accepted()
 }
 
+/// A `/response` in streaming mode: the invoker gets the body as it arrives, and the runtime
+/// its answer once the body has ended.
+async fn stream_response(sender: oneshot::Sender<RuntimeAnswer>, request: Request<Incoming>) -> HttpResponse {
+    let content_type =
+        request.headers().get(http::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let (streamed, pieces) = response_stream::channel(content_type);
+    // The invoker may have given up (timeout): the body is still read, and dropped.
+    let _ = sender.send(RuntimeAnswer::Streamed(streamed));
+    match response_stream::forward(request.into_body(), pieces, MAX_STREAMED_BYTES).await {
+        Forwarded::Complete => accepted(),
+        Forwarded::TooLarge => runtime_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Exceeded maximum allowed payload size ({MAX_STREAMED_BYTES} bytes)."),
+        ),
+        Forwarded::Broken => {
+            runtime_error(StatusCode::BAD_REQUEST, "InvalidRequest", "the response body ended before its last chunk")
+        }
+    }
+}
+
 async fn init_error(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
     let error_type = error_type_header(&request);
     let body = read_limited(request).await.unwrap_or_default();
     *lock(&shared.init_error) = Some(InitError { error_type, body });
     shared.state.send_replace(RuntimeState::InitFailed);
     accepted()
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+    use crate::response_stream::StreamPiece;
+
+    fn invocation(request_id: &str) -> Invocation {
+        Invocation {
+            request_id: request_id.to_string(),
+            payload: Bytes::from_static(b"{}"),
+            deadline_ms: 0,
+            invoked_function_arn: "arn:aws:lambda:us-east-1:000000000000:function:f".to_string(),
+            trace_id: String::new(),
+            client_context: None,
+            cognito_identity: None,
+        }
+    }
+
+    /// Sends `request` on a new connection and reads the answer's status line.
+    async fn exchange(server: &RuntimeApiServer, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(server.address()).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = vec![0u8; 1024];
+        let read = stream.read(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string()
+    }
+
+    /// What a runtime client sends: the chunked body as written, then the error trailers.
+    #[tokio::test]
+    async fn a_streamed_response_arrives_in_pieces_and_ends_with_its_trailers() {
+        let server = RuntimeApiServer::start().await.unwrap();
+        let answer = server.submit(invocation("r1")).await;
+        let next = exchange(&server, b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(next.starts_with("HTTP/1.1 200"), "{next}");
+
+        // An error body with a long stack trace: past hyper's default 16 KiB for trailers.
+        let error = serde_json::json!({"errorType": "Error", "errorMessage": "boom", "trace": vec!["at x"; 3000]});
+        let encoded = base64::engine::general_purpose::STANDARD.encode(error.to_string());
+        assert!(encoded.len() > 16 * 1024);
+        let request = format!(
+            "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\n\
+             Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\
+             Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\
+             Content-Type: text/plain\r\n\r\n\
+             5\r\nhello\r\n6\r\n world\r\n0\r\n\
+             Lambda-Runtime-Function-Error-Type: Error\r\nLambda-Runtime-Function-Error-Body: {encoded}\r\n\r\n"
+        );
+        let posting = tokio::spawn({
+            let address = server.address();
+            async move {
+                let mut stream = TcpStream::connect(address).await.unwrap();
+                stream.write_all(request.as_bytes()).await.unwrap();
+                let mut answer = vec![0u8; 1024];
+                let read = stream.read(&mut answer).await.unwrap();
+                String::from_utf8_lossy(&answer[..read]).lines().next().unwrap_or_default().to_string()
+            }
+        });
+        let Ok(RuntimeAnswer::Streamed(mut streamed)) = answer.await else { panic!("not a streamed answer") };
+        assert_eq!(streamed.content_type.as_deref(), Some("text/plain"));
+        let mut body = Vec::new();
+        let end = loop {
+            match streamed.next().await.expect("the stream's end") {
+                StreamPiece::Chunk(data) => body.extend_from_slice(&data),
+                end => break end,
+            }
+        };
+        assert_eq!(body, b"hello world");
+        let StreamPiece::Failed { error_type, body } = end else { panic!("{end:?}") };
+        assert_eq!(error_type.as_deref(), Some("Error"));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), error);
+        assert!(posting.await.unwrap().starts_with("HTTP/1.1 202"));
+
+        // The invocation has its answer: another one for it is a wrong state transition.
+        let again =
+            "POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}";
+        assert!(exchange(&server, again.as_bytes()).await.starts_with("HTTP/1.1 403"));
+    }
 }

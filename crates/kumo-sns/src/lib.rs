@@ -1,5 +1,6 @@
-//! Amazon SNS for Kumo: standard and FIFO topics, subscriptions (`sqs` and `lambda`
-//! endpoints), filter policies, and Publish/PublishBatch whose fan-out runs in the background.
+//! Amazon SNS for Kumo: standard and FIFO topics, subscriptions (`sqs`, `lambda`, `http` and
+//! `https` endpoints), filter policies, and Publish/PublishBatch whose fan-out runs in the
+//! background, with messages signed as AWS signs them.
 //!
 //! Topics belong to an account and a region (`arn:aws:sns:<region>:<account>:<name>`); a
 //! subscription's ARN is its topic's ARN and a UUID, so a topic's subscriptions are one range of
@@ -10,14 +11,20 @@
 //! group-committing writer. Publish answers once its message is committed to the outbox; the
 //! deliveries run afterwards ([`delivery`]) and the outbox row goes once they are made, so a
 //! crash after Publish answered still delivers (at least once). Deliveries leave through the
-//! narrow [`delivery::Endpoints`] trait, which the binary bridges to SQS and Lambda.
+//! narrow [`delivery::Endpoints`] trait, which the binary bridges to SQS and Lambda; HTTP/S
+//! endpoints are reached by [`http`], only where [`endpoint_access`] allows.
 
 pub mod api;
 pub mod delivery;
+pub mod delivery_policy;
+pub mod endpoint_access;
 pub mod error;
 pub mod filter;
 pub mod http;
+mod messages;
+mod outbox;
 mod publish;
+pub mod signing;
 pub mod store;
 mod subscriptions;
 #[cfg(test)]
@@ -26,7 +33,8 @@ mod topics;
 pub mod types;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -131,27 +139,84 @@ pub struct SnsService {
     /// Serialises topic and subscription creation (idempotency checks).
     lifecycle: tokio::sync::Mutex<()>,
     /// Hands committed messages to the fan-out.
-    outbox: delivery::Outbox,
-    /// Posts to `http` subscriptions.
+    outbox: Arc<outbox::Outbox>,
+    /// Makes outbox positions and their commits follow one order (the outbox relies on it).
+    outbox_order: Mutex<()>,
+    /// Posts to `http`/`https` subscriptions.
     http: Arc<http::HttpEndpoints>,
+    /// Which endpoints subscriptions may name.
+    endpoint_access: endpoint_access::EndpointAccess,
+    /// Signs messages; its certificate is served at `SigningCertURL`.
+    signer: Arc<signing::MessageSigner>,
+    /// Bounds the HTTP/S deliveries waiting for a retry.
+    waiting_retries: Arc<tokio::sync::Semaphore>,
+    /// Paces throttled HTTP/S subscriptions.
+    pacer: Arc<delivery::Pacer>,
+}
+
+/// How SNS is set up.
+#[derive(Debug, Clone)]
+pub struct SnsSettings {
+    /// Kumo's endpoint, as notifications name it (`UnsubscribeURL`, `SigningCertURL`).
+    pub endpoint_url: String,
+    /// Let `http`/`https` subscriptions reach loopback, link-local and unspecified addresses
+    /// and Kumo's own listener (`--sns-allow-private-endpoints`).
+    pub allow_private_endpoints: bool,
+    /// Kumo's listener, which subscriptions may not target otherwise.
+    pub listener: Option<SocketAddr>,
+    /// PEM file of CA certificates trusted for `https` endpoints besides the system's.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SnsSettings {
+    /// The defaults for Kumo at `endpoint_url`: private endpoints refused, system roots only.
+    pub fn new(endpoint_url: impl Into<String>) -> Self {
+        Self { endpoint_url: endpoint_url.into(), allow_private_endpoints: false, listener: None, ca_file: None }
+    }
+}
+
+/// Why SNS could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing key or certificate.
+    #[error(transparent)]
+    Signing(#[from] signing::SigningError),
+    /// The HTTPS client.
+    #[error(transparent)]
+    Tls(#[from] http::TlsSetupError),
 }
 
 impl SnsService {
     /// Opens the store under `data_dir` (blocking: call at start-up or via `spawn_blocking`)
     /// and restores every topic, subscription and undelivered message; `endpoint_url` is Kumo's
-    /// endpoint as notifications name it.
-    pub fn open(data_dir: &Path, endpoint_url: impl Into<String>) -> Result<Arc<Self>, StoreError> {
+    /// endpoint as notifications name it. Private endpoints are refused.
+    pub fn open(data_dir: &Path, endpoint_url: impl Into<String>) -> Result<Arc<Self>, OpenError> {
+        Self::open_with(data_dir, SnsSettings::new(endpoint_url))
+    }
+
+    /// [`Self::open`] with `settings`.
+    pub fn open_with(data_dir: &Path, settings: SnsSettings) -> Result<Arc<Self>, OpenError> {
         let (store, loaded) = SqliteSnsStore::open(data_dir)?;
-        Self::with_store(Arc::new(store), loaded, endpoint_url.into())
+        let signer = signing::MessageSigner::open(data_dir)?;
+        Self::with_store(Arc::new(store), loaded, signer, settings)
     }
 
     /// Restores what `loaded` holds from `store`, which takes the changes from now on.
-    pub fn with_store(store: Arc<dyn SnsStore>, loaded: Loaded, endpoint_url: String) -> Result<Arc<Self>, StoreError> {
+    pub fn with_store(
+        store: Arc<dyn SnsStore>,
+        loaded: Loaded,
+        signer: signing::MessageSigner,
+        settings: SnsSettings,
+    ) -> Result<Arc<Self>, OpenError> {
         let mut topics = BTreeMap::new();
         for row in loaded.topics {
             let Some((region, account, name)) = topics::parse_topic_arn(&row.arn) else { continue };
-            let attributes: BTreeMap<String, String> = serde_json::from_str(&row.attributes)?;
-            let tags = serde_json::from_str(&row.tags)?;
+            let attributes: BTreeMap<String, String> =
+                serde_json::from_str(&row.attributes).map_err(StoreError::from)?;
+            let tags = serde_json::from_str(&row.tags).map_err(StoreError::from)?;
             let fifo = attributes.get("FifoTopic").is_some_and(|value| value == "true");
             let state = TopicState { attributes, tags, ..TopicState::default() };
             let topic = Topic {
@@ -166,7 +231,8 @@ impl SnsService {
         }
         let mut subscriptions = BTreeMap::new();
         for row in loaded.subscriptions {
-            let attributes: BTreeMap<String, String> = serde_json::from_str(&row.attributes)?;
+            let attributes: BTreeMap<String, String> =
+                serde_json::from_str(&row.attributes).map_err(StoreError::from)?;
             let filter = subscriptions::compile_filter(&attributes, "").ok().flatten();
             let state = SubscriptionState { attributes, filter, pending_token: row.pending_token };
             let subscription = Subscription {
@@ -182,20 +248,35 @@ impl SnsService {
         tracing::info!(
             topics = topics.len(),
             subscriptions = subscriptions.len(),
-            undelivered = loaded.outbox.len(),
+            undelivered = loaded.undelivered,
             "sns store opened"
         );
+        let endpoint_access = endpoint_access::EndpointAccess {
+            allow_private: settings.allow_private_endpoints,
+            own_listener: settings.listener,
+        };
+        let http = http::HttpEndpoints::new(endpoint_access.clone(), settings.ca_file.as_deref())?;
         Ok(Arc::new(Self {
             store,
             topics: RwLock::new(topics),
             subscriptions: RwLock::new(subscriptions),
             authorizer: OnceLock::new(),
-            endpoint_url,
+            endpoint_url: settings.endpoint_url,
             next_seq: AtomicU64::new(loaded.next_seq),
             lifecycle: tokio::sync::Mutex::new(()),
-            outbox: delivery::Outbox::new(loaded.outbox),
-            http: Arc::new(http::HttpEndpoints::default()),
+            outbox: Arc::new(outbox::Outbox::new(loaded.undelivered, loaded.next_seq)),
+            outbox_order: Mutex::new(()),
+            http: Arc::new(http),
+            endpoint_access,
+            signer: Arc::new(signer),
+            waiting_retries: delivery::waiting_retries(),
+            pacer: Arc::default(),
         }))
+    }
+
+    /// The signing certificate: its path on Kumo's port (which serves it to anyone) and PEM.
+    pub fn signing_certificate(&self) -> (String, String) {
+        (self.signer.certificate_path(), self.signer.certificate_pem().to_string())
     }
 
     /// Whether the store still keeps what SNS gives it.
@@ -275,6 +356,11 @@ impl SnsService {
 
     fn allocate_seq(&self) -> u64 {
         self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Serialises outbox positions with their commits.
+    fn outbox_order(&self) -> MutexGuard<'_, ()> {
+        self.outbox_order.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Waits for `ops` to commit, mapping failure to an internal error.

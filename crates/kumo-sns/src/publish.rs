@@ -269,20 +269,37 @@ impl SnsService {
 
     /// Stores the accepted messages in the outbox (one commit) and hands them to the fan-out.
     async fn enqueue(&self, accepted: &mut [Accepted]) -> Result<(), AwsError> {
-        let mut ops = Vec::new();
-        for message in accepted.iter_mut().filter(|message| !message.duplicate) {
-            message.notification.seq = self.allocate_seq();
-            let text = serde_json::to_string(&message.notification).map_err(error::internal)?;
-            ops.push(WriteOp::InsertOutbox(OutboxRow { seq: message.notification.seq, message: text }));
-        }
-        if ops.is_empty() {
+        if accepted.iter().all(|message| message.duplicate) {
             return Ok(());
         }
-        self.commit(ops).await?;
-        for message in accepted.iter().filter(|message| !message.duplicate) {
-            self.outbox.push(message.notification.clone());
+        let (sender, committed) = tokio::sync::oneshot::channel();
+        {
+            // Positions are given out and submitted under one lock, so the writer commits them,
+            // and its callbacks hand them to the outbox, in position order.
+            let _order = self.outbox_order();
+            let mut ops = Vec::new();
+            let mut handed = Vec::new();
+            for message in accepted.iter_mut().filter(|message| !message.duplicate) {
+                message.notification.seq = self.allocate_seq();
+                let text = serde_json::to_string(&message.notification).map_err(error::internal)?;
+                ops.push(WriteOp::InsertOutbox(OutboxRow { seq: message.notification.seq, message: text }));
+                handed.push(message.notification.clone());
+            }
+            let outbox = Arc::clone(&self.outbox);
+            let done: crate::store::Done = Box::new(move |ok| {
+                if ok {
+                    for notification in handed {
+                        outbox.push(notification);
+                    }
+                }
+                let _ = sender.send(ok);
+            });
+            self.store.submit(ops, Some(done));
         }
-        Ok(())
+        match committed.await {
+            Ok(true) => Ok(()),
+            _ => Err(error::internal("the sns outbox commit failed")),
+        }
     }
 
     /// Publish: answers once the message is durably accepted; deliveries follow.

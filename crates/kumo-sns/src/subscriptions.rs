@@ -1,7 +1,8 @@
 //! Subscriptions: Subscribe (idempotent per endpoint), Unsubscribe, ListSubscriptions[ByTopic],
 //! Get/SetSubscriptionAttributes and ConfirmSubscription. `sqs` and `lambda` subscriptions are
 //! confirmed at once (same as AWS for endpoints of AWS services); `http`/`https` ones wait for
-//! ConfirmSubscription with their token.
+//! ConfirmSubscription with their token, and may only name endpoints
+//! [`crate::endpoint_access`] allows.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -101,7 +102,10 @@ fn check_attribute(name: &str, value: &str, protocol: &str, prefix: &str) -> Res
             }
             Ok(())
         }
-        "DeliveryPolicy" | "ReplayPolicy" if !value.is_empty() => serde_json::from_str::<serde_json::Value>(value)
+        "DeliveryPolicy" if !value.is_empty() => crate::delivery_policy::check_subscription_policy(value)
+            .map(|_| ())
+            .map_err(|why| error::invalid_parameter(format!("{prefix}DeliveryPolicy: {why}"))),
+        "ReplayPolicy" if !value.is_empty() => serde_json::from_str::<serde_json::Value>(value)
             .map(|_| ())
             .map_err(|_| error::invalid_parameter(format!("{prefix}{name}: failed to parse JSON."))),
         _ => Ok(()),
@@ -136,6 +140,10 @@ fn check_endpoint(protocol: &str, endpoint: &str, fifo_topic: bool) -> Result<()
         "http" | "https" => {
             if !endpoint.starts_with(&format!("{protocol}://")) {
                 return Err(error::invalid_parameter("Endpoint must match the specified protocol"));
+            }
+            let uri = endpoint.parse::<http::Uri>().ok();
+            if uri.as_ref().and_then(http::Uri::host).is_none_or(str::is_empty) {
+                return Err(error::invalid_parameter("Endpoint"));
             }
         }
         other => {
@@ -189,6 +197,14 @@ impl SnsService {
         if let Some(raw) = attributes.get_mut("RawMessageDelivery") {
             *raw = raw.to_ascii_lowercase();
         }
+        if let Some(policy) = attributes.get_mut("DeliveryPolicy").filter(|policy| !policy.is_empty()) {
+            // Checked above: kept in the form AWS keeps it.
+            *policy = crate::delivery_policy::check_subscription_policy(policy).unwrap_or_default();
+        }
+        if matches!(protocol, "http" | "https") && self.endpoint_access.check_subscribe(endpoint).await.is_err() {
+            tracing::info!(endpoint, "sns subscription refused: the endpoint is private to Kumo's host");
+            return Err(error::invalid_parameter("Unreachable Endpoint"));
+        }
         let filter = compile_filter(&attributes, "Attributes Reason: ")?;
         let _lifecycle = self.lifecycle.lock().await;
         let existing = self.subscriptions_of(&topic.arn);
@@ -226,9 +242,10 @@ impl SnsService {
         let row = subscription.row()?;
         self.commit(vec![WriteOp::PutSubscription(row)]).await?;
         let arn = subscription.arn.clone();
-        if let Some(token) = subscription.lock().pending_token.clone() {
+        let token = subscription.lock().pending_token.clone();
+        if let Some(token) = token {
             // The endpoint is asked to confirm in the background, as AWS asks it.
-            let confirmation = self.confirmation_for(&subscription, &token);
+            let confirmation = self.confirmation_for(&subscription, &token, false);
             let http = Arc::clone(&self.http);
             tokio::spawn(async move {
                 if let Err(error) = crate::delivery::Endpoints::deliver(&*http, &confirmation).await {
@@ -264,6 +281,19 @@ impl SnsService {
         let subscription = self.subscription_for(context, Some(arn), "sns:Unsubscribe")?;
         self.commit(vec![WriteOp::DeleteSubscription(subscription.arn.clone())]).await?;
         self.subscriptions_write().remove(arn);
+        self.pacer.forget(arn);
+        let confirmed = subscription.lock().pending_token.is_none();
+        if confirmed && matches!(subscription.protocol.as_str(), "http" | "https") {
+            // AWS tells a confirmed HTTP/S endpoint that it was unsubscribed, in the background.
+            let token = uuid::Uuid::new_v4().simple().to_string() + &uuid::Uuid::new_v4().simple().to_string();
+            let notice = self.confirmation_for(&subscription, &token, true);
+            let http = Arc::clone(&self.http);
+            tokio::spawn(async move {
+                if let Err(error) = crate::delivery::Endpoints::deliver(&*http, &notice).await {
+                    tracing::warn!(endpoint = %notice.endpoint, %error, "sns unsubscribe confirmation failed");
+                }
+            });
+        }
         tracing::info!(subscription = %arn, "sns subscription deleted");
         Ok(NoResult {})
     }
@@ -338,6 +368,12 @@ impl SnsService {
     ) -> Result<AttributesResult, AwsError> {
         let subscription =
             self.subscription_for(context, request.subscription_arn.as_deref(), "sns:GetSubscriptionAttributes")?;
+        let effective = matches!(subscription.protocol.as_str(), "http" | "https").then(|| {
+            let topic = self.topics_read().get(&subscription.topic_arn).cloned();
+            let topic_policy = topic.and_then(|topic| topic.lock().attributes.get("DeliveryPolicy").cloned());
+            let own = subscription.lock().attributes.get("DeliveryPolicy").cloned();
+            crate::delivery_policy::effective_subscription_policy(topic_policy.as_deref(), own.as_deref()).1
+        });
         let state = subscription.lock();
         let mut attributes = BTreeMap::new();
         attributes.insert("SubscriptionArn".to_string(), subscription.arn.clone());
@@ -357,6 +393,9 @@ impl SnsService {
         if !state.attributes.contains_key("FilterPolicy") {
             attributes.remove("FilterPolicyScope");
         }
+        if let Some(effective) = effective {
+            attributes.insert("EffectiveDeliveryPolicy".to_string(), effective);
+        }
         Ok(AttributesResult { attributes: attributes.into() })
     }
 
@@ -373,6 +412,10 @@ impl SnsService {
         check_attribute(name, &value, &subscription.protocol, "")?;
         if name == "RawMessageDelivery" {
             value = value.to_ascii_lowercase();
+        }
+        if name == "DeliveryPolicy" && !value.is_empty() {
+            // Checked above: kept in the form AWS keeps it.
+            value = crate::delivery_policy::check_subscription_policy(&value).unwrap_or_default();
         }
         let mut attributes = subscription.lock().attributes.clone();
         match value.is_empty() {

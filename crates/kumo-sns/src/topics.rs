@@ -101,7 +101,11 @@ fn check_attribute(name: &str, value: &str, fifo: bool, prefix: &str) -> Result<
                 )));
             }
         }
-        "Policy" | "DeliveryPolicy" | "DataProtectionPolicy" | "ArchivePolicy" if !value.is_empty() => {
+        "DeliveryPolicy" if !value.is_empty() => {
+            crate::delivery_policy::check_topic_policy(value)
+                .map_err(|why| error::invalid_parameter(format!("{prefix}DeliveryPolicy: {why}")))?;
+        }
+        "Policy" | "DataProtectionPolicy" | "ArchivePolicy" if !value.is_empty() => {
             let document: Result<serde_json::Value, _> = serde_json::from_str(value);
             if !document.is_ok_and(|document| document.is_object()) {
                 return Err(error::invalid_parameter(format!("{prefix}{name}: failed to parse JSON.")));
@@ -200,6 +204,10 @@ impl SnsService {
             if attribute != "FifoTopic" {
                 check_attribute(attribute, value, fifo, "Attributes Reason: ")?;
             }
+        }
+        if let Some(policy) = attributes.get_mut("DeliveryPolicy").filter(|policy| !policy.is_empty()) {
+            // Checked above: kept in the form AWS keeps it.
+            *policy = crate::delivery_policy::check_topic_policy(policy).unwrap_or_default();
         }
         // FifoTopic=false is the default: kept only when true, as GetTopicAttributes shows it.
         if fifo {
@@ -334,7 +342,9 @@ impl SnsService {
         attributes.insert("Owner".to_string(), topic.account.clone());
         attributes.insert("Policy".to_string(), default_policy(&topic));
         attributes.insert("DisplayName".to_string(), String::new());
-        attributes.insert("EffectiveDeliveryPolicy".to_string(), EFFECTIVE_DELIVERY_POLICY.to_string());
+        let delivery_policy = topic.lock().attributes.get("DeliveryPolicy").cloned();
+        let effective = crate::delivery_policy::effective_topic_policy(delivery_policy.as_deref());
+        attributes.insert("EffectiveDeliveryPolicy".to_string(), effective);
         attributes.insert("SubscriptionsConfirmed".to_string(), confirmed.to_string());
         attributes.insert("SubscriptionsPending".to_string(), pending.to_string());
         attributes.insert("SubscriptionsDeleted".to_string(), "0".to_string());
@@ -353,8 +363,12 @@ impl SnsService {
     ) -> Result<NoResult, AwsError> {
         let topic = self.topic_for(context, request.topic_arn.as_deref(), "TopicArn", "sns:SetTopicAttributes")?;
         let name = required(&request.attribute_name, "AttributeName")?;
-        let value = request.attribute_value.unwrap_or_default();
+        let mut value = request.attribute_value.unwrap_or_default();
         check_attribute(name, &value, topic.fifo, "")?;
+        if name == "DeliveryPolicy" && !value.is_empty() {
+            // Checked above: kept in the form AWS keeps it.
+            value = crate::delivery_policy::check_topic_policy(&value).unwrap_or_default();
+        }
         let row = {
             let mut state = topic.lock();
             match value.is_empty() {
@@ -461,9 +475,6 @@ fn default_policy(topic: &Topic) -> String {
     })
     .to_string()
 }
-
-/// AWS's delivery policy of a topic that sets none.
-const EFFECTIVE_DELIVERY_POLICY: &str = r#"{"http":{"defaultHealthyRetryPolicy":{"minDelayTarget":20,"maxDelayTarget":20,"numRetries":3,"numMaxDelayRetries":0,"numNoDelayRetries":0,"numMinDelayRetries":0,"backoffFunction":"linear"},"disableSubscriptionOverrides":false,"defaultRequestPolicy":{"headerContentType":"text/plain; charset=UTF-8"}}}"#;
 
 /// A page token: the last ARN of the page, base64 (opaque to clients, as AWS's are).
 pub(crate) fn page_token(last: &str) -> String {

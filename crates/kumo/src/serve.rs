@@ -74,6 +74,13 @@ pub struct ServeArgs {
     /// must resolve to Kumo). Every form resolves either way.
     #[arg(long, env = "KUMO_SQS_URL_STYLE", default_value = "path", value_parser = ["path", "host"])]
     sqs_url_style: String,
+    /// Let SNS `http`/`https` subscriptions reach loopback, link-local and unspecified addresses
+    /// and Kumo's own listener (refused otherwise: a tenant could reach what only this host can).
+    #[arg(long, env = "KUMO_SNS_ALLOW_PRIVATE_ENDPOINTS", value_parser = clap::builder::BoolishValueParser::new())]
+    sns_allow_private_endpoints: bool,
+    /// PEM file of CA certificates SNS trusts for `https` endpoints, besides the system's roots.
+    #[arg(long, env = "KUMO_SNS_CA_FILE")]
+    sns_ca_file: Option<PathBuf>,
 }
 
 /// Flags shared by `serve` and `prepare`.
@@ -305,11 +312,23 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .context("opening the s3 store")?
     };
     let sns = {
-        let (data_dir, endpoint) = (store_dir.clone(), format!("http://{address}"));
-        tokio::task::spawn_blocking(move || kumo_sns::SnsService::open(&data_dir, endpoint))
+        let data_dir = store_dir.clone();
+        let settings = kumo_sns::SnsSettings {
+            endpoint_url: format!("http://{address}"),
+            allow_private_endpoints: args.sns_allow_private_endpoints,
+            listener: Some(address),
+            ca_file: args.sns_ca_file.clone(),
+        };
+        if settings.allow_private_endpoints {
+            tracing::warn!(
+                "--sns-allow-private-endpoints: sns http/https subscriptions may reach this host's private addresses"
+            );
+        }
+        tokio::task::spawn_blocking(move || kumo_sns::SnsService::open_with(&data_dir, settings))
             .await?
-            .context("opening the sns store")?
+            .context("opening the sns service")?
     };
+    let (certificate_path, certificate) = sns.signing_certificate();
     // Every store has created its files now: they get the data dir's privacy too.
     harden_data_dir(&store_dir)?;
     sqs.start_sweeper();
@@ -371,6 +390,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             insecure_accept_any_credentials: args.insecure_accept_any_credentials,
             role_check: !args.skip_role_check,
         },
+        open_documents: kumo_gateway::OpenDocuments::new([(
+            certificate_path,
+            kumo_gateway::OpenDocument { content_type: "application/x-pem-file", body: certificate.into() },
+        )]),
     };
     let limits = kumo_gateway::ListenerLimits {
         max_connections: args.max_connections,

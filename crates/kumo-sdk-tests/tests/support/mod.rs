@@ -9,12 +9,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
+use aws_sdk_lambda::config::retry::RetryConfig;
+use aws_sdk_lambda::config::timeout::TimeoutConfig;
+use aws_sdk_lambda::config::{BehaviorVersion, Region};
 use aws_sdk_lambda::Client;
+use aws_types::SdkConfig;
 
 /// The account Kumo gives the default `test`/`test` key pair.
 pub const ACCOUNT: &str = "000000000000";

@@ -1,8 +1,10 @@
 //! What SNS stores, behind [`SnsStore`]: topics, subscriptions and the delivery outbox (messages
 //! accepted by Publish whose fan-out has not finished), written as batches of [`WriteOp`]s through
 //! one group-commit writer whose `done` callbacks run after their transaction committed, so
-//! "published = stored": Publish answers only from that callback. Everything is read once, at
-//! start-up ([`Loaded`]). [`SqliteSnsStore`] keeps it in `sns.sqlite3` under the data dir.
+//! "published = stored": Publish answers only from that callback. Topics and subscriptions are
+//! read once, at start-up ([`Loaded`]); the outbox is read a page at a time
+//! ([`SnsStore::outbox_page`]), so a large backlog never has to fit in memory.
+//! [`SqliteSnsStore`] keeps it in `sns.sqlite3` under the data dir.
 
 mod sqlite;
 #[cfg(test)]
@@ -19,6 +21,10 @@ pub trait SnsStore: Send + Sync {
 
     /// `Ok` while writes submitted now would be kept; otherwise why not (for `/_kumo/health`).
     fn health(&self) -> Result<(), String>;
+
+    /// Up to `limit` committed outbox rows with `seq > after`, in `seq` order (blocking: call
+    /// from a blocking thread).
+    fn outbox_page(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError>;
 }
 
 impl dyn SnsStore {
@@ -111,15 +117,15 @@ pub enum WriteOp {
 
 pub use kumo_store::ops_writer::Done;
 
-/// Everything the store holds, read at start-up.
+/// What the store holds, read at start-up (the outbox's rows are paged later).
 #[derive(Debug, Default)]
 pub struct Loaded {
     /// Topics, by ARN.
     pub topics: Vec<TopicRow>,
     /// Subscriptions, by ARN.
     pub subscriptions: Vec<SubscriptionRow>,
-    /// Undelivered messages, by `seq`.
-    pub outbox: Vec<OutboxRow>,
+    /// How many messages wait in the outbox.
+    pub undelivered: u64,
     /// Next free outbox position.
     pub next_seq: u64,
 }

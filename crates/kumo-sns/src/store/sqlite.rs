@@ -1,7 +1,9 @@
 //! [`SnsStore`] on SQLite: its own database (`sns.sqlite3`, WAL) written by one group-commit
-//! thread that owns the connection (`kumo_store::group_commit`).
+//! thread that owns the connection (`kumo_store::group_commit`); outbox pages are read through a
+//! second connection (WAL lets it read committed rows while the writer writes).
 
 use std::path::Path;
+use std::sync::Mutex;
 
 use kumo_store::group_commit::WriterName;
 use kumo_store::migrations::Schema;
@@ -44,6 +46,7 @@ const MAX_OPS_PER_COMMIT: usize = 20_000;
 /// SNS's SQLite database and the thread that writes it.
 pub struct SqliteSnsStore {
     writer: OpsWriter<WriteOp>,
+    reader: Mutex<Connection>,
 }
 
 impl SqliteSnsStore {
@@ -54,9 +57,10 @@ impl SqliteSnsStore {
         let mut connection = kumo_store::sqlite::open(&path, kumo_store::sqlite::OpenOptions::default())?;
         kumo_store::migrations::migrate(&mut connection, &(), &SCHEMA_MIGRATIONS)?;
         let loaded = load(&connection)?;
+        let reader = kumo_store::sqlite::open(&path, kumo_store::sqlite::OpenOptions::default())?;
         let name = WriterName { thread: "kumo-sns-writer", what: "sns" };
         let writer = OpsWriter::start(connection, &path, name, "the sns writer", MAX_OPS_PER_COMMIT)?;
-        Ok((Self { writer }, loaded))
+        Ok((Self { writer, reader: Mutex::new(reader) }, loaded))
     }
 }
 
@@ -67,6 +71,18 @@ impl SnsStore for SqliteSnsStore {
 
     fn health(&self) -> Result<(), String> {
         self.writer.health()
+    }
+
+    fn outbox_page(&self, after: u64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        // A panic while reading leaves nothing half-done: the connection only reads.
+        let reader = self.reader.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let rows = reader
+            .prepare_cached("SELECT seq, message FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
+            .query_map(params![after as i64, limit as i64], |row| {
+                Ok(OutboxRow { seq: row.get::<_, i64>(0)? as u64, message: row.get(1)? })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 }
 
@@ -146,13 +162,11 @@ fn load(connection: &Connection) -> Result<Loaded, StoreError> {
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let outbox = connection
-        .prepare("SELECT seq, message FROM outbox ORDER BY seq")?
-        .query_map([], |row| Ok(OutboxRow { seq: row.get::<_, i64>(0)? as u64, message: row.get(1)? }))?
-        .collect::<Result<Vec<_>, _>>()?;
+    let (undelivered, last): (i64, Option<i64>) =
+        connection.query_row("SELECT COUNT(*), MAX(seq) FROM outbox", [], |row| Ok((row.get(0)?, row.get(1)?)))?;
     // Positions are never reused while a row holds one; a fresh outbox may start again at 1.
-    let next_seq = outbox.last().map_or(1, |row| row.seq + 1);
-    Ok(Loaded { topics, subscriptions, outbox, next_seq })
+    let next_seq = last.map_or(1, |last| last as u64 + 1);
+    Ok(Loaded { topics, subscriptions, undelivered: undelivered as u64, next_seq })
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ fn commit(store: &dyn SnsStore, ops: Vec<WriteOp>) {
 pub(crate) fn suite<S: SnsStore + 'static>(open: impl Fn(&Path) -> (S, Loaded)) {
     let dir = tempfile::tempdir().unwrap();
     let (store, loaded) = open(dir.path());
-    assert!(loaded.topics.is_empty() && loaded.subscriptions.is_empty() && loaded.outbox.is_empty());
+    assert!(loaded.topics.is_empty() && loaded.subscriptions.is_empty() && loaded.undelivered == 0);
     assert_eq!(loaded.next_seq, 1);
     let topic = TopicRow { arn: TOPIC.into(), attributes: r#"{"DisplayName":"x"}"#.into(), tags: "{}".into() };
     commit(
@@ -53,7 +53,8 @@ pub(crate) fn suite<S: SnsStore + 'static>(open: impl Fn(&Path) -> (S, Loaded)) 
     let (store, loaded) = open(dir.path());
     assert_eq!(loaded.topics, vec![topic]);
     assert_eq!(loaded.subscriptions, vec![subscription("b")]);
-    assert_eq!(loaded.outbox, vec![OutboxRow { seq: 2, message: "two".into() }]);
+    assert_eq!(loaded.undelivered, 1);
+    assert_eq!(store.outbox_page(0, 10).unwrap(), vec![OutboxRow { seq: 2, message: "two".into() }]);
     assert_eq!(loaded.next_seq, 3);
     commit(&store, vec![WriteOp::DeleteTopic(TOPIC.into())]);
     drop(store);
@@ -73,4 +74,11 @@ pub(crate) fn suite<S: SnsStore + 'static>(open: impl Fn(&Path) -> (S, Loaded)) 
     }
     let seen: Vec<_> = (0..50).map(|_| order.recv_timeout(std::time::Duration::from_secs(10)).unwrap()).collect();
     assert_eq!(seen, (0..50u64).map(|index| (index, true)).collect::<Vec<_>>());
+
+    // The outbox is read in pages, in order, from any position.
+    let first = store.outbox_page(0, 20).unwrap();
+    assert_eq!(first.iter().map(|row| row.seq).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
+    let rest = store.outbox_page(40, 20).unwrap();
+    assert_eq!(rest.iter().map(|row| row.seq).collect::<Vec<_>>(), (41..=50).collect::<Vec<_>>());
+    assert!(store.outbox_page(50, 20).unwrap().is_empty());
 }
