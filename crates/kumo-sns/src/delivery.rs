@@ -60,6 +60,8 @@ pub struct DeliveryAttribute {
 /// What one subscriber is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
+    /// The topic it comes from.
+    pub topic_arn: String,
     /// `sqs`, `lambda`, `http` or `https`.
     pub protocol: String,
     /// The queue's or function's ARN, or the URL.

@@ -214,6 +214,7 @@ mod tests {
 
     fn delivery(endpoint: String) -> Delivery {
         Delivery {
+            topic_arn: "arn:aws:sns:us-east-1:000000000000:topic".to_string(),
             protocol: "http".to_string(),
             endpoint,
             body: "{}".to_string(),

@@ -223,6 +223,7 @@ impl SnsService {
         let message = notification.message_for(&subscription.protocol);
         let fifo_queue = subscription.endpoint.ends_with(".fifo");
         let mut delivery = Delivery {
+            topic_arn: subscription.topic_arn.clone(),
             protocol: subscription.protocol.clone(),
             endpoint: subscription.endpoint.clone(),
             body: String::new(),
@@ -350,6 +351,7 @@ impl SnsService {
             headers.push(("x-amz-sns-subscription-arn".to_string(), subscription.arn.clone()));
         }
         Delivery {
+            topic_arn: topic.clone(),
             protocol: subscription.protocol.clone(),
             endpoint: subscription.endpoint.clone(),
             // Serialising strings cannot fail.

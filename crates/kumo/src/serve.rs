@@ -352,6 +352,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     sns.set_authorizer(iam.authorizer());
     sns.start_delivery(Arc::new(crate::bridges::SnsEndpoints {
         sqs: Arc::clone(&sqs),
+        functions: Arc::clone(&lambda),
         lambda: Arc::clone(&destinations) as Arc<dyn kumo_invoke::DestinationSender>,
     }));
     s3.start_notifications(Arc::new(crate::bridges::S3NotificationTargets {
