@@ -293,3 +293,62 @@ def test_fifo_message_visible_again_returns_while_its_group_has_others_in_flight
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"], VisibilityTimeout=0)
     received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=3)["Messages"]
     assert [message["Body"] for message in received] == ["g2-m1", "g1-m1"]
+
+
+@pytest.mark.parametrize("requeue", ["change", "change_batch", "expire"])
+def test_requeued_message_comes_back_before_newer_ones(sqs, make_queue, requeue):
+    # A standard queue is best-effort first in, first out by send order: a message whose
+    # visibility ends goes back where it was, not behind messages sent after it.
+    url = make_queue("requeue")
+    first = sqs.send_message(QueueUrl=url, MessageBody="first")["MessageId"]
+    second = sqs.send_message(QueueUrl=url, MessageBody="second")["MessageId"]
+    if requeue == "expire":
+        (taken,) = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"]
+    else:
+        (taken,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert taken["MessageId"] == first
+    if requeue == "change":
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"], VisibilityTimeout=0)
+    elif requeue == "change_batch":
+        result = sqs.change_message_visibility_batch(
+            QueueUrl=url, Entries=[{"Id": "a", "ReceiptHandle": taken["ReceiptHandle"], "VisibilityTimeout": 0}]
+        )
+        assert [entry["Id"] for entry in result["Successful"]] == ["a"]
+    else:
+
+        def visible():
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            return attributes["Attributes"]["ApproximateNumberOfMessages"] == "2"
+
+        poll(visible, timeout=10, what="the first message's visibility timeout to end")
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"])
+    messages = received["Messages"]
+    assert [message["MessageId"] for message in messages] == [first, second]
+    assert [message["Attributes"]["ApproximateReceiveCount"] for message in messages] == ["2", "1"]
+
+
+@pytest.mark.parametrize("name", ["öther_encodings", "名前", "caf\u00e9", "Ω.x"])
+def test_non_ascii_message_attribute_names_are_refused(sqs, make_queue, name):
+    # The documented name alphabet is A-Z, a-z, 0-9, underscore, hyphen and period only.
+    url = make_queue("names")
+    attributes = {name: {"DataType": "String", "StringValue": "v"}}
+    with pytest.raises(ClientError) as excinfo:
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageAttributes=attributes)
+    code, status, message = error_of(excinfo)
+    assert (code, status) == ("InvalidParameterValue", 400)
+    assert f"'{name}'" in message
+    batch = sqs.send_message_batch(
+        QueueUrl=url,
+        Entries=[
+            {"Id": "bad", "MessageBody": "m", "MessageAttributes": attributes},
+            {"Id": "good", "MessageBody": "m", "MessageAttributes": {"ascii": attributes[name]}},
+        ],
+    )
+    assert [entry["Id"] for entry in batch["Successful"]] == ["good"]
+    (failed,) = batch["Failed"]
+    assert (failed["Id"], failed["Code"], failed["SenderFault"]) == ("bad", "InvalidParameterValue", True)
+    # A receive filter naming a non-ASCII attribute matches nothing, and the stored one is whole.
+    (received,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=[name, f"{name}.*"])["Messages"]
+    assert "MessageAttributes" not in received
+    attributes_after = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attributes_after["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"

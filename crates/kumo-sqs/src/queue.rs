@@ -47,8 +47,12 @@ pub struct QueueState {
     pub modified_ms: u64,
     /// Messages by position.
     pub messages: HashMap<u64, StoredMessage>,
-    /// `(available_ms, seq)`: receivable messages are those at or before now.
+    /// `(available_ms, seq)` of messages not yet moved to `ready`: those at or before now are
+    /// receivable too, and the next receive moves them.
     pub by_availability: BTreeSet<(u64, u64)>,
+    /// Positions known to be receivable, in send order: a standard receive takes the oldest
+    /// first, so a message whose visibility ended comes back before newer ones, as in AWS.
+    pub ready: BTreeSet<u64>,
     /// `(enqueued_ms, seq)`: oldest first, for the retention sweep.
     pub by_age: BTreeSet<(u64, u64)>,
     /// FIFO: positions per message group, in order.
@@ -74,6 +78,7 @@ impl QueueState {
             modified_ms,
             messages: HashMap::new(),
             by_availability: BTreeSet::new(),
+            ready: BTreeSet::new(),
             by_age: BTreeSet::new(),
             groups: HashMap::new(),
             group_turns: HashMap::new(),
@@ -97,6 +102,7 @@ impl QueueState {
         if let Some(old) = self.messages.insert(seq, message) {
             // Re-inserting a position (never expected) must not leave stale index entries.
             self.by_availability.remove(&(old.available_ms, seq));
+            self.ready.remove(&seq);
             self.by_age.remove(&(old.enqueued_ms, seq));
         }
     }
@@ -105,6 +111,7 @@ impl QueueState {
     pub fn remove(&mut self, seq: u64) -> Option<StoredMessage> {
         let message = self.messages.remove(&seq)?;
         self.by_availability.remove(&(message.available_ms, seq));
+        self.ready.remove(&seq);
         self.by_age.remove(&(message.enqueued_ms, seq));
         if let Some(group) = &message.group_id {
             if let Some(queue) = self.groups.get_mut(group) {
@@ -125,6 +132,7 @@ impl QueueState {
         let count = self.messages.len();
         self.messages.clear();
         self.by_availability.clear();
+        self.ready.clear();
         self.by_age.clear();
         self.groups.clear();
         self.group_turns.clear();
@@ -135,6 +143,7 @@ impl QueueState {
     pub fn set_available(&mut self, seq: u64, available_ms: u64) {
         if let Some(message) = self.messages.get_mut(&seq) {
             self.by_availability.remove(&(message.available_ms, seq));
+            self.ready.remove(&seq);
             message.available_ms = available_ms;
             self.by_availability.insert((available_ms, seq));
         }
@@ -179,14 +188,18 @@ impl QueueState {
         expired
     }
 
-    /// Standard queues: positions receivable at `now_ms`, oldest availability first, skipping `taken`.
-    pub fn receivable(&self, now_ms: u64, limit: usize, taken: &BTreeSet<u64>) -> Vec<u64> {
-        self.by_availability
-            .range(..=(now_ms, u64::MAX))
-            .map(|(_, seq)| *seq)
-            .filter(|seq| !taken.contains(seq))
-            .take(limit)
-            .collect()
+    /// Standard queues: positions receivable at `now_ms`, oldest sent first, skipping `taken`.
+    pub fn receivable(&mut self, now_ms: u64, limit: usize, taken: &BTreeSet<u64>) -> Vec<u64> {
+        // Each message moves once per availability change, so a receive costs what became due,
+        // not the whole backlog.
+        while let Some(&(available_ms, seq)) = self.by_availability.first() {
+            if available_ms > now_ms {
+                break;
+            }
+            self.by_availability.pop_first();
+            self.ready.insert(seq);
+        }
+        self.ready.iter().copied().filter(|seq| !taken.contains(seq)).take(limit).collect()
     }
 }
 
@@ -294,12 +307,15 @@ mod tests {
         state.insert(message(3, 0, 800, 0)); // delayed until 800
         assert_eq!(state.counts(100), Counts { visible: 1, in_flight: 1, delayed: 1 });
         assert_eq!(state.next_available_after(100), Some(500));
-        // Visibility ends: the message is receivable again, before newer availability.
+        // Visibility ends: the message is receivable again, in its send order.
         assert_eq!(state.counts(600), Counts { visible: 2, in_flight: 0, delayed: 1 });
         assert_eq!(state.receivable(600, 10, &BTreeSet::new()), vec![1, 2]);
+        assert_eq!(state.counts(600), Counts { visible: 2, in_flight: 0, delayed: 1 });
         state.set_available(1, 700);
         assert_eq!(state.receivable(600, 10, &BTreeSet::new()), vec![2]);
-        assert_eq!(state.receivable(900, 10, &BTreeSet::new()), vec![2, 1, 3]);
+        // Message 1 came back after 2 was receivable, yet it was sent first: it goes first.
+        assert_eq!(state.receivable(900, 10, &BTreeSet::new()), vec![1, 2, 3]);
+        assert_eq!(state.receivable(900, 10, &BTreeSet::from([1])), vec![2, 3]);
     }
 
     #[test]
@@ -308,10 +324,11 @@ mod tests {
         state.attributes.message_retention_period = 60;
         state.insert(message(1, 0, 0, 0));
         state.insert(message(2, 30_000, 0, 0));
+        assert_eq!(state.receivable(0, 10, &BTreeSet::new()), vec![1, 2]);
         assert!(state.drop_expired(59_999).is_empty());
         assert_eq!(state.drop_expired(60_000), vec![1]);
         assert_eq!(state.messages.len(), 1);
         assert_eq!(state.drop_expired(90_000), vec![2]);
-        assert!(state.by_availability.is_empty() && state.by_age.is_empty());
+        assert!(state.by_availability.is_empty() && state.ready.is_empty() && state.by_age.is_empty());
     }
 }
