@@ -262,12 +262,20 @@ class AwsCliError(Exception):
         self.stderr = stderr
 
 
+class PortTaken(Exception):
+    """The port chosen for a server was bound by someone else first."""
+
+
 class KumoServer:
     """One `kumo serve` process on 127.0.0.1 with its own data dir."""
 
     def __init__(self, data_dir, log_path, port=None, env=None):
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
+        # A port found free may be taken by another test worker's server before Kumo binds it:
+        # then (first start only, so a restart keeps its endpoint) another one is tried.
+        self._port_chosen = port is None
+        self._started = False
         self.port = port or free_port()
         self.extra_env = dict(env or {})
         self.process = None
@@ -280,9 +288,30 @@ class KumoServer:
     # -- lifecycle
 
     def start(self, timeout=60.0):
-        """Starts the server and waits (polling /_kumo/health) until it answers."""
+        """Starts the server and waits until it answers /_kumo/health and its own log says it is
+        ready (the health answer alone could come from another worker's server on that port)."""
+        for attempt in range(5):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                if not self._port_chosen or self._started or attempt == 4:
+                    raise
+                self.port = free_port()
+                self._clients = {}
+        raise AssertionError("unreachable")
+
+    def _log_since(self, offset):
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return log.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _start(self, timeout):
         env = dict(os.environ)
         env.update(self.extra_env)
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [str(KUMO_BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir", str(self.data_dir)],
@@ -294,10 +323,13 @@ class KumoServer:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
+                if "Address already in use" in self._log_since(offset):
+                    raise PortTaken(self.port)
                 raise RuntimeError(f"kumo exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(self.endpoint + "/_kumo/health", timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200 and "kumo is ready" in self._log_since(offset):
+                        self._started = True
                         self.ensure_lambda_role()
                         return self
             except OSError:
