@@ -90,20 +90,7 @@ impl LambdaService {
             }
             InvocationType::RequestResponse => {
                 // Only a sync invoke needs the runnable version; an Event resolves it when it runs.
-                let function = self.function_version(&owner, &context.region, &record);
-                let invoked_function_arn = match &reference.qualifier {
-                    Some(qualifier) => {
-                        kumo_core::arn::qualified_function_arn(&context.region, &owner, &reference.name, qualifier)
-                    }
-                    None => function.function_arn(),
-                };
-                let request = InvokeRequest {
-                    function,
-                    invoked_function_arn,
-                    payload,
-                    client_context,
-                    request_id: context.request_id.clone(),
-                };
+                let request = self.invoke_request(&context, &owner, &reference, &record, payload, client_context);
                 let response = self.engine.invoke(request).await?;
                 Ok(InvokeOutput {
                     status: 200,
@@ -188,6 +175,35 @@ impl LambdaService {
         };
         let client_context = input.client_context.as_deref().map(decode_client_context).transpose()?;
         Ok(Prepared { tail, owner, reference, record, payload, client_context })
+    }
+}
+
+impl LambdaService {
+    /// What the engine runs for a synchronous or streamed invoke of `record`: the runnable
+    /// version, invoked as the ARN the caller named (qualified by its alias or version, if any).
+    pub(crate) fn invoke_request(
+        &self,
+        context: &RequestContext,
+        owner: &str,
+        reference: &kumo_core::arn::FunctionRef,
+        record: &crate::types::FunctionRecord,
+        payload: Bytes,
+        client_context: Option<String>,
+    ) -> InvokeRequest {
+        let function = self.function_version(owner, &context.region, record);
+        let invoked_function_arn = match &reference.qualifier {
+            Some(qualifier) => {
+                kumo_core::arn::qualified_function_arn(&context.region, owner, &reference.name, qualifier)
+            }
+            None => function.function_arn(),
+        };
+        InvokeRequest {
+            function,
+            invoked_function_arn,
+            payload,
+            client_context,
+            request_id: context.request_id.clone(),
+        }
     }
 }
 

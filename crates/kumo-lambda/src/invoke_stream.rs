@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use kumo_core::{limits, AwsError, RequestContext};
-use kumo_invoke::{InvokeRequest, StreamingInvocation};
+use kumo_invoke::StreamingInvocation;
 
 use crate::invoke::Prepared;
 use crate::types::InvokeInput;
@@ -50,20 +50,7 @@ impl LambdaService {
             let request_id = context.request_id;
             return Ok(InvokeStreamOutput { status: 204, executed_version: None, stream: None, tail, request_id });
         }
-        let function = self.function_version(&owner, &context.region, &record);
-        let invoked_function_arn = match &reference.qualifier {
-            Some(qualifier) => {
-                kumo_core::arn::qualified_function_arn(&context.region, &owner, &reference.name, qualifier)
-            }
-            None => function.function_arn(),
-        };
-        let request = InvokeRequest {
-            function,
-            invoked_function_arn,
-            payload,
-            client_context,
-            request_id: context.request_id.clone(),
-        };
+        let request = self.invoke_request(&context, &owner, &reference, &record, payload, client_context);
         let stream = self.engine.invoke_streaming(request)?;
         Ok(InvokeStreamOutput {
             status: 200,
